@@ -1,0 +1,1 @@
+"""Everything that touches the world: runtime, timers, Zoom adapters, simulator and the CLI."""

@@ -1,0 +1,59 @@
+"""The `balint-bot` command line.
+
+Every sub-command lives in its own module under `bot.commands` and registers itself with
+`register(subparsers)`, setting `handler(args, settings) -> int`. Errors of ours
+(`BalintError`) print one clear line and exit non-zero; configuration errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import load_settings
+from bot.errors import BalintError, ConfigError
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+#: Modules that contribute sub-commands, in the order `--help` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("bot.commands.config_cmd",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="balint-bot",
+        description="Runs a Balint group's Zoom sessions, logs attendance, exports OHIP billing.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="settings file (default ./balint-bot.toml if present, else built-in defaults)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `balint-bot` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        status: int = args.handler(args, settings)
+    except ConfigError as bad:
+        print(f"balint-bot: configuration error: {bad}", file=sys.stderr)
+        return 2
+    except BalintError as failed:
+        print(f"balint-bot: {failed}", file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `MeetingControl` port and its implementations (simulator, Meeting SDK)."""

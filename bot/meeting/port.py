@@ -1,0 +1,105 @@
+"""The `MeetingControl` port: everything the bot can do inside a live Zoom meeting.
+
+Two real implementations stand behind it: `SimulatedMeeting` (an in-process Zoom with
+Zoom's rules) and `SdkMeeting` (the Meeting SDK bot). Both must pass the contract tests in
+`tests/contract/`. Methods address people by Zoom's per-join `user_id`. When Zoom would
+refuse, a method raises `MeetingControlError` with one of the codes in `REFUSALS`; it never
+pretends to have succeeded.
+
+Zoom's asymmetry is part of the contract: `mute` and `stop_video` act at once, while
+`ask_unmute` and `ask_start_video` only send a request the participant may accept or ignore.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from phases.events import Event, ZoomRole
+
+__all__ = [
+    "REFUSALS",
+    "ChatTo",
+    "EventListener",
+    "MeetingControl",
+    "ParticipantInfo",
+]
+
+#: Refusal codes a `MeetingControlError` may carry.
+REFUSALS = frozenset(
+    {
+        "not_privileged",  # the bot is neither host nor co-host
+        "no_such_participant",  # no one with that user id is in the meeting / waiting room
+        "not_in_waiting_room",  # admit / rename of someone who is not waiting
+        "not_in_meeting",  # mute / hold / stop video of someone who is not in the meeting
+        "not_allowed",  # Zoom forbids this action outright (e.g. holding the host)
+        "meeting_not_running",  # the meeting has not started or has ended
+        "sdk_error",  # the SDK returned an error code (detail in the message)
+    }
+)
+
+
+class ChatTo(enum.StrEnum):
+    EVERYONE = "everyone"
+    PARTICIPANT = "participant"
+    WAITING_ROOM = "waiting_room"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParticipantInfo:
+    """A participant as the meeting shows them right now."""
+
+    user_id: str
+    key: str
+    name: str
+    email: str
+    role: ZoomRole
+    in_waiting_room: bool
+    audio_muted: bool
+    video_on: bool
+    is_bot: bool = False
+
+
+EventListener = Callable[[Event], Awaitable[None]]
+
+
+class MeetingControl(Protocol):
+    """What the bot can do in a live meeting (see the module docstring for the rules)."""
+
+    async def admit(self, user_id: str) -> None: ...
+
+    async def admit_all(self) -> None: ...
+
+    async def put_in_waiting_room(self, user_id: str) -> None: ...
+
+    async def rename(self, user_id: str, new_name: str) -> None: ...
+
+    async def mute(self, user_id: str) -> None: ...
+
+    async def stop_video(self, user_id: str) -> None: ...
+
+    async def ask_unmute(self, user_id: str) -> None: ...
+
+    async def ask_start_video(self, user_id: str) -> None: ...
+
+    async def allow_self_unmute(self, allowed: bool) -> None: ...
+
+    async def allow_self_video(self, allowed: bool) -> None: ...
+
+    async def stop_recording(self) -> None: ...
+
+    async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
+        """Post `text`; `user_id` names the recipient when `to` is PARTICIPANT."""
+        ...
+
+    async def list_participants(self) -> list[ParticipantInfo]:
+        """Everyone in the meeting proper (not the waiting room), the bot included."""
+        ...
+
+    async def list_waiting_room(self) -> list[ParticipantInfo]: ...
+
+    def set_listener(self, listener: EventListener | None) -> None:
+        """Receive what happens in the meeting as engine events (the SDK's callbacks path)."""
+        ...

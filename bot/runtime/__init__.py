@@ -1,0 +1,1 @@
+"""Feeds events into the engine and carries out its actions: one runtime per live meeting."""

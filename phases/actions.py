@@ -1,0 +1,160 @@
+"""Actions the phase engine asks for: what the bot should do in the meeting.
+
+The engine never does anything itself; the runtime executes these through the
+`MeetingControl` port (`bot.meeting.executor`). Targets carry both the stable meeting key
+and the per-join `user_id` Zoom addresses, plus the display name for the timeline.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "Action",
+    "Admit",
+    "AllowSelfMedia",
+    "AskStartVideo",
+    "AskUnmute",
+    "Audience",
+    "Mute",
+    "PhaseChanged",
+    "PutInWaitingRoom",
+    "Rename",
+    "ScheduleWakeup",
+    "SendChat",
+    "StopRecording",
+    "StopVideo",
+    "Target",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """The participant an action is for."""
+
+    key: str
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admit:
+    """Admit one person from the waiting room."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutInWaitingRoom:
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rename:
+    """Rename someone who is in the waiting room (Zoom allows this only there)."""
+
+    target: Target
+    new_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mute:
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopVideo:
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AskUnmute:
+    """Ask (never force) the target to unmute; Zoom lets them accept or ignore it."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AskStartVideo:
+    """Ask (never force) the target to start their video."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllowSelfMedia:
+    """Allow or forbid participants to unmute themselves / start their own video.
+
+    Zoom has these only as meeting-wide switches (`AllowParticipantsToUnmuteSelf`,
+    `AllowParticipantsToStartVideo`). `None` leaves that switch as it is.
+    """
+
+    unmute: bool | None = None
+    video: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRecording:
+    """Stop any recording in progress; `started_by` is for the timeline only."""
+
+    started_by: Target | None = None
+
+
+class Audience(enum.StrEnum):
+    """Who a chat line goes to."""
+
+    EVERYONE = "everyone"
+    PARTICIPANT = "participant"
+    FACILITATORS = "facilitators"
+    WAITING_ROOM = "waiting_room"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendChat:
+    """Post a chat line.
+
+    Args:
+        to: the audience.
+        text: the line, from the message catalogue.
+        recipients: for PARTICIPANT the one person; for FACILITATORS every facilitator present
+            (Zoom has no "hosts only" chat for an SDK bot, so each gets a private line).
+    """
+
+    to: Audience
+    text: str
+    recipients: tuple[Target, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleWakeup:
+    """Deliver `TimerDue(timer=timer)` at `at` (timezone-aware). Re-arming a name replaces it."""
+
+    at: datetime
+    timer: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseChanged:
+    """A record that the session moved from one phase to another (nothing to execute)."""
+
+    from_phase: str
+    to_phase: str
+    reason: str
+
+
+Action = (
+    Admit
+    | PutInWaitingRoom
+    | Rename
+    | Mute
+    | StopVideo
+    | AskUnmute
+    | AskStartVideo
+    | AllowSelfMedia
+    | StopRecording
+    | SendChat
+    | ScheduleWakeup
+    | PhaseChanged
+)

@@ -1,0 +1,180 @@
+"""Events the phase engine consumes: what happened in or around the meeting.
+
+Events are frozen, slotted, keyword-only value objects. They carry no clock: the time at
+which an event is handled is the `now` argument of `phases.handle`. Zoom is parsed into these
+at the edge (webhooks, the Meeting SDK callbacks, the simulator), so nothing in here knows
+Zoom's wire format.
+
+Participants are identified by `Participant.key`, which is stable for the whole meeting
+(Zoom's `participant_uuid`, or the SDK's persistent id), and addressed by `user_id`, Zoom's
+per-join id that changes when someone rejoins. Actions name their target with both.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "ArrivedInWaitingRoom",
+    "AudioMuted",
+    "AudioUnmuted",
+    "ChatMessage",
+    "Event",
+    "Joined",
+    "Left",
+    "LeftWaitingRoom",
+    "MeetingEnded",
+    "MeetingStarted",
+    "Participant",
+    "RecordingStarted",
+    "RoleChanged",
+    "TimerDue",
+    "VideoOff",
+    "VideoOn",
+    "ZoomRole",
+]
+
+
+class ZoomRole(enum.StrEnum):
+    """A participant's role in the Zoom meeting (not in the group)."""
+
+    HOST = "host"
+    CO_HOST = "co-host"
+    ATTENDEE = "attendee"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Participant:
+    """Who an event is about, as Zoom identifies them.
+
+    Args:
+        key: stable for the meeting (participant_uuid / persistent id).
+        user_id: Zoom's per-join id; the id actions are addressed to.
+        name: the display name shown in Zoom.
+        email: e-mail if Zoom gives one, else "".
+        registrant_id: the meeting registrant id if the person joined by a registration link.
+    """
+
+    key: str
+    user_id: str
+    name: str
+    email: str = ""
+    registrant_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingStarted:
+    """The meeting instance started (the room is open)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingEnded:
+    """The meeting instance ended; everyone has been removed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrivedInWaitingRoom:
+    """Someone arrived in (or was put into) the waiting room."""
+
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeftWaitingRoom:
+    """Someone left the waiting room without being admitted (they hung up)."""
+
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Joined:
+    """Someone is now in the meeting proper (joined directly or was admitted)."""
+
+    participant: Participant
+    role: ZoomRole = ZoomRole.ATTENDEE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Left:
+    """Someone left the meeting proper."""
+
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioMuted:
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioUnmuted:
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoOn:
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoOff:
+    participant: Participant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleChanged:
+    """A participant became host, co-host or attendee."""
+
+    participant: Participant
+    role: ZoomRole
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingStarted:
+    """A cloud or local recording started; `participant` is who started it, if known."""
+
+    participant: Participant | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessage:
+    """A chat line seen by the bot.
+
+    Args:
+        sender: who typed it.
+        text: the message content (only commands are ever stored or logged).
+        private: True when it was sent privately to the bot.
+        message_id: Zoom's message id, used to run a command once when it arrives both by
+            webhook and by the SDK's chat callback.
+    """
+
+    sender: Participant
+    text: str
+    private: bool = False
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerDue:
+    """A wake-up the engine asked for (`ScheduleWakeup`) is due."""
+
+    timer: str
+
+
+Event = (
+    MeetingStarted
+    | MeetingEnded
+    | ArrivedInWaitingRoom
+    | LeftWaitingRoom
+    | Joined
+    | Left
+    | AudioMuted
+    | AudioUnmuted
+    | VideoOn
+    | VideoOff
+    | RoleChanged
+    | RecordingStarted
+    | ChatMessage
+    | TimerDue
+)

@@ -1,0 +1,1 @@
+"""Schema (SQLAlchemy 2 + Alembic), roster, attendance, audit and the exports."""

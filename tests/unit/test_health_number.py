@@ -1,0 +1,32 @@
+"""The Ministry's MOD 10 check digit."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from storage.health_number import check_digit, generate, is_valid, masked
+
+
+def test_ministry_sample_passes():
+    assert is_valid("9876543217")
+
+
+@pytest.mark.parametrize("bad", ["9876543218", "987654321", "98765432170", "98765432a7", ""])
+def test_bad_numbers_fail(bad):
+    assert not is_valid(bad)
+
+
+def test_generated_numbers_pass():
+    rng = random.Random(7)
+    assert all(is_valid(generate(rng)) for _ in range(200))
+
+
+def test_check_digit_needs_nine_digits():
+    with pytest.raises(ValueError):
+        check_digit("12345")
+
+
+def test_masked_hides_all_but_four():
+    assert masked("9876543217") == "******3217"

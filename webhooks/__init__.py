@@ -1,0 +1,1 @@
+"""The Zoom webhook receiver: verify, parse, journal, ack; pure parsing and verification."""
