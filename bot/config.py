@@ -42,6 +42,9 @@ __all__ = [
 DEFAULT_CONFIG_PATH = Path("balint-bot.toml")
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,9 +78,7 @@ class GroupSettings(_Section):
     name: str = "Balint group"
     meeting_id: str = ""
     timezone: str = "America/Toronto"
-    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = (
-        "wednesday"
-    )
+    weekday: Weekday = "wednesday"
     start_time: time = time(19, 0)
     roster: str = ""
 
@@ -149,8 +150,8 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (no .env files)
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (no secret dirs)
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if cls._toml_path is not None:

@@ -22,9 +22,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signature_matches(
-    secrets: Iterable[str], timestamp: str, body: bytes, signature: str
-) -> bool:
+def signature_matches(secrets: Iterable[str], timestamp: str, body: bytes, signature: str) -> bool:
     """True if `signature` is valid for any of `secrets` (several during token rotation).
 
     Compared in constant time; every secret is tried so timing does not reveal which matched.
