@@ -1,0 +1,151 @@
+"""The in-process session runner: one engine state plus one meeting, stepped event by event.
+
+`SessionRunner` is the smallest thing that makes the pure engine act: it feeds one event
+into `phases.engine.handle`, carries out the meeting actions through the `MeetingControl`
+port (via `bot.meeting.executor.execute`, so a Zoom refusal becomes a failed outcome and
+never stops the other actions), and keeps the table of pending wake-ups the engine asked for.
+
+It deliberately has no clock, no scheduler and no persistence: the caller passes `now`, fires
+`TimerDue` for the wake-ups it reads from `pending_wakeups`, and stores `runner.state` if it
+wants to. The simulator's driver uses it with a virtual clock; the durable runtime wraps it
+with the database and APScheduler.
+
+Re-entrancy: `feed` must not be called again while it is running. A meeting's listener may
+fire while an action is executing (admitting someone makes them join); listeners should queue
+such events and feed them after the current step returns, which keeps the engine's view of
+time and order well defined.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.meeting.executor import ActionOutcome, execute
+from bot.meeting.port import MeetingControl
+from phases.actions import Action, PhaseChanged, ScheduleWakeup
+from phases.agenda import Agenda
+from phases.engine import handle, new_session
+from phases.events import Event, TimerDue
+from phases.roster import RosterEntry
+from phases.state import SessionState
+
+__all__ = ["SessionRunner", "Step"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """What one `feed` did.
+
+    Args:
+        actions: every action the engine returned, in order.
+        outcomes: one outcome per meeting action, in the order they were carried out.
+        wakeups: the wake-ups the engine asked for in this step.
+        transitions: the phase changes the engine recorded in this step.
+    """
+
+    actions: list[Action] = field(default_factory=list)
+    outcomes: list[ActionOutcome] = field(default_factory=list)
+    wakeups: list[ScheduleWakeup] = field(default_factory=list)
+    transitions: list[PhaseChanged] = field(default_factory=list)
+
+
+class SessionRunner:
+    """Runs one session: engine state, meeting control and pending wake-ups.
+
+    Args:
+        state: the engine state to continue from (from `new_session` or `SessionState.from_json`).
+        control: the meeting the actions are carried out in.
+    """
+
+    def __init__(self, state: SessionState, control: MeetingControl) -> None:
+        self._state = state
+        self._control = control
+        self.pending_wakeups: dict[str, datetime] = {}
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        agenda: Agenda,
+        roster: Sequence[RosterEntry],
+        scheduled_start: datetime,
+        control: MeetingControl,
+        messages: object | None = None,
+    ) -> tuple[SessionRunner, list[ScheduleWakeup]]:
+        """Begin a new session with `new_session` and arm its initial wake-ups.
+
+        Returns the runner and the initial wake-ups (also recorded in `pending_wakeups`).
+        """
+        state, actions = new_session(
+            agenda=agenda,
+            roster=tuple(roster),
+            scheduled_start=scheduled_start,
+            messages=messages,  # type: ignore[arg-type]
+        )
+        runner = cls(state, control)
+        wakeups = [a for a in actions if isinstance(a, ScheduleWakeup)]
+        for wakeup in wakeups:
+            runner.pending_wakeups[wakeup.timer] = wakeup.at
+        return runner, wakeups
+
+    @property
+    def state(self) -> SessionState:
+        """The engine state after the last step."""
+        return self._state
+
+    @property
+    def control(self) -> MeetingControl:
+        """The meeting this runner acts in."""
+        return self._control
+
+    def next_wakeup(self) -> tuple[str, datetime] | None:
+        """The earliest pending wake-up as `(timer, at)`, or None when none is pending."""
+        if not self.pending_wakeups:
+            return None
+        timer = min(self.pending_wakeups, key=lambda name: (self.pending_wakeups[name], name))
+        return timer, self.pending_wakeups[timer]
+
+    async def feed(self, event: Event, now: datetime) -> Step:
+        """Handle one event at `now` and carry out the resulting actions.
+
+        A `TimerDue` removes its timer from `pending_wakeups` before the engine sees it; a
+        `ScheduleWakeup` (re-)arms its timer name. Meeting actions run in the engine's order.
+        """
+        if isinstance(event, TimerDue):
+            self.pending_wakeups.pop(event.timer, None)
+        before = self._state.phase
+        self._state, actions = handle(self._state, event, now)
+        step = Step(actions=list(actions))
+        for action in actions:
+            if isinstance(action, ScheduleWakeup):
+                self.pending_wakeups[action.timer] = action.at
+                step.wakeups.append(action)
+            elif isinstance(action, PhaseChanged):
+                step.transitions.append(action)
+                _log.info(
+                    "phase changed",
+                    extra={
+                        "old_phase": action.from_phase,
+                        "new_phase": action.to_phase,
+                        "reason": action.reason,
+                    },
+                )
+            else:
+                outcome = await execute(action, self._control)
+                if not outcome.ok:
+                    _log.warning(
+                        "meeting action refused",
+                        extra={"action": type(action).__name__, "code": outcome.code},
+                    )
+                step.outcomes.append(outcome)
+        if self._state.phase != before and not step.transitions:
+            _log.info(
+                "phase changed",
+                extra={"old_phase": str(before), "new_phase": str(self._state.phase)},
+            )
+        return step
