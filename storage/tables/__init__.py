@@ -3,3 +3,6 @@
 Each area owns one module: `core` (groups, modules, sessions, roster, attendance, audit),
 `journal` (webhook journal, runtime state, leases), `billing` (claims, files, sequences).
 """
+
+from storage.tables import core as core
+from storage.tables import runtime as runtime  # noqa: E402

@@ -1,0 +1,381 @@
+"""Storage functions of the durable runtime: state, wake-ups, the action log and leases.
+
+Every function takes the SQLAlchemy session explicitly and keyword-only arguments, flushes
+but never commits: the caller owns the transaction, so a runtime step can save the engine
+state, its wake-ups, its planned actions and the journal's processed marks atomically.
+
+Leases are a compare-and-set in one statement (`UPDATE ... WHERE owner = me OR expired`),
+falling back to an `INSERT` inside a savepoint when no row exists; a concurrent insert loses
+on the primary key. That is atomic on SQLite (writers are serialised) and on PostgreSQL
+(the `UPDATE` re-checks its `WHERE` against the committed row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.tables.runtime import RuntimeAction, RuntimeLease, RuntimeMeeting, RuntimeWakeup
+
+__all__ = [
+    "ActionRecord",
+    "MeetingRecord",
+    "PlannedAction",
+    "acquire_lease",
+    "actions_for_meeting",
+    "claim_action",
+    "create_meeting",
+    "due_wakeups",
+    "interrupt_executing",
+    "lease_owner",
+    "live_meetings",
+    "load_meeting",
+    "pending_actions",
+    "pending_wakeups",
+    "plan_actions",
+    "record_outcome",
+    "release_lease",
+    "renew_lease",
+    "replace_wakeups",
+    "save_state",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingRecord:
+    """A meeting's stored runtime state."""
+
+    meeting_uuid: str
+    meeting_id: str
+    state_json: str
+    last_event_ts: int
+    last_now: datetime
+    ended: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedAction:
+    """An action to log: `key` is unique per meeting and names the action's cause."""
+
+    key: str
+    kind: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRecord:
+    """A logged action and what became of it."""
+
+    id: int
+    meeting_uuid: str
+    key: str
+    kind: str
+    payload: str
+    status: str
+    code: str
+    error: str
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _record(row: RuntimeMeeting) -> MeetingRecord:
+    return MeetingRecord(
+        meeting_uuid=row.meeting_uuid,
+        meeting_id=row.meeting_id,
+        state_json=row.state_json,
+        last_event_ts=row.last_event_ts,
+        last_now=row.last_now,
+        ended=row.ended,
+    )
+
+
+def load_meeting(session: Session, *, meeting_uuid: str) -> MeetingRecord | None:
+    """The stored runtime state of `meeting_uuid`, or None if it has none yet."""
+    row = session.get(RuntimeMeeting, meeting_uuid, populate_existing=True)
+    return None if row is None else _record(row)
+
+
+def create_meeting(
+    session: Session, *, meeting_uuid: str, meeting_id: str, state_json: str, now: datetime
+) -> bool:
+    """Store a new meeting's initial state; False if it already exists (nothing changed)."""
+    try:
+        with session.begin_nested():
+            session.add(
+                RuntimeMeeting(
+                    meeting_uuid=meeting_uuid,
+                    meeting_id=meeting_id,
+                    state_json=state_json,
+                    last_event_ts=0,
+                    last_now=now,
+                    ended=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def save_state(
+    session: Session,
+    *,
+    meeting_uuid: str,
+    state_json: str,
+    last_event_ts: int,
+    last_now: datetime,
+    ended: bool,
+) -> None:
+    """Replace a meeting's engine state and cursor (the meeting must exist)."""
+    session.execute(
+        update(RuntimeMeeting)
+        .where(RuntimeMeeting.meeting_uuid == meeting_uuid)
+        .values(
+            state_json=state_json,
+            last_event_ts=last_event_ts,
+            last_now=last_now,
+            ended=ended,
+            updated_at=last_now,
+        )
+    )
+
+
+def live_meetings(session: Session) -> list[str]:
+    """Uuids of meetings whose runtime has not ended, oldest first."""
+    rows = session.scalars(
+        select(RuntimeMeeting.meeting_uuid)
+        .where(RuntimeMeeting.ended.is_(False))
+        .order_by(RuntimeMeeting.created_at, RuntimeMeeting.meeting_uuid)
+    )
+    return list(rows)
+
+
+def replace_wakeups(
+    session: Session, *, meeting_uuid: str, wakeups: Mapping[str, datetime]
+) -> None:
+    """Make `wakeups` (timer name -> due time) the meeting's complete set of pending timers."""
+    session.execute(delete(RuntimeWakeup).where(RuntimeWakeup.meeting_uuid == meeting_uuid))
+    for timer, due in sorted(wakeups.items()):
+        session.add(RuntimeWakeup(meeting_uuid=meeting_uuid, timer=timer, due_at=due))
+    session.flush()
+
+
+def pending_wakeups(session: Session, *, meeting_uuid: str) -> dict[str, datetime]:
+    """The meeting's pending timers: name -> due time (UTC)."""
+    rows = session.execute(
+        select(RuntimeWakeup.timer, RuntimeWakeup.due_at).where(
+            RuntimeWakeup.meeting_uuid == meeting_uuid
+        )
+    )
+    return {str(timer): due for timer, due in rows}
+
+
+def due_wakeups(
+    session: Session, *, now: datetime, meeting_uuid: str | None = None
+) -> list[tuple[str, str, datetime]]:
+    """Timers due at `now`: `(meeting_uuid, timer, due_at)`, earliest first."""
+    query = select(RuntimeWakeup.meeting_uuid, RuntimeWakeup.timer, RuntimeWakeup.due_at).where(
+        RuntimeWakeup.due_at <= now
+    )
+    if meeting_uuid is not None:
+        query = query.where(RuntimeWakeup.meeting_uuid == meeting_uuid)
+    rows = session.execute(
+        query.order_by(RuntimeWakeup.due_at, RuntimeWakeup.meeting_uuid, RuntimeWakeup.timer)
+    )
+    return [(uuid, timer, due) for uuid, timer, due in rows]
+
+
+def plan_actions(
+    session: Session,
+    *,
+    meeting_uuid: str,
+    actions: Sequence[PlannedAction],
+    owner: str,
+    now: datetime,
+) -> list[int]:
+    """Log actions as `planned`; returns the ids of those not logged before (by key)."""
+    planned: list[int] = []
+    for action in actions:
+        exists = session.scalar(
+            select(RuntimeAction.id).where(
+                RuntimeAction.meeting_uuid == meeting_uuid,
+                RuntimeAction.action_key == action.key,
+            )
+        )
+        if exists is not None:
+            continue
+        row = RuntimeAction(
+            meeting_uuid=meeting_uuid,
+            action_key=action.key,
+            kind=action.kind,
+            payload=action.payload,
+            status="planned",
+            code="",
+            error="",
+            owner=owner,
+            created_at=now,
+            executed_at=None,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            continue
+        planned.append(row.id)
+    return planned
+
+
+def _action(row: RuntimeAction) -> ActionRecord:
+    return ActionRecord(
+        id=row.id,
+        meeting_uuid=row.meeting_uuid,
+        key=row.action_key,
+        kind=row.kind,
+        payload=row.payload,
+        status=row.status,
+        code=row.code,
+        error=row.error,
+    )
+
+
+def pending_actions(session: Session, *, meeting_uuid: str) -> list[ActionRecord]:
+    """Actions planned but not yet claimed, in the order they were planned."""
+    rows = session.scalars(
+        select(RuntimeAction)
+        .where(RuntimeAction.meeting_uuid == meeting_uuid, RuntimeAction.status == "planned")
+        .order_by(RuntimeAction.id)
+    )
+    return [_action(row) for row in rows]
+
+
+def actions_for_meeting(
+    session: Session, *, meeting_uuid: str, kind: str | None = None
+) -> list[ActionRecord]:
+    """Every logged action of a meeting (optionally of one kind), in planning order."""
+    query = select(RuntimeAction).where(RuntimeAction.meeting_uuid == meeting_uuid)
+    if kind is not None:
+        query = query.where(RuntimeAction.kind == kind)
+    return [_action(row) for row in session.scalars(query.order_by(RuntimeAction.id))]
+
+
+def claim_action(session: Session, *, action_id: int, owner: str) -> bool:
+    """Move a planned action to `executing`; False if someone else already claimed it."""
+    result = session.execute(
+        update(RuntimeAction)
+        .where(RuntimeAction.id == action_id, RuntimeAction.status == "planned")
+        .values(status="executing", owner=owner)
+    )
+    return _rowcount(result) == 1
+
+
+def record_outcome(
+    session: Session, *, action_id: int, status: str, code: str, error: str, now: datetime
+) -> None:
+    """Record what became of a claimed action (`done`, `refused` or `not_executed`)."""
+    session.execute(
+        update(RuntimeAction)
+        .where(RuntimeAction.id == action_id)
+        .values(status=status, code=code, error=error[:2000], executed_at=now)
+    )
+
+
+def interrupt_executing(session: Session, *, meeting_uuid: str) -> int:
+    """Mark actions left `executing` by a dead process as `interrupted` (never retried)."""
+    result = session.execute(
+        update(RuntimeAction)
+        .where(RuntimeAction.meeting_uuid == meeting_uuid, RuntimeAction.status == "executing")
+        .values(status="interrupted")
+    )
+    return _rowcount(result)
+
+
+def acquire_lease(
+    session: Session,
+    *,
+    meeting_uuid: str,
+    owner: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Take (or keep) the lease on a meeting's runtime for `ttl`.
+
+    Succeeds when no one holds it, when `owner` already holds it (this renews it), or when
+    the holder's lease has expired. Commit promptly: the lease is visible to other replicas
+    only once committed.
+    """
+    at = _now(now)
+    taken = session.execute(
+        update(RuntimeLease)
+        .where(
+            RuntimeLease.meeting_uuid == meeting_uuid,
+            or_(RuntimeLease.owner == owner, RuntimeLease.expires_at <= at),
+        )
+        .values(owner=owner, expires_at=at + ttl, acquired_at=at)
+    )
+    if _rowcount(taken) == 1:
+        return True
+    if session.get(RuntimeLease, meeting_uuid, populate_existing=True) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                RuntimeLease(
+                    meeting_uuid=meeting_uuid, owner=owner, expires_at=at + ttl, acquired_at=at
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def renew_lease(
+    session: Session,
+    *,
+    meeting_uuid: str,
+    owner: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Extend a lease `owner` still holds (unexpired); False if it was lost."""
+    at = _now(now)
+    result = session.execute(
+        update(RuntimeLease)
+        .where(
+            RuntimeLease.meeting_uuid == meeting_uuid,
+            RuntimeLease.owner == owner,
+            RuntimeLease.expires_at > at,
+        )
+        .values(expires_at=at + ttl)
+    )
+    return _rowcount(result) == 1
+
+
+def release_lease(session: Session, *, meeting_uuid: str, owner: str) -> bool:
+    """Give up a lease `owner` holds, so another replica can take it at once."""
+    result = session.execute(
+        delete(RuntimeLease).where(
+            RuntimeLease.meeting_uuid == meeting_uuid, RuntimeLease.owner == owner
+        )
+    )
+    return _rowcount(result) == 1
+
+
+def lease_owner(session: Session, *, meeting_uuid: str, now: datetime | None = None) -> str | None:
+    """Who holds an unexpired lease on the meeting, or None."""
+    row = session.get(RuntimeLease, meeting_uuid, populate_existing=True)
+    if row is None or row.expires_at <= _now(now):
+        return None
+    return row.owner
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

@@ -1,0 +1,126 @@
+"""Tables of the durable runtime: engine state, wake-ups, the executed-action log and leases.
+
+The database is the truth for a live meeting's runtime; the process only caches it. Four
+tables:
+
+- `runtime_meetings`: one row per meeting instance (Zoom's meeting uuid) with the engine's
+  `SessionState` as JSON and the ordering cursor (`last_event_ts` of the newest engine event
+  fed), so a restart resumes in the right phase and a late webhook cannot undo newer state.
+- `runtime_wakeups`: the engine's pending `ScheduleWakeup`s (timer name -> due time). The
+  scheduler is only a doorbell and is re-armed from here on start-up.
+- `runtime_actions`: every meeting action the engine asked for, keyed by
+  `(meeting_uuid, action_key)` where the key names its cause (journal entry, timer firing or
+  chat message) and its position. The key is unique, so reprocessing a cause never plans an
+  action twice, and an action is claimed (`planned` -> `executing`) before it is carried out,
+  so a crash can lose at most that one action but never repeat it.
+- `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
+
+Times are stored as UTC and always come back timezone-aware, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from storage.db import Base
+
+__all__ = [
+    "ACTION_STATUSES",
+    "RuntimeAction",
+    "RuntimeLease",
+    "RuntimeMeeting",
+    "RuntimeWakeup",
+    "UtcDateTime",
+]
+
+#: Life of a logged action: planned -> executing -> done | refused | not_executed, or
+#: executing -> interrupted when the process died while carrying it out (never retried).
+ACTION_STATUSES = ("planned", "executing", "done", "refused", "not_executed", "interrupted")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and returned timezone-aware (UTC).
+
+    SQLite has no timezone type; storing naive UTC everywhere keeps comparisons (lease
+    expiry, due wake-ups) correct on both databases.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:  # noqa: ARG002
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UtcDateTime needs a timezone-aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RuntimeMeeting(Base):
+    """The engine state of one meeting instance and its ordering cursor."""
+
+    __tablename__ = "runtime_meetings"
+
+    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(String(64), default="")
+    state_json: Mapped[str] = mapped_column(Text)
+    #: `event_ts` (epoch ms) of the newest journaled engine event fed so far.
+    last_event_ts: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The newest `now` given to the engine; `now` never goes backwards.
+    last_now: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RuntimeWakeup(Base):
+    """A pending engine wake-up; re-arming a timer name replaces its row."""
+
+    __tablename__ = "runtime_wakeups"
+
+    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    timer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class RuntimeAction(Base):
+    """One meeting action the engine asked for, and what became of it."""
+
+    __tablename__ = "runtime_actions"
+    __table_args__ = (UniqueConstraint("meeting_uuid", "action_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(200), index=True)
+    action_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    #: The action as JSON (see `bot.runtime.codec`); names and bot lines only, never PHI.
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    code: Mapped[str] = mapped_column(String(40), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    executed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class RuntimeLease(Base):
+    """Which replica runs a meeting's runtime; free once `expires_at` has passed."""
+
+    __tablename__ = "runtime_leases"
+
+    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())

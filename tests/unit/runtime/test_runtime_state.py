@@ -1,0 +1,132 @@
+"""Storage of the durable runtime: state round trip, wake-ups, the action log, leases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage import runtime_state as rs
+from storage.db import session_scope
+
+T0 = datetime(2026, 3, 4, 23, 45, tzinfo=UTC)
+TTL = timedelta(seconds=10)
+
+
+def test_meeting_state_round_trip_and_cursor(factory: sessionmaker[Session]) -> None:
+    with session_scope(factory) as s:
+        assert rs.load_meeting(s, meeting_uuid="m1") is None
+        assert rs.create_meeting(s, meeting_uuid="m1", meeting_id="857", state_json="{}", now=T0)
+        assert not rs.create_meeting(s, meeting_uuid="m1", meeting_id="857", state_json="x", now=T0)
+    with session_scope(factory) as s:
+        rs.save_state(
+            s,
+            meeting_uuid="m1",
+            state_json='{"phase": "meditation"}',
+            last_event_ts=1772643521734,
+            last_now=T0 + timedelta(minutes=1),
+            ended=False,
+        )
+    with session_scope(factory) as s:
+        record = rs.load_meeting(s, meeting_uuid="m1")
+        assert record is not None
+        assert record.state_json == '{"phase": "meditation"}'
+        assert record.last_event_ts == 1772643521734
+        assert record.last_now == T0 + timedelta(minutes=1)
+        assert record.last_now.tzinfo is not None
+        assert rs.live_meetings(s) == ["m1"]
+        rs.save_state(
+            s, meeting_uuid="m1", state_json="{}", last_event_ts=1, last_now=T0, ended=True
+        )
+        assert rs.live_meetings(s) == []
+
+
+def test_wakeups_replace_and_due(factory: sessionmaker[Session]) -> None:
+    with session_scope(factory) as s:
+        rs.replace_wakeups(s, meeting_uuid="m1", wakeups={"a": T0, "b": T0 + timedelta(minutes=5)})
+        rs.replace_wakeups(s, meeting_uuid="m2", wakeups={"a": T0 + timedelta(minutes=1)})
+    with session_scope(factory) as s:
+        assert rs.pending_wakeups(s, meeting_uuid="m1") == {
+            "a": T0,
+            "b": T0 + timedelta(minutes=5),
+        }
+        assert rs.due_wakeups(s, now=T0 + timedelta(minutes=1)) == [
+            ("m1", "a", T0),
+            ("m2", "a", T0 + timedelta(minutes=1)),
+        ]
+        assert rs.due_wakeups(s, now=T0 + timedelta(minutes=1), meeting_uuid="m2") == [
+            ("m2", "a", T0 + timedelta(minutes=1))
+        ]
+        rs.replace_wakeups(s, meeting_uuid="m1", wakeups={"b": T0 + timedelta(minutes=9)})
+    with session_scope(factory) as s:
+        assert rs.pending_wakeups(s, meeting_uuid="m1") == {"b": T0 + timedelta(minutes=9)}
+
+
+def test_action_log_never_plans_a_key_twice_and_claims_once(
+    factory: sessionmaker[Session],
+) -> None:
+    first = [
+        rs.PlannedAction(key="j1:0", kind="admit", payload="{}"),
+        rs.PlannedAction(key="j1:1", kind="send_chat", payload="{}"),
+    ]
+    with session_scope(factory) as s:
+        ids = rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="a", now=T0)
+        assert len(ids) == 2
+    with session_scope(factory) as s:
+        again = rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="b", now=T0)
+        assert again == []
+        assert [a.key for a in rs.pending_actions(s, meeting_uuid="m1")] == ["j1:0", "j1:1"]
+        assert rs.claim_action(s, action_id=ids[0], owner="a")
+        assert not rs.claim_action(s, action_id=ids[0], owner="b")
+        rs.record_outcome(s, action_id=ids[0], status="done", code="", error="", now=T0)
+        assert rs.claim_action(s, action_id=ids[1], owner="a")
+    with session_scope(factory) as s:
+        assert rs.interrupt_executing(s, meeting_uuid="m1") == 1
+        log = rs.actions_for_meeting(s, meeting_uuid="m1")
+        assert [(a.key, a.status) for a in log] == [("j1:0", "done"), ("j1:1", "interrupted")]
+        assert [a.key for a in rs.actions_for_meeting(s, meeting_uuid="m1", kind="admit")] == [
+            "j1:0"
+        ]
+        assert rs.pending_actions(s, meeting_uuid="m1") == []
+
+
+def test_lease_compare_and_set(factory: sessionmaker[Session]) -> None:
+    with session_scope(factory) as s:
+        assert rs.acquire_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=T0)
+    with session_scope(factory) as s:
+        assert not rs.acquire_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=T0)
+        assert rs.lease_owner(s, meeting_uuid="m1", now=T0) == "a"
+        assert rs.renew_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=T0 + TTL / 2)
+        assert not rs.renew_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=T0)
+    later = T0 + TTL / 2 + TTL
+    with session_scope(factory) as s:
+        # a's renewed lease ran out: b takes over, and a can no longer renew
+        assert rs.lease_owner(s, meeting_uuid="m1", now=later) is None
+        assert rs.acquire_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=later)
+    with session_scope(factory) as s:
+        assert not rs.renew_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=later)
+        assert not rs.release_lease(s, meeting_uuid="m1", owner="a")
+        assert rs.release_lease(s, meeting_uuid="m1", owner="b")
+    with session_scope(factory) as s:
+        assert rs.acquire_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=later)
+
+
+def test_lease_race_has_exactly_one_winner(factory: sessionmaker[Session]) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def contend(owner: str) -> None:
+        barrier.wait()
+        with session_scope(factory) as s:
+            if rs.acquire_lease(s, meeting_uuid="race", owner=owner, ttl=TTL, now=T0):
+                winners.append(owner)
+
+    threads = [threading.Thread(target=contend, args=(f"r{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    with session_scope(factory) as s:
+        assert rs.lease_owner(s, meeting_uuid="race", now=T0) == winners[0]
