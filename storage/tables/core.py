@@ -1,0 +1,247 @@
+"""Core tables: groups, modules, sessions, roster, presence, attendance, reconciliation, audit.
+
+These are the records a physician bills and answers from. PHI columns (health number, version
+code, birth date) hold AES-GCM ciphertext only (see `storage.crypto`), with the id of the key
+that sealed them beside each row so `balint-bot keys rotate` can re-encrypt. Times are stored
+in UTC through `UtcDateTime`, which hands back aware datetimes on SQLite and PostgreSQL alike.
+Schema changes go through Alembic (`storage/migrations`), never `create_all` outside tests.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from storage.db import Base
+
+__all__ = [
+    "AttendanceRecord",
+    "AuditEntry",
+    "Disagreement",
+    "Group",
+    "Member",
+    "MemberModule",
+    "Module",
+    "PresenceRow",
+    "SessionRecord",
+    "TherapyInterval",
+    "UtcDateTime",
+]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; naive datetimes are refused on the way in.
+
+    SQLite has no time zone type, so the value is stored as naive UTC there and made aware
+    again on the way out; PostgreSQL stores `timestamptz` and we normalise to UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Group(Base):
+    """A Balint group: one weekly (or monthly) meeting series."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Toronto")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Module(Base):
+    """A closed term of a group (September, January or April start), named like `2026-09`."""
+
+    __tablename__ = "modules"
+    __table_args__ = (UniqueConstraint("group_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+
+class SessionRecord(Base):
+    """One meeting instance (Zoom meeting uuid) of a group, in a module (none in summer)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    module_id: Mapped[int | None] = mapped_column(
+        ForeignKey("modules.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    meeting_uuid: Mapped[str] = mapped_column(String(128), unique=True)
+    meeting_id: Mapped[str] = mapped_column(String(32))
+    scheduled_start: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    finalized_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    therapy_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    therapy_end: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Member(Base):
+    """A roster row. PHI is sealed: `*_enc` columns are nonce+ciphertext under `key_id`."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: `phases.roster.normalise_name(display_name)`: the import's identity key.
+    name_key: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    registrant_id: Mapped[str] = mapped_column(String(64), default="")
+    province: Mapped[str] = mapped_column(String(2), default="")
+    sex: Mapped[str] = mapped_column(String(1), default="")
+    referring_name: Mapped[str] = mapped_column(String(200), default="")
+    referring_number: Mapped[str] = mapped_column(String(6), default="")
+    diagnostic_code: Mapped[str] = mapped_column(String(4), default="")
+    relationship_basis: Mapped[str] = mapped_column(String(16), default="")
+    relationship_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    consent_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: Id of the data key that sealed the PHI columns ("" when the row carries no PHI).
+    key_id: Mapped[str] = mapped_column(String(16), default="")
+    health_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    version_code_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    birth_date_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The last four digits only, so `roster list` can show the masked form without the key.
+    health_number_last4: Mapped[str] = mapped_column(String(4), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("group_id", "name_key"),)
+
+
+class MemberModule(Base):
+    """A member's enrolment in a module (by module name, e.g. `2026-09`)."""
+
+    __tablename__ = "member_modules"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    module_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class PresenceRow(Base):
+    """A presence fact derived from one journaled webhook; unique per (meeting, journal id)."""
+
+    __tablename__ = "presence"
+    __table_args__ = (UniqueConstraint("meeting_uuid", "journal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
+    journal_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    participant_key: Mapped[str] = mapped_column(String(128), default="")
+    user_id: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    registrant_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AttendanceRecord(Base):
+    """Finalised attendance of one person in one session (`source` journal or report)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    person_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int] = mapped_column(Integer)
+    waiting_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    first_join: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_leave: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean)
+    left_early: Mapped[bool] = mapped_column(Boolean)
+    present: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(16), default="journal")
+
+
+class TherapyInterval(Base):
+    """An interval during which a facilitator was in the meeting (therapy start/stop)."""
+
+    __tablename__ = "therapy_intervals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Disagreement(Base):
+    """Where Zoom's participant report and our journal-derived attendance differ."""
+
+    __tablename__ = "reconcile_disagreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    person_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(32))
+    ours: Mapped[str] = mapped_column(String(64))
+    theirs: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditEntry(Base):
+    """Append-only record of an export or a read of PHI: when, which command, which records."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    command: Mapped[str] = mapped_column(String(100))
+    records: Mapped[list[str]] = mapped_column(JSON)
+    detail: Mapped[str] = mapped_column(Text, default="")
