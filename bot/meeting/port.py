@@ -37,6 +37,7 @@ REFUSALS = frozenset(
         "not_allowed",  # Zoom forbids this action outright (e.g. holding the host)
         "meeting_not_running",  # the meeting has not started or has ended
         "sdk_error",  # the SDK returned an error code (detail in the message)
+        "not_executed",  # observe-only mode ([bot] meeting_adapter = "none"): nothing is done
     }
 )
 
