@@ -1,0 +1,85 @@
+"""JSON form of the engine's meeting actions, for the durable action log.
+
+An action is planned in one transaction and carried out after it commits (see
+`bot.runtime.durable`), so a restart between the two must rebuild it exactly from the
+database. Encoding is `{"kind": action_kind(action), **fields}`; decoding is its inverse and
+refuses anything else with `CodecError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from bot.meeting.executor import MeetingAction, action_kind
+from phases.actions import (
+    Admit,
+    AllowSelfMedia,
+    AskStartVideo,
+    AskUnmute,
+    Audience,
+    Mute,
+    PutInWaitingRoom,
+    Rename,
+    SendChat,
+    StopRecording,
+    StopVideo,
+    Target,
+)
+from phases.errors import BalintError
+
+__all__ = ["CodecError", "decode_action", "encode_action"]
+
+_TARGETED: dict[str, type[Admit | PutInWaitingRoom | Mute | StopVideo | AskUnmute | AskStartVideo]]
+_TARGETED = {
+    "admit": Admit,
+    "put_in_waiting_room": PutInWaitingRoom,
+    "mute": Mute,
+    "stop_video": StopVideo,
+    "ask_unmute": AskUnmute,
+    "ask_start_video": AskStartVideo,
+}
+
+
+class CodecError(BalintError):
+    """A stored action could not be decoded (the log was written by an incompatible version)."""
+
+
+def encode_action(action: MeetingAction) -> str:
+    """The action as compact JSON, with its kind."""
+    fields = dataclasses.asdict(action)
+    return json.dumps({"kind": action_kind(action), **fields}, sort_keys=True)
+
+
+def _target(data: Any) -> Target:
+    return Target(key=str(data["key"]), user_id=str(data["user_id"]), name=str(data["name"]))
+
+
+def decode_action(text: str) -> MeetingAction:
+    """Rebuild an action from `encode_action`'s JSON.
+
+    Raises:
+        CodecError: not JSON, unknown kind, or a field missing.
+    """
+    try:
+        data = json.loads(text)
+        kind = data["kind"]
+        if kind in _TARGETED:
+            return _TARGETED[kind](target=_target(data["target"]))
+        if kind == "rename":
+            return Rename(target=_target(data["target"]), new_name=str(data["new_name"]))
+        if kind == "allow_self_media":
+            return AllowSelfMedia(unmute=data["unmute"], video=data["video"])
+        if kind == "stop_recording":
+            by = data["started_by"]
+            return StopRecording(started_by=None if by is None else _target(by))
+        if kind == "send_chat":
+            return SendChat(
+                to=Audience(data["to"]),
+                text=str(data["text"]),
+                recipients=tuple(_target(t) for t in data["recipients"]),
+            )
+    except (ValueError, KeyError, TypeError) as bad:
+        raise CodecError(f"stored action cannot be decoded: {bad}") from None
+    raise CodecError(f"stored action has an unknown kind: {kind!r}")

@@ -1,0 +1,51 @@
+"""Stored actions decode to exactly the action that was planned."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.meeting.executor import MeetingAction
+from bot.runtime.codec import CodecError, decode_action, encode_action
+from phases.actions import (
+    Admit,
+    AllowSelfMedia,
+    AskStartVideo,
+    AskUnmute,
+    Audience,
+    Mute,
+    PutInWaitingRoom,
+    Rename,
+    SendChat,
+    StopRecording,
+    StopVideo,
+    Target,
+)
+
+A = Target(key="k1", user_id="16778240", name="Anna")
+B = Target(key="k2", user_id="16779264", name="Ben")
+
+ACTIONS: list[MeetingAction] = [
+    Admit(target=A),
+    PutInWaitingRoom(target=A),
+    Rename(target=A, new_name="Anna"),
+    Mute(target=B),
+    StopVideo(target=B),
+    AskUnmute(target=B),
+    AskStartVideo(target=B),
+    AllowSelfMedia(unmute=False, video=None),
+    StopRecording(started_by=None),
+    StopRecording(started_by=A),
+    SendChat(to=Audience.EVERYONE, text="Who has a case?"),
+    SendChat(to=Audience.FACILITATORS, text="Someone waits", recipients=(A, B)),
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: type(a).__name__)
+def test_round_trip(action: MeetingAction) -> None:
+    assert decode_action(encode_action(action)) == action
+
+
+@pytest.mark.parametrize("text", ["not json", '{"kind": "dance"}', '{"kind": "admit"}'])
+def test_undecodable_is_a_codec_error(text: str) -> None:
+    with pytest.raises(CodecError):
+        decode_action(text)
