@@ -1,0 +1,143 @@
+"""Journal functions: append a webhook delivery once, list and mark what is left to process.
+
+The receiver calls `append` and commits before it acknowledges Zoom; the worker reads
+`unprocessed` in `event_ts` order and calls `mark_processed`. Every function takes the session
+explicitly and keyword-only arguments, and flushes but never commits: the caller owns the
+transaction. `append` is safe against concurrent duplicates (two replicas receiving the same
+retry at once): the insert is `ON CONFLICT (dedupe_key) DO NOTHING` on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.tables.journal import DEDUPE_KEY_LENGTH, JournalEntry
+
+__all__ = [
+    "JournalEntry",
+    "append",
+    "entries_for_meeting",
+    "entry",
+    "mark_processed",
+    "unprocessed",
+]
+
+
+def append(
+    session: Session,
+    *,
+    received_at: datetime,
+    event: str,
+    event_ts: int | None,
+    meeting_uuid: str | None,
+    dedupe_key: str,
+    body: bytes,
+    parsed_ok: bool,
+    parse_error: str | None = None,
+) -> tuple[JournalEntry, bool]:
+    """Journal one delivery unless one with the same `dedupe_key` is already there.
+
+    Args:
+        received_at: when the request arrived (aware).
+        event: Zoom's event name ("" if the body had none).
+        event_ts: Zoom's event time in epoch milliseconds, if the body had one.
+        meeting_uuid: the meeting instance the event belongs to, if any.
+        dedupe_key: equal for Zoom's retries of one event (`webhooks.parse.dedupe_key`).
+        body: the raw request body, byte for byte.
+        parsed_ok: False if the body did not fit our models.
+        parse_error: why it did not (no payload values).
+
+    Returns:
+        The journal entry (the earlier one for a duplicate) and True if it was new.
+
+    Raises:
+        ValueError: `dedupe_key` is empty or too long.
+        sqlalchemy.exc.SQLAlchemyError: the database refused the write (the caller answers
+            503 so Zoom retries).
+    """
+    if not dedupe_key or len(dedupe_key) > DEDUPE_KEY_LENGTH:
+        raise ValueError("dedupe_key must be 1 to 200 characters")
+    values = {
+        "received_at": received_at,
+        "event": event[:128],
+        "event_ts": event_ts,
+        "meeting_uuid": meeting_uuid[:128] if meeting_uuid is not None else None,
+        "dedupe_key": dedupe_key,
+        "body": body,
+        "parsed_ok": parsed_ok,
+        "parse_error": parse_error,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(JournalEntry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(JournalEntry.id)
+    )
+    new_id = session.execute(statement).scalar_one_or_none()
+    if new_id is not None:
+        created = session.get(JournalEntry, new_id)
+        assert created is not None
+        return created, True
+    existing = session.scalars(
+        select(JournalEntry).where(JournalEntry.dedupe_key == dedupe_key)
+    ).one()
+    return existing, False
+
+
+def entry(session: Session, *, entry_id: int) -> JournalEntry | None:
+    """The journal entry with `entry_id`, if there is one."""
+    return session.get(JournalEntry, entry_id)
+
+
+def _in_event_order(statement: Select[JournalEntry]) -> Select[JournalEntry]:
+    return statement.order_by(JournalEntry.event_ts.asc().nulls_first(), JournalEntry.id.asc())
+
+
+def unprocessed(
+    session: Session, *, meeting_uuid: str | None = None, limit: int = 500
+) -> list[JournalEntry]:
+    """Parsed entries not yet processed, oldest `event_ts` first (ties by arrival).
+
+    Entries that failed to parse, or name no meeting instance (url validation, unknown
+    account-level events), have nothing to feed the engine and are not listed.
+
+    Args:
+        meeting_uuid: only this meeting instance's entries; None for all meetings.
+        limit: at most this many.
+    """
+    statement = select(JournalEntry).where(
+        JournalEntry.processed_at.is_(None),
+        JournalEntry.parsed_ok.is_(True),
+        JournalEntry.meeting_uuid.is_not(None),
+    )
+    if meeting_uuid is not None:
+        statement = statement.where(JournalEntry.meeting_uuid == meeting_uuid)
+    return list(session.scalars(_in_event_order(statement).limit(limit)))
+
+
+def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -> bool:
+    """Record that the runtime has fed entry `entry_id`.
+
+    Returns:
+        True if this call marked it; False if it was already processed or does not exist,
+        so two workers racing on one entry can tell which of them won.
+    """
+    result = session.execute(
+        update(JournalEntry)
+        .where(JournalEntry.id == entry_id, JournalEntry.processed_at.is_(None))
+        .values(processed_at=processed_at)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def entries_for_meeting(session: Session, *, meeting_uuid: str) -> list[JournalEntry]:
+    """Every entry of one meeting instance, parsed or not, in `event_ts` then arrival order."""
+    statement = select(JournalEntry).where(JournalEntry.meeting_uuid == meeting_uuid)
+    return list(session.scalars(_in_event_order(statement)))

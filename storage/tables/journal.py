@@ -1,0 +1,46 @@
+"""The webhook journal: every correctly signed Zoom delivery, stored before it is acknowledged.
+
+One row per distinct event (the dedupe key is unique, so Zoom's retries land on the existing
+row). The raw body is kept byte for byte, so attendance can be recomputed and a Zoom schema
+change loses nothing: a body that did not fit our models is stored with `parsed_ok = False`
+and the parse error. `event_ts` is Zoom's epoch-millisecond event time, the order in which a
+meeting's events are processed; `processed_at` is set once the runtime has fed the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.db import Base
+from storage.tables.core import UtcDateTime
+
+__all__ = ["DEDUPE_KEY_LENGTH", "JournalEntry"]
+
+DEDUPE_KEY_LENGTH = 200
+
+
+class JournalEntry(Base):
+    """One journaled webhook delivery."""
+
+    __tablename__ = "webhook_journal"
+    __table_args__ = (
+        Index("ix_webhook_journal_meeting_order", "meeting_uuid", "event_ts", "id"),
+        Index("ix_webhook_journal_unprocessed", "processed_at", "event_ts", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), nullable=False)
+    event: Mapped[str] = mapped_column(String(128), nullable=False)
+    event_ts: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    meeting_uuid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dedupe_key: Mapped[str] = mapped_column(String(DEDUPE_KEY_LENGTH), nullable=False, unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    parsed_ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    parse_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:  # no body: it may carry names and chat text
+        return f"JournalEntry(id={self.id}, event={self.event!r}, event_ts={self.event_ts})"

@@ -1,0 +1,146 @@
+"""The journal: append once per dedupe key, event order per meeting, processed marking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from storage import journal
+from storage.db import make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
+from tests.journal_db import BACKENDS, engine_for
+
+T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with engine_for(request.param, tmp_path) as made:
+        yield made
+
+
+def _append(
+    session: Session, key: str, *, ts: int | None, uuid: str | None = "m1", **kw: Any
+) -> tuple[JournalEntry, bool]:
+    return journal.append(
+        session,
+        received_at=kw.pop("received_at", T0),
+        event=kw.pop("event", "meeting.participant_joined"),
+        event_ts=ts,
+        meeting_uuid=uuid,
+        dedupe_key=key,
+        body=kw.pop("body", b'{"k":"' + key.encode() + b'"}'),
+        parsed_ok=kw.pop("parsed_ok", True),
+        parse_error=kw.pop("parse_error", None),
+    )
+
+
+def test_append_stores_every_column_and_returns_new(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        created, is_new = _append(session, "k1", ts=1772643790113, body=b"\x00raw\xffbytes")
+        entry_id = created.id
+    assert is_new
+    with session_scope(factory) as session:
+        stored = journal.entry(session, entry_id=entry_id)
+        assert stored is not None
+        assert stored.body == b"\x00raw\xffbytes"
+        assert stored.event == "meeting.participant_joined"
+        assert stored.event_ts == 1772643790113
+        assert stored.meeting_uuid == "m1"
+        assert stored.received_at == T0
+        assert stored.received_at.tzinfo is not None
+        assert stored.parsed_ok is True
+        assert stored.parse_error is None
+        assert stored.processed_at is None
+
+
+def test_duplicate_key_returns_the_first_entry_and_stores_nothing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        first, first_new = _append(session, "dup", ts=5, body=b"first")
+        first_id = first.id
+    with session_scope(factory) as session:
+        second, second_new = _append(session, "dup", ts=6, body=b"second")
+        assert (second.id, second_new) == (first_id, False)
+        assert second.body == b"first"
+    with session_scope(factory) as session:
+        assert session.scalar(select(func.count()).select_from(JournalEntry)) == 1
+    assert first_new
+
+
+def test_duplicate_within_one_transaction(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        a, a_new = _append(session, "same", ts=1)
+        b, b_new = _append(session, "same", ts=1)
+        assert (a_new, b_new) == (True, False)
+        assert a.id == b.id
+
+
+def test_unparsed_entry_keeps_its_error_and_is_not_listed_for_processing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        _append(session, "bad", ts=3, parsed_ok=False, parse_error="payload: Field required")
+        _append(session, "good", ts=4)
+        _append(session, "no-meeting", ts=2, uuid=None, event="endpoint.url_validation")
+    with session_scope(factory) as session:
+        assert [e.dedupe_key for e in journal.unprocessed(session)] == ["good"]
+        [bad] = [
+            e for e in journal.entries_for_meeting(session, meeting_uuid="m1") if not e.parsed_ok
+        ]
+        assert bad.parse_error == "payload: Field required"
+
+
+def test_unprocessed_is_in_event_order_per_meeting_and_respects_limit(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        # Arrival order differs from event order: late deliveries carry older event_ts.
+        _append(session, "c", ts=300)
+        _append(session, "a", ts=100)
+        _append(session, "other", ts=50, uuid="m2")
+        _append(session, "b2", ts=200)
+        _append(session, "b1", ts=200)
+    with session_scope(factory) as session:
+        assert [e.dedupe_key for e in journal.unprocessed(session, meeting_uuid="m1")] == [
+            "a",
+            "b2",
+            "b1",
+            "c",
+        ]
+        assert [e.dedupe_key for e in journal.unprocessed(session, limit=2)] == ["other", "a"]
+        assert [e.dedupe_key for e in journal.entries_for_meeting(session, meeting_uuid="m2")] == [
+            "other"
+        ]
+
+
+def test_mark_processed_once(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        first, _ = _append(session, "x", ts=1)
+        _append(session, "y", ts=2)
+        first_id = first.id
+    later = T0 + timedelta(seconds=3)
+    with session_scope(factory) as session:
+        assert journal.mark_processed(session, entry_id=first_id, processed_at=later) is True
+    with session_scope(factory) as session:
+        assert journal.mark_processed(session, entry_id=first_id, processed_at=later) is False
+        assert journal.mark_processed(session, entry_id=999_999, processed_at=later) is False
+        assert [e.dedupe_key for e in journal.unprocessed(session)] == ["y"]
+        marked = journal.entry(session, entry_id=first_id)
+        assert marked is not None and marked.processed_at == later
+
+
+def test_append_refuses_bad_keys(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        with pytest.raises(ValueError):
+            _append(session, "", ts=1)
+        with pytest.raises(ValueError):
+            _append(session, "k" * 201, ts=1)
