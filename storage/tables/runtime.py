@@ -15,20 +15,18 @@ tables:
   so a crash can lose at most that one action but never repeat it.
 - `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
 
-Times are stored as UTC and always come back timezone-aware, on SQLite and PostgreSQL alike.
+Times use `storage.tables.core.UtcDateTime`: stored as UTC, always returned timezone-aware.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from storage.db import Base
+from storage.tables.core import UtcDateTime
 
 __all__ = [
     "ACTION_STATUSES",
@@ -36,7 +34,6 @@ __all__ = [
     "RuntimeLease",
     "RuntimeMeeting",
     "RuntimeWakeup",
-    "UtcDateTime",
 ]
 
 #: Life of a logged action: planned -> executing -> done | refused | not_executed, or
@@ -44,36 +41,12 @@ __all__ = [
 ACTION_STATUSES = ("planned", "executing", "done", "refused", "not_executed", "interrupted")
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as naive UTC and returned timezone-aware (UTC).
-
-    SQLite has no timezone type; storing naive UTC everywhere keeps comparisons (lease
-    expiry, due wake-ups) correct on both databases.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:  # noqa: ARG002
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("UtcDateTime needs a timezone-aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class RuntimeMeeting(Base):
     """The engine state of one meeting instance and its ordering cursor."""
 
     __tablename__ = "runtime_meetings"
 
-    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
     meeting_id: Mapped[str] = mapped_column(String(64), default="")
     state_json: Mapped[str] = mapped_column(Text)
     #: `event_ts` (epoch ms) of the newest journaled engine event fed so far.
@@ -90,7 +63,7 @@ class RuntimeWakeup(Base):
 
     __tablename__ = "runtime_wakeups"
 
-    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
     timer: Mapped[str] = mapped_column(String(100), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
@@ -102,7 +75,7 @@ class RuntimeAction(Base):
     __table_args__ = (UniqueConstraint("meeting_uuid", "action_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    meeting_uuid: Mapped[str] = mapped_column(String(200), index=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
     action_key: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40))
     #: The action as JSON (see `bot.runtime.codec`); names and bot lines only, never PHI.
@@ -120,7 +93,7 @@ class RuntimeLease(Base):
 
     __tablename__ = "runtime_leases"
 
-    meeting_uuid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
