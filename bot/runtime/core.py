@@ -28,6 +28,7 @@ from bot.meeting.port import MeetingControl
 from phases.actions import Action, PhaseChanged, ScheduleWakeup
 from phases.agenda import Agenda
 from phases.engine import handle, new_session
+from phases.messages import Messages
 from phases.events import Event, TimerDue
 from phases.roster import RosterEntry
 from phases.state import SessionState
@@ -75,7 +76,7 @@ class SessionRunner:
         roster: Sequence[RosterEntry],
         scheduled_start: datetime,
         control: MeetingControl,
-        messages: object | None = None,
+        messages: Messages | None = None,
     ) -> tuple[SessionRunner, list[ScheduleWakeup]]:
         """Begin a new session with `new_session` and arm its initial wake-ups.
 
@@ -85,7 +86,7 @@ class SessionRunner:
             agenda=agenda,
             roster=tuple(roster),
             scheduled_start=scheduled_start,
-            messages=messages,  # type: ignore[arg-type]
+            messages=messages,
         )
         runner = cls(state, control)
         wakeups = [a for a in actions if isinstance(a, ScheduleWakeup)]
