@@ -24,6 +24,13 @@ from tests.storage_fixtures import (  # noqa: F401
 T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
 
 
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A database migrated to head: a SQLite file, and PostgreSQL when configured."""
+    made: Engine = request.getfixturevalue("db_engine")
+    return made
+
+
 def _append(
     session: Session, key: str, *, ts: int | None, uuid: str | None = "m1", **kw: Any
 ) -> tuple[JournalEntry, bool]:
@@ -40,8 +47,8 @@ def _append(
     )
 
 
-def test_append_stores_every_column_and_returns_new(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_append_stores_every_column_and_returns_new(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         created, is_new = _append(session, "k1", ts=1772643790113, body=b"\x00raw\xffbytes")
         entry_id = created.id
@@ -60,8 +67,8 @@ def test_append_stores_every_column_and_returns_new(db_engine: Engine) -> None:
         assert stored.processed_at is None
 
 
-def test_duplicate_key_returns_the_first_entry_and_stores_nothing(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_duplicate_key_returns_the_first_entry_and_stores_nothing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         first, first_new = _append(session, "dup", ts=5, body=b"first")
         first_id = first.id
@@ -74,8 +81,8 @@ def test_duplicate_key_returns_the_first_entry_and_stores_nothing(db_engine: Eng
     assert first_new
 
 
-def test_duplicate_within_one_transaction(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_duplicate_within_one_transaction(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         a, a_new = _append(session, "same", ts=1)
         b, b_new = _append(session, "same", ts=1)
@@ -83,8 +90,8 @@ def test_duplicate_within_one_transaction(db_engine: Engine) -> None:
         assert a.id == b.id
 
 
-def test_unparsed_entry_keeps_its_error_and_is_not_listed_for_processing(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_unparsed_entry_keeps_its_error_and_is_not_listed_for_processing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         _append(session, "bad", ts=3, parsed_ok=False, parse_error="payload: Field required")
         _append(session, "good", ts=4)
@@ -97,8 +104,8 @@ def test_unparsed_entry_keeps_its_error_and_is_not_listed_for_processing(db_engi
         assert bad.parse_error == "payload: Field required"
 
 
-def test_unprocessed_is_in_event_order_per_meeting_and_respects_limit(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_unprocessed_is_in_event_order_per_meeting_and_respects_limit(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         # Arrival order differs from event order: late deliveries carry older event_ts.
         _append(session, "c", ts=300)
@@ -119,8 +126,8 @@ def test_unprocessed_is_in_event_order_per_meeting_and_respects_limit(db_engine:
         ]
 
 
-def test_mark_processed_once(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_mark_processed_once(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         first, _ = _append(session, "x", ts=1)
         _append(session, "y", ts=2)
@@ -136,8 +143,8 @@ def test_mark_processed_once(db_engine: Engine) -> None:
         assert marked is not None and marked.processed_at == later
 
 
-def test_append_refuses_bad_keys(db_engine: Engine) -> None:
-    factory = make_session_factory(db_engine)
+def test_append_refuses_bad_keys(engine: Engine) -> None:
+    factory = make_session_factory(engine)
     with session_scope(factory) as session:
         with pytest.raises(ValueError):
             _append(session, "", ts=1)
