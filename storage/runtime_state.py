@@ -12,6 +12,7 @@ on the primary key. That is atomic on SQLite (writers are serialised) and on Pos
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ class MeetingRecord:
     last_event_ts: int
     last_now: datetime
     ended: bool
+    cursors: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +95,7 @@ def _record(row: RuntimeMeeting) -> MeetingRecord:
         last_event_ts=row.last_event_ts,
         last_now=row.last_now,
         ended=row.ended,
+        cursors={str(k): int(v) for k, v in json.loads(row.cursors_json).items()},
     )
 
 
@@ -114,6 +117,7 @@ def create_meeting(
                     meeting_id=meeting_id,
                     state_json=state_json,
                     last_event_ts=0,
+                    cursors_json="{}",
                     last_now=now,
                     ended=False,
                     created_at=now,
@@ -133,8 +137,15 @@ def save_state(
     last_event_ts: int,
     last_now: datetime,
     ended: bool,
+    cursors: Mapping[str, int] | None = None,
 ) -> None:
-    """Replace a meeting's engine state and cursor (the meeting must exist)."""
+    """Replace a meeting's engine state and cursors (the meeting must exist).
+
+    `cursors` (participant key or "" -> newest fed `event_ts`) is left as it is when None.
+    """
+    values: dict[str, object] = {}
+    if cursors is not None:
+        values["cursors_json"] = json.dumps(dict(cursors), sort_keys=True)
     session.execute(
         update(RuntimeMeeting)
         .where(RuntimeMeeting.meeting_uuid == meeting_uuid)
@@ -144,6 +155,7 @@ def save_state(
             last_now=last_now,
             ended=ended,
             updated_at=last_now,
+            **values,
         )
     )
 

@@ -4,8 +4,9 @@ The database is the truth for a live meeting's runtime; the process only caches 
 tables:
 
 - `runtime_meetings`: one row per meeting instance (Zoom's meeting uuid) with the engine's
-  `SessionState` as JSON and the ordering cursor (`last_event_ts` of the newest engine event
-  fed), so a restart resumes in the right phase and a late webhook cannot undo newer state.
+  `SessionState` as JSON and the ordering cursors (`event_ts` of the newest engine event fed,
+  per participant), so a restart resumes in the right phase and a late webhook cannot undo
+  newer state.
 - `runtime_wakeups`: the engine's pending `ScheduleWakeup`s (timer name -> due time). The
   scheduler is only a doorbell and is re-armed from here on start-up.
 - `runtime_actions`: every meeting action the engine asked for, keyed by
@@ -51,6 +52,9 @@ class RuntimeMeeting(Base):
     state_json: Mapped[str] = mapped_column(Text)
     #: `event_ts` (epoch ms) of the newest journaled engine event fed so far.
     last_event_ts: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: JSON object: participant key (or "" for meeting-level events) -> `event_ts` of the
+    #: newest engine event about it that was fed; the out-of-order rule reads it.
+    cursors_json: Mapped[str] = mapped_column(Text, default="{}")
     #: The newest `now` given to the engine; `now` never goes backwards.
     last_now: Mapped[datetime] = mapped_column(UtcDateTime())
     ended: Mapped[bool] = mapped_column(default=False)

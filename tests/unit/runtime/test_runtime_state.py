@@ -27,6 +27,7 @@ def test_meeting_state_round_trip_and_cursor(factory: sessionmaker[Session]) -> 
             last_event_ts=1772643521734,
             last_now=T0 + timedelta(minutes=1),
             ended=False,
+            cursors={"": 1772643521734, "p1": 1772643521000},
         )
     with session_scope(factory) as s:
         record = rs.load_meeting(s, meeting_uuid="m1")
@@ -35,6 +36,7 @@ def test_meeting_state_round_trip_and_cursor(factory: sessionmaker[Session]) -> 
         assert record.last_event_ts == 1772643521734
         assert record.last_now == T0 + timedelta(minutes=1)
         assert record.last_now.tzinfo is not None
+        assert record.cursors == {"": 1772643521734, "p1": 1772643521000}
         assert rs.live_meetings(s) == ["m1"]
         rs.save_state(
             s, meeting_uuid="m1", state_json="{}", last_event_ts=1, last_now=T0, ended=True
