@@ -13,7 +13,6 @@ from storage import journal
 from storage.db import make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
 from tests.storage_fixtures import (  # noqa: F401
-    db_engine,
     postgres_engine,
     postgres_ready,
     sqlite_engine,
@@ -24,10 +23,10 @@ from tests.storage_fixtures import (  # noqa: F401
 T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest) -> Engine:
     """A database migrated to head: a SQLite file, and PostgreSQL when configured."""
-    made: Engine = request.getfixturevalue("db_engine")
+    made: Engine = request.getfixturevalue(f"{request.param}_engine")
     return made
 
 
