@@ -1,0 +1,77 @@
+"""Reading the Ministry's Claims Error Report (HX1/HXH/HXR/HXT/HX8/HX9)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from storage.billing.error_report import parse_error_report
+from storage.billing.errors import BillingError
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "ohip" / "EL123456.001"
+
+
+def test_fixture_report_is_read_claim_by_claim():
+    report = parse_error_report(FIXTURE.read_bytes())
+    (provider,) = report.providers
+    assert (provider.provider_number, provider.group_number, provider.specialty) == (
+        "123456", "0000", "00",
+    )  # fmt: skip
+    assert provider.moh_office == "N" and provider.process_date == date(2026, 12, 4)
+    first, second = report.claims
+    assert first.accounting_number == "00000101"
+    assert first.payment_program == "HCP"
+    assert first.header_codes == ("V05",)
+    assert first.error_codes == ("V05", "A3E", "V40")
+    assert first.messages == (("EH", "HEALTH NUMBER NOT ELIGIBLE ON SERVICE DATE"),)
+    (item,) = first.items
+    assert (item.service_code, item.fee_cents, item.services) == ("K025A", 3660, 3)
+    assert (item.service_date, item.diagnostic_code) == (date(2026, 11, 18), "300")
+    assert second.accounting_number == "00000103"
+    assert second.payment_program == "RMB"
+    assert second.error_codes == ("V21", "A9Z")
+    assert [i.service_code for i in second.items] == ["K025A", "K300A"]
+
+
+def test_lf_only_trailing_spaces_stripped_and_ctrl_z_are_tolerated():
+    lines = FIXTURE.read_bytes().decode("ascii").split("\r\n")
+    data = ("\n".join(line.rstrip() for line in lines) + "\x1a").encode("ascii")
+    assert len(parse_error_report(data).claims) == 2
+
+
+def _lines():
+    return FIXTURE.read_bytes().decode("ascii").split("\r\n")[:-1]
+
+
+def _join(lines):
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def test_wrong_trailer_counts_are_refused():
+    lines = _lines()
+    lines[-1] = "HX9" + "0000003" + lines[-1][10:]
+    with pytest.raises(BillingError, match="HX9 counts"):
+        parse_error_report(_join(lines))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda ls: ls[:-1], "without its HX9"),
+        (lambda ls: ls[1:], "outside a provider section"),
+        (lambda ls: [ls[0], ls[2], *ls[3:]], "without a claim header"),
+        (lambda ls: [*ls[:2], "HXQ".ljust(79), *ls[2:]], "unknown record"),
+        (lambda ls: [ls[0] + " ", *ls[1:]], "80 characters"),
+        (lambda ls: [], "empty"),
+    ],
+)
+def test_malformed_reports_are_refused(mutate, message):
+    with pytest.raises(BillingError, match=message):
+        parse_error_report(_join(mutate(_lines())) if mutate(_lines()) else b"")
+
+
+def test_non_ascii_is_refused():
+    with pytest.raises(BillingError, match="ASCII"):
+        parse_error_report("HX1é".encode())
