@@ -38,7 +38,9 @@ def member(index: int, **changes: object) -> MemberBilling:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def attendance(index: int, minutes: int = 105, present: bool = True, **changes: object):
+def attendance(
+    index: int, minutes: int = 105, present: bool = True, **changes: object
+) -> BillableAttendance:
     start = datetime(2026, 11, 19, 0, 0, tzinfo=UTC)
     return BillableAttendance(
         member=member(index, **changes),

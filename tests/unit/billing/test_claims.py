@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from storage.billing.claims import BillingOptions, build_claims, six_months_before
+from storage.billing.claims import BillingOptions, ProposedClaim, build_claims, six_months_before
 from storage.billing.errors import BillingError
 from storage.billing.fees import load_fee_table
 
@@ -15,7 +15,7 @@ from .factories import OPTIONS, TODAY, attendance, session
 FEES = load_fee_table()
 
 
-def codes(claim):
+def codes(claim: ProposedClaim) -> set[str]:
     return {problem.code for problem in claim.problems}
 
 

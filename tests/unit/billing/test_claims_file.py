@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
-from storage.billing.claims import BillingOptions, ClaimLine, build_claims
+from storage.billing.claims import (
+    BillableAttendance,
+    BillingOptions,
+    ClaimLine,
+    ProposedClaim,
+    build_claims,
+)
 from storage.billing.claims_file import (
     Batch,
     FileClaim,
@@ -48,7 +55,12 @@ def test_reproduces_the_reference_worked_example_byte_for_byte():
     assert render([batch]) == WORKED_EXAMPLE
 
 
-def _file(rows, options=OPTIONS, first_sequence=7, max_claims=500):
+def _file(
+    rows: list[BillableAttendance],
+    options: BillingOptions = OPTIONS,
+    first_sequence: int = 7,
+    max_claims: int = 500,
+) -> tuple[tuple[ProposedClaim, ...], bytes]:
     claims = build_claims(session(rows), options=options, fee_table=load_fee_table(), today=TODAY)
     written = [
         file_claim(claim, accounting_number=f"{100 + index:08d}")
@@ -92,6 +104,7 @@ def test_every_field_of_every_record_reads_back():
         rmb = member.province == "BC"
         assert header["health_number"] == (" " * 10 if rmb else member.health_number)
         assert header["version"] == ("  " if rmb else member.version_code.ljust(2))
+        assert member.birth_date is not None
         assert header["birth_date"] == member.birth_date.strftime("%Y%m%d")
         assert header["accounting"] == f"{100 + index:08d}"
         assert header["program"] == ("RMB" if rmb else "HCP")
@@ -184,7 +197,7 @@ def test_invalid_claims_are_never_turned_into_records():
     ],
 )
 def test_values_that_do_not_fit_are_refused_not_truncated(claim_changes):
-    fields = {
+    fields: dict[str, Any] = {
         "accounting_number": "00000001", "payment_program": "HCP",
         "health_number": "9876543217", "version_code": "AB", "birth_date": date(1980, 2, 2),
         "referring_number": "", "items": (ClaimLine("K025A", 3660, 3, TODAY, "300"),),

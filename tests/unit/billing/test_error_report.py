@@ -41,11 +41,11 @@ def test_lf_only_trailing_spaces_stripped_and_ctrl_z_are_tolerated():
     assert len(parse_error_report(data).claims) == 2
 
 
-def _lines():
+def _lines() -> list[str]:
     return FIXTURE.read_bytes().decode("ascii").split("\r\n")[:-1]
 
 
-def _join(lines):
+def _join(lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
