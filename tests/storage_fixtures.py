@@ -1,11 +1,11 @@
 """Database fixtures: a migrated SQLite engine always, a migrated PostgreSQL engine when available.
 
-How to use (other engineers too): import the fixtures you need into your test module,
+How to use (other engineers too): put a `conftest.py` in your test directory containing
 
-    from tests.storage_fixtures import db_engine, db_session, sqlite_engine  # noqa: F401
+    from tests.storage_fixtures import *  # noqa: F403
 
-(`db_engine`/`db_session` pull in `sqlite_template` and `postgres_ready` themselves; pytest
-resolves them by name from the module that imported the fixture.) Then
+(as `tests/unit/storage/conftest.py` does; importing fixture names into a test module works
+too but then every helper fixture must be imported and ruff flags the parameters). Then
 
 - `sqlite_engine`: an engine on a fresh SQLite file migrated to head (Alembic). Migrating
   once per test run and copying the file keeps each test at a few milliseconds.
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
 from storage.db import Base, make_engine
@@ -108,9 +108,12 @@ def postgres_engine(postgres_ready: str) -> Iterator[Engine]:
         reset_postgres(url)
         upgrade(url)
     engine = make_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    existing = set(inspect(engine).get_table_names())
+    names = [table.name for table in Base.metadata.sorted_tables if table.name in existing]
+    if names:
+        tables = ", ".join(f'"{name}"' for name in names)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
 

@@ -10,7 +10,6 @@ from alembic.script import ScriptDirectory
 import storage.tables  # noqa: F401
 from storage.db import Base, make_engine
 from storage.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
-from tests.storage_fixtures import empty_postgres_url, empty_sqlite_url  # noqa: F401
 
 
 def _diff(url: str) -> list[object]:

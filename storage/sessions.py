@@ -1,0 +1,207 @@
+"""Groups, modules and sessions: which meeting instance belongs to which term of which group.
+
+A group meets on a schedule; its modules are closed terms starting in September, January and
+April (10-13 sessions each, none in July and August), named by their first month, e.g.
+`2026-09`. A session is one Zoom meeting instance (meeting uuid). `ensure_session` is
+idempotent, so the webhook path and the runtime may both call it. Functions flush, never
+commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from phases.errors import BalintError
+from storage.tables.core import AttendanceRecord, Group, Module, SessionRecord
+
+__all__ = [
+    "MODULE_SESSIONS",
+    "SessionNotFound",
+    "SessionSummary",
+    "ensure_group",
+    "ensure_session",
+    "get_session",
+    "list_sessions",
+    "module_bounds",
+    "module_name_for",
+    "session_by_meeting",
+]
+
+logger = logging.getLogger(__name__)
+
+#: How many sessions a module has (the Ontario group's rule).
+MODULE_SESSIONS = range(10, 14)
+#: First month of each module and the month it ends in.
+_MODULE_MONTHS = {9: 12, 1: 3, 4: 6}
+
+
+class SessionNotFound(BalintError):
+    """No session with that id or meeting uuid."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSummary:
+    """A session as `balint-bot sessions list` shows it."""
+
+    id: int
+    group: str
+    module: str
+    meeting_uuid: str
+    meeting_id: str
+    scheduled_start: datetime
+    finalized: bool
+    attendees: int
+
+
+def module_name_for(day: date) -> str | None:
+    """The module a local date falls in (`2026-09`, `2027-01`, `2027-04`), None in summer."""
+    if day.month >= 9:
+        return f"{day.year}-09"
+    if day.month <= 3:
+        return f"{day.year}-01"
+    if day.month <= 6:
+        return f"{day.year}-04"
+    return None
+
+
+def module_bounds(name: str) -> tuple[date, date]:
+    """First and last day of the module called `name`.
+
+    Raises:
+        BalintError: `name` is not `YYYY-09`, `YYYY-01` or `YYYY-04`.
+    """
+    try:
+        year_text, month_text = name.split("-")
+        year, month = int(year_text), int(month_text)
+    except ValueError:
+        raise BalintError(f"module name {name!r} is not like 2026-09") from None
+    if month not in _MODULE_MONTHS or len(year_text) != 4 or len(month_text) != 2:
+        raise BalintError(
+            f"module {name!r} must start in September (09), January (01) or April (04)"
+        )
+    last = _MODULE_MONTHS[month]
+    return date(year, month, 1), date(year, last, calendar.monthrange(year, last)[1])
+
+
+def ensure_group(session: Session, *, name: str, timezone: str = "America/Toronto") -> int:
+    """The id of the group called `name`, created if new."""
+    found = session.scalar(select(Group.id).where(Group.name == name))
+    if found is not None:
+        return found
+    group = Group(name=name, timezone=timezone, created_at=datetime.now(UTC))
+    session.add(group)
+    session.flush()
+    return group.id
+
+
+def _ensure_module(session: Session, *, group_id: int, name: str) -> int:
+    found = session.scalar(
+        select(Module.id).where(Module.group_id == group_id, Module.name == name)
+    )
+    if found is not None:
+        return found
+    starts_on, ends_on = module_bounds(name)
+    module = Module(group_id=group_id, name=name, starts_on=starts_on, ends_on=ends_on)
+    session.add(module)
+    session.flush()
+    return module.id
+
+
+def ensure_session(
+    session: Session,
+    *,
+    group_name: str,
+    meeting_uuid: str,
+    meeting_id: str,
+    scheduled_start: datetime,
+    timezone: str = "America/Toronto",
+) -> int:
+    """The id of the session for `meeting_uuid`, created (with its group and module) if new.
+
+    The module is chosen by the scheduled start's date in the group's `timezone`; sessions in
+    July and August belong to no module. A module past 13 sessions is logged, not refused.
+
+    Raises:
+        BalintError: `scheduled_start` is naive.
+    """
+    if scheduled_start.tzinfo is None:
+        raise BalintError("scheduled_start must be timezone-aware")
+    found = session.scalar(
+        select(SessionRecord.id).where(SessionRecord.meeting_uuid == meeting_uuid)
+    )
+    if found is not None:
+        return found
+    group_id = ensure_group(session, name=group_name, timezone=timezone)
+    local_day = scheduled_start.astimezone(ZoneInfo(timezone)).date()
+    name = module_name_for(local_day)
+    module_id = _ensure_module(session, group_id=group_id, name=name) if name else None
+    record = SessionRecord(
+        group_id=group_id,
+        module_id=module_id,
+        meeting_uuid=meeting_uuid,
+        meeting_id=str(meeting_id),
+        scheduled_start=scheduled_start,
+    )
+    session.add(record)
+    session.flush()
+    if module_id is not None:
+        count = session.scalar(
+            select(func.count())
+            .select_from(SessionRecord)
+            .where(SessionRecord.module_id == module_id)
+        )
+        if count is not None and count > MODULE_SESSIONS.stop - 1:
+            logger.warning("module %s now has %d sessions (expected 10-13)", name, count)
+    return record.id
+
+
+def get_session(session: Session, *, session_id: int) -> SessionRecord:
+    """The session row with `session_id`. Raises SessionNotFound."""
+    record = session.get(SessionRecord, session_id)
+    if record is None:
+        raise SessionNotFound(f"no session with id {session_id}")
+    return record
+
+
+def session_by_meeting(session: Session, *, meeting_uuid: str) -> SessionRecord | None:
+    """The session row for a Zoom meeting uuid, if one was recorded."""
+    return session.scalar(select(SessionRecord).where(SessionRecord.meeting_uuid == meeting_uuid))
+
+
+def list_sessions(session: Session, *, group_name: str | None = None) -> tuple[SessionSummary, ...]:
+    """Every session (of one group if named), oldest first, with its attendee count."""
+    attendees = (
+        select(AttendanceRecord.session_id, func.count().label("n"))
+        .where(AttendanceRecord.present.is_(True))
+        .group_by(AttendanceRecord.session_id)
+        .subquery()
+    )
+    query = (
+        select(SessionRecord, Group.name, Module.name, attendees.c.n)
+        .join(Group, Group.id == SessionRecord.group_id)
+        .outerjoin(Module, Module.id == SessionRecord.module_id)
+        .outerjoin(attendees, attendees.c.session_id == SessionRecord.id)
+        .order_by(SessionRecord.scheduled_start, SessionRecord.id)
+    )
+    if group_name is not None:
+        query = query.where(Group.name == group_name)
+    return tuple(
+        SessionSummary(
+            id=record.id,
+            group=group,
+            module=module or "",
+            meeting_uuid=record.meeting_uuid,
+            meeting_id=record.meeting_id,
+            scheduled_start=record.scheduled_start,
+            finalized=record.finalized_at is not None,
+            attendees=count or 0,
+        )
+        for record, group, module, count in session.execute(query).all()
+    )
