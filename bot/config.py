@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     #: Key for PHI at rest (`BALINT_DATA_KEY`); never put it in the file.
     data_key: SecretStr | None = None
+    #: Older data keys, comma-separated (`BALINT_DATA_KEY_PREVIOUS`), for `keys rotate`.
+    data_key_previous: SecretStr | None = None
 
     _toml_path: ClassVar[Path | None] = None
 
