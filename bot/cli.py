@@ -19,7 +19,11 @@ from bot.errors import BalintError, ConfigError
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("bot.commands.config_cmd",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.commands.config_cmd",
+    "bot.commands.doctor_cmd",
+    "bot.commands.registrants_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

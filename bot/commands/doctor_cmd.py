@@ -1,0 +1,186 @@
+"""`balint-bot doctor [--fix]`: check the configuration and the Zoom meeting's settings.
+
+Without Zoom credentials only the configuration is checked. With them, the meeting is read
+through REST and each setting the group relies on is printed as PASS or FAIL with its fix
+(see `bot.zoom_api.policy`). `--fix` sends one PATCH with every fixable setting and checks
+again. Exit status: 0 when everything passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.config import Settings
+from bot.zoom_api.client import ZoomClient, open_http_client
+from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
+from bot.zoom_api.policy import Check, check_meeting, fixes_for
+
+__all__ = ["check_config", "diagnose", "has_credentials", "register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor", help="check the settings and the Zoom meeting; --fix repairs the meeting"
+    )
+    parser.add_argument(
+        "--fix", action="store_true", help="apply the meeting settings the group needs"
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout))
+
+
+async def _run(settings: Settings, *, fix: bool, out: TextIO) -> int:
+    if not has_credentials(settings):
+        return await diagnose(settings, None, fix=fix, out=out)
+    async with open_http_client() as http:
+        client = ZoomClient.from_settings(settings, http)
+        return await diagnose(settings, client, fix=fix, out=out)
+
+
+def has_credentials(settings: Settings) -> bool:
+    zoom = settings.zoom
+    return bool(zoom.account_id and zoom.client_id and zoom.client_secret.get_secret_value())
+
+
+def check_config(settings: Settings) -> list[Check]:
+    """Checks that need no network: what must be filled in for the bot to run."""
+    zoom, group = settings.zoom, settings.group
+    checks = [
+        Check(
+            name="REST credentials set",
+            ok=has_credentials(settings),
+            detail="zoom.account_id, zoom.client_id or zoom.client_secret is empty",
+            fix="create a Server-to-Server OAuth app and fill them in (docs/zoom-setup.md)",
+        ),
+        Check(
+            name="Meeting SDK credentials set",
+            ok=bool(zoom.sdk_key and zoom.sdk_secret.get_secret_value()),
+            detail="zoom.sdk_key or zoom.sdk_secret is empty",
+            fix="create a General app with the Meeting SDK enabled (docs/zoom-setup.md)",
+        ),
+        Check(
+            name="bot user set",
+            ok=bool(zoom.bot_user_id),
+            detail="zoom.bot_user_id is empty",
+            fix="set zoom.bot_user_id to the bot's Zoom user (id or e-mail, same account)",
+        ),
+        Check(
+            name="webhook secret token set",
+            ok=bool(zoom.webhook_secret_tokens),
+            detail="zoom.webhook_secret_tokens is empty",
+            fix="copy the event subscription's Secret Token into zoom.webhook_secret_tokens",
+        ),
+        Check(
+            name="meeting id set",
+            ok=bool(group.meeting_id),
+            detail="group.meeting_id is empty",
+            fix="set group.meeting_id to the recurring meeting's number",
+        ),
+        Check(
+            name="roster file exists",
+            ok=bool(group.roster) and Path(group.roster).is_file(),
+            detail=f"group.roster is {group.roster!r}",
+            fix="point group.roster at the roster CSV",
+        ),
+        Check(
+            name="timezone known",
+            ok=_known_zone(group.timezone),
+            detail=f"group.timezone {group.timezone!r} is not an IANA timezone",
+            fix="use a name like America/Toronto",
+        ),
+    ]
+    if settings.bot.meeting_adapter == "sdk":
+        checks.append(
+            Check(
+                name="Meeting SDK bindings installed",
+                ok=importlib.util.find_spec("zoom_meeting_sdk") is not None,
+                detail="bot.meeting_adapter is 'sdk' but zoom_meeting_sdk is not installed",
+                fix="pip install 'balint-bot[sdk]' (Linux x86_64 only)",
+            )
+        )
+    return checks
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _print(checks: Sequence[Check], out: TextIO) -> None:
+    for check in checks:
+        if check.ok:
+            print(f"PASS  {check.name}", file=out)
+        else:
+            print(f"FAIL  {check.name}: {check.detail}", file=out)
+            auto = " (doctor --fix can do this)" if check.fixable else ""
+            print(f"      fix: {check.fix}{auto}", file=out)
+
+
+async def diagnose(settings: Settings, client: ZoomClient | None, *, fix: bool, out: TextIO) -> int:
+    """Print every check; with `client`, check (and with `fix`, repair) the meeting.
+
+    Returns 0 when every check passes, else 1.
+    """
+    print("configuration", file=out)
+    config = check_config(settings)
+    _print(config, out)
+    passed = all(check.ok for check in config)
+    meeting_id = settings.group.meeting_id
+    if client is None or not meeting_id or not settings.zoom.bot_user_id:
+        print(
+            "meeting: skipped (needs REST credentials, group.meeting_id and zoom.bot_user_id)",
+            file=out,
+        )
+        return 0 if passed else 1
+    print(f"meeting {meeting_id}", file=out)
+    try:
+        meeting = await client.get_meeting(meeting_id)
+        bot_user = await client.get_user(settings.zoom.bot_user_id)
+    except ZoomAuthError as refused:
+        _print(
+            [
+                Check(
+                    name="Zoom accepts the credentials",
+                    ok=False,
+                    detail=refused.message,
+                    fix="check the S2S app's credentials, activation and scopes",
+                )
+            ],
+            out,
+        )
+        return 1
+    except ZoomNotFound as missing:
+        _print(
+            [
+                Check(
+                    name="meeting and bot user exist",
+                    ok=False,
+                    detail=missing.message,
+                    fix="check group.meeting_id and zoom.bot_user_id (same Zoom account)",
+                )
+            ],
+            out,
+        )
+        return 1
+    checks = check_meeting(meeting, bot_user)
+    patch = fixes_for(meeting, bot_user)
+    if fix and patch:
+        await client.update_meeting_settings(meeting_id, patch)
+        print(f"fixed: {', '.join(sorted(patch))}", file=out)
+        meeting = await client.get_meeting(meeting_id)
+        checks = check_meeting(meeting, bot_user)
+    _print(checks, out)
+    return 0 if passed and all(check.ok for check in checks) else 1

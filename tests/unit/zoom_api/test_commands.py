@@ -1,0 +1,207 @@
+"""`doctor` and `registrants sync` against the stateful fake Zoom REST server."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import main
+from bot.commands.doctor_cmd import diagnose
+from bot.commands.registrants_cmd import members_from_csv, run_sync
+from bot.config import BotSettings, GroupSettings, Settings, ZoomSettings
+from bot.errors import ConfigError
+from bot.zoom_api import RetryPolicy, ZoomClient
+from bot.zoom_api.registration import Member
+from tests.unit.zoom_api.fake_zoom import FakeZoom
+from tests.unit.zoom_api.recorded import API, OAUTH, FakeClock, RecordingSleep
+
+pytestmark = pytest.mark.anyio
+
+MEETING_ID = "85746065432"
+ROSTER = (
+    "first_name,last_name,display_name,email,role,registrant_id,health_number\n"
+    "Avery,Tester,Avery,avery.tester@example.org,member,,9876543217\n"
+    "Blake,Sample,Blake,blake.sample@example.org,facilitator,,\n"
+    "Casey,Example,Casey,,member,,\n"
+    "Dana,Quill,Dana,not-an-email,member,,\n"
+)
+
+
+def make_settings(tmp_path: Path, **zoom: str) -> Settings:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    values = {
+        "api_base_url": API,
+        "oauth_url": OAUTH,
+        "account_id": "acct-123",
+        "client_id": "client-abc",
+        "client_secret": "s3cret",
+        "sdk_key": "sdk-key",
+        "sdk_secret": "sdk-secret",
+        "bot_user_id": "z8yBXksDSemSvy9vJZxLnQ",
+        "webhook_secret_tokens": ["whsec"],
+    }
+    values.update(zoom)
+    return Settings(
+        zoom=ZoomSettings.model_validate(values),
+        group=GroupSettings(meeting_id=MEETING_ID, roster=str(roster)),
+        bot=BotSettings(meeting_adapter="simulator"),
+    )
+
+
+@pytest.fixture
+def fake() -> FakeZoom:
+    return FakeZoom()
+
+
+@pytest.fixture
+async def http(fake):
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        yield client
+
+
+def zoom_client(settings: Settings, http: httpx.AsyncClient) -> ZoomClient:
+    return ZoomClient.from_settings(
+        settings,
+        http,
+        policy=RetryPolicy(attempts=2),
+        sleep=RecordingSleep(),
+        rng=random.Random(3),
+        clock=FakeClock(),
+    )
+
+
+class TestDoctor:
+    async def test_reports_every_failing_meeting_setting(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        out = io.StringIO()
+        status = await diagnose(settings, zoom_client(settings, http), fix=False, out=out)
+        text = out.getvalue()
+        assert status == 1
+        for line in (
+            "FAIL  waiting room on",
+            "FAIL  join before host off",
+            "FAIL  automatic recording off",
+            "FAIL  registration required, approved automatically",
+            "FAIL  mute on entry",
+            "FAIL  bot user is an alternative host",
+            "PASS  bot user is a licensed user",
+            "PASS  meeting type accepts registration",
+            "PASS  REST credentials set",
+        ):
+            assert line in text
+        assert "fix: turn on Waiting Room" in text
+        assert fake.patches == []
+
+    async def test_fix_patches_once_and_then_passes(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        out = io.StringIO()
+        status = await diagnose(settings, zoom_client(settings, http), fix=True, out=out)
+        assert status == 0, out.getvalue()
+        assert len(fake.patches) == 1
+        applied = fake.settings_of(MEETING_ID)
+        assert applied["waiting_room"] is True
+        assert applied["join_before_host"] is False
+        assert applied["auto_recording"] == "none"
+        assert applied["approval_type"] == 0
+        assert applied["registration_type"] == 1
+        assert applied["mute_upon_entry"] is True
+        assert applied["alternative_hosts"] == "co-facilitator@example.org,balint-bot@example.org"
+        assert "FAIL" not in out.getvalue()
+        again = io.StringIO()
+        assert await diagnose(settings, zoom_client(settings, http), fix=True, out=again) == 0
+        assert len(fake.patches) == 1  # nothing left to fix: no second PATCH
+
+    async def test_unlicensed_bot_user_cannot_be_fixed(self, tmp_path, fake, http):
+        fake.users["z8yBXksDSemSvy9vJZxLnQ"]["type"] = 1
+        settings = make_settings(tmp_path)
+        out = io.StringIO()
+        assert await diagnose(settings, zoom_client(settings, http), fix=True, out=out) == 1
+        text = out.getvalue()
+        assert "FAIL  bot user is a licensed user" in text
+        assert "FAIL  bot user is an alternative host" in text
+        assert "alternative_hosts" not in fake.patches[0]["settings"]
+
+    async def test_unknown_meeting(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        fake.meetings.clear()
+        out = io.StringIO()
+        assert await diagnose(settings, zoom_client(settings, http), fix=False, out=out) == 1
+        assert "FAIL  meeting and bot user exist: Meeting does not exist" in out.getvalue()
+
+    async def test_wrong_credentials(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path, client_secret="wrong")
+        out = io.StringIO()
+        assert await diagnose(settings, zoom_client(settings, http), fix=False, out=out) == 1
+        assert "FAIL  Zoom accepts the credentials" in out.getvalue()
+
+    def test_without_credentials_only_the_config_is_checked(self, tmp_path, capsys):
+        config = tmp_path / "balint.toml"
+        config.write_text('[group]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+        assert main(["--config", str(config), "doctor"]) == 1
+        text = capsys.readouterr().out
+        assert "FAIL  REST credentials set" in text
+        assert "FAIL  timezone known" in text
+        assert "meeting: skipped" in text
+
+
+class TestRegistrantsSync:
+    async def test_adds_reports_and_is_idempotent(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        fake.settings_of(MEETING_ID)["approval_type"] = 0
+        fake.registrants[MEETING_ID].append(
+            {
+                "id": "old1",
+                "email": "Blake.Sample@example.org",
+                "first_name": "Blake",
+                "status": "approved",
+                "join_url": "https://zoom.us/w/x?tk=old",
+            }
+        )
+        members = members_from_csv(Path(settings.group.roster))
+        out = io.StringIO()
+        status = await run_sync(zoom_client(settings, http), MEETING_ID, members, out)
+        text = out.getvalue()
+        assert status == 1
+        assert "added    Avery" in text
+        assert "already  Blake" in text
+        assert "FAILED   Casey: no e-mail on the roster" in text
+        assert "FAILED   Dana: Validation Failed." in text
+        assert "1 added, 1 already registered, 2 failed" in text
+        registered = {p["email"] for p in fake.registrants[MEETING_ID]}
+        assert registered == {"avery.tester@example.org", "Blake.Sample@example.org"}
+        assert all(p["status"] == "approved" for p in fake.registrants[MEETING_ID])
+        calls = fake.add_calls
+        second = io.StringIO()
+        await run_sync(zoom_client(settings, http), MEETING_ID, members, second)
+        assert "0 added, 2 already registered, 2 failed" in second.getvalue()
+        assert fake.add_calls == calls + 1  # only the invalid e-mail is tried again
+
+    async def test_lists_every_page_before_adding(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        fake.settings_of(MEETING_ID)["approval_type"] = 0
+        fake.registrants[MEETING_ID].extend(
+            {"id": f"r{n}", "email": f"p{n}@example.org", "first_name": f"P{n}"} for n in range(650)
+        )
+        members = [Member(first_name="P649", email="p649@example.org")]
+        out = io.StringIO()
+        assert await run_sync(zoom_client(settings, http), MEETING_ID, members, out) == 0
+        assert "already  P649" in out.getvalue()
+        assert fake.add_calls == 0
+
+    async def test_registration_not_enabled(self, tmp_path, fake, http):
+        settings = make_settings(tmp_path)
+        out = io.StringIO()
+        members = [Member(first_name="Eli", email="eli@example.org")]
+        assert await run_sync(zoom_client(settings, http), MEETING_ID, members, out) == 1
+        assert "Registration has not been enabled" in out.getvalue()
+
+    def test_roster_without_email_column_is_refused(self, tmp_path):
+        roster = tmp_path / "r.csv"
+        roster.write_text("first_name,last_name\nA,B\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="email"):
+            members_from_csv(roster)
