@@ -19,7 +19,7 @@ time and order well defined.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +28,6 @@ from bot.meeting.port import MeetingControl
 from phases.actions import Action, PhaseChanged, ScheduleWakeup
 from phases.agenda import Agenda
 from phases.engine import handle, new_session
-from phases.messages import Messages
 from phases.events import Event, TimerDue
 from phases.roster import RosterEntry
 from phases.state import SessionState
@@ -76,7 +75,7 @@ class SessionRunner:
         roster: Sequence[RosterEntry],
         scheduled_start: datetime,
         control: MeetingControl,
-        messages: Messages | None = None,
+        messages: Mapping[str, str] | None = None,
     ) -> tuple[SessionRunner, list[ScheduleWakeup]]:
         """Begin a new session with `new_session` and arm its initial wake-ups.
 
