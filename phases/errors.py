@@ -7,7 +7,7 @@ because every other package may import `phases` and `phases` may import no other
 
 from __future__ import annotations
 
-__all__ = ["AgendaError", "BalintError"]
+__all__ = ["AgendaError", "BalintError", "StateError"]
 
 
 class BalintError(Exception):
@@ -16,3 +16,7 @@ class BalintError(Exception):
 
 class AgendaError(BalintError):
     """An agenda or roster given to the engine is inconsistent (for example a negative length)."""
+
+
+class StateError(BalintError):
+    """A serialised session state cannot be read back (corrupt, or another format)."""

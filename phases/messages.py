@@ -1,0 +1,156 @@
+"""The one catalogue of every line the bot posts in the meeting.
+
+Lines are short and kind, in the group's tone. A group may override any of them by key
+(`[agenda.messages]` in the settings, e.g. to run in French). Overrides are checked when the
+session is built: an unknown key, a placeholder the line does not offer, or a malformed
+template raises `AgendaError`, so formatting a line during the meeting can never fail.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from phases.errors import AgendaError
+
+__all__ = ["DEFAULT_MESSAGES", "PLACEHOLDERS", "Messages"]
+
+#: Every line the bot can post, by key. Placeholders are in braces.
+DEFAULT_MESSAGES: Mapping[str, str] = {
+    # Waiting room and arrivals.
+    "waiting_meditation": (
+        "Welcome. We are in a short meditation; you will be let in at {time}. "
+        "Thank you for waiting."
+    ),
+    "welcome_after_meditation": "Welcome, {names}. Glad you are here.",
+    "name_reminder": (
+        "Hello {name}, a small request: please show only your first name in Zoom "
+        "(Rename, under your picture). Thank you."
+    ),
+    "unknown_waiting": (
+        "{name} is in the waiting room and is not on the roster. Type /admit {name} to let them in."
+    ),
+    "recording_stopped": (
+        "Recording is not permitted in this group. I stopped a recording started by {name}."
+    ),
+    # Phases.
+    "meditation_start": "We begin with a {minutes}-minute meditation. Latecomers join at {time}.",
+    "case_call": "Who has a case?",
+    "presentation_start": "Thank you, {name}. Please tell us what happened.",
+    "questions_start": "Now the group's questions: factual ones, to fill in the story.",
+    "discussion_start": "{name} now steps behind the one-way mirror while the group discusses.",
+    "mirror_explained": (
+        "{name}, for the discussion you are behind the one-way mirror: I have muted you and "
+        "stopped your video. Listen freely; you will be invited back."
+    ),
+    "mirror_self": (
+        "{name}, for the discussion please mute yourself and stop your video, as if behind a "
+        "one-way mirror. You will be invited back."
+    ),
+    "mirror_reminder": "{name}, you are still behind the one-way mirror for now. Thank you.",
+    "return_start": "{name}, welcome back. Please unmute and start your video when ready.",
+    "warning": "{minutes} minutes left.",
+    "closing": "Our time is up. Thank you all for this session.",
+    "reflection_start": "Reflection now, for those staying, until {time}.",
+    "reflection_end": "Reflection time is over. Thank you, and good night.",
+    "ended": "The session has ended. Thank you, and take care.",
+    "extended": "We are taking {minutes} more minutes; the group now ends at {time}.",
+    "budget_nudge": (
+        "Time check: {minutes} minutes of {phase} so far. /next moves on when the group is ready."
+    ),
+    # Replies to commands (private to whoever typed them).
+    "help": (
+        "Commands: /status, /next, /case NAME, /extend MINUTES, /pause, /resume, "
+        "/admit NAME|all, /hold NAME, /mirror on|off, /reflection, /end, /help."
+    ),
+    "refused_member": (
+        "Sorry, {name}, commands are for the facilitators. They will be glad to help."
+    ),
+    "status": "Phase: {phase}. {minutes} minutes left (ends {time}). Waiting: {waiting}.{paused}",
+    "status_paused": " Paused (/resume to continue).",
+    "nobody": "no one",
+    "someone": "someone",
+    "usage": "Usage: {usage}",
+    "no_match": "I could not find '{query}'. Present: {names}.",
+    "ambiguous": "'{query}' could be {names}. Please type more of the name.",
+    "nobody_waiting": "No one is waiting.",
+    "facilitator_not_held": "{name} is a facilitator; facilitators are never held.",
+    "case_not_now": "A case can be named once the group is ready for one ({phase} now).",
+    "cases_done": "This session has had its {count} case(s). /end closes the group.",
+    "next_needs_case": "Name the presenter first: /case NAME.",
+    "next_last_case": "That was the last case. /end closes the group.",
+    "next_none": "There is no phase after {phase}.",
+    "paused": "Paused: I will not move the group on or nudge until /resume.",
+    "resumed": "Resumed.",
+    "already_paused": "Already paused.",
+    "not_paused": "Not paused.",
+    "mirror_on": "The one-way mirror is enforced: I mute the presenter during the discussion.",
+    "mirror_off": "The one-way mirror is not enforced: I only remind the presenter.",
+    "reflection_not_now": "Reflection follows the group's end: /end first.",
+    "reflection_none": "This group has no reflection time set.",
+    "extend_after_end": "The group has already ended; /extend is for before its end.",
+    "already_ended": "The session has already ended.",
+}
+
+#: The placeholders each line may use (an override may use any subset).
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    key: frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+    for key, text in DEFAULT_MESSAGES.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Messages:
+    """The catalogue with a group's overrides applied.
+
+    Args:
+        overrides: key -> replacement line.
+
+    Raises:
+        AgendaError: an unknown key, an unknown placeholder or a malformed template.
+    """
+
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clean: dict[str, str] = {}
+        for key, text in self.overrides.items():
+            if key not in DEFAULT_MESSAGES:
+                known = ", ".join(sorted(DEFAULT_MESSAGES))
+                raise AgendaError(f"agenda.messages.{key}: no such line (known: {known})")
+            if not isinstance(text, str):
+                raise AgendaError(f"agenda.messages.{key}: expected text")
+            try:
+                fields = [
+                    (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)
+                ]
+            except ValueError as bad:
+                raise AgendaError(f"agenda.messages.{key}: malformed line ({bad})") from None
+            for name, spec, conv in fields:
+                if name is None:
+                    continue
+                if spec or conv:
+                    raise AgendaError(
+                        f"agenda.messages.{key}: write placeholders plainly, like {{{name}}}"
+                    )
+                if name not in PLACEHOLDERS[key]:
+                    offered = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[key]))
+                    raise AgendaError(
+                        f"agenda.messages.{key}: placeholder {{{name}}} is not offered "
+                        f"(this line offers: {offered or 'none'})"
+                    )
+            clean[key] = text
+        object.__setattr__(self, "overrides", clean)
+
+    def text(self, key: str, **values: object) -> str:
+        """The line for `key` with `values` filled in."""
+        template = self.overrides.get(key) or DEFAULT_MESSAGES[key]
+        return template.format_map(_Blank(values))
+
+
+class _Blank(dict[str, object]):
+    """Fills a placeholder the caller did not supply with "" instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -1,0 +1,321 @@
+"""The engine's state: everything `handle` needs to decide, and nothing more.
+
+`SessionState` is a frozen value. `handle` never mutates it: it builds the next state and
+shares every part that did not change (the setup, untouched people), so a step costs little
+however long the session runs. The state serialises to JSON and back exactly
+(`from_json(s.to_json()) == s` and the text round-trips byte for byte), which is how the
+durable runtime survives a restart.
+
+What is tracked is what the policies need: who is in the meeting or the waiting room (by
+stable key, with their current per-join user id, name, roles and media), the waiting order,
+the presenter, the cases so far, the clock marks, and which one-time lines were already said.
+Attendance is not tracked here; storage derives it from the journal.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from phases.agenda import Agenda
+from phases.errors import AgendaError, StateError
+from phases.events import ZoomRole
+from phases.messages import Messages
+from phases.roster import RosterEntry
+
+__all__ = ["Kind", "Person", "Phase", "SessionState", "Setup", "Where"]
+
+_FORMAT = 1
+
+Where = Literal["meeting", "waiting", "gone"]
+#: member / facilitator from the roster; guest = not on the roster.
+Kind = Literal["member", "facilitator", "guest"]
+
+
+class Phase(enum.StrEnum):
+    """The phases of a session, in their usual order."""
+
+    SOCIAL = "social"
+    MEDITATION = "meditation"
+    CASE_CALL = "case_call"
+    PRESENTATION = "presentation"
+    QUESTIONS = "questions"
+    DISCUSSION = "discussion"
+    RETURN = "return"
+    CLOSING = "closing"
+    REFLECTION = "reflection"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setup:
+    """What never changes during a session: agenda, roster, catalogue and scheduled start."""
+
+    agenda: Agenda
+    roster: tuple[RosterEntry, ...]
+    messages: Messages
+    scheduled_start: datetime
+
+    def __post_init__(self) -> None:
+        if self.scheduled_start.tzinfo is None or self.scheduled_start.utcoffset() is None:
+            raise AgendaError("scheduled_start must be timezone-aware")
+
+    @property
+    def meditation_end(self) -> datetime:
+        return self.scheduled_start + timedelta(minutes=self.agenda.meditation_minutes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """Someone the bot has seen in this meeting (never the bot itself).
+
+    Args:
+        key: stable meeting key; user_id: current per-join id; name: current display name.
+        email, registrant_id: as Zoom gave them (for roster matching).
+        where: in the meeting, in the waiting room, or gone.
+        zoom_role: host / co-host / attendee.
+        kind: roster member, roster facilitator, or guest (not on the roster).
+        roster_name: the matched roster display name ("" for a guest).
+        muted, video: last known media state (unknown = muted False, video False).
+        came_through_waiting_room: seen in the waiting room before this join, so a join
+            the bot did not make was a facilitator's own admission.
+        seq: arrival order in the waiting room.
+    """
+
+    key: str
+    user_id: str
+    name: str
+    email: str = ""
+    registrant_id: str = ""
+    where: Where = "waiting"
+    zoom_role: ZoomRole = ZoomRole.ATTENDEE
+    kind: Kind = "guest"
+    roster_name: str = ""
+    muted: bool = False
+    video: bool = False
+    came_through_waiting_room: bool = False
+    seq: int = 0
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.kind == "facilitator" or self.zoom_role != ZoomRole.ATTENDEE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionState:
+    """The whole state of one session (see the module docstring).
+
+    Args:
+        setup: the unchanging part.
+        phase: the current phase; phase_since: when it was entered.
+        people: key -> Person (treated as immutable; replaced, never mutated).
+        presenter: key of the current presenter ("" if none); cases: cases named so far.
+        extension_minutes: total `/extend` so far (moves the group's end).
+        paused: `/pause` is in force.
+        meditation_ends_at: when the meditation ends (set on entering it).
+        reflection_ends_at: when the reflection ends (set on entering it).
+        warned: warning marks already posted (or skipped) for the current end.
+        said: one-time lines already said (e.g. "told_waiting_room", "nudged").
+        mirror_on: the one-way mirror is enforced now.
+        last_mirror_reminder: when the presenter was last reminded.
+        announced: guests the facilitators were told about.
+        approved: guests a facilitator admitted; admitted again if they come back.
+        held: people a facilitator sent to the waiting room; not admitted by policy.
+        recent_messages: last chat message ids (a command arriving twice runs once).
+        arrivals: counter for Person.seq.
+    """
+
+    setup: Setup
+    phase: Phase = Phase.SOCIAL
+    phase_since: datetime
+    people: Mapping[str, Person] = field(default_factory=dict)
+    presenter: str = ""
+    cases: int = 0
+    extension_minutes: int = 0
+    paused: bool = False
+    meditation_ends_at: datetime | None = None
+    reflection_ends_at: datetime | None = None
+    warned: frozenset[int] = frozenset()
+    said: frozenset[str] = frozenset()
+    mirror_on: bool = True
+    last_mirror_reminder: datetime | None = None
+    announced: frozenset[str] = frozenset()
+    approved: frozenset[str] = frozenset()
+    held: frozenset[str] = frozenset()
+    recent_messages: tuple[str, ...] = ()
+    arrivals: int = 0
+
+    @property
+    def agenda(self) -> Agenda:
+        return self.setup.agenda
+
+    @property
+    def group_end(self) -> datetime:
+        """The group's end: scheduled start + length + every `/extend`."""
+        minutes = self.setup.agenda.length_minutes + self.extension_minutes
+        return self.setup.scheduled_start + timedelta(minutes=minutes)
+
+    def waiting(self) -> list[Person]:
+        """Everyone in the waiting room, in arrival order."""
+        return sorted(
+            (p for p in self.people.values() if p.where == "waiting"), key=lambda p: p.seq
+        )
+
+    def facilitators_present(self) -> list[Person]:
+        """Facilitators in the meeting proper (where a private line can reach them)."""
+        return [p for p in self.people.values() if p.where == "meeting" and p.is_facilitator]
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """The state as compact JSON (deterministic: same state, same text)."""
+        return json.dumps(_encode(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> SessionState:
+        """Rebuild a state from `to_json` output.
+
+        Raises:
+            StateError: the text is not a state this version can read.
+        """
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != _FORMAT:
+                raise StateError("not a balint-bot session state (format 1)")
+            return _decode(data)
+        except StateError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, AgendaError) as bad:
+            raise StateError(f"unreadable session state: {bad}") from None
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _moment(text: Any) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise StateError("a time in the state is not timezone-aware")
+    return moment
+
+
+def _encode(state: SessionState) -> dict[str, Any]:
+    setup = state.setup
+    return {
+        "format": _FORMAT,
+        "agenda": setup.agenda.to_dict(),
+        "roster": [
+            {
+                "display_name": e.display_name,
+                "role": e.role,
+                "email": e.email,
+                "registrant_id": e.registrant_id,
+                "member_id": e.member_id,
+            }
+            for e in setup.roster
+        ],
+        "messages": dict(sorted(setup.messages.overrides.items())),
+        "scheduled_start": _when(setup.scheduled_start),
+        "phase": state.phase.value,
+        "phase_since": _when(state.phase_since),
+        "people": [
+            [
+                p.key,
+                p.user_id,
+                p.name,
+                p.email,
+                p.registrant_id,
+                p.where,
+                p.zoom_role.value,
+                p.kind,
+                p.roster_name,
+                p.muted,
+                p.video,
+                p.came_through_waiting_room,
+                p.seq,
+            ]
+            for p in state.people.values()
+        ],
+        "presenter": state.presenter,
+        "cases": state.cases,
+        "extension_minutes": state.extension_minutes,
+        "paused": state.paused,
+        "meditation_ends_at": _when(state.meditation_ends_at),
+        "reflection_ends_at": _when(state.reflection_ends_at),
+        "warned": sorted(state.warned),
+        "said": sorted(state.said),
+        "mirror_on": state.mirror_on,
+        "last_mirror_reminder": _when(state.last_mirror_reminder),
+        "announced": sorted(state.announced),
+        "approved": sorted(state.approved),
+        "held": sorted(state.held),
+        "recent_messages": list(state.recent_messages),
+        "arrivals": state.arrivals,
+    }
+
+
+def _decode(data: dict[str, Any]) -> SessionState:
+    start = _moment(data["scheduled_start"])
+    since = _moment(data["phase_since"])
+    if start is None or since is None:
+        raise StateError("scheduled_start and phase_since are required")
+    setup = Setup(
+        agenda=Agenda.from_dict(data["agenda"]),
+        roster=tuple(RosterEntry(**entry) for entry in data["roster"]),
+        messages=Messages(dict(data["messages"])),
+        scheduled_start=start,
+    )
+    people: dict[str, Person] = {}
+    for row in data["people"]:
+        (key, user_id, name, email, reg, where, role, kind, roster_name, muted, video, cwr, seq) = (
+            row
+        )
+        if where not in ("meeting", "waiting", "gone") or kind not in (
+            "member",
+            "facilitator",
+            "guest",
+        ):
+            raise StateError(f"bad person record for key {key!r}")
+        people[str(key)] = Person(
+            key=str(key),
+            user_id=str(user_id),
+            name=str(name),
+            email=str(email),
+            registrant_id=str(reg),
+            where=where,
+            zoom_role=ZoomRole(role),
+            kind=kind,
+            roster_name=str(roster_name),
+            muted=bool(muted),
+            video=bool(video),
+            came_through_waiting_room=bool(cwr),
+            seq=int(seq),
+        )
+    return SessionState(
+        setup=setup,
+        phase=Phase(data["phase"]),
+        phase_since=since,
+        people=people,
+        presenter=str(data["presenter"]),
+        cases=int(data["cases"]),
+        extension_minutes=int(data["extension_minutes"]),
+        paused=bool(data["paused"]),
+        meditation_ends_at=_moment(data["meditation_ends_at"]),
+        reflection_ends_at=_moment(data["reflection_ends_at"]),
+        warned=frozenset(int(m) for m in data["warned"]),
+        said=frozenset(str(s) for s in data["said"]),
+        mirror_on=bool(data["mirror_on"]),
+        last_mirror_reminder=_moment(data["last_mirror_reminder"]),
+        announced=frozenset(str(k) for k in data["announced"]),
+        approved=frozenset(str(k) for k in data["approved"]),
+        held=frozenset(str(k) for k in data["held"]),
+        recent_messages=tuple(str(m) for m in data["recent_messages"]),
+        arrivals=int(data["arrivals"]),
+    )
