@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.config_cmd",
     "bot.commands.doctor_cmd",
     "bot.commands.registrants_cmd",
+    "bot.commands.serve_cmd",
 )
 
 

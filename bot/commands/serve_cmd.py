@@ -1,0 +1,41 @@
+"""`balint-bot serve`: the webhook receiver, worker and scheduler under uvicorn.
+
+One uvicorn worker process only: the process owns an APScheduler doorbell, and several
+workers in one container would each run one. Scale out with several `serve` replicas on
+one PostgreSQL instead; database leases give each live meeting exactly one owner.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.config import Settings
+from bot.logging_setup import configure_logging
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="receive Zoom webhooks and run the meetings' sessions (uvicorn)"
+    )
+    parser.add_argument("--host", default=None, help="listen address (default [server] host)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="listen port (default [server] port)"
+    )
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.service import build_service
+
+    configure_logging(settings.log)
+    app = build_service(settings)
+    host = args.host if args.host is not None else settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    print(f"balint-bot serving on http://{host}:{port}{settings.server.webhook_path}")
+    uvicorn.run(app, host=host, port=port, workers=1, log_config=None, proxy_headers=True)
+    return 0

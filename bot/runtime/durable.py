@@ -1,0 +1,513 @@
+"""`MeetingRuntime`: one live meeting's engine, with the database as the truth.
+
+Theory of operation. A runtime step turns one cause (a journaled webhook, a due wake-up, or
+a chat command from the meeting's own callback) into engine events, feeds them to the pure
+engine and then, in ONE transaction: saves the new engine state and ordering cursors,
+replaces the pending wake-ups, logs every meeting action as `planned` under a key that names
+its cause, records attendance presence, marks the journal entry processed, and checks
+(renews) this replica's lease on the meeting, so a replica that lost its lease cannot write.
+Only after that commit are the planned actions carried out through the `MeetingControl`
+port, each one claimed (`planned` -> `executing`, a compare-and-set) before the call and its
+outcome recorded after it. Hence:
+
+- a restart resumes in the right phase (the state is in the database) and executes the
+  actions planned but not yet claimed; an action a dead process had claimed is marked
+  `interrupted` and never repeated: at most once, exactly once when nothing crashes;
+- reprocessing a cause plans nothing twice (the action keys are unique), and the same chat
+  command from the webhook and from the meeting's callback shares its key (`chat:<id>:<n>`).
+
+Out-of-order rule (Zoom retries arrive up to ~85 minutes late). Attendance presence is
+recorded for every event, whatever its age. Engine events are fed in `event_ts` order per
+meeting, and an engine event about a participant is dropped if it is older than the newest
+event already fed about that participant (a late "joined" must not undo a newer "left");
+meeting-level events (started/ended) likewise against the newest meeting-level event. Chat
+messages are always fed: the engine runs each command once by its message id. The engine's
+`now` is the event's own time, but never earlier than the last `now` it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import MeetingControlError
+from bot.meeting.executor import ActionOutcome, action_kind, execute, is_meeting_action
+from bot.meeting.port import MeetingControl
+from bot.runtime.codec import decode_action, encode_action
+from phases.actions import Action, PhaseChanged, ScheduleWakeup
+from phases.engine import handle
+from phases.errors import BalintError
+from phases.events import (
+    ChatMessage,
+    Event,
+    MeetingEnded,
+    MeetingStarted,
+    RecordingStarted,
+    TimerDue,
+)
+from phases.state import Phase, SessionState
+from storage import journal
+from storage import runtime_state as rs
+from storage.db import session_scope
+from storage.journal import JournalEntry
+
+__all__ = [
+    "Decoded",
+    "LeaseLost",
+    "MeetingHooks",
+    "MeetingRuntime",
+    "RuntimeMetrics",
+    "StepReport",
+    "order_key",
+    "utc_now",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class LeaseLost(BalintError):
+    """This replica no longer holds the meeting's lease; the step was rolled back."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decoded:
+    """A journal entry as the runtime needs it.
+
+    Args:
+        meeting_id: Zoom's meeting number ("" if the body has none).
+        events: the engine events it translates to (maybe none).
+        at: the event's own time (from `event_ts`), if known.
+    """
+
+    meeting_id: str
+    events: tuple[Event, ...]
+    at: datetime | None
+
+
+class MeetingHooks(Protocol):
+    """What the runtime needs from the rest of the system, per meeting (see `bot.service`)."""
+
+    def decode(self, entry: JournalEntry) -> Decoded:
+        """Translate a journaled body into engine events."""
+        ...
+
+    def start_session(
+        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+    ) -> tuple[SessionState, Sequence[Action]]:
+        """Create the engine session (and its storage session) for a new meeting."""
+        ...
+
+    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+        """Record the attendance presence an entry carries (every entry, late or not)."""
+        ...
+
+    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+        """Finalise attendance when the meeting ends."""
+        ...
+
+
+class RuntimeMetrics(Protocol):
+    """The metrics the runtime reports (`webhooks.metrics.Metrics` has them)."""
+
+    def observe_lag(self, seconds: float) -> None: ...
+
+    def count_action(self, *, kind: str, result: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepReport:
+    """What one call did: causes handled, engine events fed/dropped, actions carried out."""
+
+    handled: int = 0
+    fed: int = 0
+    dropped: int = 0
+    executed: int = 0
+
+    def __add__(self, other: StepReport) -> StepReport:
+        return StepReport(
+            handled=self.handled + other.handled,
+            fed=self.fed + other.fed,
+            dropped=self.dropped + other.dropped,
+            executed=self.executed + other.executed,
+        )
+
+
+def order_key(event: Event) -> str | None:
+    """The cursor an event is ordered against: participant key, "" for meeting-level events,
+    None for events that are never dropped (chat, timers, recording)."""
+    if isinstance(event, ChatMessage | TimerDue | RecordingStarted):
+        return None
+    if isinstance(event, MeetingStarted | MeetingEnded):
+        return ""
+    participant = getattr(event, "participant", None)
+    key = getattr(participant, "key", None)
+    return f"p:{key}" if isinstance(key, str) and key else None
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+class MeetingRuntime:
+    """One meeting's durable runtime on this replica.
+
+    Args:
+        meeting_uuid: Zoom's meeting instance uuid.
+        control: where meeting actions are carried out.
+        hooks: decoding, session creation and attendance (see `MeetingHooks`).
+        session_factory: database sessions.
+        owner: this replica's lease owner id.
+        lease_ttl: how long a lease lasts when taken or renewed.
+        clock: the current time (aware); injected so tests need not wait.
+        metrics: where lag and action results are counted, if anywhere.
+    """
+
+    def __init__(
+        self,
+        *,
+        meeting_uuid: str,
+        control: MeetingControl,
+        hooks: MeetingHooks,
+        session_factory: sessionmaker[Session],
+        owner: str,
+        lease_ttl: timedelta,
+        clock: Callable[[], datetime],
+        metrics: RuntimeMetrics | None = None,
+    ) -> None:
+        self.meeting_uuid = meeting_uuid
+        self.control = control
+        self._hooks = hooks
+        self._factory = session_factory
+        self._owner = owner
+        self._ttl = lease_ttl
+        self._clock = clock
+        self._metrics = metrics
+        self._lock = asyncio.Lock()
+        self._resumed = False
+
+    # -- entry points --------------------------------------------------------------------
+
+    async def process_journal(self) -> StepReport:
+        """Feed every unprocessed journal entry of this meeting, then carry out actions.
+
+        Raises:
+            LeaseLost: another replica owns the meeting now.
+        """
+        async with self._lock:
+            report = await self._resume()
+            while True:
+                with session_scope(self._factory) as session:
+                    entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=50)
+                    ids = [e.id for e in entries]
+                if not ids:
+                    return report
+                for entry_id in ids:
+                    report = report + self._step_entry(entry_id)
+                    report = report + await self._execute_planned()
+
+    async def fire_due_timers(self) -> StepReport:
+        """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
+        async with self._lock:
+            report = await self._resume()
+            now = self._clock()
+            with session_scope(self._factory) as session:
+                due = rs.due_wakeups(session, now=now, meeting_uuid=self.meeting_uuid)
+            for _uuid, timer, due_at in due:
+                report = report + self._step_timer(timer, due_at)
+                report = report + await self._execute_planned()
+            return report
+
+    async def feed_live(self, event: Event) -> StepReport:
+        """Feed a chat command seen by the meeting's own callback (`set_listener`).
+
+        Other live events are ignored here: join/leave/waiting-room facts come through the
+        journal, and feeding them twice would double-count them. A command that also
+        arrives by webhook runs once (its actions share the `chat:<message_id>` keys).
+        """
+        if not isinstance(event, ChatMessage) or not event.message_id:
+            return StepReport()
+        async with self._lock:
+            report = await self._resume()
+            report = report + self._step(
+                cause=f"chat:{event.message_id}",
+                events=(event,),
+                at=self._clock(),
+                entry=None,
+                fired_timer=None,
+            )
+            return report + await self._execute_planned()
+
+    def load_state(self) -> SessionState | None:
+        """The stored engine state, or None before the meeting has one."""
+        with session_scope(self._factory) as session:
+            record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        return None if record is None else SessionState.from_json(record.state_json)
+
+    def pending_wakeups(self) -> dict[str, datetime]:
+        """The stored wake-ups: timer name -> due time."""
+        with session_scope(self._factory) as session:
+            return rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def _resume(self) -> StepReport:
+        """First call on this replica: abandon actions a dead owner left half-done, then
+        carry out what was planned but never claimed."""
+        if self._resumed:
+            return StepReport()
+        with session_scope(self._factory) as session:
+            self._hold_lease(session)
+            interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
+        if interrupted:
+            _log.warning(
+                "actions interrupted by a restart are not repeated",
+                extra={"meeting_id": self.meeting_uuid, "count": interrupted},
+            )
+        self._resumed = True
+        return await self._execute_planned()
+
+    def _step_entry(self, entry_id: int) -> StepReport:
+        with session_scope(self._factory) as session:
+            entry = journal.entry(session, entry_id=entry_id)
+            if entry is None or entry.processed_at is not None:
+                return StepReport()
+            decoded = self._hooks.decode(entry)
+            at = decoded.at if decoded.at is not None else self._clock()
+            report = self._step_in(
+                session,
+                cause=f"j{entry.id}",
+                events=decoded.events,
+                at=at,
+                entry=entry,
+                fired_timer=None,
+                meeting_id=decoded.meeting_id,
+            )
+            journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+        if self._metrics is not None:
+            self._metrics.observe_lag((self._clock() - entry.received_at).total_seconds())
+        _log.info(
+            "journal entry processed",
+            extra={
+                "meeting_id": self.meeting_uuid,
+                "delivery_id": entry_id,
+                "event_type": entry.event,
+                "fed": report.fed,
+                "dropped": report.dropped,
+            },
+        )
+        return report
+
+    def _step_timer(self, timer: str, due_at: datetime) -> StepReport:
+        return self._step(
+            cause=f"t:{timer}@{due_at.isoformat()}",
+            events=(TimerDue(timer=timer),),
+            at=max(due_at, self._clock()),
+            entry=None,
+            fired_timer=(timer, due_at),
+        )
+
+    def _step(
+        self,
+        *,
+        cause: str,
+        events: Sequence[Event],
+        at: datetime,
+        entry: JournalEntry | None,
+        fired_timer: tuple[str, datetime] | None,
+    ) -> StepReport:
+        with session_scope(self._factory) as session:
+            return self._step_in(
+                session,
+                cause=cause,
+                events=events,
+                at=at,
+                entry=entry,
+                fired_timer=fired_timer,
+                meeting_id="",
+            )
+
+    def _step_in(
+        self,
+        session: Session,
+        *,
+        cause: str,
+        events: Sequence[Event],
+        at: datetime,
+        entry: JournalEntry | None,
+        fired_timer: tuple[str, datetime] | None,
+        meeting_id: str,
+    ) -> StepReport:
+        """One cause, inside the caller's transaction (see the module docstring)."""
+        now_wall = self._clock()
+        self._hold_lease(session)
+        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        if entry is not None:
+            self._hooks.record_presence(session, meeting_uuid=self.meeting_uuid, entry=entry)
+        planned: list[Action] = []
+        if record is None:
+            state, first = self._hooks.start_session(
+                session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
+            )
+            rs.create_meeting(
+                session,
+                meeting_uuid=self.meeting_uuid,
+                meeting_id=meeting_id,
+                state_json=state.to_json(),
+                now=at,
+            )
+            record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+            assert record is not None
+            planned.extend(first)
+            wakeups: dict[str, datetime] = {}
+            _log.info(
+                "session started",
+                extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
+            )
+        else:
+            state = SessionState.from_json(record.state_json)
+            wakeups = rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
+        if fired_timer is not None:
+            timer, due_at = fired_timer
+            if wakeups.get(timer) != due_at:
+                return StepReport(handled=1, dropped=1)  # re-armed or fired already
+            del wakeups[timer]
+        cursors = dict(record.cursors)
+        last_now = record.last_now
+        fed = dropped = 0
+        event_ms = _ms(at)
+        for event in events:
+            key = order_key(event)
+            if key is not None and entry is not None and cursors.get(key, -1) > event_ms:
+                dropped += 1
+                _log.info(
+                    "late event dropped",
+                    extra={
+                        "meeting_id": self.meeting_uuid,
+                        "event_type": type(event).__name__,
+                        "delivery_id": entry.id,
+                    },
+                )
+                continue
+            if key is not None and entry is not None:
+                cursors[key] = event_ms
+            now = max(at, last_now)
+            last_now = now
+            before = state.phase
+            state, actions = handle(state, event, now)
+            fed += 1
+            planned.extend(actions)
+            if state.phase != before:
+                _log.info(
+                    "phase changed",
+                    extra={
+                        "meeting_id": self.meeting_uuid,
+                        "old_phase": str(before),
+                        "new_phase": str(state.phase),
+                        "event_type": type(event).__name__,
+                    },
+                )
+            if isinstance(event, MeetingEnded):
+                self._hooks.finalize(session, meeting_uuid=self.meeting_uuid, now=now)
+        meeting_actions = []
+        for action in planned:
+            if isinstance(action, ScheduleWakeup):
+                wakeups[action.timer] = action.at
+            elif isinstance(action, PhaseChanged):
+                continue
+            elif is_meeting_action(action):
+                meeting_actions.append(action)
+        ended = state.phase == Phase.ENDED
+        rs.replace_wakeups(
+            session, meeting_uuid=self.meeting_uuid, wakeups={} if ended else wakeups
+        )
+        rs.plan_actions(
+            session,
+            meeting_uuid=self.meeting_uuid,
+            actions=[
+                rs.PlannedAction(
+                    key=f"{cause}:{index}", kind=action_kind(action), payload=encode_action(action)
+                )
+                for index, action in enumerate(meeting_actions)
+            ],
+            owner=self._owner,
+            now=now_wall,
+        )
+        rs.save_state(
+            session,
+            meeting_uuid=self.meeting_uuid,
+            state_json=state.to_json(),
+            last_event_ts=max(record.last_event_ts, event_ms if entry is not None else 0),
+            last_now=last_now,
+            ended=ended,
+            cursors=cursors,
+        )
+        return StepReport(handled=1, fed=fed, dropped=dropped)
+
+    def _hold_lease(self, session: Session) -> None:
+        """Take or renew this replica's lease in `session`'s transaction (the fence).
+
+        Raises:
+            LeaseLost: another replica holds an unexpired lease.
+        """
+        if not rs.acquire_lease(
+            session,
+            meeting_uuid=self.meeting_uuid,
+            owner=self._owner,
+            ttl=self._ttl,
+            now=self._clock(),
+        ):
+            self._resumed = False
+            raise LeaseLost(f"meeting {self.meeting_uuid}: lease held by another replica")
+
+    async def _execute_planned(self) -> StepReport:
+        """Carry out planned actions in order: claim, call the meeting, record the outcome."""
+        with session_scope(self._factory) as session:
+            pending = rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
+        executed = 0
+        for record in pending:
+            with session_scope(self._factory) as session:
+                self._hold_lease(session)
+                if not rs.claim_action(session, action_id=record.id, owner=self._owner):
+                    continue
+            action = decode_action(record.payload)
+            try:
+                outcome = await execute(action, self.control)
+            except MeetingControlError as refused:  # execute returns refusals; belt and braces
+                outcome = ActionOutcome(
+                    action=action, ok=False, code=refused.code, error=refused.message
+                )
+            status = (
+                "done"
+                if outcome.ok
+                else ("not_executed" if outcome.code == "not_executed" else "refused")
+            )
+            with session_scope(self._factory) as session:
+                rs.record_outcome(
+                    session,
+                    action_id=record.id,
+                    status=status,
+                    code=outcome.code,
+                    error=outcome.error,
+                    now=self._clock(),
+                )
+            executed += 1
+            if self._metrics is not None:
+                self._metrics.count_action(kind=record.kind, result=status)
+            log = _log.info if outcome.ok or status == "not_executed" else _log.warning
+            log(
+                "meeting action %s",
+                status,
+                extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
+            )
+        return StepReport(executed=executed)
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware (the default `clock`)."""
+    return datetime.now(UTC)

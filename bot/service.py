@@ -1,0 +1,239 @@
+"""`build_service`: the whole `balint-bot serve` process as one FastAPI app.
+
+Wires the webhook receiver (`webhooks.http.create_app`) to the background worker
+(`bot.runtime.worker.Worker`, with its APScheduler doorbell), the database leases and the
+metrics. The receiver journals and acks; its `on_journaled` callback only nudges the
+worker, which processes after the ack. The worker and doorbell start in the app's lifespan
+and stop with it; `/readyz` reports the database, the worker and the scheduler.
+
+Which `MeetingControl` each meeting's runtime drives is `[bot] meeting_adapter`:
+`simulator` (meetings registered on `app.state.simulated_meetings` by the simulator's
+driver; a meeting nobody registered is observed only), `none` (`ObservingMeeting`: every
+action logged as not executed) or `sdk`, which is refused with a `ConfigError` until the
+SDK join-process supervisor exists (serve must not drive an SDK meeting in-process).
+A caller (tests, the demo) may pass its own `control_factory`.
+
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from bot.agenda import agenda_from_settings
+from bot.config import GroupSettings, Settings
+from bot.errors import ConfigError
+from bot.meeting.observe import ObservingMeeting
+from bot.meeting.port import MeetingControl
+from bot.runtime.durable import Decoded
+from bot.runtime.worker import Worker
+from phases.actions import Action
+from phases.engine import new_session
+from phases.state import SessionState
+from storage import attendance, sessions
+from storage.db import make_engine
+from storage.journal import JournalEntry
+from storage.roster import roster_entries
+from webhooks.http import create_app
+from webhooks.metrics import Metrics
+from webhooks.parse import parse_event
+from webhooks.translate import to_engine_events, to_presence
+
+__all__ = ["ServiceHooks", "build_service", "scheduled_start_for"]
+
+_log = logging.getLogger(__name__)
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+ControlFactory = Callable[[str], MeetingControl]
+
+
+def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
+    """The group's scheduled start nearest to `now` (its weekday, start time and timezone).
+
+    A meeting opened early, late, or on another day (a moved session) maps to the closest
+    regular slot, which is what the agenda's phases are timed from.
+    """
+    zone = ZoneInfo(group.timezone)
+    local = now.astimezone(zone)
+    target = _WEEKDAYS.index(group.weekday)
+    candidates: list[datetime] = []
+    for shift in range(-7, 8):
+        day: date = local.date() + timedelta(days=shift)
+        if day.weekday() == target:
+            candidates.append(datetime.combine(day, group.start_time, tzinfo=zone))
+    best = min(candidates, key=lambda start: abs((start - now).total_seconds()))
+    return best.astimezone(UTC)
+
+
+class ServiceHooks:
+    """The runtime's hooks onto the receiver's models and the storage engineer's tables."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._agenda = agenda_from_settings(settings)
+
+    def decode(self, entry: JournalEntry) -> Decoded:
+        event = parse_event(entry.body)
+        at = (
+            datetime.fromtimestamp(entry.event_ts / 1000, UTC)
+            if entry.event_ts is not None
+            else None
+        )
+        meeting_id = str(
+            getattr(getattr(getattr(event, "payload", None), "object", None), "id", "")
+        )
+        return Decoded(meeting_id=meeting_id, events=tuple(to_engine_events(event)), at=at)
+
+    def start_session(
+        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+    ) -> tuple[SessionState, Sequence[Action]]:
+        group = self._settings.group
+        start = scheduled_start_for(group, now)
+        sessions.ensure_session(
+            session,
+            group_name=group.name,
+            meeting_uuid=meeting_uuid,
+            meeting_id=meeting_id,
+            scheduled_start=start,
+            timezone=group.timezone,
+        )
+        roster = roster_entries(session, group_name=group.name)
+        return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
+
+    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+        event = parse_event(entry.body)
+        for presence in to_presence(event, journal_id=str(entry.id)):
+            attendance.record_presence(session, meeting_uuid=meeting_uuid, presence=presence)
+
+    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+        attendance.finalize(session, meeting_uuid=meeting_uuid, now=now)
+
+
+def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
+    adapter = settings.bot.meeting_adapter
+    if adapter == "sdk":
+        raise ConfigError(
+            "[bot] meeting_adapter = sdk: serve cannot drive an SDK meeting itself and the "
+            "SDK join-process supervisor (bot.meeting.supervisor) is not available yet; use "
+            '"none" to observe the meeting, or run `balint-bot join --meeting ID`'
+        )
+    if adapter == "none":
+        return ObservingMeeting
+
+    def simulated(meeting_uuid: str) -> MeetingControl:
+        meeting = registry.get(meeting_uuid)
+        if meeting is None:
+            _log.warning(
+                "no simulated meeting registered; observing only",
+                extra={"meeting_id": meeting_uuid},
+            )
+            return ObservingMeeting(meeting_uuid)
+        return meeting
+
+    return simulated
+
+
+def build_service(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    control_factory: ControlFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+    owner: str | None = None,
+    lease_ttl: timedelta = timedelta(seconds=30),
+    sweep_interval: float = 5.0,
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    """The serve app: receiver + worker + doorbell + leases + metrics.
+
+    Args:
+        settings: the whole configuration.
+        engine: the (migrated) database; default `storage.url`, disposed on shutdown.
+        control_factory: meeting uuid -> `MeetingControl`; default chosen by
+            `[bot] meeting_adapter` (see the module docstring).
+        clock: the current time (aware); tests inject a frozen one.
+        owner: this replica's lease owner id (default: host, pid and a random suffix).
+        lease_ttl: lease length (a dead replica's meetings move after this long).
+        sweep_interval: seconds between the worker's sweeps.
+        metrics: the Prometheus registry wrapper (default: a fresh one).
+
+    Raises:
+        ConfigError: `meeting_adapter = "sdk"` (not supported by serve yet).
+
+    `app.state` gains `worker`, `simulated_meetings` (the simulator's registry) and
+    `hooks`, next to the receiver's `settings`, `engine`, `session_factory`, `metrics`.
+    """
+    now = clock if clock is not None else (lambda: datetime.now(UTC))
+    registry: dict[str, MeetingControl] = {}
+    controls = (
+        control_factory if control_factory is not None else _default_controls(settings, registry)
+    )
+    db = engine if engine is not None else make_engine(settings.storage.url)
+    counters = metrics if metrics is not None else Metrics()
+    hooks = ServiceHooks(settings)
+    replica = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    holder: dict[str, Worker] = {}
+
+    def on_journaled(_entry_id: int, meeting_uuid: str | None) -> None:
+        worker = holder.get("worker")
+        if worker is not None:
+            worker.notify(meeting_uuid)
+
+    def readiness() -> dict[str, bool]:
+        worker = holder.get("worker")
+        return {
+            "worker": worker is not None and worker.running,
+            "scheduler": worker is not None and worker.doorbell.running,
+        }
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        worker = Worker(
+            session_factory=app.state.session_factory,
+            control_factory=controls,
+            hooks=hooks,
+            owner=replica,
+            clock=now,
+            lease_ttl=lease_ttl,
+            sweep_interval=sweep_interval,
+            metrics=counters,
+        )
+        holder["worker"] = worker
+        app.state.worker = worker
+        await worker.start()
+        _log.info("worker started", extra={"owner": replica})
+        try:
+            yield None
+        finally:
+            await worker.stop(release=True)
+            holder.pop("worker", None)
+            _log.info("worker stopped", extra={"owner": replica})
+            if engine is None:
+                db.dispose()
+
+    app = create_app(
+        settings,
+        engine=db,
+        metrics=counters,
+        on_journaled=on_journaled,
+        readiness=readiness,
+        lifespan=lifespan,
+        clock=now,
+    )
+    app.state.simulated_meetings = registry
+    app.state.hooks = hooks
+    app.state.owner = replica
+    return app
