@@ -461,6 +461,18 @@ class SimulatedMeeting:
             await self._emit(RecordingStarted(participant=person.participant()))
         return True
 
+    async def host_admits(self, handle: str) -> bool:
+        """A human host (not the bot) admits `handle` from the waiting room.
+
+        Needs no privilege of the bot: it is another participant's click. False when
+        `handle` is not waiting.
+        """
+        person = self._people.get(handle)
+        if not self._running or person is None or person.where is not _Where.WAITING:
+            return False
+        await self._admit(person)
+        return True
+
     async def set_role(self, handle: str, role: ZoomRole) -> None:
         """The host makes `handle` (or the bot, `BOT`) host, co-host or attendee."""
         person = self._people[handle]
