@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.errors import MeetingControlError
-from bot.meeting.port import REFUSALS, ChatTo
+from bot.meeting.port import REFUSALS, ChatTo, ParticipantInfo
 from phases.events import (
     AudioMuted,
     AudioUnmuted,
@@ -37,6 +37,13 @@ def run(
         return await body(harness)
 
     return asyncio.run(main())
+
+
+def present(h: MeetingHarness, name: str) -> ParticipantInfo:
+    """`name` as the meeting shows them; fails the test when they are absent."""
+    info = h.state(name)
+    assert info is not None, f"{name} is not in the meeting"
+    return info
 
 
 async def refused(call: Awaitable[object]) -> str:
@@ -139,7 +146,7 @@ def test_a_co_host_bot_has_host_powers(make_harness):
         uid = await h.arrive("Anna")
         await h.control.admit(uid)
         await h.control.mute(uid)
-        assert h.state("Anna").audio_muted
+        assert present(h, "Anna").audio_muted
 
     run(make_harness, body, bot_role=ZoomRole.CO_HOST)
 
@@ -151,13 +158,13 @@ def test_mute_is_immediate_and_unmute_is_only_a_request(make_harness):
         assert await h.self_unmute("Anna") and await h.self_unmute("Ben")
         await h.control.mute(yes)
         await h.control.mute(no)
-        assert h.state("Anna").audio_muted and h.state("Ben").audio_muted
+        assert present(h, "Anna").audio_muted and present(h, "Ben").audio_muted
         muted = [e.participant.name for e in h.events if isinstance(e, AudioMuted)]
         assert muted == ["Anna", "Ben"]
         await h.control.ask_unmute(yes)
         await h.control.ask_unmute(no)
-        assert not h.state("Anna").audio_muted
-        assert h.state("Ben").audio_muted  # ignored the request: still muted
+        assert not present(h, "Anna").audio_muted
+        assert present(h, "Ben").audio_muted  # ignored the request: still muted
         assert [e.participant.name for e in h.events if isinstance(e, AudioUnmuted)][-1] == "Anna"
 
     run(make_harness, body)
@@ -169,12 +176,12 @@ def test_stop_video_is_immediate_and_start_video_is_only_a_request(make_harness)
         no = await h.arrive_in_meeting("Ben", accepts_requests=False)
         await h.control.stop_video(yes)
         await h.control.stop_video(no)
-        assert not h.state("Anna").video_on and not h.state("Ben").video_on
+        assert not present(h, "Anna").video_on and not present(h, "Ben").video_on
         assert [e.participant.name for e in h.events if isinstance(e, VideoOff)] == ["Anna", "Ben"]
         await h.control.ask_start_video(yes)
         await h.control.ask_start_video(no)
-        assert h.state("Anna").video_on
-        assert not h.state("Ben").video_on
+        assert present(h, "Anna").video_on
+        assert not present(h, "Ben").video_on
         assert [e.participant.name for e in h.events if isinstance(e, VideoOn)] == ["Anna"]
 
     run(make_harness, body)
@@ -186,10 +193,10 @@ def test_self_unmute_works_unless_forbidden(make_harness):
         await h.control.mute(uid)
         await h.control.allow_self_unmute(False)
         assert not await h.self_unmute("Anna")
-        assert h.state("Anna").audio_muted
+        assert present(h, "Anna").audio_muted
         await h.control.allow_self_unmute(True)
         assert await h.self_unmute("Anna")
-        assert not h.state("Anna").audio_muted
+        assert not present(h, "Anna").audio_muted
 
     run(make_harness, body)
 
@@ -200,10 +207,10 @@ def test_self_video_works_unless_forbidden(make_harness):
         await h.control.stop_video(uid)
         await h.control.allow_self_video(False)
         assert not await h.self_start_video("Anna")
-        assert not h.state("Anna").video_on
+        assert not present(h, "Anna").video_on
         await h.control.allow_self_video(True)
         assert await h.self_start_video("Anna")
-        assert h.state("Anna").video_on
+        assert present(h, "Anna").video_on
 
     run(make_harness, body)
 
@@ -245,12 +252,12 @@ def test_media_actions_need_the_person_in_the_meeting(make_harness):
 def test_a_rejoin_gets_a_new_user_id_and_keeps_the_key(make_harness):
     async def body(h: MeetingHarness) -> None:
         first = await h.arrive_in_meeting("Anna")
-        key = h.state("Anna").key
+        key = present(h, "Anna").key
         await h.leave("Anna")
         assert h.state("Anna") is None
         second = await h.arrive_in_meeting("Anna")
         assert second != first
-        assert h.state("Anna").key == key
+        assert present(h, "Anna").key == key
         assert await refused(h.control.mute(first)) == "no_such_participant"
         await h.control.mute(second)
 
