@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import Base, make_engine, make_session_factory
 from storage.tables import runtime as runtime_tables
+from storage.tables.journal import JournalEntry
 
 _RUNTIME_TABLES = [
+    JournalEntry.__table__,
     runtime_tables.RuntimeMeeting.__table__,
     runtime_tables.RuntimeWakeup.__table__,
     runtime_tables.RuntimeAction.__table__,

@@ -1,0 +1,156 @@
+"""Test doubles for the runtime: a recording meeting, scripted hooks, a settable clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.agenda import agenda_from_settings
+from bot.config import Settings
+from bot.errors import MeetingControlError
+from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
+from bot.runtime.durable import Decoded
+from phases.actions import Action
+from phases.engine import new_session
+from phases.events import Event
+from phases.roster import RosterEntry
+from phases.state import SessionState
+from storage import journal
+from storage.journal import JournalEntry
+
+START = datetime(2026, 3, 4, 19, 0, tzinfo=UTC)
+ROSTER = (
+    RosterEntry(display_name="Fay", role="facilitator"),
+    RosterEntry(display_name="Anna"),
+    RosterEntry(display_name="Ben"),
+)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class RecordingMeeting:
+    """A `MeetingControl` that records every call; `refuse` makes calls fail."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    refuse: str = ""
+    listener: EventListener | None = None
+
+    async def _do(self, what: str, arg: str = "") -> None:
+        if self.refuse:
+            raise MeetingControlError(self.refuse, "refused by the test")
+        self.calls.append((what, arg))
+
+    async def admit(self, user_id: str) -> None:
+        await self._do("admit", user_id)
+
+    async def admit_all(self) -> None:
+        await self._do("admit_all")
+
+    async def put_in_waiting_room(self, user_id: str) -> None:
+        await self._do("hold", user_id)
+
+    async def rename(self, user_id: str, new_name: str) -> None:
+        await self._do("rename", f"{user_id}:{new_name}")
+
+    async def mute(self, user_id: str) -> None:
+        await self._do("mute", user_id)
+
+    async def stop_video(self, user_id: str) -> None:
+        await self._do("stop_video", user_id)
+
+    async def ask_unmute(self, user_id: str) -> None:
+        await self._do("ask_unmute", user_id)
+
+    async def ask_start_video(self, user_id: str) -> None:
+        await self._do("ask_start_video", user_id)
+
+    async def allow_self_unmute(self, allowed: bool) -> None:
+        await self._do("allow_self_unmute", str(allowed))
+
+    async def allow_self_video(self, allowed: bool) -> None:
+        await self._do("allow_self_video", str(allowed))
+
+    async def stop_recording(self) -> None:
+        await self._do("stop_recording")
+
+    async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
+        await self._do("chat", f"{to}:{user_id}:{text}")
+
+    async def list_participants(self) -> list[ParticipantInfo]:
+        return []
+
+    async def list_waiting_room(self) -> list[ParticipantInfo]:
+        return []
+
+    def set_listener(self, listener: EventListener | None) -> None:
+        self.listener = listener
+
+    def admits(self) -> list[str]:
+        return [arg for what, arg in self.calls if what == "admit"]
+
+
+class ScriptedHooks:
+    """Hooks whose journal bodies name a scripted list of engine events."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, tuple[Event, ...]] = {}
+        self.presence: list[int] = []
+        self.finalized: list[str] = []
+        self.started: list[str] = []
+
+    def journal(
+        self,
+        session: Session,
+        *,
+        meeting_uuid: str,
+        label: str,
+        at: datetime,
+        events: Sequence[Event],
+    ) -> int:
+        self.script[label] = tuple(events)
+        entry, _new = journal.append(
+            session,
+            received_at=at,
+            event="scripted",
+            event_ts=int(at.timestamp() * 1000),
+            meeting_uuid=meeting_uuid,
+            dedupe_key=label,
+            body=json.dumps({"label": label}).encode(),
+            parsed_ok=True,
+        )
+        return entry.id
+
+    def decode(self, entry: JournalEntry) -> Decoded:
+        label = json.loads(entry.body)["label"]
+        at = datetime.fromtimestamp(entry.event_ts / 1000, UTC) if entry.event_ts else None
+        return Decoded(meeting_id="85746065432", events=self.script[label], at=at)
+
+    def start_session(
+        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+    ) -> tuple[SessionState, Sequence[Action]]:
+        self.started.append(meeting_uuid)
+        return new_session(
+            agenda=agenda_from_settings(Settings()), roster=ROSTER, scheduled_start=START
+        )
+
+    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+        self.presence.append(entry.id)
+
+    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+        self.finalized.append(meeting_uuid)

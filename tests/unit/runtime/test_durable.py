@@ -1,0 +1,190 @@
+"""The durable runtime: restart without repeats, the out-of-order rule, chat once, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.runtime.durable import LeaseLost, MeetingRuntime
+from phases.events import (
+    ArrivedInWaitingRoom,
+    ChatMessage,
+    Event,
+    Joined,
+    Left,
+    MeetingStarted,
+    Participant,
+    ZoomRole,
+)
+from phases.state import Phase
+from storage import runtime_state as rs
+from storage.db import session_scope
+from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+
+UUID = "4118UHIiRCAAAtBlDkcVyw=="
+FAY = Participant(key="kf", user_id="16777216", name="Fay")
+ANNA = Participant(key="ka", user_id="16778240", name="Anna")
+BEN = Participant(key="kb", user_id="16779264", name="Ben")
+TTL = timedelta(seconds=30)
+
+
+def _runtime(
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: Clock,
+    meeting: RecordingMeeting,
+    owner: str = "a",
+) -> MeetingRuntime:
+    return MeetingRuntime(
+        meeting_uuid=UUID,
+        control=meeting,
+        hooks=hooks,
+        session_factory=factory,
+        owner=owner,
+        lease_ttl=TTL,
+        clock=clock,
+    )
+
+
+def _post(
+    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, label: str, *events: Event
+) -> int:
+    with session_scope(factory) as s:
+        return hooks.journal(s, meeting_uuid=UUID, label=label, at=clock(), events=events)
+
+
+def test_restart_during_meditation_admits_the_held_latecomer_once(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=14))
+    meeting = RecordingMeeting()
+    first = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    asyncio.run(first.process_journal())
+    clock.now = START
+    asyncio.run(first.fire_due_timers())
+    assert first.load_state().phase == Phase.MEDITATION  # type: ignore[union-attr]
+    clock.advance(minutes=3)
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    asyncio.run(first.process_journal())
+    assert meeting.admits() == []  # held during the meditation
+    # the process stops: everything in memory is discarded; only the database remains
+    del first
+    clock.now = START + timedelta(minutes=10)
+    for _ in range(2):  # two restarts, each firing whatever is due
+        again = _runtime(factory, hooks, clock, meeting)
+        asyncio.run(again.fire_due_timers())
+        asyncio.run(again.process_journal())
+    assert meeting.admits() == [BEN.user_id]
+    assert again.load_state().phase == Phase.CASE_CALL  # type: ignore[union-attr]
+    with session_scope(factory) as s:
+        admits = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
+    assert [(a.status, a.key.startswith("t:meditation_end@")) for a in admits] == [("done", True)]
+    assert hooks.started == [UUID]
+
+
+def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeated(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    asyncio.run(runtime.process_journal())
+    entry = _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    # plan only (as if the process died right after the step's commit)
+    runtime._step_entry(entry)
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    runtime._step_entry(entry + 1)
+    with session_scope(factory) as s:
+        planned = rs.pending_actions(s, meeting_uuid=UUID)
+        assert [p.kind for p in planned] == ["admit", "admit"]
+        # the dead process had claimed Anna's admit when it died
+        assert rs.claim_action(s, action_id=planned[0].id, owner="a")
+    restarted = _runtime(factory, hooks, clock, meeting)
+    asyncio.run(restarted.process_journal())
+    assert meeting.admits() == [BEN.user_id]
+    with session_scope(factory) as s:
+        statuses = [a.status for a in rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")]
+    assert statuses == ["interrupted", "done"]
+
+
+def test_late_event_does_not_undo_newer_state_but_presence_is_recorded(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START + timedelta(minutes=20))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    clock.advance(minutes=1)
+    joined_at = clock()
+    clock.advance(minutes=1)
+    _post(factory, hooks, clock, "anna-joins", Joined(participant=ANNA))
+    clock.advance(minutes=1)
+    _post(factory, hooks, clock, "anna-leaves", Left(participant=ANNA))
+    asyncio.run(runtime.process_journal())
+    # a retry of an older "joined" arrives after the "left"
+    with session_scope(factory) as s:
+        late = hooks.journal(
+            s, meeting_uuid=UUID, label="late", at=joined_at, events=[Joined(participant=ANNA)]
+        )
+    report = asyncio.run(runtime.process_journal())
+    assert (report.fed, report.dropped) == (0, 1)
+    assert late in hooks.presence
+    state = runtime.load_state()
+    assert state is not None
+    assert all(p.where != "meeting" for p in state.people.values() if p.key == ANNA.key)
+
+
+def test_chat_command_from_webhook_and_callback_runs_once(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START + timedelta(minutes=12))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    command = ChatMessage(sender=FAY, text="/case Zed", message_id="MS17QzIy")
+    _post(
+        factory,
+        hooks,
+        clock,
+        "start",
+        MeetingStarted(),
+        Joined(participant=FAY, role=ZoomRole.HOST),
+    )
+    asyncio.run(runtime.process_journal())
+    asyncio.run(runtime.feed_live(command))
+    _post(factory, hooks, clock, "chat", command)
+    asyncio.run(runtime.process_journal())
+    asyncio.run(runtime.feed_live(command))
+    replies = [arg for what, arg in meeting.calls if what == "chat" and "Zed" in arg]
+    assert len(replies) == 1
+
+
+def test_a_second_owner_is_fenced_out_until_the_lease_expires(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=5))
+    meeting = RecordingMeeting()
+    a = _runtime(factory, hooks, clock, meeting, owner="a")
+    b = _runtime(factory, hooks, clock, meeting, owner="b")
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    asyncio.run(a.process_journal())
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    with pytest.raises(LeaseLost):
+        asyncio.run(b.process_journal())
+    clock.advance(seconds=31)  # a died: its lease was not renewed
+    asyncio.run(b.process_journal())
+    assert meeting.admits() == [ANNA.user_id]
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    with pytest.raises(LeaseLost):  # a comes back: b owns the meeting now
+        asyncio.run(a.process_journal())
+    assert meeting.admits() == [ANNA.user_id]
