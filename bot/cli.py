@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.doctor_cmd",
     "bot.commands.registrants_cmd",
     "bot.commands.serve_cmd",
+    "bot.commands.simulate_cmd",
 )
 
 

@@ -1,0 +1,1 @@
+"""Run whole sessions without Zoom: scenarios, a virtual clock, the driver and its timeline."""
