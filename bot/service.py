@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot.agenda import agenda_from_settings
 from bot.config import GroupSettings, Settings
-from bot.errors import ConfigError
+from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
 from bot.runtime.durable import Decoded
@@ -114,12 +114,21 @@ class ServiceHooks:
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
 
     def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
-        event = parse_event(entry.body)
-        for presence in to_presence(event, journal_id=str(entry.id)):
-            attendance.record_presence(session, meeting_uuid=meeting_uuid, presence=presence)
+        presence = to_presence(parse_event(entry.body))
+        if presence is not None:
+            attendance.record_presence(
+                session, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
+            )
 
     def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
-        attendance.finalize(session, meeting_uuid=meeting_uuid, now=now)
+        try:
+            with session.begin_nested():
+                attendance.finalize(session, meeting_uuid=meeting_uuid, now=now)
+        except BalintError as failed:  # attendance can be recomputed from the journal later
+            _log.error(
+                "attendance not finalised",
+                extra={"meeting_id": meeting_uuid, "error_type": type(failed).__name__},
+            )
 
 
 def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
