@@ -92,10 +92,13 @@ class ServiceHooks:
             if entry.event_ts is not None
             else None
         )
-        meeting_id = str(
-            getattr(getattr(getattr(event, "payload", None), "object", None), "id", "")
+        zoom_object = getattr(getattr(event, "payload", None), "object", None)
+        meeting_id = str(getattr(zoom_object, "id", "") or "")
+        return Decoded(
+            meeting_id=meeting_id,
+            events=tuple(to_engine_events(event, bot_name=self._settings.zoom.bot_name)),
+            at=at,
         )
-        return Decoded(meeting_id=meeting_id, events=tuple(to_engine_events(event)), at=at)
 
     def start_session(
         self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
