@@ -1,0 +1,202 @@
+"""Parsing Zoom bodies: every recorded payload, lenient optional fields, errors, dedupe keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.zoom_fixtures import all_bodies, body, documents, load_event
+from webhooks import models
+from webhooks.parse import (
+    NotJsonError,
+    PayloadError,
+    decode_json,
+    dedupe_key,
+    describe,
+    parse_document,
+    parse_event,
+)
+
+EXPECTED_MODEL = {
+    "endpoint.url_validation": models.UrlValidationEvent,
+    "meeting.chat_message_sent": models.ChatMessageSentEvent,
+    "meeting.ended": models.MeetingEndedEvent,
+    "meeting.participant_admitted": models.ParticipantAdmittedEvent,
+    "meeting.participant_joined": models.ParticipantJoinedEvent,
+    "meeting.participant_joined_waiting_room": models.ParticipantJoinedWaitingRoomEvent,
+    "meeting.participant_left": models.ParticipantLeftEvent,
+    "meeting.participant_left_waiting_room": models.ParticipantLeftWaitingRoomEvent,
+    "meeting.participant_put_in_waiting_room": models.ParticipantPutInWaitingRoomEvent,
+    "meeting.participant_role_changed": models.ParticipantRoleChangedEvent,
+    "meeting.started": models.MeetingStartedEvent,
+}
+
+
+def test_every_event_with_a_model_has_a_fixture() -> None:
+    assert sorted(EXPECTED_MODEL) == sorted(models.EVENT_MODELS)
+    assert {name for name, _ in all_bodies()} == set(EXPECTED_MODEL)
+
+
+@pytest.mark.parametrize(("event_name", "index"), all_bodies())
+def test_every_recorded_body_parses_to_its_model(event_name: str, index: int) -> None:
+    event = load_event(event_name, index)
+    assert type(event) is EXPECTED_MODEL[event_name]
+    assert event.event == event_name
+    assert event.event_ts == documents(event_name)[index]["event_ts"]
+
+
+@pytest.mark.parametrize("event_name", ["meeting.started", "meeting.chat_message_sent"])
+def test_meeting_id_is_a_string_whether_zoom_sends_a_string_or_a_number(event_name: str) -> None:
+    ids = {load_event(event_name, i).meeting.id for i in range(len(documents(event_name)))}  # type: ignore[union-attr]
+    assert ids <= {"85746065432", "96231004587"}
+    raw_types = {type(d["payload"]["object"]["id"]) for d in documents(event_name)}
+    assert int in raw_types
+
+
+def test_participant_fields_and_times() -> None:
+    event = load_event("meeting.participant_joined", 0)
+    assert isinstance(event, models.ParticipantJoinedEvent)
+    info = event.participant
+    assert (info.user_id, info.participant_uuid, info.key) == (
+        "16778240",
+        "55555AAAiAAAAAiAiAiiAii",
+        "55555AAAiAAAAAiAiAiiAii",
+    )
+    assert info.at == datetime(2026, 3, 4, 17, 3, 9, tzinfo=UTC)
+    assert event.event_time == datetime.fromtimestamp(1772643790.113, tz=UTC)
+    assert event.meeting.host_id == "z8yCxjjyTSiw02QgCfp8uQ"
+
+
+def _joined(**participant: Any) -> dict[str, Any]:
+    return {
+        "event": "meeting.participant_joined",
+        "event_ts": 1,
+        "payload": {"object": {"id": 5, "uuid": "u==", "participant": participant}},
+    }
+
+
+def test_optional_fields_may_be_missing_null_or_empty() -> None:
+    event = parse_document(
+        _joined(user_id=16778240, user_name=None, email="", join_time="", registrant_id=None)
+    )
+    assert isinstance(event, models.ParticipantJoinedEvent)
+    info = event.participant
+    assert (info.user_id, info.user_name, info.email, info.registrant_id) == (
+        "16778240",
+        "",
+        "",
+        "",
+    )
+    assert info.join_time is None and info.at is None
+    assert info.key == "16778240"  # no participant_uuid: the per-join id stands in
+    assert event.meeting.topic == "" and event.meeting.start_time is None
+
+
+def test_unknown_fields_are_ignored() -> None:
+    document = _joined(user_id="1", custom_keys=[{"key": "k", "value": "v"}])
+    document["payload"]["object"]["brand_new"] = {"nested": True}
+    assert isinstance(parse_document(document), models.ParticipantJoinedEvent)
+
+
+def test_private_and_public_chat() -> None:
+    public = load_event("meeting.chat_message_sent", 0)
+    private = load_event("meeting.chat_message_sent", 1)
+    assert isinstance(public, models.ChatMessageSentEvent)
+    assert isinstance(private, models.ChatMessageSentEvent)
+    assert (public.chat_message.private, private.chat_message.private) == (False, True)
+    assert private.chat_message.recipient_name == "Balint Companion"
+    assert public.chat_message.message_content == "/next"
+
+
+def test_unknown_event_names_parse_as_unknown_events() -> None:
+    event = parse_event(b'{"event": "meeting.sharing_started", "event_ts": 7, "payload": {"a": 1}}')
+    assert isinstance(event, models.UnknownEvent)
+    assert (event.event, event.event_ts, event.payload) == ("meeting.sharing_started", 7, {"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        (_joined() | {"payload": {"object": {"uuid": "u"}}}, "participant"),
+        ({"event": "meeting.started", "event_ts": 1, "payload": {"object": {}}}, "uuid"),
+        ({"event": "meeting.started", "payload": {"object": {"uuid": "u"}}}, "event_ts"),
+        ({"event": "endpoint.url_validation", "payload": {"plainToken": ""}}, "plainToken"),
+        ([], "not an object"),
+        ({"event": 3}, "no event name"),
+        ("text", "not an object"),
+    ],
+)
+def test_bodies_that_do_not_fit_raise_payload_error_naming_the_field(
+    document: Any, fragment: str
+) -> None:
+    with pytest.raises(PayloadError) as raised:
+        parse_document(document)
+    assert fragment in raised.value.reason
+    assert not isinstance(raised.value, NotJsonError)
+
+
+def test_payload_error_never_echoes_values() -> None:
+    document = _joined(user_id={"secret": "Dr. Hidden Name"})
+    with pytest.raises(PayloadError) as raised:
+        parse_document(document)
+    assert "Hidden" not in str(raised.value)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"\xff", b"nope", b"[" * 100_000])
+def test_not_json(raw: bytes) -> None:
+    with pytest.raises(NotJsonError):
+        decode_json(raw)
+    with pytest.raises(NotJsonError):
+        parse_event(raw)
+
+
+def test_describe_reads_the_journal_columns_from_any_document() -> None:
+    document = documents("meeting.participant_left")[2]
+    info = describe(document)
+    assert (info.event, info.event_ts, info.meeting_uuid) == (
+        "meeting.participant_left",
+        1773249650002,
+        "WnxYNY9mQu6aSa/kYLu1lA==",
+    )
+    assert info.dedupe_key.startswith("meeting.participant_left:1773249650002:")
+    for odd in ([1], "x", None, {"event": 1, "event_ts": True}, {"payload": {"object": 3}}):
+        described = describe(odd)
+        assert (described.event, described.event_ts, described.meeting_uuid) == ("", None, None)
+    assert describe({"event_ts": 2**70}).event_ts is None
+
+
+def test_dedupe_key_ignores_formatting_but_not_content() -> None:
+    document = documents("meeting.participant_joined")[0]
+    compact = json.loads(body("meeting.participant_joined", 0))
+    reordered = json.loads(json.dumps(document, indent=4, sort_keys=True))
+    assert dedupe_key(document) == dedupe_key(compact) == dedupe_key(reordered)
+    changed = json.loads(json.dumps(document))
+    changed["payload"]["object"]["participant"]["user_id"] = "16778241"
+    assert dedupe_key(changed) != dedupe_key(document)
+    assert len(dedupe_key({"event": "e" * 500, "event_ts": 2**62})) <= 200
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_json_document_is_described_or_parsed_without_surprises(document: Any) -> None:
+    """Whatever signed JSON arrives, describe never fails and parse fails only with ours."""
+    raw = json.dumps(document).encode()
+    info = describe(decode_json(raw))
+    assert 0 < len(info.dedupe_key) <= 200
+    try:
+        parse_event(raw)
+    except PayloadError:
+        pass
