@@ -41,6 +41,7 @@ from storage.tables.core import (
 )
 
 __all__ = [
+    "DEFAULT_POLICY",
     "AttendancePolicy",
     "Interval",
     "MeetingAttendance",
@@ -53,6 +54,7 @@ __all__ = [
     "presence_events",
     "record_presence",
     "replace_presence",
+    "session_roster",
     "stored_attendance",
 ]
 
@@ -131,6 +133,10 @@ class AttendancePolicy:
     early_minutes: int = 5
     length_minutes: int = 105
     exclude_names: frozenset[str] = frozenset()
+
+
+#: The policy used when none is given.
+DEFAULT_POLICY = AttendancePolicy()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -293,7 +299,7 @@ def compute_attendance(
     *,
     roster: Sequence[RosterEntry] = (),
     scheduled_start: datetime | None = None,
-    policy: AttendancePolicy = AttendancePolicy(),
+    policy: AttendancePolicy = DEFAULT_POLICY,
 ) -> MeetingAttendance:
     """Per-person attendance of one meeting from its presence events (pure).
 
@@ -454,7 +460,7 @@ def replace_presence(
     return stored
 
 
-def _roster_for(session: Session, record: SessionRecord | None) -> tuple[RosterEntry, ...]:
+def session_roster(session: Session, record: SessionRecord | None) -> tuple[RosterEntry, ...]:
     if record is None:
         return ()
     group_name = session.scalar(select(Group.name).where(Group.id == record.group_id))
@@ -465,13 +471,13 @@ def attendance_for(
     session: Session,
     *,
     meeting_uuid: str,
-    policy: AttendancePolicy = AttendancePolicy(),
+    policy: AttendancePolicy = DEFAULT_POLICY,
 ) -> MeetingAttendance:
     """Compute a meeting's attendance now from its stored presence events and its roster."""
     record = session_by_meeting(session, meeting_uuid=meeting_uuid)
     return compute_attendance(
         presence_events(session, meeting_uuid=meeting_uuid),
-        roster=_roster_for(session, record),
+        roster=session_roster(session, record),
         scheduled_start=record.scheduled_start if record else None,
         policy=policy,
     )
@@ -481,7 +487,7 @@ def finalize(
     session: Session,
     *,
     meeting_uuid: str,
-    policy: AttendancePolicy = AttendancePolicy(),
+    policy: AttendancePolicy = DEFAULT_POLICY,
     now: datetime,
 ) -> MeetingAttendance:
     """Compute and store the session's attendance and therapy intervals (replacing earlier ones).
