@@ -189,6 +189,8 @@ def participant_body(
         "registrant_id": participant.registrant_id,
         "participant_user_id": "",
     }
+    if event == PARTICIPANT_ADMITTED:
+        del person["participant_user_id"]  # not in Zoom's admitted schema (RIVET)
     if event == PARTICIPANT_LEFT and leave_reason:
         person["leave_reason"] = leave_reason
     obj = _common(meeting)

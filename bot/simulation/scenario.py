@@ -22,7 +22,8 @@ A scenario names the scheduled start, the agenda, the people and what they do::
     text = "/case Anna"        # for say
     to = "everyone"            # for say: everyone | bot | NAME (private)
 
-An agenda TOML holds `AgendaSettings` keys, at the top level or under `[agenda]`.
+An agenda TOML holds `AgendaSettings` keys at the top level, or is a settings file whose
+`[agenda]` section is used (its other sections are ignored).
 
 `load_scenario` validates everything, including the story itself (nobody leaves before they
 joined or speaks when absent, nothing happens after the meeting ended), and raises
@@ -289,8 +290,8 @@ def _parse_agenda(
             raise fail(where, f"cannot read {path} ({missing.strerror})") from None
         except tomllib.TOMLDecodeError as bad:
             raise fail(where, f"{path} is not valid TOML: {bad}") from None
-        if set(table) == {"agenda"} and isinstance(table["agenda"], dict):
-            table = table["agenda"]
+        if isinstance(table.get("agenda"), dict):
+            table = table["agenda"]  # a whole settings file: its [agenda] section
         try:
             agenda_settings = AgendaSettings(**table)
         except ValidationError as invalid:
