@@ -151,6 +151,7 @@ class MemberBilling:
     diagnostic_code: str = ""
     relationship_basis: str = ""
     relationship_date: date | None = None
+    consent_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,12 +147,15 @@ def batches_for(
     first_sequence: int,
     max_claims: int = MAX_CLAIMS_PER_BATCH,
 ) -> tuple[Batch, ...]:
-    """Split one provider's claims into batches of at most `max_claims`, numbered on."""
+    """Split one provider's claims into batches of at most `max_claims`.
+
+    Batches are numbered from `first_sequence` on, wrapping from 9999 back to 1.
+    """
     return tuple(
         Batch(
             moh_office=options.moh_office,
             created=created,
-            sequence=first_sequence + index,
+            sequence=(first_sequence - 1 + index) % 9999 + 1,
             group_number=options.group_number,
             provider_number=options.provider_number,
             specialty=options.specialty,
