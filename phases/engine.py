@@ -361,6 +361,8 @@ def _enter(
 ) -> None:
     """Move to `phase`: record it, post its line, arm its timers, apply its entry policy."""
     old = d.phase
+    if old is Phase.MEDITATION and phase is not Phase.ENDED:
+        _admit_held(d)
     if old is Phase.DISCUSSION and phase is not Phase.ENDED:
         presenter = d.presenter_present()
         if presenter is not None:
@@ -400,7 +402,12 @@ def _enter(
 
 
 def _end_meditation(d: _Draft, reason: str, *, quiet: bool = False) -> None:
-    """Admit everyone held for the meditation, in arrival order, and call for a case."""
+    """Close the meditation (admitting everyone held, see `_admit_held`) and call for a case."""
+    _enter(d, Phase.CASE_CALL, reason, quiet=quiet)
+
+
+def _admit_held(d: _Draft) -> None:
+    """Admit everyone held for the meditation, in arrival order, with one welcome line."""
     admitted: list[Person] = []
     for person in sorted(d.people.values(), key=lambda p: p.seq):
         if person.where != "waiting" or person.key in d.held:
@@ -411,7 +418,6 @@ def _end_meditation(d: _Draft, reason: str, *, quiet: bool = False) -> None:
         admitted.append(person)
     if admitted:
         d.say("welcome_after_meditation", names=", ".join(_called(p) for p in admitted))
-    _enter(d, Phase.CASE_CALL, reason, quiet=quiet)
 
 
 def _meeting_ended(d: _Draft) -> None:
