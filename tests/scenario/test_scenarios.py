@@ -25,7 +25,9 @@ def records(result: SimulationResult, kind: str) -> list[dict[str, Any]]:
     return result.timeline.of_kind(kind)
 
 
-def actions(result: SimulationResult, action: str, target: str | None = None) -> list[dict]:
+def actions(
+    result: SimulationResult, action: str, target: str | None = None
+) -> list[dict[str, Any]]:
     return [
         r
         for r in records(result, "action")
@@ -33,7 +35,7 @@ def actions(result: SimulationResult, action: str, target: str | None = None) ->
     ]
 
 
-def chats_to(result: SimulationResult, to: str) -> list[dict]:
+def chats_to(result: SimulationResult, to: str) -> list[dict[str, Any]]:
     return [r for r in actions(result, "send_chat") if r["to"] == to]
 
 
