@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import stat
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import storage.tables
-import storage.tables.billing  # noqa: F401
 from storage import audit
 from storage.billing.error_report import parse_error_report
 from storage.billing.errors import BillingError
@@ -27,8 +24,16 @@ from storage.billing.exports import (
     export_worksheet,
     import_error_report,
 )
-from storage.db import Base, make_engine
 from storage.tables.billing import BillingSequence, ClaimRecord
+from tests.storage_fixtures import (  # noqa: F401
+    db_engine,
+    db_session,
+    postgres_engine,
+    postgres_ready,
+    sqlite_engine,
+    sqlite_template,
+    sqlite_url,
+)
 
 from . import mri_reader
 from .db_world import NOW, START, World, add_session, build_world, make_settings
@@ -37,12 +42,9 @@ NOV = {"date_from": date(2026, 11, 1), "date_to": date(2026, 11, 30)}
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'billing.db'}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
+def db(db_session: Session) -> Session:  # noqa: F811
+    """A session on a database migrated to head (SQLite, and PostgreSQL under .ci/run)."""
+    return db_session
 
 
 @pytest.fixture
