@@ -79,7 +79,7 @@ from phases.events import (
     ZoomRole,
 )
 from phases.messages import Messages
-from phases.roster import RosterEntry, first_word, match, normalise_name
+from phases.roster import RosterEntry, match, normalise_name
 from phases.state import Kind, Person, Phase, SessionState, Setup, Where
 
 __all__ = ["RECENT_MESSAGE_IDS", "handle", "new_session", "wakeups"]
@@ -809,40 +809,40 @@ def _next(d: _Draft, sender: Person) -> None:
 
 
 def _resolve(d: _Draft, sender: Person, query: str, candidates: list[Person]) -> Person | None:
-    """The one candidate `query` names, or None after telling the sender the candidates."""
+    """The one candidate `query` names, or None after telling the sender the candidates.
+
+    Tried in tiers, the first non-empty tier deciding: the exact display name; the roster
+    name; then every word of the query starting the words of a display or roster name
+    ("ben r" finds "Ben Ray"). Case, accents and spacing never matter.
+    """
     folded = normalise_name(query)
-    exact = [
-        p
-        for p in candidates
-        if normalise_name(p.name) == folded or normalise_name(p.roster_name) == folded
-    ]
-    if len(exact) == 1:
-        return exact[0]
-    found = exact
-    if not found:
-        found = [
+    words = folded.split(" ")
+    tiers = (
+        [p for p in candidates if normalise_name(p.name) == folded],
+        [p for p in candidates if p.roster_name and normalise_name(p.roster_name) == folded],
+        [
             p
             for p in candidates
-            if _starts_with(p.name, folded) or _starts_with(p.roster_name, folded)
-        ]
+            if _word_prefix(p.name, words) or _word_prefix(p.roster_name, words)
+        ],
+    )
+    for found in tiers:
         if len(found) == 1:
             return found[0]
-    if not found:
-        head = first_word(query)
-        found = [p for p in candidates if head and first_word(p.roster_name) == head]
-        if len(found) == 1:
-            return found[0]
-    if found:
-        d.tell(sender, "ambiguous", query=query, names=", ".join(p.name for p in found))
-    else:
-        names = ", ".join(p.name for p in candidates) or d.line("nobody")
-        d.tell(sender, "no_match", query=query, names=names)
+        if found:
+            d.tell(sender, "ambiguous", query=query, names=", ".join(p.name for p in found))
+            return None
+    names = ", ".join(p.name for p in candidates) or d.line("nobody")
+    d.tell(sender, "no_match", query=query, names=names)
     return None
 
 
-def _starts_with(name: str, folded_query: str) -> bool:
-    folded = normalise_name(name)
-    return bool(folded) and (folded == folded_query or folded.startswith(folded_query + " "))
+def _word_prefix(name: str, words: list[str]) -> bool:
+    """Each query word starts the matching word of `name` ("ben r" ~ "Ben Ray")."""
+    parts = normalise_name(name).split(" ")
+    if not name or len(parts) < len(words):
+        return False
+    return all(part.startswith(word) for part, word in zip(parts, words, strict=False))
 
 
 def _in_meeting(d: _Draft) -> list[Person]:
