@@ -25,6 +25,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.registrants_cmd",
     "bot.commands.serve_cmd",
     "bot.commands.simulate_cmd",
+    "bot.commands.db_cmd",
+    "bot.commands.sessions_cmd",
+    "bot.commands.roster_cmd",
+    "bot.commands.keys_cmd",
+    "bot.commands.attendance_cmd",
+    "bot.commands.purge_cmd",
 )
 
 

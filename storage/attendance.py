@@ -35,6 +35,9 @@ from storage.sessions import SessionNotFound, session_by_meeting
 from storage.tables.core import (
     AttendanceRecord,
     Group,
+    Member,
+    MemberModule,
+    Module,
     PresenceRow,
     SessionRecord,
     TherapyInterval,
@@ -45,12 +48,14 @@ __all__ = [
     "AttendancePolicy",
     "Interval",
     "MeetingAttendance",
+    "ModuleStanding",
     "PersonAttendance",
     "PresenceEvent",
     "PresenceKind",
     "attendance_for",
     "compute_attendance",
     "finalize",
+    "module_report",
     "presence_events",
     "record_presence",
     "replace_presence",
@@ -540,3 +545,79 @@ def stored_attendance(session: Session, *, session_id: int) -> tuple[AttendanceR
             .order_by(AttendanceRecord.first_join, AttendanceRecord.name, AttendanceRecord.id)
         )
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModuleStanding:
+    """One member's attendance over a module (the group asks for at least a third)."""
+
+    member_id: int
+    name: str
+    attended: int
+    held: int
+    rate: float
+    under_third: bool
+    #: How many more absences in a row would put them under a third (0 if already under).
+    absences_to_cross: int
+
+
+def module_report(
+    session: Session, *, module_name: str, group_name: str | None = None
+) -> tuple[ModuleStanding, ...]:
+    """Per member of the module: sessions attended of sessions held (finalised), rate, flag.
+
+    Members are those enrolled in the module (roster `modules` column) plus any member who
+    attended one of its sessions. A member is flagged when `attended / held < 1/3`;
+    `absences_to_cross` is the smallest k with `attended / (held + k) < 1/3`.
+    """
+    query = (
+        select(SessionRecord.id, SessionRecord.group_id)
+        .join(Module, Module.id == SessionRecord.module_id)
+        .join(Group, Group.id == SessionRecord.group_id)
+        .where(Module.name == module_name, SessionRecord.finalized_at.is_not(None))
+    )
+    if group_name is not None:
+        query = query.where(Group.name == group_name)
+    held_sessions = session.execute(query).all()
+    session_ids = [row.id for row in held_sessions]
+    group_ids = {row.group_id for row in held_sessions}
+    held = len(session_ids)
+    attended: dict[int, int] = {}
+    for member_id in session.scalars(
+        select(AttendanceRecord.member_id).where(
+            AttendanceRecord.session_id.in_(session_ids),
+            AttendanceRecord.present.is_(True),
+            AttendanceRecord.member_id.is_not(None),
+        )
+    ):
+        if member_id is not None:
+            attended[member_id] = attended.get(member_id, 0) + 1
+    enrolled_query = (
+        select(Member)
+        .join(MemberModule, MemberModule.member_id == Member.id)
+        .join(Group, Group.id == Member.group_id)
+        .where(MemberModule.module_name == module_name, Member.role == "member")
+    )
+    if group_name is not None:
+        enrolled_query = enrolled_query.where(Group.name == group_name)
+    members = {m.id: m for m in session.scalars(enrolled_query)}
+    if attended:
+        for member in session.scalars(select(Member).where(Member.id.in_(list(attended)))):
+            if member.role == "member" and (not group_ids or member.group_id in group_ids):
+                members.setdefault(member.id, member)
+    standings = []
+    for member in sorted(members.values(), key=lambda m: (m.display_name, m.id)):
+        count = attended.get(member.id, 0)
+        under = 3 * count < held
+        standings.append(
+            ModuleStanding(
+                member_id=member.id,
+                name=member.display_name,
+                attended=count,
+                held=held,
+                rate=count / held if held else 0.0,
+                under_third=under,
+                absences_to_cross=0 if under else 3 * count - held + 1,
+            )
+        )
+    return tuple(standings)

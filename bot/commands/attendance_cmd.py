@@ -1,0 +1,245 @@
+"""`balint-bot attendance`: show, rebuild and report attendance.
+
+- `attendance --session ID | --meeting UUID [--jsonl]`: per person name, member id, role,
+  minutes, first join, last leave, late, left early, present. A finalised session shows what
+  was stored; otherwise it is computed now from the presence events.
+- `attendance rebuild --session ID`: re-derive the session's presence rows from the webhook
+  journal (`webhooks.parse.parse_event` + `webhooks.translate.to_presence`, exactly as live
+  processing does) and finalise again.
+- `attendance report --module NAME`: per member sessions attended of sessions held, rate, and
+  a flag under one third with how many more absences would cross it.
+
+Attendance of a therapy group is health information: every run is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.commands.db_cmd import open_session
+from bot.config import Settings
+from bot.errors import ConfigError
+from storage import audit, journal
+from storage.attendance import (
+    AttendancePolicy,
+    PresenceEvent,
+    attendance_for,
+    finalize,
+    module_report,
+    replace_presence,
+    stored_attendance,
+)
+from storage.sessions import get_session, session_by_meeting
+from storage.tables.core import SessionRecord
+from webhooks.errors import WebhookError
+from webhooks.parse import parse_event
+from webhooks.translate import to_presence
+
+__all__ = ["attendance_policy", "register"]
+
+_COLUMNS = (
+    "name",
+    "member_id",
+    "role",
+    "minutes",
+    "first_join",
+    "last_leave",
+    "late",
+    "left_early",
+    "present",
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("attendance", help="attendance per session, rebuild, report")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--session", type=int, help="session id (see `sessions list`)")
+    which.add_argument("--meeting", help="Zoom meeting instance uuid")
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--present-minutes",
+        type=int,
+        default=None,
+        help="minutes in the meeting needed to count as present (default 60)",
+    )
+    parser.set_defaults(handler=_show)
+    actions = parser.add_subparsers(dest="attendance_action", metavar="ACTION")
+    rebuild = actions.add_parser(
+        "rebuild", help="re-derive a session's attendance from the journal"
+    )
+    rebuild.add_argument("--session", dest="rebuild_session", type=int, required=True)
+    rebuild.set_defaults(handler=_rebuild)
+    report = actions.add_parser("report", help="per-member attendance over a module")
+    report.add_argument("--module", dest="module_name", required=True, help="e.g. 2026-09")
+    report.add_argument("--jsonl", dest="report_jsonl", action="store_true")
+    report.set_defaults(handler=_report)
+
+
+def attendance_policy(settings: Settings, present_minutes: int | None = None) -> AttendancePolicy:
+    """The policy live processing and these commands share: agenda length, bot excluded."""
+    base = AttendancePolicy()
+    return AttendancePolicy(
+        present_minutes=present_minutes if present_minutes is not None else base.present_minutes,
+        late_minutes=base.late_minutes,
+        early_minutes=base.early_minutes,
+        length_minutes=settings.agenda.length_minutes,
+        exclude_names=frozenset({settings.zoom.bot_name})
+        if settings.zoom.bot_name
+        else frozenset(),
+    )
+
+
+def _time(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    if args.session is None and not args.meeting:
+        raise ConfigError("attendance: give --session ID or --meeting UUID (or an action)")
+    zone = ZoneInfo(settings.group.timezone)
+    policy = attendance_policy(settings, args.present_minutes)
+    with open_session(settings) as session:
+        record: SessionRecord | None
+        if args.session is not None:
+            record = get_session(session, session_id=args.session)
+            meeting_uuid = record.meeting_uuid
+        else:
+            meeting_uuid = args.meeting
+            record = session_by_meeting(session, meeting_uuid=meeting_uuid)
+        rows: list[dict[str, Any]]
+        if record is not None and record.finalized_at is not None and args.present_minutes is None:
+            rows = [
+                {
+                    "name": r.name,
+                    "member_id": str(r.member_id or ""),
+                    "role": r.role,
+                    "minutes": r.minutes,
+                    "first_join": r.first_join,
+                    "last_leave": r.last_leave,
+                    "late": r.late,
+                    "left_early": r.left_early,
+                    "present": r.present,
+                }
+                for r in stored_attendance(session, session_id=record.id)
+            ]
+        else:
+            computed = attendance_for(session, meeting_uuid=meeting_uuid, policy=policy)
+            rows = [{column: getattr(p, column) for column in _COLUMNS} for p in computed.people]
+        audit.record(
+            session,
+            command="attendance --jsonl" if args.jsonl else "attendance",
+            records=[f"session:{record.id}" if record else f"meeting:{meeting_uuid}"],
+            detail=f"{len(rows)} people",
+        )
+    if args.jsonl:
+        for row in rows:
+            print(
+                json.dumps(
+                    {
+                        key: value.isoformat() if isinstance(value, datetime) else value
+                        for key, value in row.items()
+                    }
+                )
+            )
+        return 0
+    print(
+        f"{'name':<20} {'member':>6} {'role':<11} {'min':>4}  {'first join':<16}  "
+        f"{'last leave':<16}  late  early  present"
+    )
+    for row in rows:
+        print(
+            f"{row['name'][:20]:<20} {row['member_id'] or '-':>6} {row['role']:<11} "
+            f"{row['minutes']:>4}  {_time(row['first_join'], zone):<16}  "
+            f"{_time(row['last_leave'], zone):<16}  {'yes' if row['late'] else 'no':<4}  "
+            f"{'yes' if row['left_early'] else 'no':<5}  {'yes' if row['present'] else 'no'}"
+        )
+    return 0
+
+
+def presence_from_journal(entries: list[journal.JournalEntry]) -> list[tuple[int, PresenceEvent]]:
+    """(journal id, presence event) for every journaled body that carries presence."""
+    found = []
+    for entry in entries:
+        if not entry.parsed_ok:
+            continue
+        try:
+            presence = to_presence(parse_event(entry.body))
+        except WebhookError:
+            continue
+        if presence is not None:
+            found.append((entry.id, presence))
+    return found
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    policy = attendance_policy(settings)
+    with open_session(settings) as session:
+        record = get_session(session, session_id=args.rebuild_session)
+        entries = journal.entries_for_meeting(session, meeting_uuid=record.meeting_uuid)
+        stored = replace_presence(
+            session, meeting_uuid=record.meeting_uuid, events=presence_from_journal(entries)
+        )
+        result = finalize(
+            session, meeting_uuid=record.meeting_uuid, policy=policy, now=datetime.now(UTC)
+        )
+        audit.record(
+            session,
+            command="attendance rebuild",
+            records=[f"session:{record.id}"],
+            detail=f"{len(entries)} journal entries, {stored} presence events",
+        )
+    print(
+        f"session {args.rebuild_session}: rebuilt from {len(entries)} journal entries "
+        f"({stored} presence events); {len(result.people)} people"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    with open_session(settings) as session:
+        standings = module_report(
+            session, module_name=args.module_name, group_name=settings.group.name
+        )
+        audit.record(
+            session,
+            command="attendance report",
+            records=[f"member:{s.member_id}" for s in standings],
+            detail=f"module {args.module_name}",
+        )
+    if args.report_jsonl:
+        for s in standings:
+            print(
+                json.dumps(
+                    {
+                        "member_id": s.member_id,
+                        "name": s.name,
+                        "attended": s.attended,
+                        "held": s.held,
+                        "rate": round(s.rate, 3),
+                        "under_third": s.under_third,
+                        "absences_to_cross": s.absences_to_cross,
+                    }
+                )
+            )
+        return 0
+    if not standings:
+        print(f"module {args.module_name}: no members and no sessions held")
+        return 0
+    held = standings[0].held
+    print(f"module {args.module_name}: {held} session(s) held; the group asks for one third")
+    print(f"{'member':>6}  {'name':<20}  {'attended':>8}  {'rate':>5}  status")
+    for s in standings:
+        status = (
+            "UNDER ONE THIRD"
+            if s.under_third
+            else f"ok; {s.absences_to_cross} more absence(s) would cross one third"
+        )
+        print(
+            f"{s.member_id:>6}  {s.name[:20]:<20}  {s.attended:>3}/{s.held:<4}  "
+            f"{s.rate:>5.0%}  {status}"
+        )
+    return 0

@@ -1,0 +1,43 @@
+"""`balint-bot keys rotate` and `balint-bot keys generate`: the PHI data key.
+
+Rotation: put the new key in `BALINT_DATA_KEY` and the old one(s) in `BALINT_DATA_KEY_PREVIOUS`
+(comma-separated), then run `keys rotate`; every sealed value is re-encrypted under the new
+key in one transaction, after which the old key can be retired. `keys generate` prints a
+fresh key (32 random bytes, urlsafe base64) to put in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.commands.db_cmd import keyring_from, open_session
+from bot.config import Settings
+from storage.crypto import generate_key
+from storage.roster import reseal_all
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("keys", help="the data key that encrypts PHI at rest")
+    actions = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+    rotate = actions.add_parser(
+        "rotate", help="re-encrypt all PHI under BALINT_DATA_KEY (old keys: *_PREVIOUS)"
+    )
+    rotate.set_defaults(handler=_rotate)
+    make = actions.add_parser("generate", help="print a new random data key")
+    make.set_defaults(handler=_generate)
+
+
+def _rotate(_args: argparse.Namespace, settings: Settings) -> int:
+    keyring = keyring_from(settings)
+    with open_session(settings) as session:
+        count = reseal_all(session, keyring=keyring)
+    print(f"re-encrypted {count} member(s) under key {keyring.current_id}")
+    return 0
+
+
+def _generate(_args: argparse.Namespace, _settings: Settings) -> int:
+    print(generate_key())
+    return 0

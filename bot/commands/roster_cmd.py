@@ -1,0 +1,72 @@
+"""`balint-bot roster import FILE.csv` and `balint-bot roster list`.
+
+Import validates the whole file first (every bad row and field is listed and nothing is
+stored), seals PHI with `BALINT_DATA_KEY`, and records the import in the audit log. `list`
+shows members with at most the masked health number (`******3217`), and is audited too.
+The CSV columns are documented in `docs/roster.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bot.commands.db_cmd import keyring_from, open_session
+from bot.config import Settings
+from bot.errors import ConfigError
+from storage import audit
+from storage.roster import import_roster, list_members, parse_roster
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("roster", help="the group's members and facilitators")
+    actions = parser.add_subparsers(dest="roster_action", metavar="ACTION", required=True)
+    load = actions.add_parser("import", help="import a roster CSV (see docs/roster.md)")
+    load.add_argument("file", type=Path, help="the CSV file")
+    load.set_defaults(handler=_import)
+    listing = actions.add_parser("list", help="list the roster (health numbers masked)")
+    listing.set_defaults(handler=_list)
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as failed:
+        raise ConfigError(f"{args.file}: cannot read ({failed.strerror})") from None
+    rows = parse_roster(text)
+    with open_session(settings) as session:
+        result = import_roster(
+            session, group_name=settings.group.name, rows=rows, keyring=keyring_from(settings)
+        )
+    print(
+        f"roster imported into {settings.group.name!r}: "
+        f"{result.created} new, {result.updated} updated"
+    )
+    return 0
+
+
+def _list(_args: argparse.Namespace, settings: Settings) -> int:
+    with open_session(settings) as session:
+        members = list_members(session, group_name=settings.group.name)
+        audit.record(
+            session,
+            command="roster list",
+            records=[f"member:{m.member_id}" for m in members],
+            detail="listed with masked health numbers",
+        )
+    if not members:
+        print(f"no roster for {settings.group.name!r}")
+        return 0
+    print(
+        f"{'id':>4}  {'display name':<20}  {'role':<11}  {'health no.':<10}  name, e-mail, modules"
+    )
+    for m in members:
+        full = f"{m.first_name} {m.last_name}".strip()
+        print(
+            f"{m.member_id:>4}  {m.display_name:<20}  {m.role:<11}  {m.health_number or '-':<10}  "
+            f"{full}, {m.email or '-'}, {';'.join(m.modules) or '-'}"
+        )
+    return 0
