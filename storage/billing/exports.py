@@ -116,6 +116,8 @@ class ExportSettingsLike(Protocol):
     def agenda(self) -> _AgendaLike: ...
     @property
     def data_key(self) -> SecretStr | None: ...
+    @property
+    def data_key_previous(self) -> SecretStr | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,8 +628,11 @@ def _check_range(date_from: date, date_to: date) -> None:
 def _keyring(settings: ExportSettingsLike, keyring: Keyring | None) -> Keyring:
     if keyring is not None:
         return keyring
-    key = settings.data_key
-    return Keyring.from_text(key.get_secret_value() if key is not None else None)
+    current, previous = settings.data_key, settings.data_key_previous
+    return Keyring.from_text(
+        current.get_secret_value() if current is not None else None,
+        previous.get_secret_value() if previous is not None else None,
+    )
 
 
 def _sessions(

@@ -1,0 +1,161 @@
+"""`balint-bot export billing|claims|cme`: the billing worksheet, the Ministry claims file, CME.
+
+Thin: parse the arguments, open a database session, call `storage.billing.exports`, print a
+summary. Every file written is owner-only (0600) and recorded in the audit log by the storage
+layer. Printed summaries carry member and session ids, codes and amounts, never PHI.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from storage.billing.exports import (
+    ClaimsExportResult,
+    export_claims,
+    export_cme,
+    export_worksheet,
+)
+from storage.db import make_engine, make_session_factory, session_scope
+
+__all__ = ["database_session", "parse_day", "print_claims_result", "register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("export", help="billing worksheet, OHIP claims file, CME hours")
+    kinds = parser.add_subparsers(dest="export_kind", metavar="KIND", required=True)
+
+    billing = kinds.add_parser(
+        "billing", help="the billing worksheet CSV: one row per member per session"
+    )
+    which = billing.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", type=int, help="one session, by id")
+    which.add_argument("--module", help="every session of a module, e.g. 2026-09")
+    which.add_argument("--from", dest="date_from", type=parse_day, help="first date YYYY-MM-DD")
+    billing.add_argument("--to", dest="date_to", type=parse_day, help="last date (with --from)")
+    billing.add_argument("--out", type=Path, help="CSV file to create (default: a new file here)")
+    billing.set_defaults(handler=_billing)
+
+    claims = kinds.add_parser("claims", help="the Ministry's claims file (MRI format)")
+    claims.add_argument("--from", dest="date_from", type=parse_day, required=True)
+    claims.add_argument("--to", dest="date_to", type=parse_day, required=True)
+    claims.add_argument("--out", type=Path, help="folder for the claims file")
+    claims.add_argument(
+        "--dry-run", action="store_true", help="show what would be written; write nothing"
+    )
+    claims.set_defaults(handler=_claims)
+
+    cme = kinds.add_parser("cme", help="hours attended for continuing-education credit")
+    cme.add_argument("--member", type=int, required=True, help="member id (see roster list)")
+    cme.add_argument("--year", type=int, required=True)
+    cme.add_argument("--out", type=Path, help="also write the CSV to this new file")
+    cme.set_defaults(handler=_cme)
+
+
+def parse_day(text: str) -> date:
+    """An argparse type for YYYY-MM-DD dates."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+@contextmanager
+def database_session(settings: Settings) -> Iterator[Session]:
+    """A session on `[storage] url` that commits on success and rolls back on error."""
+    engine = make_engine(settings.storage.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _billing(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.date_from is None) != (args.date_to is None):
+        raise ConfigError("--from and --to go together")
+    out: Path = args.out or Path(f"billing-worksheet-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv")
+    with database_session(settings) as session:
+        result = export_worksheet(
+            session,
+            settings=settings,
+            out=out,
+            session_id=args.session,
+            module=args.module,
+            date_from=args.date_from,
+            date_to=args.date_to,
+        )
+    print(
+        f"wrote {result.path} (owner-only): {result.rows} rows from "
+        f"{len(result.sessions)} session(s), {result.valid} claimable"
+    )
+    return 0
+
+
+def _claims(args: argparse.Namespace, settings: Settings) -> int:
+    if args.out is None and not args.dry_run:
+        raise ConfigError("--out DIR is required (or use --dry-run)")
+    with database_session(settings) as session:
+        result = export_claims(
+            session,
+            settings=settings,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            out_dir=args.out or Path("."),
+            dry_run=args.dry_run,
+        )
+    print_claims_result(result)
+    return 0
+
+
+def print_claims_result(result: ClaimsExportResult) -> None:
+    """The claims export summary: file, claims written, claims left out and why."""
+    verb = "would write" if result.dry_run else "wrote"
+    if result.file_name is None:
+        print("no valid claims to write; no file written")
+    else:
+        where = result.path if result.path is not None else result.file_name
+        print(
+            f"{verb} {where}: {len(result.written)} claim(s), "
+            f"${result.total_cents / 100:,.2f}, batch(es) "
+            + ", ".join(f"{sequence:04d}" for sequence in result.batch_sequences)
+        )
+        for claim in result.written:
+            again = f" (resubmits {claim.resubmits})" if claim.resubmits else ""
+            print(
+                f"  {claim.accounting_number}  session {claim.session_id}  member "
+                f"{claim.member_id}  {claim.service_date}  {claim.fee_code} x{claim.units}  "
+                f"${claim.fee_cents / 100:,.2f}{again}"
+            )
+    if result.already_exported:
+        print(f"{result.already_exported} claim(s) already exported, not repeated")
+    if result.unfinished_sessions:
+        ids = ", ".join(str(number) for number in result.unfinished_sessions)
+        print(f"sessions not finished yet, not billed: {ids}")
+    if result.left_out:
+        print(f"left out ({len(result.left_out)}):")
+        for left in result.left_out:
+            reasons = "; ".join(f"{p.code}: {p.message}" for p in left.problems)
+            print(
+                f"  session {left.session_id}  member {left.member_id}  "
+                f"{left.service_date}  {reasons}"
+            )
+
+
+def _cme(args: argparse.Namespace, settings: Settings) -> int:
+    with database_session(settings) as session:
+        result = export_cme(
+            session, settings=settings, member_id=args.member, year=args.year, out=args.out
+        )
+    print(result.text, end="")
+    if result.path is not None:
+        print(f"wrote {result.path} (owner-only)")
+    return 0
