@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import json
 import logging
 import random
 import uuid
@@ -833,12 +834,14 @@ class SimulatedMeeting:
     ) -> None:
         """Report one change: the webhook first (recorded, then sunk), then the listener."""
         if webhook_event:
-            now = self._clock()
+            # The body already carries its time; sign and stamp with exactly that moment.
+            event_ts = int(json.loads(body)["event_ts"])
+            at = datetime.fromtimestamp(event_ts / 1000, UTC)
             webhook = wire.Webhook(
                 event=webhook_event,
                 body=body,
-                headers=wire.signed_headers(secret=self.options.webhook_secret, body=body, at=now),
-                event_ts=wire.epoch_ms(now),
+                headers=wire.signed_headers(secret=self.options.webhook_secret, body=body, at=at),
+                event_ts=event_ts,
                 name=name,
             )
             self.webhooks.append(webhook)
