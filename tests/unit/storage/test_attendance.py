@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
 from phases.roster import RosterEntry
 from storage import attendance as att
@@ -26,7 +29,7 @@ def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def ev(kind, minutes, key="", name="", **more) -> PresenceEvent:
+def ev(kind: Any, minutes: float, key: str = "", name: str = "", **more: str) -> PresenceEvent:
     return PresenceEvent(kind=kind, at=at(minutes), participant_key=key, name=name, **more)
 
 
@@ -115,7 +118,7 @@ def test_any_shuffled_duplicated_order_gives_the_same_attendance(data):
     assert got == expected
 
 
-def _extra():
+def _extra() -> tuple[PresenceEvent, ...]:
     return (
         ev("joined", 30, "a1", "Ann (she/her)", email="ann@example.org"),  # same time as left
         ev("waiting_joined", 40, "g2", "Stranger"),
@@ -130,7 +133,7 @@ def _extra():
 # ------------------------------------------------------------------------- with a database
 
 
-def _store(db_session, events, uuid="m-uuid-1"):
+def _store(db_session: Session, events: Sequence[PresenceEvent], uuid: str = "m-uuid-1") -> None:
     for index, event in enumerate(events):
         att.record_presence(db_session, meeting_uuid=uuid, journal_id=index + 1, event=event)
 

@@ -123,7 +123,7 @@ def test_keys_rotate(cli, capsys, monkeypatch, db_url):
 # ----------------------------------------------------------------------------- attendance
 
 
-def _body(event: str, minutes: float, participant: dict | None = None) -> bytes:
+def _body(event: str, minutes: float, participant: dict[str, str] | None = None) -> bytes:
     at = (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
     obj = {
         "id": "85746065432",
@@ -176,7 +176,7 @@ BODIES = [
 ]
 
 
-def _live(db_url, bodies):
+def _live(db_url: str, bodies: list[bytes]) -> None:
     """What the service does: journal, record presence per entry, finalise at the end."""
     with _session(db_url) as session:
         ensure_session(
@@ -206,7 +206,7 @@ def _live(db_url, bodies):
         session.commit()
 
 
-def _stored(db_url):
+def _stored(db_url: str) -> list[tuple[object, ...]]:
     with _session(db_url) as session:
         rows = session.scalars(select(AttendanceRecord).order_by(AttendanceRecord.person_key))
         return [

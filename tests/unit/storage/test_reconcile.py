@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
 from storage import attendance as att
@@ -35,7 +36,7 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _setup(db_session):
+def _setup(db_session: Session) -> None:
     header = ",".join(ROSTER_HEADERS)
     csv_text = (
         f"{header}\n"

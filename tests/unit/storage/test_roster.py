@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.crypto import DataKeyError, Keyring, generate_key
 from storage.roster import (
     ROSTER_HEADERS,
+    ImportResult,
     RosterImportError,
     import_roster,
     list_members,
@@ -95,7 +97,7 @@ def test_header_must_match_exactly():
     }
 
 
-def _import(session, text, keyring):
+def _import(session: Session, text: str, keyring: Keyring) -> ImportResult:
     rows = parse_roster(text, today=TODAY)
     result = import_roster(session, group_name="G", rows=rows, keyring=keyring)
     session.commit()
