@@ -6,6 +6,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage.billing.claims import (
     BillableAttendance,
@@ -213,3 +215,40 @@ def test_empty_batches_are_refused():
         render([Batch("N", TODAY, 1, "0000", "123456", "00", ())])
     with pytest.raises(BillingError):
         render([])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    present=st.integers(min_value=2, max_value=12),
+    minutes=st.lists(st.integers(min_value=20, max_value=300), min_size=12, max_size=12),
+    rmb=st.lists(st.booleans(), min_size=12, max_size=12),
+    modality=st.booleans(),
+    max_claims=st.integers(min_value=1, max_value=5),
+)
+def test_any_valid_claims_read_back_with_matching_counts(
+    present: int, minutes: list[int], rmb: list[bool], modality: bool, max_claims: int
+) -> None:
+    rows = [
+        attendance(i + 1, minutes=minutes[i], province="MB" if rmb[i] else "ON")
+        for i in range(present)
+    ]
+    options = BillingOptions(provider_number="123456", modality_item="K300A" if modality else "")
+    claims, data = _file(rows, options, max_claims=max_claims)
+    records = [mri_reader.parse(r) for r in mri_reader.split_records(data)]
+    batches: list[list[dict[str, str]]] = []
+    for record in records:
+        if record["record_id"] == "B":
+            batches.append([])
+        batches[-1].append(record)
+    assert len(batches) == -(-present // max_claims)
+    for batch in batches:
+        assert batch[0]["record_id"] == "B" and batch[-1]["record_id"] == "E"
+        kinds = [r["record_id"] for r in batch]
+        trailer = batch[-1]
+        assert int(trailer["h_count"]) == kinds.count("H")
+        assert int(trailer["r_count"]) == kinds.count("R")
+        assert int(trailer["t_count"]) == kinds.count("T")
+    items = [r for r in records if r["record_id"] == "T" and r["service_code"] != "K300A"]
+    assert [int(i["services"]) for i in items] == [claim.units for claim in claims]
+    assert [int(i["fee"]) for i in items] == [claim.fee_cents for claim in claims]
+    assert sum(1 for r in records if r["record_id"] == "R") == sum(rmb[:present])
