@@ -20,6 +20,7 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "bot.commands.demo_cmd",
     "bot.commands.config_cmd",
     "bot.commands.doctor_cmd",
     "bot.commands.registrants_cmd",
