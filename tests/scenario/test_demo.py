@@ -1,0 +1,221 @@
+"""`balint-bot demo` end to end: the built-in evening's timeline and attendance, checked.
+
+The demo runs once per module on the real path (signed webhooks over HTTP to the service on
+loopback, SQLite journal, durable runtime, simulated meeting); the tests then read its
+timeline (observed from the meeting, the action log and the runtime's phase log) and the
+attendance the service stored, against what the scenario says should happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.demo import BUILTIN_SCENARIO
+from bot.demo.report import Palette, render_records
+from bot.demo.session import DemoReport, run_demo
+from bot.simulation.scenario import load_scenario
+
+START_OF_DISCUSSION_1 = 33 * 60
+ANNA_UNMUTES = 41 * 60
+MEDITATION_END = 10 * 60
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoReport, float]:
+    scenario = load_scenario(BUILTIN_SCENARIO)
+    out = tmp_path_factory.mktemp("demo")
+    began = time.monotonic()
+    report = asyncio.run(run_demo(scenario, out_dir=out))
+    return report, time.monotonic() - began
+
+
+def _records(report: DemoReport, kind: str) -> list[dict]:
+    return [r for r in report.run.timeline.records if r["kind"] == kind]
+
+
+def _actions(report: DemoReport, action: str, target: str | None = None) -> list[dict]:
+    return [
+        r
+        for r in _records(report, "action")
+        if r["action"] == action and (target is None or r.get("target") == target)
+    ]
+
+
+def _row(report: DemoReport, name: str):
+    (row,) = [r for r in report.attendance if r.name == name]
+    return row
+
+
+def test_the_demo_finishes_in_under_a_minute_with_every_webhook_journaled(demo):
+    report, elapsed = demo
+    assert elapsed < 60
+    run = report.run
+    assert run.webhooks_failed == 0
+    assert run.webhooks_sent == len(_records(report, "zoom")) > 50
+    assert run.journaled == run.webhooks_sent
+    assert run.url.startswith("http://127.0.0.1:")
+
+
+def test_the_phases_follow_the_agenda_with_two_cases(demo):
+    report, _ = demo
+    assert report.run.phases == [
+        "meditation",
+        "case_call",
+        "presentation",
+        "questions",
+        "discussion",
+        "return",
+        "presentation",
+        "questions",
+        "discussion",
+        "return",
+        "closing",
+        "ended",
+    ]
+    starts = {(r["from"], r["to"]): r["t"] for r in _records(report, "phase")}
+    assert starts[("social", "meditation")] == 0.0
+    assert starts[("meditation", "case_call")] == MEDITATION_END
+    assert starts[("return", "closing")] == 105 * 60
+    chats = [r["text"] for r in _actions(report, "send_chat")]
+    assert any("Anna" in text and text.startswith("Thank you") for text in chats)
+    assert any("Chloe" in text and text.startswith("Thank you") for text in chats)
+
+
+def test_latecomers_wait_and_are_admitted_exactly_when_the_meditation_ends(demo):
+    report, _ = demo
+    for name, arrives in (("Grace", 3 * 60), ("Hugo", 6 * 60)):
+        joins = [r for r in _records(report, "person") if r["name"] == name]
+        assert joins[0]["t"] == arrives
+        waiting = [
+            r
+            for r in _records(report, "zoom")
+            if r.get("name") == name and r["event"] == "meeting.participant_joined_waiting_room"
+        ]
+        assert [r["t"] for r in waiting] == [arrives]
+        admits = _actions(report, "admit", name)
+        assert [(r["t"], r["ok"]) for r in admits] == [(MEDITATION_END, True)]
+        row = _row(report, name)
+        assert row.late and row.present
+        assert row.first_join == MEDITATION_END
+        assert row.waiting_minutes == (MEDITATION_END - arrives) // 60
+
+
+def test_the_unknown_guest_is_never_admitted_and_the_facilitators_are_told(demo):
+    report, _ = demo
+    guest = "Guest 4165550199"
+    assert _actions(report, "admit", guest) == []
+    told = [
+        r for r in _actions(report, "send_chat") if r["to"] == "facilitators" and guest in r["text"]
+    ]
+    assert len(told) == 1 and told[0]["t"] == 12 * 60
+    row = _row(report, guest)
+    assert row.role == "guest"
+    assert row.minutes == 0 and row.first_join is None and not row.present
+    assert row.waiting_minutes == 100 - 12
+
+
+def test_the_presenter_goes_behind_the_mirror_and_is_invited_back(demo):
+    report, _ = demo
+    assert [r["t"] for r in _actions(report, "mute", "Anna")][0] == START_OF_DISCUSSION_1
+    assert [r["t"] for r in _actions(report, "stop_video", "Anna")] == [START_OF_DISCUSSION_1]
+    assert [r["t"] for r in _actions(report, "ask_unmute", "Anna")] == [58 * 60]
+    assert [r["t"] for r in _actions(report, "mute", "Chloe")] == [78 * 60]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Zoom sends no webhook for unmuting; the unmute reaches serve only through the "
+    "meeting's own callback, and MeetingRuntime.feed_live ignores every live event but chat",
+)
+def test_the_presenter_who_unmutes_during_the_discussion_is_muted_again(demo):
+    report, _ = demo
+    unmuted = [r for r in _records(report, "person") if r["do"] == "unmute"]
+    assert [(r["name"], r["t"], r["ok"]) for r in unmuted] == [("Anna", ANNA_UNMUTES, True)]
+    assert ANNA_UNMUTES in [r["t"] for r in _actions(report, "mute", "Anna")]
+    assert report.run.meeting.state_of("Anna").audio_muted
+
+
+def test_the_member_who_drops_and_rejoins_has_both_stays_summed(demo):
+    report, _ = demo
+    row = _row(report, "Ben")
+    # -10:00 .. 47:00 and 50:00 .. 106:00 (the end): 57 + 56 minutes.
+    assert row.minutes == 57 + 56
+    assert row.first_join == -10 * 60 and row.last_leave == 106 * 60
+    assert not row.late
+
+
+def test_stored_attendance_agrees_with_the_simulated_zoom_for_everyone(demo):
+    report, _ = demo
+    zoom = {r["name"]: r["minutes"] for r in _records(report, "attendance")}
+    scenario = load_scenario(BUILTIN_SCENARIO)
+    for person in scenario.persons:
+        row = _row(report, person.name)
+        assert abs(row.minutes - zoom[person.name]) <= 1, person.name
+        assert row.role == person.role
+    present = {r.name for r in report.attendance if r.present and r.role == "member"}
+    assert present == {p.name for p in scenario.persons if p.role == "member"}
+
+
+def test_the_billing_worksheet_lists_every_member_and_is_private(demo):
+    report, _ = demo
+    assert report.worksheet is not None, report.worksheet_error
+    assert stat.S_IMODE(os.stat(report.worksheet).st_mode) == 0o600
+    with report.worksheet.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert report.worksheet_rows == len(rows) == 8
+    assert {row["first_name"] for row in rows} == {
+        "Anna",
+        "Ben",
+        "Chloe",
+        "David",
+        "Esther",
+        "Farid",
+        "Grace",
+        "Hugo",
+    }
+    assert {row["members_present"] for row in rows} == {"8"}
+    assert report.database.exists() and report.database.parent == report.out_dir
+
+
+def test_the_command_prints_the_timeline_the_table_and_the_files(tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    status = main(["demo", "--out", str(out), "--no-color"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "\x1b[" not in printed
+    assert "== MEDITATION ==" in printed
+    assert "admit Grace" in printed
+    assert "Attendance (stored by the service" in printed
+    assert f"billing worksheet  {out / 'billing-worksheet.csv'}" in printed
+    assert "all answered 200" in printed
+    assert "Balint Companion  " not in printed.split("Attendance")[1].split("Summary")[0]
+
+
+def test_a_bad_scenario_exits_2_before_anything_runs(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[meeting]\nstart = "not a time"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["demo", "--scenario", str(bad), "--out", str(out)]) == 2
+    assert "bad scenario" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_colour_only_when_asked():
+    records = [
+        {"t": 0.0, "kind": "phase", "from": "social", "to": "meditation"},
+        {"t": 1.0, "kind": "action", "action": "mute", "target": "A", "ok": False, "error": "x"},
+        {"t": 2.0, "kind": "zoom", "event": "meeting.started"},
+    ]
+    plain = render_records(records, palette=Palette(False))
+    coloured = render_records(records, palette=Palette(True), webhooks=True)
+    assert len(plain) == 2 and not any("\x1b[" in line for line in plain)
+    assert len(coloured) == 3 and all("\x1b[" in line for line in coloured)
+    assert "REFUSED (x)" in plain[1]
