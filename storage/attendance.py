@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal, get_args
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
@@ -56,6 +56,7 @@ __all__ = [
     "compute_attendance",
     "finalize",
     "module_report",
+    "policy_for",
     "presence_events",
     "record_presence",
     "replace_presence",
@@ -142,6 +143,27 @@ class AttendancePolicy:
 
 #: The policy used when none is given.
 DEFAULT_POLICY = AttendancePolicy()
+
+
+def policy_for(
+    *, length_minutes: int, bot_name: str = "", present_minutes: int | None = None
+) -> AttendancePolicy:
+    """The policy for a group's settings: live finalising, rebuild and the CLI must share it.
+
+    Args:
+        length_minutes: the agenda's length (`[agenda] length_minutes`).
+        bot_name: the bot's own display name (`[zoom] bot_name`), which is not a person.
+        present_minutes: minutes needed to count as present (default 60).
+    """
+    return AttendancePolicy(
+        present_minutes=(
+            DEFAULT_POLICY.present_minutes if present_minutes is None else present_minutes
+        ),
+        late_minutes=DEFAULT_POLICY.late_minutes,
+        early_minutes=DEFAULT_POLICY.early_minutes,
+        length_minutes=length_minutes,
+        exclude_names=frozenset({bot_name}) if bot_name else frozenset(),
+    )
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -401,31 +423,42 @@ def compute_attendance(
 def record_presence(
     session: Session, *, meeting_uuid: str, journal_id: str | int, event: PresenceEvent
 ) -> bool:
-    """Store one presence event derived from journal entry `journal_id`; False if already there."""
-    journal_key = str(journal_id)
+    """Store one presence event derived from journal entry `journal_id`; False if already there.
+
+    The insert is `ON CONFLICT DO NOTHING` on (meeting uuid, journal id), so a replay, or two
+    replicas processing the same entry at once, stores it once and never aborts the caller's
+    transaction.
+    """
+    values = {
+        "meeting_uuid": meeting_uuid,
+        "journal_id": str(journal_id),
+        "kind": event.kind,
+        "at": event.at,
+        "participant_key": event.participant_key,
+        "user_id": event.user_id,
+        "name": event.name,
+        "email": event.email,
+        "registrant_id": event.registrant_id,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(PresenceRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["meeting_uuid", "journal_id"])
+            .returning(PresenceRow.id)
+        )
+        return session.execute(statement).scalar_one_or_none() is not None
     exists = session.scalar(
         select(PresenceRow.id).where(
-            PresenceRow.meeting_uuid == meeting_uuid, PresenceRow.journal_id == journal_key
+            PresenceRow.meeting_uuid == meeting_uuid, PresenceRow.journal_id == str(journal_id)
         )
     )
     if exists is not None:
         return False
-    row = PresenceRow(
-        meeting_uuid=meeting_uuid,
-        journal_id=journal_key,
-        kind=event.kind,
-        at=event.at,
-        participant_key=event.participant_key,
-        user_id=event.user_id,
-        name=event.name,
-        email=event.email,
-        registrant_id=event.registrant_id,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # a concurrent writer stored the same journal entry first
-        return False
+    session.add(PresenceRow(**values))
+    session.flush()
     return True
 
 
@@ -496,6 +529,9 @@ def finalize(
     now: datetime,
 ) -> MeetingAttendance:
     """Compute and store the session's attendance and therapy intervals (replacing earlier ones).
+
+    Rows filled in from Zoom's report by `storage.reconcile.reconcile` are replaced too: run
+    the reconciliation again after re-finalising.
 
     Raises:
         SessionNotFound: no session was recorded for `meeting_uuid` (see `ensure_session`).

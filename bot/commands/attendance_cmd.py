@@ -30,6 +30,7 @@ from storage.attendance import (
     attendance_for,
     finalize,
     module_report,
+    policy_for,
     replace_presence,
     stored_attendance,
 )
@@ -81,15 +82,10 @@ def register(subparsers: Any) -> None:
 
 def attendance_policy(settings: Settings, present_minutes: int | None = None) -> AttendancePolicy:
     """The policy live processing and these commands share: agenda length, bot excluded."""
-    base = AttendancePolicy()
-    return AttendancePolicy(
-        present_minutes=present_minutes if present_minutes is not None else base.present_minutes,
-        late_minutes=base.late_minutes,
-        early_minutes=base.early_minutes,
+    return policy_for(
         length_minutes=settings.agenda.length_minutes,
-        exclude_names=frozenset({settings.zoom.bot_name})
-        if settings.zoom.bot_name
-        else frozenset(),
+        bot_name=settings.zoom.bot_name,
+        present_minutes=present_minutes,
     )
 
 
