@@ -14,13 +14,14 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.cli import main
 from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_records
-from bot.demo.session import DemoReport, run_demo
+from bot.demo.session import AttendanceRow, DemoReport, run_demo
 from bot.simulation.scenario import load_scenario
 
 START_OF_DISCUSSION_1 = 33 * 60
@@ -37,11 +38,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoReport, float]:
     return report, time.monotonic() - began
 
 
-def _records(report: DemoReport, kind: str) -> list[dict]:
+def _records(report: DemoReport, kind: str) -> list[dict[str, Any]]:
     return [r for r in report.run.timeline.records if r["kind"] == kind]
 
 
-def _actions(report: DemoReport, action: str, target: str | None = None) -> list[dict]:
+def _actions(report: DemoReport, action: str, target: str | None = None) -> list[dict[str, Any]]:
     return [
         r
         for r in _records(report, "action")
@@ -49,7 +50,7 @@ def _actions(report: DemoReport, action: str, target: str | None = None) -> list
     ]
 
 
-def _row(report: DemoReport, name: str):
+def _row(report: DemoReport, name: str) -> AttendanceRow:
     (row,) = [r for r in report.attendance if r.name == name]
     return row
 
@@ -185,7 +186,9 @@ def test_the_billing_worksheet_lists_every_member_and_is_private(demo):
     assert report.database.exists() and report.database.parent == report.out_dir
 
 
-def test_the_command_prints_the_timeline_the_table_and_the_files(tmp_path: Path, capsys):
+def test_the_command_prints_the_timeline_the_table_and_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     status = main(["demo", "--out", str(out), "--no-color"])
     printed = capsys.readouterr().out
@@ -199,7 +202,9 @@ def test_the_command_prints_the_timeline_the_table_and_the_files(tmp_path: Path,
     assert "Balint Companion  " not in printed.split("Attendance")[1].split("Summary")[0]
 
 
-def test_a_bad_scenario_exits_2_before_anything_runs(tmp_path: Path, capsys):
+def test_a_bad_scenario_exits_2_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[meeting]\nstart = "not a time"\n', encoding="utf-8")
     out = tmp_path / "out"
