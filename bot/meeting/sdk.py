@@ -41,7 +41,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.errors import ConfigError, MeetingControlError
@@ -81,6 +81,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _MUTED = frozenset({"Audio_Muted", "Audio_Muted_ByHost", "Audio_MutedAll_ByHost"})
 _UNMUTED = frozenset({"Audio_UnMuted", "Audio_UnMuted_ByHost", "Audio_UnMutedAll_ByHost"})
@@ -303,6 +305,17 @@ class SdkMeeting:
             self._pump = None
         self._closed.set()
 
+    async def _act(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the SDK thread, then let the listener see the events it caused.
+
+        Like the simulator, an action returns only after its events reached the listener
+        (unless the listener itself is acting: then waiting would deadlock).
+        """
+        result = await self._thread.call(fn)
+        if asyncio.current_task() is not self._pump:
+            await self._queue.join()
+        return result
+
     async def _deliver_events(self) -> None:
         while True:
             event = await self._queue.get()
@@ -320,34 +333,34 @@ class SdkMeeting:
         self._listener = listener
 
     async def admit(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._admit(user_id))
+        await self._act(lambda: self._admit(user_id))
 
     async def admit_all(self) -> None:
-        await self._thread.call(self._admit_all)
+        await self._act(self._admit_all)
 
     async def put_in_waiting_room(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._put_in_waiting_room(user_id))
+        await self._act(lambda: self._put_in_waiting_room(user_id))
 
     async def rename(self, user_id: str, new_name: str) -> None:
-        await self._thread.call(lambda: self._rename(user_id, new_name))
+        await self._act(lambda: self._rename(user_id, new_name))
 
     async def mute(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._mute(user_id))
+        await self._act(lambda: self._mute(user_id))
 
     async def stop_video(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._stop_video(user_id))
+        await self._act(lambda: self._stop_video(user_id))
 
     async def ask_unmute(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._ask_unmute(user_id))
+        await self._act(lambda: self._ask_unmute(user_id))
 
     async def ask_start_video(self, user_id: str) -> None:
-        await self._thread.call(lambda: self._ask_start_video(user_id))
+        await self._act(lambda: self._ask_start_video(user_id))
 
     async def allow_self_unmute(self, allowed: bool) -> None:
-        await self._thread.call(lambda: self._allow_self_unmute(allowed))
+        await self._act(lambda: self._allow_self_unmute(allowed))
 
     async def allow_self_video(self, allowed: bool) -> None:
-        await self._thread.call(lambda: self._allow_self_video(allowed))
+        await self._act(lambda: self._allow_self_video(allowed))
 
     async def stop_recording(self) -> None:
         """Stop a cloud recording through REST and revoke every local-recording permission."""
@@ -360,20 +373,20 @@ class SdkMeeting:
                 logger.info("cloud recording stop: %s", nothing.message)
             except ZoomApiError as failed:
                 rest_problem = failed.message
-        await self._thread.call(self._revoke_local_recording)
+        await self._act(self._revoke_local_recording)
         if rest_problem:
             raise MeetingControlError(
                 "sdk_error", f"could not stop a cloud recording through REST: {rest_problem}"
             )
 
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
-        await self._thread.call(lambda: self._send_chat(text, to, user_id))
+        await self._act(lambda: self._send_chat(text, to, user_id))
 
     async def list_participants(self) -> list[ParticipantInfo]:
-        return await self._thread.call(self._list_participants)
+        return await self._act(self._list_participants)
 
     async def list_waiting_room(self) -> list[ParticipantInfo]:
-        return await self._thread.call(self._list_waiting_room)
+        return await self._act(self._list_waiting_room)
 
     # ------------------------------------------------------------- SDK thread: join flow
 
@@ -767,15 +780,20 @@ class SdkMeeting:
                 self._emit(LeftWaitingRoom(participant=seen.participant()))
 
     def _poll_video(self) -> None:
-        for user_id, seen in list(self._people.items()):
-            info = self._parts.GetUserByUserID(user_id)
-            if info is None:
-                continue
-            video_on = bool(info.IsVideoOn())
-            if video_on != seen.video_on:
-                self._people[user_id] = replace(seen, video_on=video_on)
-                event = VideoOn if video_on else VideoOff
-                self._emit(event(participant=seen.participant()))
+        for user_id in list(self._people):
+            self._check_video(user_id)
+
+    def _check_video(self, user_id: int) -> None:
+        """Report a change of `user_id`'s video (the bindings have no video callback)."""
+        seen = self._people.get(user_id)
+        info = self._parts.GetUserByUserID(user_id)
+        if seen is None or info is None:
+            return
+        video_on = bool(info.IsVideoOn())
+        if video_on != seen.video_on:
+            self._people[user_id] = replace(seen, video_on=video_on)
+            event = VideoOn if video_on else VideoOff
+            self._emit(event(participant=seen.participant()))
 
     def _sync_roles(self) -> None:
         for user_id in list(self._people):
@@ -925,6 +943,7 @@ class SdkMeeting:
         uid = self._require_present(user_id)
         self._check(self._video.CanStopAttendeeVideo(uid), "stop video")
         self._check(self._video.StopAttendeeVideo(uid), "stop video")
+        self._check_video(uid)
 
     def _ask_unmute(self, user_id: str) -> None:
         self._require_rights("ask people to unmute")
@@ -935,6 +954,7 @@ class SdkMeeting:
         self._require_rights("ask people to start video")
         uid = self._require_present(user_id)
         self._check(self._video.AskAttendeeToStartVideo(uid), "ask to start video")
+        self._check_video(uid)  # accepted at once, or the next poll sees it
 
     def _allow_self_unmute(self, allowed: bool) -> None:
         self._require_rights("change who may unmute")

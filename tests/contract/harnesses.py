@@ -19,6 +19,7 @@ from typing import Protocol
 from bot.meeting.port import MeetingControl, ParticipantInfo
 from bot.meeting.simulated import BOT, MeetingOptions, SimulatedMeeting
 from phases.events import Event, ZoomRole
+from tests.unit.meeting.sdk_harness import make_sdk_harness
 
 
 class MeetingHarness(Protocol):
@@ -107,4 +108,5 @@ HarnessFactory = Callable[..., Awaitable[MeetingHarness]]
 #: Implementation name -> harness factory. Add one line here per implementation.
 HARNESS_FACTORIES: dict[str, HarnessFactory] = {
     "simulated": make_simulated_harness,
+    "sdk": make_sdk_harness,
 }
