@@ -23,6 +23,7 @@ __all__ = [
     "entries_for_meeting",
     "entry",
     "mark_processed",
+    "record",
     "unprocessed",
 ]
 
@@ -59,6 +60,35 @@ def append(
         sqlalchemy.exc.SQLAlchemyError: the database refused the write (the caller answers
             503 so Zoom retries).
     """
+    entry_id, is_new = record(
+        session,
+        received_at=received_at,
+        event=event,
+        event_ts=event_ts,
+        meeting_uuid=meeting_uuid,
+        dedupe_key=dedupe_key,
+        body=body,
+        parsed_ok=parsed_ok,
+        parse_error=parse_error,
+    )
+    stored = session.get(JournalEntry, entry_id)
+    assert stored is not None
+    return stored, is_new
+
+
+def record(
+    session: Session,
+    *,
+    received_at: datetime,
+    event: str,
+    event_ts: int | None,
+    meeting_uuid: str | None,
+    dedupe_key: str,
+    body: bytes,
+    parsed_ok: bool,
+    parse_error: str | None = None,
+) -> tuple[int, bool]:
+    """`append` without loading the entry: (entry id, is new). The receiver's fast path."""
     if not dedupe_key or len(dedupe_key) > DEDUPE_KEY_LENGTH:
         raise ValueError("dedupe_key must be 1 to 200 characters")
     values = {
@@ -81,12 +111,9 @@ def append(
     )
     new_id = session.execute(statement).scalar_one_or_none()
     if new_id is not None:
-        created = session.get(JournalEntry, new_id)
-        assert created is not None
-        return created, True
-    existing = session.scalars(
-        select(JournalEntry).where(JournalEntry.dedupe_key == dedupe_key)
-    ).one()
+        return new_id, True
+    existing = session.scalar(select(JournalEntry.id).where(JournalEntry.dedupe_key == dedupe_key))
+    assert existing is not None
     return existing, False
 
 
