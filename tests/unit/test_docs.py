@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot.config import Settings
+from phases.commands import USAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +48,9 @@ def test_config_example_lists_every_key_and_is_valid():
     for section, key in _keys():
         assert key in example.get(section, {}), f"config.example.toml lacks {section}.{key}"
     Settings.model_validate(example)
+
+
+def test_the_facilitator_card_lists_every_chat_command():
+    text = (ROOT / "docs" / "facilitator-card.md").read_text(encoding="utf-8")
+    missing = [verb for verb in USAGE if f"`/{verb}" not in text]
+    assert not missing, f"docs/facilitator-card.md lacks: {missing}"
