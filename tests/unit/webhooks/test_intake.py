@@ -1,0 +1,92 @@
+"""The group-commit journal writer: batches, per-record failures, callers that go away."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select
+
+from storage.db import make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
+from tests.storage_fixtures import (  # noqa: F401
+    postgres_engine,
+    postgres_ready,
+    sqlite_engine,
+    sqlite_template,
+    sqlite_url,
+)
+from webhooks.intake import JournalRecord, JournalWriter
+from webhooks.parse import BodyInfo
+
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    made: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return made
+
+
+def _record(key: str, ts: int = 1) -> JournalRecord:
+    return JournalRecord(
+        received_at=NOW,
+        info=BodyInfo(event="meeting.started", event_ts=ts, meeting_uuid="m", dedupe_key=key),
+        body=key.encode(),
+        parsed_ok=True,
+        parse_error=None,
+    )
+
+
+def _keys(engine: Engine) -> list[str]:
+    with session_scope(make_session_factory(engine)) as session:
+        return list(session.scalars(select(JournalEntry.dedupe_key).order_by(JournalEntry.id)))
+
+
+async def test_concurrent_writes_are_batched_and_each_caller_gets_its_own_id(
+    engine: Engine,
+) -> None:
+    writer = JournalWriter(make_session_factory(engine), max_batch=8)
+    keys = [f"k{n:02d}" for n in range(20)]
+
+    results = await asyncio.gather(*(writer.write(_record(key)) for key in keys + ["k03"]))
+
+    assert _keys(engine) == keys
+    ids = dict(zip(keys, results[:20], strict=True))
+    assert all(is_new for _, is_new in results[:20])
+    assert results[20] == (ids["k03"][0], False)  # a duplicate inside the same burst
+    assert len({entry_id for entry_id, _ in results}) == 20
+
+
+async def test_one_bad_record_does_not_refuse_the_rest_of_its_batch(engine: Engine) -> None:
+    writer = JournalWriter(make_session_factory(engine))
+    records = [_record("a"), _record(""), _record("b")]  # "" is refused by the journal
+
+    outcomes = await asyncio.gather(*(writer.write(r) for r in records), return_exceptions=True)
+
+    assert isinstance(outcomes[1], ValueError)
+    assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert _keys(engine) == ["a", "b"]
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_write(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = JournalWriter(make_session_factory(engine))
+    gone = asyncio.ensure_future(writer.write(_record("kept")))
+    gone_bad = asyncio.ensure_future(writer.write(_record("")))
+    await asyncio.sleep(0)  # both are queued
+    gone.cancel()
+    gone_bad.cancel()
+
+    assert await writer.write(_record("later")) is not None
+
+    assert _keys(engine) == ["kept", "later"]
+    assert "never retrieved" not in caplog.text
