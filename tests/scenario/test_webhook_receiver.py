@@ -24,6 +24,8 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import Engine, create_engine, event, select
 
 from bot.config import Settings
+from bot.meeting import zoom_wire as wire
+from bot.meeting.delivery import Faults, HttpTransport, WebhookDelivery
 from storage import journal
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
@@ -604,3 +606,92 @@ def _all_log_text(caplog: pytest.LogCaptureFixture) -> str:
         parts.append(record.getMessage())
         parts.extend(str(value) for value in vars(record).values())
     return "\n".join(parts)
+
+
+# --- the simulator's Zoom: retries, duplicates, reordering, an outage -------------------------
+
+
+def _simulated_session() -> list[wire.Webhook]:
+    """A short meeting as the simulator's wire format writes it, signed at production time."""
+    meeting = wire.MeetingIdentity(uuid="SimUuid0000000000000A==", start_time=NOW)
+    people = [
+        wire.WireParticipant(
+            user_id=str(16778240 + n), user_name=f"Person {n}", participant_uuid=f"p-{n}"
+        )
+        for n in range(3)
+    ]
+    bodies: list[tuple[str, bytes, datetime]] = []
+
+    def add(name: str, payload: bytes, at: datetime) -> None:
+        bodies.append((name, payload, at))
+
+    at = NOW
+    add(wire.MEETING_STARTED, wire.meeting_body(wire.MEETING_STARTED, meeting=meeting, at=at), at)
+    for n, person in enumerate(people):
+        at = NOW + timedelta(seconds=10 + n)
+        for name in (wire.PARTICIPANT_JOINED_WAITING_ROOM, wire.PARTICIPANT_ADMITTED):
+            add(name, wire.participant_body(name, meeting=meeting, participant=person, at=at), at)
+        at += timedelta(milliseconds=500)
+        name = wire.PARTICIPANT_JOINED
+        add(name, wire.participant_body(name, meeting=meeting, participant=person, at=at), at)
+    at = NOW + timedelta(seconds=30)
+    chat = wire.chat_body(
+        meeting=meeting,
+        sender=wire.ChatParty(session_id="16778240", name="Person 0", party_type="host"),
+        recipient=None,
+        message_id="msg-1",
+        text="/next",
+        at=at,
+    )
+    add(wire.CHAT_MESSAGE_SENT, chat, at)
+    at = NOW + timedelta(seconds=40)
+    name = wire.PARTICIPANT_LEFT
+    add(name, wire.participant_body(name, meeting=meeting, participant=people[2], at=at), at)
+    at = NOW + timedelta(seconds=50)
+    add(wire.MEETING_ENDED, wire.meeting_body(wire.MEETING_ENDED, meeting=meeting, at=at), at)
+    return [
+        wire.Webhook(
+            event=name,
+            body=payload,
+            headers=wire.signed_headers(secret=NEW_SECRET, body=payload, at=at),
+            event_ts=wire.epoch_ms(at),
+        )
+        for name, payload, at in bodies
+    ]
+
+
+async def test_simulated_zoom_delivery_survives_an_outage_duplicates_and_reordering(
+    tmp_path: Path,
+) -> None:
+    clock = [NOW + timedelta(minutes=1)]
+    directory = tmp_path / "data"
+    url = f"sqlite:///{directory / 'balint.db'}"
+    engine = make_engine(url)
+    app = create_app(_settings(), engine=engine, clock=lambda: clock[0])
+    client = _client(app)
+    delivery = WebhookDelivery(
+        transport=HttpTransport(client=client, url=PATH),
+        faults=Faults(duplicate_rate=0.5, reorder=True, max_jitter=timedelta(seconds=20), seed=7),
+        re_sign=(NEW_SECRET, lambda: clock[0]),
+    )
+    webhooks = _simulated_session()
+    for webhook in webhooks:
+        delivery.submit(webhook, NOW)
+
+    outage = await delivery.flush(clock[0])  # the database's volume is not mounted yet
+
+    assert [attempt.status for attempt in outage] == [503] * len(webhooks)
+    directory.mkdir()
+    upgrade(url)
+    clock[0] += timedelta(minutes=5)  # Zoom's first retry
+    await delivery.drain()
+
+    rows = Receiver(app, client, engine, Metrics()).rows()
+    assert sorted(row.body for row in rows) == sorted(w.body for w in webhooks)  # each once
+    assert any(attempt.duplicate and attempt.ok for attempt in delivery.attempts)
+    with session_scope(make_session_factory(engine)) as session:
+        ordered = journal.entries_for_meeting(session, meeting_uuid="SimUuid0000000000000A==")
+    by_time = sorted(webhooks, key=lambda w: w.event_ts)
+    assert [entry.event_ts for entry in ordered] == [w.event_ts for w in by_time]
+    assert all(row.parsed_ok for row in rows)
+    engine.dispose()
