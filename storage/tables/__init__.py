@@ -6,5 +6,5 @@ Each area owns one module: `core` (groups, modules, sessions, roster, attendance
 
 from storage.tables import billing as billing
 from storage.tables import core as core
-from storage.tables import journal as journal  # noqa: E402
-from storage.tables import runtime as runtime  # noqa: E402
+from storage.tables import journal as journal
+from storage.tables import runtime as runtime
