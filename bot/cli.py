@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.keys_cmd",
     "bot.commands.attendance_cmd",
     "bot.commands.purge_cmd",
+    "bot.commands.join_cmd",
 )
 
 

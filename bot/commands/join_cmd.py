@@ -1,0 +1,138 @@
+"""`balint-bot join --meeting ID`: one Meeting SDK bot in one meeting, as its own process.
+
+Fetches the meeting's passcode and the bot user's ZAK through REST, signs the SDK JWT,
+joins with `SdkMeeting`, and runs the durable runtime of that meeting number
+(`bot.meeting.sdk_driver.MeetingDriver`) with the bot as its control until the meeting ends
+or the process is asked to stop (SIGTERM/SIGINT; `serve`'s supervisor does that at the end).
+The webhooks keep arriving through `serve` into the shared database; this process carries
+out the engine's actions. Exit status 0 when the meeting ended or the process was stopped;
+a failed join prints why (stuck connecting, host absent, a Zoom fail code) and exits 1, and
+the supervisor restarts it with backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
+from bot.meeting.sdk_driver import MeetingDriver
+from bot.runtime.durable import MeetingHooks
+from bot.zoom_api.client import ZoomClient, open_http_client
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.roster import roster_entries
+
+__all__ = ["register", "run_join"]
+
+logger = logging.getLogger(__name__)
+
+Connect = Callable[..., Awaitable[SdkMeeting]]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "join", help="run the Meeting SDK bot in one meeting (its own process)"
+    )
+    parser.add_argument("--meeting", default="", help="meeting number (default group.meeting_id)")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace, settings: Settings) -> int:
+    meeting_id = args.meeting or settings.group.meeting_id
+    if not meeting_id:
+        raise ConfigError("group.meeting_id is empty and no --meeting was given")
+    return asyncio.run(run_join(settings, meeting_id))
+
+
+def _facilitators(settings: Settings, engine: Engine) -> list[str]:
+    with session_scope(make_session_factory(engine)) as session:
+        entries = roster_entries(session, group_name=settings.group.name)
+    return [entry.display_name for entry in entries if entry.role == "facilitator"]
+
+
+async def run_join(
+    settings: Settings,
+    meeting_id: str,
+    *,
+    connect: Connect = open_sdk_meeting,
+    engine: Engine | None = None,
+    hooks: MeetingHooks | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop: asyncio.Event | None = None,
+    interval: float = 2.0,
+) -> int:
+    """Join `meeting_id` and drive it until it ends or `stop` is set; returns the exit status.
+
+    Raises:
+        SdkJoinError: the bot could not join (the message says why).
+        ZoomApiError: the passcode or ZAK could not be fetched.
+    """
+    db = engine if engine is not None else make_engine(settings.storage.url)
+    stop = stop if stop is not None else asyncio.Event()
+    _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
+    try:
+        facilitators = _facilitators(settings, db)
+        if hooks is None:
+            from bot.service import ServiceHooks  # the receiver's models, only when serving
+
+            hooks = ServiceHooks(settings)
+        async with open_http_client() as http:
+            rest = ZoomClient.from_settings(settings, http)
+            bot = await connect(
+                settings, rest, meeting_id=meeting_id, facilitator_names=facilitators
+            )
+            driver = MeetingDriver(
+                meeting_id=meeting_id,
+                control=bot,
+                hooks=hooks,
+                session_factory=make_session_factory(db),
+                owner=f"join:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+                clock=clock,
+                interval=interval,
+            )
+            bot.set_listener(driver.on_event)
+            until = asyncio.Event()
+            watch = asyncio.create_task(_first_of(bot.closed, stop, then=until))
+            try:
+                logger.info("SDK bot in meeting %s", meeting_id)
+                await driver.run(until)
+            finally:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
+                await bot.leave()
+        logger.info("SDK bot left meeting %s", meeting_id)
+        return 0
+    finally:
+        if engine is None:
+            db.dispose()
+
+
+async def _first_of(*events: asyncio.Event, then: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    then.set()
+
+
+def _on_signals(stop: asyncio.Event, signals: Iterable[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
+    for number in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(number, stop.set)

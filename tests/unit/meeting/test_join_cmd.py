@@ -1,0 +1,88 @@
+"""`balint-bot join`: the SDK bot (over the bindings double) drives its meeting's runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.cli import main
+from bot.commands.join_cmd import run_join
+from bot.config import Settings
+from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
+from storage import runtime_state as rs
+from storage.db import make_session_factory, session_scope
+from tests.storage_fixtures import *  # noqa: F403
+from tests.unit.meeting.sdk_harness import build, ticket
+from tests.unit.runtime.fakes import START, Clock, ScriptedHooks
+
+UUID = "join-uuid=="
+
+
+def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
+    factory = make_session_factory(sqlite_engine)
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+
+    async def scenario() -> None:
+        meeting, world, sdk = build()
+
+        async def connect(settings, rest, *, meeting_id, facilitator_names):
+            assert meeting_id == "85746065432"
+            await meeting.join(ticket(world))
+            return meeting
+
+        task = asyncio.create_task(
+            run_join(
+                Settings(),
+                "85746065432",
+                connect=connect,
+                engine=sqlite_engine,
+                hooks=hooks,
+                clock=clock,
+                interval=0.01,
+            )
+        )
+        while not world.calls:  # wait for the join
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        uid = await meeting._thread.call(lambda: world.person_joins("Anna"))
+        anna = Participant(key="pid-Anna", user_id=str(uid), name="Anna")
+        with session_scope(factory) as session:
+            hooks.journal(
+                session, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()]
+            )
+            hooks.journal(
+                session,
+                meeting_uuid=UUID,
+                label="anna",
+                at=clock(),
+                events=[ArrivedInWaitingRoom(participant=anna)],
+            )
+        for _ in range(300):
+            if world.people["Anna"].where == "meeting":
+                break
+            await asyncio.sleep(0.01)
+        assert world.people["Anna"].where == "meeting"  # admitted by the SDK bot
+        await meeting._thread.call(world.end)
+        assert await asyncio.wait_for(task, 10) == 0
+        assert world.violations == [] and world.crashes == []
+        assert "sdk" in sdk.destroyed
+
+    asyncio.run(scenario())
+    with session_scope(factory) as session:
+        admits = rs.actions_for_meeting(session, meeting_uuid=UUID, kind="admit")
+        assert [a.status for a in admits] == ["done"]
+        assert rs.lease_owner(session, meeting_uuid=UUID, now=clock()) is None
+
+
+def test_join_without_a_meeting_number_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "b.toml"
+    config.write_text("[group]\nmeeting_id = ''\n", encoding="utf-8")
+    assert main(["--config", str(config), "join"]) == 2
+    assert "meeting_id" in capsys.readouterr().err
