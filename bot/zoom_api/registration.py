@@ -31,6 +31,7 @@ class Member:
     last_name: str = ""
     display_name: str = ""
     email: str = ""
+    member_id: int | None = None
 
     @property
     def label(self) -> str:

@@ -11,11 +11,10 @@ import pytest
 
 from bot.cli import main
 from bot.commands.doctor_cmd import diagnose
-from bot.commands.registrants_cmd import members_from_csv, run_sync
+from bot.commands.registrants_cmd import members_from_roster, record_registrant_ids, run_sync
 from bot.config import BotSettings, GroupSettings, Settings, ZoomSettings
-from bot.errors import ConfigError
 from bot.zoom_api import RetryPolicy, ZoomClient
-from bot.zoom_api.registration import Member
+from bot.zoom_api.registration import Member, sync_registrants
 from tests.unit.zoom_api.fake_zoom import FakeZoom
 from tests.unit.zoom_api.recorded import API, OAUTH, FakeClock, RecordingSleep
 
@@ -162,7 +161,12 @@ class TestRegistrantsSync:
                 "join_url": "https://zoom.us/w/x?tk=old",
             }
         )
-        members = members_from_csv(Path(settings.group.roster))
+        members = [
+            Member(first_name="Avery", email="avery.tester@example.org"),
+            Member(first_name="Blake", email="blake.sample@example.org"),
+            Member(first_name="Casey", email=""),
+            Member(first_name="Dana", email="not-an-email"),
+        ]
         out = io.StringIO()
         status = await run_sync(zoom_client(settings, http), MEETING_ID, members, out)
         text = out.getvalue()
@@ -200,8 +204,30 @@ class TestRegistrantsSync:
         assert await run_sync(zoom_client(settings, http), MEETING_ID, members, out) == 1
         assert "Registration has not been enabled" in out.getvalue()
 
-    def test_roster_without_email_column_is_refused(self, tmp_path):
-        roster = tmp_path / "r.csv"
-        roster.write_text("first_name,last_name\nA,B\n", encoding="utf-8")
-        with pytest.raises(ConfigError, match="email"):
-            members_from_csv(roster)
+
+ROSTER_CSV_ROWS = (
+    "Avery,Tester,Avery,avery.tester@example.org,facilitator,,,,,,,,,,,,,\n"
+    "Blake,Sample,Blake,blake.sample@example.org,facilitator,,,,,,,,,,,,,\n"
+)
+
+
+class TestStoredRoster:
+    async def test_registrant_ids_are_stored_on_the_roster(self, tmp_path, fake, http, db_session):
+        from storage.crypto import Keyring
+        from storage.roster import ROSTER_HEADERS, import_roster, parse_roster, roster_entries
+
+        rows = parse_roster(",".join(ROSTER_HEADERS) + "\n" + ROSTER_CSV_ROWS)
+        import_roster(db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None))
+        members = members_from_roster(db_session, group_name="G")
+        assert [(m.first_name, m.email) for m in members] == [
+            ("Avery", "avery.tester@example.org"),
+            ("Blake", "blake.sample@example.org"),
+        ]
+        settings = make_settings(tmp_path)
+        fake.settings_of(MEETING_ID)["approval_type"] = 0
+        report = await sync_registrants(zoom_client(settings, http), MEETING_ID, members)
+        assert record_registrant_ids(db_session, outcomes=report.added) == 2
+        assert record_registrant_ids(db_session, outcomes=report.added) == 0
+        ids = {p["email"]: p["id"] for p in fake.registrants[MEETING_ID]}
+        entries = roster_entries(db_session, group_name="G")
+        assert {e.email: e.registrant_id for e in entries} == ids
