@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -72,6 +73,7 @@ class Worker:
         self._metrics = metrics
         self._runtimes: dict[str, MeetingRuntime] = {}
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.doorbell = Doorbell(ring=self._ring, clock=clock)
@@ -88,18 +90,25 @@ class Worker:
     async def start(self) -> None:
         """Start the doorbell and the worker task (whose first act is a full sweep)."""
         self._loop = asyncio.get_running_loop()
+        self._stopping.clear()
         self.doorbell.start()
         self._task = asyncio.create_task(self._run(), name=f"balint-worker-{self.owner}")
 
-    async def stop(self, *, release: bool = True) -> None:
-        """Stop the task and the doorbell; give up this replica's leases if `release`.
+    async def stop(self, *, release: bool = True, grace: float = 10.0) -> None:
+        """Stop the task (after the step in progress) and the doorbell; give up this
+        replica's leases if `release`.
 
-        `release=False` leaves the leases to expire, as if the process had died.
+        `release=False` leaves the leases to expire, as if the process had died. A step
+        still running after `grace` seconds is cancelled.
         """
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         self.doorbell.shutdown()
         if release:
@@ -214,17 +223,29 @@ class Worker:
         self.notify(meeting_uuid)
 
     async def _run(self) -> None:
+        # Stopping is a flag checked between steps, not a cancellation: a step (engine,
+        # database, meeting calls) always completes, and libraries on the meeting path
+        # (httpx, anyio) may absorb a cancellation anyway.
         wanted: str | None = None
-        while True:
-            try:
-                if wanted is None:
-                    await self.sweep()
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if wanted is None:
+                        await self.sweep()
+                    else:
+                        await self.process(wanted)
+                except Exception:  # keep serving; the next sweep retries from the database
+                    self.failures += 1
+                    _log.exception("worker step failed", extra={"meeting_id": wanted or ""})
+                getting = asyncio.ensure_future(self._queue.get())
+                done, _pending = await asyncio.wait(
+                    {getting, stopping}, timeout=self._interval, return_when=FIRST_COMPLETED
+                )
+                if getting in done:
+                    wanted = getting.result()
                 else:
-                    await self.process(wanted)
-            except Exception:  # keep serving; the next sweep retries from the database
-                self.failures += 1
-                _log.exception("worker step failed", extra={"meeting_id": wanted or ""})
-            try:
-                wanted = await asyncio.wait_for(self._queue.get(), timeout=self._interval)
-            except TimeoutError:
-                wanted = None
+                    getting.cancel()
+                    wanted = None
+        finally:
+            stopping.cancel()
