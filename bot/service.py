@@ -37,7 +37,7 @@ from bot.config import GroupSettings, Settings
 from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
-from bot.runtime.durable import Decoded
+from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
 from phases.engine import new_session
@@ -168,6 +168,7 @@ def build_service(
     lease_ttl: timedelta = timedelta(seconds=30),
     sweep_interval: float = 5.0,
     metrics: Metrics | None = None,
+    hooks: MeetingHooks | None = None,
 ) -> FastAPI:
     """The serve app: receiver + worker + doorbell + leases + metrics.
 
@@ -181,6 +182,7 @@ def build_service(
         lease_ttl: lease length (a dead replica's meetings move after this long).
         sweep_interval: seconds between the worker's sweeps.
         metrics: the Prometheus registry wrapper (default: a fresh one).
+        hooks: the runtime's hooks (default `ServiceHooks(settings)`).
 
     Raises:
         ConfigError: `meeting_adapter = "sdk"` (not supported by serve yet).
@@ -195,7 +197,7 @@ def build_service(
     )
     db = engine if engine is not None else make_engine(settings.storage.url)
     counters = metrics if metrics is not None else Metrics()
-    hooks = ServiceHooks(settings)
+    runtime_hooks = hooks if hooks is not None else ServiceHooks(settings)
     replica = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     holder: dict[str, Worker] = {}
 
@@ -216,7 +218,7 @@ def build_service(
         worker = Worker(
             session_factory=app.state.session_factory,
             control_factory=controls,
-            hooks=hooks,
+            hooks=runtime_hooks,
             owner=replica,
             clock=now,
             lease_ttl=lease_ttl,
@@ -246,6 +248,6 @@ def build_service(
         clock=now,
     )
     app.state.simulated_meetings = registry
-    app.state.hooks = hooks
+    app.state.hooks = runtime_hooks
     app.state.owner = replica
     return app

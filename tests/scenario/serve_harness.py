@@ -24,6 +24,7 @@ from bot.config import GroupSettings, ServerSettings, Settings, StorageSettings,
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.port import MeetingControl
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
+from bot.runtime.durable import MeetingHooks
 from bot.service import build_service
 from storage.crypto import Keyring, generate_key
 from storage.db import make_session_factory, session_scope
@@ -114,8 +115,10 @@ async def running(
     clock: Clock,
     owner: str,
     lease_ttl: timedelta = timedelta(seconds=30),
+    hooks: MeetingHooks | None = None,
+    wire: bool = True,
 ) -> AsyncIterator[Service]:
-    """Run a service whose meetings are all `meeting`, wired to post its webhooks back."""
+    """Run a service whose meetings are all `meeting`; `wire` posts its webhooks back here."""
 
     def controls(_meeting_uuid: str) -> MeetingControl:
         return meeting
@@ -128,6 +131,7 @@ async def running(
         owner=owner,
         lease_ttl=lease_ttl,
         sweep_interval=3600.0,  # tests drive the sweep with `settle`
+        hooks=hooks,
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -135,8 +139,10 @@ async def running(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve")
         )
         delivery = WebhookDelivery(transport=HttpTransport(client, settings.server.webhook_path))
-        meeting.set_webhook_sink(delivery.sink(clock))
+        if wire:
+            meeting.set_webhook_sink(delivery.sink(clock))
         try:
             yield Service(app=app, client=client)
         finally:
-            meeting.set_webhook_sink(None)
+            if wire:
+                meeting.set_webhook_sink(None)
