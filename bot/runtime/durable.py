@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,12 +45,16 @@ from phases.actions import Action, PhaseChanged, ScheduleWakeup
 from phases.engine import handle
 from phases.errors import BalintError
 from phases.events import (
+    AudioMuted,
+    AudioUnmuted,
     ChatMessage,
     Event,
     MeetingEnded,
     MeetingStarted,
     RecordingStarted,
     TimerDue,
+    VideoOff,
+    VideoOn,
 )
 from phases.state import Phase, SessionState
 from storage import journal
@@ -58,6 +63,7 @@ from storage.db import session_scope
 from storage.journal import JournalEntry
 
 __all__ = [
+    "LIVE_ONLY",
     "Decoded",
     "LeaseLost",
     "MeetingHooks",
@@ -136,6 +142,10 @@ class StepReport:
             dropped=self.dropped + other.dropped,
             executed=self.executed + other.executed,
         )
+
+
+#: Events only the meeting's own callback reports (Zoom sends no webhook for them).
+LIVE_ONLY = (AudioMuted, AudioUnmuted, VideoOn, VideoOff, RecordingStarted)
 
 
 def order_key(event: Event) -> str | None:
@@ -224,18 +234,26 @@ class MeetingRuntime:
             return report
 
     async def feed_live(self, event: Event) -> StepReport:
-        """Feed a chat command seen by the meeting's own callback (`set_listener`).
+        """Feed an event seen by the meeting's own callback (`set_listener`).
 
-        Other live events are ignored here: join/leave/waiting-room facts come through the
-        journal, and feeding them twice would double-count them. A command that also
-        arrives by webhook runs once (its actions share the `chat:<message_id>` keys).
+        Only what no webhook reports is fed: audio and video changes, recording, and chat
+        (which the webhook may also bring: a command runs once, because both paths key its
+        actions `chat:<message_id>:<n>` and the engine runs a message id once). Joins,
+        leaves, waiting room, roles and meeting start/end come through the journal;
+        feeding them twice would double-count them, so they are ignored here.
         """
-        if not isinstance(event, ChatMessage) or not event.message_id:
+        if isinstance(event, ChatMessage):
+            if not event.message_id:
+                return StepReport()
+            cause = f"chat:{event.message_id}"
+        elif isinstance(event, LIVE_ONLY):
+            cause = f"live:{uuid.uuid4().hex}"
+        else:
             return StepReport()
         async with self._lock:
             report = await self._resume()
             report = report + self._step(
-                cause=f"chat:{event.message_id}",
+                cause=cause,
                 events=(event,),
                 at=self._clock(),
                 entry=None,
@@ -279,9 +297,13 @@ class MeetingRuntime:
                 return StepReport()
             decoded = self._hooks.decode(entry)
             at = decoded.at if decoded.at is not None else self._clock()
+            cause = f"j{entry.id}"
+            if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage):
+                if decoded.events[0].message_id:
+                    cause = f"chat:{decoded.events[0].message_id}"
             report = self._step_in(
                 session,
-                cause=f"j{entry.id}",
+                cause=cause,
                 events=decoded.events,
                 at=at,
                 entry=entry,

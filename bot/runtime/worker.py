@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from asyncio import FIRST_COMPLETED
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.meeting.port import MeetingControl
 from bot.runtime.durable import LeaseLost, MeetingHooks, MeetingRuntime, RuntimeMetrics
 from bot.runtime.timers import Doorbell
+from phases.events import Event
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
@@ -72,6 +73,7 @@ class Worker:
         self._interval = sweep_interval
         self._metrics = metrics
         self._runtimes: dict[str, MeetingRuntime] = {}
+        self._live: dict[str, list[Event]] = {}
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -111,6 +113,8 @@ class Worker:
                     await self._task
             self._task = None
         self.doorbell.shutdown()
+        for runtime in self._runtimes.values():
+            runtime.control.set_listener(None)
         if release:
             with session_scope(self._factory) as session:
                 for uuid in self._runtimes:
@@ -149,7 +153,22 @@ class Worker:
                 metrics=self._metrics,
             )
             self._runtimes[meeting_uuid] = runtime
+            runtime.control.set_listener(self._listener_for(meeting_uuid))
         return runtime
+
+    def _listener_for(self, meeting_uuid: str) -> Callable[[Event], Awaitable[None]]:
+        """The meeting's callback path: queue the event and nudge the worker.
+
+        It never feeds the engine directly: the callback may fire while one of this
+        meeting's actions is being carried out (admitting someone makes them join), so the
+        event waits until the current step has finished.
+        """
+
+        async def listener(event: Event) -> None:
+            self._live.setdefault(meeting_uuid, []).append(event)
+            self.notify(meeting_uuid)
+
+        return listener
 
     # -- work ----------------------------------------------------------------------------
 
@@ -179,6 +198,8 @@ class Worker:
         runtime = self.runtime(meeting_uuid)
         try:
             report = await runtime.process_journal()
+            while self._live.get(meeting_uuid):
+                report = report + await runtime.feed_live(self._live[meeting_uuid].pop(0))
             report = report + await runtime.fire_due_timers()
         except LeaseLost:
             self._drop(meeting_uuid, "lease lost")
@@ -215,6 +236,7 @@ class Worker:
         return list(seen)
 
     def _drop(self, meeting_uuid: str, why: str) -> None:
+        self._live.pop(meeting_uuid, None)
         if self._runtimes.pop(meeting_uuid, None) is not None:
             _log.info("runtime released", extra={"meeting_id": meeting_uuid, "reason": why})
         self.doorbell.disarm(meeting_uuid)
