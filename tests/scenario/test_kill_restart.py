@@ -13,7 +13,8 @@ three moments of one session:
 3. right after `meeting.ended` is acked, before attendance is finalised; the restarted process
    must finalise it.
 
-Across the run no journaled event is left unprocessed and no action is planned twice.
+Across the run no journaled event is left unprocessed and no action is planned twice. The
+test runs on SQLite, and on PostgreSQL when `BALINT_TEST_POSTGRES_URL` is set (`.ci/run`).
 
 Two deliberate differences from `balint-bot serve`, both so that the test takes seconds:
 the launcher passes `lease_ttl=2s` and `sweep_interval=0.25s` to `build_service` (serve uses
@@ -51,10 +52,15 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.health_number import generate
 from storage.journal import JournalEntry
-from storage.migrate import upgrade
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.tables.core import AttendanceRecord, SessionRecord
 from storage.tables.runtime import RuntimeAction
+from tests.storage_fixtures import (  # noqa: F401 (fixtures, fetched by name below)
+    postgres_engine,
+    postgres_ready,
+    sqlite_template,
+    sqlite_url,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -271,13 +277,19 @@ level = "WARNING"
     )
 
 
-@pytest.fixture
-def session_world(tmp_path: Path) -> Iterator[tuple[Serve, World, datetime]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session_world(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Serve, World, datetime]]:
+    """A migrated database (SQLite; PostgreSQL under .ci/run) with the roster."""
+    if request.param == "sqlite":
+        url = str(request.getfixturevalue("sqlite_url"))
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        url = engine.url.render_as_string(hide_password=False)
+    _seed_roster(url)
     # The meditation started 48 s ago and ends 12 s from now (1-minute meditation).
     start = (datetime.now(UTC) - timedelta(seconds=48)).replace(microsecond=0)
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    upgrade(url)
-    _seed_roster(url)
     config = tmp_path / "balint-bot.toml"
     _config(config, url, start)
     serve = Serve(config, tmp_path)
