@@ -74,6 +74,7 @@ class Worker:
         self._metrics = metrics
         self._runtimes: dict[str, MeetingRuntime] = {}
         self._live: dict[str, list[Event]] = {}
+        self._busy = asyncio.Lock()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -189,7 +190,12 @@ class Worker:
         return handled
 
     async def process(self, meeting_uuid: str) -> int:
-        """Process one meeting's journal and due wake-ups if this replica may own it."""
+        """Process one meeting's journal, callback events and due wake-ups if this replica
+        may own it. Calls are serialised, so when it returns, no earlier call is still busy."""
+        async with self._busy:
+            return await self._process(meeting_uuid)
+
+    async def _process(self, meeting_uuid: str) -> int:
         with session_scope(self._factory) as session:
             holder = rs.lease_owner(session, meeting_uuid=meeting_uuid, now=self._clock())
         if holder is not None and holder != self.owner:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.meeting.simulated import MeetingOptions
+from bot.meeting.simulated import BOT, MeetingOptions
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
@@ -101,3 +101,57 @@ async def test_latecomer_held_in_meditation_is_admitted_once_after_a_restart(
     assert [a.status for a in bens] == ["done"]
     assert bens[0].key.startswith("t:meditation_end@")
     assert _phase(engine, uuid) == Phase.CASE_CALL
+
+
+async def test_commands_and_the_mirror_survive_a_restart_and_run_once(
+    sqlite_file: tuple[str, Engine],
+) -> None:
+    """Chat commands arrive by webhook AND by the meeting's callback: each runs once. After a
+    restart in the discussion, the presenter unmuting (seen only by the callback, Zoom has no
+    webhook for it) still reaches the engine, and its answer is carried out."""
+    url, engine = sqlite_file
+    settings = settings_for(url)
+    seed_roster(engine, {"Fay": "facilitator", "Anna": "member"})
+    clock = Clock(SCHEDULED_START - timedelta(minutes=5))
+    meeting = CountingMeeting(MeetingOptions(), clock=clock)
+    uuid = meeting.options.identity.uuid
+
+    def bot_lines() -> list[str]:
+        return [line.text for line in meeting.chat_log if line.sender == BOT]
+
+    async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
+        await meeting.start()
+        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("anna", name="Anna")
+        await svc.settle()
+        clock.set(SCHEDULED_START + timedelta(minutes=10))
+        await svc.settle()
+        assert _phase(engine, uuid) == Phase.CASE_CALL
+        before = len(bot_lines())
+        assert await meeting.person_says("fay", "/case Anna")
+        await svc.settle()
+        assert _phase(engine, uuid) == Phase.PRESENTATION
+        after_case = bot_lines()[before:]
+        assert len(after_case) == len(set(after_case)) >= 1  # answered, and only once
+        for _ in range(2):
+            clock.set(clock() + timedelta(minutes=5))
+            assert await meeting.person_says("fay", "/next")
+            await svc.settle()
+        assert _phase(engine, uuid) == Phase.DISCUSSION
+        anna = meeting.state_of("anna")
+        assert anna is not None and anna.audio_muted
+
+    clock.set(clock() + timedelta(minutes=1))
+    async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="two") as svc:
+        await svc.settle()
+        lines = len(bot_lines())
+        assert await meeting.person_unmutes("anna")
+        await svc.settle()
+        assert _phase(engine, uuid) == Phase.DISCUSSION
+    # the new process saw the unmute through the callback and the engine answered it
+    with session_scope(make_session_factory(engine)) as session:
+        log = rs.actions_for_meeting(session, meeting_uuid=uuid)
+    answered = [a for a in log if a.key.startswith("live:")]
+    assert answered and all(a.status == "done" for a in answered)
+    assert len(bot_lines()) > lines or any(a.kind == "mute" for a in answered)
+    assert len({a.key for a in log}) == len(log)
