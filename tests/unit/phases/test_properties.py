@@ -173,7 +173,7 @@ ops = st.lists(
     st.tuples(
         st.integers(0, 200),  # seconds since the previous event
         st.sampled_from(OPS),
-        st.integers(0, len(PEOPLE) - 1),
+        st.sampled_from((0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8)),  # index into PEOPLE, Ana often
         st.sampled_from(tuple(ZoomRole)),
         texts,
         st.sampled_from(TIMERS),
