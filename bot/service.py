@@ -9,8 +9,11 @@ and stop with it; `/readyz` reports the database, the worker and the scheduler.
 Which `MeetingControl` each meeting's runtime drives is `[bot] meeting_adapter`:
 `simulator` (meetings registered on `app.state.simulated_meetings` by the simulator's
 driver; a meeting nobody registered is observed only), `none` (`ObservingMeeting`: every
-action logged as not executed) or `sdk`, which is refused with a `ConfigError` until the
-SDK join-process supervisor exists (serve must not drive an SDK meeting in-process).
+action logged as not executed) or `sdk`. In `sdk` mode serve does NOT run the meeting's
+runtime: the Meeting SDK bot lives in its own `balint-bot join --meeting ID` process (which
+runs the same durable runtime with the bot as its control, under the same leases), and
+serve only receives webhooks and keeps that process alive during each session's window
+(`bot.meeting.supervisor`); `/readyz` then reports the supervisor instead of the worker.
 A caller (tests, the demo) may pass its own `control_factory`.
 
 Nothing here runs at import time.
@@ -18,13 +21,16 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +43,7 @@ from bot.config import GroupSettings, Settings
 from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
+from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
@@ -134,14 +141,34 @@ class ServiceHooks:
             )
 
 
+async def supervise_sessions(
+    settings: Settings,
+    supervisor: BotSupervisor,
+    *,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Keep the SDK join process up during every session window, one window after another.
+
+    Runs until cancelled; the join process is stopped whenever it returns or is cancelled.
+    """
+    try:
+        while True:
+            opens, closes = session_window(settings, clock())
+            _log.info(
+                "SDK bot window",
+                extra={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
+            )
+            await supervise_window(
+                supervisor, opens_at=opens, closes_at=closes, clock=clock, sleep=sleep
+            )
+            await sleep(max(1.0, (closes - clock()).total_seconds()))
+    finally:
+        await supervisor.stop()
+
+
 def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
     adapter = settings.bot.meeting_adapter
-    if adapter == "sdk":
-        raise ConfigError(
-            "[bot] meeting_adapter = sdk: serve cannot drive an SDK meeting itself and the "
-            "SDK join-process supervisor (bot.meeting.supervisor) is not available yet; use "
-            '"none" to observe the meeting, or run `balint-bot join --meeting ID`'
-        )
     if adapter == "none":
         return ObservingMeeting
 
@@ -169,6 +196,8 @@ def build_service(
     sweep_interval: float = 5.0,
     metrics: Metrics | None = None,
     hooks: MeetingHooks | None = None,
+    config_path: Path | None = None,
+    supervisor: BotSupervisor | None = None,
 ) -> FastAPI:
     """The serve app: receiver + worker + doorbell + leases + metrics.
 
@@ -183,15 +212,27 @@ def build_service(
         sweep_interval: seconds between the worker's sweeps.
         metrics: the Prometheus registry wrapper (default: a fresh one).
         hooks: the runtime's hooks (default `ServiceHooks(settings)`).
+        config_path: the settings file, passed on to the SDK join process (sdk mode).
+        supervisor: the join-process supervisor (sdk mode; default one running
+            `balint-bot join --meeting <group.meeting_id>`).
 
     Raises:
-        ConfigError: `meeting_adapter = "sdk"` (not supported by serve yet).
+        ConfigError: sdk mode without `[group] meeting_id`.
 
-    `app.state` gains `worker`, `simulated_meetings` (the simulator's registry) and
-    `hooks`, next to the receiver's `settings`, `engine`, `session_factory`, `metrics`.
+    `app.state` gains `worker` (None in sdk mode), `supervisor` (sdk mode),
+    `simulated_meetings` (the simulator's registry) and `hooks`, next to the receiver's
+    `settings`, `engine`, `session_factory`, `metrics`.
     """
     now = clock if clock is not None else (lambda: datetime.now(UTC))
     registry: dict[str, MeetingControl] = {}
+    sdk_mode = control_factory is None and settings.bot.meeting_adapter == "sdk"
+    if sdk_mode and not settings.group.meeting_id:
+        raise ConfigError(
+            '[bot] meeting_adapter = "sdk" needs [group] meeting_id: the SDK bot process '
+            "joins that meeting"
+        )
+    if sdk_mode and supervisor is None:
+        supervisor = BotSupervisor(join_command(settings.group.meeting_id, config_path=config_path))
     controls = (
         control_factory if control_factory is not None else _default_controls(settings, registry)
     )
@@ -206,12 +247,37 @@ def build_service(
         if worker is not None:
             worker.notify(meeting_uuid)
 
+    sdk_task: list[asyncio.Task[None]] = []
+
     def readiness() -> dict[str, bool]:
+        if sdk_mode:
+            return {"supervisor": bool(sdk_task) and not sdk_task[0].done()}
         worker = holder.get("worker")
         return {
             "worker": worker is not None and worker.running,
             "scheduler": worker is not None and worker.doorbell.running,
         }
+
+    @asynccontextmanager
+    async def sdk_lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        assert supervisor is not None
+        app.state.worker = None
+        sdk_task.append(
+            asyncio.create_task(
+                supervise_sessions(settings, supervisor, clock=now), name="balint-sdk-sessions"
+            )
+        )
+        _log.info("SDK bot supervisor started", extra={"owner": replica})
+        try:
+            yield None
+        finally:
+            task = sdk_task.pop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            _log.info("SDK bot supervisor stopped", extra={"owner": replica})
+            if engine is None:
+                db.dispose()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
@@ -244,10 +310,11 @@ def build_service(
         metrics=counters,
         on_journaled=on_journaled,
         readiness=readiness,
-        lifespan=lifespan,
+        lifespan=sdk_lifespan if sdk_mode else lifespan,
         clock=now,
     )
     app.state.simulated_meetings = registry
+    app.state.supervisor = supervisor
     app.state.hooks = runtime_hooks
     app.state.owner = replica
     return app

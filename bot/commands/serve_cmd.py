@@ -2,7 +2,9 @@
 
 One uvicorn worker process only: the process owns an APScheduler doorbell, and several
 workers in one container would each run one. Scale out with several `serve` replicas on
-one PostgreSQL instead; database leases give each live meeting exactly one owner.
+one PostgreSQL instead; database leases give each live meeting exactly one owner. With
+`[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join` process instead of
+driving the meeting itself (see `bot.service`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.service import build_service
 
     configure_logging(settings.log)
-    app = build_service(settings)
+    app = build_service(settings, config_path=args.config)
     host = args.host if args.host is not None else settings.server.host
     port = args.port if args.port is not None else settings.server.port
     print(f"balint-bot serving on http://{host}:{port}{settings.server.webhook_path}")
