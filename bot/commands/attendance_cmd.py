@@ -8,6 +8,8 @@
   processing does) and finalise again.
 - `attendance report --module NAME`: per member sessions attended of sessions held, rate, and
   a flag under one third with how many more absences would cross it.
+- `attendance reconcile --session ID`: fetch Zoom's past-meeting participant report (REST),
+  fill gaps in the stored attendance and record disagreements (`storage.reconcile`).
 
 Attendance of a therapy group is health information: every run is written to the audit log.
 """
@@ -15,7 +17,9 @@ Attendance of a therapy group is health information: every run is written to the
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +27,7 @@ from zoneinfo import ZoneInfo
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.zoom_api.client import ZoomClient, open_http_client
 from storage import audit, journal
 from storage.attendance import (
     AttendancePolicy,
@@ -34,13 +39,14 @@ from storage.attendance import (
     replace_presence,
     stored_attendance,
 )
+from storage.reconcile import ParticipantReportSource, ReportRow, reconcile
 from storage.sessions import get_session, session_by_meeting
 from storage.tables.core import SessionRecord
 from webhooks.errors import WebhookError
 from webhooks.parse import parse_event
 from webhooks.translate import to_presence
 
-__all__ = ["attendance_policy", "register"]
+__all__ = ["ZoomReportSource", "attendance_policy", "register"]
 
 _COLUMNS = (
     "name",
@@ -78,6 +84,11 @@ def register(subparsers: Any) -> None:
     report.add_argument("--module", dest="module_name", required=True, help="e.g. 2026-09")
     report.add_argument("--jsonl", dest="report_jsonl", action="store_true")
     report.set_defaults(handler=_report)
+    check = actions.add_parser(
+        "reconcile", help="compare with Zoom's participant report; fill gaps, note differences"
+    )
+    check.add_argument("--session", dest="reconcile_session", type=int, required=True)
+    check.set_defaults(handler=_reconcile)
 
 
 def attendance_policy(settings: Settings, present_minutes: int | None = None) -> AttendancePolicy:
@@ -192,6 +203,50 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         f"session {args.rebuild_session}: rebuilt from {len(entries)} journal entries "
         f"({stored} presence events); {len(result.people)} people"
     )
+    return 0
+
+
+class ZoomReportSource:
+    """`ParticipantReportSource` over the REST client (`GET /past_meetings/{uuid}/participants`)."""
+
+    def __init__(self, client: ZoomClient) -> None:
+        self._client = client
+
+    async def report_rows(self, meeting_uuid: str) -> Sequence[ReportRow]:
+        rows = await self._client.past_participants(meeting_uuid)
+        return [ReportRow.from_api(row.model_dump(mode="json")) for row in rows]
+
+
+async def _fetch(settings: Settings, meeting_uuid: str) -> Sequence[ReportRow]:
+    async with open_http_client() as http:
+        source: ParticipantReportSource = ZoomReportSource(ZoomClient.from_settings(settings, http))
+        return await source.report_rows(meeting_uuid)
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    with open_session(settings) as session:
+        meeting_uuid = get_session(session, session_id=args.reconcile_session).meeting_uuid
+    rows = asyncio.run(_fetch(settings, meeting_uuid))
+    with open_session(settings) as session:
+        result = reconcile(
+            session,
+            meeting_uuid=meeting_uuid,
+            report_rows=rows,
+            now=datetime.now(UTC),
+            policy=attendance_policy(settings),
+        )
+        audit.record(
+            session,
+            command="attendance reconcile",
+            records=[f"session:{args.reconcile_session}"],
+            detail=f"{len(rows)} report rows",
+        )
+    print(
+        f"session {args.reconcile_session}: {len(rows)} report row(s), "
+        f"{len(result.filled)} filled from the report, {len(result.disagreements)} disagreement(s)"
+    )
+    for name, field, ours, theirs in result.disagreements:
+        print(f"  {name}: {field}: ours {ours or '-'}, Zoom {theirs or '-'}")
     return 0
 
 

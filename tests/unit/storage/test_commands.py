@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -324,3 +326,55 @@ def test_purge_dry_run_and_retention_guard(cli, capsys, db_url):
         assert [s.meeting_uuid for s in session.scalars(select(SessionRecord))] == ["new"]
         assert session.scalars(select(AttendanceRecord)).all() == []
         assert [e.command for e in audit.entries(session)] == ["purge"]
+
+
+def test_attendance_reconcile_against_a_fake_zoom(cli, capsys, db_url, tmp_path):
+    config = tmp_path / "balint-bot.toml"
+    config.write_text(
+        config.read_text()
+        + 'api_base_url = "https://api.zoom.test/v2"\noauth_url = "https://zoom.test/oauth/token"\n'
+        + 'account_id = "acct"\nclient_id = "cid"\nclient_secret = "csecret"\n'
+    )
+    assert cli("roster", "import", str(ROSTER / "good.csv")) == 0
+    _live(db_url, BODIES)
+
+    def row(name: str, uid: str, join: float, leave: float) -> dict[str, object]:
+        return {
+            "id": "",
+            "name": name,
+            "user_id": uid,
+            "registrant_id": "",
+            "user_email": "",
+            "join_time": (START + timedelta(minutes=join)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "leave_time": (START + timedelta(minutes=leave)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration": int((leave - join) * 60),
+            "status": "in_meeting",
+        }
+
+    body = {
+        "next_page_token": "",
+        "participants": [
+            row("Fay", "1", -10, 105),
+            row("Ann", "2", 0, 40),
+            row("ann", "3", 42, 106),
+            row("Ben T", "4", 25, 50),
+            row("Cal", "5", 1, 100),  # our journal lost Cal entirely
+        ],
+    }
+    with respx.mock(assert_all_mocked=True) as zoom:
+        zoom.post("https://zoom.test/oauth/token").mock(
+            return_value=httpx.Response(
+                200, json={"access_token": "t", "token_type": "bearer", "expires_in": 3599}
+            )
+        )
+        participants = zoom.get(url__regex=r"https://api\.zoom\.test/v2/past_meetings/.*").mock(
+            return_value=httpx.Response(200, json=body)
+        )
+        assert cli("attendance", "reconcile", "--session", "1") == 0
+    assert participants.call_count == 1
+    out = capsys.readouterr().out
+    assert "5 report row(s), 1 filled from the report, 1 disagreement(s)" in out
+    assert "Cal: presence: ours absent, Zoom 99 min" in out
+    with _session(db_url) as session:
+        cal = session.scalars(select(AttendanceRecord).where(AttendanceRecord.name == "Cal")).one()
+        assert (cal.source, cal.present, cal.member_id is not None) == ("report", True, True)
