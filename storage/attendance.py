@@ -244,10 +244,15 @@ def _roster_token(entry: RosterEntry) -> str:
 
 
 def _instance_key(event: PresenceEvent) -> str:
-    if event.participant_key:
-        return f"pk:{event.participant_key}"
+    """One join session: Zoom's per-join `user_id` (always sent), else the participant uuid.
+
+    `participant_uuid` is optional in Zoom's schemas, so a leave without it must still pair
+    with its join; the person is joined up across sessions by the identity tokens.
+    """
     if event.user_id:
         return f"uid:{event.user_id}"
+    if event.participant_key:
+        return f"pk:{event.participant_key}"
     return f"name:{normalise_name(event.name)}"
 
 

@@ -177,3 +177,14 @@ def test_finalize_stores_what_the_pure_function_computes(db_session):
     db_session.commit()
     assert db_session.query(AttendanceRecord).count() == len(result.people)
     assert db_session.query(TherapyInterval).count() == len(result.therapy)
+
+
+def test_a_leave_without_participant_uuid_pairs_with_its_join_by_user_id():
+    events = [
+        ev("meeting_started", 0),
+        PresenceEvent(kind="joined", at=at(10), participant_key="pk-1", user_id="77", name="Ann"),
+        PresenceEvent(kind="left", at=at(30), user_id="77", name="Ann"),
+        ev("meeting_ended", 100),
+    ]
+    (ann,) = compute_attendance(events, roster=ROSTER, scheduled_start=START).people
+    assert [(i.start, i.end) for i in ann.intervals] == [(at(10), at(30))]
