@@ -229,7 +229,6 @@ class SimulatedMeeting:
         self._clock = clock if clock is not None else _wall_clock
         self._rng = random.Random(self.options.seed)
         self._next_user_id = _FIRST_USER_ID
-        self._message_count = 0
         self._running = False
         self._ended = False
         self._allow_self_unmute = self.options.allow_self_unmute
@@ -730,7 +729,6 @@ class SimulatedMeeting:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4)).upper()
 
     def _new_message_id(self) -> str:
-        self._message_count += 1
         raw = f"{{{uuid.UUID(int=self._rng.getrandbits(128), version=4)}}}".upper()
         return base64.b64encode(f"1{raw}".encode()).decode()
 

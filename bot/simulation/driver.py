@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,13 +57,13 @@ class SimulationError(BalintError):
     """A run did not settle (the engine kept itself busy forever)."""
 
 
+@dataclass(frozen=True, slots=True)
 class SimulationResult:
     """What a run produced: the timeline, the meeting and the runner, for inspection."""
 
-    def __init__(self, timeline: Timeline, meeting: SimulatedMeeting, runner: SessionRunner):
-        self.timeline = timeline
-        self.meeting = meeting
-        self.runner = runner
+    timeline: Timeline
+    meeting: SimulatedMeeting
+    runner: SessionRunner
 
 
 async def run_scenario(
