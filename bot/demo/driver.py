@@ -13,7 +13,9 @@ Theory of operation. One asyncio loop holds three things:
 
 After each moment the driver *settles*: it sends every queued webhook over HTTP, asks the
 service's worker to process the meeting (`Worker.process`, the same call its own task makes
-when the receiver nudges it), and repeats until no webhook is queued, no journal entry is
+when the receiver nudges it: journal entries, the events the meeting reported through its
+own callback, which the worker listens to as it would to the SDK bot, and due wake-ups), and
+repeats until a round handles nothing, no webhook is queued, no journal entry is
 unprocessed and no action is planned or executing. Only then does the clock move on, so the
 run is reproducible although it crosses a real HTTP server. With `speed` > 0 the driver also
 sleeps, in wall time, the virtual time between moments divided by `speed`.
@@ -55,7 +57,6 @@ from bot.simulation.clock import VirtualClock
 from bot.simulation.scenario import Scenario, ScenarioEvent
 from bot.simulation.timeline import Timeline, attendance_records
 from phases.actions import AllowSelfMedia, Audience, SendChat, StopRecording
-from phases.events import Event
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
@@ -196,9 +197,7 @@ class _Driver:
         self.printed = 0
         self.last_action_id = 0
         self.delivery: WebhookDelivery | None = None
-        self.inbox: deque[Event] = deque()
         self.meeting.set_webhook_sink(self._on_webhook)
-        self.meeting.set_listener(self._on_live_event)
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -209,11 +208,6 @@ class _Driver:
         self.timeline.add(self.clock.now(), "zoom", **fields)
         assert self.delivery is not None
         self.delivery.submit(webhook, self.clock.now())
-
-    async def _on_live_event(self, event: Event) -> None:
-        # The SDK callback path. Queued, never fed from inside the callback: the callback
-        # may fire while the runtime is carrying out an action (under its lock).
-        self.inbox.append(event)
 
     def _control(self, meeting_uuid: str) -> MeetingControl:
         if meeting_uuid != self.meeting_uuid:
@@ -329,11 +323,9 @@ class _Driver:
         assert self.delivery is not None
         for _ in range(_MAX_SETTLE_ROUNDS):
             await self.delivery.flush(self.clock.now())
-            await worker.process(self.meeting_uuid)
-            while self.inbox:
-                await worker.runtime(self.meeting_uuid).feed_live(self.inbox.popleft())
+            handled = await worker.process(self.meeting_uuid)
             await asyncio.sleep(0)
-            if self.delivery.pending == 0 and not self.inbox and self._quiet():
+            if handled == 0 and self.delivery.pending == 0 and self._quiet():
                 self._collect_actions()
                 return
         raise DemoError("the service did not settle (webhooks or actions kept coming)")
