@@ -43,19 +43,27 @@ class Doorbell:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         self._armed: dict[str, dict[str, datetime]] = {}
+        self._started = False
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        return self._started and bool(self._scheduler.running)
 
     def start(self) -> None:
         """Start the scheduler (needs a running asyncio loop)."""
         if not self._scheduler.running:
             self._scheduler.start()
+        self._started = True
 
     def shutdown(self) -> None:
-        """Stop the scheduler and forget every job (the database keeps the wake-ups)."""
+        """Stop the scheduler and forget every job (the database keeps the wake-ups).
+
+        `AsyncIOScheduler.shutdown` completes on the loop's next turn; `running` is False
+        at once.
+        """
+        self._started = False
         if self._scheduler.running:
+            self._scheduler.remove_all_jobs()
             self._scheduler.shutdown(wait=False)
         self._armed.clear()
 

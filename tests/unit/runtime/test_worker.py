@@ -1,0 +1,91 @@
+"""The worker: nudged from any thread, sweeps on start, and leaves or releases its leases."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.runtime.worker import Worker
+from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
+from storage import runtime_state as rs
+from storage.db import session_scope
+from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+
+pytestmark = pytest.mark.anyio
+
+UUID = "WnxYNY9mQu6aSa/kYLu1lA=="
+ANNA = Participant(key="ka", user_id="16778240", name="Anna")
+TTL = timedelta(seconds=20)
+
+
+def _worker(
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: Clock,
+    meeting: RecordingMeeting,
+    owner: str,
+) -> Worker:
+    return Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: meeting,
+        hooks=hooks,
+        owner=owner,
+        clock=clock,
+        lease_ttl=TTL,
+        sweep_interval=3600,
+    )
+
+
+async def _until(condition: object) -> None:
+    assert callable(condition)
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_startup_sweep_then_nudges_from_another_thread(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    with session_scope(factory) as s:  # journaled while no worker ran
+        hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
+    worker = _worker(factory, hooks, clock, meeting, "a")
+    await worker.start()
+    try:
+        await _until(lambda: hooks.started == [UUID])
+        with session_scope(factory) as s:
+            hooks.journal(
+                s,
+                meeting_uuid=UUID,
+                label="anna",
+                at=clock(),
+                events=[ArrivedInWaitingRoom(participant=ANNA)],
+            )
+        thread = threading.Thread(target=worker.notify, args=(UUID,))
+        thread.start()
+        thread.join()
+        await _until(lambda: meeting.admits() == [ANNA.user_id])
+        assert worker.running
+    finally:
+        await worker.stop(release=False)  # as if the process died: the lease stays
+    assert not worker.running
+    with session_scope(factory) as s:
+        assert rs.lease_owner(s, meeting_uuid=UUID, now=clock()) == "a"
+
+    other = _worker(factory, hooks, clock, meeting, "b")
+    assert await other.sweep() == 0  # a's lease still holds
+    clock.advance(seconds=21)
+    await other.sweep()
+    with session_scope(factory) as s:
+        assert rs.lease_owner(s, meeting_uuid=UUID, now=clock()) == "b"
+    await other.stop(release=True)
+    with session_scope(factory) as s:
+        assert rs.lease_owner(s, meeting_uuid=UUID, now=clock()) is None
