@@ -595,16 +595,17 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
         d.held = d.held - {person.key}
     if person.is_facilitator:
         _announce_pending(d)
-        return
-    if was_waiting and person.kind == "guest":
-        # Someone let them in by hand (or with /admit): that is a facilitator's decision.
-        d.approved = d.approved | {person.key}
-    if d.phase is Phase.MEDITATION:
-        if d.agenda.hold_during_meditation and not was_waiting:
-            d.out.append(PutInWaitingRoom(target=_target(person)))
-            return
-        d.out.append(Mute(target=_target(person)))
+    else:
+        if was_waiting and person.kind == "guest":
+            # Someone let them in by hand (or with /admit): that is a facilitator's decision.
+            d.approved = d.approved | {person.key}
+        if d.phase is Phase.MEDITATION:
+            if d.agenda.hold_during_meditation and not was_waiting:
+                d.out.append(PutInWaitingRoom(target=_target(person)))
+                return
+            d.out.append(Mute(target=_target(person)))
     if RULES[d.phase].mirror and person.key == d.presenter and d.mirror_on:
+        # Also when the presenter is a co-host: the mirror is about the case, not the role.
         _enforce_mirror(d, person, audio=True, video=True)
     if _shows_more(person):
         flag = f"name_reminded:{person.key}"

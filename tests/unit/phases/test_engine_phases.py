@@ -486,3 +486,10 @@ def test_time_is_only_now():
     state, _ = new_session(agenda=Agenda(), roster=ROSTER, scheduled_start=T0)
     again, _ = handle(state, TimerDue(timer="meditation_start"), T0 - timedelta(seconds=1))
     assert again == state
+
+
+def test_presenter_who_is_co_host_is_behind_the_mirror_too():
+    sim = to_phase(Phase.DISCUSSION)
+    sim.feed(Left(participant=person("Ana")), 20)
+    actions = sim.feed(Joined(participant=person("Ana"), role=ZoomRole.CO_HOST), 21)
+    assert actions == [Mute(target=ANA), StopVideo(target=ANA)]
