@@ -16,7 +16,8 @@ route does, in order and as fast as it can, since Zoom fails a delivery not answ
    the error, and acknowledged, so a Zoom schema change loses nothing. A duplicate is
    acknowledged and not journaled again. If the journal cannot be written the answer is 503,
    so that Zoom retries: never a 200 for an event that is not stored;
-6. `on_journaled(entry_id, meeting_uuid)` tells the worker about a new processable entry.
+6. `on_journaled(entry_id, meeting_uuid)` tells the worker about each new parsed entry of a
+   meeting, right after its commit (even if Zoom hung up meanwhile).
 
 `GET /healthz` says the process is alive; `GET /readyz` pings the database and runs the
 injected `readiness()` checks; `GET /metrics` serves this app's Prometheus registry.
@@ -106,7 +107,22 @@ def create_app(
     secrets = [token.get_secret_value() for token in settings.zoom.webhook_secret_tokens]
     max_bytes = settings.server.max_body_bytes
     window = settings.server.timestamp_window_seconds
-    writer = JournalWriter(factory)
+
+    def committed(record: JournalRecord, entry_id: int, is_new: bool) -> None:
+        # Told by the writer after the commit, even if Zoom has hung up on this request.
+        if on_journaled is None or not is_new or not record.parsed_ok:
+            return
+        if record.info.meeting_uuid is None:
+            return
+        try:
+            on_journaled(entry_id, record.info.meeting_uuid)
+        except Exception:  # the event is stored; the worker will find it anyway
+            logger.exception(
+                "on_journaled callback failed",
+                extra={"delivery_id": entry_id, "event_type": record.info.event},
+            )
+
+    writer = JournalWriter(factory, on_committed=committed)
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[Any]:
@@ -214,11 +230,6 @@ def create_app(
         if command is not None:
             extra["command"] = command
         logger.info("webhook journaled", extra=extra)
-        if on_journaled is not None and info.meeting_uuid is not None:
-            try:
-                on_journaled(entry_id, info.meeting_uuid)
-            except Exception:  # the event is stored; the worker will find it anyway
-                logger.exception("on_journaled callback failed", extra=extra)
         return _ok()
 
     # A plain route, not an API route: the body is read raw (the signature covers the exact

@@ -9,14 +9,16 @@ never touches the database.
 
 If a batch fails, its records are retried one by one, so one bad record cannot refuse the
 others; a record that still fails raises to its own caller, who answers 503 so Zoom retries.
-A caller that goes away (client disconnect) does not cancel the write: the record is stored
-and Zoom's retry is then a harmless duplicate. Uses asyncio (uvicorn's loop).
+A caller that goes away (client disconnect) does not cancel the write: the record is stored,
+`on_committed` still hears of it, and Zoom's retry is then a harmless duplicate. Uses asyncio
+(uvicorn's loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,11 +55,21 @@ class JournalWriter:
     Args:
         factory: sessions on the journal's database.
         max_batch: most records in one transaction.
+        on_committed: called on the event loop with (record, entry id, is new) once a
+            record's transaction has committed, whether or not its caller is still waiting.
+            Its exceptions are logged and otherwise ignored.
     """
 
-    def __init__(self, factory: sessionmaker[Session], *, max_batch: int = 200) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        max_batch: int = 200,
+        on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
+    ) -> None:
         self._factory = factory
         self._max_batch = max_batch
+        self._on_committed = on_committed
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -100,12 +112,22 @@ class JournalWriter:
                         except Exception as single_failure:
                             _settle(future, failure=single_failure)
                         else:
+                            self._committed(record, result)
                             _settle(future, result=result)
                     continue
-                for (_, future), result in zip(batch, results, strict=True):
+                for (record, future), result in zip(batch, results, strict=True):
+                    self._committed(record, result)
                     _settle(future, result=result)
         finally:
             self._flusher = None
+
+    def _committed(self, record: JournalRecord, result: tuple[int, bool]) -> None:
+        if self._on_committed is None:
+            return
+        try:
+            self._on_committed(record, *result)
+        except Exception:
+            logger.exception("journal on_committed callback failed")
 
     def _write_batch(self, records: list[JournalRecord]) -> list[tuple[int, bool]]:
         with session_scope(self._factory) as session:

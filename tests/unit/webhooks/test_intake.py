@@ -79,7 +79,11 @@ async def test_one_bad_record_does_not_refuse_the_rest_of_its_batch(engine: Engi
 async def test_a_caller_that_goes_away_does_not_cancel_the_write(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    writer = JournalWriter(make_session_factory(engine))
+    told: list[tuple[str, bool]] = []
+    writer = JournalWriter(
+        make_session_factory(engine),
+        on_committed=lambda record, _id, is_new: told.append((record.info.dedupe_key, is_new)),
+    )
     gone = asyncio.ensure_future(writer.write(_record("kept")))
     gone_bad = asyncio.ensure_future(writer.write(_record("")))
     await asyncio.sleep(0)  # both are queued
@@ -89,4 +93,5 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_write(
     assert await writer.write(_record("later")) is not None
 
     assert _keys(engine) == ["kept", "later"]
+    assert told == [("kept", True), ("later", True)]  # the worker hears of it all the same
     assert "never retrieved" not in caplog.text
