@@ -295,7 +295,20 @@ class MeetingRuntime:
             entry = journal.entry(session, entry_id=entry_id)
             if entry is None or entry.processed_at is not None:
                 return StepReport()
-            decoded = self._hooks.decode(entry)
+            try:
+                decoded = self._hooks.decode(entry)
+            except Exception as unreadable:  # a poison entry must not block the meeting
+                _log.error(
+                    "journal entry not decodable; skipped (the raw body stays journaled)",
+                    extra={
+                        "meeting_id": self.meeting_uuid,
+                        "delivery_id": entry_id,
+                        "event_type": entry.event,
+                        "error_type": type(unreadable).__name__,
+                    },
+                )
+                journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+                return StepReport(handled=1, dropped=1)
             at = decoded.at if decoded.at is not None else self._clock()
             cause = f"j{entry.id}"
             if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage):

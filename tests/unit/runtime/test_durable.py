@@ -20,6 +20,7 @@ from phases.events import (
     ZoomRole,
 )
 from phases.state import Phase
+from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
@@ -188,3 +189,21 @@ def test_a_second_owner_is_fenced_out_until_the_lease_expires(
     with pytest.raises(LeaseLost):  # a comes back: b owns the meeting now
         asyncio.run(a.process_journal())
     assert meeting.admits() == [ANNA.user_id]
+
+
+def test_an_undecodable_entry_is_skipped_and_does_not_block_the_meeting(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    poison = _post(factory, hooks, clock, "poison")
+    del hooks.script["poison"]  # decode raises KeyError for it
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    report = asyncio.run(runtime.process_journal())
+    assert (report.handled, report.dropped) == (3, 1)
+    assert meeting.admits() == [ANNA.user_id]
+    with session_scope(factory) as s:
+        assert journal.entry(s, entry_id=poison).processed_at is not None  # type: ignore[union-attr]
