@@ -470,7 +470,8 @@ def test_matching_by_registrant_id_and_email():
 def test_renamed_member_keeps_their_identity():
     sim = with_facilitator()
     sim.enter("Dev", -10)
-    sim.feed(AudioUnmuted(participant=person("Devvy", key="k-dev")), -9)
+    sim.feed(Left(participant=person("Dev")), -9)
+    sim.feed(Joined(participant=person("Devvy", key="k-dev")), -9)
     assert sim.state.people["k-dev"].kind == "member"
     assert sim.state.people["k-dev"].roster_name == "Dev"
 
