@@ -334,7 +334,9 @@ def _warnings(d: _Draft, end: datetime) -> None:
         return
     d.warned = d.warned | frozenset(due)
     if d.now < end:
-        d.say("warning", minutes=min(due))
+        # The true time left (a late doorbell, or a resume after a pause, says less).
+        left = math.ceil((end - d.now).total_seconds() / 60)
+        d.say("warning", minutes=min(left, *due))
 
 
 def _budget(d: _Draft) -> None:

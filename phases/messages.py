@@ -50,7 +50,7 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     ),
     "mirror_reminder": "{name}, you are still behind the one-way mirror for now. Thank you.",
     "return_start": "{name}, welcome back. Please unmute and start your video when ready.",
-    "warning": "{minutes} minutes left.",
+    "warning": "{minutes} min left.",
     "closing": "Our time is up. Thank you all for this session.",
     "reflection_start": "Reflection now, for those staying, until {time}.",
     "reflection_end": "Reflection time is over. Thank you, and good night.",

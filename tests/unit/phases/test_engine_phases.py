@@ -247,7 +247,7 @@ def test_late_session_lands_in_the_right_phase_quietly():
     assert chats(actions) == ["Who has a case?"]
     sim = Sim()
     actions = sim.feed(MeetingStarted(), 100)
-    assert chats(actions) == ["Who has a case?", line("warning", minutes=10)]
+    assert chats(actions) == ["Who has a case?", line("warning", minutes=5)]
     assert sim.phase is Phase.CASE_CALL
     sim = Sim()
     actions = sim.feed(MeetingStarted(), 110)
@@ -283,7 +283,7 @@ def test_warnings_and_group_end():
 def test_two_warnings_due_together_post_only_the_latest():
     sim = to_phase(Phase.CASE_CALL)
     actions = sim.feed(TimerDue(timer="warning_2"), 104)
-    assert chats(actions) == [line("warning", minutes=2)]
+    assert chats(actions) == [line("warning", minutes=1)]
 
 
 def test_group_end_during_discussion_asks_the_presenter_back():
@@ -494,3 +494,9 @@ def test_presenter_who_is_co_host_is_behind_the_mirror_too():
     sim.feed(Left(participant=person("Ana")), 20)
     actions = sim.feed(Joined(participant=person("Ana"), role=ZoomRole.CO_HOST), 21)
     assert actions == [Mute(target=ANA), StopVideo(target=ANA)]
+
+
+def test_a_late_warning_says_the_true_time_left():
+    sim = to_phase(Phase.CASE_CALL)
+    assert chats(sim.feed(TimerDue(timer="warning_10"), 97.5)) == [line("warning", minutes=8)]
+    assert chats(sim.feed(TimerDue(timer="warning_2"), 103.01)) == [line("warning", minutes=2)]
