@@ -138,7 +138,9 @@ class SessionRunner:
             else:
                 outcome = await execute(action, self._control)
                 if not outcome.ok:
-                    _log.warning(
+                    # INFO, not WARNING: the refusal is returned in the step for the caller
+                    # to act on; an unconfigured CLI (simulate) must not spill it on stderr.
+                    _log.info(
                         "meeting action refused",
                         extra={"action": type(action).__name__, "code": outcome.code},
                     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,40 @@ def test_the_monthly_sixty_minute_group_with_two_leaders():
     assert len(chats_to(result, "facilitators")) >= 1
     # One case only: the second /case is answered privately to the co-leader.
     assert [r["t"] for r in chats_to(result, "Omar")] == [3120.0]
-    warnings = [r for r in chats_to(result, "everyone") if "5 minutes" in r["text"]]
+    warnings = [r for r in chats_to(result, "everyone") if re.search(r"\b5 min", r["text"])]
     assert [r["t"] for r in warnings] == [3300.0]
     summary = records(result, "summary")[0]
     assert summary["ended_at"] == 3660.0
     assert attendance(result)["Esther"]["late"] is True
+
+
+def test_an_attendee_bot_is_refused_by_zoom_and_the_timeline_says_so():
+    from bot.simulation.scenario import parse_scenario
+
+    data = {
+        "meeting": {"start": "2026-12-02T19:00:00-05:00", "bot_role": "attendee"},
+        "person": [{"name": "Helen", "role": "facilitator"}, {"name": "Anna", "role": "member"}],
+        "event": [
+            {"at": "-10m", "who": "Helen", "do": "join"},
+            {"at": "-5m", "who": "Anna", "do": "join"},
+        ],
+    }
+    result = asyncio.run(run_scenario(parse_scenario(data)))
+    admits = actions(result, "admit")
+    assert [(r["t"], r["target"]) for r in admits][:2] == [(-600.0, "Helen"), (-300.0, "Anna")]
+    assert all((r["ok"], r["error"]) == (False, "not_privileged") for r in admits)
+    assert records(result, "summary")[0]["refused"] >= 2
+    # Nobody got in, so nobody attended.
+    assert {r["name"]: r["minutes"] for r in records(result, "attendance")} == {
+        "Helen": 0.0,
+        "Anna": 0.0,
+    }
+    refused = [json.loads(x) for x in result.timeline.to_jsonl().splitlines() if '"ok": false' in x]
+    assert refused[0] == {
+        "t": -600.0,
+        "kind": "action",
+        "action": "admit",
+        "target": "Helen",
+        "ok": False,
+        "error": "not_privileged",
+    }
