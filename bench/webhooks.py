@@ -1,0 +1,177 @@
+"""Benchmark: webhook acknowledgement, `balint-bot serve` against a bare signature check.
+
+`python -m bench.webhooks [--requests N] [--concurrency C] [--rate R] [--seconds S]`
+
+Three runs, one after the other, in one invocation (the machines are shared and noisy, so
+the figure that counts is the ratio between runs made minutes apart on the same load):
+
+1. baseline: a bare FastAPI app (`bare_app`) whose only work is the signature and
+   timestamp check, under the same `uvicorn.run` settings as serve; `N` signed
+   `participant_joined` webhooks over `C` keep-alive connections, closed loop;
+2. serve: the real `balint-bot serve` process on a fresh, migrated SQLite file (its
+   journal, group commit, metrics and the background worker processing what it journals),
+   the same load; prints both throughputs, p50/p99 ack latency and the ratio
+   (target >= 0.6);
+3. serve at a fixed rate: `R` requests per second for `S` seconds, open loop (latency from
+   when a request was due, so queueing shows), after the worker drained the backlog of
+   run 2; prints p99 (target < 20 ms at 500/s).
+
+Finally it counts the journal: every 200 answer must be a row (nothing lost), and the exit
+status is 1 if not. Loopback only; every run is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import func, select
+
+from bench._common import (
+    SECRET,
+    WEBHOOK_PATH,
+    LoadResult,
+    ServeProcess,
+    closed_loop,
+    cpu_seconds,
+    journal_rows,
+    open_loop,
+    participant_body,
+    percentile,
+    summary,
+)
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
+from webhooks.signature import signature_matches
+
+__all__ = ["bare_app", "main"]
+
+_WINDOW_SECONDS = 7200
+_MEETINGS = 20
+
+
+def bare_app() -> FastAPI:
+    """The baseline: checks the signature and the timestamp window, stores nothing."""
+    app = FastAPI()
+
+    @app.post(WEBHOOK_PATH)
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        timestamp = request.headers.get("x-zm-request-timestamp", "")
+        signature = request.headers.get("x-zm-signature", "")
+        fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= _WINDOW_SECONDS
+        if not fresh or not signature_matches([SECRET], timestamp, body, signature):
+            return Response(status_code=401)
+        return Response(status_code=200)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _bodies(first: int, count: int) -> list[bytes]:
+    return [
+        participant_body(n, meeting_uuid=f"bench-{n % _MEETINGS:02d}==")
+        for n in range(first, first + count)
+    ]
+
+
+def _unprocessed(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            query = select(func.count()).where(JournalEntry.processed_at.is_(None))
+            return int(session.scalar(query.select_from(JournalEntry)) or 0)
+    finally:
+        engine.dispose()
+
+
+def _drain(url: str, *, time_limit: float) -> tuple[float, int]:
+    """Wait until the worker processed every journaled entry; (seconds, left over)."""
+    start = time.perf_counter()
+    left = _unprocessed(url)
+    while left and time.perf_counter() - start < time_limit:
+        time.sleep(0.25)
+        left = _unprocessed(url)
+    return time.perf_counter() - start, left
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--requests", type=int, default=5000, help="requests per closed run")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections (closed runs)")
+    parser.add_argument("--rate", type=int, default=500, help="fixed rate, requests/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="fixed-rate run length")
+    parser.add_argument("--time-limit", type=float, default=120.0, help="per run, seconds")
+    args = parser.parse_args(argv)
+
+    bodies = _bodies(0, args.requests)
+    with ServeProcess.app("bench.webhooks", "bare_app") as bare:
+        cpu = cpu_seconds(bare.pid)
+        base = asyncio.run(
+            closed_loop(bare.port, bodies, concurrency=args.concurrency, time_limit=args.time_limit)
+        )
+        base_cpu = cpu_seconds(bare.pid) - cpu
+    print(f"bare endpoint : {summary(base)} server_cpu/request={_per(base_cpu, base)}ms")
+
+    serve = ServeProcess.serve()
+    try:
+        with serve:
+            cpu = cpu_seconds(serve.pid)
+            load = asyncio.run(
+                closed_loop(
+                    serve.port,
+                    _bodies(args.requests, args.requests),
+                    concurrency=args.concurrency,
+                    time_limit=args.time_limit,
+                )
+            )
+            serve_cpu = cpu_seconds(serve.pid) - cpu
+            print(f"serve (SQLite): {summary(load)} server_cpu/request={_per(serve_cpu, load)}ms")
+            ratio = load.rate / base.rate if base.rate else 0.0
+            print(
+                f"throughput ratio serve/bare = {ratio:.2f} (target >= 0.6) "
+                f"{_verdict(ratio >= 0.6)}"
+            )
+            drained, left = _drain(serve.url, time_limit=args.time_limit)
+            print(f"worker backlog after the closed run: drained in {drained:.1f}s, left={left}")
+            count = int(args.rate * args.seconds)
+            fixed = asyncio.run(
+                open_loop(
+                    serve.port,
+                    _bodies(2 * args.requests, count),
+                    rate=args.rate,
+                    time_limit=args.seconds + 5,
+                )
+            )
+            p99 = percentile(fixed.latencies, 99) * 1000
+            print(f"serve at {args.rate} req/s: {summary(fixed)}")
+            print(
+                f"p99 ack at {args.rate} req/s = {p99:.2f} ms (target < 20 ms) {_verdict(p99 < 20)}"
+            )
+        rows = journal_rows(serve.url)
+    finally:
+        serve.cleanup()
+    accepted = load.ok + fixed.ok
+    lost = accepted - rows
+    print(
+        f"journal rows = {rows}, 200 answers = {accepted}, lost = {lost} "
+        f"{_verdict(lost == 0 and load.errors + fixed.errors == 0)}"
+    )
+    return 0 if lost == 0 else 1
+
+
+def _per(cpu: float, result: LoadResult) -> str:
+    return f"{cpu / len(result.statuses) * 1000:.2f}" if result.statuses else "n/a"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
