@@ -16,7 +16,8 @@ three moments of one session:
 Across the run no journaled event is left unprocessed and no action is planned twice. The
 test runs on SQLite, and on PostgreSQL when `BALINT_TEST_POSTGRES_URL` is set (`.ci/run`).
 
-Two deliberate differences from `balint-bot serve`, both so that the test takes seconds:
+The last test runs the `balint-bot serve` command itself. The others use a launcher with two
+deliberate differences from `balint-bot serve`, both so that they take seconds:
 the launcher passes `lease_ttl=2s` and `sweep_interval=0.25s` to `build_service` (serve uses
 its defaults, 30 s and 5 s: a restarted replica then waits up to 30 s for its dead
 predecessor's lease), and the meeting is observed only (`meeting_adapter = "simulator"` with
@@ -99,9 +100,10 @@ def _free_port() -> int:
 class Serve:
     """The serve process: start, SIGKILL, restart; all on one config and database."""
 
-    def __init__(self, config: Path, logs: Path) -> None:
+    def __init__(self, config: Path, logs: Path, *, real_command: bool = False) -> None:
         self.config = config
         self.logs = logs
+        self.real_command = real_command
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -115,8 +117,12 @@ class Serve:
         self.starts += 1
         log = (self.logs / f"serve-{self.starts}.log").open("wb")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        argv = [sys.executable, "-c", LAUNCHER, str(self.config), str(self.port)]
+        if self.real_command:
+            argv = [sys.executable, "-m", "bot.cli", "--config", str(self.config), "serve"]
+            argv += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(self.config), str(self.port)],
+            argv,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.logs,
@@ -405,3 +411,56 @@ def test_kill_9_during_meditation_discussion_and_before_finalisation(
     assert len(chats) == len(set(chats)), chats
     assert {a["status"] for a in actions} <= {"done", "not_executed", "interrupted", "refused"}
     assert serve.starts == 4
+
+
+def test_the_serve_command_itself_resumes_after_kill_9(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`balint-bot serve` as shipped (its own lease length and sweep interval): an event
+    posted after a kill -9 and restart is journaled at once and processed once the dead
+    process's lease on the meeting has expired (30 s), with nothing done twice."""
+    url = str(request.getfixturevalue("sqlite_url"))
+    _seed_roster(url)
+    start = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)  # social
+    config = tmp_path / "balint-bot.toml"
+    _config(config, url, start)
+    serve = Serve(config, tmp_path, real_command=True)
+    world = World(url)
+    meeting = wire.MeetingIdentity(uuid="serve-kill9==", start_time=start, duration=60)
+    uuid = meeting.uuid
+
+    def arrives(who: wire.WireParticipant) -> bytes:
+        return wire.participant_body(
+            wire.PARTICIPANT_JOINED_WAITING_ROOM, meeting=meeting, participant=who, at=now()
+        )
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def processed(count: int) -> Callable[[], bool]:
+        return lambda: world.journal() == (count, 0)
+
+    try:
+        serve.start()
+        serve.post(wire.meeting_body(wire.MEETING_STARTED, meeting=meeting, at=now()))
+        serve.post(arrives(ANNA))
+        world.wait("the first events", processed(2), serve)
+        world.wait(
+            "Anna's admission", lambda: len(_of(world.actions(), "admit", "Anna")) == 1, serve
+        )
+        serve.kill9()
+        serve.start()
+        posted_at = time.monotonic()
+        serve.post(arrives(BEN))
+        assert world.journal() == (3, 1)  # journaled before the ack, not yet processed
+        world.wait("Ben's arrival after the lease expires", processed(3), serve, timeout=60)
+        waited = time.monotonic() - posted_at
+        world.wait("Ben's admission", lambda: bool(_of(world.actions(), "admit", "Ben")), serve)
+        actions = world.actions()
+        assert len(_of(actions, "admit", "Ben")) == 1
+        assert len(_of(actions, "admit", "Anna")) == 1
+        assert world.phase(uuid) == "social"
+        assert waited < 45
+    finally:
+        serve.stop()
+        world.engine.dispose()
