@@ -5,9 +5,10 @@ joins with `SdkMeeting`, and runs the durable runtime of that meeting number
 (`bot.meeting.sdk_driver.MeetingDriver`) with the bot as its control until the meeting ends
 or the process is asked to stop (SIGTERM/SIGINT; `serve`'s supervisor does that at the end).
 The webhooks keep arriving through `serve` into the shared database; this process carries
-out the engine's actions. Exit status 0 when the meeting ended or the process was stopped;
-a failed join prints why (stuck connecting, host absent, a Zoom fail code) and exits 1, and
-the supervisor restarts it with backoff.
+out the engine's actions. Exit status 0 when the meeting ended, the process was stopped
+or the host removed the bot; 1 when the bot dropped out of the running meeting; a failed
+join prints why (stuck connecting, host absent, a Zoom fail code) and exits 1. The
+supervisor restarts it after a 1.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ async def run_join(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watch
                 await bot.leave()
+        if bot.failure is not None and not bot.removed_by_host:
+            logger.error("SDK bot dropped out of meeting %s: %s", meeting_id, bot.failure.message)
+            return 1  # the supervisor rejoins
         logger.info("SDK bot left meeting %s", meeting_id)
         return 0
     finally:

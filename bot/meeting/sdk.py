@@ -84,6 +84,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: MeetingFailCode CONF_FAIL_REMOVED_BY_HOST: the host removed the bot; do not rejoin.
+_REMOVED_BY_HOST = 61
+
 _MUTED = frozenset({"Audio_Muted", "Audio_Muted_ByHost", "Audio_MutedAll_ByHost"})
 _UNMUTED = frozenset({"Audio_UnMuted", "Audio_UnMuted_ByHost", "Audio_UnMutedAll_ByHost"})
 
@@ -248,6 +251,10 @@ class SdkMeeting:
         self._privileged = False
         self._notice_sent = False
         self._self_unmute_allowed = True
+        #: Set when the bot dropped out of a running meeting (the join process then exits
+        #: non-zero so its supervisor rejoins, unless the host removed it on purpose).
+        self.failure: SdkJoinError | None = None
+        self.removed_by_host = False
 
     # ---------------------------------------------------------------- lifecycle (asyncio)
 
@@ -479,11 +486,16 @@ class SdkMeeting:
             if not self._in_meeting:
                 self._enter_meeting()
         elif name == "MEETING_STATUS_FAILED":
+            if self._in_meeting:
+                # Dropped mid-meeting (network, removed by the host, ...): not an end.
+                self.failure = SdkJoinError("dropped", fail_message(int(result)))
+                self.removed_by_host = int(result) == _REMOVED_BY_HOST
+                logger.error("SDK bot dropped out of the meeting: %s", self.failure.message)
             self._fail("join_failed", f"Zoom refused the join: {fail_message(int(result))}")
-            self._meeting_over()
+            self._meeting_over(ended=False)
         elif name == "MEETING_STATUS_ENDED":
             self._fail("meeting_ended", "the meeting ended before the bot got in")
-            self._meeting_over()
+            self._meeting_over(ended=True)
 
     def _stuck_connecting(self) -> None:
         if self._status_name == "MEETING_STATUS_CONNECTING":
@@ -569,14 +581,14 @@ class SdkMeeting:
 
         self._thread.to_asyncio(deliver)
 
-    def _meeting_over(self) -> None:
+    def _meeting_over(self, *, ended: bool) -> None:
         was_in = self._in_meeting
         self._in_meeting = False
         self._ended = True
         self._stop_timer("poll")
         self._people.clear()
         self._waiting.clear()
-        if was_in:
+        if was_in and ended:
             self._emit(MeetingEnded())
         self._thread.to_asyncio(self._closed.set)
 

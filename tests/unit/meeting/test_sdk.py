@@ -265,6 +265,15 @@ class TestEvents:
             await host.control.admit_all()
         assert caught.value.code == "meeting_not_running"
 
+    @pytest.mark.parametrize(("code", "removed"), [(1, False), (61, True)])
+    async def test_dropped_mid_meeting_is_not_an_end(self, host, code, removed):
+        await host.meeting._thread.call(lambda: host.world.drop_bot(code))
+        await host.meeting.settle()
+        assert host.meeting.closed.is_set()
+        assert not any(isinstance(e, MeetingEnded) for e in host.events)
+        assert host.meeting.failure is not None
+        assert host.meeting.removed_by_host is removed
+
 
 class TestRefusals:
     async def test_zoom_rules(self, host):

@@ -677,6 +677,11 @@ class World:
         self.me.where = "away"
         self.set_status(MeetingStatus.MEETING_STATUS_ENDED)
 
+    def drop_bot(self, code: int) -> None:
+        """The bot loses the meeting (network failure, or removed by the host: code 61)."""
+        self.me.where = "away"
+        self.set_status(MeetingStatus.MEETING_STATUS_FAILED, code)
+
     def _set_audio(self, person: _Person, *, muted: bool, status: Any) -> None:
         person.muted = muted
         self.fire(
