@@ -71,7 +71,8 @@ def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
     """The group's scheduled start nearest to `now` (its weekday, start time and timezone).
 
     A meeting opened early, late, or on another day (a moved session) maps to the closest
-    regular slot, which is what the agenda's phases are timed from.
+    regular slot, which is what the agenda's phases are timed from. The result is in the
+    group's own time zone, because the engine tells clock times in the start's zone.
     """
     zone = ZoneInfo(group.timezone)
     local = now.astimezone(zone)
@@ -81,8 +82,7 @@ def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
         day: date = local.date() + timedelta(days=shift)
         if day.weekday() == target:
             candidates.append(datetime.combine(day, group.start_time, tzinfo=zone))
-    best = min(candidates, key=lambda start: abs((start - now).total_seconds()))
-    return best.astimezone(UTC)
+    return min(candidates, key=lambda start: abs((start - now).total_seconds()))
 
 
 class ServiceHooks:
@@ -91,6 +91,10 @@ class ServiceHooks:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._agenda = agenda_from_settings(settings)
+        # the same policy as the CLI's rebuild: the bot's own name is not a person
+        self._policy = attendance.policy_for(
+            length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
+        )
 
     def decode(self, entry: JournalEntry) -> Decoded:
         event = parse_event(entry.body)
@@ -133,7 +137,9 @@ class ServiceHooks:
     def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
         try:
             with session.begin_nested():
-                attendance.finalize(session, meeting_uuid=meeting_uuid, now=now)
+                attendance.finalize(
+                    session, meeting_uuid=meeting_uuid, policy=self._policy, now=now
+                )
         except BalintError as failed:  # attendance can be recomputed from the journal later
             _log.error(
                 "attendance not finalised",

@@ -43,7 +43,9 @@ def _with(settings: Settings, **sections: object) -> Settings:
 )
 def test_scheduled_start_is_the_nearest_regular_slot(now: datetime, expected: datetime) -> None:
     group = GroupSettings(timezone="America/Toronto", weekday="wednesday", start_time=time(19))
-    assert scheduled_start_for(group, now) == expected
+    start = scheduled_start_for(group, now)
+    assert start == expected
+    assert start.hour == 19  # in the group's own zone: the bot tells times as the group does
 
 
 def test_sdk_mode_needs_a_meeting_id() -> None:
