@@ -20,10 +20,10 @@ unprocessed and no action is planned or executing. Only then does the clock move
 run is reproducible although it crosses a real HTTP server. With `speed` > 0 the driver also
 sleeps, in wall time, the virtual time between moments divided by `speed`.
 
-The timeline is observed, not computed: webhooks as the simulated Zoom sends them (with the
-receiver's HTTP status), scenario events as they are played, actions read back from the
-runtime's action log in the database, and phase changes from the runtime's "phase changed"
-log records (it logs old and new phase for every transition).
+The timeline is observed, not computed: webhooks as the simulated Zoom sends them (the
+receiver's answers are counted in `DemoRun`), scenario events as they are played, actions
+read back from the runtime's action log in the database, and phase changes from the
+runtime's "phase changed" log records (it logs old and new phase for every transition).
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class DemoRun:
         webhooks_sent: HTTP deliveries made (duplicates and retries included).
         webhooks_failed: deliveries not answered 200/204.
         journaled: journal entries stored for the meeting.
+        phases: the phases entered, in order.
     """
 
     timeline: Timeline
@@ -264,6 +265,14 @@ class _Driver:
             listener.close()
             engine.dispose()
         self._finish(result)
+        _log.info(
+            "demo run finished",
+            extra={
+                "meeting_id": self.meeting_uuid,
+                "webhooks": result.webhooks_sent,
+                "journaled": result.journaled,
+            },
+        )
         return result
 
     async def _wait_started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
