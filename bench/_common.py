@@ -323,8 +323,17 @@ class ServeProcess:
     runs `factory()` under the same `uvicorn.run` settings as serve (the baseline).
     """
 
-    def __init__(self, argv: list[str], *, port: int, url: str = "", tmp: Path | None = None):
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        port: int,
+        url: str = "",
+        tmp: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.argv = argv
+        self.extra_env = dict(env or {})
         self.port = port
         self.url = url
         self._tmp = tmp
@@ -358,9 +367,10 @@ class ServeProcess:
         return made
 
     @classmethod
-    def app(cls, module: str, factory: str) -> ServeProcess:
+    def app(cls, module: str, factory: str, *, env: dict[str, str] | None = None) -> ServeProcess:
         port = free_port()
-        return cls([sys.executable, "-c", _UVICORN, module, factory, str(port)], port=port)
+        argv = [sys.executable, "-c", _UVICORN, module, factory, str(port)]
+        return cls(argv, port=port, env=env)
 
     @property
     def pid(self) -> int:
@@ -375,6 +385,7 @@ class ServeProcess:
             if not key.startswith("BALINT_") or key == "BALINT_DATA_KEY"
         }
         env["PYTHONPATH"] = str(ROOT)
+        env.update(self.extra_env)
         self._log = tempfile.TemporaryFile()  # closed in cleanup()
         self.process = subprocess.Popen(
             self.argv, env=env, stdout=subprocess.DEVNULL, stderr=self._log

@@ -12,6 +12,8 @@ the figure that counts is the ratio between runs made minutes apart on the same 
    journal, group commit, metrics and the background worker processing what it journals),
    the same load; prints both throughputs, p50/p99 ack latency and the ratio
    (target >= 0.6);
+   Between the two, the receiver alone (`receiver_app`: `create_app` journaling into
+   SQLite, no worker) shows what the journal costs without the worker;
 3. serve at a fixed rate: `R` requests per second for `S` seconds, open loop (latency from
    when a request was due, so queueing shows), after the worker drained the backlog of
    run 2; prints p99 (target < 20 ms at 500/s).
@@ -24,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 
 from fastapi import FastAPI, Request, Response
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bench._common import (
@@ -42,11 +46,13 @@ from bench._common import (
     percentile,
     summary,
 )
+from bot.config import Settings, StorageSettings, ZoomSettings
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
+from webhooks.http import create_app
 from webhooks.signature import signature_matches
 
-__all__ = ["bare_app", "main"]
+__all__ = ["bare_app", "main", "receiver_app"]
 
 _WINDOW_SECONDS = 7200
 _MEETINGS = 20
@@ -71,6 +77,17 @@ def bare_app() -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def receiver_app() -> FastAPI:
+    """The receiver alone (`webhooks.http.create_app`: verify, parse, journal; no worker), on
+    the migrated database named by `BENCH_STORAGE_URL`: separates the journal's cost from
+    the background worker's."""
+    settings = Settings(
+        zoom=ZoomSettings(webhook_secret_tokens=[SecretStr(SECRET)]),
+        storage=StorageSettings(url=os.environ["BENCH_STORAGE_URL"]),
+    )
+    return create_app(settings)
 
 
 def _bodies(first: int, count: int) -> list[bytes]:
@@ -121,6 +138,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         base_cpu = cpu_seconds(bare.pid) - cpu
     print(f"bare endpoint : {summary(base)} server_cpu/request={_per(base_cpu, base)}ms")
+
+    alone = ServeProcess.serve()  # only for its migrated database
+    try:
+        with ServeProcess.app(
+            "bench.webhooks", "receiver_app", env={"BENCH_STORAGE_URL": alone.url}
+        ) as receiver:
+            cpu = cpu_seconds(receiver.pid)
+            only = asyncio.run(
+                closed_loop(
+                    receiver.port,
+                    _bodies(args.requests, args.requests),
+                    concurrency=args.concurrency,
+                    time_limit=args.time_limit,
+                )
+            )
+            only_cpu = cpu_seconds(receiver.pid) - cpu
+        only_rows = journal_rows(alone.url)
+    finally:
+        alone.cleanup()
+    print(
+        f"receiver only : {summary(only)} server_cpu/request={_per(only_cpu, only)}ms "
+        f"journal_rows={only_rows} ratio={only.rate / base.rate if base.rate else 0.0:.2f}"
+    )
 
     serve = ServeProcess.serve()
     try:
