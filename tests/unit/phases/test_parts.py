@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import AgendaSettings
 from phases.agenda import Agenda
 from phases.commands import (
     AdmitCmd,
@@ -27,8 +29,9 @@ from phases.commands import (
     Unknown,
     parse,
 )
+from phases.engine import handle, new_session
 from phases.errors import AgendaError, BalintError, StateError
-from phases.events import MeetingStarted, Participant
+from phases.events import MeetingStarted, Participant, TimerDue
 from phases.messages import DEFAULT_MESSAGES, PLACEHOLDERS, Messages
 from phases.roster import RosterEntry, first_word, match, normalise_name
 from phases.state import Phase, SessionState
@@ -39,8 +42,6 @@ from .helpers import T0, Sim, chats, to_phase
 
 
 def test_agenda_defaults_mirror_the_settings():
-    from bot.config import AgendaSettings
-
     settings_names = set(AgendaSettings.model_fields) - {"messages"}
     agenda_names = set(Agenda.__dataclass_fields__) - {"bot_name"}
     assert agenda_names == settings_names
@@ -263,3 +264,13 @@ def test_unreadable_state_raises_state_error(mutate):
 def test_garbage_is_a_state_error(text):
     with pytest.raises(StateError):
         SessionState.from_json(text)
+
+
+def test_a_zone_aware_start_round_trips_and_speaks_local_time():
+    start = T0.astimezone(ZoneInfo("America/Toronto"))
+    state, _ = new_session(agenda=Agenda(), roster=(), scheduled_start=start)
+    text = state.to_json()
+    again = SessionState.from_json(text)
+    assert again == state and again.to_json() == text
+    _, actions = handle(again, TimerDue(timer="meditation_start"), start)
+    assert chats(actions) == ["We begin with a 10-minute meditation. Latecomers join at 19:10."]
