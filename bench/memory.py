@@ -1,0 +1,170 @@
+"""Benchmark: resident memory of `balint-bot serve`, idle and with 200 meetings under way.
+
+`python -m bench.memory [--meetings N] [--members M] [--concurrency C]`
+
+Starts the real `balint-bot serve` process (fresh, migrated SQLite file; `meeting_adapter =
+"none"`, so the runtime keeps every meeting's state and plans its actions but drives no
+Zoom) and reads its `VmRSS` from `/proc` once it is idle. Then it posts, in Zoom's wire
+format (`bot.meeting.zoom_wire`), N meetings' evenings as webhooks: each meeting's
+`meeting.started` and its M members arriving in the waiting room, admitted and joining,
+then half of them leaving and coming back, over C keep-alive connections; and samples the
+resident memory every 50 ms until the background worker has processed every journaled
+event. Prints idle, peak (`VmHWM`) and settled RSS in MiB; target under 150 MiB.
+Loopback only; the load is bounded in count and every wait in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bench._common import ServeProcess, closed_loop, rss_mib, summary
+from bot.meeting import zoom_wire as wire
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
+
+__all__ = ["evening_bodies", "main"]
+
+_TARGET_MIB = 150.0
+
+
+def evening_bodies(meetings: int, members: int) -> list[bytes]:
+    """Webhook bodies for `meetings` meetings of `members` members, interleaved in time."""
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    per_meeting: list[list[bytes]] = []
+    for number in range(meetings):
+        meeting = wire.MeetingIdentity(
+            meeting_id=f"8{number:010d}",
+            uuid=f"bench-memory-{number:04d}==",
+            start_time=start,
+        )
+        bodies = [wire.meeting_body(wire.MEETING_STARTED, meeting=meeting, at=start)]
+        for index in range(members):
+            person = wire.WireParticipant(
+                user_id=str(16778240 + 1024 * index),
+                user_name=f"Member{index} Sample",
+                participant_uuid=f"p-{number}-{index}",
+            )
+            at = start + timedelta(seconds=5 + index)
+            for event in (
+                wire.PARTICIPANT_JOINED_WAITING_ROOM,
+                wire.PARTICIPANT_ADMITTED,
+                wire.PARTICIPANT_LEFT_WAITING_ROOM,
+                wire.PARTICIPANT_JOINED,
+            ):
+                bodies.append(
+                    wire.participant_body(event, meeting=meeting, participant=person, at=at)
+                )
+            if index % 2:
+                later = at + timedelta(seconds=60)
+                bodies.append(
+                    wire.participant_body(
+                        wire.PARTICIPANT_LEFT, meeting=meeting, participant=person, at=later
+                    )
+                )
+                back = wire.WireParticipant(
+                    user_id=str(int(person.user_id) + 512),
+                    user_name=person.user_name,
+                    participant_uuid=person.participant_uuid,
+                )
+                bodies.append(
+                    wire.participant_body(
+                        wire.PARTICIPANT_JOINED,
+                        meeting=meeting,
+                        participant=back,
+                        at=later + timedelta(seconds=20),
+                    )
+                )
+        per_meeting.append(bodies)
+    interleaved: list[bytes] = []
+    for step in range(max(len(bodies) for bodies in per_meeting)):
+        interleaved.extend(bodies[step] for bodies in per_meeting if step < len(bodies))
+    return interleaved
+
+
+class _Sampler:
+    """Reads a process's RSS every `period` seconds on a thread; keeps the largest."""
+
+    def __init__(self, pid: int, period: float = 0.05) -> None:
+        self.pid, self.period = pid, period
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_mib(self.pid)[0])
+            except OSError:
+                return
+            self._stop.wait(self.period)
+
+    def __enter__(self) -> _Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _unprocessed(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            query = select(func.count()).select_from(JournalEntry)
+            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--meetings", type=int, default=200)
+    parser.add_argument("--members", type=int, default=12)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per stage")
+    args = parser.parse_args(argv)
+    bodies = evening_bodies(args.meetings, args.members)
+    serve = ServeProcess.serve()
+    try:
+        with serve:
+            time.sleep(2.0)  # let start-up allocations settle
+            idle, _ = rss_mib(serve.pid)
+            print(f"serve idle: rss={idle:.1f} MiB")
+            with _Sampler(serve.pid) as sampler:
+                load = asyncio.run(
+                    closed_loop(
+                        serve.port,
+                        bodies,
+                        concurrency=args.concurrency,
+                        time_limit=args.time_limit,
+                    )
+                )
+                shape = f"{args.meetings} meetings x {args.members} members"
+                print(f"webhooks of {shape}: {summary(load)}")
+                started = time.perf_counter()
+                left = _unprocessed(serve.url)
+                while left and time.perf_counter() - started < args.time_limit:
+                    time.sleep(0.5)
+                    left = _unprocessed(serve.url)
+                drained = time.perf_counter() - started
+            settled, peak = rss_mib(serve.pid)
+            peak = max(peak, sampler.peak)
+            print(f"worker processed the backlog {drained:.1f}s after the last ack (left={left})")
+            print(
+                f"serve under load: peak rss={peak:.1f} MiB, after processing={settled:.1f} MiB "
+                f"(target < {_TARGET_MIB:.0f} MiB) {'PASS' if peak < _TARGET_MIB else 'MISS'}"
+            )
+    finally:
+        serve.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
