@@ -134,6 +134,8 @@ class StepReport:
     fed: int = 0
     dropped: int = 0
     executed: int = 0
+    #: the session's phase after the latest step ("" if no step ran)
+    phase: str = ""
 
     def __add__(self, other: StepReport) -> StepReport:
         return StepReport(
@@ -141,6 +143,7 @@ class StepReport:
             fed=self.fed + other.fed,
             dropped=self.dropped + other.dropped,
             executed=self.executed + other.executed,
+            phase=other.phase or self.phase,
         )
 
 
@@ -332,6 +335,7 @@ class MeetingRuntime:
                 "meeting_id": self.meeting_uuid,
                 "delivery_id": entry_id,
                 "event_type": entry.event,
+                "phase": report.phase,
                 "fed": report.fed,
                 "dropped": report.dropped,
             },
@@ -482,7 +486,7 @@ class MeetingRuntime:
             ended=ended,
             cursors=cursors,
         )
-        return StepReport(handled=1, fed=fed, dropped=dropped)
+        return StepReport(handled=1, fed=fed, dropped=dropped, phase=str(state.phase))
 
     def _hold_lease(self, session: Session) -> None:
         """Take or renew this replica's lease in `session`'s transaction (the fence).
