@@ -91,9 +91,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         for line in render_records(records, palette=palette, webhooks=args.webhooks):
             print(line, flush=True)
 
-    report = asyncio.run(
-        run_demo(scenario, out_dir=out_dir, speed=args.speed, on_progress=progress)
-    )
+    try:
+        report = asyncio.run(
+            run_demo(scenario, out_dir=out_dir, speed=args.speed, on_progress=progress)
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the files so far are in {out_dir}", file=sys.stderr)
+        return 130
     zoom_minutes = {
         r["name"]: float(r["minutes"])
         for r in report.run.timeline.records

@@ -38,7 +38,14 @@ from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 
-__all__ = ["DEMO_PROVIDER_NUMBER", "DemoWorld", "build_world", "roster_csv"]
+__all__ = [
+    "DEMO_PROVIDER_NUMBER",
+    "DemoWorld",
+    "build_world",
+    "demo_settings",
+    "roster_csv",
+    "zone_for",
+]
 
 #: A made-up OHIP provider number for the demo's billing worksheet.
 DEMO_PROVIDER_NUMBER = "012345"
@@ -63,20 +70,26 @@ class DemoWorld:
     generated_key: bool
 
 
-def _zone_for(start: datetime) -> str:
-    """An IANA zone whose offset at `start` is the scenario's, else UTC."""
+def zone_for(start: datetime) -> str:
+    """An IANA zone for the scenario's start: a Canadian zone with that offset at that moment,
+    else the fixed `Etc/GMT±N` zone for a whole-hour offset, else UTC."""
     offset = start.utcoffset()
     for name in _ZONES:
-        if datetime.astimezone(start, ZoneInfo(name)).utcoffset() == offset:
+        if start.astimezone(ZoneInfo(name)).utcoffset() == offset:
             return name
-    return "UTC"
+    if offset is None or not offset:
+        return "UTC"
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    if rest:
+        return "UTC"
+    return f"Etc/GMT{-hours:+d}"  # POSIX sign: Etc/GMT+5 is five hours behind UTC
 
 
 def demo_settings(
     scenario: Scenario, *, database: Path, secret: str, data_key: str, meeting_id: str
 ) -> Settings:
     """Settings for a service that runs `scenario` (its schedule, agenda and bot name)."""
-    zone = _zone_for(scenario.start)
+    zone = zone_for(scenario.start)
     local = scenario.start.astimezone(ZoneInfo(zone))
     weekday: Weekday = get_args(Weekday)[local.weekday()]
     agenda = scenario.agenda.to_dict()

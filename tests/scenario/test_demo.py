@@ -13,15 +13,18 @@ import csv
 import os
 import stat
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.cli import main
 from bot.demo import BUILTIN_SCENARIO
-from bot.demo.report import Palette, render_records
+from bot.demo.report import Palette, render_attendance, render_records
 from bot.demo.session import AttendanceRow, DemoReport, run_demo
+from bot.demo.world import zone_for
 from bot.simulation.driver import run_scenario
 from bot.simulation.scenario import load_scenario
 
@@ -288,3 +291,37 @@ def test_the_bot_itself_is_not_counted_as_an_attendee(demo):
     present = sum(1 for row in report.attendance if row.present)
     assert present == 9  # eight members and the facilitator; the guest never got in
     assert totals == {str(present)}
+
+
+@pytest.mark.parametrize(
+    ("start", "zone"),
+    [
+        ("2026-12-02T19:00:00-05:00", "America/Toronto"),
+        ("2026-07-02T19:00:00-04:00", "America/Toronto"),
+        ("2026-12-02T18:45:00-08:00", "America/Vancouver"),
+        ("2026-12-02T19:00:00+01:00", "Etc/GMT-1"),
+        ("2026-12-02T19:00:00+05:30", "UTC"),
+        ("2026-12-02T19:00:00+00:00", "UTC"),
+    ],
+)
+def test_the_demo_group_keeps_the_scenarios_local_time(start: str, zone: str) -> None:
+    moment = datetime.fromisoformat(start)
+    assert zone_for(moment) == zone
+    assert moment.astimezone(ZoneInfo(zone)).utcoffset() == moment.utcoffset() or zone == "UTC"
+
+
+def test_the_attendance_table_flags_a_disagreement_with_zoom() -> None:
+    row = AttendanceRow(
+        name="Anna",
+        role="member",
+        minutes=50,
+        waiting_minutes=0,
+        first_join=0.0,
+        last_leave=3000.0,
+        late=False,
+        present=True,
+    )
+    same = render_attendance([row], palette=Palette(False), zoom_minutes={"Anna": 50.4})
+    differs = render_attendance([row], palette=Palette(False), zoom_minutes={"Anna": 55.0})
+    assert "differs from Zoom" not in same[-1]
+    assert "differs from Zoom" in differs[-1]
