@@ -1,7 +1,8 @@
 """All table modules, imported so that `Base.metadata` knows every table (Alembic needs it).
 
 Each area owns one module: `core` (groups, modules, sessions, roster, attendance, audit),
-`journal` (webhook journal, runtime state, leases), `billing` (claims, files, sequences).
+`journal` (webhook journal), `runtime` (engine state, wake-ups, action log, leases),
+`billing` (claims, files, sequences).
 """
 
 from storage.tables import billing as billing
