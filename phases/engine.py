@@ -89,6 +89,8 @@ RECENT_MESSAGE_IDS = 64
 
 _FIELDS = tuple(f.name for f in fields(SessionState))
 _MINUTE = timedelta(minutes=1)
+#: A `said` flag remembering the phase a meeting was in when Zoom ended it mid-group.
+_ENDED_FROM = "ended_from:"
 
 
 def new_session(
@@ -178,6 +180,8 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
     if isinstance(event, MeetingEnded):
         _meeting_ended(draft)
     else:
+        if isinstance(event, MeetingStarted) and draft.phase is Phase.ENDED:
+            _reopen(draft)
         _catch_up(draft)
         _dispatch(draft, event)
         _catch_up(draft)
@@ -427,7 +431,19 @@ def _meeting_ended(d: _Draft) -> None:
         if person.where != "gone":
             d.put(_moved(person, "gone"))
     if d.phase is not Phase.ENDED:
+        if d.phase in BEFORE_CLOSING:
+            d.said = d.said | {f"{_ENDED_FROM}{d.phase.value}"}
         _enter(d, Phase.ENDED, "meeting ended", line="")
+
+
+def _reopen(d: _Draft) -> None:
+    """The meeting started again after Zoom ended it mid-group (say, the host ended it by
+    mistake and restarted it): pick up the phase it was in; the clock then catches up."""
+    flags = [flag for flag in d.said if flag.startswith(_ENDED_FROM)]
+    if not flags:
+        return
+    d.said = d.said - set(flags)
+    _enter(d, Phase(flags[0].removeprefix(_ENDED_FROM)), "meeting restarted", quiet=True)
 
 
 def _mirror_enter(d: _Draft) -> None:

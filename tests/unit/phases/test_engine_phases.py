@@ -500,3 +500,29 @@ def test_a_late_warning_says_the_true_time_left():
     sim = to_phase(Phase.CASE_CALL)
     assert chats(sim.feed(TimerDue(timer="warning_10"), 97.5)) == [line("warning", minutes=8)]
     assert chats(sim.feed(TimerDue(timer="warning_2"), 103.01)) == [line("warning", minutes=2)]
+
+
+def test_a_meeting_restarted_mid_group_picks_up_where_it_was():
+    sim = to_phase(Phase.DISCUSSION)
+    sim.feed(MeetingEnded(), 20)
+    assert sim.phase is Phase.ENDED
+    actions = sim.feed(MeetingStarted(), 22)
+    assert transitions(actions) == [("ended", "discussion")]
+    assert chats(actions) == []
+    rejoin = sim.enter("Ana", 23)
+    assert Mute(target=ANA) in rejoin and StopVideo(target=ANA) in rejoin
+    assert admitted(sim.feed(ArrivedInWaitingRoom(participant=person("Ben")), 24)) == ["Ben"]
+
+
+def test_a_meeting_restarted_after_the_group_stays_ended_or_closes():
+    sim = to_phase(Phase.CLOSING)
+    sim.feed(MeetingEnded(), 20)
+    assert transitions(sim.feed(MeetingStarted(), 22)) == []
+    sim = to_phase(Phase.CASE_CALL)
+    sim.feed(MeetingEnded(), 20)
+    actions = sim.feed(MeetingStarted(), 110)
+    assert transitions(actions) == [("ended", "case_call"), ("case_call", "closing")]
+    sim = to_phase(Phase.RETURN)
+    sim.say("Mira", "/end", 20)
+    sim.say("Mira", "/end", 21)
+    assert transitions(sim.feed(MeetingStarted(), 22)) == []

@@ -144,6 +144,7 @@ OPS = (
     "command",
     "timer",
     "started",
+    "ended",
 )
 #: What the facilitator types in "command" steps: mostly moving the session on.
 COMMANDS = (
@@ -257,6 +258,8 @@ def build_events(raw: list, start: str = "social") -> list[tuple[Event, int]]:
                 event = ChatMessage(sender=mira if flag or index < 6 else who, text=command)
             case "timer":
                 event = TimerDue(timer=timer)
+            case "ended":
+                event = MeetingEnded()
             case _:
                 event = MeetingStarted()
         events.append((event, clock))
