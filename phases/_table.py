@@ -12,6 +12,8 @@ A session is a line of phases. Two kinds of force move it along:
   Nothing else moves by itself: the facilitator leads the room.
 * The facilitator, by command: `/next` follows `NEXT` below, `/case NAME` starts a
   presentation, `/end` closes, `/reflection` opens the reflection; `MeetingEnded` ends all.
+  If Zoom ended the meeting before the group's end and it starts again (a host ending it by
+  mistake), `MeetingStarted` picks up the phase it was in and the clock catches up.
 
 Clock marks are not driven by the timers themselves. On every event, before anything else,
 the engine "catches up": it compares `now` with the marks and makes every move that is due
