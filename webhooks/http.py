@@ -64,6 +64,8 @@ ReadinessCheck = Callable[[], Mapping[str, bool] | Awaitable[Mapping[str, bool]]
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
+#: SQLite: journal records between two passive WAL checkpoints (see `JournalWriter`).
+CHECKPOINT_EVERY = 256
 #: Longest a readiness probe waits for the database.
 READINESS_TIMEOUT_SECONDS = 2.0
 #: Longest chat command logged (commands are short; anything longer is cut).
@@ -122,7 +124,11 @@ def create_app(
                 extra={"delivery_id": entry_id, "event_type": record.info.event},
             )
 
-    writer = JournalWriter(factory, on_committed=committed)
+    writer = JournalWriter(
+        factory,
+        on_committed=committed,
+        checkpoint_every=CHECKPOINT_EVERY if db.dialect.name == "sqlite" else 0,
+    )
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[Any]:

@@ -95,3 +95,23 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_write(
     assert _keys(engine) == ["kept", "later"]
     assert told == [("kept", True), ("later", True)]  # the worker hears of it all the same
     assert "never retrieved" not in caplog.text
+
+
+async def test_sqlite_checkpoints_beside_the_writer(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    writer = JournalWriter(make_session_factory(engine), checkpoint_every=2)
+    for n in range(6):
+        await writer.write(_record(f"c{n}", ts=n))
+    for _ in range(100):  # let the background checkpoint finish
+        await asyncio.sleep(0.01)
+        if not any("_checkpoint" in repr(task) for task in asyncio.all_tasks()):
+            break
+    assert _keys(engine) == [f"c{n}" for n in range(6)]
+    with engine.connect() as connection:
+        busy, log_frames, checkpointed = connection.exec_driver_sql(
+            "PRAGMA wal_checkpoint(PASSIVE)"
+        ).one()
+    assert busy == 0 and log_frames == checkpointed
+    assert "checkpoint failed" not in caplog.text
