@@ -32,6 +32,7 @@ __all__ = [
     "claim_action",
     "create_meeting",
     "due_wakeups",
+    "expire_planned",
     "interrupt_executing",
     "lease_owner",
     "live_meetings",
@@ -297,6 +298,21 @@ def record_outcome(
         .where(RuntimeAction.id == action_id)
         .values(status=status, code=code, error=error[:2000], executed_at=now)
     )
+
+
+def expire_planned(session: Session, *, meeting_uuid: str, planned_before: datetime) -> int:
+    """Mark actions still `planned` since before `planned_before` as `expired` (too late to
+    carry out after a long outage: a welcome line an hour late helps no one)."""
+    result = session.execute(
+        update(RuntimeAction)
+        .where(
+            RuntimeAction.meeting_uuid == meeting_uuid,
+            RuntimeAction.status == "planned",
+            RuntimeAction.created_at < planned_before,
+        )
+        .values(status="expired")
+    )
+    return _rowcount(result)
 
 
 def interrupt_executing(session: Session, *, meeting_uuid: str) -> int:

@@ -11,8 +11,9 @@ port, each one claimed (`planned` -> `executing`, a compare-and-set) before the 
 outcome recorded after it. Hence:
 
 - a restart resumes in the right phase (the state is in the database) and executes the
-  actions planned but not yet claimed; an action a dead process had claimed is marked
-  `interrupted` and never repeated: at most once, exactly once when nothing crashes;
+  actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
+  they are `expired`); an action a dead process had claimed is marked `interrupted` and
+  never repeated: at most once, exactly once when nothing crashes;
 - reprocessing a cause plans nothing twice (the action keys are unique), and the same chat
   command from the webhook and from the meeting's callback shares its key (`chat:<id>:<n>`).
 
@@ -179,6 +180,8 @@ class MeetingRuntime:
         lease_ttl: how long a lease lasts when taken or renewed.
         clock: the current time (aware); injected so tests need not wait.
         metrics: where lag and action results are counted, if anywhere.
+        action_expiry: on resuming, actions planned longer ago than this are expired, not
+            carried out (after a long outage they would come too late to make sense).
     """
 
     def __init__(
@@ -192,8 +195,10 @@ class MeetingRuntime:
         lease_ttl: timedelta,
         clock: Callable[[], datetime],
         metrics: RuntimeMetrics | None = None,
+        action_expiry: timedelta = timedelta(minutes=10),
     ) -> None:
         self.meeting_uuid = meeting_uuid
+        self._expiry = action_expiry
         self.control = control
         self._hooks = hooks
         self._factory = session_factory
@@ -285,10 +290,20 @@ class MeetingRuntime:
         with session_scope(self._factory) as session:
             self._hold_lease(session)
             interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
-        if interrupted:
+            expired = rs.expire_planned(
+                session,
+                meeting_uuid=self.meeting_uuid,
+                planned_before=self._clock() - self._expiry,
+            )
+        if interrupted or expired:
             _log.warning(
-                "actions interrupted by a restart are not repeated",
-                extra={"meeting_id": self.meeting_uuid, "count": interrupted},
+                "actions left by a stopped process: interrupted ones are not repeated, "
+                "expired ones are not carried out",
+                extra={
+                    "meeting_id": self.meeting_uuid,
+                    "interrupted": interrupted,
+                    "expired": expired,
+                },
             )
         self._resumed = True
         return await self._execute_planned()

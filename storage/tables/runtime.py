@@ -38,8 +38,17 @@ __all__ = [
 ]
 
 #: Life of a logged action: planned -> executing -> done | refused | not_executed, or
-#: executing -> interrupted when the process died while carrying it out (never retried).
-ACTION_STATUSES = ("planned", "executing", "done", "refused", "not_executed", "interrupted")
+#: executing -> interrupted when the process died while carrying it out (never retried), or
+#: planned -> expired when a restart came too late for it.
+ACTION_STATUSES = (
+    "planned",
+    "executing",
+    "done",
+    "refused",
+    "not_executed",
+    "interrupted",
+    "expired",
+)
 
 
 class RuntimeMeeting(Base):

@@ -207,3 +207,22 @@ def test_an_undecodable_entry_is_skipped_and_does_not_block_the_meeting(
     assert meeting.admits() == [ANNA.user_id]
     with session_scope(factory) as s:
         assert journal.entry(s, entry_id=poison).processed_at is not None  # type: ignore[union-attr]
+
+
+def test_actions_planned_long_before_a_restart_expire_instead_of_running_late(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    asyncio.run(runtime.process_journal())
+    entry = _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    runtime._step_entry(entry)  # planned, then the process died
+    clock.advance(minutes=11)  # the restart comes after the default 10-minute expiry
+    asyncio.run(_runtime(factory, hooks, clock, meeting).process_journal())
+    assert meeting.admits() == []
+    with session_scope(factory) as s:
+        log = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
+    assert [a.status for a in log] == ["expired"]
