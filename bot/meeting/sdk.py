@@ -255,6 +255,7 @@ class SdkMeeting:
         #: non-zero so its supervisor rejoins, unless the host removed it on purpose).
         self.failure: SdkJoinError | None = None
         self.removed_by_host = False
+        self._leaving = False
 
     # ---------------------------------------------------------------- lifecycle (asyncio)
 
@@ -588,12 +589,13 @@ class SdkMeeting:
         self._stop_timer("poll")
         self._people.clear()
         self._waiting.clear()
-        if was_in and ended:
+        if was_in and ended and not self._leaving:
             self._emit(MeetingEnded())
         self._thread.to_asyncio(self._closed.set)
 
     def _leave_now(self) -> None:
         if self._svc is not None and not self._ended:
+            self._leaving = True  # the ENDED status that follows is our leaving, not the end
             self._svc.Leave(self._sdk.LeaveMeetingCmd.LEAVE_MEETING)
 
     def _destroy(self) -> None:

@@ -100,6 +100,7 @@ class TestJoin:
         assert events[1].role is ZoomRole.HOST
         assert world.allow_local_recording_requests is False  # forbidden once it has rights
         await meeting.leave()
+        assert not any(isinstance(e, MeetingEnded) for e in events)  # it left; no end
         assert sdk.destroyed == ["meeting", "setting", "auth", "sdk"]
         assert world.violations == []
         assert meeting.closed.is_set()
