@@ -325,3 +325,13 @@ def test_the_attendance_table_flags_a_disagreement_with_zoom() -> None:
     differs = render_attendance([row], palette=Palette(False), zoom_minutes={"Anna": 55.0})
     assert "differs from Zoom" not in same[-1]
     assert "differs from Zoom" in differs[-1]
+
+
+@pytest.mark.parametrize("speed", ["-1", "fast", "nan"])
+def test_a_bad_speed_is_refused_by_the_parser(
+    speed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--speed", speed])
+    assert exited.value.code == 2
+    assert "--speed" in capsys.readouterr().err
