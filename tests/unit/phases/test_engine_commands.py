@@ -480,3 +480,12 @@ def test_host_commands_count_even_off_roster():
     sim = Sim()
     sim.enter("Olga", -10, role=ZoomRole.HOST)
     assert sim.say("Olga", "/help", -9)[0].text == line("help")
+
+
+def test_a_held_person_let_in_by_hand_is_no_longer_held():
+    sim = to_phase(Phase.CASE_CALL)
+    sim.say("Mira", "/hold Ben", 3)
+    sim.feed(ArrivedInWaitingRoom(participant=person("Ben")), 3)
+    sim.feed(Joined(participant=person("Ben")), 4)  # the host clicked Admit in Zoom
+    assert "k-ben" not in sim.state.held
+    assert sim.state.agenda == Agenda()
