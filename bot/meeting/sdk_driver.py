@@ -8,9 +8,10 @@ are carried out by the process that holds the live SDK connection, while webhook
 arriving through `serve` and its journal.
 
 It steps every `interval` seconds and whenever the bot reports something (a nudge). Chat
-lines the bot sees are fed at once with `MeetingRuntime.feed_live`, so a facilitator's
-command acts without waiting for its webhook (the two share their action keys, so it runs
-once). Join/leave facts come only through the journal, as `feed_live` requires.
+lines the bot sees are queued by the listener and fed on the next turn of the loop with
+`MeetingRuntime.feed_live`, so a facilitator's command acts without waiting for its webhook
+(the two share their action keys, so it runs once). Join/leave facts come only through the
+journal, as `feed_live` requires.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class MeetingDriver:
         self._interval = interval
         self._runtimes: dict[str, MeetingRuntime] = {}
         self._nudge = asyncio.Event()
+        self._chats: list[ChatMessage] = []
         self.lease_refusals = 0
 
     def meeting_uuids(self) -> list[str]:
@@ -138,29 +140,43 @@ class MeetingDriver:
         return handled
 
     async def on_event(self, event: Event) -> None:
-        """The bot's listener: chat commands are fed at once; anything else nudges a step."""
+        """The bot's listener: queue chat commands and nudge the loop; never acts inline.
+
+        Acting here would deadlock: the listener runs while a step may be waiting for the
+        bot's events to be delivered, holding the runtime's lock.
+        """
+        if isinstance(event, ChatMessage) and event.message_id:
+            self._chats.append(event)
         self._nudge.set()
-        if not isinstance(event, ChatMessage) or not event.message_id:
-            return
-        with session_scope(self._factory) as session:
-            live = [
-                uuid
-                for uuid in rs.live_meetings(session)
-                if (record := rs.load_meeting(session, meeting_uuid=uuid)) is not None
-                and record.meeting_id == self.meeting_id
-            ]
-        if not live:
-            return  # the session starts with meeting.started; the webhook carries the line
-        try:
-            await self._runtime(live[-1]).feed_live(event)
-        except LeaseLost:
-            self.lease_refusals += 1
+
+    async def feed_chats(self) -> int:
+        """Feed the queued chat lines to the live instance of this meeting; returns how many."""
+        fed = 0
+        while self._chats:
+            event = self._chats.pop(0)
+            with session_scope(self._factory) as session:
+                live = [
+                    uuid
+                    for uuid in rs.live_meetings(session)
+                    if (record := rs.load_meeting(session, meeting_uuid=uuid)) is not None
+                    and record.meeting_id == self.meeting_id
+                ]
+            if not live:
+                continue  # no session yet; the webhook carries the line to the journal
+            try:
+                await self._runtime(live[-1]).feed_live(event)
+            except LeaseLost:
+                self.lease_refusals += 1
+                continue
+            fed += 1
+        return fed
 
     async def run(self, until: asyncio.Event) -> None:
         """Step until `until` is set (the meeting ended or the bot left), then step once more
         so the closing webhooks are processed, and give up the leases."""
         while not until.is_set():
             try:
+                await self.feed_chats()
                 await self.step()
             except Exception:
                 logger.exception("meeting driver step failed; retrying")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
                 break
             await asyncio.sleep(0.01)
         assert world.people["Anna"].where == "meeting"  # admitted by the SDK bot
+        for n in range(5):  # chat seen by the bot while the driver steps: no deadlock
+            line = f"hello {n}"
+            await meeting._thread.call(functools.partial(world.person_says, "Anna", line))
+            await asyncio.sleep(0.01)
         await meeting._thread.call(world.end)
         assert await asyncio.wait_for(task, 10) == 0
         assert world.violations == [] and world.crashes == []

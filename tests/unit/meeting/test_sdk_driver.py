@@ -134,6 +134,8 @@ def test_chat_seen_by_the_bot_is_fed_at_once(factory):
     before = len(meeting.calls)
     chat = ChatMessage(sender=FAY, text="/case Anna", private=False, message_id="m-1")
     asyncio.run(driver.on_event(chat))
+    assert meeting.calls[before:] == []  # the listener only queues
+    assert asyncio.run(driver.feed_chats()) == 1
     with session_scope(factory) as session:
         record = rs.load_meeting(session, meeting_uuid=OURS)
     assert record is not None
