@@ -294,8 +294,8 @@ def session_world(
         engine = request.getfixturevalue("postgres_engine")
         url = engine.url.render_as_string(hide_password=False)
     _seed_roster(url)
-    # The meditation started 48 s ago and ends 12 s from now (1-minute meditation).
-    start = (datetime.now(UTC) - timedelta(seconds=48)).replace(microsecond=0)
+    # The meditation started 44 s ago and ends 16 s from now (1-minute meditation).
+    start = (datetime.now(UTC) - timedelta(seconds=44)).replace(microsecond=0)
     config = tmp_path / "balint-bot.toml"
     _config(config, url, start)
     serve = Serve(config, tmp_path)
