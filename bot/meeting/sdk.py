@@ -48,7 +48,7 @@ from bot.errors import ConfigError, MeetingControlError
 from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
 from bot.meeting.sdk_codes import AUTH_MESSAGES, fail_message, refusal_for
 from bot.meeting.sdk_jwt import make_sdk_jwt
-from bot.meeting.sdk_loop import GLibLoop, SdkThread
+from bot.meeting.sdk_loop import GLibLoop, MainLoop, SdkThread
 from bot.zoom_api.client import ZoomClient
 from bot.zoom_api.errors import ZoomApiError, ZoomRequestError
 from phases.errors import BalintError
@@ -1038,8 +1038,12 @@ async def open_sdk_meeting(
     facilitator_names: Iterable[str] = (),
     options: SdkOptions | None = None,
     now: datetime | None = None,
+    sdk: Any = None,
+    loop: MainLoop | None = None,
 ) -> SdkMeeting:
     """Fetch the passcode and the bot user's ZAK through REST, sign the JWT, and join.
+
+    `sdk` and `loop` default to the real bindings and a GLib main loop.
 
     Raises:
         ConfigError: SDK credentials, bot user or bindings missing.
@@ -1056,10 +1060,9 @@ async def open_sdk_meeting(
     )
     meeting = await rest.get_meeting(meeting_id)
     zak = await rest.get_zak(zoom.bot_user_id)
-    sdk = load_sdk()
-    thread = SdkThread(GLibLoop(), asyncio.get_running_loop())
+    thread = SdkThread(loop or GLibLoop(), asyncio.get_running_loop())
     bot = SdkMeeting(
-        sdk,
+        sdk if sdk is not None else load_sdk(),
         thread,
         meeting_id=meeting_id,
         rest=rest,

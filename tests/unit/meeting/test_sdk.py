@@ -417,3 +417,51 @@ async def test_waiting_room_polling_runs_on_its_own():
     finally:
         await harness.aclose()
     assert world.violations == []
+
+
+async def test_open_sdk_meeting_joins_with_the_rest_passcode_and_the_bot_users_zak():
+    from bot.meeting.sdk import open_sdk_meeting
+    from tests.unit.meeting.zoom_sdk_double import FakeZoomSdk, ThreadLoop, World
+
+    loop = ThreadLoop()
+    world = World(loop=loop)
+    settings = Settings(
+        zoom=ZoomSettings(
+            api_base_url=API,
+            oauth_url=OAUTH,
+            account_id="a",
+            client_id="c",
+            client_secret="s",
+            sdk_key=world.sdk_key,
+            sdk_secret=world.sdk_secret,
+            bot_user_id="z8yBXksDSemSvy9vJZxLnQ",
+            bot_name="Balint Companion",
+        )
+    )
+    with respx.mock(assert_all_mocked=True) as router:
+        router.post(OAUTH).mock(return_value=recorded("oauth_token"))
+        router.get(f"{API}/meetings/85746065432").mock(return_value=recorded("meeting_get"))
+        zak = router.get(f"{API}/users/z8yBXksDSemSvy9vJZxLnQ/token").mock(
+            return_value=recorded("user_zak")
+        )
+        async with httpx.AsyncClient() as http:
+            rest = ZoomClient.from_settings(settings, http, clock=FakeClock())
+            bot = await open_sdk_meeting(
+                settings,
+                rest,
+                meeting_id="85746065432",
+                sdk=FakeZoomSdk(world),
+                loop=loop,
+                options=FAST,
+            )
+    try:
+        assert zak.call_count == 1
+        joined = world.joined_with
+        assert joined is not None
+        assert joined.meetingNumber == 85746065432
+        assert joined.psw == "cP3fb7"  # the passcode from GET /meetings/{id}
+        assert joined.userZAK.endswith("fixture-zak")
+        assert joined.userName == "Balint Companion"
+    finally:
+        await bot.leave()
+    assert world.violations == []
