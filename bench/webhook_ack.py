@@ -80,6 +80,25 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_ack_p99(port: int) -> str:
+    """The upper bound of the server's own ack-time histogram bucket holding its p99."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    buckets: list[tuple[float, float]] = []
+    for line in raw.decode().splitlines():
+        if line.startswith("balint_webhook_ack_seconds_bucket"):
+            upper = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(upper), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0.0
+    for bound, count in buckets:
+        if total and count >= 0.99 * total:
+            return f"{bound * 1000:g}ms"
+    return "?"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -167,6 +186,7 @@ def main() -> int:
             cpu_before = _cpu_seconds(server.pid)
             latencies, statuses = asyncio.run(_run(port, args.rate, args.seconds))
             server_cpu = _cpu_seconds(server.pid) - cpu_before
+            server_p99 = _server_ack_p99(port)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -184,7 +204,8 @@ def main() -> int:
         f"requests={len(ordered)} rate={args.rate}/s ok={ok} journal_rows={rows} "
         f"p50={pct(0.50):.1f}ms p95={pct(0.95):.1f}ms p99={pct(0.99):.1f}ms "
         f"max={ordered[-1] * 1000:.1f}ms "
-        f"server_cpu_per_request={server_cpu / len(ordered) * 1000:.2f}ms"
+        f"server_cpu_per_request={server_cpu / len(ordered) * 1000:.2f}ms "
+        f"server_side_ack_p99<={server_p99}"
     )
     return 0 if ok == len(ordered) == rows else 1
 
