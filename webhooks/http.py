@@ -27,6 +27,7 @@ text; a chat line is logged only if it is a command (starts with "/").
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import time
@@ -134,9 +135,11 @@ def create_app(
     async def app_lifespan(app: FastAPI) -> AsyncIterator[Any]:
         try:
             if lifespan is None:
+                _freeze_startup_objects()
                 yield None
             else:
                 async with lifespan(app) as state:
+                    _freeze_startup_objects()
                     yield state
         finally:
             if owns_engine:
@@ -326,6 +329,18 @@ def _ok() -> Response:
 
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the objects alive at start-up out of the cyclic garbage collector's full passes.
+
+    Everything imported and built by then (FastAPI, SQLAlchemy, pydantic, the worker) lives
+    for the whole process; without this a full collection walks all of it, a pause of about
+    50 ms that every webhook arriving meanwhile waits out (measured with bench/webhook_ack.py:
+    p99 from about 20-40 ms down to about 5 ms at 500 requests/s).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _utc_now() -> datetime:
