@@ -43,7 +43,7 @@ from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.sessions import ensure_session
 from storage.tables.core import AttendanceRecord, SessionRecord, TherapyInterval
 
-__all__ = ["build_group", "main"]
+__all__ = ["build_group", "main", "roster_csv", "session_dates", "settings_for"]
 
 GROUP = "Bench Balint group"
 ZONE = ZoneInfo("America/Toronto")
@@ -68,7 +68,8 @@ def session_dates(*, last_year: int, years: int) -> list[date]:
     return days
 
 
-def _roster(members: int, module_names: list[str], seed: int) -> str:
+def roster_csv(members: int, module_names: list[str], *, seed: int) -> str:
+    """A roster CSV: one facilitator and `members` members with synthetic PHI."""
     rng = random.Random(seed)
     modules = ";".join(module_names)
     lines = [",".join(ROSTER_HEADERS)]
@@ -123,7 +124,7 @@ def build_group(
     days = session_dates(last_year=last_year, years=years)
     first = last_year - years + 1
     module_names = [f"{y}-{m:02d}" for y in range(first, last_year + 1) for m in _MODULE_STARTS]
-    rows = parse_roster(_roster(members, module_names, seed), today=date(last_year, 12, 1))
+    rows = parse_roster(roster_csv(members, module_names, seed=seed), today=date(last_year, 12, 1))
     result = import_roster(session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key))
     people = list(zip(rows, result.member_ids, strict=True))
     rng = random.Random(seed)
