@@ -729,14 +729,32 @@ def _chat(d: _Draft, participant: Participant, text: str, message_id: str) -> No
     command = parse(text)
     if command is None:
         return
-    sender = d.people.get(participant.key)
-    if sender is None or sender.user_id != participant.user_id or sender.name != participant.name:
-        where: Where = sender.where if sender is not None else "meeting"
-        sender = _upsert(d, participant, where=where)
+    sender = _chat_sender(d, participant)
     if not sender.is_facilitator:
         d.tell(sender, "refused_member", name=_called(sender))
         return
     _command(d, sender, command)
+
+
+def _chat_sender(d: _Draft, participant: Participant) -> Person:
+    """Who typed a command.
+
+    Zoom's chat webhook names the sender only by the per-join id (`sender_session_id`), not by
+    the meeting-stable key, so someone present under that user id is the sender: a host who is
+    not on the roster keeps their rights, and no phantom second person is recorded.
+    """
+    sender = d.people.get(participant.key)
+    if sender is None:
+        present = (
+            p for p in d.people.values() if p.where != "gone" and p.user_id == participant.user_id
+        )
+        found = next(present, None)
+        if found is not None:
+            return found
+    if sender is None or sender.user_id != participant.user_id or sender.name != participant.name:
+        where: Where = sender.where if sender is not None else "meeting"
+        sender = _upsert(d, participant, where=where)
+    return sender
 
 
 def _command(d: _Draft, sender: Person, command: Command) -> None:

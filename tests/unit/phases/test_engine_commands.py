@@ -489,3 +489,24 @@ def test_a_held_person_let_in_by_hand_is_no_longer_held():
     sim.feed(Joined(participant=person("Ben")), 4)  # the host clicked Admit in Zoom
     assert "k-ben" not in sim.state.held
     assert sim.state.agenda == Agenda()
+
+
+def test_a_command_from_the_chat_webhook_is_matched_to_the_sender_by_user_id():
+    """Zoom's chat webhook gives only the sender's per-join id, never the meeting-stable key."""
+    sim = Sim()
+    host = person("Dr. Host", key="uuid-host", user_id="16778240")
+    sim.feed(Joined(participant=host, role=ZoomRole.HOST), -14)
+    as_webhook = person("Dr. Host", key="16778240", user_id="16778240")
+    actions = sim.feed(ChatMessage(sender=as_webhook, text="/status"), -13)
+    [reply] = chats(actions)
+    assert reply.startswith("Phase: ")
+    assert set(sim.state.people) == {"uuid-host"}
+
+
+def test_a_stranger_using_a_present_facilitators_name_by_webhook_is_still_refused():
+    sim = Sim()
+    sim.feed(Joined(participant=person("Ben"), role=ZoomRole.ATTENDEE), -14)
+    ben_by_webhook = person("Ben", key="u-k-ben", user_id="u-k-ben")
+    actions = sim.feed(ChatMessage(sender=ben_by_webhook, text="/next"), -13)
+    assert chats(actions) == [line("refused_member", name="Ben")]
+    assert sim.phase is Phase.SOCIAL
