@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from bot.config import Settings
 from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_attendance, render_records, render_summary
 from bot.demo.session import run_demo
-from bot.simulation.scenario import ScenarioError, load_scenario
+from bot.simulation.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["register"]
 
@@ -62,6 +64,14 @@ def register(subparsers: Any) -> None:
         help="directory for the database and the worksheet (default: a new temporary one)",
     )
     parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="hold the evening on this date, YYYY-MM-DD (default: the built-in evening is held "
+        "on the latest past day of its weekday, so its claims are not future-dated; a "
+        "--scenario file keeps its own date)",
+    )
+    parser.add_argument(
         "--webhooks", action="store_true", help="also list every webhook Zoom sends"
     )
     colour = parser.add_mutually_exclusive_group()
@@ -77,6 +87,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     except ScenarioError as bad:
         print(f"balint-bot: bad scenario: {bad}", file=sys.stderr)
         return 2
+    held_on: date | None = args.date
+    if held_on is None and args.scenario is None:
+        held_on = latest_past(scenario.start.weekday(), before=date.today())
+    if held_on is not None:
+        scenario = on_date(scenario, held_on)
     out_dir: Path = args.out or Path(tempfile.mkdtemp(prefix="balint-demo-"))
     color = args.color if args.color is not None else _wants_colour()
     palette = Palette(color)
@@ -116,6 +131,21 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     failed = report.run.webhooks_failed > 0 or report.worksheet is None
     return 1 if failed else 0
+
+
+def latest_past(weekday: int, *, before: date) -> date:
+    """The latest date strictly before `before` that falls on `weekday` (Monday = 0)."""
+    back = (before.weekday() - weekday) % 7 or 7
+    return before - timedelta(days=back)
+
+
+def on_date(scenario: Scenario, day: date) -> Scenario:
+    """The same scenario held on `day`, at the same wall-clock time and UTC offset.
+
+    Event times are offsets from the start, so only the start moves.
+    """
+    start = datetime.combine(day, scenario.start.timetz())
+    return dataclasses.replace(scenario, start=start)
 
 
 def _wants_colour() -> bool:

@@ -13,7 +13,7 @@ import csv
 import os
 import stat
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
+from bot.commands.demo_cmd import latest_past
 from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_attendance, render_records
 from bot.demo.session import AttendanceRow, DemoReport, run_demo
@@ -335,3 +336,25 @@ def test_a_bad_speed_is_refused_by_the_parser(
         main(["demo", "--speed", speed])
     assert exited.value.code == 2
     assert "--speed" in capsys.readouterr().err
+
+
+def test_the_built_in_evening_is_held_in_the_past_so_its_claims_are_billable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--no-color"]) == 0
+    capsys.readouterr()
+    with (out / "billing-worksheet.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    assert all(date.fromisoformat(r["service_date"]) < date.today() for r in rows)
+    assert {r["valid"] for r in rows} == {"yes"}, {r["problems"] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [("2026-11-29", "2026-11-25"), ("2026-11-26", "2026-11-25"), ("2026-11-25", "2026-11-18")],
+)
+def test_latest_past_group_day(today: str, expected: str) -> None:
+    wednesday = 2
+    assert latest_past(wednesday, before=date.fromisoformat(today)) == date.fromisoformat(expected)
