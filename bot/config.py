@@ -72,6 +72,8 @@ class ServerSettings(_Section):
     webhook_path: str = Field(default="/zoom/webhook", pattern=r"^/")
     timestamp_window_seconds: int = Field(default=7200, ge=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # this replica's stable name for database leases ("" = the host name)
+    instance_id: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._:@-]*$")
 
 
 class GroupSettings(_Section):

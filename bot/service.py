@@ -24,9 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -58,13 +56,26 @@ from webhooks.metrics import Metrics
 from webhooks.parse import parse_event
 from webhooks.translate import to_engine_events, to_presence
 
-__all__ = ["ServiceHooks", "build_service", "scheduled_start_for"]
+__all__ = ["ServiceHooks", "build_service", "replica_owner", "scheduled_start_for"]
 
 _log = logging.getLogger(__name__)
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ControlFactory = Callable[[str], MeetingControl]
+
+
+def replica_owner(settings: Settings) -> str:
+    """This replica's lease owner id: `serve:` + `[server] instance_id` (default the host name).
+
+    Stable across restarts on purpose: a `serve` restarted after a crash holds the same id, so
+    it takes its dead predecessor's leases back at once instead of waiting for them to expire.
+    That is safe because each logged action is claimed (a compare-and-set) before it is carried
+    out and a restarted runtime marks actions left `executing` as interrupted: an action is
+    never carried out twice, whichever process of the same id gets to it. Two replicas must
+    have different ids (they then exclude each other by the lease).
+    """
+    return f"serve:{settings.server.instance_id or socket.gethostname()}"
 
 
 def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
@@ -213,7 +224,7 @@ def build_service(
         control_factory: meeting uuid -> `MeetingControl`; default chosen by
             `[bot] meeting_adapter` (see the module docstring).
         clock: the current time (aware); tests inject a frozen one.
-        owner: this replica's lease owner id (default: host, pid and a random suffix).
+        owner: this replica's lease owner id (default `replica_owner(settings)`).
         lease_ttl: lease length (a dead replica's meetings move after this long).
         sweep_interval: seconds between the worker's sweeps.
         metrics: the Prometheus registry wrapper (default: a fresh one).
@@ -245,7 +256,7 @@ def build_service(
     db = engine if engine is not None else make_engine(settings.storage.url)
     counters = metrics if metrics is not None else Metrics()
     runtime_hooks = hooks if hooks is not None else ServiceHooks(settings)
-    replica = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    replica = owner or replica_owner(settings)
     holder: dict[str, Worker] = {}
 
     def on_journaled(_entry_id: int, meeting_uuid: str | None) -> None:

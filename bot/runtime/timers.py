@@ -59,10 +59,11 @@ class Doorbell:
         """Stop the scheduler and forget every job (the database keeps the wake-ups).
 
         `AsyncIOScheduler.shutdown` completes on the loop's next turn; `running` is False
-        at once.
+        at once. Idempotent: a second call in the same loop turn schedules no second stop
+        (the scheduler would raise on it from the loop).
         """
-        self._started = False
-        if self._scheduler.running:
+        started, self._started = self._started, False
+        if started and self._scheduler.running:
             self._scheduler.remove_all_jobs()
             self._scheduler.shutdown(wait=False)
         self._armed.clear()

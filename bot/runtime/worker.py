@@ -45,7 +45,7 @@ class Worker:
         session_factory: database sessions.
         control_factory: the `MeetingControl` for a meeting uuid (simulator, none, ...).
         hooks: decoding, session creation and attendance for the runtimes.
-        owner: this replica's lease owner id (unique per process).
+        owner: this replica's lease owner id (stable across restarts, distinct per replica).
         clock: the current time (aware).
         lease_ttl: lease length; a dead replica's meetings move after this long.
         sweep_interval: seconds between sweeps (keep it under a third of `lease_ttl`).

@@ -113,12 +113,14 @@ async def running(
     engine: Engine,
     meeting: SimulatedMeeting,
     clock: Clock,
-    owner: str,
+    owner: str | None = None,
     lease_ttl: timedelta = timedelta(seconds=30),
     hooks: MeetingHooks | None = None,
     wire: bool = True,
 ) -> AsyncIterator[Service]:
-    """Run a service whose meetings are all `meeting`; `wire` posts its webhooks back here."""
+    """Run a service whose meetings are all `meeting`; `wire` posts its webhooks back here.
+
+    `owner` None: the lease owner id comes from the settings (`[server] instance_id`)."""
 
     def controls(_meeting_uuid: str) -> MeetingControl:
         return meeting

@@ -1,6 +1,7 @@
 """Two `serve` replicas on one PostgreSQL: one meeting's events processed once each, in order.
 
-Two apps (two receivers, two workers, two lease owners, two database engines) share the
+Two apps (two receivers, two workers, two lease owners named by their distinct
+`[server] instance_id`, two database engines) share the
 `BALINT_TEST_POSTGRES_URL` database. The simulated meeting's webhooks are posted to them
 alternately; both workers are told and both try, and the lease decides: every journal
 entry is fed to the engine exactly once, by the lease owner, in `event_ts` order. Then the
@@ -23,7 +24,7 @@ from bot.config import Settings
 from bot.meeting.delivery import WebhookDelivery
 from bot.meeting.simulated import MeetingOptions
 from bot.runtime.durable import Decoded
-from bot.service import ServiceHooks
+from bot.service import ServiceHooks, replica_owner
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
@@ -105,6 +106,14 @@ async def _settle(*services: Service) -> None:
 
 async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_url: str) -> None:
     settings = settings_for(pg_url)
+    per_replica = {
+        name: settings.model_copy(
+            update={"server": settings.server.model_copy(update={"instance_id": f"replica-{name}"})}
+        )
+        for name in ("a", "b")
+    }
+    names = {replica_owner(per_replica[name]): name for name in ("a", "b")}
+    assert len(names) == 2
     engine_a, engine_b = make_engine(pg_url), make_engine(pg_url)
     seed_roster(engine_a, {"Fay": "facilitator", "Anna": "member", "Ben": "member"})
     clock = Clock(SCHEDULED_START - timedelta(minutes=15))
@@ -114,21 +123,19 @@ async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_ur
     try:
         async with (
             running(
-                settings,
+                per_replica["a"],
                 engine=engine_a,
                 meeting=meeting,
                 clock=clock,
-                owner="a",
                 lease_ttl=TTL,
                 hooks=hooks["a"],
                 wire=False,
             ) as svc_a,
             running(
-                settings,
+                per_replica["b"],
                 engine=engine_b,
                 meeting=meeting,
                 clock=clock,
-                owner="b",
                 lease_ttl=TTL,
                 hooks=hooks["b"],
                 wire=False,
@@ -145,8 +152,9 @@ async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_ur
             await _settle(svc_a, svc_b)
             assert set(transport.sent) == {0, 1}  # both receivers journaled some
             with session_scope(make_session_factory(engine_a)) as session:
-                owner = rs.lease_owner(session, meeting_uuid=uuid, now=clock())
-            assert owner in ("a", "b")
+                holder = rs.lease_owner(session, meeting_uuid=uuid, now=clock())
+            assert holder in names
+            owner = names[holder]
             other = "b" if owner == "a" else "a"
             assert hooks[other].fed == []  # the lease kept the other replica out
             assert meeting.where_is("anna") == "meeting"
@@ -159,7 +167,8 @@ async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_ur
             await _settle(services[other])
             assert meeting.where_is("ben") == "meeting"
             with session_scope(make_session_factory(engine_a)) as session:
-                assert rs.lease_owner(session, meeting_uuid=uuid, now=clock()) == other
+                holder = rs.lease_owner(session, meeting_uuid=uuid, now=clock())
+                assert holder is not None and names[holder] == other
                 record = rs.load_meeting(session, meeting_uuid=uuid)
             assert record is not None
             assert SessionState.from_json(record.state_json).phase == Phase.SOCIAL
