@@ -73,8 +73,6 @@ from storage.tables.journal import JournalEntry
 
 __all__ = ["ScaledClock", "main"]
 
-_log = logging.getLogger(__name__)
-
 GROUP = "Bench Balint group"
 ZONE = "America/Toronto"
 MEDITATION = timedelta(minutes=1)
@@ -479,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.latecomers <= args.members:
         parser.error("--latecomers must be between 0 and --members")
+    # Every meeting here is a session of one configured group, so storage's "module has more
+    # than 13 sessions" warning would fire once per meeting; it says nothing about speed.
+    logging.getLogger("storage.sessions").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="balint-bench-meetings-") as tmp:
         return asyncio.run(run(args, Path(tmp)))
 
