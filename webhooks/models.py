@@ -37,6 +37,7 @@ __all__ = [
     "ParticipantObject",
     "ParticipantPutInWaitingRoomEvent",
     "ParticipantRoleChangedEvent",
+    "RecordingStartedEvent",
     "RoleChangeParticipant",
     "UnknownEvent",
     "UrlValidationEvent",
@@ -301,6 +302,27 @@ class ChatMessageSentEvent(_Envelope):
         return self.payload.object.chat_message
 
 
+# --- recordings -------------------------------------------------------------------------
+
+
+class RecordingStartedEvent(_Envelope):
+    """`recording.started`: a cloud recording of the meeting began (host, co-host or the API).
+
+    `zoom-reference.md` does not describe this body, so only the documented envelope is
+    modelled: `payload.object` is the meeting instance (`id`, `uuid`, `host_id`, `topic`,
+    `start_time`, ...); `recording_file` and anything else in it is ignored. Zoom names no
+    participant: who started the recording is unknown. A participant's local recording sends
+    no webhook at all.
+    """
+
+    event: Literal["recording.started"]
+    payload: _MeetingPayload
+
+    @property
+    def meeting(self) -> MeetingObject:
+        return self.payload.object
+
+
 # --- endpoint validation and the rest ---------------------------------------------------
 
 
@@ -338,6 +360,7 @@ MeetingEvent = (
     | ParticipantEvent
     | ParticipantRoleChangedEvent
     | ChatMessageSentEvent
+    | RecordingStartedEvent
 )
 """Every known event that belongs to one meeting instance (`.meeting.uuid`)."""
 
@@ -355,6 +378,7 @@ EVENT_MODELS: dict[str, type[MeetingEvent | UrlValidationEvent]] = {
     "meeting.participant_put_in_waiting_room": ParticipantPutInWaitingRoomEvent,
     "meeting.participant_role_changed": ParticipantRoleChangedEvent,
     "meeting.chat_message_sent": ChatMessageSentEvent,
+    "recording.started": RecordingStartedEvent,
     "endpoint.url_validation": UrlValidationEvent,
 }
 """The model for each event name we understand; any other name is an `UnknownEvent`."""

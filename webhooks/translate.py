@@ -16,6 +16,9 @@ Zoom's semantics, as far as they are documented (`zoom-reference.md` §1.5-1.7):
   waiting-room interval (a duplicate of the left-waiting-room fact is harmless there).
 - `participant_joined` does not carry the Zoom role. The meeting's host is recognised by
   `host_id`; everyone else joins as an attendee until a `participant_role_changed` says more.
+- `recording.started` (a cloud recording) names no participant: it becomes
+  `RecordingStarted(participant=None)`. It is the bot's only way to see a cloud recording
+  start (the Meeting SDK bindings do not report it); a local recording sends no webhook.
 - The chat webhook identifies the sender only by `sender_session_id`, which looks like the
   per-join `user_id` (unverified), and by name: it becomes both the key and the user id.
 """
@@ -34,6 +37,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    RecordingStarted,
     RoleChanged,
     ZoomRole,
 )
@@ -51,6 +55,7 @@ from webhooks.models import (
     ParticipantObject,
     ParticipantPutInWaitingRoomEvent,
     ParticipantRoleChangedEvent,
+    RecordingStartedEvent,
     ZoomEvent,
 )
 
@@ -120,6 +125,8 @@ def to_engine_events(event: ZoomEvent, *, bot_name: str = "") -> list[Event]:
             return [RoleChanged(participant=participant(event.participant), role=role)]
         case ChatMessageSentEvent():
             return _chat(event, bot_name=bot_name)
+        case RecordingStartedEvent():
+            return [RecordingStarted(participant=None)]
         case _:
             return []
 

@@ -27,7 +27,9 @@ zoom-reference §1.5): `participant_admitted`, `participant_left_waiting_room`,
 `participant_joined`, all with the same time. Putting someone back in the waiting room sends
 `participant_put_in_waiting_room` then `participant_left` (also unverified). Zoom has no
 webhook for mute/unmute, video or local recording in our subscription set, so those reach the
-bot only through the listener. Chat to the waiting room sends no webhook (unverified).
+bot only through the listener. A cloud recording (started by a host or co-host) is the
+reverse: Zoom sends `recording.started`, naming no one, and the listener hears nothing (the
+Meeting SDK bindings do not report it). Chat to the waiting room sends no webhook (unverified).
 
 Time comes from an injected clock, so the simulator runs on the virtual clock of
 `bot.simulation` or on the wall clock. All methods run in the caller's event loop; the
@@ -231,6 +233,7 @@ class SimulatedMeeting:
         self._next_user_id = _FIRST_USER_ID
         self._running = False
         self._ended = False
+        self._cloud_recording = False
         self._allow_self_unmute = self.options.allow_self_unmute
         self._allow_self_video = self.options.allow_self_video
         self._people: dict[str, _Person] = {}
@@ -256,6 +259,11 @@ class SimulatedMeeting:
     def running(self) -> bool:
         """True between `start()` and the end of the meeting."""
         return self._running
+
+    @property
+    def cloud_recording(self) -> bool:
+        """True while a cloud recording runs (until the bot's `stop_recording` or the end)."""
+        return self._cloud_recording
 
     @property
     def allows_self_unmute(self) -> bool:
@@ -461,6 +469,22 @@ class SimulatedMeeting:
             await self._emit(RecordingStarted(participant=person.participant()))
         return True
 
+    async def host_starts_cloud_recording(self, handle: str) -> bool:
+        """`handle`, a host or co-host in the meeting, starts a cloud recording.
+
+        Zoom sends `recording.started` (no participant in it); the listener hears nothing.
+        False when `handle` is not in the meeting or has no host powers (only a host or
+        co-host can record to the cloud). Already recording: True, nothing is sent.
+        """
+        person = self._in_meeting(handle)
+        if person is None or not _privileged(person):
+            return False
+        if not self._cloud_recording:
+            self._cloud_recording = True
+            body = wire.recording_started_body(meeting=self.options.identity, at=self._clock())
+            await self._emit(None, wire.RECORDING_STARTED, body)
+        return True
+
     async def host_admits(self, handle: str) -> bool:
         """A human host (not the bot) admits `handle` from the waiting room.
 
@@ -526,6 +550,7 @@ class SimulatedMeeting:
                 await self._emit(None, wire.PARTICIPANT_LEFT, body, person.name)
             person.where = _Where.AWAY
             person.recording = False
+        self._cloud_recording = False
         self._running = False
         self._ended = True
         await self._emit(
@@ -638,6 +663,7 @@ class SimulatedMeeting:
 
     async def stop_recording(self) -> None:
         self._require_host_powers()
+        self._cloud_recording = False
         for person in self._people.values():
             person.recording = False
 

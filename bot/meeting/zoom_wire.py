@@ -32,6 +32,7 @@ __all__ = [
     "PARTICIPANT_LEFT_WAITING_ROOM",
     "PARTICIPANT_PUT_IN_WAITING_ROOM",
     "PARTICIPANT_ROLE_CHANGED",
+    "RECORDING_STARTED",
     "ChatParty",
     "MeetingIdentity",
     "WireParticipant",
@@ -40,6 +41,7 @@ __all__ = [
     "epoch_ms",
     "meeting_body",
     "participant_body",
+    "recording_started_body",
     "role_changed_body",
     "signed_headers",
     "zoom_time",
@@ -55,6 +57,7 @@ PARTICIPANT_ADMITTED = "meeting.participant_admitted"
 PARTICIPANT_PUT_IN_WAITING_ROOM = "meeting.participant_put_in_waiting_room"
 PARTICIPANT_ROLE_CHANGED = "meeting.participant_role_changed"
 CHAT_MESSAGE_SENT = "meeting.chat_message_sent"
+RECORDING_STARTED = "recording.started"
 
 #: The participant events and the name of their time field (RIVET `meetings.d.ts`).
 PARTICIPANT_EVENTS: dict[str, str] = {
@@ -257,6 +260,14 @@ def chat_body(
     )
     obj = {"id": meeting_number, "uuid": meeting.uuid, "chat_message": message}
     return _envelope(CHAT_MESSAGE_SENT, at, meeting, obj)
+
+
+def recording_started_body(*, meeting: MeetingIdentity, at: datetime) -> bytes:
+    """`recording.started` (a cloud recording): the meeting's common fields and
+    `recording_file.recording_start`. No participant: Zoom does not say who started it."""
+    obj = _common(meeting)
+    obj["recording_file"] = {"recording_start": zoom_time(at), "recording_end": ""}
+    return _envelope(RECORDING_STARTED, at, meeting, obj)
 
 
 def signed_headers(*, secret: str, body: bytes, at: datetime) -> dict[str, str]:

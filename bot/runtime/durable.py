@@ -148,7 +148,8 @@ class StepReport:
         )
 
 
-#: Events only the meeting's own callback reports (Zoom sends no webhook for them).
+#: Events only the meeting's own callback reports (Zoom sends no webhook for them; its
+#: `recording.started` is about a cloud recording, which the callback never reports).
 LIVE_ONLY = (AudioMuted, AudioUnmuted, VideoOn, VideoOff, RecordingStarted)
 
 

@@ -294,6 +294,31 @@ def test_a_local_recording_is_reported_and_the_host_can_stop_it():
     run(body)
 
 
+def test_a_cloud_recording_sends_only_the_webhook_and_only_a_host_can_start_it():
+    async def body(m, events, clock):
+        await m.person_joins("Helen", role=ZoomRole.HOST)
+        await m.person_joins("Anna")
+        await m.host_admits("Anna")
+        before = len(events)
+        assert not await m.host_starts_cloud_recording("Anna")  # an attendee cannot
+        assert not await m.host_starts_cloud_recording("Nobody")
+        assert not m.cloud_recording and wire.RECORDING_STARTED not in names(m)
+        assert await m.host_starts_cloud_recording("Helen")
+        assert await m.host_starts_cloud_recording("Helen")  # already recording: no webhook
+        assert m.cloud_recording
+        assert names(m).count(wire.RECORDING_STARTED) == 1
+        assert len(events) == before  # the SDK callback path hears nothing
+        started = m.webhooks[-1].json()
+        assert started["payload"]["object"]["uuid"] == m.options.identity.uuid
+        assert "participant" not in started["payload"]["object"]
+        await m.stop_recording()
+        assert not m.cloud_recording
+        assert await m.host_starts_cloud_recording("Helen")
+        assert names(m).count(wire.RECORDING_STARTED) == 2
+
+    run(body)
+
+
 def test_ending_the_meeting_removes_everyone():
     async def body(m, events, clock):
         await m.person_joins("Anna")

@@ -34,6 +34,7 @@ EXPECTED_MODEL = {
     "meeting.participant_put_in_waiting_room": models.ParticipantPutInWaitingRoomEvent,
     "meeting.participant_role_changed": models.ParticipantRoleChangedEvent,
     "meeting.started": models.MeetingStartedEvent,
+    "recording.started": models.RecordingStartedEvent,
 }
 
 
@@ -200,3 +201,17 @@ def test_any_json_document_is_described_or_parsed_without_surprises(document: An
         parse_event(raw)
     except PayloadError:
         pass
+
+
+def test_recording_started_reads_the_meeting_and_ignores_the_recording_file() -> None:
+    event = load_event("recording.started", 0)
+    assert isinstance(event, models.RecordingStartedEvent)
+    assert (event.meeting.id, event.meeting.uuid) == ("85746065432", "4118UHIiRCAAAtBlDkcVyw==")
+    assert event.meeting.host_id == "z8yCxjjyTSiw02QgCfp8uQ"
+    assert event.meeting.start_time == datetime(2026, 3, 4, 16, 58, 41, tzinfo=UTC)
+    minimal = load_event("recording.started", 1)
+    assert isinstance(minimal, models.RecordingStartedEvent)
+    assert minimal.meeting.id == "96231004587"  # a number on the wire
+    assert describe(documents("recording.started")[1]).meeting_uuid == "WnxYNY9mQu6aSa/kYLu1lA=="
+    with pytest.raises(PayloadError, match="uuid"):
+        parse_document({"event": "recording.started", "event_ts": 1, "payload": {"object": {}}})

@@ -16,6 +16,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    RecordingStarted,
     RoleChanged,
     ZoomRole,
 )
@@ -177,3 +178,10 @@ def test_unknown_and_validation_events_translate_to_nothing() -> None:
     assert to_engine_events(unknown) == [] and to_presence(unknown) is None
     validation = load_event("endpoint.url_validation")
     assert to_engine_events(validation) == [] and to_presence(validation) is None
+
+
+def test_a_cloud_recording_start_names_no_one_and_is_no_presence() -> None:
+    for index in (0, 1):
+        event = load_event("recording.started", index)
+        assert to_engine_events(event) == [RecordingStarted(participant=None)]
+        assert to_presence(event) is None
