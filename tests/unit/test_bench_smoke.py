@@ -1,0 +1,82 @@
+"""Smoke test of the benchmarks: each runs end to end with tiny sizes and prints its figures.
+
+Each benchmark runs as `python -m bench.NAME` in a child process, as a person would run it,
+with sizes small enough for seconds. The test checks the exit status (a benchmark exits 1
+when it finds something wrong: a webhook lost, a latecomer never admitted) and that every
+figure line is printed with a number in it. It never asserts a speed: timings on a shared
+machine say nothing in a test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+
+
+def _run(module: str, *args: str, time_limit: float = 120.0) -> str:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BALINT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=time_limit,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _figure(output: str, pattern: str) -> None:
+    assert re.search(pattern, output, re.MULTILINE), f"no line like {pattern!r} in:\n{output}"
+
+
+def test_webhooks_benchmark_prints_both_runs_the_ratio_and_the_journal_count():
+    out = _run(
+        "bench.webhooks", "--requests", "60", "--concurrency", "4", "--rate", "50", "--seconds", "1"
+    )
+    for name in ("bare endpoint :", "receiver only :", r"serve \(SQLite\):"):
+        _figure(out, rf"^{name} requests=60 ok=60 errors=0 req/s={_NUMBER} p50={_NUMBER}ms")
+    _figure(out, rf"^throughput ratio serve/bare = {_NUMBER} ")
+    _figure(out, rf"^p99 ack at 50 req/s = {_NUMBER} ms")
+    _figure(out, r"^journal rows = 110, 200 answers = 110, lost = 0 PASS")
+
+
+def test_engine_benchmark_prints_events_per_second():
+    out = _run("bench.engine", "--rounds", "1")
+    _figure(out, r"^engine handle: +[0-9,]+ events/s")
+    _figure(out, r"^baseline no-op loop: +[0-9,]+ events/s")
+
+
+def test_meetings_benchmark_pairs_webhooks_with_actions_and_admits_every_latecomer():
+    out = _run(
+        "bench.meetings",
+        *("--meetings", "2", "--latecomers", "2", "--speed", "10", "--sweep-interval", "0.2"),
+        *("--social", "20", "--after", "1", "--time-limit", "30"),
+    )
+    _figure(out, r"^2 meetings x 12 members .* failed=0 journal_left_unprocessed=0$")
+    _figure(out, rf"^webhook -> action: pairs=[1-9][0-9]* p50={_NUMBER}ms p99={_NUMBER}ms")
+    _figure(out, rf"^admission at the meditation's end: admitted=4/4 p50={_NUMBER}ms")
+
+
+def test_memory_benchmark_prints_idle_and_loaded_rss():
+    out = _run("bench.memory", "--meetings", "2", "--members", "3", "--time-limit", "30")
+    _figure(out, rf"^serve idle: rss={_NUMBER} MiB$")
+    _figure(out, r"^webhooks of 2 meetings x 3 members: requests=\d+ ok=\d+ errors=0")
+    _figure(out, rf"^serve under load: peak rss={_NUMBER} MiB, after processing={_NUMBER} MiB")
+
+
+def test_export_benchmark_prints_the_export_and_its_baseline():
+    members = 2
+    out = _run("bench.export", "--years", "1", "--members", str(members), "--repeat", "1")
+    _figure(out, rf"^built 39 sessions, {39 * (members + 1)} attendance rows")
+    _figure(out, rf"^read {39 * (members + 1)} attendance rows \(baseline\): {_NUMBER} ms$")
+    _figure(out, rf"^claims export over 1 years: {_NUMBER} ms \(written=\d+, left_out=\d+")
