@@ -39,6 +39,7 @@ def append(
     body: bytes,
     parsed_ok: bool,
     parse_error: str | None = None,
+    redacted: bool = False,
 ) -> tuple[JournalEntry, bool]:
     """Journal one delivery unless one with the same `dedupe_key` is already there.
 
@@ -48,9 +49,11 @@ def append(
         event_ts: Zoom's event time in epoch milliseconds, if the body had one.
         meeting_uuid: the meeting instance the event belongs to, if any.
         dedupe_key: equal for Zoom's retries of one event (`webhooks.parse.dedupe_key`).
-        body: the raw request body, byte for byte.
+        body: the raw request body, byte for byte (or its redacted form, see `redacted`).
         parsed_ok: False if the body did not fit our models.
         parse_error: why it did not (no payload values).
+        redacted: `body` is not the received body: chat text was removed from it (the
+            dedupe key is still the original's).
 
     Returns:
         The journal entry (the earlier one for a duplicate) and True if it was new.
@@ -70,6 +73,7 @@ def append(
         body=body,
         parsed_ok=parsed_ok,
         parse_error=parse_error,
+        redacted=redacted,
     )
     stored = session.get(JournalEntry, entry_id)
     assert stored is not None
@@ -87,6 +91,7 @@ def record(
     body: bytes,
     parsed_ok: bool,
     parse_error: str | None = None,
+    redacted: bool = False,
 ) -> tuple[int, bool]:
     """`append` without loading the entry: (entry id, is new). The receiver's fast path."""
     if not dedupe_key or len(dedupe_key) > DEDUPE_KEY_LENGTH:
@@ -100,6 +105,7 @@ def record(
         "body": body,
         "parsed_ok": parsed_ok,
         "parse_error": parse_error,
+        "redacted": redacted,
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -10,7 +10,9 @@ route does, in order and as fast as it can, since Zoom fails a delivery not answ
 3. JSON: a body that is not JSON gets 400 and is not stored;
 4. `endpoint.url_validation` is answered at once (no database involved);
 5. journal: every other signed body is committed to the journal (raw bytes, event name,
-   `event_ts`, meeting uuid, dedupe key) by `webhooks.intake.JournalWriter` on a worker
+   `event_ts`, meeting uuid, dedupe key; a chat line that is not a command is stored with its
+   text emptied and marked redacted, `webhooks.redaction`, its dedupe key still computed from
+   the original so Zoom's retries stay duplicates) by `webhooks.intake.JournalWriter` on a worker
    thread (group commit), so the event loop never blocks,
    BEFORE the 200 goes out. A body that does not fit our models is journaled as unparsed with
    the error, and acknowledged, so a Zoom schema change loses nothing. A duplicate is
@@ -50,6 +52,7 @@ from webhooks.intake import JournalRecord, JournalWriter
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.models import ChatMessageSentEvent, UrlValidationEvent, ZoomEvent
 from webhooks.parse import decode_json, describe, parse_document
+from webhooks.redaction import redacted_body
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
 
@@ -198,12 +201,14 @@ def create_app(
             return JSONResponse(
                 {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
             )
+        redacted = redacted_body(document)  # after the dedupe key, before the journal
         record = JournalRecord(
             received_at=received_at,
             info=info,
-            body=body,
+            body=body if redacted is None else redacted,
             parsed_ok=event is not None,
             parse_error=error,
+            redacted=redacted is not None,
         )
         try:
             entry_id, is_new = await writer.write(record)

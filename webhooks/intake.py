@@ -38,13 +38,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalRecord:
-    """One signed delivery, ready for the journal."""
+    """One signed delivery, ready for the journal (`redacted`: its chat text was emptied)."""
 
     received_at: datetime
     info: BodyInfo
     body: bytes
     parsed_ok: bool
     parse_error: str | None
+    redacted: bool = False
 
 
 _Pending = tuple[JournalRecord, "asyncio.Future[tuple[int, bool]]"]
@@ -173,6 +174,7 @@ class JournalWriter:
                     body=record.body,
                     parsed_ok=record.parsed_ok,
                     parse_error=record.parse_error,
+                    redacted=record.redacted,
                 )
                 for record in records
             ]

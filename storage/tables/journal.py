@@ -1,17 +1,19 @@
 """The webhook journal: every correctly signed Zoom delivery, stored before it is acknowledged.
 
 One row per distinct event (the dedupe key is unique, so Zoom's retries land on the existing
-row). The raw body is kept byte for byte, so attendance can be recomputed and a Zoom schema
-change loses nothing: a body that did not fit our models is stored with `parsed_ok = False`
-and the parse error. `event_ts` is Zoom's epoch-millisecond event time, the order in which a
+row). The raw body is kept byte for byte (except chat text, see `redacted`), so attendance can
+be recomputed and a Zoom schema change loses nothing: a body that did not fit our models is
+stored with `parsed_ok = False` and the parse error. `event_ts` is Zoom's epoch-millisecond event time, the order in which a
 meeting's events are processed; `processed_at` is set once the runtime has fed the event.
+`redacted` marks a body the receiver stored with its chat text removed (a chat line that is
+not a command: the bot stores no other chat text); its dedupe key is the original body's.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base
@@ -41,6 +43,9 @@ class JournalEntry(Base):
     parsed_ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     parse_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), nullable=True)
+    redacted: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     def __repr__(self) -> str:  # no body: it may carry names and chat text
         return f"JournalEntry(id={self.id}, event={self.event!r}, event_ts={self.event_ts})"
