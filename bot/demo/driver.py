@@ -49,14 +49,14 @@ from bot.errors import BalintError
 from bot.meeting import zoom_wire as wire
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.port import MeetingControl
-from bot.meeting.simulated import BOT, MeetingOptions, SimulatedMeeting
+from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.runtime.codec import decode_action
 from bot.runtime.worker import Worker
 from bot.service import build_service
 from bot.simulation.clock import VirtualClock
+from bot.simulation.play import action_fields, play
 from bot.simulation.scenario import Scenario, ScenarioEvent
 from bot.simulation.timeline import Timeline, attendance_records
-from phases.actions import AllowSelfMedia, Audience, SendChat, StopRecording
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
@@ -396,26 +396,12 @@ class _Driver:
             )
         for row in rows:
             self.last_action_id = row.id
-            action = decode_action(row.payload)
-            fields: dict[str, Any] = {"action": row.kind}
-            if isinstance(action, SendChat):
-                fields["to"] = (
-                    (action.recipients[0].name if action.recipients else "")
-                    if action.to is Audience.PARTICIPANT
-                    else str(action.to)
-                )
-                fields["text"] = action.text
-            elif isinstance(action, AllowSelfMedia):
-                fields["unmute"] = action.unmute
-                fields["video"] = action.video
-            elif isinstance(action, StopRecording):
-                if action.started_by is not None:
-                    fields["target"] = action.started_by.name
-            else:
-                fields["target"] = action.target.name
-            fields["ok"] = row.status == "done"
-            if row.status != "done":
-                fields["error"] = row.code or row.status
+            fields = action_fields(
+                decode_action(row.payload),
+                kind=row.kind,
+                ok=row.status == "done",
+                error=row.code or row.status,
+            )
             at = row.executed_at or row.created_at
             self.timeline.add(at, "action", **fields)
 
@@ -428,39 +414,7 @@ class _Driver:
             self.on_progress(sorted(fresh, key=lambda r: r.get("t", 0.0)))
 
     async def _play(self, event: ScenarioEvent) -> None:
-        meeting = self.meeting
-        who = event.who
-        ok = True
-        if event.do == "join":
-            person = self.scenario.person(who)
-            await meeting.person_joins(
-                who,
-                email=person.email,
-                registrant_id=person.registrant_id,
-                role=person.zoom_role,
-                accepts_requests=person.accepts_requests,
-            )
-        elif event.do == "leave":
-            await meeting.person_leaves(who)
-        elif event.do == "say":
-            to = None if event.to == "everyone" else BOT if event.to == "bot" else event.to
-            ok = await meeting.person_says(who, event.text, to=to)
-        elif event.do == "unmute":
-            ok = await meeting.person_unmutes(who)
-        elif event.do == "mute":
-            ok = await meeting.person_mutes(who)
-        elif event.do == "video_on":
-            ok = await meeting.person_starts_video(who)
-        elif event.do == "video_off":
-            ok = await meeting.person_stops_video(who)
-        elif event.do == "record":
-            ok = await meeting.person_records(who)
-        else:  # end_meeting
-            await meeting.end()
-        fields: dict[str, Any] = {"name": who or "host", "do": event.do, "ok": ok}
-        if event.do == "say":
-            fields["to"] = event.to
-            fields["text"] = event.text
+        fields = await play(self.meeting, self.scenario, event)
         self.timeline.add(self.clock.now(), "person", **fields)
 
     def _finish(self, result: DemoRun) -> None:

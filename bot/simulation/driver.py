@@ -27,18 +27,15 @@ from typing import Any
 
 from bot.meeting import zoom_wire as wire
 from bot.meeting.executor import action_kind
-from bot.meeting.simulated import BOT, MeetingOptions, SimulatedMeeting
+from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.runtime.core import SessionRunner, Step
 from bot.simulation.clock import VirtualClock
+from bot.simulation.play import action_fields, play
 from bot.simulation.scenario import Scenario, ScenarioEvent
 from bot.simulation.timeline import Timeline, attendance_records
 from phases.actions import (
-    AllowSelfMedia,
-    Audience,
     PhaseChanged,
     ScheduleWakeup,
-    SendChat,
-    StopRecording,
 )
 from phases.errors import BalintError
 from phases.events import Event, TimerDue
@@ -204,60 +201,13 @@ class _Run:
                 )
                 continue
             outcome = next(outcomes)
-            fields: dict[str, Any] = {"action": action_kind(action)}
-            if isinstance(action, SendChat):
-                fields["to"] = _audience(action)
-                fields["text"] = action.text
-            elif isinstance(action, AllowSelfMedia):
-                fields["unmute"] = action.unmute
-                fields["video"] = action.video
-            elif isinstance(action, StopRecording):
-                if action.started_by is not None:
-                    fields["target"] = action.started_by.name
-            else:
-                fields["target"] = action.target.name
-            fields["ok"] = outcome.ok
-            if not outcome.ok:
-                fields["error"] = outcome.code
+            fields = action_fields(
+                outcome.action, kind=action_kind(action), ok=outcome.ok, error=outcome.code
+            )
             self.timeline.add(now, "action", **fields)
 
     async def _play(self, event: ScenarioEvent) -> None:
-        meeting = self.meeting
-        who = event.who
-        ok: bool
-        if event.do == "join":
-            person = self.scenario.person(who)
-            await meeting.person_joins(
-                who,
-                email=person.email,
-                registrant_id=person.registrant_id,
-                role=person.zoom_role,
-                accepts_requests=person.accepts_requests,
-            )
-            ok = True
-        elif event.do == "leave":
-            await meeting.person_leaves(who)
-            ok = True
-        elif event.do == "say":
-            to = None if event.to == "everyone" else BOT if event.to == "bot" else event.to
-            ok = await meeting.person_says(who, event.text, to=to)
-        elif event.do == "unmute":
-            ok = await meeting.person_unmutes(who)
-        elif event.do == "mute":
-            ok = await meeting.person_mutes(who)
-        elif event.do == "video_on":
-            ok = await meeting.person_starts_video(who)
-        elif event.do == "video_off":
-            ok = await meeting.person_stops_video(who)
-        elif event.do == "record":
-            ok = await meeting.person_records(who)
-        else:  # end_meeting
-            await meeting.end()
-            ok = True
-        fields: dict[str, Any] = {"name": who or "host", "do": event.do, "ok": ok}
-        if event.do == "say":
-            fields["to"] = event.to
-            fields["text"] = event.text
+        fields = await play(self.meeting, self.scenario, event)
         self.timeline.add(self.clock.now(), "person", **fields)
         self._flush_zoom()
 
@@ -283,9 +233,3 @@ class _Run:
             attended=sum(1 for r in self.timeline.of_kind("attendance") if r["minutes"] > 0),
             ended_at=self.timeline.offset(end),
         )
-
-
-def _audience(action: SendChat) -> str:
-    if action.to is Audience.PARTICIPANT:
-        return action.recipients[0].name if action.recipients else ""
-    return str(action.to)
