@@ -3,10 +3,11 @@
 One row per distinct event (the dedupe key is unique, so Zoom's retries land on the existing
 row). The raw body is kept byte for byte (except chat text, see `redacted`), so attendance can
 be recomputed and a Zoom schema change loses nothing: a body that did not fit our models is
-stored with `parsed_ok = False` and the parse error. `event_ts` is Zoom's epoch-millisecond event time, the order in which a
-meeting's events are processed; `processed_at` is set once the runtime has fed the event.
-`redacted` marks a body the receiver stored with its chat text removed (a chat line that is
-not a command: the bot stores no other chat text); its dedupe key is the original body's.
+stored with `parsed_ok = False` and the parse error. `event_ts` is Zoom's epoch-millisecond
+event time, the order in which a meeting's events are processed; `processed_at` is set once
+the runtime has fed the event. `redacted` marks a body the receiver stored with its chat
+text removed (a chat line that is not a command: the bot stores no other chat text); its
+dedupe key is the original body's.
 """
 
 from __future__ import annotations
