@@ -12,6 +12,10 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   (or only reminded, when enforcement is off); on leaving it they are asked to come back.
   The bot never unmutes or starts anyone's video, and asks only the returning presenter.
 * recording is stopped at once and the facilitators are told who started it.
+* an action Zoom refused (`ActionRefused`, fed back by the runtime) is reported privately to
+  the facilitators so they can do it by hand: once per person for an admission (who stays
+  waiting, so `/admit` can retry), once per discussion for the presenter's mirror, once per
+  kind and code otherwise; refused chat lines and observe-only refusals are not reported.
 * facilitator commands (`phases.commands`) steer the session; members get a polite refusal.
 """
 
@@ -60,6 +64,7 @@ from phases.commands import (
     parse,
 )
 from phases.events import (
+    ActionRefused,
     ArrivedInWaitingRoom,
     AudioMuted,
     AudioUnmuted,
@@ -78,7 +83,7 @@ from phases.events import (
     VideoOn,
     ZoomRole,
 )
-from phases.messages import Messages
+from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry, match, normalise_name
 from phases.state import Kind, Person, Phase, SessionState, Setup, Where
 
@@ -91,6 +96,10 @@ _FIELDS = tuple(f.name for f in fields(SessionState))
 _MINUTE = timedelta(minutes=1)
 #: A `said` flag remembering the phase a meeting was in when Zoom ended it mid-group.
 _ENDED_FROM = "ended_from:"
+#: The `said` flag of the presenter's refused mirror, cleared on entering each discussion.
+_REFUSED_MIRROR = "refused_mirror"
+#: Refusals never reported: observe-only mode refuses everything by design ("not_executed").
+_QUIET_CODES = frozenset({"not_executed"})
 
 
 def new_session(
@@ -385,6 +394,8 @@ def _enter(
         presenter_name = _called(person) if person is not None else ""
     if phase is Phase.MEDITATION:
         d.said = d.said - {"told_waiting_room"}
+    elif phase is Phase.DISCUSSION:
+        d.said = d.said - {_REFUSED_MIRROR}
     elif phase is Phase.REFLECTION:
         d.reflection_ends_at = d.now + d.agenda.reflection_minutes * _MINUTE
         d.out.append(ScheduleWakeup(at=d.reflection_ends_at, timer="reflection_end"))
@@ -685,6 +696,39 @@ def _recording(d: _Draft, participant: Participant | None) -> None:
     d.tell_facilitators("recording_stopped", name=name)
 
 
+def _refused(d: _Draft, event: ActionRefused) -> None:
+    """Tell the facilitators, once, what Zoom would not let the bot do (see the docstring)."""
+    if event.code in _QUIET_CODES or event.kind == "send_chat":
+        return  # a refused chat line reported by a chat line could loop
+    if event.code == "not_privileged":
+        reason = d.line("reason_not_privileged")
+    else:
+        reason = d.line("reason_other", code=event.code)
+    person = d.people.get(event.target_key) if event.target_key else None
+    name = _called(person) if person is not None else event.target_name or d.line("someone")
+    action = ""
+    if event.kind == "admit":
+        if person is not None and person.where != "waiting":
+            return  # let in by hand meanwhile, or gone: nothing left to ask for
+        flag, key = f"refused_admit:{event.target_key or event.target_name}", "refused_admit"
+    elif (
+        event.kind in ("mute", "stop_video")
+        and d.phase is Phase.DISCUSSION
+        and bool(event.target_key)
+        and event.target_key == d.presenter
+    ):
+        flag, key = _REFUSED_MIRROR, "refused_mirror"
+    else:
+        flag, key = f"refused:{event.kind}:{event.code}", "refused_action"
+        phrase = f"act_{event.kind}"
+        phrase = phrase if phrase in DEFAULT_MESSAGES else "act_other"
+        action = d.line(phrase, name=name, kind=event.kind)
+    if flag in d.said:
+        return
+    if d.tell_facilitators(key, name=name, reason=reason, action=action):
+        d.said = d.said | {flag}
+
+
 # -- dispatch ---------------------------------------------------------------------------------
 
 
@@ -693,6 +737,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
         return  # the clock work is done by _catch_up
     if isinstance(event, RecordingStarted):
         _recording(d, event.participant)
+        return
+    if isinstance(event, ActionRefused):
+        _refused(d, event)
         return
     participant = event.sender if isinstance(event, ChatMessage) else event.participant
     if d.is_bot(participant):

@@ -16,6 +16,7 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
+    "ActionRefused",
     "ArrivedInWaitingRoom",
     "AudioMuted",
     "AudioUnmuted",
@@ -162,6 +163,24 @@ class TimerDue:
     timer: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRefused:
+    """Zoom refused one of the engine's meeting actions (the runtime reports it back).
+
+    Args:
+        kind: the action's kind, as `bot.meeting.executor.action_kind` names it ("admit",
+            "mute", "stop_video", ...).
+        target_key: the stable key of the person the action was about ("" if none).
+        target_name: their display name as the action named them ("" if none).
+        code: the refusal code (`bot.meeting.port.REFUSALS`, e.g. "not_privileged").
+    """
+
+    kind: str
+    target_key: str = ""
+    target_name: str = ""
+    code: str
+
+
 Event = (
     MeetingStarted
     | MeetingEnded
@@ -177,4 +196,5 @@ Event = (
     | RecordingStarted
     | ChatMessage
     | TimerDue
+    | ActionRefused
 )

@@ -34,6 +34,27 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     "recording_stopped": (
         "Recording is not permitted in this group. I stopped a recording started by {name}."
     ),
+    # Actions Zoom refused (private to the facilitators).
+    "refused_admit": (
+        "I could not let {name} in ({reason}). Please admit them from the Participants panel."
+    ),
+    "refused_mirror": (
+        "I could not keep {name} behind the one-way mirror ({reason}). Please mute them and "
+        "stop their video from the Participants panel, or ask them to."
+    ),
+    "refused_action": "I could not {action} ({reason}). Please see to it if it matters.",
+    "reason_not_privileged": "I am not host or co-host",
+    "reason_other": "Zoom refused it: {code}",
+    "act_admit": "let {name} in",
+    "act_put_in_waiting_room": "move {name} to the waiting room",
+    "act_rename": "rename {name}",
+    "act_mute": "mute {name}",
+    "act_stop_video": "stop {name}'s video",
+    "act_ask_unmute": "ask {name} to unmute",
+    "act_ask_start_video": "ask {name} to start their video",
+    "act_allow_self_media": "change whether participants may unmute or start their video",
+    "act_stop_recording": "stop the recording",
+    "act_other": "carry out '{kind}'",
     # Phases.
     "meditation_start": "We begin with a {minutes}-minute meditation. Latecomers join at {time}.",
     "case_call": "Who has a case?",

@@ -1,4 +1,4 @@
-"""Property tests: random evenings of arrivals, departures, media, chat and timers.
+"""Property tests: random evenings of arrivals, departures, media, chat, timers and refusals.
 
 Each example simulates about two hours around one session and checks, after every single
 step, the invariants of issue 2: nobody but facilitators is admitted during the meditation
@@ -32,6 +32,7 @@ from phases.agenda import Agenda
 from phases.commands import AdmitCmd, parse
 from phases.engine import handle, new_session
 from phases.events import (
+    ActionRefused,
     ArrivedInWaitingRoom,
     AudioMuted,
     AudioUnmuted,
@@ -145,7 +146,23 @@ OPS = (
     "timer",
     "started",
     "ended",
+    "refused",
 )
+#: What Zoom may refuse (`bot.meeting.executor.action_kind` names) and why.
+REFUSED_KINDS = (
+    "admit",
+    "admit",
+    "mute",
+    "stop_video",
+    "put_in_waiting_room",
+    "rename",
+    "ask_unmute",
+    "ask_start_video",
+    "stop_recording",
+    "allow_self_media",
+    "send_chat",
+)
+REFUSAL_CODES = ("not_privileged", "not_privileged", "not_executed", "zoom_error")
 #: What the facilitator types in "command" steps: mostly moving the session on.
 COMMANDS = (
     "/next",
@@ -180,6 +197,7 @@ ops = st.lists(
         st.sampled_from(TIMERS),
         st.booleans(),
         st.sampled_from(COMMANDS),
+        st.tuples(st.sampled_from(REFUSED_KINDS), st.sampled_from(REFUSAL_CODES)),
     ),
     min_size=40,
     max_size=120,
@@ -218,7 +236,7 @@ def build_events(raw: list, start: str = "social") -> list[tuple[Event, int]]:
         mira = Participant(key="k-mira", user_id="u-k-mira-0", name="Mira")
         for text in ("/case ana", "/next", "/next"):
             events.append((ChatMessage(sender=mira, text=text), clock))
-    for gap, op, index, role, text, timer, flag, command in raw:
+    for gap, op, index, role, text, timer, flag, command, (kind, code) in raw:
         clock += gap
         key, name, extra = PEOPLE[index]
         if op in ("arrive", "join") and flag:
@@ -260,6 +278,13 @@ def build_events(raw: list, start: str = "social") -> list[tuple[Event, int]]:
                 event = TimerDue(timer=timer)
             case "ended":
                 event = MeetingEnded()
+            case "refused":
+                event = ActionRefused(
+                    kind=kind,
+                    target_key=key if flag else "",
+                    target_name=name if flag else "",
+                    code=code,
+                )
             case _:
                 event = MeetingStarted()
         events.append((event, clock))
