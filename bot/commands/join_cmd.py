@@ -17,10 +17,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -100,7 +98,7 @@ async def run_join(
                 control=bot,
                 hooks=hooks,
                 session_factory=make_session_factory(db),
-                owner=f"join:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+                owner=join_owner(settings, meeting_id),
                 clock=clock,
                 interval=interval,
             )
@@ -140,3 +138,13 @@ def _on_signals(stop: asyncio.Event, signals: Iterable[signal.Signals]) -> None:
     for number in signals:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(number, stop.set)
+
+
+def join_owner(settings: Settings, meeting_id: str) -> str:
+    """The join process's lease owner id, stable across restarts of the same bot.
+
+    The supervisor restarts a `join` that died; with the same id the new process takes the
+    dead one's lease back at once instead of waiting for it to expire. That is safe for the
+    reason `bot.service.replica_owner` gives: every action is claimed before it is carried out.
+    """
+    return f"join:{settings.server.instance_id or socket.gethostname()}:{meeting_id}"

@@ -91,3 +91,16 @@ def test_join_without_a_meeting_number_is_a_config_error(
     config.write_text("[group]\nmeeting_id = ''\n", encoding="utf-8")
     assert main(["--config", str(config), "join"]) == 2
     assert "meeting_id" in capsys.readouterr().err
+
+
+def test_a_restarted_join_uses_the_same_lease_owner(tmp_path):
+    """The supervisor's restart must not wait for the dead process's lease to expire."""
+    from bot.commands.join_cmd import join_owner
+    from bot.config import load_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text('[server]\ninstance_id = "replica-a"\n')
+    settings = load_settings(config)
+    assert join_owner(settings, "85746065432") == join_owner(settings, "85746065432")
+    assert join_owner(settings, "85746065432") == "join:replica-a:85746065432"
+    assert join_owner(settings, "85746065432") != join_owner(settings, "96231004587")
