@@ -10,6 +10,11 @@ It deliberately has no clock, no scheduler and no persistence: the caller passes
 wants to. The simulator's driver uses it with a virtual clock; the durable runtime wraps it
 with the database and APScheduler.
 
+Refusals: a meeting action Zoom refused is reported back to the engine as `ActionRefused`
+(see `refusal_event`) within the same `feed`, at the same `now`, so the engine can tell the
+facilitators what they must do by hand. The actions that produces are carried out in the
+same step, and their own refusals are not reported back again (no loops).
+
 Re-entrancy: `feed` must not be called again while it is running. A meeting's listener may
 fire while an action is executing (admitting someone makes them join); listeners should queue
 such events and feed them after the current step returns, which keeps the engine's view of
@@ -23,18 +28,43 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.meeting.executor import ActionOutcome, execute
+from bot.meeting.executor import ActionOutcome, action_kind, execute
 from bot.meeting.port import MeetingControl
-from phases.actions import Action, PhaseChanged, ScheduleWakeup
+from phases.actions import (
+    Action,
+    AllowSelfMedia,
+    PhaseChanged,
+    ScheduleWakeup,
+    SendChat,
+    StopRecording,
+)
 from phases.agenda import Agenda
 from phases.engine import handle, new_session
-from phases.events import Event, TimerDue
+from phases.events import ActionRefused, Event, TimerDue
 from phases.roster import RosterEntry
 from phases.state import SessionState
 
-__all__ = ["SessionRunner", "Step"]
+__all__ = ["SessionRunner", "Step", "refusal_event"]
 
 _log = logging.getLogger(__name__)
+
+
+def refusal_event(outcome: ActionOutcome) -> ActionRefused | None:
+    """The event that reports a failed outcome back to the engine, or None when there is
+    nothing to report: a success, a refused chat line (reporting it by chat could loop), or
+    observe-only mode's `not_executed` (nothing is carried out there by design)."""
+    action = outcome.action
+    if outcome.ok or outcome.code == "not_executed" or isinstance(action, SendChat):
+        return None
+    if isinstance(action, StopRecording | AllowSelfMedia):
+        return ActionRefused(kind=action_kind(action), code=outcome.code)
+    target = action.target
+    return ActionRefused(
+        kind=action_kind(action),
+        target_key=target.key,
+        target_name=target.name,
+        code=outcome.code,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,12 +145,29 @@ class SessionRunner:
 
         A `TimerDue` removes its timer from `pending_wakeups` before the engine sees it; a
         `ScheduleWakeup` (re-)arms its timer name. Meeting actions run in the engine's order.
+        Each refused one is then fed back as `ActionRefused` (see the module docstring); what
+        that produces is part of the same step.
         """
         if isinstance(event, TimerDue):
             self.pending_wakeups.pop(event.timer, None)
         before = self._state.phase
         self._state, actions = handle(self._state, event, now)
-        step = Step(actions=list(actions))
+        step = Step()
+        await self._carry_out(actions, step)
+        refusals = [r for r in map(refusal_event, step.outcomes) if r is not None]
+        for refusal in refusals:
+            self._state, actions = handle(self._state, refusal, now)
+            await self._carry_out(actions, step)
+        if self._state.phase != before and not step.transitions:
+            _log.info(
+                "phase changed",
+                extra={"old_phase": str(before), "new_phase": str(self._state.phase)},
+            )
+        return step
+
+    async def _carry_out(self, actions: Sequence[Action], step: Step) -> None:
+        """Arm wake-ups, record phase changes and execute meeting actions into `step`."""
+        step.actions.extend(actions)
         for action in actions:
             if isinstance(action, ScheduleWakeup):
                 self.pending_wakeups[action.timer] = action.at
@@ -145,9 +192,3 @@ class SessionRunner:
                         extra={"action": type(action).__name__, "code": outcome.code},
                     )
                 step.outcomes.append(outcome)
-        if self._state.phase != before and not step.transitions:
-            _log.info(
-                "phase changed",
-                extra={"old_phase": str(before), "new_phase": str(self._state.phase)},
-            )
-        return step
