@@ -17,6 +17,15 @@ outcome recorded after it. Hence:
 - reprocessing a cause plans nothing twice (the action keys are unique), and the same chat
   command from the webhook and from the meeting's callback shares its key (`chat:<id>:<n>`).
 
+Refusals. A meeting action Zoom refused (except a chat line, or `not_executed` in
+observe-only mode; see `bot.runtime.core.refusal_event`) is reported back to the engine as
+`ActionRefused`: a cause of its own, keyed `refused:<action key>`, stepped like any other
+cause in the transaction that records the refused outcome, so the refusal is fed exactly
+when its outcome is recorded, once (an action is carried out at most once), and a crash
+loses neither. The lines it plans are carried out in the same call; their own refusals are
+not reported back (no loops). If the lease is lost at that point, the outcome is still
+recorded and the refusal is not fed.
+
 Out-of-order rule (Zoom retries arrive up to ~85 minutes late). Attendance presence is
 recorded for every event, whatever its age. Engine events are fed in `event_ts` order per
 meeting, and an engine event about a participant is dropped if it is older than the newest
@@ -29,6 +38,7 @@ messages are always fed: the engine runs each command once by its message id. Th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,6 +52,7 @@ from bot.errors import MeetingControlError
 from bot.meeting.executor import ActionOutcome, action_kind, execute, is_meeting_action
 from bot.meeting.port import MeetingControl
 from bot.runtime.codec import decode_action, encode_action
+from bot.runtime.core import refusal_event
 from phases.actions import Action, PhaseChanged, ScheduleWakeup
 from phases.engine import handle
 from phases.errors import BalintError
@@ -65,6 +76,7 @@ from storage.journal import JournalEntry
 
 __all__ = [
     "LIVE_ONLY",
+    "REFUSAL_CAUSE",
     "Decoded",
     "LeaseLost",
     "MeetingHooks",
@@ -165,6 +177,10 @@ def order_key(event: Event) -> str | None:
     return f"p:{key}" if isinstance(key, str) and key else None
 
 
+#: The cause key prefix of a refusal reported back to the engine (see the module docstring).
+REFUSAL_CAUSE = "refused:"
+
+
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -221,13 +237,11 @@ class MeetingRuntime:
         async with self._lock:
             report = await self._resume()
             while True:
-                with session_scope(self._factory) as session:
-                    entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=50)
-                    ids = [e.id for e in entries]
+                ids = await asyncio.to_thread(self._unprocessed_ids)
                 if not ids:
                     return report
                 for entry_id in ids:
-                    report = report + self._step_entry(entry_id)
+                    report = report + await asyncio.to_thread(self._step_entry, entry_id)
                     report = report + await self._execute_planned()
 
     async def fire_due_timers(self) -> StepReport:
@@ -238,7 +252,7 @@ class MeetingRuntime:
             with session_scope(self._factory) as session:
                 due = rs.due_wakeups(session, now=now, meeting_uuid=self.meeting_uuid)
             for _uuid, timer, due_at in due:
-                report = report + self._step_timer(timer, due_at)
+                report = report + await asyncio.to_thread(self._step_timer, timer, due_at)
                 report = report + await self._execute_planned()
             return report
 
@@ -261,12 +275,15 @@ class MeetingRuntime:
             return StepReport()
         async with self._lock:
             report = await self._resume()
-            report = report + self._step(
-                cause=cause,
-                events=(event,),
-                at=self._clock(),
-                entry=None,
-                fired_timer=None,
+            report = report + await asyncio.to_thread(
+                functools.partial(
+                    self._step,
+                    cause=cause,
+                    events=(event,),
+                    at=self._clock(),
+                    entry=None,
+                    fired_timer=None,
+                )
             )
             return report + await self._execute_planned()
 
@@ -282,6 +299,16 @@ class MeetingRuntime:
             return rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
 
     # -- steps ---------------------------------------------------------------------------
+    #
+    # Each step is synchronous database and engine work. The entry points run it in a worker
+    # thread (`asyncio.to_thread`) so the event loop stays free to acknowledge Zoom's webhooks
+    # within its 3 seconds while a busy meeting is being processed; the per-meeting lock keeps
+    # one meeting's steps in order. Meeting actions are carried out back on the loop.
+
+    def _unprocessed_ids(self) -> list[int]:
+        with session_scope(self._factory) as session:
+            entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=50)
+            return [e.id for e in entries]
 
     async def _resume(self) -> StepReport:
         """First call on this replica: abandon actions a dead owner left half-done, then
@@ -521,10 +548,22 @@ class MeetingRuntime:
             raise LeaseLost(f"meeting {self.meeting_uuid}: lease held by another replica")
 
     async def _execute_planned(self) -> StepReport:
-        """Carry out planned actions in order: claim, call the meeting, record the outcome."""
+        """Carry out planned actions in order, then those their refusals planned."""
+        report = StepReport()
+        while True:
+            done, refusals = await self._execute_pending()
+            report = report + done
+            if not refusals:
+                return report
+
+    async def _execute_pending(self) -> tuple[StepReport, int]:
+        """Carry out the actions planned now: claim, call the meeting, record the outcome
+        (feeding a refusal back as its own cause). Returns the report and how many refusals
+        were fed."""
         with session_scope(self._factory) as session:
             pending = rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
-        executed = 0
+        executed = refusals = 0
+        report = StepReport()
         for record in pending:
             with session_scope(self._factory) as session:
                 self._hold_lease(session)
@@ -542,15 +581,39 @@ class MeetingRuntime:
                 if outcome.ok
                 else ("not_executed" if outcome.code == "not_executed" else "refused")
             )
-            with session_scope(self._factory) as session:
-                rs.record_outcome(
-                    session,
-                    action_id=record.id,
-                    status=status,
-                    code=outcome.code,
-                    error=outcome.error,
-                    now=self._clock(),
-                )
+            refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
+            try:
+                with session_scope(self._factory) as session:
+                    rs.record_outcome(
+                        session,
+                        action_id=record.id,
+                        status=status,
+                        code=outcome.code,
+                        error=outcome.error,
+                        now=self._clock(),
+                    )
+                    if refusal is not None:
+                        report = report + self._step_in(
+                            session,
+                            cause=f"{REFUSAL_CAUSE}{record.key}",
+                            events=(refusal,),
+                            at=self._clock(),
+                            entry=None,
+                            fired_timer=None,
+                            meeting_id="",
+                        )
+                        refusals += 1
+            except LeaseLost:
+                with session_scope(self._factory) as session:
+                    rs.record_outcome(
+                        session,
+                        action_id=record.id,
+                        status=status,
+                        code=outcome.code,
+                        error=outcome.error,
+                        now=self._clock(),
+                    )
+                raise
             executed += 1
             if self._metrics is not None:
                 self._metrics.count_action(kind=record.kind, result=status)
@@ -560,7 +623,7 @@ class MeetingRuntime:
                 status,
                 extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
             )
-        return StepReport(executed=executed)
+        return report + StepReport(executed=executed), refusals
 
 
 def utc_now() -> datetime:
