@@ -1,14 +1,25 @@
 """`MeetingRuntime`: one live meeting's engine, with the database as the truth.
 
-Theory of operation. A runtime step turns one cause (a journaled webhook, a due wake-up, or
-a chat command from the meeting's own callback) into engine events, feeds them to the pure
+Theory of operation. A runtime step turns causes (journaled webhooks, a due wake-up, or a
+chat command from the meeting's own callback) into engine events, feeds them to the pure
 engine and then, in ONE transaction: saves the new engine state and ordering cursors,
-replaces the pending wake-ups, logs every meeting action as `planned` under a key that names
-its cause, records attendance presence, marks the journal entry processed, and checks
-(renews) this replica's lease on the meeting, so a replica that lost its lease cannot write.
+rewrites the pending wake-ups if they changed, logs every meeting action as `planned` under
+a key that names its cause, records attendance presence, marks the journal entries
+processed, and checks (renews) this replica's lease on the meeting, so a replica that lost
+its lease cannot write (on SQLite that first write also serialises the step's reads).
 Only after that commit are the planned actions carried out through the `MeetingControl`
-port, each one claimed (`planned` -> `executing`, a compare-and-set) before the call and its
-outcome recorded after it. Hence:
+port, in plan order, each one claimed (`planned` -> `executing`, a compare-and-set) before
+the call and its outcome recorded after it.
+
+Batches. A meeting's pending journal entries are stepped up to `BATCH` per transaction, in
+`event_ts` order: the lease is renewed and the engine state loaded once, each entry is fed
+in turn (its presence recorded, the out-of-order rule applied, its actions keyed by its own
+cause exactly as if it were stepped alone), and state, wake-ups and processed marks are
+saved once: a step's cost is its transaction's statements, not the engine (see
+`docs/benchmarks.md`). An undecodable entry is marked processed and skipped inside the
+batch; if anything else fails, the batch is rolled back and its entries are stepped again
+one per transaction, so one bad entry cannot hold back the others' actions. Wake-ups,
+callback events and refusals are stepped one cause per transaction. Hence:
 
 - a restart resumes in the right phase (the state is in the database) and executes the
   actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
@@ -75,6 +86,7 @@ from storage.db import session_scope
 from storage.journal import JournalEntry
 
 __all__ = [
+    "BATCH",
     "LIVE_ONLY",
     "REFUSAL_CAUSE",
     "Decoded",
@@ -185,6 +197,70 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+#: How many journal entries one transaction steps at most.
+BATCH = 50
+
+
+class _Work:
+    """The engine work of one transaction in progress: what `_open` loaded, what `_feed`
+    changed and planned, and what `_close` saves."""
+
+    __slots__ = (
+        "cursors",
+        "first",
+        "last_event_ts",
+        "last_now",
+        "loaded_wakeups",
+        "now_wall",
+        "planned",
+        "state",
+        "wakeups",
+    )
+
+    def __init__(
+        self,
+        *,
+        record: rs.MeetingRecord,
+        state: SessionState,
+        wakeups: dict[str, datetime],
+        first: Sequence[Action],
+        now_wall: datetime,
+    ) -> None:
+        self.state = state
+        self.wakeups = wakeups
+        self.loaded_wakeups = dict(wakeups)
+        self.cursors = dict(record.cursors)
+        self.last_now = record.last_now
+        self.last_event_ts = record.last_event_ts
+        #: a new session's initial actions, planned under the first cause fed
+        self.first: Sequence[Action] = first
+        self.now_wall = now_wall
+        self.planned: list[rs.PlannedAction] = []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Batch:
+    """What `_step_batch` did: the entries it read, and whether they must be stepped again
+    one per transaction (`failed`: the batch was rolled back)."""
+
+    entry_ids: tuple[int, ...] = ()
+    failed: bool = False
+    report: StepReport = StepReport()
+
+
+#: The report of an entry skipped as undecodable.
+_UNREADABLE = StepReport(handled=1, dropped=1)
+
+
+def _entry_cause(entry: JournalEntry, decoded: Decoded) -> str:
+    """A journal entry's cause key: `chat:<message id>` for a chat message (shared with the
+    meeting's callback), else `j<entry id>`."""
+    if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage):
+        if decoded.events[0].message_id:
+            return f"chat:{decoded.events[0].message_id}"
+    return f"j{entry.id}"
+
+
 class MeetingRuntime:
     """One meeting's durable runtime on this replica.
 
@@ -237,20 +313,21 @@ class MeetingRuntime:
         async with self._lock:
             report = await self._resume()
             while True:
-                ids = await asyncio.to_thread(self._unprocessed_ids)
-                if not ids:
+                batch = await asyncio.to_thread(self._step_batch)
+                if batch.failed:  # one entry per transaction, as a poison entry must not block
+                    for entry_id in batch.entry_ids:
+                        report = report + await asyncio.to_thread(self._step_entry, entry_id)
+                        report = report + await self._execute_planned()
+                    continue
+                if not batch.entry_ids:
                     return report
-                for entry_id in ids:
-                    report = report + await asyncio.to_thread(self._step_entry, entry_id)
-                    report = report + await self._execute_planned()
+                report = report + batch.report + await self._execute_planned()
 
     async def fire_due_timers(self) -> StepReport:
         """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
         async with self._lock:
             report = await self._resume()
-            now = self._clock()
-            with session_scope(self._factory) as session:
-                due = rs.due_wakeups(session, now=now, meeting_uuid=self.meeting_uuid)
+            due = await asyncio.to_thread(self._due_wakeups)
             for _uuid, timer, due_at in due:
                 report = report + await asyncio.to_thread(self._step_timer, timer, due_at)
                 report = report + await self._execute_planned()
@@ -287,6 +364,10 @@ class MeetingRuntime:
             )
             return report + await self._execute_planned()
 
+    def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
+        with session_scope(self._factory) as session:
+            return rs.due_wakeups(session, now=self._clock(), meeting_uuid=self.meeting_uuid)
+
     def load_state(self) -> SessionState | None:
         """The stored engine state, or None before the meeting has one."""
         with session_scope(self._factory) as session:
@@ -303,26 +384,15 @@ class MeetingRuntime:
     # Each step is synchronous database and engine work. The entry points run it in a worker
     # thread (`asyncio.to_thread`) so the event loop stays free to acknowledge Zoom's webhooks
     # within its 3 seconds while a busy meeting is being processed; the per-meeting lock keeps
-    # one meeting's steps in order. Meeting actions are carried out back on the loop.
-
-    def _unprocessed_ids(self) -> list[int]:
-        with session_scope(self._factory) as session:
-            entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=50)
-            return [e.id for e in entries]
+    # one meeting's steps in order. Meeting actions are carried out back on the loop, with
+    # their claims and outcomes (one short transaction each).
 
     async def _resume(self) -> StepReport:
         """First call on this replica: abandon actions a dead owner left half-done, then
         carry out what was planned but never claimed."""
         if self._resumed:
             return StepReport()
-        with session_scope(self._factory) as session:
-            self._hold_lease(session)
-            interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
-            expired = rs.expire_planned(
-                session,
-                meeting_uuid=self.meeting_uuid,
-                planned_before=self._clock() - self._expiry,
-            )
+        interrupted, expired = await asyncio.to_thread(self._abandon_leftovers)
         if interrupted or expired:
             _log.warning(
                 "actions left by a stopped process: interrupted ones are not repeated, "
@@ -336,7 +406,81 @@ class MeetingRuntime:
         self._resumed = True
         return await self._execute_planned()
 
+    def _abandon_leftovers(self) -> tuple[int, int]:
+        """Mark what a dead owner left `executing` interrupted and what waited too long
+        expired: (interrupted, expired)."""
+        with session_scope(self._factory) as session:
+            self._hold_lease(session)
+            interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
+            expired = rs.expire_planned(
+                session,
+                meeting_uuid=self.meeting_uuid,
+                planned_before=self._clock() - self._expiry,
+            )
+        return interrupted, expired
+
+    def _step_batch(self) -> _Batch:
+        """Step up to `BATCH` pending journal entries in ONE transaction (see the module
+        docstring); on an error other than a lost lease, hand their ids back for the caller
+        to step one per transaction."""
+        entry_ids: list[int] = []
+        done: list[tuple[int, str, datetime, StepReport]] = []
+        try:
+            with session_scope(self._factory) as session:
+                if not journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=1):
+                    return _Batch()
+                self._hold_lease(session)
+                session.expire_all()  # re-read under the lease: another step may have run
+                entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=BATCH)
+                entry_ids = [entry.id for entry in entries]
+                work: _Work | None = None
+                for entry in entries:
+                    try:
+                        decoded = self._hooks.decode(entry)
+                    except Exception as unreadable:  # a poison entry must not block the meeting
+                        self._skip_unreadable(session, entry, unreadable)
+                        done.append((entry.id, entry.event, entry.received_at, _UNREADABLE))
+                        continue
+                    at = decoded.at if decoded.at is not None else self._clock()
+                    self._hooks.record_presence(
+                        session, meeting_uuid=self.meeting_uuid, entry=entry
+                    )
+                    if work is None:
+                        work = self._open(session, meeting_id=decoded.meeting_id, at=at)
+                    report = self._feed(
+                        session,
+                        work,
+                        cause=_entry_cause(entry, decoded),
+                        events=decoded.events,
+                        at=at,
+                        entry_id=entry.id,
+                    )
+                    journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+                    done.append((entry.id, entry.event, entry.received_at, report))
+                if work is not None:
+                    self._close(session, work)
+        except LeaseLost:
+            raise
+        except Exception as failure:
+            if not entry_ids:
+                raise
+            _log.warning(
+                "journal batch failed; stepping its entries one per transaction",
+                extra={
+                    "meeting_id": self.meeting_uuid,
+                    "entries": len(entry_ids),
+                    "error_type": type(failure).__name__,
+                },
+            )
+            return _Batch(failed=True, entry_ids=tuple(entry_ids))
+        total = StepReport()
+        for entry_id, event_type, received_at, report in done:
+            self._processed(entry_id, event_type, received_at, report)
+            total = total + report
+        return _Batch(entry_ids=tuple(entry_ids), report=total)
+
     def _step_entry(self, entry_id: int) -> StepReport:
+        """One journal entry in its own transaction (the fallback when a batch failed)."""
         with session_scope(self._factory) as session:
             entry = journal.entry(session, entry_id=entry_id)
             if entry is None or entry.processed_at is not None:
@@ -344,25 +488,12 @@ class MeetingRuntime:
             try:
                 decoded = self._hooks.decode(entry)
             except Exception as unreadable:  # a poison entry must not block the meeting
-                _log.error(
-                    "journal entry not decodable; skipped (the raw body stays journaled)",
-                    extra={
-                        "meeting_id": self.meeting_uuid,
-                        "delivery_id": entry_id,
-                        "event_type": entry.event,
-                        "error_type": type(unreadable).__name__,
-                    },
-                )
-                journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
-                return StepReport(handled=1, dropped=1)
+                self._skip_unreadable(session, entry, unreadable)
+                return _UNREADABLE
             at = decoded.at if decoded.at is not None else self._clock()
-            cause = f"j{entry.id}"
-            if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage):
-                if decoded.events[0].message_id:
-                    cause = f"chat:{decoded.events[0].message_id}"
             report = self._step_in(
                 session,
-                cause=cause,
+                cause=_entry_cause(entry, decoded),
                 events=decoded.events,
                 at=at,
                 entry=entry,
@@ -370,20 +501,40 @@ class MeetingRuntime:
                 meeting_id=decoded.meeting_id,
             )
             journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+        self._processed(entry.id, entry.event, entry.received_at, report)
+        return report
+
+    def _skip_unreadable(self, session: Session, entry: JournalEntry, error: Exception) -> None:
+        _log.error(
+            "journal entry not decodable; skipped (the raw body stays journaled)",
+            extra={
+                "meeting_id": self.meeting_uuid,
+                "delivery_id": entry.id,
+                "event_type": entry.event,
+                "error_type": type(error).__name__,
+            },
+        )
+        journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+
+    def _processed(
+        self, entry_id: int, event_type: str, received_at: datetime, report: StepReport
+    ) -> None:
+        """After the commit: the entry's lag and log line."""
+        if report is _UNREADABLE:
+            return
         if self._metrics is not None:
-            self._metrics.observe_lag((self._clock() - entry.received_at).total_seconds())
+            self._metrics.observe_lag((self._clock() - received_at).total_seconds())
         _log.info(
             "journal entry processed",
             extra={
                 "meeting_id": self.meeting_uuid,
                 "delivery_id": entry_id,
-                "event_type": entry.event,
+                "event_type": event_type,
                 "phase": report.phase,
                 "fed": report.fed,
                 "dropped": report.dropped,
             },
         )
-        return report
 
     def _step_timer(self, timer: str, due_at: datetime) -> StepReport:
         return self._step(
@@ -426,71 +577,101 @@ class MeetingRuntime:
         meeting_id: str,
     ) -> StepReport:
         """One cause, inside the caller's transaction (see the module docstring)."""
-        now_wall = self._clock()
         self._hold_lease(session)
-        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
         if entry is not None:
             self._hooks.record_presence(session, meeting_uuid=self.meeting_uuid, entry=entry)
-        planned: list[Action] = []
-        if record is None:
-            state, first = self._hooks.start_session(
-                session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
-            )
-            rs.create_meeting(
-                session,
-                meeting_uuid=self.meeting_uuid,
-                meeting_id=meeting_id,
-                state_json=state.to_json(),
-                now=at,
-            )
-            record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
-            assert record is not None
-            planned.extend(first)
-            wakeups: dict[str, datetime] = {}
-            _log.info(
-                "session started",
-                extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
-            )
-        else:
-            state = SessionState.from_json(record.state_json)
-            wakeups = rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
+        work = self._open(session, meeting_id=meeting_id, at=at)
         if fired_timer is not None:
             timer, due_at = fired_timer
-            if wakeups.get(timer) != due_at:
+            if work.wakeups.get(timer) != due_at:
                 return StepReport(handled=1, dropped=1)  # re-armed or fired already
-            del wakeups[timer]
-        cursors = dict(record.cursors)
-        last_now = record.last_now
+            del work.wakeups[timer]
+        report = self._feed(
+            session,
+            work,
+            cause=cause,
+            events=events,
+            at=at,
+            entry_id=None if entry is None else entry.id,
+        )
+        self._close(session, work)
+        return report
+
+    def _open(self, session: Session, *, meeting_id: str, at: datetime) -> _Work:
+        """Load the meeting's engine state and wake-ups (starting its session if it has
+        none yet), under the lease the caller holds."""
+        now_wall = self._clock()
+        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        if record is not None:
+            return _Work(
+                record=record,
+                state=SessionState.from_json(record.state_json),
+                wakeups=rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid),
+                first=(),
+                now_wall=now_wall,
+            )
+        state, first = self._hooks.start_session(
+            session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
+        )
+        rs.create_meeting(
+            session,
+            meeting_uuid=self.meeting_uuid,
+            meeting_id=meeting_id,
+            state_json=state.to_json(),
+            now=at,
+        )
+        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        assert record is not None
+        _log.info(
+            "session started",
+            extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
+        )
+        return _Work(record=record, state=state, wakeups={}, first=first, now_wall=now_wall)
+
+    def _feed(
+        self,
+        session: Session,
+        work: _Work,
+        *,
+        cause: str,
+        events: Sequence[Event],
+        at: datetime,
+        entry_id: int | None,
+    ) -> StepReport:
+        """Feed one cause's events (the out-of-order rule applies to journaled ones) and
+        plan its meeting actions under `<cause>:<n>`."""
+        planned: list[Action] = list(work.first)
+        work.first = ()
         fed = dropped = 0
         event_ms = _ms(at)
         for event in events:
             key = order_key(event)
-            if key is not None and entry is not None and cursors.get(key, -1) > event_ms:
+            if key is not None and entry_id is not None and work.cursors.get(key, -1) > event_ms:
                 dropped += 1
                 _log.info(
                     "late event dropped",
                     extra={
                         "meeting_id": self.meeting_uuid,
                         "event_type": type(event).__name__,
-                        "delivery_id": entry.id,
+                        "delivery_id": entry_id,
                     },
                 )
                 continue
-            if key is not None and entry is not None:
-                cursors[key] = event_ms
-            now = max(at, last_now)
-            last_now = now
-            before = state.phase
-            state, actions = handle(state, event, now)
+            if key is not None and entry_id is not None:
+                work.cursors[key] = event_ms
+            now = max(at, work.last_now)
+            work.last_now = now
+            before = work.state.phase
+            work.state, actions = handle(work.state, event, now)
             fed += 1
             planned.extend(actions)
-            if state.phase != before:
+            if work.state.phase != before:
                 _log.info(
                     "phase changed",
                     extra={
                         "meeting_id": self.meeting_uuid,
                         "old_phase": str(before),
-                        "new_phase": str(state.phase),
+                        "new_phase": str(work.state.phase),
                         "event_type": type(event).__name__,
                     },
                 )
@@ -499,37 +680,44 @@ class MeetingRuntime:
         meeting_actions = []
         for action in planned:
             if isinstance(action, ScheduleWakeup):
-                wakeups[action.timer] = action.at
+                work.wakeups[action.timer] = action.at
             elif isinstance(action, PhaseChanged):
                 continue
             elif is_meeting_action(action):
                 meeting_actions.append(action)
-        ended = state.phase == Phase.ENDED
-        rs.replace_wakeups(
-            session, meeting_uuid=self.meeting_uuid, wakeups={} if ended else wakeups
+        if work.state.phase == Phase.ENDED:
+            work.wakeups.clear()
+        work.planned.extend(
+            rs.PlannedAction(
+                key=f"{cause}:{index}", kind=action_kind(action), payload=encode_action(action)
+            )
+            for index, action in enumerate(meeting_actions)
         )
+        if entry_id is not None:
+            work.last_event_ts = max(work.last_event_ts, event_ms)
+        return StepReport(handled=1, fed=fed, dropped=dropped, phase=str(work.state.phase))
+
+    def _close(self, session: Session, work: _Work) -> None:
+        """Save what the fed causes changed: wake-ups (only if changed), planned actions in
+        plan order, the engine state and cursors."""
+        if work.wakeups != work.loaded_wakeups:
+            rs.replace_wakeups(session, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
         rs.plan_actions(
             session,
             meeting_uuid=self.meeting_uuid,
-            actions=[
-                rs.PlannedAction(
-                    key=f"{cause}:{index}", kind=action_kind(action), payload=encode_action(action)
-                )
-                for index, action in enumerate(meeting_actions)
-            ],
+            actions=work.planned,
             owner=self._owner,
-            now=now_wall,
+            now=work.now_wall,
         )
         rs.save_state(
             session,
             meeting_uuid=self.meeting_uuid,
-            state_json=state.to_json(),
-            last_event_ts=max(record.last_event_ts, event_ms if entry is not None else 0),
-            last_now=last_now,
-            ended=ended,
-            cursors=cursors,
+            state_json=work.state.to_json(),
+            last_event_ts=work.last_event_ts,
+            last_now=work.last_now,
+            ended=work.state.phase == Phase.ENDED,
+            cursors=work.cursors,
         )
-        return StepReport(handled=1, fed=fed, dropped=dropped, phase=str(state.phase))
 
     def _hold_lease(self, session: Session) -> None:
         """Take or renew this replica's lease in `session`'s transaction (the fence).
@@ -560,15 +748,12 @@ class MeetingRuntime:
         """Carry out the actions planned now: claim, call the meeting, record the outcome
         (feeding a refusal back as its own cause). Returns the report and how many refusals
         were fed."""
-        with session_scope(self._factory) as session:
-            pending = rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
+        pending = self._pending_actions()
         executed = refusals = 0
         report = StepReport()
         for record in pending:
-            with session_scope(self._factory) as session:
-                self._hold_lease(session)
-                if not rs.claim_action(session, action_id=record.id, owner=self._owner):
-                    continue
+            if not self._claim(record.id):
+                continue
             action = decode_action(record.payload)
             try:
                 outcome = await execute(action, self.control)
@@ -582,38 +767,10 @@ class MeetingRuntime:
                 else ("not_executed" if outcome.code == "not_executed" else "refused")
             )
             refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
-            try:
-                with session_scope(self._factory) as session:
-                    rs.record_outcome(
-                        session,
-                        action_id=record.id,
-                        status=status,
-                        code=outcome.code,
-                        error=outcome.error,
-                        now=self._clock(),
-                    )
-                    if refusal is not None:
-                        report = report + self._step_in(
-                            session,
-                            cause=f"{REFUSAL_CAUSE}{record.key}",
-                            events=(refusal,),
-                            at=self._clock(),
-                            entry=None,
-                            fired_timer=None,
-                            meeting_id="",
-                        )
-                        refusals += 1
-            except LeaseLost:
-                with session_scope(self._factory) as session:
-                    rs.record_outcome(
-                        session,
-                        action_id=record.id,
-                        status=status,
-                        code=outcome.code,
-                        error=outcome.error,
-                        now=self._clock(),
-                    )
-                raise
+            report = report + self._record_outcome(
+                record, status=status, outcome=outcome, refusal=refusal
+            )
+            refusals += refusal is not None
             executed += 1
             if self._metrics is not None:
                 self._metrics.count_action(kind=record.kind, result=status)
@@ -624,6 +781,59 @@ class MeetingRuntime:
                 extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
             )
         return report + StepReport(executed=executed), refusals
+
+    def _pending_actions(self) -> list[rs.ActionRecord]:
+        with session_scope(self._factory) as session:
+            return rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
+
+    def _claim(self, action_id: int) -> bool:
+        with session_scope(self._factory) as session:
+            self._hold_lease(session)
+            return rs.claim_action(session, action_id=action_id, owner=self._owner)
+
+    def _record_outcome(
+        self,
+        record: rs.ActionRecord,
+        *,
+        status: str,
+        outcome: ActionOutcome,
+        refusal: Event | None,
+    ) -> StepReport:
+        """Record a carried-out action's outcome and, in the same transaction, step its
+        refusal (if any) as a cause of its own. If the lease is lost, the outcome is still
+        recorded and the refusal is not fed."""
+        try:
+            with session_scope(self._factory) as session:
+                rs.record_outcome(
+                    session,
+                    action_id=record.id,
+                    status=status,
+                    code=outcome.code,
+                    error=outcome.error,
+                    now=self._clock(),
+                )
+                if refusal is None:
+                    return StepReport()
+                return self._step_in(
+                    session,
+                    cause=f"{REFUSAL_CAUSE}{record.key}",
+                    events=(refusal,),
+                    at=self._clock(),
+                    entry=None,
+                    fired_timer=None,
+                    meeting_id="",
+                )
+        except LeaseLost:
+            with session_scope(self._factory) as session:
+                rs.record_outcome(
+                    session,
+                    action_id=record.id,
+                    status=status,
+                    code=outcome.code,
+                    error=outcome.error,
+                    now=self._clock(),
+                )
+            raise
 
 
 def utc_now() -> datetime:

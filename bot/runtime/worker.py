@@ -2,13 +2,15 @@
 
 One asyncio task per process consumes a queue of "look at meeting X" notices, fed by the
 receiver's `on_journaled` callback (at once, after the ack) and by the doorbell (a wake-up is
-due), and falls back to a periodic sweep of everything: unprocessed journal entries, live
-meetings and due wake-ups. On start the first sweep processes whatever was journaled while
-no worker ran. Meetings are handled one at a time in this task, so a meeting's steps never
-interleave in a process; across replicas the database lease decides (see
-`bot.runtime.durable`): a meeting whose lease another replica holds is left alone, and taken
-over once that lease expires unrenewed. Leases are renewed on every sweep, so the sweep
-interval must be well below the lease TTL.
+due); a meeting already waiting in the queue is not queued again (the call that handles it
+processes everything journaled before it starts), so a burst of webhooks for one meeting
+costs one call, not one each. It falls back to a periodic sweep of everything: unprocessed
+journal entries, live meetings and due wake-ups. On start the first sweep processes
+whatever was journaled while no worker ran. Meetings are handled one at a time in this
+task, so a meeting's steps never interleave in a process; across replicas the database
+lease decides (see `bot.runtime.durable`): a meeting whose lease another replica holds is
+left alone, and taken over once that lease expires unrenewed. Leases are renewed on every
+sweep, so the sweep interval must be well below the lease TTL.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class Worker:
         self._live: dict[str, list[Event]] = {}
         self._busy = asyncio.Lock()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        #: meetings with a notice waiting in `_queue` (a meeting is queued at most once)
+        self._queued: set[str] = set()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,9 +139,18 @@ class Worker:
         except RuntimeError:
             running = None
         if running is loop:
-            self._queue.put_nowait(meeting_uuid)
+            self._enqueue(meeting_uuid)
         else:
-            loop.call_soon_threadsafe(self._queue.put_nowait, meeting_uuid)
+            loop.call_soon_threadsafe(self._enqueue, meeting_uuid)
+
+    def _enqueue(self, meeting_uuid: str | None) -> None:
+        """Queue a notice unless the same meeting's notice is already waiting (one call
+        processes everything journaled before it starts; see `_run`)."""
+        if meeting_uuid is not None:
+            if meeting_uuid in self._queued:
+                return
+            self._queued.add(meeting_uuid)
+        self._queue.put_nowait(meeting_uuid)
 
     def runtime(self, meeting_uuid: str) -> MeetingRuntime:
         """This replica's runtime for a meeting (created on first use)."""
@@ -272,6 +285,8 @@ class Worker:
                 )
                 if getting in done:
                     wanted = getting.result()
+                    if wanted is not None:  # from now on a new notice queues it again
+                        self._queued.discard(wanted)
                 else:
                     getting.cancel()
                     wanted = None

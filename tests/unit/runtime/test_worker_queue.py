@@ -1,0 +1,85 @@
+"""The worker queues a meeting at most once: a burst of webhooks costs one call, not one each."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.runtime.worker import Worker
+from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
+from storage.db import session_scope
+from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+
+pytestmark = pytest.mark.anyio
+
+UUID = "QueuedOnce/kYLu1lA=="
+ANNA = Participant(key="ka", user_id="16778240", name="Anna")
+BEN = Participant(key="kb", user_id="16779264", name="Ben")
+FAY = Participant(key="kf", user_id="16777216", name="Fay")
+
+
+async def _until(condition: object) -> None:
+    assert callable(condition)
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = Clock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    worker = Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: meeting,
+        hooks=hooks,
+        owner="a",
+        clock=clock,
+        lease_ttl=timedelta(seconds=20),
+        sweep_interval=3600,
+    )
+    with session_scope(factory) as s:
+        hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
+    await worker.start()
+    try:
+        await _until(lambda: hooks.started == [UUID] and worker.last_sweep is not None)
+        async with worker._busy:  # the worker is busy with another meeting meanwhile
+            for label, person in (("anna", ANNA), ("ben", BEN)):
+                with session_scope(factory) as s:
+                    hooks.journal(
+                        s,
+                        meeting_uuid=UUID,
+                        label=label,
+                        at=clock(),
+                        events=[ArrivedInWaitingRoom(participant=person)],
+                    )
+                for _ in range(5):
+                    worker.notify(UUID)
+            await asyncio.sleep(0.05)  # the worker takes the notice and waits for _busy
+            assert worker._queue.qsize() == 0  # the ten notices were one
+            for _ in range(3):  # taken notices queue the meeting again, once
+                worker.notify(UUID)
+            assert worker._queue.qsize() == 1
+            worker.notify(None)  # a sweep request is never merged
+            assert worker._queue.qsize() == 2
+        await _until(lambda: meeting.admits() == [ANNA.user_id, BEN.user_id])
+        await _until(lambda: worker._queue.qsize() == 0)
+        with session_scope(factory) as s:
+            hooks.journal(
+                s,
+                meeting_uuid=UUID,
+                label="fay",
+                at=clock(),
+                events=[ArrivedInWaitingRoom(participant=FAY)],
+            )
+        worker.notify(UUID)
+        await _until(lambda: len(meeting.admits()) == 3)
+    finally:
+        await worker.stop(release=True)
