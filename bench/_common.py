@@ -7,7 +7,7 @@ same uvicorn settings); `closed_loop` and `open_loop` post signed webhooks to it
 small keep-alive HTTP/1.1 client. The client is a few lines over asyncio streams rather
 than httpx on purpose: on a two-core machine httpx spends more CPU per request than the
 server under test, so the sender, not the server, would set the throughput (the receiver
-engineer measured this for `bench/webhook_ack.py`, which this module folds in).
+engineer measured this for the first load generator, which this module folds in).
 """
 
 from __future__ import annotations
