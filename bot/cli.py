@@ -53,7 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    _accept_config_after_command(parser)
     return parser
+
+
+def _accept_config_after_command(parser: argparse.ArgumentParser) -> None:
+    """Let `--config FILE` also follow the command (`balint-bot serve --config FILE`).
+
+    Operators and scripts write it either way; the one given last wins.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in action.choices.values():
+            try:
+                command.add_argument(
+                    "--config",
+                    type=Path,
+                    default=argparse.SUPPRESS,
+                    help="settings file (may also come before the command)",
+                )
+            except argparse.ArgumentError:
+                pass  # the command defines its own --config
+            _accept_config_after_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

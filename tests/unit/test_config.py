@@ -83,3 +83,22 @@ def test_secret_in_a_bad_value_is_not_echoed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "zoom.webhook_secret_tokens" in err
     assert "not-a-list-secret" not in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_may_come_before_or_after_the_command(tmp_path, capsys, where):
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nport = 9100\n")
+    argv = ["config", "show"]
+    argv = ["--config", str(path), *argv] if where == "before" else [*argv, "--config", str(path)]
+    assert main(argv) == 0
+    assert '"port": 9100' in capsys.readouterr().out
+
+
+def test_every_command_accepts_config_after_it():
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["serve"], ["attendance", "rebuild", "--session", "1"], ["db", "upgrade"]):
+        args = parser.parse_args([*argv, "--config", "x.toml"])
+        assert str(args.config) == "x.toml"
