@@ -20,3 +20,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.upper().startswith(_CLEARED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Every async test here runs on asyncio (the service's loop), not trio."""
+    return "asyncio"

@@ -41,11 +41,6 @@ COMMAND = "/case Anna"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def database(tmp_path: Path) -> tuple[Path, Engine]:
     path = tmp_path / "serve.db"
     upgrade(f"sqlite:///{path}")

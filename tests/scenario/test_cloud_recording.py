@@ -10,7 +10,6 @@ simulated meeting.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -19,9 +18,8 @@ from bot.meeting import zoom_wire as wire
 from bot.meeting.simulated import BOT, MeetingOptions
 from phases.events import ZoomRole
 from storage import runtime_state as rs
-from storage.db import make_engine, make_session_factory, session_scope
+from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
-from storage.migrate import upgrade
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
     Clock,
@@ -32,18 +30,6 @@ from tests.scenario.serve_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sqlite_file(tmp_path: Path) -> tuple[str, Engine]:
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    upgrade(url)
-    return url, make_engine(url)
 
 
 async def test_a_cloud_recording_is_stopped_from_its_webhook(

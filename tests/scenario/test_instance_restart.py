@@ -23,7 +23,6 @@ from bot.service import build_service, replica_owner
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
-from storage.migrate import upgrade
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
     Clock,
@@ -34,18 +33,6 @@ from tests.scenario.serve_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sqlite_file(tmp_path: Path) -> tuple[str, Engine]:
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    upgrade(url)
-    return url, make_engine(url)
 
 
 def _named(settings: Settings, instance_id: str) -> Settings:

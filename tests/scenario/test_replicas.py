@@ -47,11 +47,6 @@ TTL = timedelta(seconds=5)
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pg_url() -> str:
     url = os.environ.get("BALINT_TEST_POSTGRES_URL", "")
     if not url:

@@ -10,7 +10,6 @@ exactly once, however often it is restarted again.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -18,8 +17,7 @@ from sqlalchemy import Engine
 from bot.meeting.simulated import BOT, MeetingOptions
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
-from storage.db import make_engine, make_session_factory, session_scope
-from storage.migrate import upgrade
+from storage.db import make_session_factory, session_scope
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
     Clock,
@@ -30,18 +28,6 @@ from tests.scenario.serve_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sqlite_file(tmp_path: Path) -> tuple[str, Engine]:
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    upgrade(url)
-    return url, make_engine(url)
 
 
 def _phase(engine: Engine, uuid: str) -> Phase:

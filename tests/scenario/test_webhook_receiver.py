@@ -53,11 +53,6 @@ MEETING = "4118UHIiRCAAAtBlDkcVyw=="
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _client(app: FastAPI) -> AsyncClient:
     return AsyncClient(transport=ASGITransport(app=app), base_url="http://zoom.test")
 

@@ -50,11 +50,6 @@ FAST = SdkOptions(
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def host():
     harness = await make_sdk_harness(bot_role=ZoomRole.HOST)
     yield harness

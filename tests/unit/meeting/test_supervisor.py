@@ -21,11 +21,6 @@ from bot.meeting.supervisor import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeProcess:
     """A join process that exits with `code` when told to (or on terminate)."""
 

@@ -13,8 +13,3 @@ from tests.storage_fixtures import *  # noqa: F403
 @pytest.fixture
 def factory(db_engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(db_engine)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

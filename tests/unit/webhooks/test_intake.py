@@ -24,11 +24,6 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest) -> Engine:
     made: Engine = request.getfixturevalue(f"{request.param}_engine")
