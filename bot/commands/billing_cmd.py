@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.commands.export_cmd import database_session
+from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from storage.billing.exports import claims_by_state
 
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 
 
 def _status(_args: argparse.Namespace, settings: Settings) -> int:
-    with database_session(settings) as session:
+    with open_session(settings) as session:
         grouped = claims_by_state(session)
     for state, claims in grouped.items():
         total = sum(claim.fee_cents for claim in claims)

@@ -8,14 +8,11 @@ layer. Printed summaries carry member and session ids, codes and amounts, never 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
 from storage.billing.exports import (
@@ -24,9 +21,8 @@ from storage.billing.exports import (
     export_cme,
     export_worksheet,
 )
-from storage.db import make_engine, make_session_factory, session_scope
 
-__all__ = ["database_session", "parse_day", "print_claims_result", "register"]
+__all__ = ["parse_day", "print_claims_result", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -68,22 +64,11 @@ def parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
-@contextmanager
-def database_session(settings: Settings) -> Iterator[Session]:
-    """A session on `[storage] url` that commits on success and rolls back on error."""
-    engine = make_engine(settings.storage.url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _billing(args: argparse.Namespace, settings: Settings) -> int:
     if (args.date_from is None) != (args.date_to is None):
         raise ConfigError("--from and --to go together")
     out: Path = args.out or Path(f"billing-worksheet-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv")
-    with database_session(settings) as session:
+    with open_session(settings) as session:
         result = export_worksheet(
             session,
             settings=settings,
@@ -103,7 +88,7 @@ def _billing(args: argparse.Namespace, settings: Settings) -> int:
 def _claims(args: argparse.Namespace, settings: Settings) -> int:
     if args.out is None and not args.dry_run:
         raise ConfigError("--out DIR is required (or use --dry-run)")
-    with database_session(settings) as session:
+    with open_session(settings) as session:
         result = export_claims(
             session,
             settings=settings,
@@ -151,7 +136,7 @@ def print_claims_result(result: ClaimsExportResult) -> None:
 
 
 def _cme(args: argparse.Namespace, settings: Settings) -> int:
-    with database_session(settings) as session:
+    with open_session(settings) as session:
         result = export_cme(
             session, settings=settings, member_id=args.member, year=args.year, out=args.out
         )

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bot.commands.export_cmd import database_session
+from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from storage.billing.exports import import_error_report
 
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def _claims_errors(args: argparse.Namespace, settings: Settings) -> int:
-    with database_session(settings) as session:
+    with open_session(settings) as session:
         result = import_error_report(session, path=args.file)
     print(f"{result.report_name}: {len(result.rejected)} claim(s) marked rejected")
     for number, codes in result.rejected:
