@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.commands.export_cmd import parse_day
 from bot.config import Settings
 from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_attendance, render_records, render_summary
@@ -65,7 +66,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--date",
-        type=date.fromisoformat,
+        type=parse_day,
         default=None,
         help="hold the evening on this date, YYYY-MM-DD (default: the built-in evening is held "
         "on the latest past day of its weekday, so its claims are not future-dated; a "

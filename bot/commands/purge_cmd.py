@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.commands.db_cmd import open_session
+from bot.commands.export_cmd import parse_day
 from bot.config import Settings
-from bot.errors import ConfigError
 from storage.retention import RETENTION_YEARS, default_cutoff, purge
 
 __all__ = ["register"]
@@ -23,7 +23,10 @@ def register(subparsers: Any) -> None:
         "purge", help=f"delete records older than the {RETENTION_YEARS}-year retention period"
     )
     parser.add_argument(
-        "--before", default="", help="cut-off date YYYY-MM-DD (default: 10 years ago)"
+        "--before",
+        type=parse_day,
+        default=None,
+        help="cut-off date YYYY-MM-DD (default: 10 years ago)",
     )
     parser.add_argument("--dry-run", action="store_true", help="only count what would go")
     parser.add_argument(
@@ -36,10 +39,7 @@ def register(subparsers: Any) -> None:
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     today = datetime.now(UTC).date()
-    try:
-        before = date.fromisoformat(args.before) if args.before else default_cutoff(today)
-    except ValueError:
-        raise ConfigError(f"--before {args.before!r}: expected a date YYYY-MM-DD") from None
+    before: date = args.before or default_cutoff(today)
     with open_session(settings) as session:
         report = purge(
             session,
