@@ -802,16 +802,20 @@ class MeetingRuntime:
         """Record a carried-out action's outcome and, in the same transaction, step its
         refusal (if any) as a cause of its own. If the lease is lost, the outcome is still
         recorded and the refusal is not fed."""
+
+        def record_it(session: Session) -> None:
+            rs.record_outcome(
+                session,
+                action_id=record.id,
+                status=status,
+                code=outcome.code,
+                error=outcome.error,
+                now=self._clock(),
+            )
+
         try:
             with session_scope(self._factory) as session:
-                rs.record_outcome(
-                    session,
-                    action_id=record.id,
-                    status=status,
-                    code=outcome.code,
-                    error=outcome.error,
-                    now=self._clock(),
-                )
+                record_it(session)
                 if refusal is None:
                     return StepReport()
                 return self._step_in(
@@ -824,15 +828,9 @@ class MeetingRuntime:
                     meeting_id="",
                 )
         except LeaseLost:
+            # That transaction rolled back; the outcome must still be kept, on its own.
             with session_scope(self._factory) as session:
-                rs.record_outcome(
-                    session,
-                    action_id=record.id,
-                    status=status,
-                    code=outcome.code,
-                    error=outcome.error,
-                    now=self._clock(),
-                )
+                record_it(session)
             raise
 
 
