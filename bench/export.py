@@ -124,8 +124,11 @@ def build_group(
     days = session_dates(last_year=last_year, years=years)
     first = last_year - years + 1
     module_names = [f"{y}-{m:02d}" for y in range(first, last_year + 1) for m in _MODULE_STARTS]
+    imported = datetime(first - 1, 8, 1, 12, 0, tzinfo=UTC)  # before the first module
     rows = parse_roster(roster_csv(members, module_names, seed=seed), today=date(last_year, 12, 1))
-    result = import_roster(session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key))
+    result = import_roster(
+        session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key), now=imported
+    )
     people = list(zip(rows, result.member_ids, strict=True))
     rng = random.Random(seed)
     attendance = 0
@@ -137,6 +140,7 @@ def build_group(
             meeting_uuid=f"bench-{day.isoformat()}==",
             meeting_id="85012345678",
             scheduled_start=start,
+            now=start,
         )
         record = session.get(SessionRecord, session_id)
         assert record is not None

@@ -65,6 +65,7 @@ from bot.meeting import zoom_wire as wire
 from bot.meeting.port import ChatTo, EventListener, MeetingControl, ParticipantInfo
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.service import build_service
+from storage.clock import system_clock
 from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
@@ -236,9 +237,12 @@ def _prepare_database(url: str, key: str, members: int) -> None:
     upgrade(url)
     engine = make_engine(url)
     try:
-        rows = parse_roster(roster_csv(members, [], seed=7), today=datetime.now(UTC).date())
+        now = system_clock()
+        rows = parse_roster(roster_csv(members, [], seed=7), today=now.date())
         with session_scope(make_session_factory(engine)) as session:
-            import_roster(session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key))
+            import_roster(
+                session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key), now=now
+            )
     finally:
         engine.dispose()
 

@@ -3,6 +3,9 @@
 Every sub-command lives in its own module under `bot.commands` and registers itself with
 `register(subparsers)`, setting `handler(args, settings) -> int`. Errors of ours
 (`BalintError`) print one clear line and exit non-zero; configuration errors exit 2.
+
+The clock is chosen here, once: `main` puts it on `args.clock`, and a command reads "now" from
+it (once per operation) instead of from the wall clock, so tests run any command on any day.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.errors import BalintError, ConfigError
+from storage.clock import Clock, system_clock
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -78,10 +82,16 @@ def _accept_config_after_command(parser: argparse.ArgumentParser) -> None:
             _accept_config_after_command(command)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `balint-bot` console script; returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> int:
+    """Entry point of the `balint-bot` console script; returns the exit status.
+
+    Args:
+        argv: the arguments (default: the process's).
+        clock: where every command reads the current time; tests pass a fixed one.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.clock = clock
     try:
         settings = load_settings(args.config)
         status: int = args.handler(args, settings)

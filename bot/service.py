@@ -48,6 +48,7 @@ from phases.actions import Action
 from phases.engine import new_session
 from phases.state import SessionState
 from storage import attendance, sessions
+from storage.clock import system_clock
 from storage.db import make_engine
 from storage.journal import JournalEntry
 from storage.roster import roster_entries
@@ -133,6 +134,7 @@ class ServiceHooks:
             meeting_uuid=meeting_uuid,
             meeting_id=meeting_id,
             scheduled_start=start,
+            now=now,
             timezone=group.timezone,
         )
         roster = roster_entries(session, group_name=group.name)
@@ -240,7 +242,7 @@ def build_service(
     `simulated_meetings` (the simulator's registry) and `hooks`, next to the receiver's
     `settings`, `engine`, `session_factory`, `metrics`.
     """
-    now = clock if clock is not None else (lambda: datetime.now(UTC))
+    now = clock if clock is not None else system_clock
     registry: dict[str, MeetingControl] = {}
     sdk_mode = control_factory is None and settings.bot.meeting_adapter == "sdk"
     if sdk_mode and not settings.group.meeting_id:

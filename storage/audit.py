@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,8 +32,8 @@ def record(
     command: str,
     records: Sequence[str],
     detail: str = "",
+    at: datetime,
     actor: str | None = None,
-    at: datetime | None = None,
 ) -> AuditEntry:
     """Append an audit entry (flushed, not committed: it commits with the caller's work).
 
@@ -41,11 +41,11 @@ def record(
         command: the command or code path, e.g. "roster list", "billing export".
         records: identifiers of what was read or exported (`member:12`); never PHI values.
         detail: a short free-text note (counts, file name).
+        at: when: the `now` of the operation that writes it (one clock per operation).
         actor: who did it; defaults to the operating-system user.
-        at: when; defaults to now (UTC).
     """
     entry = AuditEntry(
-        at=at or datetime.now(UTC),
+        at=at,
         actor=actor or _actor(),
         command=command,
         records=list(records),

@@ -67,15 +67,19 @@ def purge(
     session: Session,
     *,
     before: date,
-    today: date,
+    now: datetime,
     dry_run: bool,
     override_retention: bool = False,
 ) -> PurgeReport:
     """Delete (or with `dry_run` only count) records older than `before`.
 
+    `now` is the operation's one clock reading: it decides the earliest allowed cut-off (its
+    UTC date) and stamps the audit entry.
+
     Raises:
-        RetentionError: `before` is later than `today` minus ten years and not overridden.
+        RetentionError: `before` is later than today minus ten years and not overridden.
     """
+    today = now.astimezone(UTC).date()
     if before > default_cutoff(today) and not override_retention:
         raise RetentionError(
             f"{before} is inside the {RETENTION_YEARS}-year retention period "
@@ -149,6 +153,7 @@ def purge(
             command="purge",
             records=[f"session:{i}" for i in old_sessions] + [f"member:{i}" for i in old_members],
             detail=f"before {before}: deleted {report.total} rows",
+            at=now,
         )
         logger.info("purge before %s: %d rows deleted", before, report.total)
     return report

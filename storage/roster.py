@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -279,7 +279,7 @@ def _identities(raw: dict[str, str]) -> list[tuple[str, str]]:
     return keys
 
 
-def parse_roster(text: str, *, today: date | None = None) -> tuple[MemberRow, ...]:
+def parse_roster(text: str, *, today: date) -> tuple[MemberRow, ...]:
     """Validate a roster CSV text; every row must pass or the file is refused.
 
     Raises:
@@ -294,7 +294,7 @@ def parse_roster(text: str, *, today: date | None = None) -> tuple[MemberRow, ..
         bad_header += [RowProblem(1, name, "unknown column") for name in unknown]
         raise RosterImportError(bad_header, "roster header does not match docs/roster.md")
     reader.fieldnames = header
-    check_day = today or datetime.now(UTC).date()
+    check_day = today
     problems: list[RowProblem] = []
     rows: list[MemberRow] = []
     seen: dict[tuple[str, str], int] = {}
@@ -331,6 +331,7 @@ def import_roster(
     group_name: str,
     rows: Sequence[MemberRow],
     keyring: Keyring,
+    now: datetime,
     command: str = "roster import",
 ) -> ImportResult:
     """Store validated rows for `group_name` (insert new members, update known ones).
@@ -350,12 +351,11 @@ def import_roster(
                 "BALINT_DATA_KEY is not set, so PHI (health number, version code, birth date) "
                 "cannot be stored encrypted; set it (see docs/roster.md) or remove the PHI",
             )
-    group_id = ensure_group(session, name=group_name)
+    group_id = ensure_group(session, name=group_name, now=now)
     existing = {
         member.name_key: member
         for member in session.scalars(select(Member).where(Member.group_id == group_id))
     }
-    now = datetime.now(UTC)
     created = updated = 0
     ids: list[int] = []
     for row in rows:
@@ -393,6 +393,7 @@ def import_roster(
         command=command,
         records=[f"member:{member_id}" for member_id in ids],
         detail=f"imported {created} new, {updated} updated into group {group_name!r}",
+        at=now,
     )
     logger.info("roster import: %d new, %d updated", created, updated)
     return ImportResult(created=created, updated=updated, member_ids=tuple(ids))
@@ -478,6 +479,7 @@ def read_phi(
     member_ids: Sequence[int],
     keyring: Keyring,
     command: str,
+    now: datetime,
     detail: str = "",
 ) -> dict[int, MemberPHI]:
     """Decrypt the PHI of `member_ids` (for an export); the read is written to the audit log.
@@ -493,6 +495,7 @@ def read_phi(
         command=command,
         records=[f"member:{member_id}" for member_id in sorted(found)],
         detail=detail or "read PHI",
+        at=now,
     )
     return found
 
@@ -512,7 +515,9 @@ def _open(member: Member, keyring: Keyring) -> MemberPHI:
     )
 
 
-def reseal_all(session: Session, *, keyring: Keyring, command: str = "keys rotate") -> int:
+def reseal_all(
+    session: Session, *, keyring: Keyring, now: datetime, command: str = "keys rotate"
+) -> int:
     """Re-encrypt every member sealed under an older key with the current key; returns the count.
 
     Raises:
@@ -544,6 +549,7 @@ def reseal_all(session: Session, *, keyring: Keyring, command: str = "keys rotat
         command=command,
         records=[f"member:{member.id}" for member in members],
         detail=f"re-sealed {len(members)} members under key {current}",
+        at=now,
     )
     logger.info("keys rotate: re-sealed %d members", len(members))
     return len(members)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -82,10 +82,6 @@ class ActionRecord:
     status: str
     code: str
     error: str
-
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _record(row: RuntimeMeeting) -> MeetingRecord:
@@ -331,7 +327,7 @@ def acquire_lease(
     meeting_uuid: str,
     owner: str,
     ttl: timedelta,
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Take (or keep) the lease on a meeting's runtime for `ttl`.
 
@@ -339,7 +335,7 @@ def acquire_lease(
     the holder's lease has expired. Commit promptly: the lease is visible to other replicas
     only once committed.
     """
-    at = _now(now)
+    at = now
     taken = session.execute(
         update(RuntimeLease)
         .where(
@@ -370,10 +366,10 @@ def renew_lease(
     meeting_uuid: str,
     owner: str,
     ttl: timedelta,
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Extend a lease `owner` still holds (unexpired); False if it was lost."""
-    at = _now(now)
+    at = now
     result = session.execute(
         update(RuntimeLease)
         .where(
@@ -396,10 +392,10 @@ def release_lease(session: Session, *, meeting_uuid: str, owner: str) -> bool:
     return _rowcount(result) == 1
 
 
-def lease_owner(session: Session, *, meeting_uuid: str, now: datetime | None = None) -> str | None:
+def lease_owner(session: Session, *, meeting_uuid: str, now: datetime) -> str | None:
     """Who holds an unexpired lease on the meeting, or None."""
     row = session.get(RuntimeLease, meeting_uuid, populate_existing=True)
-    if row is None or row.expires_at <= _now(now):
+    if row is None or row.expires_at <= now:
         return None
     return row.owner
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -90,12 +90,14 @@ def module_bounds(name: str) -> tuple[date, date]:
     return date(year, month, 1), date(year, last, calendar.monthrange(year, last)[1])
 
 
-def ensure_group(session: Session, *, name: str, timezone: str = "America/Toronto") -> int:
-    """The id of the group called `name`, created if new."""
+def ensure_group(
+    session: Session, *, name: str, now: datetime, timezone: str = "America/Toronto"
+) -> int:
+    """The id of the group called `name`, created (stamped `now`) if new."""
     found = session.scalar(select(Group.id).where(Group.name == name))
     if found is not None:
         return found
-    group = Group(name=name, timezone=timezone, created_at=datetime.now(UTC))
+    group = Group(name=name, timezone=timezone, created_at=now)
     session.add(group)
     session.flush()
     return group.id
@@ -121,9 +123,12 @@ def ensure_session(
     meeting_uuid: str,
     meeting_id: str,
     scheduled_start: datetime,
+    now: datetime,
     timezone: str = "America/Toronto",
 ) -> int:
     """The id of the session for `meeting_uuid`, created (with its group and module) if new.
+
+    `now` stamps a group created on the way (the operation's one clock reading).
 
     The module is chosen by the scheduled start's date in the group's `timezone`; sessions in
     July and August belong to no module. A module past 13 sessions is logged, not refused.
@@ -138,7 +143,7 @@ def ensure_session(
     )
     if found is not None:
         return found
-    group_id = ensure_group(session, name=group_name, timezone=timezone)
+    group_id = ensure_group(session, name=group_name, now=now, timezone=timezone)
     local_day = scheduled_start.astimezone(ZoneInfo(timezone)).date()
     name = module_name_for(local_day)
     module_id = _ensure_module(session, group_id=group_id, name=name) if name else None

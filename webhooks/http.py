@@ -35,7 +35,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -46,6 +46,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
@@ -109,7 +110,7 @@ def create_app(
     db = engine if engine is not None else make_engine(settings.storage.url)
     factory = make_session_factory(db)
     counters = metrics if metrics is not None else Metrics()
-    now = clock if clock is not None else _utc_now
+    now = clock if clock is not None else system_clock
     secrets = [token.get_secret_value() for token in settings.zoom.webhook_secret_tokens]
     max_bytes = settings.server.max_body_bytes
     window = settings.server.timestamp_window_seconds
@@ -346,7 +347,3 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)

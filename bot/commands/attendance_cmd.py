@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,6 +105,7 @@ def _time(value: datetime | None, zone: ZoneInfo) -> str:
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
+    now: datetime = args.clock()
     if args.session is None and not args.meeting:
         raise ConfigError("attendance: give --session ID or --meeting UUID (or an action)")
     zone = ZoneInfo(settings.group.timezone)
@@ -141,6 +142,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             command="attendance --jsonl" if args.jsonl else "attendance",
             records=[f"session:{record.id}" if record else f"meeting:{meeting_uuid}"],
             detail=f"{len(rows)} people",
+            at=now,
         )
     if args.jsonl:
         for row in rows:
@@ -183,6 +185,7 @@ def presence_from_journal(entries: list[journal.JournalEntry]) -> list[tuple[int
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    now: datetime = args.clock()
     policy = attendance_policy(settings)
     with open_session(settings) as session:
         record = get_session(session, session_id=args.rebuild_session)
@@ -190,14 +193,13 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         stored = replace_presence(
             session, meeting_uuid=record.meeting_uuid, events=presence_from_journal(entries)
         )
-        result = finalize(
-            session, meeting_uuid=record.meeting_uuid, policy=policy, now=datetime.now(UTC)
-        )
+        result = finalize(session, meeting_uuid=record.meeting_uuid, policy=policy, now=now)
         audit.record(
             session,
             command="attendance rebuild",
             records=[f"session:{record.id}"],
             detail=f"{len(entries)} journal entries, {stored} presence events",
+            at=now,
         )
     print(
         f"session {args.rebuild_session}: rebuilt from {len(entries)} journal entries "
@@ -224,6 +226,7 @@ async def _fetch(settings: Settings, meeting_uuid: str) -> Sequence[ReportRow]:
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    now: datetime = args.clock()
     with open_session(settings) as session:
         meeting_uuid = get_session(session, session_id=args.reconcile_session).meeting_uuid
     rows = asyncio.run(_fetch(settings, meeting_uuid))
@@ -232,7 +235,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
             session,
             meeting_uuid=meeting_uuid,
             report_rows=rows,
-            now=datetime.now(UTC),
+            now=now,
             policy=attendance_policy(settings),
         )
         audit.record(
@@ -240,6 +243,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
             command="attendance reconcile",
             records=[f"session:{args.reconcile_session}"],
             detail=f"{len(rows)} report rows",
+            at=now,
         )
     print(
         f"session {args.reconcile_session}: {len(rows)} report row(s), "
@@ -251,6 +255,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    now: datetime = args.clock()
     with open_session(settings) as session:
         standings = module_report(
             session, module_name=args.module_name, group_name=settings.group.name
@@ -260,6 +265,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
             command="attendance report",
             records=[f"member:{s.member_id}" for s in standings],
             detail=f"module {args.module_name}",
+            at=now,
         )
     if args.report_jsonl:
         for s in standings:

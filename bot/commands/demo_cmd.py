@@ -26,6 +26,7 @@ from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_attendance, render_records, render_summary
 from bot.demo.session import run_demo
 from bot.simulation.scenario import Scenario, ScenarioError, load_scenario
+from storage.clock import Clock
 
 __all__ = ["register"]
 
@@ -88,9 +89,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     except ScenarioError as bad:
         print(f"balint-bot: bad scenario: {bad}", file=sys.stderr)
         return 2
+    clock: Clock = args.clock
     held_on: date | None = args.date
     if held_on is None and args.scenario is None:
-        held_on = latest_past(scenario.start.weekday(), before=date.today())
+        today = clock().astimezone(scenario.start.tzinfo).date()
+        held_on = latest_past(scenario.start.weekday(), before=today)
     if held_on is not None:
         scenario = on_date(scenario, held_on)
     out_dir: Path = args.out or Path(tempfile.mkdtemp(prefix="balint-demo-"))
@@ -109,7 +112,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         report = asyncio.run(
-            run_demo(scenario, out_dir=out_dir, speed=args.speed, on_progress=progress)
+            run_demo(
+                scenario,
+                out_dir=out_dir,
+                speed=args.speed,
+                on_progress=progress,
+                clock=clock,
+            )
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted; the files so far are in {out_dir}", file=sys.stderr)

@@ -8,7 +8,7 @@ layer. Printed summaries carry member and session ids, codes and amounts, never 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,8 @@ def parse_day(text: str) -> date:
 def _billing(args: argparse.Namespace, settings: Settings) -> int:
     if (args.date_from is None) != (args.date_to is None):
         raise ConfigError("--from and --to go together")
-    out: Path = args.out or Path(f"billing-worksheet-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv")
+    now: datetime = args.clock()
+    out: Path = args.out or Path(f"billing-worksheet-{now:%Y%m%dT%H%M%S}.csv")
     with open_session(settings) as session:
         result = export_worksheet(
             session,
@@ -77,6 +78,7 @@ def _billing(args: argparse.Namespace, settings: Settings) -> int:
             module=args.module,
             date_from=args.date_from,
             date_to=args.date_to,
+            now=now,
         )
     print(
         f"wrote {result.path} (owner-only): {result.rows} rows from "
@@ -96,6 +98,7 @@ def _claims(args: argparse.Namespace, settings: Settings) -> int:
             date_to=args.date_to,
             out_dir=args.out or Path("."),
             dry_run=args.dry_run,
+            now=args.clock(),
         )
     print_claims_result(result)
     return 0
@@ -138,7 +141,12 @@ def print_claims_result(result: ClaimsExportResult) -> None:
 def _cme(args: argparse.Namespace, settings: Settings) -> int:
     with open_session(settings) as session:
         result = export_cme(
-            session, settings=settings, member_id=args.member, year=args.year, out=args.out
+            session,
+            settings=settings,
+            member_id=args.member,
+            year=args.year,
+            out=args.out,
+            now=args.clock(),
         )
     print(result.text, end="")
     if result.path is not None:

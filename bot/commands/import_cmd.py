@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 def _claims_errors(args: argparse.Namespace, settings: Settings) -> int:
     with open_session(settings) as session:
-        result = import_error_report(session, path=args.file)
+        result = import_error_report(session, path=args.file, now=args.clock())
     print(f"{result.report_name}: {len(result.rejected)} claim(s) marked rejected")
     for number, codes in result.rejected:
         print(f"  {number}  {' '.join(codes) or '(no code given)'}")

@@ -20,7 +20,6 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -31,6 +30,7 @@ from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.meeting.sdk_driver import MeetingDriver
 from bot.runtime.durable import MeetingHooks
 from bot.zoom_api.client import ZoomClient, open_http_client
+from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.roster import roster_entries
 
@@ -69,7 +69,7 @@ async def run_join(
     connect: Connect = open_sdk_meeting,
     engine: Engine | None = None,
     hooks: MeetingHooks | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock = system_clock,
     stop: asyncio.Event | None = None,
     interval: float = 2.0,
 ) -> int:

@@ -30,10 +30,10 @@ def register(subparsers: Any) -> None:
     make.set_defaults(handler=_generate)
 
 
-def _rotate(_args: argparse.Namespace, settings: Settings) -> int:
+def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     keyring = keyring_from(settings)
     with open_session(settings) as session:
-        count = reseal_all(session, keyring=keyring)
+        count = reseal_all(session, keyring=keyring, now=args.clock())
     print(f"re-encrypted {count} member(s) under key {keyring.current_id}")
     return 0
 

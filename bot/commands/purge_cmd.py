@@ -38,13 +38,13 @@ def register(subparsers: Any) -> None:
 
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
-    today = datetime.now(UTC).date()
-    before: date = args.before or default_cutoff(today)
+    now: datetime = args.clock()
+    before: date = args.before or default_cutoff(now.astimezone(UTC).date())
     with open_session(settings) as session:
         report = purge(
             session,
             before=before,
-            today=today,
+            now=now,
             dry_run=args.dry_run,
             override_retention=args.override_retention,
         )

@@ -9,8 +9,10 @@ The CSV columns are documented in `docs/roster.md`.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
@@ -36,10 +38,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         text = args.file.read_text(encoding="utf-8-sig")
     except OSError as failed:
         raise ConfigError(f"{args.file}: cannot read ({failed.strerror})") from None
-    rows = parse_roster(text)
+    now: datetime = args.clock()
+    rows = parse_roster(text, today=now.astimezone(ZoneInfo(settings.group.timezone)).date())
     with open_session(settings) as session:
         result = import_roster(
-            session, group_name=settings.group.name, rows=rows, keyring=keyring_from(settings)
+            session,
+            group_name=settings.group.name,
+            rows=rows,
+            keyring=keyring_from(settings),
+            now=now,
         )
     print(
         f"roster imported into {settings.group.name!r}: "
@@ -48,7 +55,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _list(_args: argparse.Namespace, settings: Settings) -> int:
+def _list(args: argparse.Namespace, settings: Settings) -> int:
     with open_session(settings) as session:
         members = list_members(session, group_name=settings.group.name)
         audit.record(
@@ -56,6 +63,7 @@ def _list(_args: argparse.Namespace, settings: Settings) -> int:
             command="roster list",
             records=[f"member:{m.member_id}" for m in members],
             detail="listed with masked health numbers",
+            at=args.clock(),
         )
     if not members:
         print(f"no roster for {settings.group.name!r}")

@@ -24,6 +24,7 @@ from bot.simulation.scenario import Scenario
 from storage import sessions
 from storage.attendance import stored_attendance
 from storage.billing.exports import export_worksheet
+from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory, session_scope
 
 __all__ = ["AttendanceRow", "DemoReport", "run_demo"]
@@ -92,6 +93,7 @@ async def run_demo(
     speed: float = 0.0,
     data_key: str | None = None,
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None,
+    clock: Clock = system_clock,
 ) -> DemoReport:
     """Run `scenario` end to end and write its files under `out_dir`.
 
@@ -101,12 +103,14 @@ async def run_demo(
         speed: 0 = as fast as possible, X = X times real time.
         data_key: the PHI key; default `BALINT_DATA_KEY`, else a throw-away key.
         on_progress: live timeline records, moment by moment.
+        clock: the real time of the run (the evening itself runs on a virtual clock): it
+            stamps the roster import and the worksheet export, and decides what is "future".
 
     Raises:
         DemoError: the run did not complete.
     """
     key = data_key if data_key is not None else os.environ.get("BALINT_DATA_KEY") or None
-    world = build_world(scenario, out_dir=out_dir, data_key=key, meeting_id=MEETING_ID)
+    world = build_world(scenario, out_dir=out_dir, data_key=key, meeting_id=MEETING_ID, now=clock())
     run = await run_on_real_path(scenario, world, speed=speed, on_progress=on_progress)
     engine = make_engine(world.settings.storage.url)
     try:
@@ -139,7 +143,11 @@ async def run_demo(
         try:
             with session_scope(factory) as session:
                 result = export_worksheet(
-                    session, settings=world.settings, out=worksheet, session_id=session_id
+                    session,
+                    settings=world.settings,
+                    out=worksheet,
+                    session_id=session_id,
+                    now=clock(),
                 )
                 written = result.rows
         except BalintError as failed:  # the run itself succeeded; say why there is no file

@@ -14,7 +14,7 @@ import io
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import get_args
 from zoneinfo import ZoneInfo
@@ -154,7 +154,7 @@ def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
 
 
 def build_world(
-    scenario: Scenario, *, out_dir: Path, data_key: str | None, meeting_id: str
+    scenario: Scenario, *, out_dir: Path, data_key: str | None, meeting_id: str, now: datetime
 ) -> DemoWorld:
     """Create `out_dir`, a migrated database in it, and the scenario's roster.
 
@@ -164,6 +164,7 @@ def build_world(
             previous demo database).
         data_key: `BALINT_DATA_KEY` if set; None makes a throw-away key.
         meeting_id: the Zoom meeting number the simulated meeting uses.
+        now: when the roster is imported (checks its dates, stamps its rows and audit entry).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "balint-demo.db"
@@ -177,13 +178,14 @@ def build_world(
     upgrade(settings.storage.url)
     engine = make_engine(settings.storage.url)
     try:
-        rows = parse_roster(roster_csv(scenario), today=datetime.now(UTC).date())
+        rows = parse_roster(roster_csv(scenario), today=now.date())
         with session_scope(make_session_factory(engine)) as session:
             import_roster(
                 session,
                 group_name=settings.group.name,
                 rows=rows,
                 keyring=Keyring.from_text(key),
+                now=now,
                 command="demo roster",
             )
     finally:

@@ -40,7 +40,6 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.config import Settings
@@ -69,6 +68,7 @@ from phases.events import (
     VideoOn,
     ZoomRole,
 )
+from storage.clock import Clock, system_clock
 
 __all__ = [
     "JoinTicket",
@@ -1037,7 +1037,7 @@ async def open_sdk_meeting(
     meeting_id: str,
     facilitator_names: Iterable[str] = (),
     options: SdkOptions | None = None,
-    now: datetime | None = None,
+    clock: Clock = system_clock,
     sdk: Any = None,
     loop: MainLoop | None = None,
 ) -> SdkMeeting:
@@ -1056,7 +1056,7 @@ async def open_sdk_meeting(
     token = make_sdk_jwt(
         sdk_key=zoom.sdk_key,
         sdk_secret=zoom.sdk_secret.get_secret_value(),
-        now=now or datetime.now(UTC),
+        now=clock(),
     )
     meeting = await rest.get_meeting(meeting_id)
     zak = await rest.get_zak(zoom.bot_user_id)

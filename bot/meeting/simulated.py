@@ -70,6 +70,7 @@ from phases.events import (
     VideoOn,
     ZoomRole,
 )
+from storage.clock import system_clock
 
 __all__ = [
     "BOT",
@@ -228,7 +229,7 @@ class SimulatedMeeting:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.options = options if options is not None else MeetingOptions()
-        self._clock = clock if clock is not None else _wall_clock
+        self._clock = clock if clock is not None else system_clock
         self._rng = random.Random(self.options.seed)
         self._next_user_id = _FIRST_USER_ID
         self._running = False
@@ -886,7 +887,3 @@ def _party(person: _Person) -> wire.ChatParty:
         email=person.email,
         party_type="host" if _privileged(person) else "guest",
     )
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)

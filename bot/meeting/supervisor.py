@@ -22,12 +22,13 @@ import random
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from storage.clock import Clock, system_clock
 
 __all__ = [
     "BotSupervisor",
@@ -115,7 +116,7 @@ class BotSupervisor:
         spawn: Spawn = _spawn,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
     ) -> None:
         self.command = list(command)
         self.policy = policy or SupervisorPolicy()
@@ -236,7 +237,7 @@ async def supervise_window(
     *,
     opens_at: datetime,
     closes_at: datetime,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock = system_clock,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Wait for `opens_at`, keep the join process up until `closes_at` (or until it ends

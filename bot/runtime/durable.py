@@ -54,7 +54,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,7 +96,6 @@ __all__ = [
     "RuntimeMetrics",
     "StepReport",
     "order_key",
-    "utc_now",
 ]
 
 _log = logging.getLogger(__name__)
@@ -832,8 +831,3 @@ class MeetingRuntime:
             with session_scope(self._factory) as session:
                 record_it(session)
             raise
-
-
-def utc_now() -> datetime:
-    """The wall clock, aware (the default `clock`)."""
-    return datetime.now(UTC)

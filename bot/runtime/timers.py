@@ -6,8 +6,9 @@ nothing but latency, because the worker's periodic sweep also fires whatever is 
 start-up (or lease takeover) the jobs are re-armed from the database. A job never feeds the
 engine itself: it rings `ring(meeting_uuid)`, and the worker checks the stored due time.
 
-Due times are on the injected clock; the job runs after the same delay on the wall clock,
-so a test's frozen clock simply never rings and the test drives the sweep instead.
+Due times are on the injected clock; the job runs after the same delay on APScheduler's own
+time line, which is the wall clock (`system_clock`: the scheduler compares its run dates with
+it), so a test's frozen clock simply never rings and the test drives the sweep instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
+
+from storage.clock import system_clock
 
 __all__ = ["Doorbell"]
 
@@ -82,7 +85,7 @@ class Doorbell:
             if current.get(timer) == due:
                 continue
             delay = due - self._clock()
-            run_date = datetime.now(UTC) + max(delay, timedelta(0))
+            run_date = system_clock() + max(delay, timedelta(0))
             self._scheduler.add_job(
                 self._ring,
                 DateTrigger(run_date=run_date, timezone=UTC),

@@ -21,15 +21,12 @@ from pydantic import ValidationError
 
 from bot.zoom_api.errors import ZoomApiError, ZoomAuthError, ZoomNotFound, ZoomRequestError
 from bot.zoom_api.models import AccessToken
-from bot.zoom_api.retry import Clock, RetryPolicy, Sleep, call_with_retries
+from bot.zoom_api.retry import RetryPolicy, Sleep, call_with_retries
+from storage.clock import Clock, system_clock
 
-__all__ = ["ServerToServerAuth", "TokenSource", "utc_now"]
+__all__ = ["ServerToServerAuth", "TokenSource"]
 
 logger = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TokenSource(Protocol):
@@ -66,7 +63,7 @@ class ServerToServerAuth:
         policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = system_clock,
     ) -> None:
         self._http = http
         self._oauth_url = oauth_url

@@ -20,7 +20,7 @@ import httpx
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.zoom_api.auth import ServerToServerAuth, TokenSource, utc_now
+from bot.zoom_api.auth import ServerToServerAuth, TokenSource
 from bot.zoom_api.errors import ZoomApiError, ZoomAuthError
 from bot.zoom_api.models import (
     AddedRegistrant,
@@ -32,7 +32,8 @@ from bot.zoom_api.models import (
     User,
     UserToken,
 )
-from bot.zoom_api.retry import Clock, RetryPolicy, Sleep, call_with_retries
+from bot.zoom_api.retry import RetryPolicy, Sleep, call_with_retries
+from storage.clock import Clock, system_clock
 
 __all__ = ["DEFAULT_TIMEOUT", "ZoomClient", "encode_meeting_id", "open_http_client"]
 
@@ -84,7 +85,7 @@ class ZoomClient:
         policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = system_clock,
     ) -> None:
         self._http = http
         self._auth = auth
@@ -105,7 +106,7 @@ class ZoomClient:
         policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = system_clock,
     ) -> ZoomClient:
         """A client with S2S OAuth credentials and hosts from `settings.zoom`."""
         zoom = settings.zoom

@@ -12,20 +12,19 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from bot.zoom_api.errors import ZoomRateLimited, ZoomUnavailable
 from bot.zoom_api.wire import decipher
+from storage.clock import Clock
 
 __all__ = ["Clock", "RetryPolicy", "Sleep", "call_with_retries"]
 
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -214,7 +214,7 @@ def export_claims(
     dry_run: bool = False,
     keyring: Keyring | None = None,
     fee_table: FeeTable | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ClaimsExportResult:
     """Write the Ministry claims file for the finished sessions from `date_from` to `date_to`.
 
@@ -245,6 +245,7 @@ def export_claims(
         keyring=keyring,
         fee_table=fee_table,
         today=today,
+        now=moment,
         command="export claims",
     )
     latest = _latest_claims(session, session_ids=[record.id for record in finished])
@@ -316,6 +317,7 @@ def export_claims(
             command="export claims --dry-run",
             records=[f"session:{record.id}" for record in finished],
             detail=f"would write {name}: {len(written)} claims, {len(left_out)} left out",
+            at=moment,
         )
         return ClaimsExportResult(
             name, None, written, tuple(left_out), already, unfinished, tuple(batch_seqs), True
@@ -387,7 +389,7 @@ def export_worksheet(
     date_to: date | None = None,
     keyring: Keyring | None = None,
     fee_table: FeeTable | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> WorksheetResult:
     """Write the billing worksheet CSV for one session, one module, or a date range.
 
@@ -430,6 +432,7 @@ def export_worksheet(
         keyring=keyring,
         fee_table=fee_table,
         today=today,
+        now=moment,
         command="export billing",
     )
     latest = _latest_claims(session, session_ids=[record.id for record in records])
@@ -471,7 +474,7 @@ def export_cme(
     member_id: int,
     year: int,
     out: Path | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> CmeExportResult:
     """Hours `member_id` attended in `year` (sessions present), as CSV text and optionally a file.
 
@@ -522,9 +525,7 @@ def export_cme(
 # ----------------------------------------------------------------------------- error report
 
 
-def import_error_report(
-    session: Session, *, path: Path, now: datetime | None = None
-) -> ErrorImportResult:
+def import_error_report(session: Session, *, path: Path, now: datetime) -> ErrorImportResult:
     """Mark the claims a Claims Error Report names as rejected, with their error codes.
 
     Claims are matched by accounting number and provider number. A claim already resubmitted
@@ -606,8 +607,7 @@ def claims_by_state(session: Session) -> dict[str, tuple[ClaimSummary, ...]]:
 # -------------------------------------------------------------------------------- internals
 
 
-def _now(now: datetime | None) -> datetime:
-    moment = now if now is not None else datetime.now(UTC)
+def _now(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise BillingError("the export time must be timezone-aware")
     return moment
@@ -668,6 +668,7 @@ def _proposed(
     keyring: Keyring | None,
     fee_table: FeeTable | None,
     today: date,
+    now: datetime,
     command: str,
 ) -> list[ProposedClaim]:
     table = fee_table if fee_table is not None else load_fee_table()
@@ -680,6 +681,7 @@ def _proposed(
         member_ids=member_ids,
         keyring=_keyring(settings, keyring),
         command=command,
+        now=now,
         detail="billing export",
     )
     proposed: list[ProposedClaim] = []

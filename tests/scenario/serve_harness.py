@@ -30,6 +30,7 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_session_factory, session_scope
 from storage.health_number import generate
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
+from tests.clock import TEST_NOW, HandClock
 
 SECRET = "simulator-secret-token"
 GROUP = "Online Balint Group (test)"
@@ -37,24 +38,10 @@ GROUP = "Online Balint Group (test)"
 SCHEDULED_START = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    """The one clock of a scenario: the simulator and the service both read it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        assert now >= self.now, "time does not go backwards"
-        self.now = now
-
-
 class CountingMeeting(SimulatedMeeting):
     """The simulated meeting, counting the admit calls the bot makes."""
 
-    def __init__(self, options: MeetingOptions, *, clock: Clock) -> None:
+    def __init__(self, options: MeetingOptions, *, clock: HandClock) -> None:
         super().__init__(options, clock=clock)
         self.admit_calls: list[str] = []
 
@@ -84,10 +71,14 @@ def seed_roster(engine: Engine, people: dict[str, str]) -> None:
         if role == "member":
             row.update(health_number=generate(rng), province="ON", birth_date="1980-01-01")
         lines.append(",".join(row[key] for key in ROSTER_HEADERS))
-    rows = parse_roster("\n".join(lines) + "\n")
+    rows = parse_roster("\n".join(lines) + "\n", today=TEST_NOW.date())
     with session_scope(make_session_factory(engine)) as session:
         import_roster(
-            session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(generate_key())
+            session,
+            group_name=GROUP,
+            rows=rows,
+            keyring=Keyring.from_text(generate_key()),
+            now=TEST_NOW,
         )
 
 
@@ -112,7 +103,7 @@ async def running(
     *,
     engine: Engine,
     meeting: SimulatedMeeting,
-    clock: Clock,
+    clock: HandClock,
     owner: str | None = None,
     lease_ttl: timedelta = timedelta(seconds=30),
     hooks: MeetingHooks | None = None,

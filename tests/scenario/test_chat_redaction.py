@@ -23,9 +23,9 @@ from phases.events import ZoomRole
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
 from storage.migrate import upgrade
+from tests.clock import HandClock
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
-    Clock,
     CountingMeeting,
     running,
     seed_roster,
@@ -64,7 +64,7 @@ async def test_chat_text_is_never_stored_nor_logged_and_commands_are_kept(
     path, engine = database
     settings = settings_for(f"sqlite:///{path}")
     seed_roster(engine, {"Fay": "facilitator", "Anna": "member", "Ben": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=10))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=10))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     factory = make_session_factory(engine)
 

@@ -20,9 +20,9 @@ from phases.events import ZoomRole
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
+from tests.clock import HandClock
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
-    Clock,
     CountingMeeting,
     running,
     seed_roster,
@@ -38,7 +38,7 @@ async def test_a_cloud_recording_is_stopped_from_its_webhook(
     url, engine = sqlite_file
     settings = settings_for(url)
     seed_roster(engine, {"Fay": "facilitator", "Anna": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=5))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=5))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     uuid = meeting.options.identity.uuid
     factory = make_session_factory(engine)

@@ -28,6 +28,7 @@ from bot.demo.session import AttendanceRow, DemoReport, run_demo
 from bot.demo.world import zone_for
 from bot.simulation.driver import run_scenario
 from bot.simulation.scenario import load_scenario
+from tests.clock import TEST_NOW, HandClock
 
 START_OF_DISCUSSION_1 = 33 * 60
 ANNA_UNMUTES = 41 * 60
@@ -195,7 +196,7 @@ def test_the_command_prints_the_timeline_the_table_and_the_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    status = main(["demo", "--out", str(out), "--no-color"])
+    status = main(["demo", "--out", str(out), "--no-color"], clock=HandClock())
     printed = capsys.readouterr().out
     assert status == 0
     assert "\x1b[" not in printed
@@ -213,7 +214,7 @@ def test_a_bad_scenario_exits_2_before_anything_runs(
     bad = tmp_path / "bad.toml"
     bad.write_text('[meeting]\nstart = "not a time"\n', encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["demo", "--scenario", str(bad), "--out", str(out)]) == 2
+    assert main(["demo", "--scenario", str(bad), "--out", str(out)], clock=HandClock()) == 2
     assert "bad scenario" in capsys.readouterr().err
     assert not out.exists()
 
@@ -333,7 +334,7 @@ def test_a_bad_speed_is_refused_by_the_parser(
     speed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["demo", "--speed", speed])
+        main(["demo", "--speed", speed], clock=HandClock())
     assert exited.value.code == 2
     assert "--speed" in capsys.readouterr().err
 
@@ -342,12 +343,12 @@ def test_the_built_in_evening_is_held_in_the_past_so_its_claims_are_billable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    assert main(["demo", "--out", str(out), "--no-color"]) == 0
+    assert main(["demo", "--out", str(out), "--no-color"], clock=HandClock()) == 0
     capsys.readouterr()
     with (out / "billing-worksheet.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows
-    assert all(date.fromisoformat(r["service_date"]) < date.today() for r in rows)
+    assert all(date.fromisoformat(r["service_date"]) < TEST_NOW.date() for r in rows)
     assert {r["valid"] for r in rows} == {"yes"}, {r["problems"] for r in rows}
 
 

@@ -23,9 +23,9 @@ from bot.service import build_service, replica_owner
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
+from tests.clock import HandClock
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
-    Clock,
     CountingMeeting,
     running,
     seed_roster,
@@ -59,7 +59,7 @@ async def test_a_restart_with_the_same_instance_id_admits_the_held_latecomer_at_
     url, engine = sqlite_file
     settings = _named(settings_for(url), "replica-1")
     seed_roster(engine, {"Fay": "facilitator", "Anna": "member", "Ben": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=5))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=5))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     uuid = meeting.options.identity.uuid
     factory = make_session_factory(engine)

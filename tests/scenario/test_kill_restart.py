@@ -57,6 +57,7 @@ from storage.journal import JournalEntry
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.tables.core import AttendanceRecord, SessionRecord
 from storage.tables.runtime import RuntimeAction
+from tests.clock import TEST_NOW
 from tests.storage_fixtures import (  # noqa: F401 (fixtures, fetched by name below)
     postgres_engine,
     postgres_ready,
@@ -241,8 +242,9 @@ def _seed_roster(url: str) -> None:
             import_roster(
                 session,
                 group_name=GROUP,
-                rows=parse_roster("\n".join(lines) + "\n"),
+                rows=parse_roster("\n".join(lines) + "\n", today=TEST_NOW.date()),
                 keyring=Keyring.from_text(generate_key()),
+                now=TEST_NOW,
             )
     finally:
         engine.dispose()

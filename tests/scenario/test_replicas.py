@@ -30,9 +30,9 @@ from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
 from storage.migrate import upgrade
+from tests.clock import HandClock
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
-    Clock,
     CountingMeeting,
     Service,
     running,
@@ -111,7 +111,7 @@ async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_ur
     assert len(names) == 2
     engine_a, engine_b = make_engine(pg_url), make_engine(pg_url)
     seed_roster(engine_a, {"Fay": "facilitator", "Anna": "member", "Ben": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=15))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=15))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     uuid = meeting.options.identity.uuid
     hooks = {"a": RecordingHooks(settings), "b": RecordingHooks(settings)}

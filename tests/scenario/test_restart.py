@@ -18,9 +18,9 @@ from bot.meeting.simulated import BOT, MeetingOptions
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
+from tests.clock import HandClock
 from tests.scenario.serve_harness import (
     SCHEDULED_START,
-    Clock,
     CountingMeeting,
     running,
     seed_roster,
@@ -43,7 +43,7 @@ async def test_latecomer_held_in_meditation_is_admitted_once_after_a_restart(
     url, engine = sqlite_file
     settings = settings_for(url)
     seed_roster(engine, {"Fay": "facilitator", "Anna": "member", "Ben": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=15))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=15))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     uuid = meeting.options.identity.uuid
     factory = make_session_factory(engine)
@@ -98,7 +98,7 @@ async def test_commands_and_the_mirror_survive_a_restart_and_run_once(
     url, engine = sqlite_file
     settings = settings_for(url)
     seed_roster(engine, {"Fay": "facilitator", "Anna": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=5))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=5))
     meeting = CountingMeeting(MeetingOptions(), clock=clock)
     uuid = meeting.options.identity.uuid
 

@@ -9,6 +9,7 @@ import pytest
 from bot.cli import main
 from bot.config import load_settings
 from bot.errors import ConfigError
+from tests.clock import HandClock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +71,7 @@ def test_missing_explicit_file_is_refused(tmp_path):
 def test_secrets_are_never_shown(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text('[zoom]\nclient_secret = "s3cr3t-value"\nwebhook_secret_tokens = ["tok-123"]\n')
-    assert main(["--config", str(path), "config", "show"]) == 0
+    assert main(["--config", str(path), "config", "show"], clock=HandClock()) == 0
     out = capsys.readouterr().out
     assert "s3cr3t-value" not in out
     assert "tok-123" not in out
@@ -79,7 +80,7 @@ def test_secrets_are_never_shown(tmp_path, capsys):
 def test_secret_in_a_bad_value_is_not_echoed(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text('[zoom]\nclient_secret = 12\nwebhook_secret_tokens = "not-a-list-secret"\n')
-    assert main(["--config", str(path), "config", "check"]) == 2
+    assert main(["--config", str(path), "config", "check"], clock=HandClock()) == 2
     err = capsys.readouterr().err
     assert "zoom.webhook_secret_tokens" in err
     assert "not-a-list-secret" not in err
@@ -91,7 +92,7 @@ def test_config_may_come_before_or_after_the_command(tmp_path, capsys, where):
     path.write_text("[server]\nport = 9100\n")
     argv = ["config", "show"]
     argv = ["--config", str(path), *argv] if where == "before" else [*argv, "--config", str(path)]
-    assert main(argv) == 0
+    assert main(argv, clock=HandClock()) == 0
     assert '"port": 9100' in capsys.readouterr().out
 
 

@@ -88,7 +88,7 @@ def build_world(
     key = key or generate_key()
     keyring = Keyring.from_text(key)
     rows = parse_roster(roster_csv(members, facilitator=True, **overrides), today=NOW.date())
-    result = import_roster(session, group_name=GROUP, rows=rows, keyring=keyring)
+    result = import_roster(session, group_name=GROUP, rows=rows, keyring=keyring, now=NOW)
     ids = dict(zip([row.display_name for row in rows], result.member_ids, strict=True))
     numbers = {row.display_name: row.health_number for row in rows}
     session.flush()
@@ -111,6 +111,7 @@ def add_session(
         meeting_uuid=uuid or f"uuid-{start.isoformat()}",
         meeting_id="85012345678",
         scheduled_start=start,
+        now=NOW,
     )
     from storage.tables.core import SessionRecord
 

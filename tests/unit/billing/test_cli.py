@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.cli import main
 from storage.crypto import generate_key
+from tests.clock import HandClock
 from tests.storage_fixtures import (  # noqa: F401
     db_engine,
     db_url,
@@ -53,11 +54,11 @@ def test_export_claims_import_errors_and_status(setup, capsys, tmp_path):
     base = ["--config", str(config)]
     window = ["--from", "2026-11-01", "--to", "2026-11-30"]
 
-    assert main([*base, "export", "claims", *window, "--dry-run"]) == 0
+    assert main([*base, "export", "claims", *window, "--dry-run"], clock=HandClock()) == 0
     text = capsys.readouterr().out
     assert "would write" in text and list(out.iterdir()) == []
 
-    assert main([*base, "export", "claims", *window, "--out", str(out)]) == 0
+    assert main([*base, "export", "claims", *window, "--out", str(out)], clock=HandClock()) == 0
     text = capsys.readouterr().out
     (written,) = list(out.iterdir())
     assert written.name.startswith("H") and written.name.endswith(".001")
@@ -74,10 +75,10 @@ def test_export_claims_import_errors_and_status(setup, capsys, tmp_path):
         f"HX9{1:07d}{0:07d}{1:07d}{0:07d}",
     ]
     report.write_text("".join(line.ljust(79) + "\r\n" for line in lines), "ascii")
-    assert main([*base, "import", "claims-errors", str(report)]) == 0
+    assert main([*base, "import", "claims-errors", str(report)], clock=HandClock()) == 0
     assert "00000001  EH1" in capsys.readouterr().out
 
-    assert main([*base, "billing", "status"]) == 0
+    assert main([*base, "billing", "status"], clock=HandClock()) == 0
     status = capsys.readouterr().out
     assert "exported: 1 claim(s)" in status and "rejected: 1 claim(s)" in status
     assert "errors EH1" in status
@@ -88,11 +89,14 @@ def test_export_billing_and_cme(setup, capsys, tmp_path):
     base = ["--config", str(config)]
     sheet = tmp_path / "sheet.csv"
     args = ["export", "billing", "--session", str(session_id), "--out", str(sheet)]
-    assert main([*base, *args]) == 0
+    assert main([*base, *args], clock=HandClock()) == 0
     assert "3 rows" in capsys.readouterr().out
     assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
     member = world.members["Alex1 Sample1"]
-    assert main([*base, "export", "cme", "--member", str(member), "--year", "2026"]) == 0
+    assert (
+        main([*base, "export", "cme", "--member", str(member), "--year", "2026"], clock=HandClock())
+        == 0
+    )
     assert "total" in capsys.readouterr().out
 
 
@@ -100,8 +104,10 @@ def test_errors_are_one_line_and_non_zero(setup, capsys, tmp_path):
     config, out, _, _ = setup
     base = ["--config", str(config)]
     assert main([*base, "export", "claims", "--from", "2026-11-30", "--to", "2026-11-01",
-                 "--out", str(out)]) == 1  # fmt: skip
+                 "--out", str(out)], clock=HandClock()) == 1  # fmt: skip
     assert "before" in capsys.readouterr().err
-    assert main([*base, "export", "billing", "--from", "2026-11-01"]) == 2
-    assert main([*base, "import", "claims-errors", str(tmp_path / "missing")]) == 1
+    assert main([*base, "export", "billing", "--from", "2026-11-01"], clock=HandClock()) == 2
+    assert (
+        main([*base, "import", "claims-errors", str(tmp_path / "missing")], clock=HandClock()) == 1
+    )
     assert "cannot read" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from storage.attendance import PresenceEvent, finalize, record_presence
 from storage.billing.exports import claims_by_state, export_claims, import_error_report
 from storage.sessions import ensure_session
 from storage.tables.core import AttendanceRecord
+from tests.clock import TEST_NOW
 from tests.storage_fixtures import (  # noqa: F401
     db_engine,
     db_session,
@@ -64,6 +65,7 @@ def test_claims_match_storage_attendance_and_two_rejections(
         meeting_uuid=UUID,
         meeting_id="85012345678",
         scheduled_start=START,
+        now=TEST_NOW,
     )
     stays = {
         "Fay Leader": 122,

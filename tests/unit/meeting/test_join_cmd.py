@@ -16,9 +16,10 @@ from bot.config import Settings
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
+from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
 from tests.unit.meeting.sdk_harness import build, ticket
-from tests.unit.runtime.fakes import START, Clock, ScriptedHooks
+from tests.unit.runtime.fakes import START, ScriptedHooks
 
 UUID = "join-uuid=="
 
@@ -26,7 +27,7 @@ UUID = "join-uuid=="
 def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
     factory = make_session_factory(sqlite_engine)
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
 
     async def scenario() -> None:
         meeting, world, sdk = build()
@@ -89,7 +90,7 @@ def test_join_without_a_meeting_number_is_a_config_error(
 ) -> None:
     config = tmp_path / "b.toml"
     config.write_text("[group]\nmeeting_id = ''\n", encoding="utf-8")
-    assert main(["--config", str(config), "join"]) == 2
+    assert main(["--config", str(config), "join"], clock=HandClock()) == 2
     assert "meeting_id" in capsys.readouterr().err
 
 

@@ -33,9 +33,10 @@ from phases.events import (
     VideoOff,
     ZoomRole,
 )
+from tests.clock import HandClock
 from tests.unit.meeting.sdk_harness import SdkHarness, build, make_sdk_harness, ticket
 from tests.unit.meeting.zoom_sdk_double import SDKError, UserRole
-from tests.unit.zoom_api.recorded import API, OAUTH, FakeClock, RecordingSleep, recorded
+from tests.unit.zoom_api.recorded import API, OAUTH, RecordingSleep, recorded
 
 pytestmark = pytest.mark.anyio
 
@@ -389,7 +390,7 @@ class TestRecording:
                     http,
                     policy=RetryPolicy(attempts=1),
                     sleep=RecordingSleep(),
-                    clock=FakeClock(),
+                    clock=HandClock(),
                 )
                 await host.control.stop_recording()
                 await host.control.stop_recording()  # no cloud recording running: tolerated
@@ -440,7 +441,7 @@ async def test_open_sdk_meeting_joins_with_the_rest_passcode_and_the_bot_users_z
             return_value=recorded("user_zak")
         )
         async with httpx.AsyncClient() as http:
-            rest = ZoomClient.from_settings(settings, http, clock=FakeClock())
+            rest = ZoomClient.from_settings(settings, http, clock=HandClock())
             bot = await open_sdk_meeting(
                 settings,
                 rest,

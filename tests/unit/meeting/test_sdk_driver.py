@@ -24,8 +24,9 @@ from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
+from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 OURS = "ours-uuid=="
 OTHER = "other-uuid=="
@@ -51,7 +52,7 @@ def factory(sqlite_engine: Engine) -> sessionmaker[Session]:
 def post(
     factory: sessionmaker[Session],
     hooks: ScriptedHooks,
-    clock: Clock,
+    clock: HandClock,
     uuid: str,
     label: str,
     *events: Event,
@@ -63,7 +64,7 @@ def post(
 def make(
     factory: sessionmaker[Session],
     hooks: ScriptedHooks,
-    clock: Clock,
+    clock: HandClock,
     meeting: RecordingMeeting,
     owner: str = "join-1",
 ) -> MeetingDriver:
@@ -82,7 +83,7 @@ def make(
 def test_serves_only_its_own_meeting_number(factory):
     hooks, clock, meeting = (
         TwoMeetingHooks(),
-        Clock(START - timedelta(minutes=10)),
+        HandClock(START - timedelta(minutes=10)),
         RecordingMeeting(),
     )
     post(factory, hooks, clock, OURS, "start", MeetingStarted())
@@ -101,7 +102,7 @@ def test_serves_only_its_own_meeting_number(factory):
 def test_a_meeting_leased_elsewhere_is_left_alone(factory):
     hooks, clock, meeting = (
         TwoMeetingHooks(),
-        Clock(START - timedelta(minutes=10)),
+        HandClock(START - timedelta(minutes=10)),
         RecordingMeeting(),
     )
     post(factory, hooks, clock, OURS, "start", MeetingStarted())
@@ -119,7 +120,7 @@ def test_a_meeting_leased_elsewhere_is_left_alone(factory):
 def test_chat_seen_by_the_bot_is_fed_at_once(factory):
     hooks, clock, meeting = (
         TwoMeetingHooks(),
-        Clock(START + timedelta(minutes=11)),
+        HandClock(START + timedelta(minutes=11)),
         RecordingMeeting(),
     )
     post(factory, hooks, clock, OURS, "start", MeetingStarted())
@@ -146,7 +147,7 @@ def test_chat_seen_by_the_bot_is_fed_at_once(factory):
 def test_run_stops_when_the_meeting_closes_and_releases_the_lease(factory):
     hooks, clock, meeting = (
         TwoMeetingHooks(),
-        Clock(START - timedelta(minutes=10)),
+        HandClock(START - timedelta(minutes=10)),
         RecordingMeeting(),
     )
     post(factory, hooks, clock, OURS, "start", MeetingStarted())

@@ -25,23 +25,16 @@ from phases.events import (
     RoleChanged,
     ZoomRole,
 )
+from tests.clock import HandClock
 
 T0 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def run(
-    body: Callable[[SimulatedMeeting, list[Event], Clock], Awaitable[Any]], **options: Any
+    body: Callable[[SimulatedMeeting, list[Event], HandClock], Awaitable[Any]], **options: Any
 ) -> Any:
     async def main() -> Any:
-        clock = Clock()
+        clock = HandClock(T0)
         meeting = SimulatedMeeting(MeetingOptions(**options), clock=clock)
         events: list[Event] = []
 

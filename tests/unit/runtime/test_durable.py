@@ -23,7 +23,8 @@ from phases.state import Phase
 from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 UUID = "4118UHIiRCAAAtBlDkcVyw=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
@@ -35,7 +36,7 @@ TTL = timedelta(seconds=30)
 def _runtime(
     factory: sessionmaker[Session],
     hooks: ScriptedHooks,
-    clock: Clock,
+    clock: HandClock,
     meeting: RecordingMeeting,
     owner: str = "a",
 ) -> MeetingRuntime:
@@ -51,7 +52,11 @@ def _runtime(
 
 
 def _post(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, label: str, *events: Event
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    label: str,
+    *events: Event,
 ) -> int:
     with session_scope(factory) as s:
         return hooks.journal(s, meeting_uuid=UUID, label=label, at=clock(), events=events)
@@ -61,7 +66,7 @@ def test_restart_during_meditation_admits_the_held_latecomer_once(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=14))
+    clock = HandClock(START - timedelta(minutes=14))
     meeting = RecordingMeeting()
     first = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -93,7 +98,7 @@ def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeat
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -120,7 +125,7 @@ def test_late_event_does_not_undo_newer_state_but_presence_is_recorded(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START + timedelta(minutes=20))
+    clock = HandClock(START + timedelta(minutes=20))
     meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -148,7 +153,7 @@ def test_chat_command_from_webhook_and_callback_runs_once(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START + timedelta(minutes=12))
+    clock = HandClock(START + timedelta(minutes=12))
     meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     command = ChatMessage(sender=FAY, text="/case Zed", message_id="MS17QzIy")
@@ -173,7 +178,7 @@ def test_a_second_owner_is_fenced_out_until_the_lease_expires(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=5))
+    clock = HandClock(START - timedelta(minutes=5))
     meeting = RecordingMeeting()
     a = _runtime(factory, hooks, clock, meeting, owner="a")
     b = _runtime(factory, hooks, clock, meeting, owner="b")
@@ -195,7 +200,7 @@ def test_an_undecodable_entry_is_skipped_and_does_not_block_the_meeting(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -213,7 +218,7 @@ def test_actions_planned_long_before_a_restart_expire_instead_of_running_late(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())

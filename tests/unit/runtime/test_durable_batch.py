@@ -34,7 +34,8 @@ from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
 PEOPLE = [Participant(key=f"k{n}", user_id=str(16778240 + n), name=f"Member {n}") for n in range(8)]
@@ -49,7 +50,7 @@ TTL = timedelta(seconds=30)
 def _runtime(
     factory: sessionmaker[Session],
     hooks: ScriptedHooks,
-    clock: Clock,
+    clock: HandClock,
     meeting: RecordingMeeting,
     uuid: str,
 ) -> MeetingRuntime:
@@ -116,7 +117,7 @@ def _post(
 
 
 def _arrivals(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, uuid: str
+    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, uuid: str
 ) -> list[int]:
     """Journal a busy start of an evening for `uuid`; returns the entry ids."""
     ids = [_post(factory, hooks, uuid, "start", clock(), MeetingStarted())]
@@ -144,7 +145,7 @@ def _arrivals(
 
 
 def _stragglers(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, uuid: str
+    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, uuid: str
 ) -> list[int]:
     """Then a late retry of an older "joined", a poison entry, a chat command, a newcomer."""
     late = _post(
@@ -207,8 +208,8 @@ def test_a_batch_leaves_exactly_what_one_entry_per_transaction_leaves(
 ) -> None:
     hooks = _Hooks()
     one, many = RecordingMeeting(), RecordingMeeting()
-    clock_one = Clock(START - timedelta(minutes=10))
-    clock_many = Clock(START - timedelta(minutes=10))
+    clock_one = HandClock(START - timedelta(minutes=10))
+    clock_many = HandClock(START - timedelta(minutes=10))
     singly = _runtime(factory, hooks, clock_one, one, "one-by-one==")
     batched = _runtime(factory, hooks, clock_many, many, "batched==")
 
@@ -243,7 +244,7 @@ def test_more_entries_than_a_batch_take_several_transactions_in_event_order(
     factory: sessionmaker[Session], statements: _Statements
 ) -> None:
     hooks = _Hooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     uuid = "many-arrivals=="
     runtime = _runtime(factory, hooks, clock, meeting, uuid)
@@ -283,7 +284,7 @@ def test_a_batch_that_fails_is_stepped_one_entry_per_transaction_and_loses_nothi
     factory: sessionmaker[Session],
 ) -> None:
     hooks = _FlakyHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     uuid = "flaky-batch=="
     runtime = _runtime(factory, hooks, clock, meeting, uuid)
@@ -316,7 +317,7 @@ def test_wakeups_are_not_rewritten_when_a_step_leaves_them_unchanged(
     factory: sessionmaker[Session], statements: _Statements
 ) -> None:
     hooks = _Hooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     uuid = "steady-timers=="
     runtime = _runtime(factory, hooks, clock, meeting, uuid)

@@ -16,7 +16,8 @@ from phases.messages import DEFAULT_MESSAGES
 from phases.state import Phase
 from storage import runtime_state as rs
 from storage.db import session_scope
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 UUID = "xRefusedAdmitsUUID=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
@@ -39,7 +40,7 @@ class AttendeeMeeting(RecordingMeeting):
 
 
 def _runtime(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, meeting: AttendeeMeeting
+    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, meeting: AttendeeMeeting
 ) -> MeetingRuntime:
     return MeetingRuntime(
         meeting_uuid=UUID,
@@ -53,7 +54,11 @@ def _runtime(
 
 
 def _post(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, label: str, *events: Event
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    label: str,
+    *events: Event,
 ) -> int:
     with session_scope(factory) as s:
         return hooks.journal(s, meeting_uuid=UUID, label=label, at=clock(), events=events)
@@ -68,7 +73,7 @@ def test_a_refused_admission_is_reported_once_also_across_restarts(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=14))
+    clock = HandClock(START - timedelta(minutes=14))
     meeting = AttendeeMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -105,7 +110,7 @@ def test_an_admission_planned_before_a_crash_is_refused_and_reported_once_after_
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = AttendeeMeeting()
     first = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -123,7 +128,7 @@ def test_an_admission_planned_before_a_crash_is_refused_and_reported_once_after_
 
 def test_a_refused_refusal_line_is_not_reported_back(factory: sessionmaker[Session]) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = AttendeeMeeting(refuse="not_privileged")  # now every call is refused
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
@@ -143,7 +148,7 @@ class LeaseStealingMeeting(AttendeeMeeting):
     """While the admission is refused, another replica takes the meeting over."""
 
     factory: sessionmaker[Session] | None = None
-    clock: Clock | None = None
+    clock: HandClock | None = None
 
     async def admit(self, user_id: str) -> None:
         assert self.factory is not None and self.clock is not None
@@ -159,7 +164,7 @@ def test_a_lease_lost_during_a_refusal_records_the_outcome_and_feeds_nothing(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = LeaseStealingMeeting(factory=factory, clock=clock)
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())

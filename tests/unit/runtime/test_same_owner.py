@@ -19,7 +19,8 @@ from phases.events import ArrivedInWaitingRoom, Event, Joined, MeetingStarted, P
 from phases.state import Phase
 from storage import runtime_state as rs
 from storage.db import session_scope
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 UUID = "gkvvW3tZQhS3WmjXh2yS5A=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
@@ -43,7 +44,10 @@ class GatedMeeting(RecordingMeeting):
 
 
 def _runtime(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, meeting: RecordingMeeting
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    meeting: RecordingMeeting,
 ) -> MeetingRuntime:
     return MeetingRuntime(
         meeting_uuid=UUID,
@@ -57,14 +61,21 @@ def _runtime(
 
 
 def _post(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, label: str, *events: Event
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    label: str,
+    *events: Event,
 ) -> None:
     with session_scope(factory) as s:
         hooks.journal(s, meeting_uuid=UUID, label=label, at=clock(), events=events)
 
 
 def _held_in_meditation(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: Clock, meeting: RecordingMeeting
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    meeting: RecordingMeeting,
 ) -> MeetingRuntime:
     """A runtime that has Ben held in the waiting room during the meditation."""
     runtime = _runtime(factory, hooks, clock, meeting)
@@ -92,7 +103,7 @@ def test_a_restart_with_the_same_owner_takes_the_lease_back_at_once(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=14))
+    clock = HandClock(START - timedelta(minutes=14))
     meeting = RecordingMeeting()
     _held_in_meditation(factory, hooks, clock, meeting)
     # the process dies just before the meditation ends; its lease is still fresh at the end
@@ -124,7 +135,7 @@ def test_a_stale_runtime_of_the_same_owner_cannot_repeat_an_action_in_flight(
     """The old runtime is inside Ben's admit when the new one resumes: the new one marks it
     interrupted and does not repeat it; the old one's call completes once."""
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=14))
+    clock = HandClock(START - timedelta(minutes=14))
     meeting = GatedMeeting()
     stale = _held_in_meditation(factory, hooks, clock, meeting)
     clock.now = START + timedelta(minutes=10)
@@ -151,7 +162,7 @@ def test_two_runtimes_of_the_same_owner_racing_for_planned_actions_run_each_once
     """A step planned (committed) the admit, then both runtimes carry out what is planned at
     the same time: the claim (planned -> executing) lets exactly one of them call Zoom."""
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=14))
+    clock = HandClock(START - timedelta(minutes=14))
     meeting = GatedMeeting()
     stale = _held_in_meditation(factory, hooks, clock, meeting)
     clock.now = START + timedelta(minutes=10)

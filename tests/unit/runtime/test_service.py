@@ -19,7 +19,8 @@ from bot.meeting.supervisor import BotSupervisor
 from bot.service import build_service, scheduled_start_for
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
-from tests.scenario.serve_harness import SCHEDULED_START, Clock, seed_roster, settings_for
+from tests.clock import HandClock
+from tests.scenario.serve_harness import SCHEDULED_START, seed_roster, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +94,7 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
             name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
         ),
     )
-    clock = Clock(SCHEDULED_START)  # inside the window: the bot joins at once
+    clock = HandClock(SCHEDULED_START)  # inside the window: the bot joins at once
     supervisor = BotSupervisor(["balint-bot", "join", "--meeting", "85746065432"], spawn=spawn)
     app = build_service(settings, engine=sqlite_engine, clock=clock, supervisor=supervisor)
     async with app.router.lifespan_context(app):
@@ -127,7 +128,7 @@ async def test_observe_only_logs_actions_as_not_executed_through_the_background_
     """No `settle`: the receiver's on_journaled nudge alone gets the events processed."""
     settings = _with(settings_for("sqlite://"), bot=BotSettings(meeting_adapter="none"))
     seed_roster(sqlite_engine, {"Fay": "facilitator", "Anna": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=10))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=10))
     zoom = SimulatedMeeting(MeetingOptions(), clock=clock)  # Zoom itself, not our control
     uuid = zoom.options.identity.uuid
     app = build_service(settings, engine=sqlite_engine, clock=clock, sweep_interval=3600)
@@ -161,7 +162,7 @@ async def test_observe_only_logs_actions_as_not_executed_through_the_background_
 async def test_simulator_adapter_drives_registered_meetings_only(sqlite_engine: Engine) -> None:
     settings = settings_for("sqlite://")  # meeting_adapter defaults to "simulator"
     seed_roster(sqlite_engine, {"Fay": "facilitator", "Anna": "member"})
-    clock = Clock(SCHEDULED_START - timedelta(minutes=10))
+    clock = HandClock(SCHEDULED_START - timedelta(minutes=10))
     zoom = SimulatedMeeting(MeetingOptions(), clock=clock)
     uuid = zoom.options.identity.uuid
     app = build_service(settings, engine=sqlite_engine, clock=clock, sweep_interval=3600)

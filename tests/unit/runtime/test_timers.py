@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 
 from bot.runtime.timers import Doorbell
-from tests.unit.runtime.fakes import START, Clock
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_rings_when_due_and_follows_rearm_and_disarm() -> None:
-    clock = Clock(START)
+    clock = HandClock(START)
     rung: list[str] = []
 
     async def ring(meeting_uuid: str) -> None:

@@ -13,7 +13,8 @@ from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import runtime_state as rs
 from storage.db import session_scope
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +26,7 @@ TTL = timedelta(seconds=20)
 def _worker(
     factory: sessionmaker[Session],
     hooks: ScriptedHooks,
-    clock: Clock,
+    clock: HandClock,
     meeting: RecordingMeeting,
     owner: str,
 ) -> Worker:
@@ -53,7 +54,7 @@ async def test_startup_sweep_then_nudges_from_another_thread(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     with session_scope(factory) as s:  # journaled while no worker ran
         hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage.db import session_scope
-from tests.unit.runtime.fakes import START, Clock, RecordingMeeting, ScriptedHooks
+from tests.clock import HandClock
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +35,7 @@ async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
-    clock = Clock(START - timedelta(minutes=10))
+    clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
     worker = Worker(
         session_factory=factory,

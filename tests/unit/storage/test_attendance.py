@@ -15,6 +15,7 @@ from storage import attendance as att
 from storage.attendance import AttendancePolicy, PresenceEvent, compute_attendance
 from storage.sessions import ensure_session
 from storage.tables.core import AttendanceRecord, SessionRecord, TherapyInterval
+from tests.clock import TEST_NOW
 
 START = datetime(2026, 10, 7, 23, 0, tzinfo=UTC)  # 19:00 Toronto
 ROSTER = (
@@ -152,11 +153,19 @@ def test_finalize_stores_what_the_pure_function_computes(db_session):
 
     header = ",".join(ROSTER_HEADERS)
     rows = parse_roster(
-        f"{header}\nF,X,Fay,,facilitator,,,,,,,,,,,,,\nA,Y,Ann,ann@example.org,facilitator,,,,,,,,,,,,,\n"
+        f"{header}\nF,X,Fay,,facilitator,,,,,,,,,,,,,\nA,Y,Ann,ann@example.org,facilitator,,,,,,,,,,,,,\n",
+        today=TEST_NOW.date(),
     )
-    import_roster(db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None))
+    import_roster(
+        db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None), now=TEST_NOW
+    )
     session_id = ensure_session(
-        db_session, group_name="G", meeting_uuid="m-uuid-1", meeting_id="123", scheduled_start=START
+        db_session,
+        group_name="G",
+        meeting_uuid="m-uuid-1",
+        meeting_id="123",
+        scheduled_start=START,
+        now=TEST_NOW,
     )
     _store(db_session, SCENARIO)
     _store(db_session, SCENARIO)  # a replay changes nothing

@@ -27,6 +27,7 @@ from storage.db import make_engine
 from storage.roster import read_phi
 from storage.sessions import ensure_session
 from storage.tables.core import AttendanceRecord, AuditEntry, Member, SessionRecord
+from tests.clock import TEST_NOW, HandClock
 from webhooks.parse import describe, parse_event
 from webhooks.translate import to_presence
 
@@ -45,7 +46,7 @@ def cli(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("BALINT_DATA_KEY", key)
 
     def run(*argv: str) -> int:
-        return main(["--config", str(config), *argv])
+        return main(["--config", str(config), *argv], clock=HandClock())
 
     run.key = key  # type: ignore[attr-defined]
     return run
@@ -118,7 +119,9 @@ def test_keys_rotate(cli, capsys, monkeypatch, db_url):
     assert "re-encrypted 3 member(s)" in capsys.readouterr().out
     with _session(db_url) as session:
         ids = list(session.scalars(select(Member.id).where(Member.key_id != "")))
-        phi = read_phi(session, member_ids=ids, keyring=Keyring.from_text(new), command="t")
+        phi = read_phi(
+            session, member_ids=ids, keyring=Keyring.from_text(new), command="t", now=TEST_NOW
+        )
         assert sorted(p.health_number for p in phi.values())[0] == "4416721100"
 
 
@@ -187,6 +190,7 @@ def _live(db_url: str, bodies: list[bytes]) -> None:
             meeting_uuid=UUID,
             meeting_id="85746065432",
             scheduled_start=START,
+            now=TEST_NOW,
         )
         for body in bodies:
             info = describe(json.loads(body))
@@ -301,10 +305,20 @@ def test_purge_dry_run_and_retention_guard(cli, capsys, db_url):
     with _session(db_url) as session:
         old = datetime(2012, 3, 7, 23, 0, tzinfo=UTC)
         ensure_session(
-            session, group_name="G", meeting_uuid="old", meeting_id="1", scheduled_start=old
+            session,
+            group_name="G",
+            meeting_uuid="old",
+            meeting_id="1",
+            scheduled_start=old,
+            now=TEST_NOW,
         )
         ensure_session(
-            session, group_name="G", meeting_uuid="new", meeting_id="1", scheduled_start=START
+            session,
+            group_name="G",
+            meeting_uuid="new",
+            meeting_id="1",
+            scheduled_start=START,
+            now=TEST_NOW,
         )
         attendance.record_presence(
             session,

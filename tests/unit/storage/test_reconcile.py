@@ -17,6 +17,7 @@ from storage.reconcile import ReportRow, reconcile, report_attendance
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.sessions import ensure_session
 from storage.tables.core import Disagreement
+from tests.clock import TEST_NOW
 
 API = Path(__file__).resolve().parents[2] / "fixtures" / "zoom" / "api"
 UUID = "pastMeetingUuid0001=="
@@ -44,14 +45,21 @@ def _setup(db_session: Session) -> None:
         "Blake,S,Blake,,member,pl0ZaxGKRVW5EiBZDIU1tw,4416721100,,ON,1971-01-01,,,,,,,,\n"
         "Fay,F,Fay,,facilitator,,,,,,,,,,,,,\n"
     )
-    rows = parse_roster(csv_text)
-    import_roster(db_session, group_name="G", rows=rows, keyring=Keyring.from_text(generate_key()))
+    rows = parse_roster(csv_text, today=TEST_NOW.date())
+    import_roster(
+        db_session,
+        group_name="G",
+        rows=rows,
+        keyring=Keyring.from_text(generate_key()),
+        now=TEST_NOW,
+    )
     ensure_session(
         db_session,
         group_name="G",
         meeting_uuid=UUID,
         meeting_id="85746065432",
         scheduled_start=START,
+        now=TEST_NOW,
     )
     journal = [
         PresenceEvent(kind="meeting_started", at=t("2026-11-26T23:40:00Z")),

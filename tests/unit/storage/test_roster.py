@@ -23,6 +23,7 @@ from storage.roster import (
     roster_entries,
 )
 from storage.tables.core import Member
+from tests.clock import TEST_NOW
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "roster"
 HEADER = ",".join(ROSTER_HEADERS)
@@ -99,7 +100,7 @@ def test_header_must_match_exactly():
 
 def _import(session: Session, text: str, keyring: Keyring) -> ImportResult:
     rows = parse_roster(text, today=TODAY)
-    result = import_roster(session, group_name="G", rows=rows, keyring=keyring)
+    result = import_roster(session, group_name="G", rows=rows, keyring=keyring, now=TEST_NOW)
     session.commit()
     return result
 
@@ -115,7 +116,9 @@ def test_import_seals_phi_and_lists_masked(db_session):
     assert listed["Ann"].health_number == "******3217"
     assert listed["Fay"].health_number == ""
     assert listed["Ann"].modules == ("2026-09", "2027-01")
-    phi = read_phi(db_session, member_ids=[ann.id], keyring=ring, command="billing export")
+    phi = read_phi(
+        db_session, member_ids=[ann.id], keyring=ring, command="billing export", now=TEST_NOW
+    )
     assert phi[ann.id].health_number == "9876543217"
     assert phi[ann.id].version_code == "AB"
     assert phi[ann.id].birth_date == date(1980, 2, 29)
@@ -165,18 +168,18 @@ def test_reseal_all_moves_every_row_to_the_new_key(db_session):
     old = generate_key()
     _import(db_session, (FIXTURES / "good.csv").read_text(), Keyring.from_text(old))
     new_ring = Keyring.from_text(generate_key(), old)
-    assert reseal_all(db_session, keyring=new_ring) == 3
+    assert reseal_all(db_session, keyring=new_ring, now=TEST_NOW) == 3
     db_session.commit()
     assert {m.key_id for m in db_session.scalars(select(Member))} == {"", new_ring.current_id}
-    assert reseal_all(db_session, keyring=new_ring) == 0
+    assert reseal_all(db_session, keyring=new_ring, now=TEST_NOW) == 0
     unrelated = Keyring.from_text(generate_key())
     ann_id = next(
         m.member_id for m in list_members(db_session, group_name="G") if m.display_name == "Ann"
     )
     with pytest.raises(DataKeyError):
-        read_phi(db_session, member_ids=[ann_id], keyring=unrelated, command="t")
+        read_phi(db_session, member_ids=[ann_id], keyring=unrelated, command="t", now=TEST_NOW)
     assert (
-        read_phi(db_session, member_ids=[ann_id], keyring=new_ring, command="t")[
+        read_phi(db_session, member_ids=[ann_id], keyring=new_ring, command="t", now=TEST_NOW)[
             ann_id
         ].version_code
         == "AB"

@@ -18,6 +18,7 @@ from storage.sessions import (
     session_by_meeting,
 )
 from storage.tables.core import Module
+from tests.clock import TEST_NOW
 
 
 @pytest.mark.parametrize(
@@ -49,10 +50,20 @@ def test_ensure_session_is_idempotent_and_uses_the_local_date(db_session: Sessio
     # 2027-01-01 03:00 UTC is still 31 December in Toronto: the autumn module
     start = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
     first = ensure_session(
-        db_session, group_name="G", meeting_uuid="u1", meeting_id="1", scheduled_start=start
+        db_session,
+        group_name="G",
+        meeting_uuid="u1",
+        meeting_id="1",
+        scheduled_start=start,
+        now=TEST_NOW,
     )
     again = ensure_session(
-        db_session, group_name="G", meeting_uuid="u1", meeting_id="1", scheduled_start=start
+        db_session,
+        group_name="G",
+        meeting_uuid="u1",
+        meeting_id="1",
+        scheduled_start=start,
+        now=TEST_NOW,
     )
     summer = ensure_session(
         db_session,
@@ -60,6 +71,7 @@ def test_ensure_session_is_idempotent_and_uses_the_local_date(db_session: Sessio
         meeting_uuid="u2",
         meeting_id="1",
         scheduled_start=datetime(2027, 7, 15, 23, 0, tzinfo=UTC),
+        now=TEST_NOW,
     )
     db_session.commit()
     assert first == again != summer
@@ -82,6 +94,7 @@ def test_naive_start_is_refused(db_session: Session) -> None:
             meeting_uuid="u",
             meeting_id="1",
             scheduled_start=datetime(2026, 10, 7, 19, 0),
+            now=TEST_NOW,
         )
 
 

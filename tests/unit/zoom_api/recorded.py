@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,6 @@ def recorded(case: str) -> httpx.Response:
 
 def recorded_json(case: str) -> Any:
     return json.loads((FIXTURES / case / "body").read_text(encoding="utf-8"))
-
-
-class FakeClock:
-    """A settable UTC clock."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class RecordingSleep:

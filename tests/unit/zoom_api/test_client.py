@@ -24,10 +24,10 @@ from bot.zoom_api import (
     ZoomRequestError,
     ZoomUnavailable,
 )
+from tests.clock import HandClock
 from tests.unit.zoom_api.recorded import (
     API,
     OAUTH,
-    FakeClock,
     RecordingSleep,
     recorded,
     recorded_json,
@@ -58,8 +58,8 @@ def router():
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> HandClock:
+    return HandClock()
 
 
 @pytest.fixture

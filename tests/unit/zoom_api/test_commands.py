@@ -15,8 +15,9 @@ from bot.commands.registrants_cmd import members_from_roster, record_registrant_
 from bot.config import BotSettings, GroupSettings, Settings, ZoomSettings
 from bot.zoom_api import RetryPolicy, ZoomClient
 from bot.zoom_api.registration import Member, sync_registrants
+from tests.clock import TEST_NOW, HandClock
 from tests.unit.zoom_api.fake_zoom import FakeZoom
-from tests.unit.zoom_api.recorded import API, OAUTH, FakeClock, RecordingSleep
+from tests.unit.zoom_api.recorded import API, OAUTH, RecordingSleep
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +71,7 @@ def zoom_client(settings: Settings, http: httpx.AsyncClient) -> ZoomClient:
         policy=RetryPolicy(attempts=2),
         sleep=RecordingSleep(),
         rng=random.Random(3),
-        clock=FakeClock(),
+        clock=HandClock(),
     )
 
 
@@ -141,7 +142,7 @@ class TestDoctor:
     def test_without_credentials_only_the_config_is_checked(self, tmp_path, capsys):
         config = tmp_path / "balint.toml"
         config.write_text('[group]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
-        assert main(["--config", str(config), "doctor"]) == 1
+        assert main(["--config", str(config), "doctor"], clock=HandClock()) == 1
         text = capsys.readouterr().out
         assert "FAIL  REST credentials set" in text
         assert "FAIL  timezone known" in text
@@ -216,8 +217,12 @@ class TestStoredRoster:
         from storage.crypto import Keyring
         from storage.roster import ROSTER_HEADERS, import_roster, parse_roster, roster_entries
 
-        rows = parse_roster(",".join(ROSTER_HEADERS) + "\n" + ROSTER_CSV_ROWS)
-        import_roster(db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None))
+        rows = parse_roster(
+            ",".join(ROSTER_HEADERS) + "\n" + ROSTER_CSV_ROWS, today=TEST_NOW.date()
+        )
+        import_roster(
+            db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None), now=TEST_NOW
+        )
         members = members_from_roster(db_session, group_name="G")
         assert [(m.first_name, m.email) for m in members] == [
             ("Avery", "avery.tester@example.org"),
