@@ -157,9 +157,21 @@ def to_presence(event: ZoomEvent) -> PresenceEvent | None:
                 name=info.user_name,
                 email=info.email,
                 registrant_id=info.registrant_id,
+                modality=_modality(event),
             )
         case _:
             return None
+
+
+def _modality(event: ZoomEvent) -> str:
+    """How a join came in, as the join payload says: a dial-in carries `phone_number`.
+
+    Only `meeting.participant_joined` tells; every other presence event leaves it unsaid
+    (""). Billing's telephone tracking item (K301A) follows it.
+    """
+    if not isinstance(event, ParticipantJoinedEvent):
+        return ""
+    return "telephone" if event.participant.phone_number.strip() else "video"
 
 
 def _join_role(event: ParticipantJoinedEvent) -> ZoomRole:

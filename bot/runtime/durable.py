@@ -84,6 +84,7 @@ from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
+from storage.phase_log import record_phase_change
 
 __all__ = [
     "BATCH",
@@ -681,7 +682,15 @@ class MeetingRuntime:
             if isinstance(action, ScheduleWakeup):
                 work.wakeups[action.timer] = action.at
             elif isinstance(action, PhaseChanged):
-                continue
+                # the therapy window billing claims is derived from these records
+                record_phase_change(
+                    session,
+                    meeting_uuid=self.meeting_uuid,
+                    at=action.at,
+                    from_phase=action.from_phase,
+                    to_phase=action.to_phase,
+                    reason=action.reason,
+                )
             elif is_meeting_action(action):
                 meeting_actions.append(action)
         if work.state.phase == Phase.ENDED:

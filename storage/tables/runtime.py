@@ -1,6 +1,6 @@
 """Tables of the durable runtime: engine state, wake-ups, the executed-action log and leases.
 
-The database is the truth for a live meeting's runtime; the process only caches it. Four
+The database is the truth for a live meeting's runtime; the process only caches it. Five
 tables:
 
 - `runtime_meetings`: one row per meeting instance (Zoom's meeting uuid) with the engine's
@@ -15,6 +15,8 @@ tables:
   action twice, and an action is claimed (`planned` -> `executing`) before it is carried out,
   so a crash can lose at most that one action but never repeat it.
 - `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
+- `phase_changes`: every phase change with its time (the engine state keeps only the current
+  phase); billing derives the therapy window from it.
 
 Times use `storage.tables.core.UtcDateTime`: stored as UTC, always returned timezone-aware.
 """
@@ -31,6 +33,7 @@ from storage.tables.core import UtcDateTime
 
 __all__ = [
     "ACTION_STATUSES",
+    "PhaseChange",
     "RuntimeAction",
     "RuntimeLease",
     "RuntimeMeeting",
@@ -110,3 +113,21 @@ class RuntimeLease(Base):
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PhaseChange(Base):
+    """One phase change of a meeting's session, when the engine made it (append-only).
+
+    The engine state keeps only the current phase; billing needs when the meditation began
+    and when the group reached its closing (after any `/extend`), so the runtime records
+    every change in the same transaction as the state it leads to.
+    """
+
+    __tablename__ = "phase_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    from_phase: Mapped[str] = mapped_column(String(20))
+    to_phase: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(100), default="")
