@@ -86,6 +86,7 @@ __all__ = [
     "stored_spans",
     "subtract",
     "therapy_window",
+    "time_within",
     "whole_minutes",
 ]
 
@@ -666,15 +667,19 @@ def stored_spans(session: Session, *, session_ids: Sequence[int]) -> dict[int, t
     found: dict[int, list[Span]] = {}
     if not session_ids:
         return {}
-    for span in session.scalars(
-        select(AttendanceSpan)
+    rows = session.execute(
+        select(
+            AttendanceSpan.attendance_id,
+            AttendanceSpan.starts_at,
+            AttendanceSpan.ends_at,
+            AttendanceSpan.modality,
+        )
         .join(AttendanceRecord, AttendanceRecord.id == AttendanceSpan.attendance_id)
         .where(AttendanceRecord.session_id.in_(list(session_ids)))
         .order_by(AttendanceSpan.starts_at, AttendanceSpan.id)
-    ):
-        found.setdefault(span.attendance_id, []).append(
-            Span(span.starts_at, span.ends_at, span.modality)
-        )
+    )
+    for attendance_id, starts_at, ends_at, modality in rows:
+        found.setdefault(attendance_id, []).append(Span(starts_at, ends_at, modality))
     return {key: tuple(spans) for key, spans in found.items()}
 
 
@@ -934,14 +939,22 @@ def claimable_time(
         window: the therapy window (plus the reflection, when it counts).
         physician: the billing physician's own time in the meeting.
     """
+    return time_within(spans, intersect(window, physician))
+
+
+def time_within(spans: Iterable[Span], bounds: Sequence[Interval]) -> ClaimableTime:
+    """The time of `spans` inside `bounds` (merged), split by modality.
+
+    `claimable_time` with the bounds computed once (the window while the physician was
+    present is the same for every member of a session).
+    """
     own = list(spans)
-    bounds = intersect(window, physician)
     video = intersect((s.interval for s in own if s.modality == "video"), bounds)
     phone = subtract(
         intersect((s.interval for s in own if s.modality == "telephone"), bounds), video
     )
     present = intersect((s.interval for s in own), bounds)
-    unknown = subtract(subtract(present, video), phone)
+    unknown = subtract(subtract(present, video), phone) if present else ()
     return ClaimableTime(
         minutes=whole_minutes(present),
         video_minutes=whole_minutes(video),

@@ -9,6 +9,7 @@ state never disagree. Rows are only added, never changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storage.tables.runtime import PhaseChange
 
-__all__ = ["PhaseRecord", "phase_changes", "record_phase_change"]
+__all__ = ["PhaseRecord", "phase_changes", "phase_changes_of", "record_phase_change"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,3 +62,28 @@ def phase_changes(session: Session, *, meeting_uuid: str) -> tuple[PhaseRecord, 
         PhaseRecord(at=row.at, from_phase=row.from_phase, to_phase=row.to_phase, reason=row.reason)
         for row in rows
     )
+
+
+def phase_changes_of(
+    session: Session, *, meeting_uuids: Sequence[str]
+) -> dict[str, tuple[PhaseRecord, ...]]:
+    """The phase changes of several meetings at once (one query), in the order made."""
+    found: dict[str, list[PhaseRecord]] = {}
+    if not meeting_uuids:
+        return {}
+    rows = session.execute(
+        select(
+            PhaseChange.meeting_uuid,
+            PhaseChange.at,
+            PhaseChange.from_phase,
+            PhaseChange.to_phase,
+            PhaseChange.reason,
+        )
+        .where(PhaseChange.meeting_uuid.in_(list(meeting_uuids)))
+        .order_by(PhaseChange.id)
+    )
+    for uuid, at, from_phase, to_phase, reason in rows:
+        found.setdefault(uuid, []).append(
+            PhaseRecord(at=at, from_phase=from_phase, to_phase=to_phase, reason=reason)
+        )
+    return {uuid: tuple(changes) for uuid, changes in found.items()}

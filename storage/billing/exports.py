@@ -243,9 +243,7 @@ def export_claims(
     if not peek:
         for _ in range(batch_count - 1):
             _next_value(session, "batch", modulo=_BATCH_MODULO)
-    accounting = [
-        _accounting(session, peek_offset=index if peek else None) for index in range(len(to_write))
-    ]
+    accounting = _accounting_numbers(session, count=len(to_write), peek=peek)
     name = file_name(
         created=today,
         group_number=options.group_number,
@@ -630,19 +628,17 @@ def _next_value(session: Session, name: str, *, modulo: int, peek: bool = False)
     return value
 
 
-def _accounting(session: Session, *, peek_offset: int | None) -> str:
-    """The next accounting number (8 digits, never reused, unique across files)."""
-    if peek_offset is not None:
-        row = session.get(BillingSequence, "accounting")
-        value = (row.value if row is not None else 0) + 1 + peek_offset
-    else:
-        row = session.get(BillingSequence, "accounting", with_for_update=True)
-        value = (row.value if row is not None else 0) + 1
-        if row is None:
-            session.add(BillingSequence(name="accounting", value=value))
-        else:
-            row.value = value
-        session.flush()
-    if value > _ACCOUNTING_MAX:
+def _accounting_numbers(session: Session, *, count: int, peek: bool) -> list[str]:
+    """The next `count` accounting numbers (8 digits, never reused, unique across files),
+    reserved in one step unless peeking."""
+    row = session.get(BillingSequence, "accounting", with_for_update=not peek)
+    last = row.value if row is not None else 0
+    if last + count > _ACCOUNTING_MAX:
         raise BillingError("accounting numbers are exhausted (99999999 used)")
-    return f"{value:08d}"
+    if not peek:
+        if row is None:
+            session.add(BillingSequence(name="accounting", value=last + count))
+        else:
+            row.value = last + count
+        session.flush()
+    return [f"{value:08d}" for value in range(last + 1, last + count + 1)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -29,11 +29,11 @@ from phases.state import SessionState
 from storage.attendance import (
     Span,
     TherapyWindow,
-    claimable_time,
     counts_for_group_size,
     intersect,
     stored_spans,
     therapy_window,
+    time_within,
     whole_minutes,
 )
 from storage.billing.claims import (
@@ -48,10 +48,10 @@ from storage.billing.claims import (
 from storage.billing.errors import BillingError
 from storage.billing.fees import FeeTable
 from storage.crypto import Keyring
-from storage.phase_log import phase_changes
-from storage.roster import read_phi
-from storage.runtime_state import load_meeting
+from storage.phase_log import phase_changes_of
+from storage.roster import MemberPHI, read_phi
 from storage.tables.core import AttendanceRecord, Group, Member, Module, SessionRecord
+from storage.tables.runtime import RuntimeMeeting
 
 __all__ = [
     "ExportSettingsLike",
@@ -219,28 +219,35 @@ def held_sessions(
     ):
         rows[row.session_id].append(row)
     spans = stored_spans(session, session_ids=ids)
+    uuids = [record.meeting_uuid for record in records]
+    changes = phase_changes_of(session, meeting_uuids=uuids)
+    ends = _group_ends(session, meeting_uuids=uuids)
     held: list[HeldSession] = []
     for record in records:
         window = therapy_window(
-            phase_changes(session, meeting_uuid=record.meeting_uuid),
+            changes.get(record.meeting_uuid, ()),
             scheduled_start=record.scheduled_start,
             scheduled_end=record.scheduled_start + timedelta(minutes=length_minutes),
-            group_end=_group_end(session, record),
+            group_end=ends.get(record.meeting_uuid),
         )
         people = tuple(_Person(row, spans.get(row.id, ())) for row in rows.get(record.id, []))
         held.append(HeldSession(record=record, window=window, people=people))
     return held
 
 
-def _group_end(session: Session, record: SessionRecord) -> datetime | None:
-    """The group's end after every `/extend`, from the engine's stored state (None: none)."""
-    stored = load_meeting(session, meeting_uuid=record.meeting_uuid)
-    if stored is None:
-        return None
-    try:
-        return SessionState.from_json(stored.state_json).group_end
-    except BalintError:
-        return None
+def _group_ends(session: Session, *, meeting_uuids: Sequence[str]) -> dict[str, datetime]:
+    """Each meeting's group end after every `/extend`, from the engine's stored state."""
+    found: dict[str, datetime] = {}
+    for uuid, state_json in session.execute(
+        select(RuntimeMeeting.meeting_uuid, RuntimeMeeting.state_json).where(
+            RuntimeMeeting.meeting_uuid.in_(list(meeting_uuids))
+        )
+    ):
+        try:
+            found[uuid] = SessionState.from_json(state_json).group_end
+        except BalintError:
+            continue  # unreadable: the phase log alone decides
+    return found
 
 
 def proposed_claims(
@@ -305,31 +312,21 @@ def proposed_claims(
         )
     }
     proposed: list[ProposedClaim] = []
+    # each member's facts with their PHI, built once for all their sessions
+    billing = {
+        member_id: _member(members[member_id], phi.get(member_id)) for member_id in billed_ids
+    }
     for one in held:
         snapshot = _snapshot(
             one,
             options=options,
             physician_id=physician.id,
             members=members,
+            billing=billing,
             module=modules.get(one.record.module_id or 0, ""),
             timezone=settings.group.timezone,
             overrides=overrides or {},
         )
-        rows = []
-        for row in snapshot.attendees:
-            opened = phi.get(int(row.member.member_id))
-            if opened is not None:
-                row = replace(
-                    row,
-                    member=replace(
-                        row.member,
-                        health_number=opened.health_number,
-                        version_code=opened.version_code,
-                        birth_date=opened.birth_date,
-                    ),
-                )
-            rows.append(row)
-        snapshot = replace(snapshot, attendees=tuple(rows))
         proposed.extend(build_claims(snapshot, options=options, fee_table=fee_table, today=today))
     return proposed
 
@@ -340,6 +337,7 @@ def _snapshot(
     options: BillingOptions,
     physician_id: int,
     members: Mapping[int, Member],
+    billing: Mapping[int, MemberBilling],
     module: str,
     timezone: str,
     overrides: Mapping[tuple[int, int], str],
@@ -348,7 +346,8 @@ def _snapshot(
     counted = window.counted(reflection=options.count_reflection)
     leader = [p for p in held.people if p.row.member_id == physician_id]
     leader_time = [span.interval for p in leader for span in p.spans]
-    physician_minutes = whole_minutes(intersect(leader_time, counted))
+    bounds = intersect(counted, leader_time)  # the same for every member: computed once
+    physician_minutes = whole_minutes(bounds)
     size = sum(
         1
         for person in held.people
@@ -363,12 +362,12 @@ def _snapshot(
     attendees = []
     for person in held.people:
         row = person.row
-        if row.role != "member" or row.member_id is None or row.member_id not in members:
+        if row.role != "member" or row.member_id is None or row.member_id not in billing:
             continue
-        time = claimable_time(person.spans, window=counted, physician=leader_time)
+        time = time_within(person.spans, bounds)
         attendees.append(
             BillableAttendance(
-                member=_member(members[row.member_id]),
+                member=billing[row.member_id],
                 claimable_minutes=time.minutes,
                 modality=time.modality,
                 minutes_in_meeting=row.minutes,
@@ -424,13 +423,16 @@ def _billable(row: AttendanceRecord, members: Mapping[int, Member]) -> bool:
     return member is not None and member.bill_ohip is True
 
 
-def _member(row: Member) -> MemberBilling:
+def _member(row: Member, phi: MemberPHI | None) -> MemberBilling:
     return MemberBilling(
         member_id=str(row.id),
         first_name=row.first_name,
         last_name=row.last_name,
         bill_ohip=row.bill_ohip,
+        health_number=phi.health_number if phi is not None else "",
+        version_code=phi.version_code if phi is not None else "",
         province=row.province or "ON",
+        birth_date=phi.birth_date if phi is not None else None,
         sex=row.sex,
         referring_name=row.referring_name,
         referring_number=row.referring_number,
