@@ -1,8 +1,11 @@
 """`MeetingRuntime`: one live meeting's engine, with the database as the truth.
 
-Theory of operation. A runtime step turns causes (journaled webhooks, a due wake-up, or a
-chat command from the meeting's own callback) into engine events, feeds them to the pure
-engine and then, in ONE transaction: saves the new engine state and ordering cursors,
+Theory of operation. `MeetingRuntime` is the only way events reach the engine, in every mode
+(serve, the join process, simulate, the demo). A runtime step turns causes (journaled
+webhooks, a due wake-up, or what the SDK bot in the meeting saw, from its listener) into
+engine events, maps each participant to the meeting's person key (`bot.runtime.identity`:
+the webhook's and the SDK's ids need not agree), feeds them to the pure engine and then, in
+ONE transaction: saves the new engine state and ordering cursors,
 rewrites the pending wake-ups if they changed, logs every meeting action as `planned` under
 a key that names its cause, records attendance presence, marks the journal entries
 processed, and checks (renews) this replica's lease on the meeting, so a replica that lost
@@ -25,11 +28,13 @@ callback events and refusals are stepped one cause per transaction. Hence:
   actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
   they are `expired`); an action a dead process had claimed is marked `interrupted` and
   never repeated: at most once, exactly once when nothing crashes;
-- reprocessing a cause plans nothing twice (the action keys are unique), and the same chat
-  command from the webhook and from the meeting's callback shares its key (`chat:<id>:<n>`).
+- reprocessing a cause plans nothing twice (the action keys are unique), and a chat
+  command delivered by both the webhook and the SDK runs once: by its shared message id
+  (the action keys `chat:<id>:<n>` and the engine's memory of message ids), or, when the
+  two sources' ids differ, by `bot.runtime.identity.match_command`.
 
 Refusals. A meeting action Zoom refused (except a chat line, or `not_executed` in
-observe-only mode; see `bot.runtime.core.refusal_event`) is reported back to the engine as
+observe-only mode; see `refusal_event`) is reported back to the engine as
 `ActionRefused`: a cause of its own, keyed `refused:<action key>`, stepped like any other
 cause in the transaction that records the refused outcome, so the refusal is fed exactly
 when its outcome is recorded, once (an action is carried out at most once), and a crash
@@ -44,11 +49,19 @@ event already fed about that participant (a late "joined" must not undo a newer 
 meeting-level events (started/ended) likewise against the newest meeting-level event. Chat
 messages are always fed: the engine runs each command once by its message id. The engine's
 `now` is the event's own time, but never earlier than the last `now` it was given.
+
+Two sources, one meeting. What the SDK bot sees (joins, leaves, the waiting room it polls,
+roles, audio, video, chat) is fed as it happens, at the clock's time, and is never dropped;
+it moves the participant's cursor, so the webhook telling the same thing a moment later is
+dropped as older (or, arriving at the same instant, found to change nothing: the engine
+treats a repeated join, arrival or departure as the same fact). Attendance comes from the
+journal only, and so does finalising it at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -60,34 +73,45 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import MeetingControlError
-from bot.meeting.executor import ActionOutcome, action_kind, execute, is_meeting_action
+from bot.meeting.executor import (
+    ActionOutcome,
+    Aliases,
+    action_kind,
+    execute,
+    is_meeting_action,
+)
 from bot.meeting.port import MeetingControl
 from bot.runtime.codec import decode_action, encode_action
-from bot.runtime.core import refusal_event
-from phases.actions import Action, PhaseChanged, ScheduleWakeup
+from bot.runtime.identity import COMMAND_WINDOW, Identities, Source, aliases, id_report
+from bot.runtime.identity import match_command as match_command_once
+from phases.actions import (
+    Action,
+    AllowSelfMedia,
+    PhaseChanged,
+    ScheduleWakeup,
+    SendChat,
+    StopRecording,
+)
 from phases.engine import handle
 from phases.errors import BalintError
 from phases.events import (
-    AudioMuted,
-    AudioUnmuted,
+    ActionRefused,
     ChatMessage,
     Event,
     MeetingEnded,
     MeetingStarted,
+    Participant,
     RecordingStarted,
     TimerDue,
-    VideoOff,
-    VideoOn,
 )
 from phases.state import Phase, SessionState
-from storage import journal
+from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
 
 __all__ = [
     "BATCH",
-    "LIVE_ONLY",
     "REFUSAL_CAUSE",
     "Decoded",
     "LeaseLost",
@@ -96,6 +120,7 @@ __all__ = [
     "RuntimeMetrics",
     "StepReport",
     "order_key",
+    "refusal_event",
 ]
 
 _log = logging.getLogger(__name__)
@@ -171,9 +196,22 @@ class StepReport:
         )
 
 
-#: Events only the meeting's own callback reports (Zoom sends no webhook for them; its
-#: `recording.started` is about a cloud recording, which the callback never reports).
-LIVE_ONLY = (AudioMuted, AudioUnmuted, VideoOn, VideoOff, RecordingStarted)
+def refusal_event(outcome: ActionOutcome) -> ActionRefused | None:
+    """The event that reports a failed outcome back to the engine, or None when there is
+    nothing to report: a success, a refused chat line (reporting it by chat could loop), or
+    observe-only mode's `not_executed` (nothing is carried out there by design)."""
+    action = outcome.action
+    if outcome.ok or outcome.code == "not_executed" or isinstance(action, SendChat):
+        return None
+    if isinstance(action, StopRecording | AllowSelfMedia):
+        return ActionRefused(kind=action_kind(action), code=outcome.code)
+    target = action.target
+    return ActionRefused(
+        kind=action_kind(action),
+        target_key=target.key,
+        target_name=target.name,
+        code=outcome.code,
+    )
 
 
 def order_key(event: Event) -> str | None:
@@ -207,8 +245,10 @@ class _Work:
     __slots__ = (
         "cursors",
         "first",
+        "identities",
         "last_event_ts",
         "last_now",
+        "loaded_ended",
         "loaded_wakeups",
         "now_wall",
         "planned",
@@ -224,7 +264,9 @@ class _Work:
         wakeups: dict[str, datetime],
         first: Sequence[Action],
         now_wall: datetime,
+        identities: Identities,
     ) -> None:
+        self.identities = identities
         self.state = state
         self.wakeups = wakeups
         self.loaded_wakeups = dict(wakeups)
@@ -234,6 +276,7 @@ class _Work:
         #: a new session's initial actions, planned under the first cause fed
         self.first: Sequence[Action] = first
         self.now_wall = now_wall
+        self.loaded_ended = record.ended
         self.planned: list[rs.PlannedAction] = []
 
 
@@ -333,22 +376,17 @@ class MeetingRuntime:
             return report
 
     async def feed_live(self, event: Event) -> StepReport:
-        """Feed an event seen by the meeting's own callback (`set_listener`).
+        """Feed an event the SDK bot in the meeting saw (its listener, `set_listener`).
 
-        Only what no webhook reports is fed: audio and video changes, recording, and chat
-        (which the webhook may also bring: a command runs once, because both paths key its
-        actions `chat:<message_id>:<n>` and the engine runs a message id once). Joins,
-        leaves, waiting room, roles and meeting start/end come through the journal;
-        feeding them twice would double-count them, so they are ignored here.
+        Everything it sees is fed at the clock's time (see "Two sources, one meeting" in the
+        module docstring): joins and leaves, the waiting room, roles, audio, video, chat.
+        A chat line's cause is `chat:<message_id>`, as its webhook's is, so a command both
+        deliver under one id plans its actions once.
         """
-        if isinstance(event, ChatMessage):
-            if not event.message_id:
-                return StepReport()
+        if isinstance(event, ChatMessage) and event.message_id:
             cause = f"chat:{event.message_id}"
-        elif isinstance(event, LIVE_ONLY):
-            cause = f"live:{uuid.uuid4().hex}"
         else:
-            return StepReport()
+            cause = f"live:{uuid.uuid4().hex}"
         async with self._lock:
             report = await self._resume()
             report = report + await asyncio.to_thread(
@@ -359,6 +397,7 @@ class MeetingRuntime:
                     at=self._clock(),
                     entry=None,
                     fired_timer=None,
+                    source="sdk",
                 )
             )
             return report + await self._execute_planned()
@@ -453,6 +492,7 @@ class MeetingRuntime:
                         events=decoded.events,
                         at=at,
                         entry_id=entry.id,
+                        source="webhook",
                     )
                     journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
                     done.append((entry.id, entry.event, entry.received_at, report))
@@ -498,6 +538,7 @@ class MeetingRuntime:
                 entry=entry,
                 fired_timer=None,
                 meeting_id=decoded.meeting_id,
+                source="webhook",
             )
             journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
         self._processed(entry.id, entry.event, entry.received_at, report)
@@ -552,16 +593,18 @@ class MeetingRuntime:
         at: datetime,
         entry: JournalEntry | None,
         fired_timer: tuple[str, datetime] | None,
+        source: Source | None = None,
     ) -> StepReport:
-        with session_scope(self._factory) as session:
+        with session_scope(self._factory) as db:
             return self._step_in(
-                session,
+                db,
                 cause=cause,
                 events=events,
                 at=at,
                 entry=entry,
                 fired_timer=fired_timer,
                 meeting_id="",
+                source=source,
             )
 
     def _step_in(
@@ -574,8 +617,10 @@ class MeetingRuntime:
         entry: JournalEntry | None,
         fired_timer: tuple[str, datetime] | None,
         meeting_id: str,
+        source: Source | None,
     ) -> StepReport:
-        """One cause, inside the caller's transaction (see the module docstring)."""
+        """One cause, inside the caller's transaction (see the module docstring); `source`
+        says where its participants' ids come from (None: no participants, e.g. a timer)."""
         self._hold_lease(session)
         if entry is not None:
             self._hooks.record_presence(session, meeting_uuid=self.meeting_uuid, entry=entry)
@@ -592,6 +637,7 @@ class MeetingRuntime:
             events=events,
             at=at,
             entry_id=None if entry is None else entry.id,
+            source=source,
         )
         self._close(session, work)
         return report
@@ -601,13 +647,16 @@ class MeetingRuntime:
         none yet), under the lease the caller holds."""
         now_wall = self._clock()
         record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        known = person_keys.person_ids(session, meeting_uuid=self.meeting_uuid)
         if record is not None:
+            state = SessionState.from_json(record.state_json)
             return _Work(
                 record=record,
-                state=SessionState.from_json(record.state_json),
+                state=state,
                 wakeups=rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid),
                 first=(),
                 now_wall=now_wall,
+                identities=Identities(known, state.people),
             )
         state, first = self._hooks.start_session(
             session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
@@ -625,7 +674,14 @@ class MeetingRuntime:
             "session started",
             extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
         )
-        return _Work(record=record, state=state, wakeups={}, first=first, now_wall=now_wall)
+        return _Work(
+            record=record,
+            state=state,
+            wakeups={},
+            first=first,
+            now_wall=now_wall,
+            identities=Identities(known, state.people),
+        )
 
     def _feed(
         self,
@@ -636,16 +692,21 @@ class MeetingRuntime:
         events: Sequence[Event],
         at: datetime,
         entry_id: int | None,
+        source: Source | None,
     ) -> StepReport:
-        """Feed one cause's events (the out-of-order rule applies to journaled ones) and
-        plan its meeting actions under `<cause>:<n>`."""
+        """Feed one cause's events (the out-of-order rule applies to journaled ones; what
+        the SDK saw only moves the cursors) and plan its meeting actions under
+        `<cause>:<n>`."""
         planned: list[Action] = list(work.first)
         work.first = ()
         fed = dropped = 0
         event_ms = _ms(at)
-        for event in events:
+        for original in events:
+            event = self._as_person(session, work, original, source=source, at=at)
             key = order_key(event)
-            if key is not None and entry_id is not None and work.cursors.get(key, -1) > event_ms:
+            if key is not None and source == "sdk":
+                work.cursors[key] = max(work.cursors.get(key, -1), event_ms)
+            elif key is not None and entry_id is not None and work.cursors.get(key, -1) > event_ms:
                 dropped += 1
                 _log.info(
                     "late event dropped",
@@ -674,7 +735,9 @@ class MeetingRuntime:
                         "event_type": type(event).__name__,
                     },
                 )
-            if isinstance(event, MeetingEnded):
+            work.identities.set_people(work.state.people)
+            if isinstance(event, MeetingEnded) and source == "webhook":
+                # Attendance comes from the journal: finalised on the webhook's end.
                 self._hooks.finalize(session, meeting_uuid=self.meeting_uuid, now=now)
         meeting_actions = []
         for action in planned:
@@ -696,9 +759,62 @@ class MeetingRuntime:
             work.last_event_ts = max(work.last_event_ts, event_ms)
         return StepReport(handled=1, fed=fed, dropped=dropped, phase=str(work.state.phase))
 
+    def _as_person(
+        self, db: Session, work: _Work, event: Event, *, source: Source | None, at: datetime
+    ) -> Event:
+        """`event` with its participant mapped to the meeting's person key and, for a
+        command both sources deliver, one message id (see `bot.runtime.identity`)."""
+        if source is None:
+            return event
+        if isinstance(event, ChatMessage):
+            sender = work.identities.person(event.sender, source)
+            chat = dataclasses.replace(event, sender=sender)
+            seen = person_keys.commands_seen(
+                db, meeting_uuid=self.meeting_uuid, since=at - COMMAND_WINDOW
+            )
+            chat, record, twin = match_command_once(chat, source=source, at=at, seen=seen)
+            if record is not None and person_keys.record_command(
+                db, meeting_uuid=self.meeting_uuid, command=record
+            ):
+                if twin is not None:
+                    person_keys.match_command(
+                        db,
+                        meeting_uuid=self.meeting_uuid,
+                        source=twin.source,
+                        message_id=twin.message_id,
+                        matched=record.message_id,
+                    )
+                    _log.info(
+                        "command delivered by both sources; run once",
+                        extra={"meeting_id": self.meeting_uuid, "source": source},
+                    )
+            return chat
+        participant = getattr(event, "participant", None)
+        if not isinstance(participant, Participant):
+            return event
+        person = work.identities.person(participant, source)
+        changed: Event = dataclasses.replace(event, participant=person)  # type: ignore[arg-type]
+        return changed
+
     def _close(self, session: Session, work: _Work) -> None:
-        """Save what the fed causes changed: wake-ups (only if changed), planned actions in
-        plan order, the engine state and cursors."""
+        """Save what the fed causes changed: person ids first seen, wake-ups (only if
+        changed), planned actions in plan order, the engine state and cursors."""
+        if work.identities.new:
+            person_keys.record_person_ids(
+                session,
+                meeting_uuid=self.meeting_uuid,
+                ids=work.identities.new,
+                now=work.now_wall,
+            )
+            work.identities.new = []
+        if work.state.phase == Phase.ENDED and not work.loaded_ended:
+            _log.info(
+                "person ids compared",
+                extra={
+                    "meeting_id": self.meeting_uuid,
+                    **id_report(person_keys.person_ids(session, meeting_uuid=self.meeting_uuid)),
+                },
+            )
         if work.wakeups != work.loaded_wakeups:
             rs.replace_wakeups(session, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
         rs.plan_actions(
@@ -747,15 +863,15 @@ class MeetingRuntime:
         """Carry out the actions planned now: claim, call the meeting, record the outcome
         (feeding a refusal back as its own cause). Returns the report and how many refusals
         were fed."""
-        pending = self._pending_actions()
+        pending, known = await asyncio.to_thread(self._pending_actions)
         executed = refusals = 0
         report = StepReport()
         for record in pending:
-            if not self._claim(record.id):
+            if not await asyncio.to_thread(self._claim, record.id):
                 continue
             action = decode_action(record.payload)
             try:
-                outcome = await execute(action, self.control)
+                outcome = await execute(action, self.control, aliases=known)
             except MeetingControlError as refused:  # execute returns refusals; belt and braces
                 outcome = ActionOutcome(
                     action=action, ok=False, code=refused.code, error=refused.message
@@ -766,8 +882,10 @@ class MeetingRuntime:
                 else ("not_executed" if outcome.code == "not_executed" else "refused")
             )
             refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
-            report = report + self._record_outcome(
-                record, status=status, outcome=outcome, refusal=refusal
+            report = report + await asyncio.to_thread(
+                functools.partial(
+                    self._record_outcome, record, status=status, outcome=outcome, refusal=refusal
+                )
             )
             refusals += refusal is not None
             executed += 1
@@ -781,9 +899,13 @@ class MeetingRuntime:
             )
         return report + StepReport(executed=executed), refusals
 
-    def _pending_actions(self) -> list[rs.ActionRecord]:
-        with session_scope(self._factory) as session:
-            return rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
+    def _pending_actions(self) -> tuple[list[rs.ActionRecord], Aliases]:
+        """The actions to carry out now, and every id recorded for each person."""
+        with session_scope(self._factory) as db:
+            pending = rs.pending_actions(db, meeting_uuid=self.meeting_uuid)
+            if not pending:
+                return [], {}
+            return pending, aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
 
     def _claim(self, action_id: int) -> bool:
         with session_scope(self._factory) as session:
@@ -825,6 +947,7 @@ class MeetingRuntime:
                     entry=None,
                     fired_timer=None,
                     meeting_id="",
+                    source=None,
                 )
         except LeaseLost:
             # That transaction rolled back; the outcome must still be kept, on its own.

@@ -110,7 +110,7 @@ class TestDoctor:
         assert applied["approval_type"] == 0
         assert applied["registration_type"] == 1
         assert applied["mute_upon_entry"] is True
-        assert applied["alternative_hosts"] == "co-facilitator@example.org,balint-bot@example.org"
+        assert applied["alternative_hosts"] == "co-facilitator@example.org;balint-bot@example.org"
         assert "FAIL" not in out.getvalue()
         again = io.StringIO()
         assert await diagnose(settings, zoom_client(settings, http), fix=True, out=again) == 0
