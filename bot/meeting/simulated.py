@@ -268,6 +268,22 @@ class SimulatedMeeting:
         return self._running
 
     @property
+    def meeting_uuid(self) -> str:
+        """The meeting instance its webhooks name."""
+        return self.options.identity.uuid
+
+    @property
+    def control(self) -> SimulatedMeeting:
+        """The port the bot drives: the simulated meeting itself."""
+        return self
+
+    async def settle(self) -> None:
+        """Nothing to wait for: the listener is awaited as each change happens."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    @property
     def cloud_recording(self) -> bool:
         """True while a cloud recording runs (until the bot's `stop_recording` or the end)."""
         return self._cloud_recording

@@ -52,9 +52,10 @@ messages are always fed: the engine runs each command once by its message id. Th
 
 Two sources, one meeting. What the SDK bot sees (joins, leaves, the waiting room it polls,
 roles, audio, video, chat) is fed as it happens, at the clock's time, and is never dropped;
-it moves the participant's cursor, so the webhook telling the same thing a moment later is
-dropped as older (or, arriving at the same instant, found to change nothing: the engine
-treats a repeated join, arrival or departure as the same fact). Attendance comes from the
+it moves the participant's cursors, so a webhook about them dated at or before that moment
+is dropped (the bot sees a fact after Zoom dates it; should one still slip through, the
+engine treats a repeated join, arrival or departure as the same fact). Meeting start and
+end are always fed from the journal (the engine takes them once). Attendance comes from the
 journal only, and so does finalising it at the end.
 """
 
@@ -226,6 +227,17 @@ def order_key(event: Event) -> str | None:
     return f"p:{key}" if isinstance(key, str) and key else None
 
 
+#: Cursor prefix of the newest moment the SDK bot saw something of a participant: a webhook
+#: about them at or before it tells nothing newer (the bot sees a fact after Zoom dates it).
+_SEEN = "seen|"
+
+
+def _stale(cursors: dict[str, int], key: str, event_ms: int) -> bool:
+    """A journaled event older than what was fed about the same key, or (about a person) not
+    newer than what the bot saw of them."""
+    return cursors.get(key, -1) > event_ms or cursors.get(_SEEN + key, -1) >= event_ms
+
+
 #: The cause key prefix of a refusal reported back to the engine (see the module docstring).
 REFUSAL_CAUSE = "refused:"
 
@@ -375,13 +387,13 @@ class MeetingRuntime:
                 report = report + await self._execute_planned()
             return report
 
-    async def feed_live(self, event: Event) -> StepReport:
+    async def feed_live(self, event: Event, *, at: datetime | None = None) -> StepReport:
         """Feed an event the SDK bot in the meeting saw (its listener, `set_listener`).
 
         Everything it sees is fed at the clock's time (see "Two sources, one meeting" in the
         module docstring): joins and leaves, the waiting room, roles, audio, video, chat.
         A chat line's cause is `chat:<message_id>`, as its webhook's is, so a command both
-        deliver under one id plans its actions once.
+        deliver under one id plans its actions once. `at`: when it was seen (default now).
         """
         if isinstance(event, ChatMessage) and event.message_id:
             cause = f"chat:{event.message_id}"
@@ -394,7 +406,7 @@ class MeetingRuntime:
                     self._step,
                     cause=cause,
                     events=(event,),
-                    at=self._clock(),
+                    at=at if at is not None else self._clock(),
                     entry=None,
                     fired_timer=None,
                     source="sdk",
@@ -706,7 +718,10 @@ class MeetingRuntime:
             key = order_key(event)
             if key is not None and source == "sdk":
                 work.cursors[key] = max(work.cursors.get(key, -1), event_ms)
-            elif key is not None and entry_id is not None and work.cursors.get(key, -1) > event_ms:
+                if key:  # what the bot saw of someone covers webhooks up to that moment
+                    seen = _SEEN + key
+                    work.cursors[seen] = max(work.cursors.get(seen, -1), event_ms)
+            elif key is not None and entry_id is not None and _stale(work.cursors, key, event_ms):
                 dropped += 1
                 _log.info(
                     "late event dropped",

@@ -25,9 +25,9 @@ from bot.commands.demo_cmd import latest_past
 from bot.demo import BUILTIN_SCENARIO
 from bot.demo.report import Palette, render_attendance, render_records
 from bot.demo.session import AttendanceRow, DemoReport, run_demo
-from bot.demo.world import zone_for
 from bot.simulation.driver import run_scenario
 from bot.simulation.scenario import load_scenario
+from bot.simulation.world import zone_for
 from tests.clock import TEST_NOW, HandClock
 
 START_OF_DISCUSSION_1 = 33 * 60

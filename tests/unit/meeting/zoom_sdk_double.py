@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import os
 import queue
 import threading
 import time
@@ -953,6 +954,7 @@ class IMeetingService(_Controller):
     def Join(self, params: JoinParam) -> Any:
         if not self.w.on_loop("Join"):
             return SDKError.SDKERR_WRONG_USAGE
+        _print_join_param(params)
         return self.w.join(params)
 
     def Leave(self, command: Any) -> Any:
@@ -980,6 +982,27 @@ class IMeetingService(_Controller):
 
     def GetMeetingRecordingController(self) -> IMeetingRecordingController:
         return self._controllers["recording"]  # type: ignore[return-value]
+
+
+def _print_join_param(params: JoinParam) -> None:
+    """What zoom-meeting-sdk 0.0.27's `Join` binding prints (its `printJoinParam`, with
+    std::cout, so on file descriptor 1 below Python): every join parameter, secrets too."""
+    p = params.param
+    lines = [
+        "JoinParam contents:",
+        f"User Type: {params.userType.value}",
+        "Without Login User Join Parameters:",
+        f"  Meeting Number: {p.meetingNumber}",
+        f"  Vanity ID: {p.vanityID}",
+        f"  User Name: {p.userName}",
+        f"  Password: {p.psw}",
+        f"  Customer Key: {p.customer_key}",
+        f"  Video Off: {int(p.isVideoOff)}",
+        f"  Audio Off: {int(p.isAudioOff)}",
+        f"  Join Token: {p.join_token}",
+        f"  User ZAK: {p.userZAK}",
+    ]
+    os.write(1, ("\n".join(lines) + "\n").encode())
 
 
 class IAuthService(_Controller):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from phases.actions import (
-    AllowSelfMedia,
     Admit,
+    AllowSelfMedia,
     Audience,
     Mute,
     PutInWaitingRoom,

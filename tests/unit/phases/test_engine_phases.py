@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from phases.actions import (
-    AllowSelfMedia,
     Admit,
+    AllowSelfMedia,
     AskStartVideo,
     AskUnmute,
     Audience,
@@ -392,7 +392,9 @@ def test_presenter_unmuting_is_muted_again_and_reminded_at_most_once_a_minute():
             to=Audience.PARTICIPANT, text=line("mirror_reminder", name="Ana"), recipients=(ANA,)
         ),
     ]
-    assert sim.feed(AudioUnmuted(participant=person("Ana")), 20.5) == [Mute(target=ANA, allow_self_unmute=False)]
+    assert sim.feed(AudioUnmuted(participant=person("Ana")), 20.5) == [
+        Mute(target=ANA, allow_self_unmute=False)
+    ]
     assert sim.feed(VideoOn(participant=person("Ana")), 20.9) == [StopVideo(target=ANA)]
     assert len(sim.feed(VideoOn(participant=person("Ana")), 21)) == 2
     assert sim.feed(AudioMuted(participant=person("Ana")), 21) == []
