@@ -16,8 +16,8 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   bot never unmutes or starts anyone's video, and asks only the returning presenter.
 * Zoom tells some facts twice (a webhook and the SDK bot in the meeting, merged by the
   runtime under one person key): an arrival of someone already waiting, a join of someone
-  already in the meeting or a waiting-room exit of someone not waiting changes nothing
-  but their ids (and a stronger role).
+  already in the meeting or a waiting-room exit of someone not waiting changes nothing but
+  their ids (and a stronger role).
 * recording is stopped at once and the facilitators are told who started it.
 * an action Zoom refused (`ActionRefused`, fed back by the runtime) is reported privately to
   the facilitators so they can do it by hand: once per person for an admission (who stays

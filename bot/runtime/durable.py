@@ -51,10 +51,12 @@ messages are always fed: the engine runs each command once by its message id. Th
 `now` is the event's own time, but never earlier than the last `now` it was given.
 
 Two sources, one meeting. What the SDK bot sees (joins, leaves, the waiting room it polls,
-roles, audio, video, chat) is fed as it happens, at the clock's time, and is never dropped;
-it moves the participant's cursors, so a webhook about them dated at or before that moment
-is dropped (the bot sees a fact after Zoom dates it; should one still slip through, the
-engine treats a repeated join, arrival or departure as the same fact). Meeting start and
+roles, audio, video, chat) is fed at the clock's time when it was seen; only a join,
+departure or waiting-room move is dropped when a webhook about the person dated as late or
+later was fed already (it waited in the listener's queue while the journal was read). It
+moves the participant's `seen|` cursor, so a webhook about them dated at or before that
+moment is dropped (the bot sees a fact after Zoom dates it; should one still slip through,
+the engine treats a repeated join, arrival or departure as the same fact). Meeting start and
 end are always fed from the journal (the engine takes them once). Attendance comes from the
 journal only, and so does finalising it at the end.
 """
@@ -97,8 +99,12 @@ from phases.engine import handle
 from phases.errors import BalintError
 from phases.events import (
     ActionRefused,
+    ArrivedInWaitingRoom,
     ChatMessage,
     Event,
+    Joined,
+    Left,
+    LeftWaitingRoom,
     MeetingEnded,
     MeetingStarted,
     Participant,
@@ -226,6 +232,10 @@ def order_key(event: Event) -> str | None:
     key = getattr(participant, "key", None)
     return f"p:{key}" if isinstance(key, str) and key else None
 
+
+#: What the SDK bot sees of someone's presence, dropped when a journaled fact about them as
+#: new or newer was fed (it may wait in the listener's queue while the journal is read).
+_PRESENCE = (Joined, Left, ArrivedInWaitingRoom, LeftWaitingRoom)
 
 #: Cursor prefix of the newest moment the SDK bot saw something of a participant: a webhook
 #: about them at or before it tells nothing newer (the bot sees a fact after Zoom dates it).
@@ -716,11 +726,18 @@ class MeetingRuntime:
         for original in events:
             event = self._as_person(session, work, original, source=source, at=at)
             key = order_key(event)
-            if key is not None and source == "sdk":
-                work.cursors[key] = max(work.cursors.get(key, -1), event_ms)
-                if key:  # what the bot saw of someone covers webhooks up to that moment
-                    seen = _SEEN + key
-                    work.cursors[seen] = max(work.cursors.get(seen, -1), event_ms)
+            if (
+                key
+                and source == "sdk"
+                and isinstance(event, _PRESENCE)
+                and work.cursors.get(key, -1) >= event_ms
+            ):
+                dropped += 1  # the journal already told a fact about them as new or newer
+                continue
+            if key and source == "sdk":
+                # what the bot saw of someone covers webhooks about them up to that moment
+                seen = _SEEN + key
+                work.cursors[seen] = max(work.cursors.get(seen, -1), event_ms)
             elif key is not None and entry_id is not None and _stale(work.cursors, key, event_ms):
                 dropped += 1
                 _log.info(

@@ -29,7 +29,6 @@ from phases.events import (
     LeftWaitingRoom,
     MeetingEnded,
     MeetingStarted,
-    RoleChanged,
     VideoOff,
     ZoomRole,
 )
@@ -91,9 +90,7 @@ class TestJoin:
             True,
             True,
         )
-        assert isinstance(events[0], MeetingStarted)
-        assert isinstance(events[1], Joined)
-        assert events[1].role is ZoomRole.HOST
+        assert events == [MeetingStarted()]  # the bot's own join is not an event
         assert world.allow_local_recording_requests is False  # forbidden once it has rights
         await meeting.leave()
         assert not any(isinstance(e, MeetingEnded) for e in events)  # it left; no end
@@ -354,8 +351,6 @@ class TestRefusals:
         )
         await attendee.meeting.poll_now()
         await attendee.meeting.settle()
-        changed = [e for e in attendee.events if isinstance(e, RoleChanged)]
-        assert changed[-1].role is ZoomRole.CO_HOST
         assert attendee.world.allow_local_recording_requests is False
         assert any(isinstance(e, ArrivedInWaitingRoom) for e in attendee.events)
         await attendee.control.admit(ann)
