@@ -174,6 +174,12 @@ class Worker:
             self._queued.add(meeting_uuid)
         self._queue.put_nowait(meeting_uuid)
 
+    def has_live(self, meeting_uuid: str) -> bool:
+        """Whether events its meeting's control reported still wait to be fed."""
+        if self._attached_uuid is None and self._early:
+            return True
+        return bool(self._live.get(meeting_uuid))
+
     def attach(self, control: MeetingControl) -> None:
         """Listen to `control` from now on, before any instance of its meeting has a runtime
         (the join process's SDK bot, the simulator): what it reports meanwhile waits for the

@@ -13,11 +13,11 @@ Theory of operation. One asyncio loop holds three things:
 - this driver, which moves the virtual clock from one moment of interest to the next (the
   room opening, a scenario event, the earliest wake-up stored in the database).
 
-After each moment the driver *settles*: it sends every queued webhook, lets the Zoom side
-deliver what its bot saw, asks the worker to process the meeting (`Worker.process`, the call
-its own task makes when nudged: journal entries, the bot's events, due wake-ups), and
-repeats until a round handles nothing, no webhook is queued, no journal entry is
-unprocessed and no action is planned or executing. Only then does the clock move on, so a
+After each moment the driver *settles*: it sends every queued webhook, asks the worker to
+process the meeting (`Worker.process`, the call its own task makes when nudged: journal
+entries, the bot's events, due wake-ups), lets the Zoom side deliver what that caused, and
+repeats until a round handles nothing, no webhook is queued, no event of the bot waits, no
+journal entry is unprocessed and no action is planned or executing. Only then does the clock move on, so a
 run is reproducible. With `speed` > 0 it also sleeps, in wall time, the virtual time between
 moments divided by `speed`.
 
@@ -342,10 +342,11 @@ class _Run:
         assert self.delivery is not None
         for _ in range(_MAX_SETTLE_ROUNDS):
             await self.delivery.flush(self.clock.now())
-            await self.zoom.settle()
             handled = await worker.process(self.meeting_uuid)
+            await self.zoom.settle()  # what the actions caused: webhooks queued, SDK events
             await asyncio.sleep(0)
-            if handled == 0 and self.delivery.pending == 0 and self._quiet():
+            idle = self.delivery.pending == 0 and not worker.has_live(self.meeting_uuid)
+            if handled == 0 and idle and self._quiet():
                 self._collect_actions()
                 return
         raise SimulationError("the service did not settle (webhooks or actions kept coming)")
