@@ -17,9 +17,9 @@ After each moment the driver *settles*: it sends every queued webhook, asks the 
 process the meeting (`Worker.process`, the call its own task makes when nudged: journal
 entries, the bot's events, due wake-ups), lets the Zoom side deliver what that caused, and
 repeats until a round handles nothing, no webhook is queued, no event of the bot waits, no
-journal entry is unprocessed and no action is planned or executing. Only then does the clock move on, so a
-run is reproducible. With `speed` > 0 it also sleeps, in wall time, the virtual time between
-moments divided by `speed`.
+journal entry is unprocessed and no action is planned or executing. Only then does the
+clock move on, so a run is reproducible. With `speed` > 0 it also sleeps, in wall time, the
+virtual time between moments divided by `speed`.
 
 The timeline is observed, not computed: webhooks as Zoom sends them, scenario events as they
 are played, actions read back from the runtime's action log, phase changes from the
