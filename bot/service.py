@@ -21,8 +21,9 @@ engine of this project is the phase engine, and a group's weekly *session* is wh
 `start_session` opens (`storage.sessions`).
 
 A command from another trusted source (say, a facilitator's button in a web console) enters
-like everything else: as a journal entry or through `MeetingRuntime.feed_live` with a
-`ChatMessage` from that facilitator, so the engine runs it as the same command, once.
+through `MeetingRuntime.feed_command` (the worker's runtime for the meeting), as a
+`ChatMessage` from that facilitator's person key, so the engine runs it as the same command
+as the chat line, once, and checks the sender's rights as it does for the chat.
 
 Nothing here runs at import time.
 """

@@ -160,16 +160,16 @@ class MeetingHooks(Protocol):
         ...
 
     def start_session(
-        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+        self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
-        """Create the engine session (and its storage session) for a new meeting."""
+        """Open the group's session for a new meeting (stored) and its engine state."""
         ...
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
         """Record the attendance presence an entry carries (every entry, late or not)."""
         ...
 
-    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+    def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         """Finalise attendance when the meeting ends."""
         ...
 
@@ -424,20 +424,45 @@ class MeetingRuntime:
             )
             return report + await self._execute_planned()
 
+    async def feed_command(self, command: ChatMessage, *, at: datetime | None = None) -> StepReport:
+        """Feed a command from another trusted source (a facilitator's button in a web
+        console, say) as the same command a chat line carries.
+
+        `command.sender.key` is the meeting's person key of whoever pressed it: the engine
+        decides, as for a chat line, whether they may. `command.message_id` is unique to
+        that press: the command runs once however often it is fed.
+        """
+        if not command.message_id:
+            raise ValueError("a trusted command needs a message id, to run once")
+        async with self._lock:
+            report = await self._resume()
+            report = report + await asyncio.to_thread(
+                functools.partial(
+                    self._step,
+                    cause=f"chat:{command.message_id}",
+                    events=(command,),
+                    at=at if at is not None else self._clock(),
+                    entry=None,
+                    fired_timer=None,
+                    source="trusted",
+                )
+            )
+            return report + await self._execute_planned()
+
     def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
-        with session_scope(self._factory) as session:
-            return rs.due_wakeups(session, now=self._clock(), meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            return rs.due_wakeups(db, now=self._clock(), meeting_uuid=self.meeting_uuid)
 
     def load_state(self) -> SessionState | None:
         """The stored engine state, or None before the meeting has one."""
-        with session_scope(self._factory) as session:
-            record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         return None if record is None else SessionState.from_json(record.state_json)
 
     def pending_wakeups(self) -> dict[str, datetime]:
         """The stored wake-ups: timer name -> due time."""
-        with session_scope(self._factory) as session:
-            return rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            return rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid)
 
     # -- steps ---------------------------------------------------------------------------
     #
@@ -469,11 +494,11 @@ class MeetingRuntime:
     def _abandon_leftovers(self) -> tuple[int, int]:
         """Mark what a dead owner left `executing` interrupted and what waited too long
         expired: (interrupted, expired)."""
-        with session_scope(self._factory) as session:
-            self._hold_lease(session)
-            interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            self._hold_lease(db)
+            interrupted = rs.interrupt_executing(db, meeting_uuid=self.meeting_uuid)
             expired = rs.expire_planned(
-                session,
+                db,
                 meeting_uuid=self.meeting_uuid,
                 planned_before=self._clock() - self._expiry,
             )
@@ -486,29 +511,27 @@ class MeetingRuntime:
         entry_ids: list[int] = []
         done: list[tuple[int, str, datetime, StepReport]] = []
         try:
-            with session_scope(self._factory) as session:
-                if not journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=1):
+            with session_scope(self._factory) as db:
+                if not journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=1):
                     return _Batch()
-                self._hold_lease(session)
-                session.expire_all()  # re-read under the lease: another step may have run
-                entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=BATCH)
+                self._hold_lease(db)
+                db.expire_all()  # re-read under the lease: another step may have run
+                entries = journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=BATCH)
                 entry_ids = [entry.id for entry in entries]
                 work: _Work | None = None
                 for entry in entries:
                     try:
                         decoded = self._hooks.decode(entry)
                     except Exception as unreadable:  # a poison entry must not block the meeting
-                        self._skip_unreadable(session, entry, unreadable)
+                        self._skip_unreadable(db, entry, unreadable)
                         done.append((entry.id, entry.event, entry.received_at, _UNREADABLE))
                         continue
                     at = decoded.at if decoded.at is not None else self._clock()
-                    self._hooks.record_presence(
-                        session, meeting_uuid=self.meeting_uuid, entry=entry
-                    )
+                    self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
                     if work is None:
-                        work = self._open(session, meeting_id=decoded.meeting_id, at=at)
+                        work = self._open(db, meeting_id=decoded.meeting_id, at=at)
                     report = self._feed(
-                        session,
+                        db,
                         work,
                         cause=_entry_cause(entry, decoded),
                         events=decoded.events,
@@ -516,10 +539,10 @@ class MeetingRuntime:
                         entry_id=entry.id,
                         source="webhook",
                     )
-                    journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+                    journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
                     done.append((entry.id, entry.event, entry.received_at, report))
                 if work is not None:
-                    self._close(session, work)
+                    self._close(db, work)
         except LeaseLost:
             raise
         except Exception as failure:
@@ -542,18 +565,18 @@ class MeetingRuntime:
 
     def _step_entry(self, entry_id: int) -> StepReport:
         """One journal entry in its own transaction (the fallback when a batch failed)."""
-        with session_scope(self._factory) as session:
-            entry = journal.entry(session, entry_id=entry_id)
+        with session_scope(self._factory) as db:
+            entry = journal.entry(db, entry_id=entry_id)
             if entry is None or entry.processed_at is not None:
                 return StepReport()
             try:
                 decoded = self._hooks.decode(entry)
             except Exception as unreadable:  # a poison entry must not block the meeting
-                self._skip_unreadable(session, entry, unreadable)
+                self._skip_unreadable(db, entry, unreadable)
                 return _UNREADABLE
             at = decoded.at if decoded.at is not None else self._clock()
             report = self._step_in(
-                session,
+                db,
                 cause=_entry_cause(entry, decoded),
                 events=decoded.events,
                 at=at,
@@ -562,11 +585,11 @@ class MeetingRuntime:
                 meeting_id=decoded.meeting_id,
                 source="webhook",
             )
-            journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+            journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
         self._processed(entry.id, entry.event, entry.received_at, report)
         return report
 
-    def _skip_unreadable(self, session: Session, entry: JournalEntry, error: Exception) -> None:
+    def _skip_unreadable(self, db: Session, entry: JournalEntry, error: Exception) -> None:
         _log.error(
             "journal entry not decodable; skipped (the raw body stays journaled)",
             extra={
@@ -576,7 +599,7 @@ class MeetingRuntime:
                 "error_type": type(error).__name__,
             },
         )
-        journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+        journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
 
     def _processed(
         self, entry_id: int, event_type: str, received_at: datetime, report: StepReport
@@ -631,7 +654,7 @@ class MeetingRuntime:
 
     def _step_in(
         self,
-        session: Session,
+        db: Session,
         *,
         cause: str,
         events: Sequence[Event],
@@ -643,17 +666,17 @@ class MeetingRuntime:
     ) -> StepReport:
         """One cause, inside the caller's transaction (see the module docstring); `source`
         says where its participants' ids come from (None: no participants, e.g. a timer)."""
-        self._hold_lease(session)
+        self._hold_lease(db)
         if entry is not None:
-            self._hooks.record_presence(session, meeting_uuid=self.meeting_uuid, entry=entry)
-        work = self._open(session, meeting_id=meeting_id, at=at)
+            self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
+        work = self._open(db, meeting_id=meeting_id, at=at)
         if fired_timer is not None:
             timer, due_at = fired_timer
             if work.wakeups.get(timer) != due_at:
                 return StepReport(handled=1, dropped=1)  # re-armed or fired already
             del work.wakeups[timer]
         report = self._feed(
-            session,
+            db,
             work,
             cause=cause,
             events=events,
@@ -661,36 +684,36 @@ class MeetingRuntime:
             entry_id=None if entry is None else entry.id,
             source=source,
         )
-        self._close(session, work)
+        self._close(db, work)
         return report
 
-    def _open(self, session: Session, *, meeting_id: str, at: datetime) -> _Work:
+    def _open(self, db: Session, *, meeting_id: str, at: datetime) -> _Work:
         """Load the meeting's engine state and wake-ups (starting its session if it has
         none yet), under the lease the caller holds."""
         now_wall = self._clock()
-        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
-        known = person_keys.person_ids(session, meeting_uuid=self.meeting_uuid)
+        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+        known = person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)
         if record is not None:
             state = SessionState.from_json(record.state_json)
             return _Work(
                 record=record,
                 state=state,
-                wakeups=rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid),
+                wakeups=rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid),
                 first=(),
                 now_wall=now_wall,
                 identities=Identities(known, state.people),
             )
         state, first = self._hooks.start_session(
-            session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
+            db, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
         )
         rs.create_meeting(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             meeting_id=meeting_id,
             state_json=state.to_json(),
             now=at,
         )
-        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         assert record is not None
         _log.info(
             "session started",
@@ -707,7 +730,7 @@ class MeetingRuntime:
 
     def _feed(
         self,
-        session: Session,
+        db: Session,
         work: _Work,
         *,
         cause: str,
@@ -724,7 +747,7 @@ class MeetingRuntime:
         fed = dropped = 0
         event_ms = _ms(at)
         for original in events:
-            event = self._as_person(session, work, original, source=source, at=at)
+            event = self._as_person(db, work, original, source=source, at=at)
             key = order_key(event)
             if (
                 key
@@ -770,7 +793,7 @@ class MeetingRuntime:
             work.identities.set_people(work.state.people)
             if isinstance(event, MeetingEnded) and source == "webhook":
                 # Attendance comes from the journal: finalised on the webhook's end.
-                self._hooks.finalize(session, meeting_uuid=self.meeting_uuid, now=now)
+                self._hooks.finalize(db, meeting_uuid=self.meeting_uuid, now=now)
         meeting_actions = []
         for action in planned:
             if isinstance(action, ScheduleWakeup):
@@ -796,7 +819,7 @@ class MeetingRuntime:
     ) -> Event:
         """`event` with its participant mapped to the meeting's person key and, for a
         command both sources deliver, one message id (see `bot.runtime.identity`)."""
-        if source is None:
+        if source is None or source == "trusted":  # keyed by person key already
             return event
         if isinstance(event, ChatMessage):
             sender = work.identities.person(event.sender, source)
@@ -828,12 +851,12 @@ class MeetingRuntime:
         changed: Event = dataclasses.replace(event, participant=person)  # type: ignore[arg-type]
         return changed
 
-    def _close(self, session: Session, work: _Work) -> None:
+    def _close(self, db: Session, work: _Work) -> None:
         """Save what the fed causes changed: person ids first seen, wake-ups (only if
         changed), planned actions in plan order, the engine state and cursors."""
         if work.identities.new:
             person_keys.record_person_ids(
-                session,
+                db,
                 meeting_uuid=self.meeting_uuid,
                 ids=work.identities.new,
                 now=work.now_wall,
@@ -844,20 +867,20 @@ class MeetingRuntime:
                 "person ids compared",
                 extra={
                     "meeting_id": self.meeting_uuid,
-                    **id_report(person_keys.person_ids(session, meeting_uuid=self.meeting_uuid)),
+                    **id_report(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)),
                 },
             )
         if work.wakeups != work.loaded_wakeups:
-            rs.replace_wakeups(session, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
+            rs.replace_wakeups(db, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
         rs.plan_actions(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             actions=work.planned,
             owner=self._owner,
             now=work.now_wall,
         )
         rs.save_state(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             state_json=work.state.to_json(),
             last_event_ts=work.last_event_ts,
@@ -866,14 +889,14 @@ class MeetingRuntime:
             cursors=work.cursors,
         )
 
-    def _hold_lease(self, session: Session) -> None:
-        """Take or renew this replica's lease in `session`'s transaction (the fence).
+    def _hold_lease(self, db: Session) -> None:
+        """Take or renew this replica's lease in `db`'s transaction (the fence).
 
         Raises:
             LeaseLost: another replica holds an unexpired lease.
         """
         if not rs.acquire_lease(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             owner=self._owner,
             ttl=self._ttl,
@@ -940,9 +963,9 @@ class MeetingRuntime:
             return pending, aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
 
     def _claim(self, action_id: int) -> bool:
-        with session_scope(self._factory) as session:
-            self._hold_lease(session)
-            return rs.claim_action(session, action_id=action_id, owner=self._owner)
+        with session_scope(self._factory) as db:
+            self._hold_lease(db)
+            return rs.claim_action(db, action_id=action_id, owner=self._owner)
 
     def _record_outcome(
         self,
@@ -956,9 +979,9 @@ class MeetingRuntime:
         refusal (if any) as a cause of its own. If the lease is lost, the outcome is still
         recorded and the refusal is not fed."""
 
-        def record_it(session: Session) -> None:
+        def record_it(db: Session) -> None:
             rs.record_outcome(
-                session,
+                db,
                 action_id=record.id,
                 status=status,
                 code=outcome.code,
@@ -967,12 +990,12 @@ class MeetingRuntime:
             )
 
         try:
-            with session_scope(self._factory) as session:
-                record_it(session)
+            with session_scope(self._factory) as db:
+                record_it(db)
                 if refusal is None:
                     return StepReport()
                 return self._step_in(
-                    session,
+                    db,
                     cause=f"{REFUSAL_CAUSE}{record.key}",
                     events=(refusal,),
                     at=self._clock(),
@@ -983,6 +1006,6 @@ class MeetingRuntime:
                 )
         except LeaseLost:
             # That transaction rolled back; the outcome must still be kept, on its own.
-            with session_scope(self._factory) as session:
-                record_it(session)
+            with session_scope(self._factory) as db:
+                record_it(db)
             raise

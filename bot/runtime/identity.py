@@ -38,7 +38,9 @@ from storage.person_keys import CommandSeen, PersonId
 
 __all__ = ["COMMAND_WINDOW", "Identities", "Source", "aliases", "id_report", "match_command"]
 
-Source = Literal["webhook", "sdk"]
+Source = Literal["webhook", "sdk", "trusted"]
+"""Where an event comes from: a webhook, the SDK bot, or another trusted source whose
+commands name people by their person key already (`MeetingRuntime.feed_command`)."""
 
 #: How far apart the two sources' copies of one command may be.
 COMMAND_WINDOW = timedelta(seconds=60)
@@ -46,6 +48,7 @@ COMMAND_WINDOW = timedelta(seconds=60)
 _STABLE: dict[str, str] = {"webhook": "participant_uuid", "sdk": "persistent_id"}
 _USER: dict[str, str] = {"webhook": "webhook_user_id", "sdk": "sdk_user_id"}
 _OTHER: dict[str, Source] = {"webhook": "sdk", "sdk": "webhook"}
+# A trusted source's people are person keys already: `Identities.person` is not asked.
 
 
 def _fold(name: str) -> str:
@@ -116,6 +119,8 @@ class Identities:
                 return self._by_id[kind_value], "same_id"
         other = _OTHER[source]
         stable = participant.key
+        if stable in self._people and stable not in self._kinds:
+            return stable, "same_id"  # the engine knows them by this very key already
         if (_STABLE[other], stable) in self._by_id:
             return self._by_id[(_STABLE[other], stable)], "same_id"
         same_user = self._by_id.get((_USER[other], participant.user_id))
