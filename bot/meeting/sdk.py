@@ -564,6 +564,7 @@ class SdkMeeting:
         self._chat.SetEvent(chat_events)
         self._observe(sdk_seen.InMeeting(users=self._resolve_users(self._meeting_ids())))
         self._refresh_rights()
+        self._notify_waited_for_host()
         self._poll_waiting_room()
         self._timers["poll"] = self._thread.loop.add_timer(
             self._options.poll_interval, self._poll_tick
