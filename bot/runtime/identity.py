@@ -10,7 +10,9 @@ others (`storage.person_keys`), so a live run shows which ids agree.
 An incoming participant is the person who already has one of its ids; else the person the
 other source knows under the same user id *and* the same name (ids of two sources could
 collide by chance, names make it safe); else the one person present under that display
-name who has no id from this source yet; else a new person, keyed by the id it came with.
+name who has no other stable id from this source (a chat line carries no stable id, only a
+user id, so a facilitator's command is theirs by name when the id is new); else a new
+person, keyed by the id it came with.
 Evidence only one source carries (e-mail, registrant id: webhooks) is kept when the other
 source's event lacks it, so the engine's view of who someone is does not flip.
 
@@ -126,7 +128,10 @@ class Identities:
         same_user = self._by_id.get((_USER[other], participant.user_id))
         if same_user is not None and self._named(same_user, participant.name):
             return same_user, "user_id"
-        mine = {_STABLE[source], _USER[source]}
+        # Someone who already has another stable id of this source is someone else; a
+        # user id of this source says nothing (rejoins, chat senders carry new ones).
+        has_stable = bool(ids) and ids[0][0] == _STABLE[source]
+        mine = {_STABLE[source]} if has_stable else set()
         by_name = [
             person.key
             for person in self._people.values()

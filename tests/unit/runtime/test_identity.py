@@ -180,3 +180,14 @@ def test_a_trusted_command_runs_once_and_only_for_a_facilitator(
     asyncio.run(runtime.feed_command(ChatMessage(sender=anna, text="/next", message_id="c2")))
     state = runtime.load_state()
     assert state is not None and str(state.phase) == "case_call"  # a member may not
+
+
+def test_a_chat_line_under_a_new_user_id_is_its_senders_by_name_not_a_new_person():
+    people = {FAY_WEBHOOK.key: _person(FAY_WEBHOOK)}
+    found = Identities((), people)
+    found.person(FAY_WEBHOOK, "webhook")
+    sender = Participant(key="555", user_id="555", name="Fay")  # sender_session_id only
+    assert found.person(sender, "webhook").key == FAY_WEBHOOK.key
+    # but a second stable id of the same source is someone else of the same name
+    other = Participant(key="OTHER-FAY-UUID", user_id="556", name="Fay")
+    assert found.person(other, "webhook").key == "OTHER-FAY-UUID"
