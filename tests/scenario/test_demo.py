@@ -256,10 +256,10 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "scenarios
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_the_real_path_does_what_the_in_process_simulation_does(path: Path, tmp_path: Path) -> None:
-    """Same scenario, two paths: the in-process runner (`balint-bot simulate`) and the demo's
-    HTTP + journal + durable runtime. Same phases, same actions at the same moments, and the
-    stored attendance equal to the simulated Zoom's."""
+def test_over_http_the_run_is_what_it_is_in_process(path: Path, tmp_path: Path) -> None:
+    """Same scenario, the one path, two transports: in process through ASGI (`balint-bot
+    simulate`) and over HTTP on loopback (the demo). Same phases, same actions at the same
+    moments, and the stored attendance equal to the simulated Zoom's own minutes."""
     scenario = load_scenario(path)
     simulated = asyncio.run(run_scenario(scenario))
     report = asyncio.run(run_demo(scenario, out_dir=tmp_path))
