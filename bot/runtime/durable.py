@@ -739,9 +739,9 @@ class MeetingRuntime:
         entry_id: int | None,
         source: Source | None,
     ) -> StepReport:
-        """Feed one cause's events (the out-of-order rule applies to journaled ones; what
-        the SDK saw only moves the cursors) and plan its meeting actions under
-        `<cause>:<n>`."""
+        """Feed one cause's events, each mapped to its person key, under the out-of-order
+        rules (see "Two sources, one meeting" in the module docstring), and plan its meeting
+        actions under `<cause>:<n>`."""
         planned: list[Action] = list(work.first)
         work.first = ()
         fed = dropped = 0
