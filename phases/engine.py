@@ -649,6 +649,9 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
         person = _upsert(d, participant, where="meeting", role=stronger)
         if person.is_facilitator and not old.is_facilitator:
             _announce_pending(d)
+        if RULES[d.phase].mirror and person.key == d.presenter and d.mirror_on:
+            # A rejoin whose departure was lost would bring them back audible: mute again.
+            _enforce_mirror(d, person, audio=True, video=True)
         return
     was_waiting = old is not None and old.where == "waiting"
     person = _upsert(d, participant, where="meeting", role=role, came_through=was_waiting)

@@ -533,3 +533,23 @@ def test_a_meeting_restarted_after_the_group_stays_ended_or_closes():
     sim.say("Mira", "/end", 20)
     sim.say("Mira", "/end", 21)
     assert transitions(sim.feed(MeetingStarted(), 22)) == []
+
+
+def test_a_fact_told_by_both_sources_is_acted_on_once():
+    """The runtime merges the webhook's and the SDK's reports under one person key: a
+    repeated arrival, join or waiting-room exit changes nothing but the ids."""
+    sim = with_facilitator()
+    ben = person("Ben")
+    assert kinds(sim.feed(ArrivedInWaitingRoom(participant=ben), -5)) == ["Admit"]
+    assert sim.feed(ArrivedInWaitingRoom(participant=ben), -5) == []  # told again
+    sim.feed(Joined(participant=ben), -5)
+    assert sim.feed(LeftWaitingRoom(participant=ben), -5) == []  # the admission, told late
+    assert sim.state.people["k-ben"].where == "meeting"
+    # during the meditation a repeated join must not send him back to the waiting room
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    assert sim.feed(Joined(participant=person("Ben", user_id="sdk-7")), 1) == []
+    assert sim.state.people["k-ben"].user_id == "sdk-7"
+    # a stronger role is taken from a repeat, a weaker one is not
+    sim.feed(Joined(participant=ben, role=ZoomRole.CO_HOST), 2)
+    sim.feed(Joined(participant=ben, role=ZoomRole.ATTENDEE), 2)
+    assert sim.state.people["k-ben"].zoom_role is ZoomRole.CO_HOST
