@@ -23,7 +23,7 @@ from phases.events import (
 from storage.attendance import PresenceEvent
 from tests.zoom_fixtures import all_bodies, load_event
 from webhooks.parse import parse_document
-from webhooks.translate import to_engine_events, to_presence, zoom_role
+from webhooks.translate import dialed_in, to_engine_events, to_presence, zoom_role
 
 KELLER = Participant(
     key="55555AAAiAAAAAiAiAiiAii",
@@ -82,11 +82,14 @@ def _phone_join(phone_number: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("phone_number", "modality"), [("+1416555xxxx", "telephone"), ("", "video")]
+    ("phone_number", "modality"),
+    [("+1416555xxxx", "telephone"), ("", "video"), ("  ", "video")],
 )
 def test_a_dial_in_is_recorded_as_telephone(phone_number: str, modality: str) -> None:
-    presence = to_presence(_phone_join(phone_number))
+    join = _phone_join(phone_number)
+    presence = to_presence(join)
     assert presence is not None and presence.modality == modality
+    assert dialed_in(join.participant) is (modality == "telephone")  # the one phone test
     assert "416" not in repr(presence)  # the number itself is not kept
 
 
