@@ -5,11 +5,14 @@
 Builds, directly in storage (a fresh, migrated SQLite file), ten years of a weekly group:
 three modules a year (January, April and September starts) of 13 sessions each, 12 members
 with synthetic PHI (health numbers from `storage.health_number.generate`) and a
-facilitator, every session finalised with its therapy interval and one attendance row per
-person. Then it times `storage.billing.exports.export_claims` over the whole range (the
-billing engineer's code: PHI read and decrypted, snapshots, claim rules, the file written,
-claim rows and audit committed), and, as the baseline measured in the same run, the time to
-just read the same attendance rows as ORM objects. Target: the export under 2 s.
+facilitator (the billing physician), every session finalised as the runtime and attendance
+code store it: its phase changes (the therapy window) and one attendance row per person with
+its join session. Then it times `storage.billing.exports.export_claims` over the whole range
+(the billing engineer's code: PHI read and decrypted, windows, claimable minutes, claim
+rules, the file written, claim rows and audit committed), and, as the baseline measured in
+the same run, the time to just read the same attendance rows as ORM objects. Target: the
+export under 2 s. The claims are priced with the reference fees taken as verified (a
+benchmark, not a claim: nothing here is sent anywhere).
 
 Claims older than six months are left out by the Ministry's stale-date rule, so most of the
 ten years end up "left out" (still built and checked, which is the work measured) and the
@@ -24,6 +27,7 @@ import random
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -35,19 +39,23 @@ from sqlalchemy.orm import Session
 
 from bot.config import AgendaSettings, BillingSettings, GroupSettings, Settings, StorageSettings
 from storage.billing.exports import ClaimsExportResult, export_claims
+from storage.billing.fees import FeeTable, reference_fees
 from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.health_number import generate
 from storage.migrate import upgrade
+from storage.phase_log import record_phase_change
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.sessions import ensure_session
-from storage.tables.core import AttendanceRecord, SessionRecord, TherapyInterval
+from storage.tables.core import AttendanceRecord, AttendanceSpan, SessionRecord
 
 __all__ = ["build_group", "main", "roster_csv", "session_dates", "settings_for"]
 
 GROUP = "Bench Balint group"
 ZONE = ZoneInfo("America/Toronto")
 _MODULE_STARTS = (1, 4, 9)  # January, April, September
+#: The phase changes of every session: (minutes from the start, phase entered).
+_PHASES = ((0, "meditation"), (10, "case_call"), (105, "closing"), (121, "ended"))
 _SESSIONS_PER_MODULE = 13
 
 
@@ -96,8 +104,9 @@ def roster_csv(members: int, module_names: list[str], *, seed: int) -> str:
             province="ON",
             birth_date=f"1970-02-{index:02d}",
             sex=rng.choice(("1", "2")),
-            diagnostic_code="300",
-            relationship_basis="video",
+            bill_ohip="yes",
+            diagnostic_code="311",
+            relationship_basis="enrolled",
             relationship_date="2010-01-15",
             consent_date="2010-01-15",
             modules=modules,
@@ -111,7 +120,9 @@ def settings_for(key: str, url: str) -> Settings:
     return Settings(
         group=GroupSettings(name=GROUP, timezone="America/Toronto", weekday="wednesday"),
         agenda=AgendaSettings(length_minutes=105, reflection_minutes=15),
-        billing=BillingSettings(provider_number="123456"),
+        billing=BillingSettings(
+            provider_number="123456", moh_office="N", physician="Lead Facilitator"
+        ),
         storage=StorageSettings(url=url),
         data_key=SecretStr(key),
     )
@@ -145,29 +156,40 @@ def build_group(
         record = session.get(SessionRecord, session_id)
         assert record is not None
         record.finalized_at = start + timedelta(minutes=130)
-        record.therapy_start = start - timedelta(minutes=10)
-        record.therapy_end = start + timedelta(minutes=106)
-        session.add(
-            TherapyInterval(
-                session_id=session_id, starts_at=record.therapy_start, ends_at=record.therapy_end
+        previous = "social"
+        for offset, phase in _PHASES:
+            record_phase_change(
+                session,
+                meeting_uuid=record.meeting_uuid,
+                at=start + timedelta(minutes=offset),
+                from_phase=previous,
+                to_phase=phase,
+                reason="clock",
             )
-        )
+            previous = phase
         for row, member_id in people:
             stayed = rng.randint(60, 106)
+            joined = start - timedelta(minutes=5)
+            left = start + timedelta(minutes=stayed - 5)
+            person = AttendanceRecord(
+                session_id=session_id,
+                person_key=f"member:{member_id}",
+                name=row.display_name,
+                member_id=member_id,
+                role=row.role,
+                minutes=stayed,
+                waiting_minutes=0,
+                first_join=joined,
+                last_leave=left,
+                late=False,
+                left_early=stayed < 100,
+                present=True,
+            )
+            session.add(person)
+            session.flush()
             session.add(
-                AttendanceRecord(
-                    session_id=session_id,
-                    person_key=f"member:{member_id}",
-                    name=row.display_name,
-                    member_id=member_id,
-                    role=row.role,
-                    minutes=stayed,
-                    waiting_minutes=0,
-                    first_join=start - timedelta(minutes=5),
-                    last_leave=start + timedelta(minutes=stayed - 5),
-                    late=False,
-                    left_early=stayed < 100,
-                    present=True,
+                AttendanceSpan(
+                    attendance_id=person.id, starts_at=joined, ends_at=left, modality="video"
                 )
             )
             attendance += 1
@@ -206,6 +228,12 @@ def _export(
             result = export_claims(
                 session,
                 settings=settings,
+                fee_table=FeeTable(
+                    tuple(
+                        replace(row, verified=True, effective_date=date(2000, 1, 1))
+                        for row in reference_fees().rows
+                    )
+                ),
                 date_from=date(last_year - years + 1, 1, 1),
                 date_to=date(last_year, 12, 1),
                 out_dir=out,

@@ -15,7 +15,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -109,13 +109,31 @@ class BotSettings(_Section):
 
 
 class BillingSettings(_Section):
+    """OHIP billing; see docs/billing.md for every rule and config.example.toml per key."""
+
     provider_number: str = ""
     group_number: str = "0000"
     specialty: Literal["00", "19"] = "00"
-    moh_office: str = "N"
+    # the Ministry office the provider is registered with (tech spec §1.2): no default
+    moh_office: Literal["", "D", "E", "F", "G", "J", "N", "P", "R", "U"] = ""
     fee_codes: Literal["gp", "psychiatry"] = "gp"
-    modality_item: Literal["", "K300A"] = ""
+    # K300A video / K301A telephone per member from Zoom; "none" only on the Ministry's word
+    modality_item: Literal["auto", "none"] = "auto"
     count_reflection: bool = False
+    # the roster facilitator who holds provider_number; their presence bounds every claim
+    physician: str = Field(default="", max_length=200)
+    # who counts toward the group size that picks the band
+    group_size: Literal["members", "billable_members", "members_and_guests", "everyone"] = "members"
+
+    @model_validator(mode="after")
+    def _family_matches_specialty(self) -> BillingSettings:
+        family = {"00": "gp", "19": "psychiatry"}[self.specialty]
+        if self.fee_codes != family:
+            raise ValueError(
+                f"fee_codes {self.fee_codes!r} does not agree with specialty {self.specialty!r} "
+                f"(specialty {self.specialty} bills the {family!r} group codes)"
+            )
+        return self
 
 
 class LogSettings(_Section):

@@ -141,11 +141,17 @@ class ScheduleWakeup:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhaseChanged:
-    """A record that the session moved from one phase to another (nothing to execute)."""
+    """A record that the session moved from one phase to another (nothing to execute).
+
+    `at` is when the new phase began (the engine's `phase_since`): the scheduled start for a
+    meditation the clock opened late, otherwise the event's `now`. The runtime stores it;
+    billing derives the therapy window from these records.
+    """
 
     from_phase: str
     to_phase: str
     reason: str
+    at: datetime
 
 
 Action = (

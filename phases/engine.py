@@ -397,7 +397,9 @@ def _enter(
     d.phase = phase
     d.phase_since = at if at is not None else d.now
     d.said = d.said - {"nudged"}
-    d.out.append(PhaseChanged(from_phase=old.value, to_phase=phase.value, reason=reason))
+    d.out.append(
+        PhaseChanged(from_phase=old.value, to_phase=phase.value, reason=reason, at=d.phase_since)
+    )
     rule = RULES[phase]
     presenter_name = ""
     if d.presenter:

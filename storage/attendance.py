@@ -11,8 +11,15 @@ People are joined up across rejoins by participant uuid, registrant id, e-mail, 
 (`phases.roster.match`) or normalised display name: any shared identifier puts two join
 sessions in one person. Time in the waiting room is kept apart from time in the meeting. The
 facilitator-present intervals are the therapy's start and stop times (OHIP counts the time a
-physician is present). `finalize` stores the result for the session; `attendance_for`
-computes it on demand.
+physician is present). `finalize` stores the result for the session, each person's join
+sessions (`Span`s, with how Zoom says each join came in: video or telephone) beside the
+aggregate row; `attendance_for` computes it on demand.
+
+Billing's time rules are pure functions here too: `therapy_window` (from the stored phase
+changes: meditation to closing, every `/extend` inside), `claimable_time` (present in the
+window while the billing physician was, absences subtracted, and the modality held for most
+of it) and `counts_for_group_size` (the `[billing] group_size` rule). `docs/billing.md` gives
+their sources.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Final, Literal, Protocol, get_args
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +41,7 @@ from storage.roster import roster_entries
 from storage.sessions import SessionNotFound, session_by_meeting
 from storage.tables.core import (
     AttendanceRecord,
+    AttendanceSpan,
     Group,
     Member,
     MemberModule,
@@ -45,6 +53,13 @@ from storage.tables.core import (
 
 __all__ = [
     "DEFAULT_POLICY",
+    "GROUP_SIZE_RULES",
+    "MODALITIES",
+    "THERAPY_PHASES",
+    "ClaimableTime",
+    "GroupSizeRule",
+    "PhaseChangeLike",
+    "TherapyWindow",
     "AttendancePolicy",
     "Interval",
     "MeetingAttendance",
@@ -52,16 +67,27 @@ __all__ = [
     "PersonAttendance",
     "PresenceEvent",
     "PresenceKind",
+    "Span",
     "attendance_for",
+    "claimable_time",
+    "counts_for_group_size",
     "compute_attendance",
+    "drop_attendance",
     "finalize",
+    "intersect",
     "module_report",
     "policy_for",
     "presence_events",
     "record_presence",
     "replace_presence",
     "session_roster",
+    "store_person",
     "stored_attendance",
+    "stored_spans",
+    "subtract",
+    "therapy_window",
+    "time_within",
+    "whole_minutes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -70,6 +96,8 @@ PresenceKind = Literal[
     "meeting_started", "meeting_ended", "waiting_joined", "waiting_left", "joined", "left"
 ]
 PersonRole = Literal["member", "facilitator", "guest"]
+#: How a join came in, as Zoom reports it at the edge; "" when the source does not say.
+MODALITIES = ("", "video", "telephone")
 
 #: Tie-break for events at the same instant: start, waiting room, meeting, end.
 _KIND_ORDER: dict[str, int] = {
@@ -94,6 +122,7 @@ class PresenceEvent:
         name: the display name.
         email: e-mail if Zoom gave one.
         registrant_id: registration id if the person joined through a registration link.
+        modality: `video` or `telephone` for a join (from Zoom's join payload), else "".
     """
 
     kind: PresenceKind
@@ -103,14 +132,17 @@ class PresenceEvent:
     name: str = ""
     email: str = ""
     registrant_id: str = ""
+    modality: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(PresenceKind):
             raise BalintError(f"unknown presence kind {self.kind!r}")
         if self.at.tzinfo is None:
             raise BalintError("presence times must be timezone-aware")
+        if self.modality not in MODALITIES:
+            raise BalintError(f"unknown modality {self.modality!r}")
 
-    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str]:
+    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str, str]:
         return (
             self.at,
             _KIND_ORDER[self.kind],
@@ -119,6 +151,7 @@ class PresenceEvent:
             self.name,
             self.email,
             self.registrant_id,
+            self.modality,
         )
 
 
@@ -176,9 +209,26 @@ class Interval:
         return (self.end - self.start).total_seconds()
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """One join session: in the meeting from `start` to `end`, by `modality` ("" = unsaid)."""
+
+    start: datetime
+    end: datetime
+    modality: str = ""
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PersonAttendance:
-    """One person's attendance of one meeting."""
+    """One person's attendance of one meeting.
+
+    `intervals` is the merged time in the meeting; `spans` keeps each join session apart,
+    with how it came in (billing needs both the gaps and the modality).
+    """
 
     person_key: str
     name: str
@@ -193,6 +243,7 @@ class PersonAttendance:
     late: bool
     left_early: bool
     present: bool
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -322,7 +373,8 @@ def _pairs(
     return found
 
 
-def _minutes(intervals: Iterable[Interval]) -> int:
+def whole_minutes(intervals: Iterable[Interval]) -> int:
+    """Whole minutes in `intervals` (assumed not to overlap), rounded down."""
     return int(sum(interval.seconds for interval in intervals) // 60)
 
 
@@ -381,10 +433,14 @@ def compute_attendance(
     for root, keys in by_person.items():
         in_meeting: list[Interval] = []
         waiting: list[Interval] = []
+        spans: list[Span] = []
         for key in keys:
             own = instances[key]
-            in_meeting += _pairs(own, "joined", "left", started_at, ended_at)
+            joined = _pairs(own, "joined", "left", started_at, ended_at)
+            in_meeting += joined
             waiting += _pairs(own, "waiting_joined", "waiting_left", started_at, ended_at)
+            modality = next((e.modality for e in own if e.modality), "")
+            spans += (Span(i.start, i.end, modality) for i in joined if i.end > i.start)
         merged = _merge(in_meeting)
         waited = _merge(waiting)
         roster_tokens = sorted(members_of.get(root, []))
@@ -393,7 +449,7 @@ def compute_attendance(
             logger.warning("one participant matched %d roster entries", len(roster_tokens))
         shown = sorted(name for key in keys for name in names.get(key, []))
         name = entry.display_name if entry else (shown[0] if shown else "")
-        minutes = _minutes(merged)
+        minutes = whole_minutes(merged)
         first_join = merged[0].start if merged else None
         last_leave = merged[-1].end if merged else None
         people.append(
@@ -405,12 +461,13 @@ def compute_attendance(
                 intervals=merged,
                 waiting=waited,
                 minutes=minutes,
-                waiting_minutes=_minutes(waited),
+                waiting_minutes=whole_minutes(waited),
                 first_join=first_join,
                 last_leave=last_leave,
                 late=first_join is not None and first_join > late_after,
                 left_early=last_leave is not None and last_leave < early_before,
                 present=minutes >= policy.present_minutes,
+                spans=tuple(sorted(spans)),
             )
         )
     people.sort(
@@ -444,6 +501,7 @@ def record_presence(
         "name": event.name,
         "email": event.email,
         "registrant_id": event.registrant_id,
+        "modality": event.modality,
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -481,6 +539,7 @@ def presence_events(session: Session, *, meeting_uuid: str) -> tuple[PresenceEve
             name=row.name,
             email=row.email,
             registrant_id=row.registrant_id,
+            modality=row.modality if row.modality in MODALITIES else "",
         )
         for row in rows
     )
@@ -545,26 +604,10 @@ def finalize(
     if record is None:
         raise SessionNotFound(f"no session for meeting {meeting_uuid}")
     result = attendance_for(session, meeting_uuid=meeting_uuid, policy=policy)
-    session.execute(delete(AttendanceRecord).where(AttendanceRecord.session_id == record.id))
+    drop_attendance(session, session_id=record.id)
     session.execute(delete(TherapyInterval).where(TherapyInterval.session_id == record.id))
     for person in result.people:
-        session.add(
-            AttendanceRecord(
-                session_id=record.id,
-                person_key=person.person_key,
-                name=person.name,
-                member_id=int(person.member_id) if person.member_id.isdigit() else None,
-                role=person.role,
-                minutes=person.minutes,
-                waiting_minutes=person.waiting_minutes,
-                first_join=person.first_join,
-                last_leave=person.last_leave,
-                late=person.late,
-                left_early=person.left_early,
-                present=person.present,
-                source="journal",
-            )
-        )
+        store_person(session, session_id=record.id, person=person, source="journal")
     session.add_all(
         TherapyInterval(session_id=record.id, starts_at=i.start, ends_at=i.end)
         for i in result.therapy
@@ -575,6 +618,69 @@ def finalize(
     session.flush()
     logger.info("attendance finalised for session %d: %d people", record.id, len(result.people))
     return result
+
+
+def store_person(
+    session: Session, *, session_id: int, person: PersonAttendance, source: str
+) -> AttendanceRecord:
+    """Store one person's attendance row and its spans (`source` journal or report)."""
+    row = AttendanceRecord(
+        session_id=session_id,
+        person_key=person.person_key,
+        name=person.name,
+        member_id=int(person.member_id) if person.member_id.isdigit() else None,
+        role=person.role,
+        minutes=person.minutes,
+        waiting_minutes=person.waiting_minutes,
+        first_join=person.first_join,
+        last_leave=person.last_leave,
+        late=person.late,
+        left_early=person.left_early,
+        present=person.present,
+        source=source,
+    )
+    session.add(row)
+    session.flush()
+    session.add_all(
+        AttendanceSpan(
+            attendance_id=row.id, starts_at=span.start, ends_at=span.end, modality=span.modality
+        )
+        for span in person.spans
+    )
+    return row
+
+
+def drop_attendance(session: Session, *, session_id: int, source: str | None = None) -> None:
+    """Delete a session's attendance rows (of one source, or all) and their spans."""
+    rows = select(AttendanceRecord.id).where(AttendanceRecord.session_id == session_id)
+    if source is not None:
+        rows = rows.where(AttendanceRecord.source == source)
+    session.execute(delete(AttendanceSpan).where(AttendanceSpan.attendance_id.in_(rows)))
+    dropped = delete(AttendanceRecord).where(AttendanceRecord.session_id == session_id)
+    if source is not None:
+        dropped = dropped.where(AttendanceRecord.source == source)
+    session.execute(dropped)
+
+
+def stored_spans(session: Session, *, session_ids: Sequence[int]) -> dict[int, tuple[Span, ...]]:
+    """The stored spans of the attendance rows of `session_ids`, by attendance row id."""
+    found: dict[int, list[Span]] = {}
+    if not session_ids:
+        return {}
+    rows = session.execute(
+        select(
+            AttendanceSpan.attendance_id,
+            AttendanceSpan.starts_at,
+            AttendanceSpan.ends_at,
+            AttendanceSpan.modality,
+        )
+        .join(AttendanceRecord, AttendanceRecord.id == AttendanceSpan.attendance_id)
+        .where(AttendanceRecord.session_id.in_(list(session_ids)))
+        .order_by(AttendanceSpan.starts_at, AttendanceSpan.id)
+    )
+    for attendance_id, starts_at, ends_at, modality in rows:
+        found.setdefault(attendance_id, []).append(Span(starts_at, ends_at, modality))
+    return {key: tuple(spans) for key, spans in found.items()}
 
 
 def stored_attendance(session: Session, *, session_id: int) -> tuple[AttendanceRecord, ...]:
@@ -662,3 +768,222 @@ def module_report(
             )
         )
     return tuple(standings)
+
+
+# ------------------------------------------------------------------------- claimable time
+
+#: The phases of the therapy proper: from the meditation's start to the group's closing.
+THERAPY_PHASES: Final = frozenset(
+    {"meditation", "case_call", "presentation", "questions", "discussion", "return"}
+)
+#: Who counts towards the group size that picks the fee band (`[billing] group_size`).
+GroupSizeRule = Literal["members", "billable_members", "members_and_guests", "everyone"]
+GROUP_SIZE_RULES: Final = get_args(GroupSizeRule)
+
+
+class PhaseChangeLike(Protocol):
+    """A stored phase change (`storage.phase_log.PhaseRecord`)."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def from_phase(self) -> str: ...
+    @property
+    def to_phase(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TherapyWindow:
+    """When the therapy of a session ran, and what that rests on.
+
+    Args:
+        therapy: the intervals in a therapy phase (meditation to closing, every `/extend`
+            included), never past the group's end.
+        reflection: the intervals in the optional reflection after it.
+        basis: `phases` (from the stored phase changes) or `schedule` (none were stored:
+            the scheduled start to the group's end).
+    """
+
+    therapy: tuple[Interval, ...]
+    reflection: tuple[Interval, ...]
+    basis: Literal["phases", "schedule"]
+
+    @property
+    def start(self) -> datetime | None:
+        return self.therapy[0].start if self.therapy else None
+
+    @property
+    def end(self) -> datetime | None:
+        return self.therapy[-1].end if self.therapy else None
+
+    @property
+    def minutes(self) -> int:
+        return whole_minutes(self.therapy)
+
+    def counted(self, *, reflection: bool) -> tuple[Interval, ...]:
+        """The therapy, plus the reflection when it counts."""
+        return _merge(self.therapy + self.reflection) if reflection else self.therapy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimableTime:
+    """A member's time that a claim may count, and how they were connected for it.
+
+    Args:
+        minutes: whole minutes present inside the window while the billing physician was
+            present too (absences subtracted).
+        video_minutes / telephone_minutes / unknown_minutes: the same time split by how they
+            were connected (a minute with both a video and a phone connection is video).
+    """
+
+    minutes: int
+    video_minutes: int
+    telephone_minutes: int
+    unknown_minutes: int
+
+    @property
+    def modality(self) -> str:
+        """`video`, `telephone`, or "" (unknown): the one held for most of the minutes.
+
+        Video only when it covers more than half of the claimable time; telephone when the
+        rest is all telephone; unknown when minutes of unknown connection could decide it.
+        """
+        if self.video_minutes * 2 > self.minutes:
+            return "video"
+        if self.unknown_minutes == 0 and self.minutes > 0:
+            return "telephone"
+        return ""
+
+
+def therapy_window(
+    changes: Sequence[PhaseChangeLike],
+    *,
+    scheduled_start: datetime,
+    scheduled_end: datetime,
+    group_end: datetime | None = None,
+) -> TherapyWindow:
+    """The therapy window of a session from its stored phase changes (pure).
+
+    A phase runs from the change that entered it to the next change. The therapy is every
+    stretch in a therapy phase (meditation to closing, so every `/extend` is inside it). It
+    is cut at `group_end` when the engine's state gives it (the scheduled start plus the
+    agenda's length plus every `/extend`): a closing the bot reached late (a timer after a
+    restart) does not lengthen a claim. A log that stops in a therapy phase runs to
+    `group_end`, else to `scheduled_end`. With no changes stored, the window is the
+    schedule: `scheduled_start` to `group_end` (or `scheduled_end`).
+    """
+    end = group_end if group_end is not None else scheduled_end
+    if not changes:
+        return TherapyWindow(
+            therapy=(Interval(scheduled_start, end),) if end > scheduled_start else (),
+            reflection=(),
+            basis="schedule",
+        )
+    ordered = list(changes)
+    therapy: list[Interval] = []
+    reflection: list[Interval] = []
+    for index, change in enumerate(ordered):
+        ends = ordered[index + 1].at if index + 1 < len(ordered) else end
+        if group_end is not None and change.to_phase in THERAPY_PHASES:
+            ends = min(ends, group_end)
+        if ends <= change.at:
+            continue
+        if change.to_phase in THERAPY_PHASES:
+            therapy.append(Interval(change.at, ends))
+        elif change.to_phase == "reflection":
+            reflection.append(Interval(change.at, ends))
+    return TherapyWindow(therapy=_merge(therapy), reflection=_merge(reflection), basis="phases")
+
+
+def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> tuple[Interval, ...]:
+    """The time in both `a` and `b` (each merged first)."""
+    left, right = _merge(a), _merge(b)
+    found: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i].start, right[j].start)
+        end = min(left[i].end, right[j].end)
+        if end > start:
+            found.append(Interval(start, end))
+        if left[i].end < right[j].end:
+            i += 1
+        else:
+            j += 1
+    return tuple(found)
+
+
+def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> tuple[Interval, ...]:
+    """The time in `a` and not in `b`."""
+    remaining: list[Interval] = []
+    cuts = _merge(b)
+    for piece in _merge(a):
+        start = piece.start
+        for cut in cuts:
+            if cut.end <= start or cut.start >= piece.end:
+                continue
+            if cut.start > start:
+                remaining.append(Interval(start, cut.start))
+            start = max(start, cut.end)
+        if start < piece.end:
+            remaining.append(Interval(start, piece.end))
+    return tuple(remaining)
+
+
+def claimable_time(
+    spans: Iterable[Span], *, window: Iterable[Interval], physician: Iterable[Interval]
+) -> ClaimableTime:
+    """A member's claimable time: present inside `window` while the physician was present.
+
+    Args:
+        spans: the member's join sessions (gaps between them are absences).
+        window: the therapy window (plus the reflection, when it counts).
+        physician: the billing physician's own time in the meeting.
+    """
+    return time_within(spans, intersect(window, physician))
+
+
+def time_within(spans: Iterable[Span], bounds: Sequence[Interval]) -> ClaimableTime:
+    """The time of `spans` inside `bounds` (merged), split by modality.
+
+    `claimable_time` with the bounds computed once (the window while the physician was
+    present is the same for every member of a session).
+    """
+    own = list(spans)
+    video = intersect((s.interval for s in own if s.modality == "video"), bounds)
+    phone = subtract(
+        intersect((s.interval for s in own if s.modality == "telephone"), bounds), video
+    )
+    present = intersect((s.interval for s in own), bounds)
+    unknown = subtract(subtract(present, video), phone) if present else ()
+    return ClaimableTime(
+        minutes=whole_minutes(present),
+        video_minutes=whole_minutes(video),
+        telephone_minutes=whole_minutes(phone),
+        unknown_minutes=whole_minutes(unknown),
+    )
+
+
+def counts_for_group_size(
+    *, role: str, billable: bool, spans: Iterable[Span], window: Iterable[Interval], rule: str
+) -> bool:
+    """Whether one person counts towards the session's group size under `rule`.
+
+    Everyone counted must have been in the meeting at some moment of the therapy window.
+    `members` (default): roster members, billable or not. `billable_members`: only members
+    the physician bills. `members_and_guests`: members and people not on the roster.
+    `everyone`: facilitators too.
+
+    Raises:
+        BalintError: `rule` is not one of `GROUP_SIZE_RULES`.
+    """
+    if rule not in GROUP_SIZE_RULES:
+        raise BalintError(f"unknown group size rule {rule!r}")
+    if not intersect((s.interval for s in spans), window):
+        return False
+    if rule == "everyone":
+        return True
+    if rule == "members_and_guests":
+        return role in ("member", "guest")
+    if rule == "billable_members":
+        return role == "member" and billable
+    return role == "member"

@@ -30,12 +30,14 @@ from storage.attendance import (
     PersonAttendance,
     PresenceEvent,
     compute_attendance,
+    drop_attendance,
     finalize,
     session_roster,
+    store_person,
     stored_attendance,
 )
 from storage.sessions import SessionNotFound, session_by_meeting
-from storage.tables.core import AttendanceRecord, Disagreement
+from storage.tables.core import Disagreement
 
 __all__ = [
     "ParticipantReportSource",
@@ -160,11 +162,7 @@ def reconcile(
     if record.finalized_at is None:
         finalize(session, meeting_uuid=meeting_uuid, policy=policy, now=now)
     session.execute(delete(Disagreement).where(Disagreement.session_id == record.id))
-    session.execute(
-        delete(AttendanceRecord).where(
-            AttendanceRecord.session_id == record.id, AttendanceRecord.source == "report"
-        )
-    )
+    drop_attendance(session, session_id=record.id, source="report")
     session.flush()
     theirs = report_attendance(
         report_rows,
@@ -193,23 +191,8 @@ def reconcile(
             found.append(
                 (report.person_key, report.name, "presence", "absent", f"{report.minutes} min")
             )
-            session.add(
-                AttendanceRecord(
-                    session_id=record.id,
-                    person_key=report.person_key,
-                    name=report.name,
-                    member_id=int(report.member_id) if report.member_id.isdigit() else None,
-                    role=report.role,
-                    minutes=report.minutes,
-                    waiting_minutes=0,
-                    first_join=report.first_join,
-                    last_leave=report.last_leave,
-                    late=report.late,
-                    left_early=report.left_early,
-                    present=report.present,
-                    source="report",
-                )
-            )
+            # Zoom's report does not say how anyone joined: the spans carry no modality
+            store_person(session, session_id=record.id, person=report, source="report")
             filled.append(report.name)
             continue
         if abs(mine.minutes - report.minutes) * 60 > tolerance:

@@ -1,12 +1,12 @@
 """Retention: keep records ten years (CMPA's advice, ohip-reference §5), then delete them.
 
 `purge(before=...)` deletes sessions that were scheduled before the cut-off together with
-every row that hangs off them (attendance, therapy intervals, disagreements, and any other
-table with a foreign key to `sessions`, such as billing claims), presence rows and journaled
-webhooks older than the cut-off, members untouched since the cut-off who attended nothing
-kept, and audit entries older than the cut-off. A dry run only counts. A cut-off more recent
-than the retention period is refused unless the caller overrides it deliberately. The purge
-itself is recorded in the audit log.
+every row that hangs off them (attendance and its join sessions, therapy intervals,
+disagreements, and any other table with a foreign key to `sessions`, such as billing
+claims), presence rows, phase changes and journaled webhooks older than the cut-off, members
+untouched since the cut-off who attended nothing kept, and audit entries older than the
+cut-off. A dry run only counts. A cut-off more recent than the retention period is refused
+unless the caller overrides it deliberately. The purge itself is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from phases.errors import BalintError
 from storage import audit
 from storage.db import Base
-from storage.tables.core import AttendanceRecord, AuditEntry, Member, PresenceRow, SessionRecord
+from storage.tables.core import (
+    AttendanceRecord,
+    AttendanceSpan,
+    AuditEntry,
+    Member,
+    PresenceRow,
+    SessionRecord,
+)
+from storage.tables.runtime import PhaseChange
 
 __all__ = ["RETENTION_YEARS", "PurgeReport", "RetentionError", "default_cutoff", "purge"]
 
@@ -109,6 +117,12 @@ def purge(
             select(Member.id).where(Member.updated_at < cutoff, Member.id.not_in(kept_attendees))
         )
     )
+    if old_sessions:  # the join sessions of their attendance (a foreign key to attendance)
+        of_old = AttendanceSpan.attendance_id.in_(
+            select(AttendanceRecord.id).where(AttendanceRecord.session_id.in_(old_sessions))
+        )
+        n = session.scalar(select(func.count()).select_from(AttendanceSpan).where(of_old)) or 0
+        run("attendance_spans", n, delete(AttendanceSpan).where(of_old))
     session_refs = _referencing("sessions.id")
     for target, ids in (("sessions.id", old_sessions), ("members.id", old_members)):
         if not ids:
@@ -135,6 +149,11 @@ def purge(
         presence_old = presence_old | PresenceRow.meeting_uuid.in_(old_uuids)
     n = session.scalar(select(func.count()).select_from(PresenceRow).where(presence_old)) or 0
     run("presence", n, delete(PresenceRow).where(presence_old))
+    phases_old: ColumnElement[bool] = PhaseChange.at < cutoff
+    if old_uuids:
+        phases_old = phases_old | PhaseChange.meeting_uuid.in_(old_uuids)
+    n = session.scalar(select(func.count()).select_from(PhaseChange).where(phases_old)) or 0
+    run("phase_changes", n, delete(PhaseChange).where(phases_old))
     journal = Base.metadata.tables.get("webhook_journal")
     if journal is not None and "received_at" in journal.c:
         journal_old: ColumnElement[bool] = journal.c.received_at < cutoff

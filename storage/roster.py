@@ -31,6 +31,7 @@ from storage.sessions import ensure_group, module_bounds
 from storage.tables.core import Group, Member, MemberModule
 
 __all__ = [
+    "OPTIONAL_HEADERS",
     "PROVINCES",
     "RELATIONSHIP_BASES",
     "ROSTER_HEADERS",
@@ -69,7 +70,12 @@ ROSTER_HEADERS: tuple[str, ...] = (
     "relationship_date",
     "consent_date",
     "modules",
+    "bill_ohip",
 )
+#: Columns a roster file may leave out; their cells then read as empty. A file without
+#: `bill_ohip` imports with every member undecided, so nobody is claimed until the
+#: physician decides.
+OPTIONAL_HEADERS: frozenset[str] = frozenset({"bill_ohip"})
 PHI_FIELDS = ("health_number", "version_code", "birth_date")
 PROVINCES = frozenset(
     {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
@@ -123,6 +129,8 @@ class MemberRow:
     relationship_date: date | None
     consent_date: date | None
     modules: tuple[str, ...]
+    #: The physician's decision to bill OHIP for this member (None: not decided).
+    bill_ohip: bool | None = None
 
     @property
     def has_phi(self) -> bool:
@@ -225,6 +233,18 @@ def _row(
         found.append(
             RowProblem(row, "relationship_basis", f"one of {', '.join(sorted(RELATIONSHIP_BASES))}")
         )
+    bill = value["bill_ohip"].lower()
+    bill_ohip: bool | None = None
+    if bill in ("yes", "no"):
+        bill_ohip = bill == "yes"
+    elif bill:
+        found.append(RowProblem(row, "bill_ohip", "yes or no (the physician's decision)"))
+    if bill_ohip and role == "facilitator":
+        found.append(RowProblem(row, "bill_ohip", "facilitators are not billed"))
+    elif bill_ohip and not value["diagnostic_code"]:
+        found.append(
+            RowProblem(row, "diagnostic_code", "required when bill_ohip is yes (the physician's)")
+        )
     relationship = _date(value["relationship_date"], "relationship_date", row, found)
     consent = _date(value["consent_date"], "consent_date", row, found)
     modules: list[str] = []
@@ -261,6 +281,7 @@ def _row(
         relationship_date=relationship,
         consent_date=consent,
         modules=tuple(modules),
+        bill_ohip=bill_ohip,
     )
 
 
@@ -287,7 +308,9 @@ def parse_roster(text: str, *, today: date) -> tuple[MemberRow, ...]:
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in ROSTER_HEADERS if name not in header]
+    missing = [
+        name for name in ROSTER_HEADERS if name not in header and name not in OPTIONAL_HEADERS
+    ]
     unknown = [name for name in header if name not in ROSTER_HEADERS]
     if missing or unknown:
         bad_header = [RowProblem(1, name, "missing column") for name in missing]
@@ -381,6 +404,7 @@ def import_roster(
         member.relationship_basis = row.relationship_basis
         member.relationship_date = row.relationship_date
         member.consent_date = row.consent_date
+        member.bill_ohip = row.bill_ohip
         member.updated_at = now
         _seal(member, row, keyring)
         session.flush()

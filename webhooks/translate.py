@@ -59,7 +59,7 @@ from webhooks.models import (
     ZoomEvent,
 )
 
-__all__ = ["participant", "to_engine_events", "to_presence", "zoom_role"]
+__all__ = ["dialed_in", "participant", "to_engine_events", "to_presence", "zoom_role"]
 
 _ROLES = {
     "host": ZoomRole.HOST,
@@ -157,9 +157,28 @@ def to_presence(event: ZoomEvent) -> PresenceEvent | None:
                 name=info.user_name,
                 email=info.email,
                 registrant_id=info.registrant_id,
+                modality=_modality(event),
             )
         case _:
             return None
+
+
+def dialed_in(info: ParticipantInfo) -> bool:
+    """Zoom reports a `phone_number` for this participant: they called in by telephone
+    (zoom-reference §1.6). The one phone test of the webhook translation; the number itself
+    is never kept."""
+    return bool(info.phone_number.strip())
+
+
+def _modality(event: ZoomEvent) -> str:
+    """How a join came in, as the join payload says: `telephone` for a dial-in, else `video`.
+
+    Only `meeting.participant_joined` tells; every other presence event leaves it unsaid
+    (""). Billing's telephone tracking item (K301A) follows it.
+    """
+    if not isinstance(event, ParticipantJoinedEvent):
+        return ""
+    return "telephone" if dialed_in(event.participant) else "video"
 
 
 def _join_role(event: ParticipantJoinedEvent) -> ZoomRole:

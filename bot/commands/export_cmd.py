@@ -1,5 +1,8 @@
 """`balint-bot export billing|claims|cme`: the billing worksheet, the Ministry claims file, CME.
 
+`export cme --group NAME --year YEAR` covers every member of the group at once; `--out DIR`
+also writes each member's certificate (HTML and PDF).
+
 Thin: parse the arguments, open a database session, call `storage.billing.exports`, print a
 summary. Every file written is owner-only (0600) and recorded in the audit log by the storage
 layer. Printed summaries carry member and session ids, codes and amounts, never PHI.
@@ -49,10 +52,17 @@ def register(subparsers: Any) -> None:
     )
     claims.set_defaults(handler=_claims)
 
-    cme = kinds.add_parser("cme", help="hours attended for continuing-education credit")
-    cme.add_argument("--member", type=int, required=True, help="member id (see roster list)")
+    cme = kinds.add_parser(
+        "cme", help="hours attended for continuing education, and a certificate per member"
+    )
+    cme.add_argument("--group", help="the group (must be this service's [group] name; the default)")
     cme.add_argument("--year", type=int, required=True)
-    cme.add_argument("--out", type=Path, help="also write the CSV to this new file")
+    cme.add_argument("--member", type=int, help="only this member (id, see roster list)")
+    cme.add_argument(
+        "--out",
+        type=Path,
+        help="folder for cme-YEAR.csv and each member's CSV and certificate (.html, .pdf)",
+    )
     cme.set_defaults(handler=_cme)
 
 
@@ -118,16 +128,24 @@ def print_claims_result(result: ClaimsExportResult) -> None:
         )
         for claim in result.written:
             again = f" (resubmits {claim.resubmits})" if claim.resubmits else ""
+            tracking = f" + {claim.modality_item}" if claim.modality_item else ""
             print(
                 f"  {claim.accounting_number}  session {claim.session_id}  member "
-                f"{claim.member_id}  {claim.service_date}  {claim.fee_code} x{claim.units}  "
-                f"${claim.fee_cents / 100:,.2f}{again}"
+                f"{claim.member_id}  {claim.service_date}  {claim.fee_code} x{claim.units}"
+                f"{tracking}  ${claim.fee_cents / 100:,.2f}{again}"
             )
     if result.already_exported:
         print(f"{result.already_exported} claim(s) already exported, not repeated")
     if result.unfinished_sessions:
         ids = ", ".join(str(number) for number in result.unfinished_sessions)
         print(f"sessions not finished yet, not billed: {ids}")
+    if result.waiting:
+        print(f"rejected, waiting on you ({len(result.waiting)}): `billing correct` or `resubmit`")
+        for waiting in result.waiting:
+            print(
+                f"  {waiting.accounting_number}  session {waiting.session_id}  member "
+                f"{waiting.member_id}  errors {' '.join(waiting.error_codes) or '-'}"
+            )
     if result.left_out:
         print(f"left out ({len(result.left_out)}):")
         for left in result.left_out:
@@ -143,12 +161,13 @@ def _cme(args: argparse.Namespace, settings: Settings) -> int:
         result = export_cme(
             session,
             settings=settings,
-            member_id=args.member,
             year=args.year,
-            out=args.out,
+            group=args.group,
+            member_id=args.member,
+            out_dir=args.out,
             now=args.clock(),
         )
     print(result.text, end="")
-    if result.path is not None:
-        print(f"wrote {result.path} (owner-only)")
+    if result.files:
+        print(f"wrote {len(result.files)} file(s) (owner-only) in {args.out}")
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
+from storage.billing.ledger import reseal_claims
 from storage.crypto import generate_key
 from storage.roster import reseal_all
 
@@ -33,8 +34,10 @@ def register(subparsers: Any) -> None:
 def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     keyring = keyring_from(settings)
     with open_session(settings) as session:
-        count = reseal_all(session, keyring=keyring, now=args.clock())
-    print(f"re-encrypted {count} member(s) under key {keyring.current_id}")
+        now = args.clock()
+        count = reseal_all(session, keyring=keyring, now=now)
+        claims = reseal_claims(session, keyring=keyring, now=now)
+    print(f"re-encrypted {count} member(s) and {claims} claim(s) under key {keyring.current_id}")
     return 0
 
 

@@ -7,7 +7,8 @@ engine events, maps each participant to the meeting's person key (`bot.runtime.i
 the webhook's and the SDK's ids need not agree), feeds them to the pure engine and then, in
 ONE transaction: saves the new engine state and ordering cursors,
 rewrites the pending wake-ups if they changed, logs every meeting action as `planned` under
-a key that names its cause, records attendance presence, marks the journal entries
+a key that names its cause, records every phase change with its time (`storage.phase_log`:
+billing's therapy window), records attendance presence, marks the journal entries
 processed, and checks (renews) this replica's lease on the meeting, so a replica that lost
 its lease cannot write (on SQLite that first write also serialises the step's reads).
 Only after that commit are the planned actions carried out through the `MeetingControl`
@@ -116,6 +117,7 @@ from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
+from storage.phase_log import record_phase_change
 
 __all__ = [
     "BATCH",
@@ -799,7 +801,15 @@ class MeetingRuntime:
             if isinstance(action, ScheduleWakeup):
                 work.wakeups[action.timer] = action.at
             elif isinstance(action, PhaseChanged):
-                continue
+                # the therapy window billing claims is derived from these records
+                record_phase_change(
+                    db,
+                    meeting_uuid=self.meeting_uuid,
+                    at=action.at,
+                    from_phase=action.from_phase,
+                    to_phase=action.to_phase,
+                    reason=action.reason,
+                )
             elif is_meeting_action(action):
                 meeting_actions.append(action)
         if work.state.phase == Phase.ENDED:

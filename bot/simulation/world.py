@@ -15,7 +15,7 @@ import io
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 from zoneinfo import ZoneInfo
@@ -109,18 +109,33 @@ def scenario_settings(
         ),
         agenda=AgendaSettings(**agenda, messages=dict(scenario.messages)),
         bot=BotSettings(meeting_adapter="simulator"),
-        billing=BillingSettings(provider_number=DEMO_PROVIDER_NUMBER),
+        billing=BillingSettings(
+            provider_number=DEMO_PROVIDER_NUMBER,
+            moh_office="N",
+            physician=next((p.name for p in scenario.persons if p.role == "facilitator"), ""),
+        ),
         data_key=SecretStr(data_key),
     )
+
+
+#: What the demo's physician decided, member by member, in roster order: bill OHIP with this
+#: diagnostic code (ohip-reference §3's candidates), or not at all (None: a member the
+#: physician does not bill, say a psychotherapist member). A real roster carries the
+#: physician's own decisions; nothing here is a default.
+_DEMO_DECISIONS: tuple[str | None, ...] = ("311", "309", "300", "311", "905", "309", "311", None)
 
 
 def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
     """The scenario's members and facilitators as a roster CSV with synthetic PHI.
 
-    Members get a generated health number, a version code and a birth date; facilitators
-    get none (they are not billed). Guests are not on the roster.
+    Members get a generated health number, a version code, a birth date and the physician's
+    billing decision (`_DEMO_DECISIONS`, in turn); facilitators get none (they are not
+    billed). Guests are not on the roster. The virtual-care relationship is dated two months
+    before the scenario's evening.
     """
     rng = random.Random(seed)
+    seen_in_person = scenario.start.date() - timedelta(days=60)
+    members = 0
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=ROSTER_HEADERS, lineterminator="\n")
     writer.writeheader()
@@ -139,16 +154,19 @@ def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
         )
         if person.role == "member":
             born = date(1960 + rng.randint(0, 30), rng.randint(1, 12), rng.randint(1, 28))
+            decision = _DEMO_DECISIONS[members % len(_DEMO_DECISIONS)]
+            members += 1
             row.update(
                 health_number=health_number.generate(rng),
                 version_code=rng.choice(("AB", "CD", "EF", "GH")),
                 province="ON",
                 birth_date=born.isoformat(),
                 sex=rng.choice(("1", "2")),
-                diagnostic_code="300",
-                relationship_basis="video",
-                relationship_date=date(2026, 1, 15).isoformat(),
-                consent_date=date(2026, 1, 15).isoformat(),
+                bill_ohip="yes" if decision else "no",
+                diagnostic_code=decision or "",
+                relationship_basis="in_person",
+                relationship_date=seen_in_person.isoformat(),
+                consent_date=seen_in_person.isoformat(),
             )
         writer.writerow(row)
     return out.getvalue()

@@ -13,8 +13,9 @@ written.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final
 
@@ -40,6 +41,7 @@ __all__ = [
     "batches_for",
     "file_claim",
     "file_name",
+    "fingerprint",
     "render",
 ]
 
@@ -137,6 +139,20 @@ def file_claim(claim: ProposedClaim, *, accounting_number: str) -> FileClaim:
         items=claim.items,
         rmb=rmb,
     )
+
+
+def fingerprint(claim: FileClaim) -> str:
+    """SHA-256 of the claim's records as they are written, the accounting number blanked.
+
+    Two claims with the same fingerprint say the same thing to the Ministry: `billing
+    correct` refuses a correction whose claim would be sent exactly as it was rejected.
+    """
+    blank = replace(claim, accounting_number=" " * 8)
+    records = [_header1(blank)]
+    if blank.rmb is not None:
+        records.append(_header2(blank.rmb))
+    records.extend(_item(item) for item in blank.items)
+    return hashlib.sha256("\r\n".join(records).encode("ascii")).hexdigest()
 
 
 def batches_for(

@@ -1,11 +1,20 @@
-"""The versioned fee table: which code and unit fee a specialty and group-size band get.
+"""Unit fees: which code and unit fee a specialty and group-size band get, and on what authority.
 
-The table is data (`fee_table.csv`, shipped in the package), not code: each row is a service
-code, the billing family's specialty (`00` for the GP codes K019/K020/K012/K024/K025, `19`
-for the psychiatry codes K208/K209/K203/K204/K205), the band, the unit fee in cents and the
-Schedule of Benefits date it takes effect. A new Schedule adds rows with a later date; old
-rows stay, so a past session is priced with the fees in force on its service date. The
-settings' `fee_codes` (`gp` or `psychiatry`) picks the family. Loading only reads the file.
+Two kinds of rows, never mixed up:
+
+- **Reference rows** (`fee_table.csv`, shipped in the package): the group-psychotherapy codes
+  and the unit fees found in the research notes (ohip-reference §1.1, source S1: a public
+  repository's copy of the Schedule of Benefits, snapshot of 22 September 2022). The notes
+  give no date on which those fees took effect and call them approximate, so these rows have
+  no effective date and are *unverified*: a claim priced from one is held back
+  (`fee_unverified`) until the physician loads the current schedule.
+- **Schedule rows** (`billing fees import FILE`, stored in `billing_fees`): each with the
+  Schedule of Benefits date it takes effect and where it was read. A past session is priced
+  with the row in force on its service date; new schedules add rows, old ones stay.
+
+Specialty and code family must agree (ohip-reference §1.1): specialty `00` bills the GP codes
+(K019/K020/K012/K024/K025), specialty `19` the psychiatry out-patient codes
+(K208/K209/K203/K204/K205). Parsing is pure; the database side is `fee_store`.
 """
 
 from __future__ import annotations
@@ -15,124 +24,209 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
-from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 from storage.billing.errors import BillingError
 from storage.billing.units import BANDS
 
 __all__ = [
+    "FAMILY_CODES",
     "FAMILY_SPECIALTY",
+    "FEE_COLUMNS",
     "FeeRow",
     "FeeTable",
-    "load_fee_table",
+    "family_for",
+    "parse_fee_table",
+    "reference_fees",
 ]
 
-FeeFamily = Literal["gp", "psychiatry"]
-
-#: Settings' `fee_codes` value -> the `specialty` column of the fee table.
+#: Settings' `fee_codes` value -> the specialty that bills that family.
 FAMILY_SPECIALTY: Final[dict[str, str]] = {"gp": "00", "psychiatry": "19"}
-
-_COLUMNS: Final = ("code", "specialty", "band", "unit_fee_cents", "effective_date")
+#: The group-psychotherapy service codes of each specialty (ohip-reference §1.1).
+FAMILY_CODES: Final[dict[str, frozenset[str]]] = {
+    "00": frozenset({"K019A", "K020A", "K012A", "K024A", "K025A"}),
+    "19": frozenset({"K208A", "K209A", "K203A", "K204A", "K205A"}),
+}
+#: Columns of a fee file: the reference table and an imported schedule alike.
+FEE_COLUMNS: Final = (
+    "code",
+    "specialty",
+    "band",
+    "unit_fee_cents",
+    "effective_date",
+    "source",
+    "note",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class FeeRow:
-    """One row of the fee table.
+    """One unit fee.
 
     Args:
         code: the service code with its suffix, e.g. `K025A`.
         specialty: `00` (GP family) or `19` (psychiatry family).
         band: one of `units.BANDS`.
         unit_fee_cents: the fee for one unit, in cents.
-        effective_date: the first service date this fee applies to.
+        effective_date: the first service date it applies to (None: not known).
+        source: where the fee was read.
+        note: anything a billing agent should know about it.
+        verified: loaded from a schedule the physician checked (`billing fees import`).
     """
 
     code: str
     specialty: str
     band: str
     unit_fee_cents: int
-    effective_date: date
+    effective_date: date | None
+    source: str
+    note: str = ""
+    verified: bool = False
+
+
+def family_for(specialty: str) -> str:
+    """The fee family (`gp` / `psychiatry`) a specialty bills.
+
+    Raises:
+        BillingError: a specialty with no group-psychotherapy family here.
+    """
+    for family, code in FAMILY_SPECIALTY.items():
+        if code == specialty:
+            return family
+    raise BillingError(f"specialty {specialty!r} has no group-psychotherapy codes here (00, 19)")
 
 
 @dataclass(frozen=True, slots=True)
 class FeeTable:
-    """All rows of a fee table; `lookup` picks the one in force on a date."""
+    """Every fee row known; `lookup` picks the one to price a claim with."""
 
     rows: tuple[FeeRow, ...]
 
-    def lookup(self, *, fee_codes: str, band: str, on: date) -> FeeRow:
-        """The row for the `fee_codes` family and `band` in force on `on`.
+    def lookup(self, *, specialty: str, band: str, on: date) -> FeeRow:
+        """The verified row in force on `on`, else the unverified reference row.
 
         Raises:
-            BillingError: unknown family, or no row takes effect on or before `on`.
+            BillingError: no row at all for that specialty and band.
         """
-        specialty = FAMILY_SPECIALTY.get(fee_codes)
-        if specialty is None:
-            raise BillingError(f"unknown fee-code family {fee_codes!r} (expected gp or psychiatry)")
-        candidates = [
+        verified = [
             row
             for row in self.rows
-            if row.specialty == specialty and row.band == band and row.effective_date <= on
+            if row.verified
+            and row.specialty == specialty
+            and row.band == band
+            and row.effective_date is not None
+            and row.effective_date <= on
         ]
-        if not candidates:
-            raise BillingError(
-                f"the fee table has no {fee_codes} fee for band {band} in force on {on.isoformat()}"
-            )
-        return max(candidates, key=lambda row: row.effective_date)
+        if verified:
+            return max(verified, key=lambda row: row.effective_date or date.min)
+        reference = [
+            row
+            for row in self.rows
+            if not row.verified and row.specialty == specialty and row.band == band
+        ]
+        if reference:
+            return reference[-1]
+        raise BillingError(
+            f"no fee for specialty {specialty} band {band} in force on {on.isoformat()}"
+        )
+
+    def schedules(self) -> tuple[date, ...]:
+        """The effective dates of the verified schedules, oldest first."""
+        return tuple(
+            sorted({row.effective_date for row in self.rows if row.verified and row.effective_date})
+        )
 
 
-def load_fee_table(path: Path | None = None) -> FeeTable:
-    """Read and check a fee table; the packaged `fee_table.csv` when `path` is None.
+def reference_fees() -> FeeTable:
+    """The packaged reference table (unverified rows, see the module docstring)."""
+    text = resources.files("storage.billing").joinpath("fee_table.csv").read_text("utf-8")
+    return parse_fee_table(text, source_name="packaged fee_table.csv", schedule=False)
+
+
+def parse_fee_table(text: str, *, source_name: str, schedule: bool) -> FeeTable:
+    """Read and check a fee file.
+
+    Args:
+        text: the CSV text (columns `FEE_COLUMNS`, in that order).
+        source_name: how to name the file in messages.
+        schedule: True for a schedule the physician loads: every row then needs an
+            effective date and a source, and the rows are verified.
 
     Raises:
-        BillingError: the file is missing, has other columns, or a row is malformed
-            (unknown specialty or band, a non-integer or negative fee, a bad date, a code
-            that is not `ANNNA`, or two rows for the same specialty, band and date).
+        BillingError: other columns, an empty file, or a bad row (unknown specialty or band,
+            a code outside the specialty's family, a fee that is not a positive whole number
+            of cents, a bad date, a missing source or date in a schedule, or two rows for the
+            same specialty, band and date). Every bad line is named.
     """
-    if path is None:
-        text = resources.files("storage.billing").joinpath("fee_table.csv").read_text("utf-8")
-        source = "packaged fee_table.csv"
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as unreadable:
-            raise BillingError(f"{path}: cannot read the fee table: {unreadable}") from None
-        source = str(path)
-    reader = csv.DictReader(io.StringIO(text))
-    if tuple(reader.fieldnames or ()) != _COLUMNS:
-        raise BillingError(f"{source}: expected columns {','.join(_COLUMNS)}")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if tuple(name.strip() for name in reader.fieldnames or ()) != FEE_COLUMNS:
+        raise BillingError(f"{source_name}: expected the columns {','.join(FEE_COLUMNS)}")
     rows: list[FeeRow] = []
-    seen: set[tuple[str, str, date]] = set()
+    problems: list[str] = []
+    seen: dict[tuple[str, str, date | None], int] = {}
     for line, record in enumerate(reader, start=2):
-        row = _parse_row(record, where=f"{source} line {line}")
+        if None in record:
+            problems.append(f"line {line}: more fields than the header")
+            continue
+        row, found = _parse_row(record, schedule=schedule)
+        problems.extend(f"line {line}: {problem}" for problem in found)
+        if row is None:
+            continue
         key = (row.specialty, row.band, row.effective_date)
         if key in seen:
-            raise BillingError(f"{source} line {line}: a second fee for the same band and date")
-        seen.add(key)
+            problems.append(
+                f"line {line}: a second fee for the same band and date (line {seen[key]})"
+            )
+            continue
+        seen[key] = line
         rows.append(row)
+    if problems:
+        raise BillingError(f"{source_name}: " + "; ".join(problems))
     if not rows:
-        raise BillingError(f"{source}: the fee table is empty")
+        raise BillingError(f"{source_name}: the fee table is empty")
     return FeeTable(rows=tuple(rows))
 
 
-def _parse_row(record: dict[str, str], *, where: str) -> FeeRow:
-    code = record["code"].strip().upper()
-    if not (len(code) == 5 and code[0].isalpha() and code[1:4].isdigit() and code[4] in "ABC"):
-        raise BillingError(f"{where}: code {code!r} is not a service code like K025A")
-    specialty = record["specialty"].strip()
-    if specialty not in FAMILY_SPECIALTY.values():
-        raise BillingError(f"{where}: specialty {specialty!r} is not 00 or 19")
-    band = record["band"].strip()
+def _parse_row(record: dict[str, str], *, schedule: bool) -> tuple[FeeRow | None, list[str]]:
+    value = {name: (record.get(name) or "").strip() for name in FEE_COLUMNS}
+    problems: list[str] = []
+    code = value["code"].upper()
+    specialty = value["specialty"]
+    if specialty not in FAMILY_CODES:
+        problems.append(f"specialty {specialty!r} is not 00 or 19")
+    elif code not in FAMILY_CODES[specialty]:
+        family = ", ".join(sorted(FAMILY_CODES[specialty]))
+        problems.append(f"code {code!r} is not one of specialty {specialty}'s codes ({family})")
+    band = value["band"]
     if band not in BANDS:
-        raise BillingError(f"{where}: band {band!r} is not one of {', '.join(BANDS)}")
-    try:
-        fee = int(record["unit_fee_cents"])
-        effective = date.fromisoformat(record["effective_date"].strip())
-    except ValueError:
-        raise BillingError(f"{where}: unit_fee_cents or effective_date is malformed") from None
-    if fee < 0:
-        raise BillingError(f"{where}: a negative fee")
-    return FeeRow(
-        code=code, specialty=specialty, band=band, unit_fee_cents=fee, effective_date=effective
+        problems.append(f"band {band!r} is not one of {', '.join(BANDS)}")
+    fee = 0
+    if not value["unit_fee_cents"].isdigit() or int(value["unit_fee_cents"]) <= 0:
+        problems.append("unit_fee_cents must be a positive whole number of cents")
+    else:
+        fee = int(value["unit_fee_cents"])
+    effective: date | None = None
+    if value["effective_date"]:
+        try:
+            effective = date.fromisoformat(value["effective_date"])
+        except ValueError:
+            problems.append("effective_date is not a date YYYY-MM-DD")
+    elif schedule:
+        problems.append("effective_date is required (the date the Schedule takes effect)")
+    if schedule and not value["source"]:
+        problems.append("source is required (where the fee was read)")
+    if problems:
+        return None, problems
+    return (
+        FeeRow(
+            code=code,
+            specialty=specialty,
+            band=band,
+            unit_fee_cents=fee,
+            effective_date=effective,
+            source=value["source"],
+            note=value["note"],
+            verified=schedule,
+        ),
+        [],
     )

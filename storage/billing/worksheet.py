@@ -1,11 +1,13 @@
 """The billing worksheet: one CSV row per member per session, for humans and billing programs.
 
 Pure: proposed claims in, rows and CSV text out. The columns are the export contents of
-ohip-reference §7 (identity and time, modality, group count, provider, code and fees, the
-member's card, attendance, referral, diagnosis, virtual-care basis, claim state) plus the
-validation flags: `valid` and `problems` (the codes of everything that keeps a claim out of
-the claims file). The worksheet carries PHI; the export layer writes it owner-only and audits
-it.
+ohip-reference §7 (identity and time, the therapy window and what it rests on, the billing
+physician's minutes, the group size and the rule that counted it, provider, code and fee with
+its source and whether it was verified, the member's card and billing decision, attendance,
+claimable minutes, modality and its tracking item, referral, diagnosis, virtual-care basis,
+claim state) plus the validation flags: `valid`, `problems` (the codes of everything that
+keeps a claim out of the claims file) and `reasons` (the same in words, without PHI). The
+worksheet carries PHI; the export layer writes it owner-only and audits it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ WORKSHEET_COLUMNS: Final = (
     "therapy_end",
     "duration_min",
     "reflection_min",
-    "modality",
-    "members_present",
+    "window_basis",
+    "physician",
+    "physician_minutes",
+    "group_size",
+    "group_size_rule",
     "attendees_total",
     "provider_number",
     "group_number",
@@ -40,7 +45,10 @@ WORKSHEET_COLUMNS: Final = (
     "band",
     "unit_fee_cents",
     "fee_effective_date",
+    "fee_verified",
+    "fee_source",
     "member_id",
+    "bill_ohip",
     "last_name",
     "first_name",
     "birth_date",
@@ -52,9 +60,10 @@ WORKSHEET_COLUMNS: Final = (
     "joined_at",
     "left_at",
     "minutes_present",
-    "billed_minutes",
+    "claimable_minutes",
     "units",
-    "present",
+    "modality",
+    "modality_item",
     "referring_name",
     "referring_number",
     "diagnostic_code",
@@ -62,12 +71,12 @@ WORKSHEET_COLUMNS: Final = (
     "relationship_date",
     "consent_date",
     "fee_submitted_cents",
-    "modality_item",
     "payee",
     "accounting_number",
     "claim_state",
     "valid",
     "problems",
+    "reasons",
     "exported_at",
     "exported_by",
 )
@@ -106,12 +115,15 @@ def worksheet_rows(
                 "session_id": held.session_id,
                 "module": held.module,
                 "service_date": _day(held.service_date),
-                "therapy_start": _time(held.therapy_start),
-                "therapy_end": _time(held.therapy_end),
-                "duration_min": str(held.therapy_minutes),
+                "therapy_start": _time(held.window_start),
+                "therapy_end": _time(held.window_end),
+                "duration_min": str(held.window_minutes),
                 "reflection_min": str(held.reflection_minutes),
-                "modality": row.modality,
-                "members_present": str(held.present_count),
+                "window_basis": held.window_basis,
+                "physician": options.physician,
+                "physician_minutes": str(held.physician_minutes),
+                "group_size": str(held.group_size),
+                "group_size_rule": held.group_size_rule,
                 "attendees_total": str(held.attendee_count),
                 "provider_number": options.provider_number,
                 "group_number": options.group_number,
@@ -120,8 +132,11 @@ def worksheet_rows(
                 "fee_code": claim.fee_code,
                 "band": claim.band,
                 "unit_fee_cents": str(claim.unit_fee_cents) if claim.fee_code else "",
-                "fee_effective_date": _day(claim.fee_effective),
+                "fee_effective_date": _day(claim.fee.effective_date if claim.fee else None),
+                "fee_verified": _yes(claim.fee.verified) if claim.fee else "",
+                "fee_source": claim.fee.source if claim.fee else "",
                 "member_id": member.member_id,
+                "bill_ohip": "" if member.bill_ohip is None else _yes(member.bill_ohip),
                 "last_name": member.last_name,
                 "first_name": member.first_name,
                 "birth_date": _day(member.birth_date),
@@ -132,23 +147,24 @@ def worksheet_rows(
                 "sex": sex_code(member.sex),
                 "joined_at": _time(row.first_join),
                 "left_at": _time(row.last_leave),
-                "minutes_present": str(row.minutes),
-                "billed_minutes": str(claim.billed_minutes),
+                "minutes_present": str(row.minutes_in_meeting),
+                "claimable_minutes": str(row.claimable_minutes),
                 "units": str(claim.units),
-                "present": "yes" if row.present else "no",
+                "modality": row.modality,
+                "modality_item": claim.modality_item,
                 "referring_name": member.referring_name,
                 "referring_number": member.referring_number,
-                "diagnostic_code": member.diagnostic_code,
+                "diagnostic_code": row.diagnostic_code,
                 "relationship_basis": member.relationship_basis,
                 "relationship_date": _day(member.relationship_date),
                 "consent_date": _day(member.consent_date),
                 "fee_submitted_cents": str(claim.fee_cents) if claim.fee_code else "",
-                "modality_item": options.modality_item,
                 "payee": "P",
                 "accounting_number": status.accounting_number if status else "",
                 "claim_state": status.state if status else "",
-                "valid": "yes" if claim.valid else "no",
+                "valid": _yes(claim.valid),
                 "problems": ";".join(problem.code for problem in claim.problems),
+                "reasons": "; ".join(problem.message for problem in claim.problems),
                 "exported_at": _time(exported_at),
                 "exported_by": exported_by,
             }
@@ -169,6 +185,10 @@ def render_worksheet(rows: Sequence[Mapping[str, str]]) -> str:
 def _safe(value: str) -> str:
     # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _day(day: date | None) -> str:

@@ -32,6 +32,7 @@ from storage.db import Base
 
 __all__ = [
     "AttendanceRecord",
+    "AttendanceSpan",
     "AuditEntry",
     "Disagreement",
     "Group",
@@ -137,6 +138,9 @@ class Member(Base):
     relationship_basis: Mapped[str] = mapped_column(String(16), default="")
     relationship_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     consent_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The physician's decision to bill OHIP for this member: True, False, or None when the
+    #: roster does not say (undecided: never claimed, never defaulted).
+    bill_ohip: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     #: Id of the data key that sealed the PHI columns ("" when the row carries no PHI).
     key_id: Mapped[str] = mapped_column(String(16), default="")
     health_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -176,6 +180,9 @@ class PresenceRow(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     registrant_id: Mapped[str] = mapped_column(String(64), default="")
+    #: How Zoom says this join came in: `video` (a Zoom client), `telephone` (dial-in), or
+    #: "" when the event does not say (only joins carry it).
+    modality: Mapped[str] = mapped_column(String(16), default="")
 
 
 class AttendanceRecord(Base):
@@ -202,6 +209,25 @@ class AttendanceRecord(Base):
     left_early: Mapped[bool] = mapped_column(Boolean)
     present: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16), default="journal")
+
+
+class AttendanceSpan(Base):
+    """One join session of a person in a session's attendance: when, and by which modality.
+
+    The spans keep what the aggregate row cannot: the gaps between a leave and a rejoin, and
+    whether each join was by video or telephone (`""` when the source did not say, as for
+    rows filled in from Zoom's participant report). Billing reads them.
+    """
+
+    __tablename__ = "attendance_spans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendance.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    modality: Mapped[str] = mapped_column(String(16), default="")
 
 
 class TherapyInterval(Base):

@@ -1,6 +1,6 @@
 """Tables of the durable runtime: engine state, wake-ups, the executed-action log and leases.
 
-The database is the truth for a live meeting's runtime; the process only caches it. Six
+The database is the truth for a live meeting's runtime; the process only caches it. Seven
 tables:
 
 - `runtime_meetings`: one row per meeting instance (Zoom's meeting uuid) with the engine's
@@ -17,6 +17,8 @@ tables:
 - `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
 - `runtime_person_keys` and `runtime_commands_seen`: one person key per participant across
   the webhook and SDK sources, and the commands each source delivered (run once).
+- `phase_changes`: every phase change with its time (the engine state keeps only the current
+  phase); billing derives the therapy window from it.
 
 Times use `storage.tables.core.UtcDateTime`: stored as UTC, always returned timezone-aware.
 """
@@ -33,6 +35,7 @@ from storage.tables.core import UtcDateTime
 
 __all__ = [
     "ACTION_STATUSES",
+    "PhaseChange",
     "RuntimeAction",
     "RuntimeCommandSeen",
     "RuntimeLease",
@@ -156,3 +159,21 @@ class RuntimeCommandSeen(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: the other source's message id this one was matched to ("" while unmatched)
     matched: Mapped[str] = mapped_column(String(200), default="")
+
+
+class PhaseChange(Base):
+    """One phase change of a meeting's session, when the engine made it (append-only).
+
+    The engine state keeps only the current phase; billing needs when the meditation began
+    and when the group reached its closing (after any `/extend`), so the runtime records
+    every change in the same transaction as the state it leads to.
+    """
+
+    __tablename__ = "phase_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    from_phase: Mapped[str] = mapped_column(String(20))
+    to_phase: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(100), default="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -22,13 +23,13 @@ from storage.billing.claims_file import (
     batches_for,
     file_claim,
     file_name,
+    fingerprint,
     render,
 )
 from storage.billing.errors import BillingError
-from storage.billing.fees import load_fee_table
 
 from . import mri_reader
-from .factories import OPTIONS, SERVICE_DATE, TODAY, attendance, session
+from .factories import FEES, OPTIONS, SERVICE_DATE, TODAY, attendance, session
 
 WORKED_EXAMPLE = (
     "HEBV03N202501140001000000000012345600                                          \r\n"
@@ -63,7 +64,7 @@ def _file(
     first_sequence: int = 7,
     max_claims: int = 500,
 ) -> tuple[tuple[ProposedClaim, ...], bytes]:
-    claims = build_claims(session(rows), options=options, fee_table=load_fee_table(), today=TODAY)
+    claims = build_claims(session(rows), options=options, fee_table=FEES, today=TODAY)
     written = [
         file_claim(claim, accounting_number=f"{100 + index:08d}")
         for index, claim in enumerate(claims)
@@ -77,8 +78,8 @@ def _file(
 
 def test_every_field_of_every_record_reads_back():
     options = BillingOptions(
-        provider_number="123456", group_number="AB12", specialty="19", moh_office="g",
-        fee_codes="psychiatry", modality_item="K300A",
+        provider_number="123456", group_number="AB12", specialty="19", moh_office="G",
+        fee_codes="psychiatry", modality_item="auto", physician="Fay Leader",
     )  # fmt: skip
     rows = [
         attendance(1),
@@ -125,10 +126,10 @@ def test_every_field_of_every_record_reads_back():
 
     items = [r for r in records if r["record_id"] == "T"]
     expected_items = [
-        ("K203A", "006660", "03", "300 "), ("K300A", "000000", "01", "    "),
-        ("K203A", "004440", "02", "300 "), ("K300A", "000000", "01", "    "),
-        ("K203A", "006660", "03", "300 "), ("K300A", "000000", "01", "    "),
-        ("K203A", "006660", "03", "300 "), ("K300A", "000000", "01", "    "),
+        ("K203A", "006660", "03", "311 "), ("K300A", "000000", "01", "    "),
+        ("K203A", "004440", "02", "311 "), ("K300A", "000000", "01", "    "),
+        ("K203A", "006660", "03", "311 "), ("K300A", "000000", "01", "    "),
+        ("K203A", "006660", "03", "311 "), ("K300A", "000000", "01", "    "),
     ]  # fmt: skip
     assert [
         (i["service_code"], i["fee"], i["services"], i["diagnostic"]) for i in items
@@ -151,8 +152,10 @@ def test_one_batch_per_provider_split_at_the_batch_limit():
     assert sequences == ["0041", "0042", "0043"]
     trailers = [r for r in records if r["record_id"] == "E"]
     assert [(t["h_count"], t["t_count"]) for t in trailers] == [
-        ("0002", "00002"), ("0002", "00002"), ("0001", "00001"),
-    ]  # fmt: skip
+        ("0002", "00004"),
+        ("0002", "00004"),
+        ("0001", "00002"),
+    ]  # fmt: skip  (each claim: its item and the K300A video tracking item)
     for index, record in enumerate(records):
         if record["record_id"] == "B":
             assert records[index + 1]["record_id"] == "H"  # a batch header is followed by HEH
@@ -180,7 +183,7 @@ def test_file_sequence_out_of_range_is_refused():
 def test_invalid_claims_are_never_turned_into_records():
     claims = build_claims(
         session([attendance(1, diagnostic_code=""), attendance(2)]),
-        options=OPTIONS, fee_table=load_fee_table(), today=TODAY,
+        options=OPTIONS, fee_table=FEES, today=TODAY,
     )  # fmt: skip
     with pytest.raises(BillingError, match="diagnostic_code"):
         file_claim(claims[0], accounting_number="00000001")
@@ -232,7 +235,12 @@ def test_any_valid_claims_read_back_with_matching_counts(
         attendance(i + 1, minutes=minutes[i], province="MB" if rmb[i] else "ON")
         for i in range(present)
     ]
-    options = BillingOptions(provider_number="123456", modality_item="K300A" if modality else "")
+    options = BillingOptions(
+        provider_number="123456",
+        moh_office="N",
+        physician="Fay Leader",
+        modality_item="auto" if modality else "none",
+    )
     claims, data = _file(rows, options, max_claims=max_claims)
     records = [mri_reader.parse(r) for r in mri_reader.split_records(data)]
     batches: list[list[dict[str, str]]] = []
@@ -252,3 +260,15 @@ def test_any_valid_claims_read_back_with_matching_counts(
     assert [int(i["services"]) for i in items] == [claim.units for claim in claims]
     assert [int(i["fee"]) for i in items] == [claim.fee_cents for claim in claims]
     assert sum(1 for r in records if r["record_id"] == "R") == sum(rmb[:present])
+
+
+def test_the_fingerprint_ignores_the_accounting_number_and_sees_every_field():
+    claims = build_claims(
+        session([attendance(1), attendance(2)]), options=OPTIONS, fee_table=FEES, today=TODAY
+    )
+    one = file_claim(claims[0], accounting_number="00000001")
+    again = file_claim(claims[0], accounting_number="00000009")
+    assert fingerprint(one) == fingerprint(again)
+    assert fingerprint(one) != fingerprint(replace(one, version_code="CD"))
+    item = replace(one.items[0], diagnostic_code="309")
+    assert fingerprint(one) != fingerprint(replace(one, items=(item, *one.items[1:])))

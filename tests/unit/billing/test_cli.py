@@ -22,7 +22,8 @@ from tests.storage_fixtures import (  # noqa: F401
     sqlite_url,
 )
 
-from .db_world import GROUP, World, add_session, build_world
+from .db_world import GROUP, SCHEDULE, World, add_session, build_world
+from .reports import Rejected, Section, error_report
 
 
 @pytest.fixture
@@ -31,83 +32,129 @@ def setup(
     db_url: str,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[Path, Path, int, World]:
+) -> tuple[list[str], Path, int, World]:
     key = generate_key()
     monkeypatch.setenv("BALINT_DATA_KEY", key)
     with Session(db_engine) as session:
-        world = build_world(session, members=3, key=key, m3={"diagnostic_code": ""})
+        world = build_world(
+            session,
+            members=3,
+            key=key,
+            schedule=False,
+            m3={"bill_ohip": "no", "diagnostic_code": ""},
+        )
         session_id = add_session(session, world)
         session.commit()
     config = tmp_path / "balint-bot.toml"
     config.write_text(
         f'[storage]\nurl = "{db_url}"\n[group]\nname = "{GROUP}"\n'
-        '[billing]\nprovider_number = "123456"\nmoh_office = "N"\n',
+        '[billing]\nprovider_number = "123456"\nmoh_office = "N"\nphysician = "Fay Leader"\n',
         encoding="utf-8",
     )
     out = tmp_path / "out"
     out.mkdir()
-    return config, out, session_id, world
+    return ["--config", str(config)], out, session_id, world
 
 
-def test_export_claims_import_errors_and_status(setup, capsys, tmp_path):
-    config, out, _session_id, world = setup
-    base = ["--config", str(config)]
-    window = ["--from", "2026-11-01", "--to", "2026-11-30"]
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args, clock=HandClock())
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
-    assert main([*base, "export", "claims", *window, "--dry-run"], clock=HandClock()) == 0
-    text = capsys.readouterr().out
-    assert "would write" in text and list(out.iterdir()) == []
 
-    assert main([*base, "export", "claims", *window, "--out", str(out)], clock=HandClock()) == 0
-    text = capsys.readouterr().out
+WINDOW = ["--from", "2026-11-01", "--to", "2026-11-30"]
+
+
+def test_fees_claims_errors_correction_and_status(setup, capsys, tmp_path):
+    base, out, _session_id, world = setup
+
+    code, text, _ = run([*base, "export", "claims", *WINDOW, "--dry-run"], capsys)
+    assert code == 0 and "no valid claims" in text and "fee_unverified" in text
+    code, text, _ = run([*base, "billing", "fees", "list"], capsys)
+    assert code == 0 and "UNVERIFIED reference" in text and "date not known" in text
+
+    code, text, _ = run([*base, "billing", "fees", "import", str(SCHEDULE)], capsys)
+    assert code == 0 and "10 fee(s) loaded" in text
+    code, text, _ = run([*base, "billing", "fees", "list"], capsys)
+    assert "2022-09-22  verified" in text
+
+    code, text, _ = run([*base, "export", "claims", *WINDOW, "--out", str(out)], capsys)
     (written,) = list(out.iterdir())
-    assert written.name.startswith("H") and written.name.endswith(".001")
+    assert code == 0 and written.name == "HK123456.001"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
-    assert "2 claim(s)" in text and "diagnostic_code" in text
+    assert "2 claim(s)" in text and "K020A x3 + K300A" in text and "not_billable" in text
     for number in filter(None, world.health_numbers.values()):
         assert number not in text  # summaries never print PHI
 
-    report = tmp_path / "EL123456.001"
-    lines = [
-        "HX1V03N" + " " * 10 + "000000" + "0000" + "123456" + "00" + "001" + "20261204",
-        "HXH" + " " * 10 + "  " + "19700101" + "00000001" + "HCPP",
-        "HXTK019A  0103800320261118300".ljust(64) + "EH1",
-        f"HX9{1:07d}{0:07d}{1:07d}{0:07d}",
-    ]
-    report.write_text("".join(line.ljust(79) + "\r\n" for line in lines), "ascii")
-    assert main([*base, "import", "claims-errors", str(report)], clock=HandClock()) == 0
-    assert "00000001  EH1" in capsys.readouterr().out
+    report = tmp_path / "EK123456.001"
+    number = world.health_numbers["Alex1 Sample1"]
+    report.write_bytes(
+        error_report(
+            [
+                Section("123456", [Rejected("00000001", number, [("K020A", "20261118")])]),
+                Section("654321", [Rejected("00000002", number, [("K020A", "20261118")])]),
+            ]
+        )
+    )
+    code, text, _ = run([*base, "import", "claims-errors", str(report)], capsys)
+    assert code == 1  # a line that is not ours
+    assert "00000001  EH1" in text and "HEALTH NUMBER NOT REGISTERED" in text
+    assert "00000002: sent under provider 123456" in text
+    assert number not in text
 
-    assert main([*base, "billing", "status"], clock=HandClock()) == 0
-    status = capsys.readouterr().out
-    assert "exported: 1 claim(s)" in status and "rejected: 1 claim(s)" in status
-    assert "errors EH1" in status
+    code, text, _ = run([*base, "billing", "status"], capsys)
+    assert code == 0
+    assert "waiting on the physician" in text and "00000001  rejected" in text
+    assert "waiting on the Ministry" in text and "00000002  exported" in text
+
+    code, _, err = run([*base, "billing", "correct", "00000001"], capsys)
+    assert code == 2 and "--note" in err
+    code, _, err = run([*base, "billing", "correct", "00000001", "--note", "x"], capsys)
+    assert code == 1 and "exactly as it was rejected" in err
+    code, text, _ = run(
+        [*base, "billing", "correct", "00000001", "--diagnostic-code", "309", "--note", "revised"],
+        capsys,
+    )
+    assert code == 0 and "corrected (diagnostic code 309)" in text
+    code, text, _ = run([*base, "billing", "status"], capsys)
+    assert "waiting on the next `export claims`" in text and "note: revised" in text
+    code, text, _ = run([*base, "export", "claims", *WINDOW, "--out", str(out)], capsys)
+    assert code == 0 and "(resubmits 00000001)" in text
+    code, _, err = run([*base, "billing", "resubmit", "00000001"], capsys)
+    assert code == 1 and "resubmitted, not rejected" in err
 
 
 def test_export_billing_and_cme(setup, capsys, tmp_path):
-    config, _out, session_id, world = setup
-    base = ["--config", str(config)]
+    base, _out, session_id, world = setup
     sheet = tmp_path / "sheet.csv"
-    args = ["export", "billing", "--session", str(session_id), "--out", str(sheet)]
-    assert main([*base, *args], clock=HandClock()) == 0
-    assert "3 rows" in capsys.readouterr().out
+    code, text, _ = run(
+        [*base, "export", "billing", "--session", str(session_id), "--out", str(sheet)], capsys
+    )
+    assert code == 0 and "3 rows" in text
     assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
     member = world.members["Alex1 Sample1"]
-    assert (
-        main([*base, "export", "cme", "--member", str(member), "--year", "2026"], clock=HandClock())
-        == 0
+    code, text, _ = run([*base, "export", "cme", "--member", str(member), "--year", "2026"], capsys)
+    assert code == 0 and "total" in text
+    certificates = tmp_path / "cme"
+    certificates.mkdir()
+    code, text, _ = run(
+        [*base, "export", "cme", "--group", GROUP, "--year", "2026", "--out", str(certificates)],
+        capsys,
     )
-    assert "total" in capsys.readouterr().out
+    assert code == 0 and "Alex3 Sample3" in text and "wrote 10 file(s)" in text
+    code, _, err = run([*base, "export", "cme", "--group", "Other", "--year", "2026"], capsys)
+    assert code == 1 and "not this service's group" in err
 
 
 def test_errors_are_one_line_and_non_zero(setup, capsys, tmp_path):
-    config, out, _, _ = setup
-    base = ["--config", str(config)]
-    assert main([*base, "export", "claims", "--from", "2026-11-30", "--to", "2026-11-01",
-                 "--out", str(out)], clock=HandClock()) == 1  # fmt: skip
-    assert "before" in capsys.readouterr().err
-    assert main([*base, "export", "billing", "--from", "2026-11-01"], clock=HandClock()) == 2
-    assert (
-        main([*base, "import", "claims-errors", str(tmp_path / "missing")], clock=HandClock()) == 1
-    )
-    assert "cannot read" in capsys.readouterr().err
+    base, out, _, _ = setup
+    code, _, err = run([*base, "export", "claims", "--from", "2026-11-30", "--to", "2026-11-01",
+                        "--out", str(out)], capsys)  # fmt: skip
+    assert code == 1 and "before" in err
+    assert run([*base, "export", "billing", "--from", "2026-11-01"], capsys)[0] == 2
+    code, _, err = run([*base, "import", "claims-errors", str(tmp_path / "missing")], capsys)
+    assert code == 1 and "cannot read" in err
+    code, _, err = run([*base, "billing", "fees", "import", str(tmp_path / "missing")], capsys)
+    assert code == 1 and "cannot read" in err
+    code, _, err = run([*base, "billing", "resubmit", "00000042"], capsys)
+    assert code == 1 and "no claim" in err and "Traceback" not in err

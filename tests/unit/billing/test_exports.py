@@ -1,4 +1,4 @@
-"""The database-facing exports: claims file, worksheet, error-report import, status, CME."""
+"""The database-facing exports: the claims file, the worksheet, what is left out and why."""
 
 from __future__ import annotations
 
@@ -14,16 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.billing.error_report import parse_error_report
 from storage.billing.errors import BillingError
-from storage.billing.exports import (
-    ClaimsExportResult,
-    claims_by_state,
-    export_claims,
-    export_cme,
-    export_worksheet,
-    import_error_report,
-)
+from storage.billing.exports import ClaimsExportResult, export_claims, export_worksheet
 from storage.tables.billing import BillingSequence, ClaimRecord
 from tests.storage_fixtures import (  # noqa: F401
     db_engine,
@@ -55,35 +47,35 @@ def out(tmp_path: Path) -> Path:
 
 
 def _claims(db: Session, world: World, out: Path, **kwargs: Any) -> ClaimsExportResult:
-    return export_claims(
-        db,
-        settings=world.settings,
-        out_dir=out,
-        now=NOW,
-        **{**NOV, **kwargs},
-    )
+    return export_claims(db, settings=world.settings, out_dir=out, now=NOW, **{**NOV, **kwargs})
+
+
+def _left(world: World, result: ClaimsExportResult) -> dict[str, set[str]]:
+    names = {member_id: name for name, member_id in world.members.items()}
+    return {names[lo.member_id]: {p.code for p in lo.problems} for lo in result.left_out}
 
 
 def test_claims_file_matches_the_attendance(db, out):
     world = build_world(db, members=4)
-    minutes = {"Alex1 Sample1": 120, "Alex2 Sample2": 50, "Alex3 Sample3": 19, "Alex4 Sample4": 0}
+    minutes = {"Fay Leader": 120, "Alex1 Sample1": 120, "Alex2 Sample2": 50, "Alex3 Sample3": 19}
     session_id = add_session(db, world, minutes=minutes)
     result = _claims(db, world, out)
     assert result.file_name == "HK123456.001"
     assert result.path == out / "HK123456.001"
     assert result.path is not None
     assert stat.S_IMODE(result.path.stat().st_mode) == 0o600
-    # Alex3 stayed 19 minutes: left out with the reason; Alex4 absent: not a claim at all.
-    assert [(c.member_id, c.units, c.fee_code, c.fee_cents) for c in result.written] == [
-        (world.members["Alex1 Sample1"], 3, "K020A", 6900),
-        (world.members["Alex2 Sample2"], 2, "K020A", 4600),
-    ]
-    assert [(lo.member_id, [p.code for p in lo.problems]) for lo in result.left_out] == [
-        (world.members["Alex3 Sample3"], ["under_20_minutes"])
-    ]
+    # three members in the window: K020A. Alex3's 19 minutes are listed as left out; Alex4
+    # was absent: no claim and nothing to list.
+    written = [(c.member_id, c.units, c.fee_code, c.modality_item) for c in result.written]
+    assert [c.fee_cents for c in result.written] == [6900, 4600]
+    assert written == [
+        (world.members["Alex1 Sample1"], 3, "K020A", "K300A"),
+        (world.members["Alex2 Sample2"], 2, "K020A", "K300A"),
+    ]  # fmt: skip
+    assert _left(world, result) == {"Alex3 Sample3": {"under_20_minutes"}}
     records = [mri_reader.parse(r) for r in mri_reader.split_records(result.path.read_bytes())]
-    assert "".join(r["record_id"] for r in records) == "BHTHTE"
-    assert records[0]["batch_id"] == "202611290001"
+    assert "".join(r["record_id"] for r in records) == "BHTTHTTE"
+    assert records[0]["batch_id"] == "202611290001" and records[0]["moh_office"] == "N"
     headers = [r for r in records if r["record_id"] == "H"]
     assert [h["health_number"] for h in headers] == [
         world.health_numbers["Alex1 Sample1"],
@@ -93,25 +85,35 @@ def test_claims_file_matches_the_attendance(db, out):
     items = [r for r in records if r["record_id"] == "T"]
     assert [(i["service_code"], i["fee"], i["services"], i["service_date"]) for i in items] == [
         ("K020A", "006900", "03", "20261118"),
+        ("K300A", "000000", "01", "20261118"),
         ("K020A", "004600", "02", "20261118"),
+        ("K300A", "000000", "01", "20261118"),
     ]
     rows = db.scalars(select(ClaimRecord).order_by(ClaimRecord.id)).all()
-    assert [(r.accounting_number, r.state, r.session_id) for r in rows] == [
-        ("00000001", "exported", session_id),
-        ("00000002", "exported", session_id),
+    assert [(r.accounting_number, r.state, r.session_id, r.modality) for r in rows] == [
+        ("00000001", "exported", session_id, "video"),
+        ("00000002", "exported", session_id, "video"),
     ]
+    assert all(r.health_number_enc and r.content_sha256 for r in rows)
     phi_read, export = audit.entries(db, command="export claims")
     assert phi_read.detail == "billing export"  # storage.roster.read_phi audits the PHI read
     assert "claim:00000001" in export.records and "HK123456.001" in export.detail
 
 
-def test_health_number_never_in_the_audit_log(db, out):
+def test_health_number_never_in_the_audit_log_nor_stored_in_clear(db, out):
     world = build_world(db, members=3)
     add_session(db, world)
     _claims(db, world, out)
     for entry in audit.entries(db):
         text = " ".join(entry.records) + entry.detail
         assert not any(number in text for number in world.health_numbers.values() if number)
+    for claim in db.scalars(select(ClaimRecord)):
+        assert claim.health_number_enc is not None
+        assert not any(
+            number.encode() in claim.health_number_enc
+            for number in world.health_numbers.values()
+            if number
+        )
 
 
 def test_sequences_come_from_the_database_and_nothing_is_written_twice(db, out):
@@ -142,7 +144,7 @@ def test_dry_run_writes_nothing_and_uses_no_number(db, out):
     assert [c.accounting_number for c in real.written] == [c.accounting_number for c in dry.written]
 
 
-def test_more_than_twelve_present_writes_nothing(db, out):
+def test_more_than_twelve_members_writes_nothing(db, out):
     world = build_world(db, members=13)
     add_session(db, world)
     result = _claims(db, world, out)
@@ -151,20 +153,36 @@ def test_more_than_twelve_present_writes_nothing(db, out):
     assert all("group_too_large" in {p.code for p in lo.problems} for lo in result.left_out)
 
 
-def test_bad_health_number_and_missing_basis_are_left_out(db, out):
+def test_every_member_left_out_is_listed_with_the_reason(db, out):
     world = build_world(
         db,
-        members=3,
+        members=5,
         m1={"relationship_basis": "none"},
-        m2={"diagnostic_code": ""},
+        m2={"bill_ohip": "no", "diagnostic_code": ""},
+        m3={"bill_ohip": "", "diagnostic_code": ""},
+        m4={"version_code": ""},  # allowed: cards without a version code exist
     )
     add_session(db, world)
     result = _claims(db, world, out)
-    assert len(result.written) == 1
-    assert {lo.member_id: [p.code for p in lo.problems] for lo in result.left_out} == {
-        world.members["Alex1 Sample1"]: ["relationship_basis"],
-        world.members["Alex2 Sample2"]: ["diagnostic_code"],
+    assert [c.member_id for c in result.written] == [
+        world.members["Alex4 Sample4"],
+        world.members["Alex5 Sample5"],
+    ]
+    assert _left(world, result) == {
+        "Alex1 Sample1": {"relationship_basis"},
+        "Alex2 Sample2": {"not_billable"},
+        "Alex3 Sample3": {"bill_ohip_undecided"},
     }
+
+
+def test_the_group_size_counts_members_the_physician_does_not_bill(db, out):
+    world = build_world(db, members=6, m6={"bill_ohip": "no", "diagnostic_code": ""})
+    add_session(db, world)
+    result = _claims(db, world, out, dry_run=True)
+    assert {c.fee_code for c in result.written} == {"K025A"}  # six members: the 6-12 band
+    world.settings = make_settings(world.key, group_size="billable_members")
+    counted = _claims(db, world, out, dry_run=True)
+    assert {c.fee_code for c in counted.written} == {"K024A"}  # five billable: band 5
 
 
 def test_unfinished_sessions_are_not_billed(db, out):
@@ -183,98 +201,79 @@ def test_existing_file_is_not_overwritten(db, out):
     assert (out / "HK123456.001").read_bytes() == b"keep"
 
 
-def test_reflection_counts_only_when_configured(db, out):
-    world = build_world(db, members=2)
-    add_session(db, world)  # members stay 120 minutes; the therapy is 105, reflection 15
-    plain = _claims(db, world, out, dry_run=True)
-    assert {c.units for c in plain.written} == {3}
-    assert world.settings.data_key is not None
-    world.settings = make_settings(
-        world.settings.data_key.get_secret_value(), count_reflection=True
-    )
-    counted = _claims(db, world, out, dry_run=True)
-    assert {c.units for c in counted.written} == {4}
-
-
-def _error_report(accounting: list[str], codes: list[str]) -> str:
-    lines = ["HX1V03N" + " " * 10 + "000000" + "0000" + "123456" + "00" + "001" + "20261204"]
-    for number, code in zip(accounting, codes, strict=True):
-        lines.append("HXH" + " " * 10 + "  " + "19700101" + number + "HCPP")
-        lines.append(("HXTK020A  0069000320261118300").ljust(64) + code.ljust(3))
-        lines.append("HX8EHHEALTH NUMBER NOT ELIGIBLE")
-    lines.append(f"HX9{len(accounting):07d}{0:07d}{len(accounting):07d}{len(accounting):07d}")
-    return "".join(line.ljust(79) + "\r\n" for line in lines)
-
-
-def test_error_report_marks_exactly_the_named_claims_rejected(db, out, tmp_path):
-    world = build_world(db, members=4)
+def test_without_a_loaded_schedule_nothing_is_claimed_and_the_export_says_why(db, out):
+    world = build_world(db, members=3, schedule=False)
     add_session(db, world)
     result = _claims(db, world, out)
-    assert len(result.written) == 4
-    report = tmp_path / "EL123456.001"
-    report.write_text(_error_report(["00000002", "00000004"], ["EH1", "V40"]), "ascii")
-    assert len(parse_error_report(report.read_bytes()).claims) == 2
-    imported = import_error_report(db, path=report, now=NOW)
-    assert imported.rejected == (("00000002", ("EH1",)), ("00000004", ("V40",)))
-    states = {
-        claim.accounting_number: (claim.state, tuple(claim.error_codes))
-        for claim in db.scalars(select(ClaimRecord))
-    }
-    assert states == {
-        "00000001": ("exported", ()),
-        "00000002": ("rejected", ("EH1",)),
-        "00000003": ("exported", ()),
-        "00000004": ("rejected", ("V40",)),
-    }
-    status = claims_by_state(db)
-    assert [c.accounting_number for c in status["rejected"]] == ["00000002", "00000004"]
-    assert len(status["exported"]) == 2 and status["resubmitted"] == ()
-    assert audit.entries(db, command="import claims-errors")[0].records == [
-        "claim:00000002",
-        "claim:00000004",
-    ]
-
-    # The rejected claims go out again (resubmission); the others are not repeated.
-    again = _claims(db, world, out)
-    assert [c.resubmits for c in again.written] == ["00000002", "00000004"]
-    assert [c.accounting_number for c in again.written] == ["00000005", "00000006"]
-    status = claims_by_state(db)
-    assert [c.accounting_number for c in status["resubmitted"]] == ["00000002", "00000004"]
-    # Importing the same report again leaves resubmitted claims alone.
-    assert import_error_report(db, path=report, now=NOW).unchanged == ("00000002", "00000004")
+    assert result.file_name is None
+    assert all(codes == {"fee_unverified"} for codes in _left(world, result).values())
 
 
-def test_error_report_for_unknown_claims_changes_nothing(db, out, tmp_path):
-    world = build_world(db, members=2)
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"physician": "Nobody Here"}, "not a facilitator on the roster"),
+        ({"physician": "Alex1 Sample1"}, "is a member on the roster"),
+        ({"physician": ""}, "physician must name"),
+        ({"moh_office": ""}, "moh_office"),
+    ],
+)
+def test_settings_that_cannot_bill_stop_the_export(db, out, changes, message):
+    world = build_world(db, members=3)
     add_session(db, world)
-    _claims(db, world, out)
-    report = tmp_path / "EL123456.002"
-    report.write_text(_error_report(["00000099"], ["V05"]), "ascii")
-    imported = import_error_report(db, path=report, now=NOW)
-    assert imported.rejected == () and imported.unmatched == ("00000099",)
-    assert {c.state for c in db.scalars(select(ClaimRecord))} == {"exported"}
+    world.settings = make_settings(world.key, **changes)
+    with pytest.raises(BillingError, match=message):
+        _claims(db, world, out)
+
+
+def test_the_physician_may_be_named_by_full_name_or_display_name(db, out):
+    world = build_world(db, members=2, leaders=(("Fay", "Leader"),))
+    add_session(db, world)
+    world.settings = make_settings(world.key, physician="  fay   LEADER ")
+    assert len(_claims(db, world, out, dry_run=True).written) == 2
 
 
 def test_worksheet_rows_and_permissions(db, tmp_path):
-    world = build_world(db, members=3, m3={"version_code": ""})
-    session_id = add_session(db, world, minutes={"Alex1 Sample1": 120, "Alex2 Sample2": 30})
+    world = build_world(db, members=3, m3={"bill_ohip": "no", "diagnostic_code": ""})
+    session_id = add_session(
+        db, world, minutes={"Fay Leader": 120, "Alex1 Sample1": 120, "Alex2 Sample2": 30}
+    )
     path = tmp_path / "worksheet.csv"
     result = export_worksheet(db, settings=world.settings, out=path, session_id=session_id, now=NOW)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
-    assert result.rows == len(rows) == 3  # one row per member, facilitator excluded
+    assert result.rows == len(rows) == 2  # the members who attended; the facilitator excluded
     by_name = {row["last_name"]: row for row in rows}
     one = by_name["Sample1"]
     assert (one["fee_code"], one["units"], one["unit_fee_cents"], one["fee_submitted_cents"]) == (
         "K019A", "3", "3460", "10380",
     )  # fmt: skip
-    assert one["members_present"] == "2" and one["duration_min"] == "105"
+    assert (one["group_size"], one["group_size_rule"], one["duration_min"]) == (
+        "2",
+        "members",
+        "105",
+    )
+    assert (one["physician"], one["physician_minutes"], one["window_basis"]) == (
+        "Fay Leader", "105", "phases",
+    )  # fmt: skip
+    assert (one["minutes_present"], one["claimable_minutes"]) == ("125", "105")
+    assert (one["modality"], one["modality_item"], one["bill_ohip"]) == ("video", "K300A", "yes")
+    assert (one["fee_verified"], one["fee_effective_date"]) == ("yes", "2022-09-22")
     assert one["health_number"] == world.health_numbers["Alex1 Sample1"]
-    assert one["valid"] == "yes" and one["problems"] == ""
-    assert by_name["Sample2"]["units"] == "1"
-    assert by_name["Sample3"]["present"] == "no"
-    assert set(by_name["Sample3"]["problems"].split(";")) >= {"absent", "version_code"}
+    assert one["valid"] == "yes" and one["problems"] == "" and one["reasons"] == ""
+    assert by_name["Sample2"]["units"] == "1" and by_name["Sample2"]["claimable_minutes"] == "30"
     assert audit.entries(db, command="export billing")
+
+
+def test_the_worksheet_says_why_a_session_is_not_claimed(db, tmp_path):
+    world = build_world(db, members=3)
+    session_id = add_session(db, world, minutes={"Alex1 Sample1": 120, "Alex2 Sample2": 120})
+    path = tmp_path / "worksheet.csv"
+    export_worksheet(db, settings=world.settings, out=path, session_id=session_id, now=NOW)
+    rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+    assert {row["problems"] for row in rows} == {"physician_absent"}
+    assert {row["physician_minutes"] for row in rows} == {"0"}
+    assert all("billing physician was not present" in row["reasons"] for row in rows)
 
 
 def test_worksheet_needs_exactly_one_selection(db, tmp_path):
@@ -295,22 +294,3 @@ def test_worksheet_by_module(db, tmp_path):
         db, settings=world.settings, out=tmp_path / "w.csv", module="2026-09", now=NOW
     )
     assert result.rows == 4 and len(result.sessions) == 2
-
-
-def test_cme_hours(db, tmp_path):
-    world = build_world(db, members=2)
-    add_session(db, world)
-    add_session(db, world, start=START + timedelta(days=7), minutes={"Alex1 Sample1": 60})
-    member_id = world.members["Alex1 Sample1"]
-    path = tmp_path / "cme.csv"
-    result = export_cme(
-        db, settings=world.settings, member_id=member_id, year=2026, out=path, now=NOW
-    )
-    # 125 minutes in the meeting the first week (5 before the start): 120 count; then 60.
-    assert [held.minutes for held in result.report.sessions] == [120, 60]
-    assert result.report.hours == 3.0 and result.report.quarter_hours == 3.0
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "total" in path.read_text("utf-8")
-    assert audit.entries(db, command="export cme")[0].records[0] == f"member:{member_id}"
-    with pytest.raises(BillingError, match="no member"):
-        export_cme(db, settings=world.settings, member_id=9999, year=2026, now=NOW)

@@ -1,23 +1,28 @@
-"""Round trip on the storage path: presence events -> attendance -> claims file -> error report.
+"""Round trip on the storage path: presence -> attendance -> claims -> error report -> claims.
 
 The attendance is computed by the storage layer itself (`storage.attendance.finalize`) from
-presence events like those the webhook receiver records, so the claims must match what the
-attendance code decided; then a Claims Error Report naming two of the claims marks exactly
-those two rejected. (The full simulator + webhooks path is assembled in the scenario tests.)
+presence events like those the webhook receiver records (one member dials in by phone, one
+steps out and comes back), and the therapy window from phase changes like those the runtime
+records; the claims must be what those rules give. A Claims Error Report names one of our
+claims and a line about another patient; only ours is rejected, it is not sent again until
+corrected, and the corrected claim goes out in the next file. (The simulator + webhooks path
+is `test_demo_round_trip`.)
 """
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.attendance import PresenceEvent, finalize, record_presence
-from storage.billing.exports import claims_by_state, export_claims, import_error_report
+from storage.billing.exports import export_claims
+from storage.billing.ledger import claims_by_state, correct_claim, import_error_report
+from storage.health_number import generate
+from storage.phase_log import record_phase_change
 from storage.sessions import ensure_session
-from storage.tables.core import AttendanceRecord
 from tests.clock import TEST_NOW
 from tests.storage_fixtures import (  # noqa: F401
     db_engine,
@@ -30,31 +35,41 @@ from tests.storage_fixtures import (  # noqa: F401
 )
 
 from . import mri_reader
-from .db_world import GROUP, NOW, START, build_world
+from .db_world import EVENING, GROUP, NOW, START, build_world
+from .reports import Rejected, Section, error_report
 
 UUID = "round-trip-meeting=="
+DAY = {"date_from": date(2026, 11, 18), "date_to": date(2026, 11, 18)}
 
 
-def _events(stays: dict[str, int]) -> list[PresenceEvent]:
-    events = [PresenceEvent(kind="meeting_started", at=START - timedelta(minutes=15))]
-    for index, (name, minutes) in enumerate(stays.items()):
-        joined = START - timedelta(minutes=3)
-        events.append(
-            PresenceEvent(kind="joined", at=joined, participant_key=f"p{index}", name=name)
-        )
-        events.append(
-            PresenceEvent(
-                kind="left",
-                at=START + timedelta(minutes=minutes),
-                participant_key=f"p{index}",
-                name=name,
-            )
-        )
-    events.append(PresenceEvent(kind="meeting_ended", at=START + timedelta(minutes=125)))
+def _at(minutes: int):
+    return START + timedelta(minutes=minutes)
+
+
+def _stay(key: str, name: str, begin: int, end: int, *, phone: bool = False) -> list[PresenceEvent]:
+    modality = "telephone" if phone else "video"
+    return [
+        PresenceEvent(kind="joined", at=_at(begin), participant_key=key, user_id=f"u-{key}-{begin}",
+                      name=name, modality=modality),
+        PresenceEvent(kind="left", at=_at(end), participant_key=key, user_id=f"u-{key}-{begin}",
+                      name=name),
+    ]  # fmt: skip
+
+
+def _events() -> list[PresenceEvent]:
+    events = [PresenceEvent(kind="meeting_started", at=_at(-15))]
+    events += _stay("p0", "Fay Leader", -10, 122)
+    events += _stay("p1", "Alex1 Sample1", -3, 120)  # the whole evening: 105 claimable
+    events += _stay("p2", "Alex2 Sample2", -15, 65)  # social time is not claimed: 65
+    events += _stay("p3", "Alex3 Sample3", -3, 40)  # steps out for half an hour...
+    events += _stay("p3", "Alex3 Sample3", 70, 120)  # ...and comes back: 40 + 35 = 75
+    events += _stay("p4", "Alex4 Sample4", -3, 15)  # 15 minutes: left out, listed
+    events += _stay("p5", "Alex5 Sample5", 5, 120, phone=True)  # dials in: K301A
+    events.append(PresenceEvent(kind="meeting_ended", at=_at(125)))
     return events
 
 
-def test_claims_match_storage_attendance_and_two_rejections(
+def test_presence_to_claims_to_error_report_to_correction_to_claims(
     db_session: Session,  # noqa: F811
     tmp_path: Path,
 ) -> None:
@@ -67,64 +82,87 @@ def test_claims_match_storage_attendance_and_two_rejections(
         scheduled_start=START,
         now=TEST_NOW,
     )
-    stays = {
-        "Fay Leader": 122,
-        "Alex1 Sample1": 120,
-        "Alex2 Sample2": 105,
-        "Alex3 Sample3": 70,
-        "Alex4 Sample4": 40,  # under the 60-minute presence threshold: not present
-        "Alex5 Sample5": 120,
-    }
-    for number, event in enumerate(_events(stays)):
+    for number, event in enumerate(_events()):
         record_presence(db_session, meeting_uuid=UUID, journal_id=number, event=event)
+    previous = "social"
+    for offset, phase in EVENING:
+        record_phase_change(
+            db_session, meeting_uuid=UUID, at=_at(offset), from_phase=previous, to_phase=phase,
+            reason="clock",
+        )  # fmt: skip
+        previous = phase
     finalize(db_session, meeting_uuid=UUID, now=NOW)
 
-    present = {
-        row.member_id
-        for row in db_session.scalars(select(AttendanceRecord))
-        if row.present and row.role == "member"
-    }
     out = tmp_path / "out"
     out.mkdir()
-    result = export_claims(
+    first = export_claims(db_session, settings=world.settings, out_dir=out, now=NOW, **DAY)
+    ids = world.members
+    # five members in the window: band 5, K024A
+    assert {(c.member_id, c.units, c.modality_item) for c in first.written} == {
+        (ids["Alex1 Sample1"], 3, "K300A"),
+        (ids["Alex2 Sample2"], 2, "K300A"),
+        (ids["Alex3 Sample3"], 2, "K300A"),
+        (ids["Alex5 Sample5"], 3, "K301A"),
+    }
+    assert {c.fee_code for c in first.written} == {"K024A"}
+    assert [(lo.member_id, [p.code for p in lo.problems]) for lo in first.left_out] == [
+        (ids["Alex4 Sample4"], ["under_20_minutes"])
+    ]
+    assert first.path is not None
+    records = [mri_reader.parse(r) for r in mri_reader.split_records(first.path.read_bytes())]
+    trailer = records[-1]
+    assert (trailer["h_count"], trailer["r_count"], trailer["t_count"]) == ("0004", "0000", "00008")
+
+    by_member = {c.member_id: c.accounting_number for c in first.written}
+    ours = by_member[ids["Alex3 Sample3"]]
+    another_patient = by_member[ids["Alex1 Sample1"]]
+    report = tmp_path / "EK123456.001"
+    report.write_bytes(
+        error_report(
+            [
+                Section(
+                    "123456",
+                    [
+                        Rejected(ours, world.health_numbers["Alex3 Sample3"],
+                                 [("K024A", "20261118")], error="AD7"),
+                        Rejected(another_patient, generate(random.Random(4242)),
+                                 [("K024A", "20261118")]),
+                    ],
+                )
+            ]
+        )
+    )  # fmt: skip
+    imported = import_error_report(db_session, path=report, keyring=world.keyring, now=NOW)
+    assert [c.accounting_number for c in imported.rejected] == [ours]
+    assert [line.accounting_number for line in imported.unmatched] == [another_patient]
+    status = claims_by_state(db_session)
+    assert [c.accounting_number for c in status["rejected"]] == [ours]
+    assert len(status["exported"]) == 3
+
+    waiting = export_claims(db_session, settings=world.settings, out_dir=out, now=NOW, **DAY)
+    assert waiting.file_name is None and [w.accounting_number for w in waiting.waiting] == [ours]
+
+    correct_claim(
         db_session,
         settings=world.settings,
-        date_from=date(2026, 11, 18),
-        date_to=date(2026, 11, 18),
-        out_dir=out,
+        accounting_number=ours,
+        note="diagnosis revised",
+        diagnostic_code="309",
         now=NOW,
     )
-    assert {claim.member_id for claim in result.written} == present
-    assert len(present) == 4 and not result.left_out
-    # 4 present -> band 4 (K012A); 105 therapy minutes -> 3 units; 70 minutes -> 2 units.
-    units = {claim.member_id: claim.units for claim in result.written}
-    assert units == {
-        world.members["Alex1 Sample1"]: 3,
-        world.members["Alex2 Sample2"]: 3,
-        world.members["Alex3 Sample3"]: 2,
-        world.members["Alex5 Sample5"]: 3,
-    }
-    assert {claim.fee_code for claim in result.written} == {"K012A"}
-    assert result.path is not None
-    records = [mri_reader.parse(r) for r in mri_reader.split_records(result.path.read_bytes())]
-    headers = [r for r in records if r["record_id"] == "H"]
-    assert sorted(h["health_number"] for h in headers) == sorted(
-        world.health_numbers[name]
-        for name in ("Alex1 Sample1", "Alex2 Sample2", "Alex3 Sample3", "Alex5 Sample5")
-    )
-    trailer = records[-1]
-    assert (trailer["h_count"], trailer["r_count"], trailer["t_count"]) == ("0004", "0000", "00004")
-
-    named = [result.written[1].accounting_number, result.written[3].accounting_number]
-    lines = ["HX1V03N" + " " * 10 + "000000" + "0000" + "123456" + "00" + "001" + "20261204"]
-    for accounting in named:
-        lines.append("HXH" + " " * 10 + "  " + "19700101" + accounting + "HCPP")
-        lines.append("HXTK012A  0052200320261118300".ljust(64) + "V40")
-    lines.append(f"HX9{2:07d}{0:07d}{2:07d}{0:07d}")
-    report = tmp_path / "EL123456.001"
-    report.write_bytes("".join(line.ljust(79) + "\r\n" for line in lines).encode("ascii"))
-    import_error_report(db_session, path=report, now=NOW)
+    second = export_claims(db_session, settings=world.settings, out_dir=out, now=NOW, **DAY)
+    assert [(c.member_id, c.resubmits, c.units) for c in second.written] == [
+        (ids["Alex3 Sample3"], ours, 2)
+    ]
+    assert second.path is not None and second.path.name == "HK123456.002"
+    items = [
+        mri_reader.parse(r)
+        for r in mri_reader.split_records(second.path.read_bytes())
+        if r[2] == "T"
+    ]
+    assert [(i["service_code"], i["diagnostic"].strip()) for i in items] == [
+        ("K024A", "309"),
+        ("K300A", ""),
+    ]
     status = claims_by_state(db_session)
-    assert [claim.accounting_number for claim in status["rejected"]] == named
-    assert len(status["exported"]) == 2
-    assert all(claim.error_codes == ("V40",) for claim in status["rejected"])
+    assert [c.accounting_number for c in status["resubmitted"]] == [ours]

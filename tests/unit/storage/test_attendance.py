@@ -186,6 +186,19 @@ def test_finalize_stores_what_the_pure_function_computes(db_session):
     db_session.commit()
     assert db_session.query(AttendanceRecord).count() == len(result.people)
     assert db_session.query(TherapyInterval).count() == len(result.therapy)
+    # the join sessions are stored with each row, once, whatever the re-finalising
+    stored = att.stored_attendance(db_session, session_id=session_id)
+    spans = att.stored_spans(db_session, session_ids=[session_id])
+    assert [spans.get(r.id, ()) for r in stored] == [p.spans for p in result.people]
+    assert sum(len(found) for found in spans.values()) == sum(len(p.spans) for p in result.people)
+
+
+def test_the_modality_zoom_reported_is_stored_with_the_presence(db_session):
+    joined = att.PresenceEvent(kind="joined", at=at(1), participant_key="p", user_id="9",
+                               name="Caller", modality="telephone")  # fmt: skip
+    assert att.record_presence(db_session, meeting_uuid="u", journal_id=1, event=joined)
+    db_session.commit()
+    assert att.presence_events(db_session, meeting_uuid="u") == (joined,)
 
 
 def test_a_leave_without_participant_uuid_pairs_with_its_join_by_user_id():

@@ -24,9 +24,17 @@ from bot.config import load_settings
 from storage import attendance, audit, journal
 from storage.crypto import Keyring, generate_key
 from storage.db import make_engine
+from storage.phase_log import record_phase_change
 from storage.roster import read_phi
 from storage.sessions import ensure_session
-from storage.tables.core import AttendanceRecord, AuditEntry, Member, SessionRecord
+from storage.tables.core import (
+    AttendanceRecord,
+    AttendanceSpan,
+    AuditEntry,
+    Member,
+    SessionRecord,
+)
+from storage.tables.runtime import PhaseChange
 from tests.clock import TEST_NOW, HandClock
 from webhooks.parse import describe, parse_event
 from webhooks.translate import to_presence
@@ -326,19 +334,33 @@ def test_purge_dry_run_and_retention_guard(cli, capsys, db_url):
             journal_id=1,
             event=attendance.PresenceEvent(kind="joined", at=old, name="X"),
         )
+        attendance.record_presence(
+            session,
+            meeting_uuid="old",
+            journal_id=2,
+            event=attendance.PresenceEvent(kind="left", at=old + timedelta(hours=1), name="X"),
+        )
         attendance.finalize(session, meeting_uuid="old", now=old + timedelta(hours=3))
+        record_phase_change(
+            session, meeting_uuid="old", at=old, from_phase="social", to_phase="meditation",
+            reason="clock",
+        )  # fmt: skip
         session.commit()
     assert cli("purge", "--before", "2026-01-01") == 1
     assert "retention period" in capsys.readouterr().err
     assert cli("purge", "--before", "2015-01-01", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "would delete" in out and "sessions: 1" in out and "attendance: 1" in out
+    assert "presence: 2" in out
+    assert "attendance_spans: 1" in out and "phase_changes: 1" in out
     with _session(db_url) as session:
         assert len(session.scalars(select(SessionRecord)).all()) == 2
     assert cli("purge", "--before", "2015-01-01") == 0
     with _session(db_url) as session:
         assert [s.meeting_uuid for s in session.scalars(select(SessionRecord))] == ["new"]
         assert session.scalars(select(AttendanceRecord)).all() == []
+        assert session.scalars(select(AttendanceSpan)).all() == []
+        assert session.scalars(select(PhaseChange)).all() == []
         assert [e.command for e in audit.entries(session)] == ["purge"]
 
 

@@ -153,3 +153,12 @@ def test_reconcile_fills_gaps_and_records_disagreements(db_session):
     db_session.commit()
     assert db_session.query(Disagreement).count() == 4
     assert len(att.stored_attendance(db_session, session_id=1)) == 4
+    # each row keeps its join sessions; the report's say nothing about how Fay joined
+    stored = {r.name: r for r in att.stored_attendance(db_session, session_id=1)}
+    spans = att.stored_spans(db_session, session_ids=[1])
+    assert [s.modality for s in spans[stored["Fay"].id]] == [""]
+    assert [(s.start, s.end) for s in spans[stored["Fay"].id]] == [
+        (t("2026-11-26T23:41:00Z"), t("2026-11-27T01:46:00Z"))
+    ]
+    assert len(spans[stored["Avery T"].id]) == 1
+    assert sum(len(found) for found in spans.values()) == 4  # nothing left from the first run

@@ -184,3 +184,48 @@ def test_reseal_all_moves_every_row_to_the_new_key(db_session):
         ].version_code
         == "AB"
     )
+
+
+# The physician's billing decision: `bill_ohip`, a column a file may leave out.
+BILLING_HEADER = HEADER  # ROSTER_HEADERS ends with bill_ohip
+MEMBER = (
+    "Ann,Sample,Ann,,member,,9876543217,AB,ON,1980-02-29,F,,,{dx},in_person,2026-01-01,,,{bill}"
+)
+
+
+@pytest.mark.parametrize(
+    ("bill", "dx", "expected"),
+    [("yes", "311", True), ("YES", "311", True), ("no", "", False), ("", "", None)],
+)
+def test_bill_ohip_is_the_physicians_yes_or_no_and_never_defaulted(bill, dx, expected):
+    assert ROSTER_HEADERS[-1] == "bill_ohip"
+    (row,) = parse_roster(_csv(MEMBER.format(dx=dx, bill=bill)), today=TODAY)
+    assert row.bill_ohip is expected
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (MEMBER.format(dx="311", bill="maybe"), "bill_ohip"),
+        (MEMBER.format(dx="", bill="yes"), "diagnostic_code"),
+        ("Fay,X,Fay,,facilitator,,,,,,,,,,,,,,yes", "bill_ohip"),
+    ],
+)
+def test_bill_ohip_rules(line, field):
+    with pytest.raises(RosterImportError) as refused:
+        parse_roster(_csv(line), today=TODAY)
+    assert [p.field for p in refused.value.problems] == [field]
+
+
+def test_a_file_without_the_column_imports_everyone_undecided(db_session):
+    rows = parse_roster((FIXTURES / "good.csv").read_text(), today=TODAY)
+    assert "bill_ohip" not in (FIXTURES / "good.csv").read_text().splitlines()[0]
+    assert {row.bill_ohip for row in rows} == {None}
+    import_roster(db_session, group_name="G", rows=rows, keyring=Keyring.from_text(generate_key()),
+                  now=TEST_NOW)  # fmt: skip
+    assert {m.bill_ohip for m in db_session.scalars(select(Member))} == {None}
+    decided = parse_roster(_csv(MEMBER.format(dx="311", bill="no")), today=TODAY)
+    import_roster(db_session, group_name="G", rows=decided,
+                  keyring=Keyring.from_text(generate_key()), now=TEST_NOW)  # fmt: skip
+    ann = db_session.scalar(select(Member).where(Member.display_name == "Ann"))
+    assert ann is not None and ann.bill_ohip is False

@@ -23,7 +23,7 @@ from phases.events import (
 from storage.attendance import PresenceEvent
 from tests.zoom_fixtures import all_bodies, load_event
 from webhooks.parse import parse_document
-from webhooks.translate import to_engine_events, to_presence, zoom_role
+from webhooks.translate import dialed_in, to_engine_events, to_presence, zoom_role
 
 KELLER = Participant(
     key="55555AAAiAAAAAiAiAiiAii",
@@ -57,7 +57,45 @@ def test_joined_and_left_use_participant_uuid_as_key() -> None:
         user_id=KELLER.user_id,
         name=KELLER.name,
         email=KELLER.email,
+        modality="video",
     )
+
+
+def _phone_join(phone_number: str) -> Any:
+    return parse_document(
+        {
+            "event": "meeting.participant_joined",
+            "event_ts": 1,
+            "payload": {
+                "object": {
+                    "uuid": "u",
+                    "participant": {
+                        "user_id": "9",
+                        "user_name": "Caller 1",
+                        "join_time": "2026-03-04T17:03:09Z",
+                        "phone_number": phone_number,
+                    },
+                }
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("phone_number", "modality"),
+    [("+1416555xxxx", "telephone"), ("", "video"), ("  ", "video")],
+)
+def test_a_dial_in_is_recorded_as_telephone(phone_number: str, modality: str) -> None:
+    join = _phone_join(phone_number)
+    presence = to_presence(join)
+    assert presence is not None and presence.modality == modality
+    assert dialed_in(join.participant) is (modality == "telephone")  # the one phone test
+    assert "416" not in repr(presence)  # the number itself is not kept
+
+
+def test_only_a_join_says_how_someone_came_in() -> None:
+    left = to_presence(load_event("meeting.participant_left", 0))
+    assert left is not None and left.modality == ""
 
 
 def test_registrant_id_is_carried() -> None:
