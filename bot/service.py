@@ -42,6 +42,7 @@ from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
+from bot.runtime import inbox
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
@@ -109,6 +110,8 @@ class ServiceHooks:
         )
 
     def decode(self, entry: JournalEntry) -> Decoded:
+        if inbox.is_command(entry):
+            return inbox.decode_command(entry)
         event = parse_event(entry.body)
         at = (
             datetime.fromtimestamp(entry.event_ts / 1000, UTC)
@@ -141,6 +144,8 @@ class ServiceHooks:
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
 
     def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+        if inbox.is_command(entry):
+            return  # a console command carries no presence
         presence = to_presence(parse_event(entry.body))
         if presence is not None:
             attendance.record_presence(
