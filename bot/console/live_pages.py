@@ -12,6 +12,7 @@ and opening the stream are written to the audit log (they show who is in the mee
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,12 +111,14 @@ def live_page(request: Request, session_id: int, command: int | None = None) -> 
             actor=who.actor,
             detail="live page",
         )
+    panel = _panel(context, meeting, who)
     return context.page(
         request,
         "live.html",
         {
             "sid": session_id,
-            "panel": _panel(context, meeting, who),
+            "panel": panel,
+            "seen": _digest(panel),
             "answer": answer,
             "summary": meeting.summary,
         },
@@ -123,8 +126,13 @@ def live_page(request: Request, session_id: int, command: int | None = None) -> 
     )
 
 
+def _digest(html: str) -> str:
+    """A short fingerprint of a rendered panel (the stream skips what the page already shows)."""
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()[:16]
+
+
 @router.get("/live/{session_id}/stream", include_in_schema=False)
-async def live_stream(request: Request, session_id: int) -> Response:
+async def live_stream(request: Request, session_id: int, seen: str = "") -> Response:
     context = _context(request)
     who = await asyncio.to_thread(context.signed_in, request, extend=False)
     if who is None:
@@ -143,14 +151,17 @@ async def live_stream(request: Request, session_id: int) -> Response:
 
     await asyncio.to_thread(opening)
     return StreamingResponse(
-        _events(request, context, session_id),
+        _events(request, context, session_id, seen=seen[:16]),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )
 
 
-async def _events(request: Request, context: ConsoleContext, session_id: int) -> AsyncIterator[str]:
-    """The stream: the panel whenever it changes; "signedout" when the session ends."""
+async def _events(
+    request: Request, context: ConsoleContext, session_id: int, *, seen: str
+) -> AsyncIterator[str]:
+    """The stream: the panel whenever it changes (not the one the page was loaded with, whose
+    fingerprint is `seen`); "signedout" when the session ends."""
     last = ""
     quiet = 0.0
     interval = context.settings.console.live_poll_seconds
@@ -173,9 +184,10 @@ async def _events(request: Request, context: ConsoleContext, session_id: int) ->
             )
             return
         if html != last:
-            last = html
+            first, last = not last, html
             quiet = 0.0
-            yield _sse("live", html)
+            if not (first and _digest(html) == seen):
+                yield _sse("live", html)
         else:
             quiet += interval
             if quiet >= _KEEPALIVE:

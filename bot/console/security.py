@@ -50,7 +50,7 @@ _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
@@ -95,14 +95,14 @@ def csrf_valid(session_token: str, presented: str) -> bool:
 def same_origin(request: Request, public_url: str) -> bool:
     """False when the browser says a POST comes from another site.
 
-    Browsers send `Sec-Fetch-Site` and `Origin` with a form POST; either naming another site
-    is refused. `Origin` must name the console's public address or the host the request was
-    sent to. Neither header present (an old browser, a test client) is let through: the CSRF
-    token is the check that must always pass.
+    Browsers send `Sec-Fetch-Site` with every request: anything but "same-origin" (or "none",
+    typed by the user) is refused. Without it, `Origin` must name the console's public
+    address or the host the request was sent to. Neither header (an old browser, a test
+    client) is let through: the CSRF token is the check that must always pass.
     """
     fetch_site = request.headers.get("sec-fetch-site", "")
-    if fetch_site and fetch_site not in ("same-origin", "none"):
-        return False
+    if fetch_site:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin", "")
     if not origin:
         return True
