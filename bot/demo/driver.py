@@ -33,7 +33,7 @@ import logging
 import socket
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,7 +62,11 @@ from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction
 
-__all__ = ["DemoError", "DemoRun", "MEETING_ID", "run_on_real_path"]
+__all__ = ["Companion", "DemoError", "DemoRun", "MEETING_ID", "run_on_real_path"]
+
+#: Started beside the service once it listens (the console of `demo --console`): called with
+#: the service app, the demo's world and the evening's (virtual) clock.
+Companion = Callable[[FastAPI, DemoWorld, Callable[[], datetime]], Awaitable[None]]
 
 _log = logging.getLogger(__name__)
 
@@ -143,6 +147,7 @@ async def run_on_real_path(
     *,
     speed: float = 0.0,
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None,
+    companion: Companion | None = None,
 ) -> DemoRun:
     """Run `scenario` through the real receiver and runtime (see the module docstring).
 
@@ -151,11 +156,14 @@ async def run_on_real_path(
         world: settings and a migrated database with the roster (`bot.demo.world`).
         speed: 0 runs as fast as possible; X > 0 runs at X times real time.
         on_progress: receives the new timeline records after each moment (live output).
+        companion: started once the service listens (the console), see `Companion`.
 
     Raises:
         DemoError: the server did not start or the run did not settle.
     """
-    return await _Driver(scenario, world, speed=speed, on_progress=on_progress).run()
+    driver = _Driver(scenario, world, speed=speed, on_progress=on_progress)
+    driver.companion = companion
+    return await driver.run()
 
 
 class _Driver:
@@ -198,6 +206,7 @@ class _Driver:
         self.printed = 0
         self.last_action_id = 0
         self.delivery: WebhookDelivery | None = None
+        self.companion: Companion | None = None
         self.meeting.set_webhook_sink(self._on_webhook)
 
     # -- wiring --------------------------------------------------------------------------
@@ -246,6 +255,8 @@ class _Driver:
         serving = asyncio.create_task(server.serve(sockets=[listener]))
         try:
             await self._wait_started(server, serving)
+            if self.companion is not None:
+                await self.companion(app, self.world, self.clock.now)
             async with httpx.AsyncClient(trust_env=False) as client:
                 self.delivery = WebhookDelivery(transport=HttpTransport(client, url))
                 with _phase_log(self.clock.now, self.timeline):
@@ -306,7 +317,7 @@ class _Driver:
             now = max(min(candidates), self.clock.now())
             if now > limit:
                 raise DemoError(f"the session did not settle within {_HORIZON} of the start")
-            await self._pace(now)
+            await self._pace(now, worker)
             self.clock.advance_to(now)
             if not opened and scenario.opens_at <= now:
                 opened = True
@@ -321,11 +332,21 @@ class _Driver:
             await self._settle(worker)
             self._progress()
 
-    async def _pace(self, moment: datetime) -> None:
-        if self.speed > 0:
-            seconds = (moment - self.clock.now()).total_seconds() / self.speed
-            if seconds > 0:
-                await asyncio.sleep(seconds)
+    async def _pace(self, moment: datetime, worker: Worker) -> None:
+        """Wait, in wall time, for `moment` at the run's speed. Meanwhile anything that
+        happened outside the story (a console button: its actions and the webhooks they
+        make) is delivered and processed every quarter second, so it shows at once."""
+        if self.speed <= 0:
+            return
+        left = (moment - self.clock.now()).total_seconds() / self.speed
+        while left > 0:
+            step = min(left, 0.25)
+            await asyncio.sleep(step)
+            left -= step
+            assert self.delivery is not None
+            if self.delivery.pending or not self._quiet():
+                await self._settle(worker)
+                self._progress()
 
     async def _settle(self, worker: Worker) -> None:
         """Deliver, process and carry out until nothing is left in flight."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.demo.driver import MEETING_ID, DemoError, DemoRun, run_on_real_path
+from bot.demo.driver import MEETING_ID, Companion, DemoError, DemoRun, run_on_real_path
 from bot.demo.world import build_world
 from bot.errors import BalintError
 from bot.simulation.scenario import Scenario
@@ -94,6 +94,7 @@ async def run_demo(
     data_key: str | None = None,
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None,
     clock: Clock = system_clock,
+    companion: Companion | None = None,
 ) -> DemoReport:
     """Run `scenario` end to end and write its files under `out_dir`.
 
@@ -105,13 +106,16 @@ async def run_demo(
         on_progress: live timeline records, moment by moment.
         clock: the real time of the run (the evening itself runs on a virtual clock): it
             stamps the roster import and the worksheet export, and decides what is "future".
+        companion: started beside the service once it listens (`demo --console`).
 
     Raises:
         DemoError: the run did not complete.
     """
     key = data_key if data_key is not None else os.environ.get("BALINT_DATA_KEY") or None
     world = build_world(scenario, out_dir=out_dir, data_key=key, meeting_id=MEETING_ID, now=clock())
-    run = await run_on_real_path(scenario, world, speed=speed, on_progress=on_progress)
+    run = await run_on_real_path(
+        scenario, world, speed=speed, on_progress=on_progress, companion=companion
+    )
     engine = make_engine(world.settings.storage.url)
     try:
         factory = make_session_factory(engine)
