@@ -24,9 +24,10 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.commands.export_cmd import parse_day
 from bot.config import Settings
@@ -36,6 +37,11 @@ from bot.demo.session import DemoReport, run_demo
 from bot.errors import BalintError
 from bot.simulation.scenario import Scenario, ScenarioError, load_scenario
 from storage.clock import Clock
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from bot.simulation.world import ServiceWorld
 
 __all__ = ["register"]
 
@@ -213,10 +219,16 @@ class DemoConsole:
         self.palette = palette
         self.finished = False
         self.status = 0
+        #: the one-time sign-in link, once started
+        self.link = ""
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._database: Any = None
 
-    async def start(self, app: Any, world: Any, meeting_clock: Any) -> None:
+    async def start(
+        self, app: FastAPI, world: ServiceWorld, meeting_clock: Callable[[], datetime]
+    ) -> None:
+        """The run's `Companion`: bind, issue the facilitator's link, serve, print it."""
         from bot.config import ConsoleSettings
         from bot.console import server as console_server
         from bot.console.app import create_console_app
@@ -232,13 +244,14 @@ class DemoConsole:
         settings = world.settings.model_copy(
             update={"console": ConsoleSettings(port=port, exports_dir=str(world.database.parent))}
         )
-        factory = make_session_factory(make_engine(settings.storage.url))
-        with session_scope(factory) as session:
-            found = records.facilitators(session, group_name=settings.group.name)
+        self._database = make_engine(settings.storage.url)
+        factory = make_session_factory(self._database)
+        with session_scope(factory) as db:
+            found = records.facilitators(db, group_name=settings.group.name)
             if not found:
                 raise BalintError("demo --console: the scenario has no facilitator to sign in")
             token = records.issue_link(
-                session,
+                db,
                 member_id=found[0].member_id,
                 now=self.clock(),
                 ttl=timedelta(minutes=settings.console.link_minutes),
@@ -252,9 +265,9 @@ class DemoConsole:
         )
         self._server = console_server.console_server(console_app)
         self._task = asyncio.create_task(self._server.serve(sockets=[listener]))
-        link = f"{public_url(settings)}/signin/link/{token}"
+        self.link = f"{public_url(settings)}/signin/link/{token}"
         print(self.palette("head", "facilitator's console"))
-        print(f"  open {link}")
+        print(f"  open {self.link}")
         print(
             f"  signs in as {found[0].name}, once, within {settings.console.link_minutes} "
             "minutes; the console stays open after the evening until Ctrl-C"
@@ -271,10 +284,16 @@ class DemoConsole:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+        await self.close()
+        print("\nconsole closed", file=sys.stderr)
+
+    async def close(self) -> None:
+        """Stop the console's server and let go of its database."""
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
-        print("\nconsole closed", file=sys.stderr)
+        if self._database is not None:
+            self._database.dispose()
 
 
 def latest_past(weekday: int, *, before: date) -> date:

@@ -1,7 +1,7 @@
 """Console: one-time sign-in links, console sessions, Zoom sign-ins in progress.
 
 Revision ID: 0010_console
-Revises: 0005_journal_redaction
+Revises: 0007_person_keys
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_console"
-down_revision = "0005_journal_redaction"
+down_revision = "0007_person_keys"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from bot.agenda import agenda_from_settings
 from bot.config import Settings
 from bot.errors import MeetingControlError
-from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
+from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo
+from bot.runtime import inbox
 from bot.runtime.durable import Decoded
 from phases.actions import Action
 from phases.engine import new_session
@@ -55,8 +56,8 @@ class RecordingMeeting:
     async def rename(self, user_id: str, new_name: str) -> None:
         await self._do("rename", f"{user_id}:{new_name}")
 
-    async def mute(self, user_id: str) -> None:
-        await self._do("mute", user_id)
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
+        await self._do("mute", user_id if allow_self_unmute else f"{user_id}:locked")
 
     async def stop_video(self, user_id: str) -> None:
         await self._do("stop_video", user_id)
@@ -79,6 +80,9 @@ class RecordingMeeting:
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
         await self._do("chat", f"{to}:{user_id}:{text}")
 
+    async def resolve(self, who: Addressee) -> str:
+        return who.user_id  # records calls only: every id is taken as given
+
     async def list_participants(self) -> list[ParticipantInfo]:
         return []
 
@@ -93,7 +97,8 @@ class RecordingMeeting:
 
 
 class ScriptedHooks:
-    """Hooks whose journal bodies name a scripted list of engine events."""
+    """Hooks whose journal bodies name a scripted list of engine events; a console command
+    (`bot.runtime.inbox`) is decoded as `bot.service.ServiceHooks` decodes it."""
 
     def __init__(self) -> None:
         self.script: dict[str, tuple[Event, ...]] = {}
@@ -124,6 +129,8 @@ class ScriptedHooks:
         return entry.id
 
     def decode(self, entry: JournalEntry) -> Decoded:
+        if inbox.is_command(entry):
+            return inbox.decode_command(entry)
         label = json.loads(entry.body)["label"]
         at = datetime.fromtimestamp(entry.event_ts / 1000, UTC) if entry.event_ts else None
         return Decoded(meeting_id="85746065432", events=self.script[label], at=at)
