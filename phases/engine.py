@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 
 from phases._table import BEFORE_CLOSING, NEXT, RULES
@@ -647,6 +647,9 @@ def _announce_pending(d: _Draft) -> None:
 
 
 def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
+    """Someone is in the meeting proper. Admitted (`was_waiting`) when they were waiting, or
+    when they last left from the waiting room and did not arrive again: Zoom reports an
+    admission as leaving the waiting room and joining, in either order."""
     old = d.people.get(participant.key)
     if old is not None and old.where == "meeting":
         # The same join told again (webhook and SDK): new ids, and a role only if stronger
@@ -659,7 +662,9 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
             # A rejoin whose departure was lost would bring them back audible: mute again.
             _enforce_mirror(d, person, audio=True, video=True)
         return
-    was_waiting = old is not None and old.where == "waiting"
+    was_waiting = old is not None and (
+        old.where == "waiting" or (old.where == "gone" and old.came_through_waiting_room)
+    )
     person = _upsert(d, participant, where="meeting", role=role, came_through=was_waiting)
     if person.key in d.held:
         d.held = d.held - {person.key}
@@ -685,9 +690,11 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
 
 
 def _left(d: _Draft, participant: Participant) -> None:
+    """Someone is gone; `came_through_waiting_room` then says whether they left from the
+    waiting room (see `_joined`)."""
     old = d.people.get(participant.key)
     if old is not None and old.where != "gone":
-        d.put(_moved(old, "gone"))
+        d.put(replace(_moved(old, "gone"), came_through_waiting_room=old.where == "waiting"))
 
 
 def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bool | None) -> None:
@@ -796,7 +803,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
             if old is None or old.where == "waiting":  # else admitted or gone: told already
                 _left(d, participant)
         case Left():
-            _left(d, participant)
+            old = d.people.get(participant.key)
+            if old is None or old.where != "waiting":  # else moved there: its arrival was told
+                _left(d, participant)
         case Joined(role=role):
             _joined(d, participant, role)
         case AudioMuted():

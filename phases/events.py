@@ -84,7 +84,8 @@ class ArrivedInWaitingRoom:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeftWaitingRoom:
-    """Someone left the waiting room without being admitted (they hung up)."""
+    """Someone left the waiting room: they hung up, or they were admitted (Zoom reports an
+    admission as leaving the waiting room and joining, in an order it does not document)."""
 
     participant: Participant
 
@@ -99,7 +100,8 @@ class Joined:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left:
-    """Someone left the meeting proper."""
+    """Someone left the meeting proper (also when moved to the waiting room: Zoom then
+    reports the arrival there as well, in an order it does not document)."""
 
     participant: Participant
 

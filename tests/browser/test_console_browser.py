@@ -191,34 +191,39 @@ def test_live_page_follows_a_webhook_and_admits_a_latecomer_with_the_button(
             name = "Chloé" if handle == "chloe" else handle.capitalize()
             s.call(lambda h=handle, n=name: s.meeting.person_joins(h, name=n))
         s.settle()
-        s.clock.set(SCHEDULED_START + timedelta(minutes=12))
+        s.clock.set(SCHEDULED_START + timedelta(minutes=3))
         s.settle()
         _sign_in(chrome, s.link())
-        assert "Case call" in _text(chrome, "#phase-name")
+        assert "Meditation" in _text(chrome, "#phase-name")
         assert "No one is waiting." in _text(chrome, ".waiting")
 
-        # A webhook arrives: a guest joins and the bot holds them. The page follows by itself.
+        # A webhook arrives: a member comes late and the bot holds them for the meditation.
+        # The page follows by itself.
         started = time.monotonic()
-        s.call(lambda: s.meeting.person_joins("zed", name="Zed Visitor"))
-        _wait(chrome, lambda d: "Zed Visitor" in _text(d, ".waiting"))
+        s.call(lambda: s.meeting.person_joins("eli", name="Eli"))
+        _wait(chrome, lambda d: "Eli" in _text(d, ".waiting"))
         followed = time.monotonic() - started
         print(f"live page followed the webhook in {followed:.2f} s")
         assert followed < 1.0
-        assert "not on the roster" in _text(chrome, ".waiting")
-        assert "4 missing" in _text(chrome, "#roster-h")
+        assert "meditation: let in at 19:10" in _text(chrome, ".waiting")
+        s.call(lambda: s.meeting.person_joins("zed", name="Zed Visitor"))
+        _wait(chrome, lambda d: "not on the roster" in _text(d, ".waiting"))
+        assert "3 missing" in _text(chrome, "#roster-h")
         save_screenshot(chrome, artifacts, "console-live", docs=True)
         chrome.set_window_size(390, 1600)
         save_screenshot(chrome, artifacts, "console-live-phone")
         chrome.set_window_size(1280, 1000)
 
-        # The Admit button: a command for the runtime; Zoom lets them in; the page follows.
-        key = s.meeting.key_of("zed")
+        # The Admit button, during the meditation: a command for the runtime; Zoom lets Eli
+        # in (its webhooks: left the waiting room, then joined); the engine keeps them in.
+        key = s.meeting.key_of("eli")
         chrome.find_element(By.ID, f"admit-{key}").click()
-        _wait(chrome, lambda d: "Done: /admit Zed Visitor" in _text(d, "#flash"))
+        _wait(chrome, lambda d: "Done: /admit Eli" in _text(d, "#flash"))
         s.settle()
-        _wait(chrome, lambda d: "No one is waiting." in _text(d, ".waiting"))
-        assert "Zed Visitor" in _text(chrome, ".present")
-        assert s.meeting.where_is("zed") == "meeting"
+        _wait(chrome, lambda d: "Eli" in _text(d, ".present"))
+        assert "Eli" not in _text(chrome, ".waiting") and "Zed Visitor" in _text(chrome, ".waiting")
+        s.settle()
+        assert s.meeting.where_is("eli") == "meeting"
         assert s.commands() == 1
         save_screenshot(chrome, artifacts, "console-live-admitted")
 
@@ -243,7 +248,7 @@ def test_live_page_follows_a_webhook_and_admits_a_latecomer_with_the_button(
         live = chrome.current_url
         chrome.delete_all_cookies()
         chrome.get(live)
-        assert "Sign in" in _text(chrome, "main") and "Zed Visitor" not in chrome.page_source
+        assert "Sign in" in _text(chrome, "main") and "Eli" not in chrome.page_source
         save_screenshot(chrome, artifacts, "console-signed-out")
         status = chrome.execute_async_script(
             "const done = arguments[arguments.length - 1];"

@@ -2,10 +2,10 @@
 
 The serve app runs with the simulator as Zoom (`serve_harness`); the console app is driven
 through httpx's ASGI transport as a browser would drive it (cookies, form posts). A
-latecomer the bot holds (not on the roster) is admitted with the console's button: the
-command is journaled, the worker steps the engine with it, the engine admits, the simulated
-Zoom lets the person in and its webhook comes back. Without a session, without the CSRF
-token or from another site, nothing is journaled.
+guest the bot holds, and a member held for the meditation, are admitted with the console's
+button: the command is journaled, the worker steps the engine with it, the engine admits,
+the simulated Zoom lets the person in and its webhooks come back (and the engine keeps them
+in). Without a session, without the CSRF token or from another site, nothing is journaled.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ async def _live(w: World) -> tuple[str, str, str]:
     return url, page.text, found.group(1)
 
 
-async def test_the_admit_button_lets_a_latecomer_in_through_the_engine(sqlite_file) -> None:
+async def test_the_admit_button_lets_a_guest_in_through_the_engine(sqlite_file) -> None:
     async with world(sqlite_file) as w:
         await _guest_after_meditation(w)
         await _sign_in(w)
@@ -221,3 +221,50 @@ async def test_sign_out_ends_the_session(sqlite_file) -> None:
         out = await w.browser.post("/signout", data={"csrf": csrf})
         assert out.status_code == 303
         assert (await w.browser.get(url)).status_code == 401
+
+
+async def _press(w: World, action: str, who: str, name: str) -> str:
+    """Press a row's button on the live page as htmx does; the answer's text."""
+    url, _page, csrf = await _live(w)
+    answer = await w.browser.post(
+        f"{url}/command",
+        data={"csrf": csrf, "action": action, "target": w.meeting.key_of(who), "name": name},
+        headers={"HX-Request": "true", "Origin": CONSOLE},
+    )
+    assert answer.status_code == 200
+    return answer.text
+
+
+async def test_the_admit_button_lets_a_member_held_for_the_meditation_in_for_good(
+    sqlite_file,
+) -> None:
+    """Zoom reports the admission as leaving the waiting room, then joining (the simulator's
+    order): the engine takes it as the admission it is and does not put Anna back."""
+    async with world(sqlite_file) as w:
+        await _meditation_with_latecomer(w)
+        await _sign_in(w)
+        assert "Done: /admit Anna" in await _press(w, "admit", "anna", "Anna")
+        await w.service.settle()
+        assert w.meeting.where_is("anna") == "meeting"
+        assert w.meeting.admit_calls.count(w.meeting.user_id_of("anna")) == 1
+        events = [hook.event for hook in w.meeting.webhooks]
+        assert "meeting.participant_put_in_waiting_room" not in events
+        _url, page, _csrf = await _live(w)
+        assert "No one is waiting." in page and "Meditation" in page
+
+
+async def test_hold_then_admit_with_the_buttons(sqlite_file) -> None:
+    async with world(sqlite_file) as w:
+        await _meditation_with_latecomer(w)
+        w.clock.set(SCHEDULED_START + timedelta(minutes=12))
+        await w.service.settle()
+        assert w.meeting.where_is("anna") == "meeting"
+        await _sign_in(w)
+        assert "Done: /hold Anna" in await _press(w, "hold", "anna", "Anna")
+        await w.service.settle()
+        assert w.meeting.where_is("anna") == "waiting"
+        _url, page, _csrf = await _live(w)
+        assert "held by a facilitator" in page
+        assert "Done: /admit Anna" in await _press(w, "admit", "anna", "Anna")
+        await w.service.settle()
+        assert w.meeting.where_is("anna") == "meeting"
