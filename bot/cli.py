@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.attendance_cmd",
     "bot.commands.purge_cmd",
     "bot.commands.join_cmd",
+    "bot.commands.console_cmd",
 )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "AgendaSettings",
     "BillingSettings",
     "BotSettings",
+    "ConsoleSettings",
     "GroupSettings",
     "LogSettings",
     "ServerSettings",
@@ -136,6 +137,29 @@ class BillingSettings(_Section):
         return self
 
 
+class ConsoleSettings(_Section):
+    """The facilitator's console (`bot.console`); see docs/console.md."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    #: the address a browser reaches the console at (links, the Zoom redirect, Secure cookies)
+    public_url: str = Field(default="", pattern=r"^(|https?://[^/?#\s]+(/[^?#\s]*)?)$")
+    link_minutes: int = Field(default=10, ge=1, le=60)
+    idle_minutes: int = Field(default=30, ge=5, le=720)
+    session_hours: int = Field(default=12, ge=1, le=72)
+    #: poll interval of the live page's stream, seconds
+    live_poll_seconds: float = Field(default=0.5, ge=0.1, le=5.0)
+    #: folder the export commands write to (`--out`), offered for download; "" = none
+    exports_dir: str = ""
+    #: Zoom OAuth app (user-managed, authorization code) for "Sign in with Zoom"
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr = SecretStr("")
+    oauth_authorize_url: str = "https://zoom.us/oauth/authorize"
+    oauth_token_url: str = "https://zoom.us/oauth/token"
+    oauth_revoke_url: str = "https://zoom.us/oauth/revoke"
+
+
 class LogSettings(_Section):
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -158,6 +182,7 @@ class Settings(BaseSettings):
     agenda: AgendaSettings = Field(default_factory=AgendaSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     #: Key for PHI at rest (`BALINT_DATA_KEY`); never put it in the file.
     data_key: SecretStr | None = None

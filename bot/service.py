@@ -20,10 +20,11 @@ Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`
 engine of this project is the phase engine, and a group's weekly *session* is what
 `start_session` opens (`storage.sessions`).
 
-A command from another trusted source (say, a facilitator's button in a web console) enters
-through `MeetingRuntime.feed_command` (the worker's runtime for the meeting), as a
-`ChatMessage` from that facilitator's person key, so the engine runs it as the same command
-as the chat line, once, and checks the sender's rights as it does for the chat.
+A facilitator's button in the console (`bot.console`) enters like a webhook: journaled
+(`bot.runtime.inbox.submit_command`), so whichever process runs the meeting (this one, or the
+join process in `sdk` mode) takes it from the database; `ServiceHooks.decode` turns it into a
+`phases.events.TrustedCommand`, which the engine runs as the same command as the chat line,
+once, with the rights of the roster's facilitator (never a name seen in Zoom).
 
 Nothing here runs at import time.
 """
@@ -51,6 +52,7 @@ from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
+from bot.runtime import inbox
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
@@ -118,6 +120,8 @@ class ServiceHooks:
         )
 
     def decode(self, entry: JournalEntry) -> Decoded:
+        if inbox.is_command(entry):
+            return inbox.decode_command(entry)
         event = parse_event(entry.body)
         at = (
             datetime.fromtimestamp(entry.event_ts / 1000, UTC)
@@ -150,6 +154,8 @@ class ServiceHooks:
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
 
     def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+        if inbox.is_command(entry):
+            return  # a console command carries no presence
         presence = to_presence(parse_event(entry.body))
         if presence is not None:
             attendance.record_presence(

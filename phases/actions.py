@@ -113,6 +113,9 @@ class Audience(enum.StrEnum):
     PARTICIPANT = "participant"
     FACILITATORS = "facilitators"
     WAITING_ROOM = "waiting_room"
+    #: the answer to a `TrustedCommand`: goes back to its source (the console), never into
+    #: the meeting; `recipients` names the facilitator who gave the command.
+    CONSOLE = "console"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,13 +24,16 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   waiting, so `/admit` can retry), once per discussion for the presenter's mirror, once per
   kind and code otherwise; refused chat lines and observe-only refusals are not reported.
 * facilitator commands (`phases.commands`) steer the session; members get a polite refusal.
+  A `TrustedCommand` (the console) runs the same command for a roster facilitator who is not
+  speaking in the chat: its answers go back to the console (`Audience.CONSOLE`), and a button
+  that names one person (`target_key`: `/admit`, `/hold`, `/case`) acts on exactly them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 
 from phases._table import BEFORE_CLOSING, NEXT, RULES
@@ -87,6 +90,7 @@ from phases.events import (
     RecordingStarted,
     RoleChanged,
     TimerDue,
+    TrustedCommand,
     VideoOff,
     VideoOn,
     ZoomRole,
@@ -210,7 +214,7 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
 class _Draft:
     """A mutable working copy of a state for the length of one `handle` call."""
 
-    __slots__ = (*_FIELDS, "now", "out", "_own_people", "_bot")
+    __slots__ = (*_FIELDS, "now", "out", "_own_people", "_bot", "console_sender")
 
     setup: Setup
     phase: Phase
@@ -239,6 +243,8 @@ class _Draft:
         self.out: list[Action] = []
         self._own_people: dict[str, Person] | None = None
         self._bot = normalise_name(state.setup.agenda.bot_name)
+        #: key of the facilitator a `TrustedCommand` is being run for ("" otherwise)
+        self.console_sender = ""
 
     def freeze(self) -> SessionState:
         return SessionState(**{name: getattr(self, name) for name in _FIELDS})
@@ -275,7 +281,7 @@ class _Draft:
     def tell(self, person: Person, key: str, **values: object) -> None:
         self.out.append(
             SendChat(
-                to=Audience.PARTICIPANT,
+                to=Audience.CONSOLE if person.key == self.console_sender else Audience.PARTICIPANT,
                 text=self.line(key, **values),
                 recipients=(_target(person),),
             )
@@ -643,6 +649,9 @@ def _announce_pending(d: _Draft) -> None:
 
 
 def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
+    """Someone is in the meeting proper. Admitted (`was_waiting`) when they were waiting, or
+    when they last left from the waiting room and did not arrive again: Zoom reports an
+    admission as leaving the waiting room and joining, in either order."""
     old = d.people.get(participant.key)
     if old is not None and old.where == "meeting":
         # The same join told again (webhook and SDK): new ids, and a role only if stronger
@@ -655,7 +664,9 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
             # A rejoin whose departure was lost would bring them back audible: mute again.
             _enforce_mirror(d, person, audio=True, video=True)
         return
-    was_waiting = old is not None and old.where == "waiting"
+    was_waiting = old is not None and (
+        old.where == "waiting" or (old.where == "gone" and old.came_through_waiting_room)
+    )
     person = _upsert(d, participant, where="meeting", role=role, came_through=was_waiting)
     if person.key in d.held:
         d.held = d.held - {person.key}
@@ -681,9 +692,11 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
 
 
 def _left(d: _Draft, participant: Participant) -> None:
+    """Someone is gone; `came_through_waiting_room` then says whether they left from the
+    waiting room (see `_joined`)."""
     old = d.people.get(participant.key)
     if old is not None and old.where != "gone":
-        d.put(_moved(old, "gone"))
+        d.put(replace(_moved(old, "gone"), came_through_waiting_room=old.where == "waiting"))
 
 
 def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bool | None) -> None:
@@ -778,6 +791,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
     if isinstance(event, ActionRefused):
         _refused(d, event)
         return
+    if isinstance(event, TrustedCommand):
+        _trusted_command(d, event)
+        return
     participant = event.sender if isinstance(event, ChatMessage) else event.participant
     if d.is_bot(participant):
         return
@@ -789,7 +805,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
             if old is None or old.where == "waiting":  # else admitted or gone: told already
                 _left(d, participant)
         case Left():
-            _left(d, participant)
+            old = d.people.get(participant.key)
+            if old is None or old.where != "waiting":  # else moved there: its arrival was told
+                _left(d, participant)
         case Joined(role=role):
             _joined(d, participant, role)
         case AudioMuted():
@@ -824,6 +842,49 @@ def _chat(d: _Draft, participant: Participant, text: str, message_id: str) -> No
     _command(d, sender, command)
 
 
+#: Prefix of a trusted source's command ids among `recent_messages` (kept apart from Zoom's).
+_TRUSTED_ID = "trusted:"
+
+
+def _trusted_command(d: _Draft, event: TrustedCommand) -> None:
+    """Run a command from the console for a roster facilitator (see `TrustedCommand`)."""
+    if event.command_id:
+        seen = f"{_TRUSTED_ID}{event.source}:{event.command_id}"
+        if seen in d.recent_messages:
+            return
+        d.recent_messages = (*d.recent_messages, seen)[-RECENT_MESSAGE_IDS:]
+    command = parse(event.text)
+    if command is None:
+        return
+    entry = _roster_facilitator(d, event)
+    sender = Person(
+        key=f"{event.source}:{event.member_id or normalise_name(event.facilitator)}",
+        user_id="",
+        name=entry.display_name if entry is not None else event.facilitator,
+        where="gone",
+        kind="facilitator" if entry is not None else "guest",
+        roster_name=entry.display_name if entry is not None else "",
+    )
+    d.console_sender = sender.key
+    if entry is None:
+        d.tell(sender, "refused_member", name=event.facilitator)
+        return
+    _command(d, sender, command, target=event.target_key)
+
+
+def _roster_facilitator(d: _Draft, event: TrustedCommand) -> RosterEntry | None:
+    """The session roster's facilitator entry for the command's signer, or None."""
+    for entry in d.setup.roster:
+        if entry.role != "facilitator":
+            continue
+        if event.member_id and entry.member_id:
+            if entry.member_id == event.member_id:
+                return entry
+        elif normalise_name(entry.display_name) == normalise_name(event.facilitator):
+            return entry
+    return None
+
+
 def _chat_sender(d: _Draft, participant: Participant) -> Person:
     """Who typed a command.
 
@@ -845,7 +906,7 @@ def _chat_sender(d: _Draft, participant: Participant) -> Person:
     return sender
 
 
-def _command(d: _Draft, sender: Person, command: Command) -> None:
+def _command(d: _Draft, sender: Person, command: Command, *, target: str = "") -> None:
     match command:
         case HelpCmd() | Unknown():
             d.tell(sender, "help")
@@ -856,7 +917,7 @@ def _command(d: _Draft, sender: Person, command: Command) -> None:
         case NextCmd():
             _next(d, sender)
         case CaseCmd(name=name):
-            _case(d, sender, name)
+            _case(d, sender, name, target=target)
         case ExtendCmd(minutes=minutes):
             _extend(d, sender, minutes)
         case PauseCmd():
@@ -872,9 +933,9 @@ def _command(d: _Draft, sender: Person, command: Command) -> None:
             else:
                 d.tell(sender, "not_paused")
         case AdmitCmd(name=name, everyone=everyone):
-            _admit(d, sender, name, everyone=everyone)
+            _admit(d, sender, name, everyone=everyone, target=target)
         case HoldCmd(name=name):
-            _hold(d, sender, name)
+            _hold(d, sender, name, target=target)
         case MirrorCmd(on=on):
             _mirror(d, sender, on)
         case ReflectionCmd():
@@ -974,7 +1035,7 @@ def _in_meeting(d: _Draft) -> list[Person]:
     return [p for p in sorted(d.people.values(), key=lambda p: p.seq) if p.where == "meeting"]
 
 
-def _case(d: _Draft, sender: Person, name: str) -> None:
+def _case(d: _Draft, sender: Person, name: str, *, target: str = "") -> None:
     phase = d.phase
     if phase is Phase.ENDED:
         d.tell(sender, "already_ended")
@@ -985,7 +1046,10 @@ def _case(d: _Draft, sender: Person, name: str) -> None:
     if phase is not Phase.PRESENTATION and d.cases >= d.agenda.max_cases:
         d.tell(sender, "cases_done", count=d.cases)
         return
-    presenter = _resolve(d, sender, name, _in_meeting(d))
+    if target:
+        presenter = _by_key(d, sender, target, name, _in_meeting(d))
+    else:
+        presenter = _resolve(d, sender, name, _in_meeting(d))
     if presenter is None:
         return
     d.presenter = presenter.key
@@ -1007,7 +1071,20 @@ def _extend(d: _Draft, sender: Person, minutes: int) -> None:
     d.out.extend(_end_alarms(d, end))
 
 
-def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool) -> None:
+def _by_key(
+    d: _Draft, sender: Person, key: str, name: str, candidates: list[Person]
+) -> Person | None:
+    """The candidate whose stable key is `key` (a console button names one person), or None
+    after telling the sender that they are no longer there."""
+    for person in candidates:
+        if person.key == key:
+            return person
+    names = ", ".join(p.name for p in candidates) or d.line("nobody")
+    d.tell(sender, "no_match", query=name, names=names)
+    return None
+
+
+def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool, target: str = "") -> None:
     waiting = [p for p in sorted(d.people.values(), key=lambda p: p.seq) if p.where == "waiting"]
     if not waiting:
         d.tell(sender, "nobody_waiting")
@@ -1015,7 +1092,10 @@ def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool) -> None:
     if everyone:
         chosen = waiting
     else:
-        person = _resolve(d, sender, name, waiting)
+        if target:
+            person = _by_key(d, sender, target, name, waiting)
+        else:
+            person = _resolve(d, sender, name, waiting)
         if person is None:
             return
         chosen = [person]
@@ -1026,14 +1106,24 @@ def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool) -> None:
         d.out.append(Admit(target=_target(person)))
 
 
-def _hold(d: _Draft, sender: Person, name: str) -> None:
-    person = _resolve(d, sender, name, _in_meeting(d))
+def _hold(d: _Draft, sender: Person, name: str, *, target: str = "") -> None:
+    """`/hold NAME`: put someone in the meeting back in the waiting room. A console button
+    (`target`) may also name someone already waiting: they then stay there until admitted
+    (no policy lets them in, not even the end of the meditation)."""
+    if target:
+        waiting = [p for p in d.people.values() if p.where == "waiting"]
+        person = _by_key(d, sender, target, name, _in_meeting(d) + waiting)
+    else:
+        person = _resolve(d, sender, name, _in_meeting(d))
     if person is None:
         return
     if person.is_facilitator:
         d.tell(sender, "facilitator_not_held", name=person.name)
         return
     d.held = d.held | {person.key}
+    if person.where == "waiting":
+        d.tell(sender, "kept_waiting", name=person.name)
+        return
     d.out.append(PutInWaitingRoom(target=_target(person)))
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "RecordingStarted",
     "RoleChanged",
     "TimerDue",
+    "TrustedCommand",
     "VideoOff",
     "VideoOn",
     "ZoomRole",
@@ -83,7 +84,8 @@ class ArrivedInWaitingRoom:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeftWaitingRoom:
-    """Someone left the waiting room without being admitted (they hung up)."""
+    """Someone left the waiting room: they hung up, or they were admitted (Zoom reports an
+    admission as leaving the waiting room and joining, in an order it does not document)."""
 
     participant: Participant
 
@@ -98,7 +100,8 @@ class Joined:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left:
-    """Someone left the meeting proper."""
+    """Someone left the meeting proper (also when moved to the waiting room: Zoom then
+    reports the arrival there as well, in an order it does not document)."""
 
     participant: Participant
 
@@ -181,6 +184,33 @@ class ActionRefused:
     code: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedCommand:
+    """A facilitator's command from a trusted source outside the meeting chat (the console).
+
+    It runs exactly as the same line typed in the chat would, except for who may give it and
+    where the answer goes: rights come from the roster's facilitator role of the facilitator
+    the source signed in (never from a display name seen in Zoom), and the bot's replies go
+    back to the source (`Audience.CONSOLE`), not into the meeting.
+
+    Args:
+        facilitator: the roster display name of the signed-in facilitator.
+        member_id: their roster member id, if known (preferred over the name to find them).
+        text: the command as it would be typed ("/next", "/admit Ana").
+        command_id: unique per command; a command delivered twice runs once.
+        target_key: for `/admit` and `/hold`, the stable key of the very person meant (a
+            button on a row names one person; the name is then only for the record).
+        source: where it came from ("console").
+    """
+
+    facilitator: str
+    member_id: str = ""
+    text: str
+    command_id: str
+    target_key: str = ""
+    source: str = "console"
+
+
 Event = (
     MeetingStarted
     | MeetingEnded
@@ -197,4 +227,5 @@ Event = (
     | ChatMessage
     | TimerDue
     | ActionRefused
+    | TrustedCommand
 )

@@ -97,6 +97,7 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     "ambiguous": "'{query}' could be {names}. Please type more of the name.",
     "nobody_waiting": "No one is waiting.",
     "facilitator_not_held": "{name} is a facilitator; facilitators are never held.",
+    "kept_waiting": "{name} stays in the waiting room until a facilitator admits them.",
     "case_not_now": "A case can be named once the group is ready for one ({phase} now).",
     "cases_done": "This session has had its {count} case(s). /end closes the group.",
     "next_needs_case": "Name the presenter first: /case NAME.",

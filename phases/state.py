@@ -82,7 +82,8 @@ class Person:
         roster_name: the matched roster display name ("" for a guest).
         muted, video: last known media state (unknown = muted False, video False).
         came_through_waiting_room: seen in the waiting room before this join, so a join
-            the bot did not make was a facilitator's own admission.
+            the bot did not make was a facilitator's own admission. For someone gone: they
+            left from the waiting room, so a join with no new arrival is their admission.
         seq: arrival order in the waiting room.
     """
 

@@ -4,7 +4,9 @@ One uvicorn worker process only: the process owns an APScheduler doorbell, and s
 workers in one container would each run one. Scale out with several `serve` replicas on
 one PostgreSQL instead; database leases give each live meeting exactly one owner. With
 `[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join` process instead of
-driving the meeting itself (see `bot.service`).
+driving the meeting itself (see `bot.service`). Unless `[console] enabled = false`, the
+facilitator's console listens beside it on its own address (`[console] host`, `port`;
+loopback by default), in the same process (`bot.console.server`).
 """
 
 from __future__ import annotations
@@ -30,14 +32,43 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     import uvicorn
 
+    from bot.console import server as console_server
     from bot.service import build_service
 
     configure_logging(settings.log)
     app = build_service(settings, config_path=args.config)
     host = args.host if args.host is not None else settings.server.host
     port = args.port if args.port is not None else settings.server.port
+    main = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, workers=1, log_config=None, proxy_headers=True)
+    )
+    console = listener = None
+    if settings.console.enabled:
+        listener = console_server.bind(settings.console.host, settings.console.port)
+        console = console_server.console_server(_console_app(settings, app))
     print(f"balint-bot serving on http://{host}:{port}{settings.server.webhook_path}")
-    uvicorn.run(app, host=host, port=port, workers=1, log_config=None, proxy_headers=True)
+    if console is not None:
+        from bot.console.context import public_url
+
+        print(f"facilitator's console on {public_url(settings)}")
+    asyncio.run(console_server.run_beside(main, console, listener))
     return 0
+
+
+def _console_app(settings: Settings, service: Any) -> Any:
+    """The console app, nudging this process's worker (if it runs the meetings) after a
+    console command is journaled."""
+    from bot.console.app import create_console_app
+    from storage.db import make_engine, make_session_factory
+
+    def nudge(meeting_uuid: str) -> None:
+        worker = getattr(service.state, "worker", None)
+        if worker is not None:
+            worker.notify(meeting_uuid)
+
+    factory = make_session_factory(make_engine(settings.storage.url))
+    return create_console_app(settings, session_factory=factory, nudge=nudge)

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import BalintError
-from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
+from bot.simulation.driver import MEETING_ID, Companion, ScenarioRun, run_scenario
 from bot.simulation.scenario import Scenario
 from bot.simulation.world import build_world
 from storage import sessions
@@ -98,6 +98,7 @@ async def run_demo(
     data_key: str | None = None,
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None,
     clock: Clock = system_clock,
+    companion: Companion | None = None,
 ) -> DemoReport:
     """Run `scenario` end to end and write its files under `out_dir`.
 
@@ -109,6 +110,7 @@ async def run_demo(
         on_progress: live timeline records, moment by moment.
         clock: the real time of the run (the evening itself runs on a virtual clock): it
             stamps the roster import and the worksheet export, and decides what is "future".
+        companion: started beside the service once it listens (`demo --console`).
 
     Raises:
         SimulationError: the run did not complete.
@@ -117,7 +119,12 @@ async def run_demo(
     key = data_key if data_key is not None else os.environ.get("BALINT_DATA_KEY") or None
     world = build_world(scenario, out_dir=out_dir, data_key=key, meeting_id=MEETING_ID, now=clock())
     run = await run_scenario(
-        scenario, world=world, over_http=True, speed=speed, on_progress=on_progress
+        scenario,
+        world=world,
+        over_http=True,
+        speed=speed,
+        on_progress=on_progress,
+        companion=companion,
     )
     database = make_engine(world.settings.storage.url)
     try:

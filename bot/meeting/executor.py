@@ -3,7 +3,9 @@
 One place maps each action to port calls, so the simulator, the SDK bot and the
 observe-only mode all behave the same. A refusal from Zoom becomes a failed
 `ActionOutcome` (never an exception), so one refused action cannot stop the others.
-`ScheduleWakeup` and `PhaseChanged` are not meeting actions; the runtime handles them.
+`ScheduleWakeup` and `PhaseChanged` are not meeting actions; the runtime handles them. A
+chat line for `Audience.CONSOLE` (the answer to a console command) calls nothing in the
+meeting: it is logged with the other actions, where the console reads it.
 
 Every person an action names is first resolved to their user id in the meeting
 (`MeetingControl.resolve`), with every id the runtime recorded for them (`aliases`: person
@@ -148,6 +150,8 @@ async def _dispatch(action: MeetingAction, who: _Resolver) -> None:
             await control.send_chat(text, to=ChatTo.EVERYONE)
         case SendChat(to=Audience.WAITING_ROOM, text=text):
             await control.send_chat(text, to=ChatTo.WAITING_ROOM)
+        case SendChat(to=Audience.CONSOLE):
+            pass  # the answer to a console command: the console reads it from the action log
         case SendChat(text=text, recipients=recipients):
             if not recipients:
                 raise MeetingControlError("no_such_participant", "no one to send this line to")

@@ -2,15 +2,16 @@
 
 Theory of operation. `MeetingRuntime` is the only way events reach the engine, in every mode
 (serve, the join process, simulate, the demo). A runtime step turns causes (journaled
-webhooks, a due wake-up, or what the SDK bot in the meeting saw, from its listener) into
-engine events, maps each participant to the meeting's person key (`bot.runtime.identity`:
-the webhook's and the SDK's ids need not agree), feeds them to the pure engine and then, in
-ONE transaction: saves the new engine state and ordering cursors,
-rewrites the pending wake-ups if they changed, logs every meeting action as `planned` under
-a key that names its cause, records every phase change with its time (`storage.phase_log`:
-billing's therapy window), records attendance presence, marks the journal entries
-processed, and checks (renews) this replica's lease on the meeting, so a replica that lost
-its lease cannot write (on SQLite that first write also serialises the step's reads).
+webhooks and console commands, see `bot.runtime.inbox`; a due wake-up; or what the SDK bot
+in the meeting saw, from its listener) into engine events, maps each participant to the
+meeting's person key (`bot.runtime.identity`: the webhook's and the SDK's ids need not
+agree), feeds them to the pure engine and then, in ONE transaction: saves the new engine
+state and ordering cursors, rewrites the pending wake-ups if they changed, logs every
+meeting action as `planned` under a key that names its cause, records every phase change
+with its time (`storage.phase_log`: billing's therapy window), records attendance presence,
+marks the journal entries processed, and checks (renews) this replica's lease on the
+meeting, so a replica that lost its lease cannot write (on SQLite that first write also
+serialises the step's reads).
 Only after that commit are the planned actions carried out through the `MeetingControl`
 port, in plan order, each one claimed (`planned` -> `executing`, a compare-and-set) before
 the call and its outcome recorded after it.
@@ -426,31 +427,6 @@ class MeetingRuntime:
             )
             return report + await self._execute_planned()
 
-    async def feed_command(self, command: ChatMessage, *, at: datetime | None = None) -> StepReport:
-        """Feed a command from another trusted source (a facilitator's button in a web
-        console, say) as the same command a chat line carries.
-
-        `command.sender.key` is the meeting's person key of whoever pressed it: the engine
-        decides, as for a chat line, whether they may. `command.message_id` is unique to
-        that press: the command runs once however often it is fed.
-        """
-        if not command.message_id:
-            raise ValueError("a trusted command needs a message id, to run once")
-        async with self._lock:
-            report = await self._resume()
-            report = report + await asyncio.to_thread(
-                functools.partial(
-                    self._step,
-                    cause=f"chat:{command.message_id}",
-                    events=(command,),
-                    at=at if at is not None else self._clock(),
-                    entry=None,
-                    fired_timer=None,
-                    source="trusted",
-                )
-            )
-            return report + await self._execute_planned()
-
     def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
         with session_scope(self._factory) as db:
             return rs.due_wakeups(db, now=self._clock(), meeting_uuid=self.meeting_uuid)
@@ -829,7 +805,7 @@ class MeetingRuntime:
     ) -> Event:
         """`event` with its participant mapped to the meeting's person key and, for a
         command both sources deliver, one message id (see `bot.runtime.identity`)."""
-        if source is None or source == "trusted":  # keyed by person key already
+        if source is None:  # no participant from Zoom (a timer, a refusal)
             return event
         if isinstance(event, ChatMessage):
             sender = work.identities.person(event.sender, source)

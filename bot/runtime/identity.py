@@ -40,9 +40,9 @@ from storage.person_keys import CommandSeen, PersonId
 
 __all__ = ["COMMAND_WINDOW", "Identities", "Source", "aliases", "id_report", "match_command"]
 
-Source = Literal["webhook", "sdk", "trusted"]
-"""Where an event comes from: a webhook, the SDK bot, or another trusted source whose
-commands name people by their person key already (`MeetingRuntime.feed_command`)."""
+Source = Literal["webhook", "sdk"]
+"""Where an event comes from: the journal (Zoom's webhooks, and the console's commands,
+`bot.runtime.inbox`, whose `TrustedCommand` names no Zoom participant) or the SDK bot."""
 
 #: How far apart the two sources' copies of one command may be.
 COMMAND_WINDOW = timedelta(seconds=60)
@@ -50,7 +50,6 @@ COMMAND_WINDOW = timedelta(seconds=60)
 _STABLE: dict[str, str] = {"webhook": "participant_uuid", "sdk": "persistent_id"}
 _USER: dict[str, str] = {"webhook": "webhook_user_id", "sdk": "sdk_user_id"}
 _OTHER: dict[str, Source] = {"webhook": "sdk", "sdk": "webhook"}
-# A trusted source's people are person keys already: `Identities.person` is not asked.
 
 
 def _fold(name: str) -> str:

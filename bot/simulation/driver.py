@@ -19,7 +19,9 @@ entries, the bot's events, due wake-ups), lets the Zoom side deliver what that c
 repeats until a round handles nothing, no webhook is queued, no event of the bot waits, no
 journal entry is unprocessed and no action is planned or executing. Only then does the
 clock move on, so a run is reproducible. With `speed` > 0 it also sleeps, in wall time, the
-virtual time between moments divided by `speed`.
+virtual time between moments divided by `speed`; meanwhile, every quarter second, it settles
+whatever happened outside the story (a `companion` beside the service, such as the console of
+`demo --console`, journaled a facilitator's button), so its effect shows at once.
 
 The timeline is observed, not computed: webhooks as Zoom sends them, scenario events as they
 are played, actions read back from the runtime's action log, phase changes from the
@@ -35,7 +37,7 @@ import socket
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,7 +70,14 @@ from storage.db import make_engine, make_session_factory, session_scope
 from storage.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction
 
-__all__ = ["MEETING_ID", "ScenarioRun", "SimulationError", "run_scenario", "simulated_zoom"]
+__all__ = [
+    "MEETING_ID",
+    "Companion",
+    "ScenarioRun",
+    "SimulationError",
+    "run_scenario",
+    "simulated_zoom",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -76,6 +85,12 @@ _log = logging.getLogger(__name__)
 MEETING_ID = "85746065432"
 _HORIZON = timedelta(hours=24)
 _MAX_SETTLE_ROUNDS = 1000
+#: How often, in wall time, a paced run settles what happened between its moments.
+_PACE_STEP = 0.25
+
+Companion = Callable[[FastAPI, ServiceWorld, Callable[[], datetime]], Awaitable[None]]
+"""Started beside the service once its receiver is up (the console of `demo --console`):
+called with the service app, the run's world and the evening's (virtual) clock."""
 
 
 class SimulationError(BalintError):
@@ -144,6 +159,7 @@ async def run_scenario(
     speed: float = 0.0,
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None,
     clock: Clock = system_clock,
+    companion: Companion | None = None,
 ) -> ScenarioRun:
     """Run `scenario` to the end through the real service (see the module docstring).
 
@@ -157,18 +173,21 @@ async def run_scenario(
         speed: 0 runs as fast as possible; X > 0 runs at X times real time.
         on_progress: receives the new timeline records after each moment (live output).
         clock: the real time (stamps the throw-away world's roster import).
+        companion: started once the receiver is up, before the story (see `Companion`).
 
     Raises:
         SimulationError: the receiver did not start or the run did not settle.
     """
     make_zoom = zoom if zoom is not None else _default_zoom
     if world is not None:
-        return await _Run(scenario, world, make_zoom, speed, on_progress).run(over_http)
+        run = _Run(scenario, world, make_zoom, speed, on_progress, companion)
+        return await run.run(over_http)
     with tempfile.TemporaryDirectory(prefix="balint-scenario-") as folder:
         made = build_world(
             scenario, out_dir=Path(folder), data_key=None, meeting_id=MEETING_ID, now=clock()
         )
-        return await _Run(scenario, made, make_zoom, speed, on_progress).run(over_http)
+        run = _Run(scenario, made, make_zoom, speed, on_progress, companion)
+        return await run.run(over_http)
 
 
 def _default_zoom(scenario: Scenario, secret: str, clock: Callable[[], datetime]) -> ZoomSide:
@@ -218,8 +237,10 @@ class _Run:
         make_zoom: ZoomFactory,
         speed: float,
         on_progress: Callable[[list[dict[str, Any]]], None] | None,
+        companion: Companion | None = None,
     ) -> None:
         self.scenario = scenario
+        self.companion = companion
         self.world = world
         self.speed = speed
         self.on_progress = on_progress
@@ -269,6 +290,8 @@ class _Run:
                 self.delivery = WebhookDelivery(transport=HttpTransport(client, url))
                 worker: Worker = app.state.worker
                 worker.attach(self.zoom.control)
+                if self.companion is not None:
+                    await self.companion(app, self.world, self.clock.now)
                 with _phase_log(self.clock.now, self.timeline):
                     await self._story(worker)
                 result = ScenarioRun(
@@ -316,7 +339,7 @@ class _Run:
             now = max(min(candidates), self.clock.now())
             if now > limit:
                 raise SimulationError(f"the session did not settle within {_HORIZON} of the start")
-            await self._pace(now)
+            await self._pace(now, worker)
             self.clock.advance_to(now)
             if not opened and scenario.opens_at <= now:
                 opened = True
@@ -331,11 +354,22 @@ class _Run:
             await self._settle(worker)
             self._progress()
 
-    async def _pace(self, moment: datetime) -> None:
-        if self.speed > 0:
-            seconds = (moment - self.clock.now()).total_seconds() / self.speed
-            if seconds > 0:
-                await asyncio.sleep(seconds)
+    async def _pace(self, moment: datetime, worker: Worker) -> None:
+        """Wait, in wall time, for `moment` at the run's speed. Meanwhile anything that
+        happened outside the story (a companion's command: its actions and the webhooks they
+        make) is delivered and processed every `_PACE_STEP` seconds, so it shows at once."""
+        if self.speed <= 0:
+            return
+        left = (moment - self.clock.now()).total_seconds() / self.speed
+        while left > 0:
+            step = min(left, _PACE_STEP)
+            await asyncio.sleep(step)
+            left -= step
+            assert self.delivery is not None
+            busy = self.delivery.pending or worker.has_live(self.meeting_uuid)
+            if busy or not self._quiet():
+                await self._settle(worker)
+                self._progress()
 
     async def _settle(self, worker: Worker) -> None:
         """Deliver, process and carry out until nothing is left in flight."""

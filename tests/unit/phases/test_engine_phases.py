@@ -234,6 +234,56 @@ def test_direct_join_during_meditation_is_put_back_but_a_hand_admission_is_respe
     assert facilitator == []
 
 
+@pytest.mark.parametrize("exit_first", [True, False], ids=["exit-first", "join-first"])
+def test_an_admission_during_the_meditation_stands_whichever_webhook_comes_first(exit_first):
+    """Zoom reports an admission as leaving the waiting room and joining, in an order it does
+    not document: either way the member a facilitator let in stays in (muted)."""
+    sim = with_facilitator()
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    ana = person("Ana")
+    sim.feed(ArrivedInWaitingRoom(participant=ana), 2)
+    assert admitted(sim.say("Mira", "/admit Ana", 3)) == ["Ana"]
+    told = [LeftWaitingRoom(participant=ana), Joined(participant=ana)]
+    actions = [a for event in (told if exit_first else told[::-1]) for a in sim.feed(event, 3)]
+    assert actions == [Mute(target=Target(key="k-ana", user_id="u-k-ana", name="Ana"))]
+    assert sim.state.people["k-ana"].where == "meeting"
+
+
+def test_hanging_up_in_the_waiting_room_then_coming_back_waits_again():
+    sim = with_facilitator()
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 2)
+    sim.feed(LeftWaitingRoom(participant=person("Ana")), 3)
+    assert sim.state.people["k-ana"].where == "gone"
+    assert sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 5) == []
+    assert admitted(sim.feed(TimerDue(timer="meditation_end"), 10)) == ["Ana"]
+
+
+def test_leaving_the_meeting_then_joining_directly_during_the_meditation_is_put_back():
+    sim = with_facilitator()
+    sim.enter("Ana", -5)
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    sim.feed(Left(participant=person("Ana")), 2)
+    back = sim.feed(Joined(participant=person("Ana")), 3)
+    assert back == [PutInWaitingRoom(target=Target(key="k-ana", user_id="u-k-ana", name="Ana"))]
+
+
+@pytest.mark.parametrize("arrival_first", [True, False], ids=["arrival-first", "exit-first"])
+def test_someone_put_in_the_waiting_room_waits_there_whichever_webhook_comes_first(
+    arrival_first,
+):
+    """Zoom reports a move to the waiting room as an arrival there and a departure from the
+    meeting: either way they are waiting, and `/admit` lets them back in."""
+    sim = to_phase(Phase.CASE_CALL)
+    sim.say("Mira", "/hold Ben", 12)
+    ben = person("Ben")
+    told = [ArrivedInWaitingRoom(participant=ben), Left(participant=ben)]
+    for event in told if arrival_first else told[::-1]:
+        assert sim.feed(event, 12) == []
+    assert sim.state.people["k-ben"].where == "waiting"
+    assert admitted(sim.say("Mira", "/admit Ben", 13)) == ["Ben"]
+
+
 def test_meditation_without_holding_admits_and_mutes():
     sim = with_facilitator(Agenda(hold_during_meditation=False))
     sim.feed(TimerDue(timer="meditation_start"), 0)

@@ -13,6 +13,7 @@ from bot.agenda import agenda_from_settings
 from bot.config import Settings
 from bot.errors import MeetingControlError
 from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo
+from bot.runtime import inbox
 from bot.runtime.durable import Decoded
 from phases.actions import Action
 from phases.engine import new_session
@@ -96,7 +97,8 @@ class RecordingMeeting:
 
 
 class ScriptedHooks:
-    """Hooks whose journal bodies name a scripted list of engine events."""
+    """Hooks whose journal bodies name a scripted list of engine events; a console command
+    (`bot.runtime.inbox`) is decoded as `bot.service.ServiceHooks` decodes it."""
 
     def __init__(self) -> None:
         self.script: dict[str, tuple[Event, ...]] = {}
@@ -127,6 +129,8 @@ class ScriptedHooks:
         return entry.id
 
     def decode(self, entry: JournalEntry) -> Decoded:
+        if inbox.is_command(entry):
+            return inbox.decode_command(entry)
         label = json.loads(entry.body)["label"]
         at = datetime.fromtimestamp(entry.event_ts / 1000, UTC) if entry.event_ts else None
         return Decoded(meeting_id="85746065432", events=self.script[label], at=at)

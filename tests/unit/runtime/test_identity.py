@@ -152,36 +152,6 @@ def test_the_runtime_merges_the_sources_and_runs_a_command_once(
     assert kinds == {"participant_uuid", "webhook_user_id", "persistent_id", "sdk_user_id"}
 
 
-def test_a_trusted_command_runs_once_and_only_for_a_facilitator(
-    factory: sessionmaker[Session],
-) -> None:
-    clock = HandClock(START + timedelta(minutes=12))
-    meeting = RecordingMeeting()
-    runtime, hooks = _runtime(factory, clock, meeting)
-    with session_scope(factory) as db:
-        hooks.journal(
-            db,
-            meeting_uuid=UUID,
-            label="start",
-            at=clock(),
-            events=[
-                MeetingStarted(),
-                Joined(participant=FAY_WEBHOOK, role=ZoomRole.HOST),
-                Joined(participant=ANNA_WEBHOOK),
-            ],
-        )
-    asyncio.run(runtime.process_journal())
-    fay = Participant(key=FAY_WEBHOOK.key, user_id="", name="Fay")
-    button = ChatMessage(sender=fay, text="/case Zed", message_id="console-1")
-    asyncio.run(runtime.feed_command(button))
-    asyncio.run(runtime.feed_command(button))  # the same press, delivered twice
-    assert len([a for w, a in meeting.calls if w == "chat" and "Zed" in a]) == 1
-    anna = Participant(key=ANNA_WEBHOOK.key, user_id="", name="Anna")
-    asyncio.run(runtime.feed_command(ChatMessage(sender=anna, text="/next", message_id="c2")))
-    state = runtime.load_state()
-    assert state is not None and str(state.phase) == "case_call"  # a member may not
-
-
 def test_a_chat_line_under_a_new_user_id_is_its_senders_by_name_not_a_new_person():
     people = {FAY_WEBHOOK.key: _person(FAY_WEBHOOK)}
     found = Identities((), people)

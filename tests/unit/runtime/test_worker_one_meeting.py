@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.runtime import inbox
 from bot.runtime.durable import Decoded
 from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, Event, MeetingStarted, Participant
@@ -100,3 +101,31 @@ def test_what_the_bot_saw_before_its_meeting_had_a_runtime_is_fed_after_the_jour
     asyncio.run(scenario())
     assert meeting.admits() == [ANNA.user_id]
     assert not pump.has_live(OURS)
+
+
+def test_a_console_command_journaled_by_serve_is_run_by_the_join_process(factory):
+    """In sdk mode the meeting's runtime lives in the join process: the console (in serve)
+    hands its command over through the journal, and this worker runs it for its meeting."""
+    hooks, clock = TwoMeetingHooks(), HandClock(START + timedelta(minutes=2))
+    meeting = RecordingMeeting()
+    post(factory, hooks, clock, OURS, "start", MeetingStarted())
+    post(factory, hooks, clock, OURS, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    pump = worker(factory, hooks, clock, meeting)
+    asyncio.run(pump.sweep())
+    assert meeting.admits() == []  # held for the meditation
+    for uuid, number in ((OURS, "85746065432"), (OTHER, "999")):
+        with session_scope(factory) as db:
+            inbox.submit_command(
+                db,
+                meeting_uuid=uuid,
+                meeting_id=number,
+                facilitator="Fay",
+                member_id="",
+                text="/admit Anna",
+                target_key=ANNA.key,
+                now=clock(),
+            )
+    asyncio.run(pump.sweep())
+    assert meeting.admits() == [ANNA.user_id]
+    with session_scope(factory) as db:
+        assert rs.load_meeting(db, meeting_uuid=OTHER) is None  # another meeting's command

@@ -1,0 +1,85 @@
+"""bot.console.live: the live page's content from an engine state (pure)."""
+
+from __future__ import annotations
+
+from bot.console.chart import attendance_chart
+from bot.console.live import live_view
+from phases.events import ArrivedInWaitingRoom, TimerDue
+from phases.roster import RosterEntry
+from phases.state import Phase
+from storage.attendance import ModuleStanding
+from tests.unit.phases.helpers import Sim, at, person, to_phase, with_facilitator
+
+
+def test_the_clock_the_next_warning_and_the_roster_against_who_is_here():
+    sim = to_phase(Phase.DISCUSSION)
+    view = live_view(sim.state, now=at(30), arrivals={})
+    assert view.phase_label.startswith("Discussion") and view.mirror_phase
+    assert view.ends_at == at(105) and view.minutes_left == 75
+    assert view.next_warning == at(95) and view.next_warning_minutes == 10
+    assert view.presenter == "Ana" and view.cases == 1
+    status = {row.name: row.status for row in view.roster}
+    assert status == {
+        "Ana": "here",
+        "Ben": "here",
+        "Chloé": "missing",
+        "Dev": "missing",
+        "Mira": "here",
+    }
+    assert view.missing == 2
+
+
+def test_why_each_person_waits():
+    roster = (
+        RosterEntry(display_name="Ana"),
+        RosterEntry(display_name="Ana Lopez"),
+        RosterEntry(display_name="Ana Smith"),
+        RosterEntry(display_name="Ben"),
+        RosterEntry(display_name="Mira", role="facilitator"),
+    )
+    sim = Sim(roster=roster)
+    sim.enter("Mira", -14)
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    sim.feed(ArrivedInWaitingRoom(participant=person("Ben")), 1)
+    sim.feed(ArrivedInWaitingRoom(participant=person("Zed Visitor", key="k-zed")), 2)
+    sim.feed(ArrivedInWaitingRoom(participant=person("Ana Maria", key="k-am")), 3)
+    arrivals = {"k-ben": at(1)}
+    view = live_view(sim.state, now=at(4), arrivals=arrivals)
+    why = {row.name: (row.why, row.since) for row in view.waiting}
+    assert why["Ben"] == ("meditation: let in at 19:10", at(1))
+    assert why["Zed Visitor"] == ("not on the roster", None)
+    assert why["Ana Maria"][0] == "name fits several on the roster (Ana, Ana Lopez, Ana Smith)"
+
+
+def test_the_chart_draws_the_third_line_and_says_who_is_under_it():
+    standings = [
+        ModuleStanding(
+            member_id=1,
+            name="Ana <b>",
+            attended=1,
+            held=6,
+            rate=1 / 6,
+            under_third=True,
+            absences_to_cross=0,
+        ),
+        ModuleStanding(
+            member_id=2,
+            name="Ben",
+            attended=6,
+            held=6,
+            rate=1.0,
+            under_third=False,
+            absences_to_cross=13,
+        ),
+    ]
+    svg = attendance_chart(standings, module="2026-09")
+    assert 'class="third"' in svg and "1 of 2 members are under it" in svg
+    assert "Ana &lt;b&gt;" in svg and "<b>" not in svg
+    assert "under one third" in svg
+
+
+def test_after_the_scheduled_end_the_reflection_is_offered_and_extend_is_not():
+    sim = with_facilitator()
+    sim.feed(TimerDue(timer="group_end"), 106)
+    view = live_view(sim.state, now=at(200), arrivals={})
+    assert view.phase == "closing" and view.can_reflect and not view.can_extend
