@@ -27,17 +27,17 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.agenda import agenda_from_settings
-from bot.config import GroupSettings, Settings
+from bot.calendar import calendar_from_settings, match_meeting
+from bot.config import Settings
 from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
@@ -45,9 +45,11 @@ from bot.meeting.supervisor import BotSupervisor, join_command, session_window, 
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
+from phases.calendar import SkippedMeeting
 from phases.engine import new_session
 from phases.state import SessionState
 from storage import attendance, sessions
+from storage.calendar import skip_reason
 from storage.clock import system_clock
 from storage.db import make_engine
 from storage.journal import JournalEntry
@@ -57,11 +59,9 @@ from webhooks.metrics import Metrics
 from webhooks.parse import parse_event
 from webhooks.translate import to_engine_events, to_presence
 
-__all__ = ["ServiceHooks", "build_service", "replica_owner", "scheduled_start_for"]
+__all__ = ["ServiceHooks", "build_service", "replica_owner"]
 
 _log = logging.getLogger(__name__)
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ControlFactory = Callable[[str], MeetingControl]
 
@@ -79,30 +79,13 @@ def replica_owner(settings: Settings) -> str:
     return f"serve:{settings.server.instance_id or socket.gethostname()}"
 
 
-def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
-    """The group's scheduled start nearest to `now` (its weekday, start time and timezone).
-
-    A meeting opened early, late, or on another day (a moved session) maps to the closest
-    regular slot, which is what the agenda's phases are timed from. The result is in the
-    group's own time zone, because the engine tells clock times in the start's zone.
-    """
-    zone = ZoneInfo(group.timezone)
-    local = now.astimezone(zone)
-    target = _WEEKDAYS.index(group.weekday)
-    candidates: list[datetime] = []
-    for shift in range(-7, 8):
-        day: date = local.date() + timedelta(days=shift)
-        if day.weekday() == target:
-            candidates.append(datetime.combine(day, group.start_time, tzinfo=zone))
-    return min(candidates, key=lambda start: abs((start - now).total_seconds()))
-
-
 class ServiceHooks:
     """The runtime's hooks onto the receiver's models and the storage engineer's tables."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._agenda = agenda_from_settings(settings)
+        self._calendar = calendar_from_settings(settings.group, settings.agenda)
         # the same policy as the CLI's rebuild: the bot's own name is not a person
         self._policy = attendance.policy_for(
             length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
@@ -127,7 +110,23 @@ class ServiceHooks:
         self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
         group = self._settings.group
-        start = scheduled_start_for(group, now)
+        # the calendar's matching rule: a planned session's start, else the meeting's own;
+        # a cancelled evening or a break is no session, and its engine state stays inert
+        match = match_meeting(
+            session,
+            calendar=self._calendar,
+            group_name=group.name,
+            meeting_uuid=meeting_uuid,
+            started=now,
+        )
+        if isinstance(match, SkippedMeeting):
+            return new_session(
+                agenda=self._agenda,
+                roster=(),
+                scheduled_start=self._calendar.local(now),
+                skipped=match.reason,
+            )
+        start = match.scheduled_start
         sessions.ensure_session(
             session,
             group_name=group.name,
@@ -136,6 +135,7 @@ class ServiceHooks:
             scheduled_start=start,
             now=now,
             timezone=group.timezone,
+            module=match.module,
         )
         roster = roster_entries(session, group_name=group.name)
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
@@ -148,6 +148,8 @@ class ServiceHooks:
             )
 
     def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+        if skip_reason(session, meeting_uuid=meeting_uuid) is not None:
+            return  # the calendar said this meeting is no session: nothing to finalise
         try:
             with session.begin_nested():
                 attendance.finalize(

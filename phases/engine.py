@@ -108,6 +108,7 @@ def new_session(
     roster: Sequence[RosterEntry],
     scheduled_start: datetime,
     messages: Mapping[str, str] | None = None,
+    skipped: str = "",
 ) -> tuple[SessionState, list[Action]]:
     """Build the state of a session that has not begun, and its initial wake-ups.
 
@@ -120,6 +121,8 @@ def new_session(
         roster: the group's members and facilitators.
         scheduled_start: the group's start, timezone-aware.
         messages: overrides of the message catalogue, by key.
+        skipped: the calendar's reason when the meeting is no session ("cancelled",
+            "break", ...): the state is `ended`, has no wake-ups and stays inert.
 
     Raises:
         AgendaError: a naive start time, or an unknown or malformed message override.
@@ -129,7 +132,10 @@ def new_session(
         roster=tuple(roster),
         messages=Messages(dict(messages or {})),
         scheduled_start=scheduled_start,
+        skipped=skipped,
     )
+    if skipped:
+        return SessionState(setup=setup, phase=Phase.ENDED, phase_since=scheduled_start), []
     state = SessionState(
         setup=setup,
         phase=Phase.SOCIAL,
@@ -147,6 +153,8 @@ def wakeups(state: SessionState) -> list[ScheduleWakeup]:
     setup = state.setup
     agenda = setup.agenda
     alarms: list[ScheduleWakeup] = []
+    if setup.skipped:
+        return alarms
     if state.phase is Phase.SOCIAL:
         alarms.append(ScheduleWakeup(at=setup.scheduled_start, timer="meditation_start"))
         if agenda.meditation_minutes:
@@ -183,8 +191,11 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
         now: when it is handled (timezone-aware); the engine's only clock.
 
     Returns:
-        The next state and the actions to carry out, in order.
+        The next state and the actions to carry out, in order (none, ever, for a meeting
+        the calendar skipped: see `Setup.skipped`).
     """
+    if state.setup.skipped:
+        return state, []
     draft = _Draft(state, now)
     if isinstance(event, MeetingEnded):
         _meeting_ended(draft)

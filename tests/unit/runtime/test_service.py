@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.meeting.supervisor import BotSupervisor
-from bot.service import build_service, scheduled_start_for
+from bot.service import build_service
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -27,26 +27,6 @@ pytestmark = pytest.mark.anyio
 
 def _with(settings: Settings, **sections: object) -> Settings:
     return settings.model_copy(update=sections)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        # Wednesday 18:45 in Toronto (EST): today 19:00
-        (datetime(2026, 12, 2, 23, 45, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-        # Wednesday 20:30 local, the group running: still today's start
-        (datetime(2026, 12, 3, 1, 30, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-        # summer time (EDT): 19:00 local is 23:00 UTC
-        (datetime(2026, 7, 1, 22, 50, tzinfo=UTC), datetime(2026, 7, 1, 23, 0, tzinfo=UTC)),
-        # a session moved to Thursday maps to the nearest regular slot (Wednesday)
-        (datetime(2026, 12, 3, 23, 50, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-    ],
-)
-def test_scheduled_start_is_the_nearest_regular_slot(now: datetime, expected: datetime) -> None:
-    group = GroupSettings(timezone="America/Toronto", weekday="wednesday", start_time=time(19))
-    start = scheduled_start_for(group, now)
-    assert start == expected
-    assert start.hour == 19  # in the group's own zone: the bot tells times as the group does
 
 
 def test_sdk_mode_needs_a_meeting_id() -> None:

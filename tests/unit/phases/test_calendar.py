@@ -1,0 +1,601 @@
+"""The group's calendar, pure: cadence, time zones, modules, breaks, overrides, matching.
+
+Every date is fixed; "now" is an argument. The Ontario calendar is seed 000's (Wednesdays at
+19:00 Toronto, modules from September, January and April, no July or August); the monthly
+one is seed 001's (first Thursday, 18:45 Los Angeles, 90 minutes).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from phases.agenda import Agenda
+from phases.calendar import (
+    UNPLANNED_NOTICE,
+    Calendar,
+    CalendarError,
+    DayRange,
+    MatchedSession,
+    ModuleRule,
+    MonthlyDay,
+    Override,
+    SkippedMeeting,
+    UnplannedSession,
+    add_session,
+    cancel_session,
+    move_session,
+    parse_day_or_when,
+    parse_when,
+)
+from phases.engine import handle, new_session, wakeups
+from phases.events import (
+    ArrivedInWaitingRoom,
+    ChatMessage,
+    MeetingEnded,
+    MeetingStarted,
+    RecordingStarted,
+    TimerDue,
+)
+from phases.messages import DEFAULT_MESSAGES, PLACEHOLDERS
+from phases.state import Phase, SessionState
+from storage.sessions import module_bounds
+from tests.unit.phases.helpers import person
+
+TORONTO = ZoneInfo("America/Toronto")
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+ONTARIO_MODULES = (ModuleRule(start_month=9), ModuleRule(start_month=1), ModuleRule(start_month=4))
+SUMMER = (DayRange.parse("july-august"),)
+
+
+def ontario(**changes: object) -> Calendar:
+    parts: dict[str, object] = {
+        "zone": TORONTO,
+        "weekday": 2,
+        "start_time": time(19, 0),
+        "length": timedelta(minutes=105),
+        "reflection": timedelta(minutes=15),
+        "early": timedelta(minutes=60),
+        "modules": ONTARIO_MODULES,
+        "breaks": SUMMER,
+    }
+    parts.update(changes)
+    return Calendar(**parts)  # type: ignore[arg-type]
+
+
+def monthly() -> Calendar:
+    return Calendar(
+        zone=LOS_ANGELES,
+        cadence="monthly",
+        monthly_day=MonthlyDay.parse("first thursday"),
+        start_time=time(18, 45),
+        length=timedelta(minutes=90),
+        early=timedelta(minutes=60),
+        modules=(ModuleRule(start_month=1, sessions=4), ModuleRule(start_month=9, sessions=4)),
+    )
+
+
+def toronto(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=TORONTO)  # type: ignore[misc]
+
+
+def starts(cal: Calendar, first: date, last: date, overrides=()) -> list[str]:
+    return [f"{row.start:%Y-%m-%d %H:%M%z}" for row in cal.plan(first, last, overrides)]
+
+
+# -- cadence and time zones -----------------------------------------------------------------
+
+
+def test_a_19_00_toronto_session_is_19_00_local_in_winter_and_in_summer_time() -> None:
+    cal = ontario(breaks=())
+    # clocks fall back on Sunday 1 November 2026 and spring forward on Sunday 14 March 2027
+    assert starts(cal, date(2026, 10, 28), date(2026, 11, 4)) == [
+        "2026-10-28 19:00-0400",
+        "2026-11-04 19:00-0500",
+    ]
+    assert starts(cal, date(2027, 3, 10), date(2027, 3, 17)) == [
+        "2027-03-10 19:00-0500",
+        "2027-03-17 19:00-0400",
+    ]
+    rows = cal.plan(date(2026, 11, 4), date(2026, 11, 4))
+    assert rows[0].start.astimezone(UTC) == datetime(2026, 11, 5, 0, 0, tzinfo=UTC)
+    assert rows[0].end == toronto(2026, 11, 4, 20, 45)
+
+
+def test_a_session_across_the_change_of_clocks_lasts_its_length() -> None:
+    night = Calendar(zone=TORONTO, weekday=5, start_time=time(23, 30), length=timedelta(hours=3))
+    (row,) = night.plan(date(2026, 10, 31), date(2026, 10, 31))
+    # the clocks fall back at 02:00: three real hours after 23:30 EDT is 01:30 EST
+    assert row.end.astimezone(UTC) - row.start.astimezone(UTC) == timedelta(hours=3)
+    assert f"{row.end:%H:%M%z}" == "01:30-0500"
+
+
+@pytest.mark.parametrize(
+    ("text", "month", "expected"),
+    [
+        ("first thursday", (2027, 1), date(2027, 1, 7)),
+        ("first thursday", (2026, 10), date(2026, 10, 1)),  # the 1st is a Thursday
+        ("second tuesday", (2027, 2), date(2027, 2, 9)),
+        ("fourth monday", (2027, 3), date(2027, 3, 22)),
+        ("last friday", (2027, 1), date(2027, 1, 29)),
+        ("last friday", (2026, 7), date(2026, 7, 31)),  # the last day is a Friday
+        ("LAST Thu", (2027, 2), date(2027, 2, 25)),
+        (15, (2027, 2), date(2027, 2, 15)),
+        ("31", (2027, 2), date(2027, 2, 28)),  # past the month's end: its last day
+        ("31", (2028, 2), date(2028, 2, 29)),
+        (31, (2027, 4), date(2027, 4, 30)),
+    ],
+)
+def test_the_day_of_a_monthly_group(text: str | int, month: tuple[int, int], expected: date):
+    assert MonthlyDay.parse(text).in_month(*month) == expected
+
+
+@pytest.mark.parametrize("text", ["thursday", "fifth thursday", "first funday", "0", "32", ""])
+def test_a_day_of_the_month_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(CalendarError):
+        MonthlyDay.parse(text)
+
+
+def test_the_monthly_group_meets_on_the_first_thursday_in_its_terms() -> None:
+    cal = monthly()
+    rows = cal.plan(date(2027, 1, 1), date(2027, 12, 31))
+    assert [f"{r.start:%Y-%m-%d %H:%M%z}" for r in rows] == [
+        "2027-01-07 18:45-0800",
+        "2027-02-04 18:45-0800",
+        "2027-03-04 18:45-0800",
+        "2027-04-01 18:45-0700",  # Pacific daylight time: still 18:45 on the group's clock
+        "2027-09-02 18:45-0700",
+        "2027-10-07 18:45-0700",
+        "2027-11-04 18:45-0700",
+        "2027-12-02 18:45-0800",
+    ]
+    assert [(r.module, r.number) for r in rows[:4]] == [("2027-01", n) for n in (1, 2, 3, 4)]
+    assert cal.describe() == "monthly on the first Thursday of each month at 18:45"
+
+
+# -- breaks, holidays and modules ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        (
+            "july-august",
+            [date(2027, 7, 1), date(2027, 8, 31)],
+            [date(2027, 6, 30), date(2027, 9, 1)],
+        ),
+        ("July", [date(2027, 7, 15)], [date(2027, 8, 1)]),
+        ("december-january", [date(2026, 12, 1), date(2027, 1, 31)], [date(2027, 2, 1)]),
+        ("12-21..01-03", [date(2026, 12, 21), date(2027, 1, 3)], [date(2027, 1, 4)]),
+        ("12-25", [date(2026, 12, 25), date(2031, 12, 25)], [date(2026, 12, 24)]),
+        ("2026-12-21..2027-01-04", [date(2027, 1, 4)], [date(2027, 12, 21)]),
+        ("2026-09-30", [date(2026, 9, 30)], [date(2027, 9, 30)]),
+        (date(2026, 9, 30), [date(2026, 9, 30)], [date(2027, 9, 30)]),
+    ],
+)
+def test_breaks_and_holidays_as_written(text, inside: list[date], outside: list[date]) -> None:
+    days = DayRange.parse(text)
+    assert all(days.contains(day) for day in inside)
+    assert not any(days.contains(day) for day in outside)
+
+
+@pytest.mark.parametrize(
+    "text", ["julember", "2027-02-30", "2027-01-05..2027-01-01", "13-01", "06-31..07-02", "soon"]
+)
+def test_a_break_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(CalendarError):
+        DayRange.parse(text)
+
+
+@pytest.mark.parametrize("year", [2026, 2027, 2031])
+@pytest.mark.parametrize("month", [9, 1, 4])
+def test_the_ontario_modules_are_the_ones_storage_has_always_named(year: int, month: int) -> None:
+    """September-December, January-March, April-June: `storage.sessions.module_bounds`."""
+    name = f"{year}-{month:02d}"
+    first, last = module_bounds(name)
+    cal = ontario()
+    for day in (first, last, first + (last - first) / 2):
+        span = cal.module_on(day)
+        assert span is not None and span.name == name
+        assert (span.starts_on, span.ends_on) == (first, last)
+    assert cal.module_on(date(year, 7, 1)) is None and cal.module_on(date(year, 8, 31)) is None
+
+
+def test_a_module_of_13_sessions_skips_its_holidays_and_then_stops() -> None:
+    cal = ontario(
+        modules=(ModuleRule(start_month=9, sessions=13), ModuleRule(start_month=1, sessions=10)),
+        holidays=(DayRange.parse("2026-09-30"), DayRange.parse("12-23")),
+    )
+    rows = cal.plan(date(2026, 9, 1), date(2026, 12, 31))
+    held = [r for r in rows if r.live]
+    assert len(held) == 13
+    assert [r.number for r in held] == list(range(1, 14))
+    assert held[0].day == date(2026, 9, 2) and held[-1].day == date(2026, 12, 2)  # one later
+    (holiday,) = [r for r in rows if not r.live]
+    assert (holiday.day, holiday.status, holiday.note) == (
+        date(2026, 9, 30),
+        "cancelled",
+        "holiday",
+    )
+    assert holiday.number is None
+    winter = [r for r in cal.plan(date(2027, 1, 1), date(2027, 3, 31)) if r.live]
+    assert len(winter) == 10 and winter[-1].day == date(2027, 3, 10)
+
+
+def test_a_break_inside_a_module_pauses_it() -> None:
+    cal = ontario(
+        modules=(ModuleRule(start_month=1, sessions=12),),
+        breaks=(*SUMMER, DayRange.parse("03-08..03-14")),  # March break
+    )
+    rows = cal.plan(date(2027, 1, 1), date(2027, 6, 30))
+    assert date(2027, 3, 10) not in [r.day for r in rows]
+    assert len(rows) == 12 and rows[-1].day == date(2027, 3, 31)
+
+
+def test_without_modules_every_slot_is_planned_and_in_no_module() -> None:
+    cal = ontario(modules=(), breaks=())
+    rows = cal.plan(date(2027, 7, 1), date(2027, 8, 31))
+    assert len(rows) == 8 and all(r.module is None and r.number is None for r in rows)
+
+
+def test_contradictory_parts_are_refused() -> None:
+    with pytest.raises(CalendarError, match="monthly"):
+        Calendar(zone=TORONTO, cadence="monthly")
+    with pytest.raises(CalendarError, match="same month"):
+        Calendar(zone=TORONTO, modules=(ModuleRule(start_month=9), ModuleRule(start_month=9)))
+    with pytest.raises(CalendarError):
+        ModuleRule(start_month=13)
+    with pytest.raises(CalendarError):
+        ModuleRule(start_month=9, sessions=0)
+
+
+# -- overrides in the plan --------------------------------------------------------------------
+
+WED_9 = toronto(2026, 12, 9, 19, 0)
+THU_10 = toronto(2026, 12, 10, 19, 0)
+
+
+def test_cancelled_moved_and_added_sessions_in_the_plan() -> None:
+    cal = ontario()
+    overrides = (
+        Override(kind="cancel", slot=toronto(2026, 12, 2, 19, 0)),
+        Override(kind="move", slot=WED_9, to=THU_10),
+        Override(kind="add", to=toronto(2027, 7, 14, 19, 0)),
+        Override(kind="cancel", slot=toronto(2026, 12, 3, 19, 0)),  # no such slot: ignored
+    )
+    rows = cal.plan(date(2026, 11, 25), date(2026, 12, 16), overrides)
+    assert [(r.day.isoformat(), r.status, r.number, r.note) for r in rows] == [
+        ("2026-11-25", "planned", 13, ""),
+        ("2026-12-02", "cancelled", 14, "cancelled"),
+        ("2026-12-10", "moved", 15, ""),
+        ("2026-12-16", "planned", 16, ""),
+    ]
+    assert rows[2].moved_from == WED_9 and rows[2].module == "2026-09"
+    (added,) = cal.plan(date(2027, 7, 1), date(2027, 8, 31), overrides)
+    assert (added.status, added.module, added.number) == ("added", None, None)
+
+
+def test_coming_sessions_look_past_the_break() -> None:
+    cal = ontario()
+    rows = cal.coming(toronto(2027, 6, 30, 20, 0), count=2)
+    assert [r.day for r in rows] == [date(2027, 9, 1), date(2027, 9, 8)]
+
+
+# -- matching a starting meeting ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("started", "expected"),
+    [
+        (toronto(2026, 12, 2, 17, 59), None),  # before the window: an unplanned session
+        (toronto(2026, 12, 2, 18, 0), toronto(2026, 12, 2, 19, 0)),  # the window opens
+        (toronto(2026, 12, 2, 18, 47), toronto(2026, 12, 2, 19, 0)),
+        (toronto(2026, 12, 2, 19, 40), toronto(2026, 12, 2, 19, 0)),  # restarted mid-session
+        (toronto(2026, 12, 2, 20, 59), toronto(2026, 12, 2, 19, 0)),  # during the reflection
+        (toronto(2026, 12, 2, 21, 0), None),  # after the reflection: unplanned
+    ],
+)
+def test_a_meeting_is_the_session_whose_window_contains_its_start(started, expected) -> None:
+    match = ontario().match(started)
+    if expected is None:
+        assert isinstance(match, UnplannedSession)
+        assert match.scheduled_start == started
+    else:
+        assert isinstance(match, MatchedSession)
+        assert match.scheduled_start == expected
+        assert match.module is not None and match.module.name == "2026-09"
+
+
+def test_a_thursday_meeting_is_not_wednesdays_session_but_an_unplanned_one() -> None:
+    """The old rule mapped it to Wednesday's slot, so it opened straight in `closing`."""
+    started = datetime(2026, 12, 3, 23, 50, tzinfo=UTC)  # Thursday 18:50 in Toronto
+    match = ontario().match(started)
+    assert isinstance(match, UnplannedSession)
+    assert match.scheduled_start == toronto(2026, 12, 3, 18, 50)
+    assert match.scheduled_start.tzinfo is TORONTO  # the engine tells times in this zone
+    assert match.module is not None and match.module.name == "2026-09"
+    assert match.notice == UNPLANNED_NOTICE
+    assert match.notice_values == {"date": "2026-12-03", "time": "18:50", "end": "20:35"}
+    line = DEFAULT_MESSAGES[match.notice].format(**match.notice_values)
+    assert "18:50" in line and "20:35" in line
+    assert set(match.notice_values) == PLACEHOLDERS[UNPLANNED_NOTICE]
+
+
+def test_a_moved_session_is_matched_at_its_new_time_and_its_old_slot_is_skipped() -> None:
+    overrides = (Override(kind="move", slot=WED_9, to=THU_10),)
+    match = ontario().match(toronto(2026, 12, 10, 18, 40), overrides)
+    assert isinstance(match, MatchedSession)
+    assert (match.scheduled_start, match.session.status) == (THU_10, "moved")
+    assert match.module is not None and match.module.name == "2026-09"
+    old = ontario().match(toronto(2026, 12, 9, 18, 55), overrides)
+    assert isinstance(old, SkippedMeeting) and old.reason == "moved"
+    assert "moved to Thu 2026-12-10 19:00" in old.detail
+
+
+def test_a_moved_session_keeps_its_module_across_the_module_boundary() -> None:
+    last = toronto(2026, 12, 30, 19, 0)
+    overrides = (Override(kind="move", slot=last, to=toronto(2027, 1, 5, 19, 0)),)
+    match = ontario().match(toronto(2027, 1, 5, 18, 50), overrides)
+    assert isinstance(match, MatchedSession)
+    assert match.module is not None and match.module.name == "2026-09"
+
+
+@pytest.mark.parametrize(
+    ("calendar", "started", "overrides", "reason"),
+    [
+        (
+            ontario(),
+            toronto(2026, 12, 9, 18, 50),
+            (Override(kind="cancel", slot=WED_9),),
+            "cancelled",
+        ),
+        (
+            ontario(holidays=(DayRange.parse("12-23"),)),
+            toronto(2026, 12, 23, 18, 50),
+            (),
+            "holiday",
+        ),
+        (ontario(), toronto(2026, 7, 15, 18, 50), (), "break"),  # a July evening
+        (ontario(), toronto(2026, 8, 3, 10, 0), (), "break"),  # any time in the break
+    ],
+)
+def test_skipped_meetings(calendar: Calendar, started, overrides, reason: str) -> None:
+    match = calendar.match(started, overrides)
+    assert isinstance(match, SkippedMeeting)
+    assert match.reason == reason
+
+
+def test_a_session_added_in_the_break_is_held() -> None:
+    added = toronto(2026, 7, 15, 19, 0)
+    match = ontario().match(toronto(2026, 7, 15, 18, 50), (Override(kind="add", to=added),))
+    assert isinstance(match, MatchedSession)
+    assert (match.scheduled_start, match.session.status, match.module) == (added, "added", None)
+
+
+def test_when_two_windows_contain_the_meeting_the_session_under_way_wins() -> None:
+    # overlapping windows: only a change of settings makes them (commands refuse them)
+    overrides = (Override(kind="add", to=toronto(2026, 12, 2, 21, 30)),)
+    cal = ontario()
+    restarted = cal.match(toronto(2026, 12, 2, 20, 40), overrides)
+    assert isinstance(restarted, MatchedSession) and restarted.scheduled_start.hour == 19
+    after = cal.match(toronto(2026, 12, 2, 21, 5), overrides)
+    assert isinstance(after, MatchedSession) and after.scheduled_start.hour == 21
+    early = ontario(reflection=timedelta(0)).match(toronto(2026, 12, 2, 18, 30), overrides)
+    assert isinstance(early, MatchedSession) and early.scheduled_start.hour == 19
+
+
+def test_the_monthly_group_matches_its_first_thursday_only() -> None:
+    cal = monthly()
+    first = cal.match(datetime(2027, 1, 7, 18, 40, tzinfo=LOS_ANGELES))
+    assert isinstance(first, MatchedSession)
+    assert first.scheduled_start == datetime(2027, 1, 7, 18, 45, tzinfo=LOS_ANGELES)
+    assert first.session.end == datetime(2027, 1, 7, 20, 15, tzinfo=LOS_ANGELES)
+    second = cal.match(datetime(2027, 1, 14, 18, 40, tzinfo=LOS_ANGELES))
+    assert isinstance(second, UnplannedSession)
+
+
+def test_a_naive_start_is_refused() -> None:
+    with pytest.raises(CalendarError, match="timezone-aware"):
+        ontario().match(datetime(2026, 12, 2, 19, 0))
+
+
+# -- facilitators' changes ----------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_cancel_a_planned_session_then_restore_it_with_add() -> None:
+    cal = ontario()
+    change = cancel_session(cal, (), date(2026, 12, 9), now=NOW)
+    assert change.put == (Override(kind="cancel", slot=WED_9),) and change.drop == ()
+    assert change.message == "cancelled the session of Wed 2026-12-09 19:00"
+    restore = add_session(cal, change.put, WED_9, now=NOW)
+    assert restore.drop == change.put and restore.put == ()
+    assert restore.message.startswith("restored")
+
+
+def test_move_then_move_again_then_back_then_cancel() -> None:
+    cal = ontario()
+    first = move_session(cal, (), date(2026, 12, 9), THU_10, now=NOW)
+    assert first.put == (Override(kind="move", slot=WED_9, to=THU_10),)
+    friday = toronto(2026, 12, 11, 18, 0)
+    again = move_session(cal, first.put, date(2026, 12, 10), friday, now=NOW)
+    assert again.drop == first.put
+    assert again.put == (Override(kind="move", slot=WED_9, to=friday),)
+    back = move_session(cal, again.put, date(2026, 12, 11), WED_9, now=NOW)
+    assert back.drop == again.put and back.put == ()
+    gone = cancel_session(cal, again.put, date(2026, 12, 11), now=NOW)
+    assert gone.drop == again.put and gone.put == (Override(kind="cancel", slot=WED_9),)
+
+
+def test_an_added_session_moves_and_cancels_as_itself() -> None:
+    cal = ontario()
+    added = toronto(2026, 12, 12, 10, 0)
+    overrides = (Override(kind="add", to=added),)
+    later = move_session(cal, overrides, date(2026, 12, 12), added + timedelta(hours=2), now=NOW)
+    assert later.drop == overrides and later.put == (
+        Override(kind="add", to=added + timedelta(hours=2)),
+    )
+    gone = cancel_session(cal, overrides, date(2026, 12, 12), now=NOW)
+    assert gone.drop == overrides and gone.put == ()
+
+
+def test_a_day_with_two_sessions_needs_the_time() -> None:
+    cal = ontario()
+    overrides = (Override(kind="add", to=toronto(2026, 12, 9, 10, 0)),)
+    with pytest.raises(CalendarError, match="2 sessions .10:00, 19:00."):
+        cancel_session(cal, overrides, date(2026, 12, 9), now=NOW)
+    change = cancel_session(cal, overrides, toronto(2026, 12, 9, 10, 0), now=NOW)
+    assert change.drop == overrides
+    with pytest.raises(CalendarError, match="starts at 10:00, 19:00"):
+        cancel_session(cal, overrides, toronto(2026, 12, 9, 12, 0), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "message"),
+    [
+        (
+            lambda c: cancel_session(c, (), date(2026, 12, 10), now=NOW),
+            "no session is planned on Thu",
+        ),
+        (lambda c: cancel_session(c, (), date(2027, 7, 14), now=NOW), "break .july-august."),
+        (lambda c: cancel_session(c, (), date(2026, 11, 25), now=NOW), "has begun"),
+        (
+            lambda c: cancel_session(
+                c, (Override(kind="cancel", slot=WED_9),), date(2026, 12, 9), now=NOW
+            ),
+            "already cancelled",
+        ),
+        (
+            lambda c: cancel_session(
+                c, (Override(kind="move", slot=WED_9, to=THU_10),), date(2026, 12, 9), now=NOW
+            ),
+            "was moved to Thu 2026-12-10 19:00",
+        ),
+        (
+            lambda c: move_session(c, (), date(2026, 12, 9), toronto(2026, 12, 16, 19, 0), now=NOW),
+            "already a session",
+        ),
+        (
+            lambda c: move_session(c, (), date(2026, 12, 9), toronto(2026, 12, 16, 17, 0), now=NOW),
+            "too close",
+        ),
+        (
+            lambda c: move_session(c, (), date(2026, 12, 9), toronto(2026, 11, 20, 19, 0), now=NOW),
+            "in the past",
+        ),
+        (lambda c: move_session(c, (), date(2026, 12, 9), WED_9, now=NOW), "already at that time"),
+        (lambda c: add_session(c, (), toronto(2026, 12, 9, 20, 30), now=NOW), "too close"),
+        (lambda c: add_session(c, (), toronto(2026, 11, 1, 19, 0), now=NOW), "in the past"),
+    ],
+)
+def test_changes_that_make_no_sense_are_refused_with_the_reason(attempt, message: str) -> None:
+    with pytest.raises(CalendarError, match=message):
+        attempt(ontario())
+
+
+def test_a_holiday_has_no_session_to_cancel_or_move() -> None:
+    cal = ontario(holidays=(DayRange.parse("12-23"),))
+    with pytest.raises(CalendarError, match="holiday"):
+        cancel_session(cal, (), date(2026, 12, 23), now=NOW)
+    with pytest.raises(CalendarError, match="holiday"):
+        move_session(cal, (), date(2026, 12, 23), toronto(2026, 12, 22, 19, 0), now=NOW)
+
+
+def test_adding_in_the_break_is_allowed_and_noted() -> None:
+    change = add_session(ontario(), (), toronto(2027, 7, 14, 19, 0), now=NOW)
+    assert change.put == (Override(kind="add", to=toronto(2027, 7, 14, 19, 0)),)
+    assert change.notes == ("2027-07-14 is in the group's break (july-august)",)
+
+
+def test_overrides_compare_as_instants() -> None:
+    utc = Override(kind="cancel", slot=WED_9.astimezone(UTC))
+    assert utc.key() == Override(kind="cancel", slot=WED_9).key()
+    with pytest.raises(CalendarError):
+        Override(kind="move", slot=WED_9)
+    with pytest.raises(CalendarError):
+        Override(kind="add", to=datetime(2026, 12, 9, 19, 0))
+
+
+# -- reading what people type --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "note"),
+    [
+        (
+            "2026-12-10 19:00",
+            toronto(2026, 12, 10, 19, 0),
+            "2026-12-10 19:00 read as America/Toronto time",
+        ),
+        (
+            "2026-12-10T19:00",
+            toronto(2026, 12, 10, 19, 0),
+            "2026-12-10T19:00 read as America/Toronto time",
+        ),
+        ("2026-12-10T19:00-05:00", toronto(2026, 12, 10, 19, 0), ""),
+        ("2026-12-11T00:00Z", toronto(2026, 12, 10, 19, 0), ""),
+        (
+            "2027-07-14 19:00",
+            toronto(2027, 7, 14, 19, 0),
+            "2027-07-14 19:00 read as America/Toronto time",
+        ),
+    ],
+)
+def test_a_date_and_time_is_read_on_the_groups_clock_unless_it_has_an_offset(text, expected, note):
+    when, said = parse_when(text, TORONTO, "America/Toronto")
+    assert when == expected and when.tzinfo is TORONTO and said == note
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tomorrow", "not a date and time"),
+        ("2026-13-01 19:00", "not a date and time"),
+        ("2026-12-10", "has no time"),
+        ("2027-03-14 02:30", "does not exist in America/Toronto"),
+        ("2026-11-01 01:30", r"happens twice in America/Toronto .* -04:00 or -05:00"),
+    ],
+)
+def test_a_date_and_time_that_is_not_one_is_refused(text: str, message: str) -> None:
+    with pytest.raises(CalendarError, match=message):
+        parse_when(text, TORONTO, "America/Toronto")
+
+
+def test_a_session_is_named_by_its_date_or_its_date_and_time() -> None:
+    assert parse_day_or_when("2026-12-09", TORONTO, "America/Toronto") == (date(2026, 12, 9), "")
+    when, note = parse_day_or_when("2026-12-09 19:00", TORONTO, "America/Toronto")
+    assert when == WED_9 and "read as" in note
+    with pytest.raises(CalendarError, match="not a date"):
+        parse_day_or_when("next week", TORONTO, "America/Toronto")
+    with pytest.raises(CalendarError, match="real date"):
+        parse_day_or_when("2026-02-30", TORONTO, "America/Toronto")
+
+
+# -- a skipped meeting's engine state ------------------------------------------------------------
+
+
+def test_a_skipped_meeting_is_inert_and_survives_a_restart() -> None:
+    start = toronto(2026, 7, 15, 18, 50)
+    state, first = new_session(agenda=Agenda(), roster=(), scheduled_start=start, skipped="break")
+    assert first == [] and state.phase is Phase.ENDED and wakeups(state) == []
+    assert SessionState.from_json(state.to_json()) == state
+    anna = person("Anna")
+    for event in (
+        MeetingStarted(),
+        ArrivedInWaitingRoom(participant=anna),
+        RecordingStarted(participant=anna),
+        ChatMessage(sender=anna, text="/status", message_id="m1"),
+        TimerDue(timer="meditation_start"),
+        MeetingEnded(),
+    ):
+        after, actions = handle(state, event, start + timedelta(minutes=5))
+        assert actions == [] and after == state
+
+
+def test_a_session_state_without_skipped_reads_as_before() -> None:
+    state, _ = new_session(agenda=Agenda(), roster=(), scheduled_start=WED_9)
+    assert '"skipped"' not in state.to_json()
+    assert SessionState.from_json(state.to_json()).setup.skipped == ""
