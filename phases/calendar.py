@@ -293,6 +293,8 @@ class ModuleSpan:
 class Override:
     """A facilitator's change to the calendar.
 
+    Two overrides are equal when they name the same instants, whatever their time zones.
+
     Args:
         kind: `cancel` (a regular slot), `move` (a regular slot, to a new start) or `add`.
         slot: the regular slot's start (cancel, move); None for an added session.
@@ -310,10 +312,6 @@ class Override:
         for moment in (self.slot, self.to):
             if moment is not None and moment.utcoffset() is None:
                 raise CalendarError("override times must be timezone-aware")
-
-    def key(self) -> tuple[str, datetime | None, datetime | None]:
-        """Equality across time zones (the same instants)."""
-        return (self.kind, _utc_or_none(self.slot), _utc_or_none(self.to))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,7 +379,7 @@ class SkippedMeeting:
     Args:
         reason: cancelled, holiday, moved (the session's former slot) or break.
         session: the cancelled slot or the moved session, when there is one.
-        detail: one line for logs and people ("the session of ... was cancelled").
+        detail: one line for logs and people ("the session of ... is cancelled").
     """
 
     reason: SkipReason
@@ -396,8 +394,8 @@ Match = MatchedSession | UnplannedSession | SkippedMeeting
 class CalendarChange:
     """What a facilitator's command does to the stored overrides: drop these, then put these.
 
-    `message` says what changed, in one line; `notes` add what the user should know (a time
-    read in the group's zone, a session added in a break).
+    `message` says what changed, in one line; `notes` add what the user should know (a
+    session put in a break or on a holiday).
     """
 
     drop: tuple[Override, ...] = ()
@@ -411,10 +409,6 @@ class CalendarChange:
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
-
-
-def _utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -598,18 +592,22 @@ class Calendar:
                 if self.in_break(day) is None
             ]
         found: list[_Slot] = []
-        day = first
-        while day <= last:
-            span = self.module_on(day)
+        starts = sorted(
+            date(year, rule.start_month, 1)
+            for year in range(first.year - 1, last.year + 2)
+            for rule in self.modules
+        )
+        for begins, following in zip(starts, starts[1:], strict=False):
+            if begins > last or following <= first:
+                continue
+            span = self._span(begins, following - timedelta(days=1))
             if span is None:
-                day += timedelta(days=1)
                 continue
             found.extend(
                 slot
                 for slot in self._module_slots(span)
                 if first <= self.local(slot.start).date() <= last
             )
-            day = span.ends_on + timedelta(days=1)
         return found
 
     def _slot_at(self, start: datetime) -> _Slot | None:

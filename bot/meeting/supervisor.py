@@ -7,7 +7,7 @@ says the meeting started), restarts it if it dies (bounded: at most `max_restart
 exponential backoff and jitter, and a run that lasted `healthy_after` seconds resets the
 count), and stops it at the end (SIGTERM, then SIGKILL after a grace period).
 
-`session_window` computes the opening and closing times from the group's settings;
+`session_window` computes the opening and closing times from the group's calendar;
 `supervise_window` waits for the opening, runs the supervisor and stops it at the close.
 The spawn function, sleep, clock and random source are injected, so tests neither wait nor
 need real processes (one test does use a real one).
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
+from bot.calendar import calendar_from_settings
 from bot.config import Settings
+from bot.errors import ConfigError
 from storage.clock import Clock, system_clock
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Process(Protocol):
@@ -213,23 +212,22 @@ class BotSupervisor:
 def session_window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """The next (or current) session's opening and closing times, timezone-aware.
 
-    Opens `agenda.opens_minutes_before` the scheduled start; closes after the group's
-    length, the reflection and 10 minutes' grace. A session still open at `now` is "current".
+    The sessions are the group's calendar (`[group.calendar]`: cadence, modules, breaks and
+    holidays; the facilitators' stored changes are not read here). Opens
+    `agenda.opens_minutes_before` the scheduled start; closes after the group's length, the
+    reflection and 10 minutes' grace. A session still open at `now` is "current".
+
+    Raises:
+        ConfigError: the calendar has no session in the next three years.
     """
-    group, agenda = settings.group, settings.agenda
-    zone = ZoneInfo(group.timezone)
-    local = now.astimezone(zone)
-    weekday = _WEEKDAYS.index(group.weekday)
+    agenda = settings.agenda
+    calendar = calendar_from_settings(settings.group, agenda)
     before = timedelta(minutes=agenda.opens_minutes_before)
     after = timedelta(minutes=agenda.length_minutes + agenda.reflection_minutes + 10)
-    for days in range(-1, 8):
-        day = local.date() + timedelta(days=days)
-        if day.weekday() != weekday:
-            continue
-        start = datetime.combine(day, group.start_time, tzinfo=zone)
-        if start + after > now:
-            return start - before, start + after
-    raise AssertionError("a weekday recurs within 8 days")
+    for row in calendar.coming(now - after, count=60):
+        if row.live and row.start + after > now:
+            return row.start - before, row.start + after
+    raise ConfigError("settings: group.calendar plans no session in the next three years")
 
 
 async def supervise_window(
