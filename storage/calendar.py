@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from phases.calendar import CalendarChange, CalendarError, Override
+from phases.calendar import CalendarError, Override
+from phases.calendar_changes import CalendarChange
 from storage.sessions import ensure_group
 from storage.tables.calendar import CalendarOverride, CalendarSkip
 from storage.tables.core import Group

@@ -28,11 +28,9 @@ from bot.commands.export_cmd import parse_day
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.groups import group_for
-from phases.calendar import (
-    Calendar,
+from phases.calendar import Calendar, Override, PlannedSession
+from phases.calendar_changes import (
     CalendarChange,
-    Override,
-    PlannedSession,
     add_session,
     cancel_session,
     move_session,
@@ -153,9 +151,11 @@ def _plan(args: argparse.Namespace, settings: Settings) -> int:
     last: date | None = args.date_to
     if first is not None and last is not None and last < first:
         raise ConfigError("--to is before --from")
+    begin = first if first is not None else calendar.local(now).date()
+    if last is not None and (last - begin).days > 3660:
+        raise ConfigError("sessions plan: at most ten years at a time")
     with open_session(settings) as session:
         if last is not None:
-            begin = first if first is not None else calendar.local(now).date()
             rows = planned_sessions(
                 session, calendar=calendar, group_name=group.name, first=begin, last=last
             )

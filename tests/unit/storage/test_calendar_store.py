@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phases.calendar import CalendarChange, CalendarError, ModuleSpan, Override
+from phases.calendar import CalendarError, ModuleSpan, Override
+from phases.calendar_changes import CalendarChange
 from storage import calendar as stored
 from storage.sessions import ensure_session
 from storage.tables.calendar import CalendarOverride

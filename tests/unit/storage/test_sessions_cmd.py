@@ -124,6 +124,8 @@ def test_a_cancelled_session_is_restored_by_adding_it(cli, capsys, db_url) -> No
         (("move", "2026-12-09", "--to", "2027-03-14 02:30"), "does not exist in America/Toronto"),
         (("add", "2026-11-28 19:00"), "Sat 2026-11-28 19:00 is in the past"),
         (("add", "2026-11-01 01:30"), "happens twice in America/Toronto"),
+        (("add", "9999-12-29 19:00"), "9999-12-29 is more than three years ahead"),
+        (("cancel", "0001-01-01"), "0001-01-01 is long past"),
         (("add", "2026-12-09 19:00", "--group", "Monthly"), "no group called 'Monthly'"),
         (("plan", "--group", "Monthly"), "no group called 'Monthly'"),
     ],
@@ -141,9 +143,13 @@ def test_bad_input_gets_one_line_and_changes_nothing(cli, capsys, db_url, argv, 
     assert _overrides(db_url) == before
 
 
-def test_plan_rejects_a_range_that_runs_backwards(cli, capsys) -> None:
+def test_plan_rejects_a_range_backwards_or_beyond_ten_years(cli, capsys) -> None:
     assert cli("sessions", "plan", "--from", "2027-01-10", "--to", "2027-01-01") == 2
     assert "--to is before --from" in capsys.readouterr().err
+    assert cli("sessions", "plan", "--to", "2040-01-01") == 2
+    assert "at most ten years at a time" in capsys.readouterr().err
+    assert cli("sessions", "plan", "--from", "2999-12-01") == 1
+    assert "the calendar covers 1900 to 2999" in capsys.readouterr().err
 
 
 def test_plan_in_the_break_says_there_is_nothing(cli, capsys) -> None:
