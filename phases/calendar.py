@@ -552,13 +552,13 @@ class Calendar:
         for day in self._cadence_days(span.starts_on, span.ends_on):
             if self.in_break(day) is not None:
                 continue
+            if span.sessions is not None and counted >= span.sessions:
+                break  # the module is over: its later holidays are not listed either
             if self.is_holiday(day):
                 slots.append(
                     _Slot(start=self._slot_start(day), module=span.name, number=None, holiday=True)
                 )
                 continue
-            if span.sessions is not None and counted >= span.sessions:
-                break
             counted += 1
             slots.append(
                 _Slot(start=self._slot_start(day), module=span.name, number=counted, holiday=False)

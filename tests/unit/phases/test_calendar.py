@@ -174,7 +174,7 @@ def test_the_ontario_modules_are_the_ones_storage_has_always_named(year: int, mo
 def test_a_module_of_13_sessions_skips_its_holidays_and_then_stops() -> None:
     cal = ontario(
         modules=(ModuleRule(start_month=9, sessions=13), ModuleRule(start_month=1, sessions=10)),
-        holidays=(DayRange.parse("2026-09-30"), DayRange.parse("12-23")),
+        holidays=(DayRange.parse("2026-09-30"), DayRange.parse("12-23")),  # 12-23: after it
     )
     rows = cal.plan(date(2026, 9, 1), date(2026, 12, 31))
     held = [r for r in rows if r.live]
