@@ -20,7 +20,6 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.calendar import calendar_from_settings, coming_sessions, group_zone, planned_sessions
 from bot.commands.db_cmd import open_session
@@ -105,7 +104,7 @@ def _positive(text: str) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     group = group_for(settings, args.group)
-    zone = ZoneInfo(group.timezone)
+    zone = group_zone(group)
     with open_session(settings) as session:
         found = list_sessions(session, group_name=None if args.all_groups else group.name)
     if args.jsonl:
