@@ -2,7 +2,7 @@
 the calendar said were no session (`calendar_skips`).
 
 Revision ID: 0011_calendar
-Revises: 0005_journal_redaction
+Revises: 0007_person_keys
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_calendar"
-down_revision = "0005_journal_redaction"
+down_revision = "0007_person_keys"
 branch_labels = None
 depends_on = None
 
