@@ -5,7 +5,7 @@ group: the cadence and modules of `[group.calendar]`, the weekday and start time
 `[group]`, the length of `[agenda]`. The other functions read that group's overrides from
 storage (by the group's name) and answer with the calendar's typed rows: `planned_sessions`
 and `coming_sessions` for the CLI and the console, `match_meeting` for the runtime's
-`start_session` (it also records a skipped meeting and logs an unplanned one).
+`start_session` (it logs a skipped meeting and an unplanned session; it stores nothing).
 """
 
 from __future__ import annotations
@@ -111,22 +111,10 @@ def match_meeting(
     meeting_uuid: str,
     started: datetime,
 ) -> Match:
-    """Which session a starting meeting of the group is (`Calendar.match`).
-
-    A skipped meeting is recorded (`storage.calendar.record_skip`), so its attendance is not
-    finalised; both a skip and an unplanned session are logged.
-    """
+    """Which session a starting meeting of the group is (`Calendar.match`), logged when it
+    is skipped or unplanned. Reads the group's stored changes; writes nothing."""
     match = calendar.match(started, stored.overrides(session, group_name=group_name))
     if isinstance(match, SkippedMeeting):
-        slot = match.session
-        stored.record_skip(
-            session,
-            group_name=group_name,
-            meeting_uuid=meeting_uuid,
-            reason=match.reason,
-            slot_start=None if slot is None else slot.moved_from or slot.start,
-            now=started,
-        )
         _log.info(
             "meeting skipped by the calendar: %s",
             match.detail,

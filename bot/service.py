@@ -54,11 +54,10 @@ from bot.meeting.supervisor import BotSupervisor, join_command, session_window, 
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
-from phases.calendar import SkippedMeeting
+from phases.calendar import SkippedMeeting, UnplannedSession
 from phases.engine import new_session
 from phases.state import SessionState
 from storage import attendance, sessions
-from storage.calendar import skip_reason
 from storage.clock import system_clock
 from storage.db import make_engine
 from storage.journal import JournalEntry
@@ -120,7 +119,8 @@ class ServiceHooks:
     ) -> tuple[SessionState, Sequence[Action]]:
         group = self._settings.group
         # the calendar's matching rule: a planned session's start, else the meeting's own;
-        # a cancelled evening or a break is no session, and its engine state stays inert
+        # a cancelled evening or a break is no session: its engine state stays inert and the
+        # runtime stores nothing of it (`bot.runtime.durable`, "No session")
         match = match_meeting(
             db,
             calendar=self._calendar,
@@ -147,7 +147,12 @@ class ServiceHooks:
             module=match.module,
         )
         roster = roster_entries(db, group_name=group.name)
-        return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
+        return new_session(
+            agenda=self._agenda,
+            roster=roster,
+            scheduled_start=start,
+            unplanned=isinstance(match, UnplannedSession),
+        )
 
     def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
         presence = to_presence(parse_event(entry.body))
@@ -157,8 +162,6 @@ class ServiceHooks:
             )
 
     def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
-        if skip_reason(db, meeting_uuid=meeting_uuid) is not None:
-            return  # the calendar said this meeting is no session: nothing to finalise
         try:
             with db.begin_nested():
                 attendance.finalize(db, meeting_uuid=meeting_uuid, policy=self._policy, now=now)

@@ -40,8 +40,9 @@ Matching. A meeting of the group that starts at instant T is:
 2. else skipped, if T is in the window of a cancelled slot (by a facilitator or a holiday)
    or of the former slot of a moved session, or on a day of a break or a holiday: the bot
    does nothing for that meeting.
-3. else an unplanned session whose scheduled start is T itself; the facilitators are to be
-   told once (`UnplannedSession.notice`, the catalogue line `unplanned_session`).
+3. else an unplanned session whose scheduled start is T itself; the engine tells the
+   facilitators once (`phases.state.Setup.unplanned`, the catalogue line
+   `unplanned_session`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from __future__ import annotations
 import calendar as _gregorian
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
@@ -57,7 +58,6 @@ from phases.errors import BalintError
 
 __all__ = [
     "MONTHS",
-    "UNPLANNED_NOTICE",
     "WEEKDAYS",
     "Calendar",
     "CalendarError",
@@ -94,8 +94,6 @@ _ORDINAL_NAMES = {number: name for name, number in _ORDINALS.items()}
 
 #: The years the calendar covers (dates beyond are a typing mistake, not a plan).
 _FIRST_YEAR, _LAST_YEAR = 1900, 2999
-#: The catalogue line (`phases.messages`) that tells the facilitators of an unplanned session.
-UNPLANNED_NOTICE = "unplanned_session"
 
 Status = Literal["planned", "cancelled", "moved", "added"]
 SkipReason = Literal["cancelled", "holiday", "moved", "break"]
@@ -360,14 +358,11 @@ class MatchedSession:
 class UnplannedSession:
     """No session is planned around the meeting: it is one, timed from its actual start.
 
-    `notice` is the catalogue key to tell the facilitators once, `notice_values` its
-    placeholders (the start and end on the group's clock).
+    The engine tells the facilitators so, once (`phases.state.Setup.unplanned`).
     """
 
     scheduled_start: datetime
     module: ModuleSpan | None
-    notice: str = UNPLANNED_NOTICE
-    notice_values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -744,15 +739,7 @@ class Calendar:
                 reason="holiday", session=None, detail=f"{day.isoformat()} is a holiday"
             )
         start = self.local(started)
-        return UnplannedSession(
-            scheduled_start=start,
-            module=self.module_on(day),
-            notice_values={
-                "date": day.isoformat(),
-                "time": f"{start:%H:%M}",
-                "end": f"{self.end_of(start):%H:%M}",
-            },
-        )
+        return UnplannedSession(scheduled_start=start, module=self.module_on(day))
 
     def _module_named(self, row: PlannedSession) -> ModuleSpan | None:
         if row.module is None:

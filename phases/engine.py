@@ -24,6 +24,10 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   waiting, so `/admit` can retry), once per discussion for the presenter's mirror, once per
   kind and code otherwise; refused chat lines and observe-only refusals are not reported.
 * facilitator commands (`phases.commands`) steer the session; members get a polite refusal.
+* the group's calendar (`phases.calendar`) decides what a meeting is: a meeting it skipped
+  (`Setup.skipped`) gets nothing, ever; a session it did not plan (`Setup.unplanned`) is
+  timed from its own start, and the facilitators present are told so privately, once (as
+  soon as one is there).
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ _ENDED_FROM = "ended_from:"
 _REFUSED_MIRROR = "refused_mirror"
 #: The `said` flag set while the mirror forbids the presenter's self-unmute / video restart.
 _MIRROR_LOCKED = "mirror_locked"
+#: The `said` flag of the line that tells the facilitators a session is unplanned.
+_UNPLANNED_TOLD = "told_unplanned"
 #: Refusals never reported: observe-only mode refuses everything by design ("not_executed").
 _QUIET_CODES = frozenset({"not_executed"})
 
@@ -119,6 +125,7 @@ def new_session(
     scheduled_start: datetime,
     messages: Mapping[str, str] | None = None,
     skipped: str = "",
+    unplanned: bool = False,
 ) -> tuple[SessionState, list[Action]]:
     """Build the state of a session that has not begun, and its initial wake-ups.
 
@@ -133,6 +140,8 @@ def new_session(
         messages: overrides of the message catalogue, by key.
         skipped: the calendar's reason when the meeting is no session ("cancelled",
             "break", ...): the state is `ended`, has no wake-ups and stays inert.
+        unplanned: the calendar planned no session around `scheduled_start` (the meeting's
+            own start): the first facilitator present is told so, privately, once.
 
     Raises:
         AgendaError: a naive start time, or an unknown or malformed message override.
@@ -143,6 +152,7 @@ def new_session(
         messages=Messages(dict(messages or {})),
         scheduled_start=scheduled_start,
         skipped=skipped,
+        unplanned=unplanned,
     )
     if skipped:
         return SessionState(setup=setup, phase=Phase.ENDED, phase_since=scheduled_start), []
@@ -215,6 +225,8 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
         _catch_up(draft)
         _dispatch(draft, event)
         _catch_up(draft)
+        if draft.setup.unplanned:
+            _tell_unplanned(draft)
     return draft.freeze(), draft.out
 
 
@@ -740,6 +752,23 @@ def _recording(d: _Draft, participant: Participant | None) -> None:
         name = d.line("someone")
     d.out.append(StopRecording(started_by=starter))
     d.tell_facilitators("recording_stopped", name=name)
+
+
+def _tell_unplanned(d: _Draft) -> None:
+    """Tell the facilitators present, once, that this session is not on the calendar and
+    is timed from its own start (see `Setup.unplanned`); wait for one to be there."""
+    if _UNPLANNED_TOLD in d.said or d.phase is Phase.ENDED:
+        return
+    if not any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+        return
+    start = d.setup.scheduled_start
+    d.tell_facilitators(
+        "unplanned_session",
+        date=start.date().isoformat(),
+        time=d.clock(start),
+        end=d.clock(d.group_end),
+    )
+    d.said = d.said | {_UNPLANNED_TOLD}
 
 
 def _refused(d: _Draft, event: ActionRefused) -> None:

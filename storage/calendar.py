@@ -1,4 +1,4 @@
-"""The facilitators' changes to a group's calendar, and the meetings the calendar skipped.
+"""The facilitators' changes to a group's calendar.
 
 The calendar itself is configuration (`phases.calendar`, built from `[group.calendar]`);
 what a facilitator changes with `balint-bot sessions cancel|move|add` is stored here as
@@ -19,10 +19,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from phases.calendar import CalendarError, Override
 from phases.calendar_changes import CalendarChange
 from storage.sessions import ensure_group
-from storage.tables.calendar import CalendarOverride, CalendarSkip
+from storage.tables.calendar import CalendarOverride
 from storage.tables.core import Group
 
-__all__ = ["apply_change", "overrides", "record_skip", "skip_reason"]
+__all__ = ["apply_change", "overrides"]
 
 
 def overrides(session: Session, *, group_name: str) -> tuple[Override, ...]:
@@ -86,34 +86,3 @@ def _same(
     column: InstrumentedAttribute[datetime | None], moment: datetime | None
 ) -> ColumnElement[bool]:
     return column.is_(None) if moment is None else column == moment
-
-
-def record_skip(
-    session: Session,
-    *,
-    group_name: str,
-    meeting_uuid: str,
-    reason: str,
-    slot_start: datetime | None,
-    now: datetime,
-) -> None:
-    """Remember that the calendar said meeting `meeting_uuid` is no session (idempotent)."""
-    if skip_reason(session, meeting_uuid=meeting_uuid) is not None:
-        return
-    session.add(
-        CalendarSkip(
-            group_id=ensure_group(session, name=group_name, now=now),
-            meeting_uuid=meeting_uuid,
-            reason=reason,
-            slot_start=slot_start,
-            decided_at=now,
-        )
-    )
-    session.flush()
-
-
-def skip_reason(session: Session, *, meeting_uuid: str) -> str | None:
-    """Why the calendar skipped this meeting, or None if it did not."""
-    return session.scalar(
-        select(CalendarSkip.reason).where(CalendarSkip.meeting_uuid == meeting_uuid)
-    )

@@ -3,7 +3,7 @@
 Each area owns one module: `core` (groups, modules, sessions, roster, attendance, audit),
 `journal` (webhook journal), `runtime` (engine state, wake-ups, action log, leases),
 `billing` (claims, files, sequences), `calendar` (the facilitators' changes to a group's
-calendar, and the meetings it skipped).
+calendar).
 """
 
 from storage.tables import billing as billing

@@ -1,11 +1,11 @@
-"""Tables of the group's calendar: the facilitators' changes and the meetings it skipped.
+"""The table of the group's calendar: the facilitators' changes.
 
-- `calendar_overrides`: one row per change a facilitator made with `balint-bot sessions`
-  (`cancel` or `move` of a regular slot, or `add` of a session). The rows are the current
-  changes, not a history: cancelling an added session deletes its row. A slot has at most
-  one change and a start at most one session (two unique constraints).
-- `calendar_skips`: one row per meeting instance the calendar said was no session (a
-  cancelled evening, a break), so the runtime's hooks know not to finalise its attendance.
+`calendar_overrides`: one row per change a facilitator made with `balint-bot sessions`
+(`cancel` or `move` of a regular slot, or `add` of a session). The rows are the current
+changes, not a history: cancelling an added session deletes its row. A slot has at most one
+change and a start at most one session (two unique constraints). A meeting the calendar says
+is no session leaves no row here (nor anywhere but the journal and the runtime's own record
+of it: see `bot.runtime.durable`).
 
 Times use `storage.tables.core.UtcDateTime`: stored as UTC, always returned timezone-aware.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.db import Base
 from storage.tables.core import UtcDateTime
 
-__all__ = ["CalendarOverride", "CalendarSkip"]
+__all__ = ["CalendarOverride"]
 
 
 class CalendarOverride(Base):
@@ -43,18 +43,3 @@ class CalendarOverride(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: who made the change (the operating-system user of the command)
     actor: Mapped[str] = mapped_column(String(100), default="")
-
-
-class CalendarSkip(Base):
-    """A meeting instance the calendar said was no session, and why."""
-
-    __tablename__ = "calendar_skips"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    meeting_uuid: Mapped[str] = mapped_column(String(128), unique=True)
-    #: cancelled | holiday | moved | break
-    reason: Mapped[str] = mapped_column(String(16))
-    #: the cancelled or vacated slot's start, if there was one
-    slot_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -4,9 +4,11 @@ meeting starts and the service (signed webhooks, journal, worker, runtime, engin
 - a moved session runs at its new time, from its planned start, in its module; a meeting at
   its old slot is no session;
 - a session held on another day than planned, without a move, is an unplanned session timed
-  from its own start (it used to land on the nearest regular slot and open in `closing`);
+  from its own start (it used to land on the nearest regular slot and open in `closing`),
+  and the facilitators are told so once, privately, when the first of them is there;
 - a cancelled evening: the bot does nothing at all (no admission, no chat, no timers, no
-  session recorded, nothing to bill), and nothing is logged as an error;
+  session recorded, nothing to bill) and stores nothing of it but the journaled webhooks and
+  the runtime's record that the meeting is no session; nothing is logged as an error;
 - a July evening of the Ontario group: likewise, unless a facilitator added that session;
 - the monthly group of seed 001 (first Thursday, 90 minutes, two leaders), with the settings
   shown in docs/configuration.md.
@@ -18,22 +20,21 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from bot.cli import main
 from bot.config import BotSettings, Settings, load_settings
-from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
+from bot.meeting.simulated import BOT, MeetingOptions, SimulatedMeeting
 from bot.meeting.zoom_wire import MeetingIdentity
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
-from storage.calendar import skip_reason
 from storage.crypto import Keyring, generate_key
-from storage.db import make_session_factory, session_scope
+from storage.db import Base, make_session_factory, session_scope
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.tables.core import Module, SessionRecord
 from tests.clock import TEST_NOW, HandClock
@@ -78,12 +79,23 @@ def _meeting(clock: HandClock, uuid: str, meeting_id: str = "85746065432") -> Si
 
 
 def _record(engine: Engine, uuid: str) -> tuple[SessionRecord | None, str | None, str | None]:
-    """The stored session of a meeting, its module's name, and why it was skipped."""
+    """The stored session of a meeting, its module's name, and why it was skipped (the
+    runtime's record of the meeting says)."""
     with session_scope(make_session_factory(engine)) as session:
         record = session.scalar(select(SessionRecord).where(SessionRecord.meeting_uuid == uuid))
         module = session.get(Module, record.module_id) if record and record.module_id else None
         session.expunge_all()
-        return record, module.name if module else None, skip_reason(session, meeting_uuid=uuid)
+    skipped = _state(engine, uuid).setup.skipped or None
+    return record, module.name if module else None, skipped
+
+
+def _rows(engine: Engine) -> dict[str, int]:
+    """How many rows each table holds."""
+    with session_scope(make_session_factory(engine)) as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
 
 
 def _state(engine: Engine, uuid: str) -> SessionState:
@@ -144,14 +156,24 @@ async def test_a_session_on_another_day_without_a_move_runs_from_its_own_start(
     """Before the calendar it landed on Wednesday's slot and opened in `closing`."""
     url, engine = sqlite_file
     settings = load_settings(_settings_file(tmp_path, url))
-    seed_roster(engine, {"Fay": "facilitator", "Anna": "member"})
+    seed_roster(engine, {"Fay": "facilitator", "Gil": "facilitator", "Anna": "member"})
     started = datetime(2026, 12, 3, 18, 50, tzinfo=TORONTO)  # a Thursday
     clock = HandClock(started.astimezone(UTC))
     meeting = _meeting(clock, "thu-unplanned==")
     async with running(settings, engine=engine, meeting=meeting, clock=clock) as svc:
         await meeting.start()
+        await meeting.person_joins("anna", name="Anna")
+        await svc.settle()
+        assert not [line for line in meeting.chat_log if "calendar" in line.text]
         await meeting.person_joins("fay", name="Fay")
         await svc.settle()
+        await meeting.person_joins("gil", name="Gil")
+        clock.set(started + timedelta(minutes=5))
+        await svc.settle()
+    told = [line for line in meeting.chat_log if "calendar" in line.text]
+    assert [(line.sender, line.to) for line in told] == [(BOT, "fay")]  # once, privately
+    assert "2026-12-03" in told[0].text and "18:50" in told[0].text
+    assert "20:35" in told[0].text  # 105 minutes on the group's clock
     record, module, skipped = _record(engine, "thu-unplanned==")
     assert record is not None and skipped is None
     assert record.scheduled_start == started and module == "2026-09"
@@ -171,6 +193,7 @@ async def test_a_cancelled_evening_the_bot_does_nothing(
     caplog.set_level(logging.INFO)
     clock = HandClock(datetime(2026, 12, 9, 18, 50, tzinfo=TORONTO).astimezone(UTC))
     meeting = _meeting(clock, "wed-cancelled==")
+    before = _rows(engine)
     async with running(settings, engine=engine, meeting=meeting, clock=clock) as svc:
         await meeting.start()
         await meeting.person_joins("fay", name="Fay")
@@ -193,6 +216,15 @@ async def test_a_cancelled_evening_the_bot_does_nothing(
         assert rs.pending_wakeups(session, meeting_uuid="wed-cancelled==") == {}
     assert "meeting skipped by the calendar" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Stored of that evening: the journaled webhooks and the runtime's one record of the
+    # meeting (no presence, person id, command, cursor, wake-up, action or session).
+    after = _rows(engine)
+    grown = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    assert grown.pop("webhook_journal") >= 8
+    assert grown == {"runtime_meetings": 1}
+    with session_scope(make_session_factory(engine)) as session:
+        record = rs.load_meeting(session, meeting_uuid="wed-cancelled==")
+    assert record is not None and record.ended and record.cursors == {}
 
 
 async def test_a_july_evening_is_no_session_unless_a_facilitator_added_it(

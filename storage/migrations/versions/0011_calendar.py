@@ -1,5 +1,4 @@
-"""The group's calendar: the facilitators' changes (`calendar_overrides`) and the meetings
-the calendar said were no session (`calendar_skips`).
+"""The group's calendar: the facilitators' changes (`calendar_overrides`).
 
 Revision ID: 0011_calendar
 Revises: 0007_person_keys
@@ -43,28 +42,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_calendar_overrides_group_id"), "calendar_overrides", ["group_id"])
-    op.create_table(
-        "calendar_skips",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("group_id", sa.Integer(), nullable=False),
-        sa.Column("meeting_uuid", sa.String(length=128), nullable=False),
-        sa.Column("reason", sa.String(length=16), nullable=False),
-        sa.Column("slot_start", _utc(), nullable=True),
-        sa.Column("decided_at", _utc(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["group_id"],
-            ["groups.id"],
-            name=op.f("fk_calendar_skips_group_id_groups"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_skips")),
-        sa.UniqueConstraint("meeting_uuid", name=op.f("uq_calendar_skips_meeting_uuid")),
-    )
-    op.create_index(op.f("ix_calendar_skips_group_id"), "calendar_skips", ["group_id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_calendar_skips_group_id"), table_name="calendar_skips")
-    op.drop_table("calendar_skips")
     op.drop_index(op.f("ix_calendar_overrides_group_id"), table_name="calendar_overrides")
     op.drop_table("calendar_overrides")

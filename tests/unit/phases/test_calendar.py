@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from phases.actions import Audience, SendChat
 from phases.agenda import Agenda
 from phases.calendar import (
-    UNPLANNED_NOTICE,
     Calendar,
     CalendarError,
     DayRange,
@@ -28,12 +28,15 @@ from phases.engine import handle, new_session, wakeups
 from phases.events import (
     ArrivedInWaitingRoom,
     ChatMessage,
+    Joined,
     MeetingEnded,
     MeetingStarted,
     RecordingStarted,
     TimerDue,
+    ZoomRole,
 )
 from phases.messages import DEFAULT_MESSAGES, PLACEHOLDERS
+from phases.roster import RosterEntry
 from phases.state import Phase, SessionState
 from storage.sessions import module_bounds
 from tests.unit.phases.calendars import (
@@ -281,11 +284,6 @@ def test_a_thursday_meeting_is_not_wednesdays_session_but_an_unplanned_one() -> 
     assert match.scheduled_start == toronto(2026, 12, 3, 18, 50)
     assert match.scheduled_start.tzinfo is TORONTO  # the engine tells times in this zone
     assert match.module is not None and match.module.name == "2026-09"
-    assert match.notice == UNPLANNED_NOTICE
-    assert match.notice_values == {"date": "2026-12-03", "time": "18:50", "end": "20:35"}
-    line = DEFAULT_MESSAGES[match.notice].format(**match.notice_values)
-    assert "18:50" in line and "20:35" in line
-    assert set(match.notice_values) == PLACEHOLDERS[UNPLANNED_NOTICE]
 
 
 def test_a_moved_session_is_matched_at_its_new_time_and_its_old_slot_is_skipped() -> None:
@@ -366,7 +364,7 @@ def test_a_naive_start_is_refused() -> None:
         ontario().match(datetime(2026, 12, 2, 19, 0))
 
 
-# -- a skipped meeting's engine state ------------------------------------------------------------
+# -- the engine state of a skipped meeting and of an unplanned session ---------------------------
 
 
 def test_a_skipped_meeting_is_inert_and_survives_a_restart() -> None:
@@ -389,5 +387,47 @@ def test_a_skipped_meeting_is_inert_and_survives_a_restart() -> None:
 
 def test_a_session_state_without_skipped_reads_as_before() -> None:
     state, _ = new_session(agenda=Agenda(), roster=(), scheduled_start=WED_9)
-    assert '"skipped"' not in state.to_json()
-    assert SessionState.from_json(state.to_json()).setup.skipped == ""
+    assert '"skipped"' not in state.to_json() and '"unplanned"' not in state.to_json()
+    again = SessionState.from_json(state.to_json())
+    assert again.setup.skipped == "" and not again.setup.unplanned
+
+
+def test_the_facilitators_are_told_once_privately_of_an_unplanned_session() -> None:
+    """Told when the first facilitator is in the meeting (none is when it starts), with the
+    start and end on the group's clock; never again, not even after a restart."""
+    match = ontario().match(datetime(2026, 12, 3, 23, 50, tzinfo=UTC))  # Thursday 18:50
+    assert isinstance(match, UnplannedSession)
+    start = match.scheduled_start
+    roster = (RosterEntry(display_name="Fay", role="facilitator"), RosterEntry(display_name="Anna"))
+    agenda = Agenda(length_minutes=105)
+    state, _ = new_session(agenda=agenda, roster=roster, scheduled_start=start, unplanned=True)
+    told: list[SendChat] = []
+    steps = [
+        MeetingStarted(),
+        Joined(participant=person("Anna"), role=ZoomRole.ATTENDEE),
+        Joined(participant=person("Fay"), role=ZoomRole.ATTENDEE),
+        Joined(participant=person("Host Two"), role=ZoomRole.HOST),
+        TimerDue(timer="meditation_end"),
+    ]
+    for minute, event in enumerate(steps):
+        state, actions = handle(state, event, start + timedelta(minutes=minute))
+        state = SessionState.from_json(state.to_json())  # a restart between any two events
+        chats = [a for a in actions if isinstance(a, SendChat) and "calendar" in a.text]
+        if minute < 2:
+            assert chats == []  # no facilitator there yet
+        told += chats
+    (line,) = told
+    assert line.to is Audience.FACILITATORS
+    assert [r.name for r in line.recipients] == ["Fay"]
+    assert line.text == DEFAULT_MESSAGES["unplanned_session"].format(
+        date="2026-12-03", time="18:50", end="20:35"
+    )
+    assert PLACEHOLDERS["unplanned_session"] == {"date", "time", "end"}
+
+
+def test_a_planned_session_tells_nothing_of_the_calendar() -> None:
+    roster = (RosterEntry(display_name="Fay", role="facilitator"),)
+    state, _ = new_session(agenda=Agenda(), roster=roster, scheduled_start=WED_9)
+    for event in (MeetingStarted(), Joined(participant=person("Fay"), role=ZoomRole.HOST)):
+        state, actions = handle(state, event, WED_9 - timedelta(minutes=5))
+        assert not [a for a in actions if isinstance(a, SendChat) and "calendar" in a.text]

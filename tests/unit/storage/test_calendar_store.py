@@ -68,21 +68,6 @@ def test_a_change_against_a_calendar_changed_meanwhile_is_refused(db_session: Se
     assert stored.overrides(db_session, group_name="G") == (Override(kind="cancel", slot=WED),)
 
 
-def test_a_skipped_meeting_is_recorded_once(db_session: Session) -> None:
-    assert stored.skip_reason(db_session, meeting_uuid="u1") is None
-    for _ in range(2):
-        stored.record_skip(
-            db_session,
-            group_name="G",
-            meeting_uuid="u1",
-            reason="cancelled",
-            slot_start=WED,
-            now=TEST_NOW,
-        )
-    db_session.commit()
-    assert stored.skip_reason(db_session, meeting_uuid="u1") == "cancelled"
-
-
 def test_a_session_is_stored_in_the_module_the_calendar_gives(db_session: Session) -> None:
     span = ModuleSpan(
         name="2027-01", starts_on=date(2027, 1, 7), ends_on=date(2027, 4, 30), sessions=4
