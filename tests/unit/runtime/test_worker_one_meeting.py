@@ -9,15 +9,18 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.agenda import agenda_from_settings
+from bot.config import Settings
 from bot.runtime.durable import Decoded
 from bot.runtime.worker import Worker
+from phases.engine import new_session
 from phases.events import ArrivedInWaitingRoom, Event, MeetingStarted, Participant
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
 from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import ROSTER, START, RecordingMeeting, ScriptedHooks
 
 OURS = "ours-uuid=="
 OTHER = "other-uuid=="
@@ -99,4 +102,48 @@ def test_what_the_bot_saw_before_its_meeting_had_a_runtime_is_fed_after_the_jour
 
     asyncio.run(scenario())
     assert meeting.admits() == [ANNA.user_id]
+    assert not pump.has_live(OURS)
+
+
+STALE = "stale-uuid=="
+
+
+class LeftoverHooks(TwoMeetingHooks):
+    """`STALE` is an instance of the same meeting number from an evening without a bot (a
+    cancelled one: the calendar says it is no session)."""
+
+    def start_session(self, session, *, meeting_uuid, meeting_id, now):
+        if meeting_uuid != STALE:
+            return super().start_session(
+                session, meeting_uuid=meeting_uuid, meeting_id=meeting_id, now=now
+            )
+        self.started.append(meeting_uuid)
+        return new_session(
+            agenda=agenda_from_settings(Settings()),
+            roster=ROSTER,
+            scheduled_start=START - timedelta(days=7),
+            skipped="cancelled",
+        )
+
+
+def test_an_instance_left_over_from_an_evening_without_a_bot_does_not_take_what_it_saw(factory):
+    """The join process reads the journal of last week's cancelled evening (no bot ran then)
+    before tonight's: what the bot saw tonight waits for tonight's instance."""
+    hooks, clock = LeftoverHooks(), HandClock(START - timedelta(days=7))
+    meeting = RecordingMeeting()
+    post(factory, hooks, clock, STALE, "stale-start", MeetingStarted())
+    clock.now = START - timedelta(minutes=10)
+    pump = worker(factory, hooks, clock, meeting)
+
+    async def scenario() -> None:
+        pump.attach(meeting)
+        assert meeting.listener is not None
+        await meeting.listener(ArrivedInWaitingRoom(participant=ANNA))
+        await pump.process(STALE)
+        post(factory, hooks, clock, OURS, "start", MeetingStarted())
+        await pump.process(OURS)
+
+    asyncio.run(scenario())
+    assert hooks.started == [STALE, OURS]
+    assert meeting.admits() == [ANNA.user_id]  # seen by the bot, fed to tonight's session
     assert not pump.has_live(OURS)
