@@ -83,6 +83,8 @@ class Worker:
         self._serves: dict[str, bool] = {}
         self._attached: MeetingControl | None = None
         self._attached_uuid: str | None = None
+        #: the attached control was bound to `_attached_uuid` and nothing it saw fed there yet
+        self._newly_bound = False
         self._early: list[tuple[Event, datetime]] = []
         self._control_factory = control_factory
         self._hooks = hooks
@@ -184,7 +186,7 @@ class Worker:
         """Listen to `control` from now on, before any instance of its meeting has a runtime
         (the join process's SDK bot, the simulator): what it reports meanwhile waits for the
         instance (`control_factory` returns this control for it), then is fed in order. An
-        instance found ended after its journal was read is not the bot's (one left over from
+        instance found ended by its first journal read is not the bot's (one left over from
         an evening without a bot): what the bot saw keeps waiting for the next one."""
         self._attached = control
         control.set_listener(self._attached_listener)
@@ -214,6 +216,7 @@ class Worker:
             self._runtimes[meeting_uuid] = runtime
             if runtime.control is self._attached:
                 self._attached_uuid = meeting_uuid
+                self._newly_bound = True
                 self._live.setdefault(meeting_uuid, []).extend(self._early)
                 self._early.clear()
             else:
@@ -263,7 +266,8 @@ class Worker:
         runtime = self.runtime(meeting_uuid)
         try:
             report = await runtime.process_journal()
-            if meeting_uuid == self._attached_uuid and self._live.get(meeting_uuid):
+            if meeting_uuid == self._attached_uuid and self._newly_bound:
+                self._newly_bound = False
                 if await asyncio.to_thread(self._has_ended, meeting_uuid):
                     self._detach(meeting_uuid)
             while self._live.get(meeting_uuid):
@@ -329,9 +333,9 @@ class Worker:
         return record is not None and record.ended
 
     def _detach(self, meeting_uuid: str) -> None:
-        """The attached control is not in `meeting_uuid`, an instance that has ended (or that
-        the calendar said is no session): one the join process found left over in the journal
-        from an evening without a bot. What the bot saw waits for the next instance."""
+        """The attached control is not in `meeting_uuid`, an instance found ended (or no
+        session, by the calendar) when first read: one left over in the journal from an
+        evening without a bot. What the bot saw waits for the next instance."""
         self._early[:0] = self._live.pop(meeting_uuid, [])
         self._attached_uuid = None
         _log.info("bot not in an ended instance", extra={"meeting_id": meeting_uuid})

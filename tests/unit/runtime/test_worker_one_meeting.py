@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.runtime.durable import Decoded
 from bot.runtime.worker import Worker
 from phases.engine import new_session
-from phases.events import ArrivedInWaitingRoom, Event, MeetingStarted, Participant
+from phases.events import ArrivedInWaitingRoom, Event, MeetingEnded, MeetingStarted, Participant
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
@@ -147,3 +147,23 @@ def test_an_instance_left_over_from_an_evening_without_a_bot_does_not_take_what_
     assert hooks.started == [STALE, OURS]
     assert meeting.admits() == [ANNA.user_id]  # seen by the bot, fed to tonight's session
     assert not pump.has_live(OURS)
+
+
+def test_what_the_bot_sees_after_its_own_meeting_ended_is_not_kept_waiting(factory):
+    """Only an instance found ended when first read is a left-over: the bot's own meeting,
+    ended, still gets what the bot reports at the end (nothing waits for another one)."""
+    hooks, clock = TwoMeetingHooks(), HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    pump = worker(factory, hooks, clock, meeting)
+
+    async def scenario() -> None:
+        pump.attach(meeting)
+        post(factory, hooks, clock, OURS, "start", MeetingStarted())
+        await pump.process(OURS)
+        assert meeting.listener is not None
+        await meeting.listener(ArrivedInWaitingRoom(participant=ANNA))
+        post(factory, hooks, clock, OURS, "end", MeetingEnded())
+        await pump.process(OURS)
+
+    asyncio.run(scenario())
+    assert not pump.has_live(OURS) and not pump.has_live(OTHER)
