@@ -55,6 +55,7 @@ from bench.export import roster_csv
 from bot.config import (
     AgendaSettings,
     BotSettings,
+    CalendarSettings,
     GroupSettings,
     Settings,
     StorageSettings,
@@ -202,6 +203,8 @@ def _settings(url: str, key: str, start: datetime) -> Settings:
             timezone=ZONE,
             weekday=weekday,
             start_time=local.time().replace(tzinfo=None, microsecond=0),
+            # the benchmark runs any day of the year: a calendar without the summer break
+            calendar=CalendarSettings(breaks=[]),
         ),
         agenda=AgendaSettings(meditation_minutes=1, opens_minutes_before=1, reflection_minutes=0),
         bot=BotSettings(meeting_adapter="simulator"),

@@ -11,11 +11,19 @@ Nothing here is read at import time: callers build `Settings` explicitly.
 from __future__ import annotations
 
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +32,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from phases.calendar import WEEKDAYS, CalendarError, DayRange, MonthlyDay
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -31,7 +40,9 @@ __all__ = [
     "BillingSettings",
     "BotSettings",
     "ConsoleSettings",
+    "CalendarSettings",
     "GroupSettings",
+    "ModuleSettings",
     "LogSettings",
     "ServerSettings",
     "Settings",
@@ -77,6 +88,66 @@ class ServerSettings(_Section):
     instance_id: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._:@-]*$")
 
 
+class ModuleSettings(_Section):
+    """One closed module: its start month and, optionally, its number of sessions."""
+
+    start_month: int = Field(ge=1, le=12)
+    #: its first N regular sessions; omitted = every regular session until the next module
+    sessions: int | None = Field(default=None, ge=1, le=60)
+
+
+def _ontario_modules() -> list[ModuleSettings]:
+    return [ModuleSettings(start_month=month) for month in (9, 1, 4)]
+
+
+class CalendarSettings(_Section):
+    """When the group meets (`[group.calendar]`; see `phases.calendar` and
+    docs/configuration.md). The weekly day and the start time stay `[group] weekday` and
+    `start_time`; the length is `[agenda] length_minutes`. The defaults are the Ontario
+    group's: modules from September, January and April, no sessions in July and August."""
+
+    cadence: Literal["weekly", "monthly"] = "weekly"
+    #: monthly only: "first thursday", "last friday", ... or a day of the month (15)
+    day: str | int = ""
+    modules: list[ModuleSettings] = Field(default_factory=_ontario_modules)
+    breaks: list[str] = Field(default_factory=lambda: ["july-august"])
+    holidays: list[str | date] = Field(default_factory=list)
+    #: a meeting starting this long before a planned start is that session (at least the
+    #: social opening, `[agenda] opens_minutes_before`, is always taken)
+    match_before_minutes: int = Field(default=60, ge=0, le=720)
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: str | int) -> str | int:
+        if value != "":
+            try:
+                MonthlyDay.parse(value)
+            except CalendarError as bad:
+                raise ValueError(str(bad)) from None
+        return value
+
+    @field_validator("breaks", "holidays")
+    @classmethod
+    def _days(cls, values: list[Any]) -> list[Any]:
+        for value in values:
+            try:
+                DayRange.parse(value)
+            except CalendarError as bad:
+                raise ValueError(str(bad)) from None
+        return values
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CalendarSettings:
+        if self.cadence == "monthly" and self.day == "":
+            raise ValueError('a monthly cadence needs its day, like day = "first thursday"')
+        if self.cadence == "weekly" and self.day != "":
+            raise ValueError("day is for a monthly cadence; a weekly group uses [group] weekday")
+        months = [module.start_month for module in self.modules]
+        if len(set(months)) != len(months):
+            raise ValueError(f"two modules start in the same month: {months}")
+        return self
+
+
 class GroupSettings(_Section):
     name: str = "Balint group"
     meeting_id: str = ""
@@ -84,6 +155,21 @@ class GroupSettings(_Section):
     weekday: Weekday = "wednesday"
     start_time: time = time(19, 0)
     roster: str = ""
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+
+    @model_validator(mode="after")
+    def _one_weekday(self) -> GroupSettings:
+        """A monthly "first thursday" names its weekday; a weekday set apart must agree."""
+        calendar = self.calendar
+        if calendar.cadence != "monthly" or "weekday" not in self.model_fields_set:
+            return self
+        day = MonthlyDay.parse(calendar.day)
+        if day.ordinal and WEEKDAYS[day.weekday] != self.weekday:
+            raise ValueError(
+                f"weekday is {self.weekday} but calendar.day is {calendar.day!r}: "
+                "leave weekday out for a monthly group, or make them agree"
+            )
+        return self
 
 
 class AgendaSettings(_Section):

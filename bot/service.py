@@ -13,7 +13,9 @@ executed) or `sdk`. In `sdk` mode serve does NOT run the meeting's runtime: the 
 bot lives in its own `balint-bot join --meeting ID` process, which runs the same `Worker`
 and `MeetingRuntime` for that meeting with the bot as its control (under the same leases),
 and serve only receives webhooks and keeps that process alive during each session's window
-(`bot.meeting.supervisor`); `/readyz` then reports the supervisor instead of the worker.
+(`bot.meeting.supervisor`; the windows are the group's calendar with the facilitators'
+stored changes, `supervise_sessions`); `/readyz` then reports the supervisor instead of the
+worker.
 A caller (tests, `simulate`, the demo) may pass its own `control_factory`.
 
 Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`); the
@@ -37,17 +39,18 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agenda import agenda_from_settings
-from bot.config import GroupSettings, Settings
+from bot.calendar import calendar_from_settings, match_meeting
+from bot.config import Settings
 from bot.errors import BalintError, ConfigError
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
@@ -56,11 +59,13 @@ from bot.runtime import inbox
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action
+from phases.calendar import Override, SkippedMeeting, UnplannedSession
 from phases.engine import new_session
 from phases.state import SessionState
 from storage import attendance, sessions
+from storage.calendar import overrides as stored_overrides
 from storage.clock import system_clock
-from storage.db import make_engine
+from storage.db import make_engine, session_scope
 from storage.journal import JournalEntry
 from storage.roster import roster_entries
 from webhooks.http import create_app
@@ -68,11 +73,15 @@ from webhooks.metrics import Metrics
 from webhooks.parse import parse_event
 from webhooks.translate import to_engine_events, to_presence
 
-__all__ = ["ServiceHooks", "build_service", "replica_owner", "scheduled_start_for"]
+__all__ = [
+    "ServiceHooks",
+    "build_service",
+    "replica_owner",
+    "stored_changes",
+    "supervise_sessions",
+]
 
 _log = logging.getLogger(__name__)
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ControlFactory = Callable[[str], MeetingControl]
 
@@ -90,30 +99,13 @@ def replica_owner(settings: Settings) -> str:
     return f"serve:{settings.server.instance_id or socket.gethostname()}"
 
 
-def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
-    """The group's scheduled start nearest to `now` (its weekday, start time and timezone).
-
-    A meeting opened early, late, or on another day (a moved session) maps to the closest
-    regular slot, which is what the agenda's phases are timed from. The result is in the
-    group's own time zone, because the engine tells clock times in the start's zone.
-    """
-    zone = ZoneInfo(group.timezone)
-    local = now.astimezone(zone)
-    target = _WEEKDAYS.index(group.weekday)
-    candidates: list[datetime] = []
-    for shift in range(-7, 8):
-        day: date = local.date() + timedelta(days=shift)
-        if day.weekday() == target:
-            candidates.append(datetime.combine(day, group.start_time, tzinfo=zone))
-    return min(candidates, key=lambda start: abs((start - now).total_seconds()))
-
-
 class ServiceHooks:
     """The runtime's hooks onto the receiver's models and the storage engineer's tables."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._agenda = agenda_from_settings(settings)
+        self._calendar = calendar_from_settings(settings.group, settings.agenda)
         # the same policy as the CLI's rebuild: the bot's own name is not a person
         self._policy = attendance.policy_for(
             length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
@@ -140,7 +132,24 @@ class ServiceHooks:
         self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
         group = self._settings.group
-        start = scheduled_start_for(group, now)
+        # the calendar's matching rule: a planned session's start, else the meeting's own;
+        # a cancelled evening or a break is no session: its engine state stays inert and the
+        # runtime stores nothing of it (`bot.runtime.durable`, "No session")
+        match = match_meeting(
+            db,
+            calendar=self._calendar,
+            group_name=group.name,
+            meeting_uuid=meeting_uuid,
+            started=now,
+        )
+        if isinstance(match, SkippedMeeting):
+            return new_session(
+                agenda=self._agenda,
+                roster=(),
+                scheduled_start=self._calendar.local(now),
+                skipped=match.reason,
+            )
+        start = match.scheduled_start
         sessions.ensure_session(
             db,
             group_name=group.name,
@@ -149,9 +158,15 @@ class ServiceHooks:
             scheduled_start=start,
             now=now,
             timezone=group.timezone,
+            module=match.module,
         )
         roster = roster_entries(db, group_name=group.name)
-        return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
+        return new_session(
+            agenda=self._agenda,
+            roster=roster,
+            scheduled_start=start,
+            unplanned=isinstance(match, UnplannedSession),
+        )
 
     def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
         if inbox.is_command(entry):
@@ -173,30 +188,88 @@ class ServiceHooks:
             )
 
 
+ChangesReader = Callable[[], Awaitable[Sequence[Override]]]
+
+
 async def supervise_sessions(
     settings: Settings,
     supervisor: BotSupervisor,
     *,
     clock: Callable[[], datetime],
+    changes: ChangesReader | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    recheck: float = 60.0,
 ) -> None:
     """Keep the SDK join process up during every session window, one window after another.
 
-    Runs until cancelled; the join process is stopped whenever it returns or is cancelled.
+    The windows are the group's calendar with the facilitators' stored changes (`changes`,
+    see `stored_changes`), read again at least every `recheck` seconds: a session cancelled
+    before its window opens gets no bot, one cancelled or moved once its window has opened
+    loses it, a moved or added one gets it at its own time. Runs until cancelled; the join
+    process is stopped whenever it returns or is cancelled.
     """
+
+    async def next_window() -> tuple[datetime, datetime]:
+        overrides = await changes() if changes is not None else ()
+        return session_window(settings, clock(), overrides)
+
     try:
         while True:
-            opens, closes = session_window(settings, clock())
+            window = await next_window()
+            opens, closes = window
             _log.info(
                 "SDK bot window",
                 extra={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
             )
-            await supervise_window(
-                supervisor, opens_at=opens, closes_at=closes, clock=clock, sleep=sleep
+
+            async def still_planned(window: tuple[datetime, datetime] = window) -> bool:
+                return await next_window() == window
+
+            kept = await supervise_window(
+                supervisor,
+                opens_at=opens,
+                closes_at=closes,
+                clock=clock,
+                sleep=sleep,
+                still_planned=still_planned,
+                recheck=recheck,
             )
-            await sleep(max(1.0, (closes - clock()).total_seconds()))
+            if kept:
+                await sleep(max(1.0, (closes - clock()).total_seconds()))
+            else:
+                _log.info(
+                    "SDK bot window changed by the calendar",
+                    extra={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
+                )
     finally:
         await supervisor.stop()
+
+
+def stored_changes(factory: sessionmaker[Session], *, group_name: str) -> ChangesReader:
+    """A reader of the group's stored calendar changes for `supervise_sessions`.
+
+    Reads in a worker thread (the event loop acknowledges webhooks). When the database
+    cannot be read, the changes read last are kept (none before the first read) and the
+    failure is logged: the bot keeps following the calendar it knew.
+    """
+    last: Sequence[Override] = ()
+
+    def read() -> Sequence[Override]:
+        with session_scope(factory) as db:
+            return stored_overrides(db, group_name=group_name)
+
+    async def changes() -> Sequence[Override]:
+        nonlocal last
+        try:
+            last = await asyncio.to_thread(read)
+        except SQLAlchemyError as failed:
+            _log.warning(
+                "calendar changes not read; the SDK bot follows the ones read before",
+                extra={"error_type": type(failed).__name__},
+            )
+        return last
+
+    return changes
 
 
 def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
@@ -295,9 +368,11 @@ def build_service(
     async def sdk_lifespan(app: FastAPI) -> AsyncIterator[Any]:
         assert supervisor is not None
         app.state.worker = None
+        changes = stored_changes(app.state.session_factory, group_name=settings.group.name)
         sdk_task.append(
             asyncio.create_task(
-                supervise_sessions(settings, supervisor, clock=now), name="balint-sdk-sessions"
+                supervise_sessions(settings, supervisor, clock=now, changes=changes),
+                name="balint-sdk-sessions",
             )
         )
         _log.info("SDK bot supervisor started", extra={"owner": replica})

@@ -27,6 +27,10 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   A `TrustedCommand` (the console) runs the same command for a roster facilitator who is not
   speaking in the chat: its answers go back to the console (`Audience.CONSOLE`), and a button
   that names one person (`target_key`: `/admit`, `/hold`, `/case`) acts on exactly them.
+* the group's calendar (`phases.calendar`) decides what a meeting is: a meeting it skipped
+  (`Setup.skipped`) gets nothing, ever; a session it did not plan (`Setup.unplanned`) is
+  timed from its own start, and the facilitators present are told so privately, once (as
+  soon as one is there).
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ _ENDED_FROM = "ended_from:"
 _REFUSED_MIRROR = "refused_mirror"
 #: The `said` flag set while the mirror forbids the presenter's self-unmute / video restart.
 _MIRROR_LOCKED = "mirror_locked"
+#: The `said` flag of the line that tells the facilitators a session is unplanned.
+_UNPLANNED_TOLD = "told_unplanned"
 #: Refusals never reported: observe-only mode refuses everything by design ("not_executed").
 _QUIET_CODES = frozenset({"not_executed"})
 
@@ -122,6 +128,8 @@ def new_session(
     roster: Sequence[RosterEntry],
     scheduled_start: datetime,
     messages: Mapping[str, str] | None = None,
+    skipped: str = "",
+    unplanned: bool = False,
 ) -> tuple[SessionState, list[Action]]:
     """Build the state of a session that has not begun, and its initial wake-ups.
 
@@ -134,6 +142,10 @@ def new_session(
         roster: the group's members and facilitators.
         scheduled_start: the group's start, timezone-aware.
         messages: overrides of the message catalogue, by key.
+        skipped: the calendar's reason when the meeting is no session ("cancelled",
+            "break", ...): the state is `ended`, has no wake-ups and stays inert.
+        unplanned: the calendar planned no session around `scheduled_start` (the meeting's
+            own start): the first facilitator present is told so, privately, once.
 
     Raises:
         AgendaError: a naive start time, or an unknown or malformed message override.
@@ -143,7 +155,11 @@ def new_session(
         roster=tuple(roster),
         messages=Messages(dict(messages or {})),
         scheduled_start=scheduled_start,
+        skipped=skipped,
+        unplanned=unplanned,
     )
+    if skipped:
+        return SessionState(setup=setup, phase=Phase.ENDED, phase_since=scheduled_start), []
     state = SessionState(
         setup=setup,
         phase=Phase.SOCIAL,
@@ -161,6 +177,8 @@ def wakeups(state: SessionState) -> list[ScheduleWakeup]:
     setup = state.setup
     agenda = setup.agenda
     alarms: list[ScheduleWakeup] = []
+    if setup.skipped:
+        return alarms
     if state.phase is Phase.SOCIAL:
         alarms.append(ScheduleWakeup(at=setup.scheduled_start, timer="meditation_start"))
         if agenda.meditation_minutes:
@@ -197,8 +215,11 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
         now: when it is handled (timezone-aware); the engine's only clock.
 
     Returns:
-        The next state and the actions to carry out, in order.
+        The next state and the actions to carry out, in order (none, ever, for a meeting
+        the calendar skipped: see `Setup.skipped`).
     """
+    if state.setup.skipped:
+        return state, []
     draft = _Draft(state, now)
     if isinstance(event, MeetingEnded):
         _meeting_ended(draft)
@@ -208,6 +229,8 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
         _catch_up(draft)
         _dispatch(draft, event)
         _catch_up(draft)
+        if draft.setup.unplanned:
+            _tell_unplanned(draft)
     return draft.freeze(), draft.out
 
 
@@ -744,6 +767,23 @@ def _recording(d: _Draft, participant: Participant | None) -> None:
         name = d.line("someone")
     d.out.append(StopRecording(started_by=starter))
     d.tell_facilitators("recording_stopped", name=name)
+
+
+def _tell_unplanned(d: _Draft) -> None:
+    """Tell the facilitators present, once, that this session is not on the calendar and
+    is timed from its own start (see `Setup.unplanned`); wait for one to be there."""
+    if _UNPLANNED_TOLD in d.said or d.phase is Phase.ENDED:
+        return
+    if not any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+        return
+    start = d.setup.scheduled_start
+    d.tell_facilitators(
+        "unplanned_session",
+        date=start.date().isoformat(),
+        time=d.clock(start),
+        end=d.clock(d.group_end),
+    )
+    d.said = d.said | {_UNPLANNED_TOLD}
 
 
 def _refused(d: _Draft, event: ActionRefused) -> None:

@@ -80,6 +80,11 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     "budget_nudge": (
         "Time check: {minutes} minutes of {phase} so far. /next moves on when the group is ready."
     ),
+    # To the facilitators, once, when a meeting matches no planned session (phases.calendar).
+    "unplanned_session": (
+        "This meeting is not on the group's calendar for {date}: I am timing it as an "
+        "unplanned session from its start at {time}; the group ends at {end}."
+    ),
     # Replies to commands (private to whoever typed them).
     "help": (
         "Commands: /status, /next, /case NAME, /extend MINUTES, /pause, /resume, "

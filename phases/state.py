@@ -53,12 +53,21 @@ class Phase(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Setup:
-    """What never changes during a session: agenda, roster, catalogue and scheduled start."""
+    """What never changes during a session: agenda, roster, catalogue and scheduled start.
+
+    `skipped` is set (to the calendar's reason: "cancelled", "break", ...) for a meeting the
+    group's calendar says is no session (`phases.calendar.SkippedMeeting`): the engine then
+    answers every event with nothing, so the bot does nothing in that meeting. `unplanned`
+    marks a session the calendar did not plan (`phases.calendar.UnplannedSession`), timed
+    from its actual start: the facilitators are told so once.
+    """
 
     agenda: Agenda
     roster: tuple[RosterEntry, ...]
     messages: Messages
     scheduled_start: datetime
+    skipped: str = ""
+    unplanned: bool = False
 
     def __post_init__(self) -> None:
         if self.scheduled_start.tzinfo is None or self.scheduled_start.utcoffset() is None:
@@ -224,6 +233,8 @@ def _encode(state: SessionState) -> dict[str, Any]:
         ],
         "messages": dict(sorted(setup.messages.overrides.items())),
         "scheduled_start": _when(setup.scheduled_start),
+        **({"skipped": setup.skipped} if setup.skipped else {}),
+        **({"unplanned": True} if setup.unplanned else {}),
         "phase": state.phase.value,
         "phase_since": _when(state.phase_since),
         "people": [
@@ -272,6 +283,8 @@ def _decode(data: dict[str, Any]) -> SessionState:
         roster=tuple(RosterEntry(**entry) for entry in data["roster"]),
         messages=Messages(dict(data["messages"])),
         scheduled_start=start,
+        skipped=str(data.get("skipped", "")),
+        unplanned=bool(data.get("unplanned", False)),
     )
     people: dict[str, Person] = {}
     for row in data["people"]:

@@ -13,11 +13,13 @@ import calendar
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from phases.calendar import ModuleSpan
 from phases.errors import BalintError
 from storage.tables.core import AttendanceRecord, Group, Module, SessionRecord
 
@@ -103,13 +105,15 @@ def ensure_group(
     return group.id
 
 
-def _ensure_module(session: Session, *, group_id: int, name: str) -> int:
+def _ensure_module(
+    session: Session, *, group_id: int, name: str, span: ModuleSpan | None = None
+) -> int:
     found = session.scalar(
         select(Module.id).where(Module.group_id == group_id, Module.name == name)
     )
     if found is not None:
         return found
-    starts_on, ends_on = module_bounds(name)
+    starts_on, ends_on = (span.starts_on, span.ends_on) if span else module_bounds(name)
     module = Module(group_id=group_id, name=name, starts_on=starts_on, ends_on=ends_on)
     session.add(module)
     session.flush()
@@ -125,13 +129,16 @@ def ensure_session(
     scheduled_start: datetime,
     now: datetime,
     timezone: str = "America/Toronto",
+    module: ModuleSpan | None | Literal["by-date"] = "by-date",
 ) -> int:
     """The id of the session for `meeting_uuid`, created (with its group and module) if new.
 
     `now` stamps a group created on the way (the operation's one clock reading).
 
-    The module is chosen by the scheduled start's date in the group's `timezone`; sessions in
-    July and August belong to no module. A module past 13 sessions is logged, not refused.
+    `module` is the module the group's calendar matched the session to (`phases.calendar`),
+    or None for none. By default ("by-date") the module is chosen by the scheduled start's
+    date in the group's `timezone` (September, January, April; none in July and August). A
+    module past its number of sessions (13 by date) is logged, not refused.
 
     Raises:
         BalintError: `scheduled_start` is naive.
@@ -144,9 +151,14 @@ def ensure_session(
     if found is not None:
         return found
     group_id = ensure_group(session, name=group_name, now=now, timezone=timezone)
-    local_day = scheduled_start.astimezone(ZoneInfo(timezone)).date()
-    name = module_name_for(local_day)
-    module_id = _ensure_module(session, group_id=group_id, name=name) if name else None
+    most: int | None
+    if module == "by-date":
+        name = module_name_for(scheduled_start.astimezone(ZoneInfo(timezone)).date())
+        span, most = None, MODULE_SESSIONS.stop - 1
+    else:
+        name = module.name if module is not None else None
+        span, most = module, module.sessions if module is not None else None
+    module_id = _ensure_module(session, group_id=group_id, name=name, span=span) if name else None
     record = SessionRecord(
         group_id=group_id,
         module_id=module_id,
@@ -162,8 +174,8 @@ def ensure_session(
             .select_from(SessionRecord)
             .where(SessionRecord.module_id == module_id)
         )
-        if count is not None and count > MODULE_SESSIONS.stop - 1:
-            logger.warning("module %s now has %d sessions (expected 10-13)", name, count)
+        if count is not None and most is not None and count > most:
+            logger.warning("module %s now has %d sessions (expected %d)", name, count, most)
     return record.id
 
 

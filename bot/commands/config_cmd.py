@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from bot.calendar import calendar_from_settings
 from bot.config import Settings
 
 __all__ = ["register"]
@@ -21,7 +22,8 @@ def register(subparsers: Any) -> None:
 
 
 def _check(_args: argparse.Namespace, settings: Settings) -> int:
-    print(f"configuration ok (group {settings.group.name!r})")
+    calendar = calendar_from_settings(settings.group, settings.agenda)  # its zone and parts
+    print(f"configuration ok (group {settings.group.name!r}, {calendar.describe()})")
     return 0
 
 

@@ -7,8 +7,9 @@ says the meeting started), restarts it if it dies (bounded: at most `max_restart
 exponential backoff and jitter, and a run that lasted `healthy_after` seconds resets the
 count), and stops it at the end (SIGTERM, then SIGKILL after a grace period).
 
-`session_window` computes the opening and closing times from the group's settings;
-`supervise_window` waits for the opening, runs the supervisor and stops it at the close.
+`session_window` computes the opening and closing times from the group's calendar and the
+facilitators' changes to it; `supervise_window` waits for the opening, runs the supervisor and
+stops it at the close, or earlier when the calendar no longer has that window.
 The spawn function, sleep, clock and random source are injected, so tests neither wait nor
 need real processes (one test does use a real one).
 """
@@ -25,9 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
+from bot.calendar import calendar_from_settings
 from bot.config import Settings
+from bot.errors import ConfigError
+from phases.calendar import Override
 from storage.clock import Clock, system_clock
 
 __all__ = [
@@ -40,8 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Process(Protocol):
@@ -212,26 +213,28 @@ class BotSupervisor:
             await self._sleep(delay)
 
 
-def session_window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+def session_window(
+    settings: Settings, now: datetime, overrides: Sequence[Override] = ()
+) -> tuple[datetime, datetime]:
     """The next (or current) session's opening and closing times, timezone-aware.
 
-    Opens `agenda.opens_minutes_before` the scheduled start; closes after the group's
-    length, the reflection and 10 minutes' grace. A session still open at `now` is "current".
+    The sessions are the group's calendar (`[group.calendar]`: cadence, modules, breaks and
+    holidays) with the facilitators' changes `overrides` (`balint-bot sessions`, stored): a
+    cancelled session has no window, a moved or added one has it at its own time. Opens
+    `agenda.opens_minutes_before` the scheduled start; closes after the group's length, the
+    reflection and 10 minutes' grace. A session still open at `now` is "current".
+
+    Raises:
+        ConfigError: the calendar has no session in the next three years.
     """
-    group, agenda = settings.group, settings.agenda
-    zone = ZoneInfo(group.timezone)
-    local = now.astimezone(zone)
-    weekday = _WEEKDAYS.index(group.weekday)
+    agenda = settings.agenda
+    calendar = calendar_from_settings(settings.group, agenda)
     before = timedelta(minutes=agenda.opens_minutes_before)
     after = timedelta(minutes=agenda.length_minutes + agenda.reflection_minutes + 10)
-    for days in range(-1, 8):
-        day = local.date() + timedelta(days=days)
-        if day.weekday() != weekday:
-            continue
-        start = datetime.combine(day, group.start_time, tzinfo=zone)
-        if start + after > now:
-            return start - before, start + after
-    raise AssertionError("a weekday recurs within 8 days")
+    for row in calendar.coming(now - after, tuple(overrides), count=60):
+        if row.live and row.start + after > now:
+            return row.start - before, row.start + after
+    raise ConfigError("settings: group.calendar plans no session in the next three years")
 
 
 async def supervise_window(
@@ -241,14 +244,52 @@ async def supervise_window(
     closes_at: datetime,
     clock: Clock = system_clock,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
+    still_planned: Callable[[], Awaitable[bool]] | None = None,
+    recheck: float = 60.0,
+) -> bool:
     """Wait for `opens_at`, keep the join process up until `closes_at` (or until it ends
-    the meeting cleanly), then stop it."""
-    wait = (opens_at - clock()).total_seconds()
-    if wait > 0:
-        await sleep(wait)
+    the meeting cleanly), then stop it.
+
+    `still_planned`, when given, is asked at least every `recheck` seconds, before the
+    opening and during the window, whether the calendar still has this window (a
+    facilitator may cancel or move the session, or add an earlier one, meanwhile). When it
+    no longer does, the join process is not started, or is stopped, and the result is False;
+    otherwise True.
+    """
+    while (wait := (opens_at - clock()).total_seconds()) > 0:
+        if still_planned is None:
+            await sleep(wait)
+            break
+        await sleep(min(wait, recheck))
+        if not await still_planned():
+            return False
     await supervisor.start()
-    remaining = (closes_at - clock()).total_seconds()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(supervisor.wait(), max(0.0, remaining))
-    await supervisor.stop()
+    try:
+        while (remaining := (closes_at - clock()).total_seconds()) > 0:
+            if await _ended_within(
+                supervisor, remaining if still_planned is None else min(remaining, recheck), sleep
+            ):
+                return True
+            if still_planned is not None and not await still_planned():
+                return False
+        return True
+    finally:
+        await supervisor.stop()
+
+
+async def _ended_within(
+    supervisor: BotSupervisor, seconds: float, sleep: Callable[[float], Awaitable[None]]
+) -> bool:
+    """Whether the supervisor stopped by itself (the meeting ended, or it gave up) within
+    `seconds` (measured by `sleep`)."""
+    ended = asyncio.ensure_future(supervisor.wait())
+    nap = asyncio.ensure_future(sleep(seconds))
+    try:
+        await asyncio.wait({ended, nap}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (ended, nap):
+            task.cancel()
+        for task in (ended, nap):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return ended.done() and not ended.cancelled()

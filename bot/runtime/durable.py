@@ -61,6 +61,12 @@ moment is dropped (the bot sees a fact after Zoom dates it; should one still sli
 the engine treats a repeated join, arrival or departure as the same fact). Meeting start and
 end are always fed from the journal (the engine takes them once). Attendance comes from the
 journal only, and so does finalising it at the end.
+
+No session. When the group's calendar says a meeting is no session (a cancelled evening, a
+break: `start_session` returns a state with `Setup.skipped`), the runtime keeps that state,
+marked ended, as its one record of the meeting, and from then on only marks the meeting's
+journal entries processed: no event is fed, no attendance presence, person id, command,
+cursor, wake-up or action is stored, and attendance is not finalised.
 """
 
 from __future__ import annotations
@@ -277,6 +283,7 @@ class _Work:
         "loaded_wakeups",
         "now_wall",
         "planned",
+        "skipped",
         "state",
         "wakeups",
     )
@@ -293,6 +300,8 @@ class _Work:
     ) -> None:
         self.identities = identities
         self.state = state
+        #: the calendar said this meeting is no session (`Setup.skipped`): nothing is stored
+        self.skipped = bool(state.setup.skipped)
         self.wakeups = wakeups
         self.loaded_wakeups = dict(wakeups)
         self.cursors = dict(record.cursors)
@@ -505,9 +514,10 @@ class MeetingRuntime:
                         done.append((entry.id, entry.event, entry.received_at, _UNREADABLE))
                         continue
                     at = decoded.at if decoded.at is not None else self._clock()
-                    self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
                     if work is None:
                         work = self._open(db, meeting_id=decoded.meeting_id, at=at)
+                    if not work.skipped:
+                        self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
                     report = self._feed(
                         db,
                         work,
@@ -645,9 +655,9 @@ class MeetingRuntime:
         """One cause, inside the caller's transaction (see the module docstring); `source`
         says where its participants' ids come from (None: no participants, e.g. a timer)."""
         self._hold_lease(db)
-        if entry is not None:
-            self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
         work = self._open(db, meeting_id=meeting_id, at=at)
+        if entry is not None and not work.skipped:
+            self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
         if fired_timer is not None:
             timer, due_at = fired_timer
             if work.wakeups.get(timer) != due_at:
@@ -693,10 +703,16 @@ class MeetingRuntime:
         )
         record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         assert record is not None
-        _log.info(
-            "session started",
-            extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
-        )
+        if state.setup.skipped:
+            _log.info(
+                "meeting is no session: its events are not fed and nothing of it is stored",
+                extra={"meeting_id": self.meeting_uuid, "reason": state.setup.skipped},
+            )
+        else:
+            _log.info(
+                "session started",
+                extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
+            )
         return _Work(
             record=record,
             state=state,
@@ -719,7 +735,10 @@ class MeetingRuntime:
     ) -> StepReport:
         """Feed one cause's events, each mapped to its person key, under the out-of-order
         rules (see "Two sources, one meeting" in the module docstring), and plan its meeting
-        actions under `<cause>:<n>`."""
+        actions under `<cause>:<n>`. A meeting the calendar skipped takes none of them (see
+        "No session" in the module docstring)."""
+        if work.skipped:
+            return StepReport(handled=1, dropped=len(events), phase=str(work.state.phase))
         planned: list[Action] = list(work.first)
         work.first = ()
         fed = dropped = 0
@@ -839,7 +858,19 @@ class MeetingRuntime:
 
     def _close(self, db: Session, work: _Work) -> None:
         """Save what the fed causes changed: person ids first seen, wake-ups (only if
-        changed), planned actions in plan order, the engine state and cursors."""
+        changed), planned actions in plan order, the engine state and cursors. A skipped
+        meeting's record is only marked ended, once."""
+        if work.skipped:
+            if not work.loaded_ended:
+                rs.save_state(
+                    db,
+                    meeting_uuid=self.meeting_uuid,
+                    state_json=work.state.to_json(),
+                    last_event_ts=work.last_event_ts,
+                    last_now=work.last_now,
+                    ended=True,
+                )
+            return
         if work.identities.new:
             person_keys.record_person_ids(
                 db,

@@ -83,6 +83,8 @@ class Worker:
         self._serves: dict[str, bool] = {}
         self._attached: MeetingControl | None = None
         self._attached_uuid: str | None = None
+        #: the attached control was bound to `_attached_uuid` and nothing it saw fed there yet
+        self._newly_bound = False
         self._early: list[tuple[Event, datetime]] = []
         self._control_factory = control_factory
         self._hooks = hooks
@@ -183,7 +185,9 @@ class Worker:
     def attach(self, control: MeetingControl) -> None:
         """Listen to `control` from now on, before any instance of its meeting has a runtime
         (the join process's SDK bot, the simulator): what it reports meanwhile waits for the
-        instance (`control_factory` returns this control for it), then is fed in order."""
+        instance (`control_factory` returns this control for it), then is fed in order. An
+        instance found ended by its first journal read is not the bot's (one left over from
+        an evening without a bot): what the bot saw keeps waiting for the next one."""
         self._attached = control
         control.set_listener(self._attached_listener)
 
@@ -212,6 +216,7 @@ class Worker:
             self._runtimes[meeting_uuid] = runtime
             if runtime.control is self._attached:
                 self._attached_uuid = meeting_uuid
+                self._newly_bound = True
                 self._live.setdefault(meeting_uuid, []).extend(self._early)
                 self._early.clear()
             else:
@@ -261,6 +266,10 @@ class Worker:
         runtime = self.runtime(meeting_uuid)
         try:
             report = await runtime.process_journal()
+            if meeting_uuid == self._attached_uuid and self._newly_bound:
+                self._newly_bound = False
+                if await asyncio.to_thread(self._has_ended, meeting_uuid):
+                    self._detach(meeting_uuid)
             while self._live.get(meeting_uuid):
                 event, seen_at = self._live[meeting_uuid].pop(0)
                 report = report + await runtime.feed_live(event, at=seen_at)
@@ -317,6 +326,19 @@ class Worker:
                 return False
         self._serves[meeting_uuid] = number == self.meeting_id
         return self._serves[meeting_uuid]
+
+    def _has_ended(self, meeting_uuid: str) -> bool:
+        with session_scope(self._factory) as db:
+            record = rs.load_meeting(db, meeting_uuid=meeting_uuid)
+        return record is not None and record.ended
+
+    def _detach(self, meeting_uuid: str) -> None:
+        """The attached control is not in `meeting_uuid`, an instance found ended (or no
+        session, by the calendar) when first read: one left over in the journal from an
+        evening without a bot. What the bot saw waits for the next instance."""
+        self._early[:0] = self._live.pop(meeting_uuid, [])
+        self._attached_uuid = None
+        _log.info("bot not in an ended instance", extra={"meeting_id": meeting_uuid})
 
     def _after(self, meeting_uuid: str) -> tuple[bool, dict[str, datetime]]:
         """After a step: whether the meeting ended (its lease then released) and its

@@ -26,6 +26,7 @@ from bot.config import (
     AgendaSettings,
     BillingSettings,
     BotSettings,
+    CalendarSettings,
     GroupSettings,
     Settings,
     StorageSettings,
@@ -106,6 +107,8 @@ def scenario_settings(
             timezone=zone,
             weekday=weekday,
             start_time=local.time().replace(tzinfo=None),
+            # the demo runs any day of the year: a calendar without the summer break
+            calendar=CalendarSettings(breaks=[]),
         ),
         agenda=AgendaSettings(**agenda, messages=dict(scenario.messages)),
         bot=BotSettings(meeting_adapter="simulator"),

@@ -3,50 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.config import BotSettings, GroupSettings, Settings
 from bot.errors import ConfigError
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.meeting.supervisor import BotSupervisor
-from bot.service import build_service, scheduled_start_for
+from bot.service import build_service, stored_changes
+from phases.calendar import Override
+from phases.calendar_changes import CalendarChange
 from storage import runtime_state as rs
+from storage.calendar import apply_change
 from storage.db import make_session_factory, session_scope
-from tests.clock import HandClock
+from tests.clock import TEST_NOW, HandClock
 from tests.scenario.serve_harness import SCHEDULED_START, seed_roster, settings_for
 
 pytestmark = pytest.mark.anyio
 
+TORONTO = ZoneInfo("America/Toronto")
+
 
 def _with(settings: Settings, **sections: object) -> Settings:
     return settings.model_copy(update=sections)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        # Wednesday 18:45 in Toronto (EST): today 19:00
-        (datetime(2026, 12, 2, 23, 45, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-        # Wednesday 20:30 local, the group running: still today's start
-        (datetime(2026, 12, 3, 1, 30, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-        # summer time (EDT): 19:00 local is 23:00 UTC
-        (datetime(2026, 7, 1, 22, 50, tzinfo=UTC), datetime(2026, 7, 1, 23, 0, tzinfo=UTC)),
-        # a session moved to Thursday maps to the nearest regular slot (Wednesday)
-        (datetime(2026, 12, 3, 23, 50, tzinfo=UTC), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)),
-    ],
-)
-def test_scheduled_start_is_the_nearest_regular_slot(now: datetime, expected: datetime) -> None:
-    group = GroupSettings(timezone="America/Toronto", weekday="wednesday", start_time=time(19))
-    start = scheduled_start_for(group, now)
-    assert start == expected
-    assert start.hour == 19  # in the group's own zone: the bot tells times as the group does
 
 
 def test_sdk_mode_needs_a_meeting_id() -> None:
@@ -111,6 +98,58 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
         assert app.state.worker is None
     assert spawned == [["balint-bot", "join", "--meeting", "85746065432"]]
     assert processes[0].terminated  # stopped with the service
+
+
+async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engine) -> None:
+    """Thursday evening, no regular session: Wednesday's, moved to tonight with `sessions
+    move`, gets its bot at once (serve reads the stored changes)."""
+    spawned: list[_FakeProcess] = []
+
+    async def spawn(_command: Sequence[str]) -> _FakeProcess:
+        spawned.append(_FakeProcess())
+        return spawned[-1]
+
+    settings = _with(
+        settings_for("sqlite://"),
+        bot=BotSettings(meeting_adapter="sdk"),
+        group=GroupSettings(
+            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
+        ),
+    )
+    wednesday = SCHEDULED_START.astimezone(TORONTO)
+    thursday = wednesday + timedelta(days=1)
+    moved = Override(kind="move", slot=wednesday, to=thursday)
+    factory = make_session_factory(sqlite_engine)
+    with session_scope(factory) as db:
+        apply_change(
+            db, group_name="g", change=CalendarChange(put=(moved,)), now=TEST_NOW, actor="t"
+        )
+    clock = HandClock(thursday - timedelta(minutes=10))
+    supervisor = BotSupervisor(["balint-bot", "join"], spawn=spawn)
+    app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
+    async with app.router.lifespan_context(app):
+        await _wait_for(lambda: bool(spawned))
+    assert spawned[0].terminated  # stopped with the service
+
+
+async def test_serve_reads_the_stored_changes_and_keeps_the_last_on_a_database_error(
+    sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory = make_session_factory(sqlite_engine)
+    changes = stored_changes(factory, group_name="g")
+    assert await changes() == ()
+    wednesday = SCHEDULED_START.astimezone(TORONTO)
+    moved = Override(kind="move", slot=wednesday, to=wednesday + timedelta(days=1))
+    with session_scope(factory) as db:
+        apply_change(
+            db, group_name="g", change=CalendarChange(put=(moved,)), now=TEST_NOW, actor="t"
+        )
+    assert await changes() == (moved,)
+    with sqlite_engine.begin() as connection:  # the database breaks under serve
+        connection.execute(text("DROP TABLE calendar_overrides"))
+    caplog.set_level(logging.WARNING)
+    assert await changes() == (moved,)
+    assert "calendar changes not read" in caplog.text
 
 
 async def _wait_for(condition: object, seconds: float = 5.0) -> None:

@@ -9,16 +9,19 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.agenda import agenda_from_settings
+from bot.config import Settings
 from bot.runtime import inbox
 from bot.runtime.durable import Decoded
 from bot.runtime.worker import Worker
-from phases.events import ArrivedInWaitingRoom, Event, MeetingStarted, Participant
+from phases.engine import new_session
+from phases.events import ArrivedInWaitingRoom, Event, MeetingEnded, MeetingStarted, Participant
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.journal import JournalEntry
 from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import ROSTER, START, RecordingMeeting, ScriptedHooks
 
 OURS = "ours-uuid=="
 OTHER = "other-uuid=="
@@ -129,3 +132,67 @@ def test_a_console_command_journaled_by_serve_is_run_by_the_join_process(factory
     assert meeting.admits() == [ANNA.user_id]
     with session_scope(factory) as db:
         assert rs.load_meeting(db, meeting_uuid=OTHER) is None  # another meeting's command
+
+
+STALE = "stale-uuid=="
+
+
+class LeftoverHooks(TwoMeetingHooks):
+    """`STALE` is an instance of the same meeting number from an evening without a bot (a
+    cancelled one: the calendar says it is no session)."""
+
+    def start_session(self, session, *, meeting_uuid, meeting_id, now):
+        if meeting_uuid != STALE:
+            return super().start_session(
+                session, meeting_uuid=meeting_uuid, meeting_id=meeting_id, now=now
+            )
+        self.started.append(meeting_uuid)
+        return new_session(
+            agenda=agenda_from_settings(Settings()),
+            roster=ROSTER,
+            scheduled_start=START - timedelta(days=7),
+            skipped="cancelled",
+        )
+
+
+def test_an_instance_left_over_from_an_evening_without_a_bot_does_not_take_what_it_saw(factory):
+    """The join process reads the journal of last week's cancelled evening (no bot ran then)
+    before tonight's: what the bot saw tonight waits for tonight's instance."""
+    hooks, clock = LeftoverHooks(), HandClock(START - timedelta(days=7))
+    meeting = RecordingMeeting()
+    post(factory, hooks, clock, STALE, "stale-start", MeetingStarted())
+    clock.now = START - timedelta(minutes=10)
+    pump = worker(factory, hooks, clock, meeting)
+
+    async def scenario() -> None:
+        pump.attach(meeting)
+        assert meeting.listener is not None
+        await meeting.listener(ArrivedInWaitingRoom(participant=ANNA))
+        await pump.process(STALE)
+        post(factory, hooks, clock, OURS, "start", MeetingStarted())
+        await pump.process(OURS)
+
+    asyncio.run(scenario())
+    assert hooks.started == [STALE, OURS]
+    assert meeting.admits() == [ANNA.user_id]  # seen by the bot, fed to tonight's session
+    assert not pump.has_live(OURS)
+
+
+def test_what_the_bot_sees_after_its_own_meeting_ended_is_not_kept_waiting(factory):
+    """Only an instance found ended when first read is a left-over: the bot's own meeting,
+    ended, still gets what the bot reports at the end (nothing waits for another one)."""
+    hooks, clock = TwoMeetingHooks(), HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    pump = worker(factory, hooks, clock, meeting)
+
+    async def scenario() -> None:
+        pump.attach(meeting)
+        post(factory, hooks, clock, OURS, "start", MeetingStarted())
+        await pump.process(OURS)
+        assert meeting.listener is not None
+        await meeting.listener(ArrivedInWaitingRoom(participant=ANNA))
+        post(factory, hooks, clock, OURS, "end", MeetingEnded())
+        await pump.process(OURS)
+
+    asyncio.run(scenario())
+    assert not pump.has_live(OURS) and not pump.has_live(OTHER)
