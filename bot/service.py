@@ -57,7 +57,13 @@ from webhooks.metrics import Metrics
 from webhooks.parse import parse_event
 from webhooks.translate import to_engine_events, to_presence
 
-__all__ = ["ServiceHooks", "build_service", "replica_owner", "scheduled_start_for"]
+__all__ = [
+    "ServiceHooks",
+    "build_service",
+    "current_module",
+    "replica_owner",
+    "scheduled_start_for",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -95,6 +101,15 @@ def scheduled_start_for(group: GroupSettings, now: datetime) -> datetime:
         if day.weekday() == target:
             candidates.append(datetime.combine(day, group.start_time, tzinfo=zone))
     return min(candidates, key=lambda start: abs((start - now).total_seconds()))
+
+
+def current_module(group: GroupSettings, start: datetime) -> str | None:
+    """The module whose enrolment admits members to the session starting at `start`: its
+    name when the group runs closed modules (`[group] closed_modules`), else None (and None
+    in July and August, which belong to no module)."""
+    if not group.closed_modules:
+        return None
+    return sessions.module_name_for(start.astimezone(ZoneInfo(group.timezone)).date())
 
 
 class ServiceHooks:
@@ -137,7 +152,7 @@ class ServiceHooks:
             now=now,
             timezone=group.timezone,
         )
-        roster = roster_entries(session, group_name=group.name)
+        roster = roster_entries(session, group_name=group.name, module=current_module(group, start))
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
 
     def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:

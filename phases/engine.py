@@ -500,7 +500,38 @@ def _remind_mirror(d: _Draft, presenter: Person) -> None:
 
 
 def _moved(person: Person, where: Where) -> Person:
-    return replace(person, where=where)
+    return _changed(person, where=where)
+
+
+def _changed(
+    person: Person,
+    *,
+    where: Where | None = None,
+    user_id: str | None = None,
+    muted: bool | None = None,
+    video: bool | None = None,
+) -> Person:
+    """`person` with their place, per-join id or media changed (spelled out, not
+    `dataclasses.replace`: this runs for nearly every event and is the engine's hot path)."""
+    return Person(
+        key=person.key,
+        user_id=person.user_id if user_id is None else user_id,
+        name=person.name,
+        email=person.email,
+        registrant_id=person.registrant_id,
+        where=person.where if where is None else where,
+        zoom_role=person.zoom_role,
+        kind=person.kind,
+        roster_name=person.roster_name,
+        muted=person.muted if muted is None else muted,
+        video=person.video if video is None else video,
+        came_through_waiting_room=person.came_through_waiting_room,
+        seq=person.seq,
+        evidence=person.evidence,
+        standing=person.standing,
+        signed_in=person.signed_in,
+        phone=person.phone,
+    )
 
 
 def _merged(participant: Participant, old: Person | None) -> Participant:
@@ -686,8 +717,9 @@ def _announce(d: _Draft, person: Person) -> None:
     match; with none in the meeting, tell the person (once) that a facilitator will come."""
     if person.key in d.announced:
         return
-    key, values = _held_line(d, person)
-    if d.tell_facilitators(key, **values):
+    if any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+        key, values = _held_line(d, person)
+        d.tell_facilitators(key, **values)
         d.announced = d.announced | {person.key}
         return
     flag = f"told_wait:{person.key}"
@@ -707,7 +739,9 @@ def _held_line(d: _Draft, person: Person) -> tuple[str, dict[str, object]]:
             return "ambiguous_waiting", {"name": name, "names": names}
         hint = d.line("hint_likely", names=names) if names else ""
         return f"{reason}_waiting", {"name": name, "hint": hint}
-    return f"{reason}_waiting", {"name": name, "roster": person.roster_name}
+    same = normalise_name(person.name) == normalise_name(person.roster_name)
+    who = name if same else f"{name} ({person.roster_name})"
+    return f"{reason}_waiting", {"name": name, "roster": person.roster_name, "who": who}
 
 
 def _announce_pending(d: _Draft) -> None:
@@ -765,11 +799,11 @@ def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bo
     old = d.people.get(participant.key)
     if old is None:
         old = _upsert(d, participant, where="meeting")
-    person = replace(
+    person = _changed(
         old,
         user_id=participant.user_id,
-        muted=old.muted if audio is None else not audio,
-        video=old.video if video is None else video,
+        muted=None if audio is None else not audio,
+        video=video,
     )
     d.put(person)
     turned_on = bool(audio) or bool(video)

@@ -51,11 +51,11 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
         "their own registration link). Type /admit {name} to let them in."
     ),
     "inactive_waiting": (
-        "{name} ({roster}) is in the waiting room but is no longer on the roster. "
+        "{who} is in the waiting room but is no longer on the roster. "
         "Type /admit {name} to let them in anyway."
     ),
     "not_enrolled_waiting": (
-        "{name} ({roster}) is in the waiting room but is not enrolled in this module. "
+        "{who} is in the waiting room but is not enrolled in this module. "
         "Type /admit {name} to let them in anyway."
     ),
     "waiting_for_facilitator": (

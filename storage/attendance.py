@@ -7,9 +7,13 @@ function `compute_attendance` turns a meeting's presence events into per-person 
 it sorts and de-duplicates its input first, so any order or duplication of the same events
 gives the same result (a property test checks this).
 
-People are joined up across rejoins by participant uuid, registrant id, e-mail, roster match
-(`phases.roster.match`) or normalised display name: any shared identifier puts two join
-sessions in one person. Time in the waiting room is kept apart from time in the meeting. The
+Who someone is comes from the engine's own resolver (`phases.identity.resolve`: registrant
+id, vouched e-mail, exact roster display or full name, never the first word, never a phone
+caller's name), overridden by what a facilitator said with `/admit NAME as ROSTER_NAME`
+(read from the meeting's saved engine state). People are joined up across rejoins by
+participant uuid, registrant id, e-mail (only a vouched one is recorded), that roster match
+or the normalised display name (not a caller's): any shared identifier puts two join sessions
+in one person. Time in the waiting room is kept apart from time in the meeting. The
 facilitator-present intervals are the therapy's start and stop times (OHIP counts the time a
 physician is present). `finalize` stores the result for the session; `attendance_for`
 computes it on demand.
@@ -17,8 +21,9 @@ computes it on demand.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
@@ -29,8 +34,11 @@ from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
 from phases.events import Participant
-from phases.roster import RosterEntry, match, normalise_name
+from phases.identity import resolve
+from phases.roster import RosterEntry, normalise_name
+from phases.state import SessionState
 from storage.roster import roster_entries
+from storage.runtime_state import load_meeting
 from storage.sessions import SessionNotFound, session_by_meeting
 from storage.tables.core import (
     AttendanceRecord,
@@ -54,6 +62,7 @@ __all__ = [
     "PresenceKind",
     "attendance_for",
     "compute_attendance",
+    "confirmed_identities",
     "finalize",
     "module_report",
     "policy_for",
@@ -92,8 +101,9 @@ class PresenceEvent:
         participant_key: Zoom's `participant_uuid` (or "" if Zoom sent none).
         user_id: Zoom's per-join participant id.
         name: the display name.
-        email: e-mail if Zoom gave one.
+        email: e-mail Zoom vouches for (the participant is signed in), else "".
         registrant_id: registration id if the person joined through a registration link.
+        phone: a telephone caller.
     """
 
     kind: PresenceKind
@@ -103,6 +113,7 @@ class PresenceEvent:
     name: str = ""
     email: str = ""
     registrant_id: str = ""
+    phone: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(PresenceKind):
@@ -110,7 +121,7 @@ class PresenceEvent:
         if self.at.tzinfo is None:
             raise BalintError("presence times must be timezone-aware")
 
-    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str]:
+    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str, bool]:
         return (
             self.at,
             _KIND_ORDER[self.kind],
@@ -119,6 +130,7 @@ class PresenceEvent:
             self.name,
             self.email,
             self.registrant_id,
+            self.phone,
         )
 
 
@@ -257,7 +269,10 @@ def _instance_key(event: PresenceEvent) -> str:
 
 
 def _tokens(
-    event: PresenceEvent, roster: Sequence[RosterEntry], entries: dict[str, RosterEntry]
+    event: PresenceEvent,
+    roster: Sequence[RosterEntry],
+    entries: dict[str, RosterEntry],
+    confirmed: Mapping[str, RosterEntry],
 ) -> list[str]:
     tokens = [_instance_key(event)]
     if event.participant_key:
@@ -266,18 +281,22 @@ def _tokens(
         tokens.append(f"reg:{event.registrant_id}")
     if event.email.strip():
         tokens.append(f"mail:{event.email.strip().casefold()}")
-    if normalise_name(event.name):
+    if normalise_name(event.name) and not event.phone:
         tokens.append(f"name:{normalise_name(event.name)}")
-    found = match(
-        roster,
-        Participant(
-            key=event.participant_key,
-            user_id=event.user_id,
-            name=event.name,
-            email=event.email,
-            registrant_id=event.registrant_id,
-        ),
-    )
+    found = confirmed.get(event.participant_key or event.user_id)
+    if found is None:
+        found = resolve(
+            roster,
+            Participant(
+                key=event.participant_key,
+                user_id=event.user_id,
+                name=event.name,
+                email=event.email,
+                registrant_id=event.registrant_id,
+                signed_in=bool(event.email.strip()),  # only a vouched e-mail is recorded
+                phone=event.phone,
+            ),
+        ).entry
     if found is not None:
         token = _roster_token(found)
         entries[token] = found
@@ -332,12 +351,19 @@ def compute_attendance(
     roster: Sequence[RosterEntry] = (),
     scheduled_start: datetime | None = None,
     policy: AttendancePolicy = DEFAULT_POLICY,
+    confirmed: Mapping[str, str] | None = None,
 ) -> MeetingAttendance:
     """Per-person attendance of one meeting from its presence events (pure).
+
+    Args:
+        confirmed: participant key -> roster display name, as facilitators said with
+            `/admit NAME as ROSTER_NAME` (`confirmed_identities`); it wins over the resolver.
 
     The result is the same for any order and any duplication of `events`. People are sorted
     by first join, then name.
     """
+    by_name = {entry.display_name: entry for entry in roster}
+    vouched = {key: by_name[name] for key, name in (confirmed or {}).items() if name in by_name}
     ordered = sorted(set(events), key=PresenceEvent.sort_key)
     excluded = {normalise_name(name) for name in policy.exclude_names}
     meeting = [e for e in ordered if e.kind in ("meeting_started", "meeting_ended")]
@@ -356,7 +382,7 @@ def compute_attendance(
     for event in people_events:
         if normalise_name(event.name) in excluded:
             continue
-        tokens = _tokens(event, roster, entries)
+        tokens = _tokens(event, roster, entries, vouched)
         key = tokens[0]
         instances.setdefault(key, []).append(event)
         if event.name.strip():
@@ -439,11 +465,14 @@ def record_presence(
         "journal_id": str(journal_id),
         "kind": event.kind,
         "at": event.at,
-        "participant_key": event.participant_key,
-        "user_id": event.user_id,
-        "name": event.name,
-        "email": event.email,
-        "registrant_id": event.registrant_id,
+        # Zoom's text is the participant's: cut to the columns, never refused (a 500-character
+        # display name must not stop the meeting's step on PostgreSQL).
+        "participant_key": event.participant_key[:128],
+        "user_id": event.user_id[:64],
+        "name": event.name[:200],
+        "email": event.email[:254],
+        "registrant_id": event.registrant_id[:64],
+        "phone": event.phone,
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -481,6 +510,7 @@ def presence_events(session: Session, *, meeting_uuid: str) -> tuple[PresenceEve
             name=row.name,
             email=row.email,
             registrant_id=row.registrant_id,
+            phone=row.phone,
         )
         for row in rows
     )
@@ -510,6 +540,25 @@ def session_roster(session: Session, record: SessionRecord | None) -> tuple[Rost
     return roster_entries(session, group_name=group_name) if group_name else ()
 
 
+def confirmed_identities(session: Session, *, meeting_uuid: str) -> dict[str, str]:
+    """Who the facilitators said people are (`/admit NAME as ROSTER_NAME`) in a meeting:
+    participant key -> roster display name, from the meeting's saved engine state ({} when
+    there is none, or it cannot be read)."""
+    record = load_meeting(session, meeting_uuid=meeting_uuid)
+    if record is None:
+        return {}
+    try:
+        state = SessionState.from_json(record.state_json)
+    except BalintError:
+        logger.warning("engine state unreadable; attendance without confirmed identities")
+        return {}
+    return {
+        person.key: person.roster_name
+        for person in state.people.values()
+        if person.evidence == "confirmed" and person.roster_name
+    }
+
+
 def attendance_for(
     session: Session,
     *,
@@ -523,6 +572,7 @@ def attendance_for(
         roster=session_roster(session, record),
         scheduled_start=record.scheduled_start if record else None,
         policy=policy,
+        confirmed=confirmed_identities(session, meeting_uuid=meeting_uuid),
     )
 
 
@@ -551,8 +601,8 @@ def finalize(
         session.add(
             AttendanceRecord(
                 session_id=record.id,
-                person_key=person.person_key,
-                name=person.name,
+                person_key=_fits(person.person_key, 200),
+                name=person.name[:200],
                 member_id=int(person.member_id) if person.member_id.isdigit() else None,
                 role=person.role,
                 minutes=person.minutes,
@@ -575,6 +625,13 @@ def finalize(
     session.flush()
     logger.info("attendance finalised for session %d: %d people", record.id, len(result.people))
     return result
+
+
+def _fits(key: str, longest: int) -> str:
+    """`key` if it fits the column, else a stable digest of it (a very long display name)."""
+    if len(key) <= longest:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def stored_attendance(session: Session, *, session_id: int) -> tuple[AttendanceRecord, ...]:

@@ -4,7 +4,8 @@ Everything the demo needs is derived from the scenario, so `balint-bot demo` run
 clone with nothing configured: the group's schedule is the scenario's start, the agenda is
 the scenario's agenda, the roster is the scenario's members and facilitators with synthetic
 PHI (health numbers from `storage.health_number.generate`, which pass the check digit but
-belong to nobody), and the data key is a throw-away one unless `BALINT_DATA_KEY` is set.
+belong to nobody), enrolled in the current module (the group runs closed modules) as the
+scenario says, and the data key is a throw-away one unless `BALINT_DATA_KEY` is set.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
+from storage.sessions import module_name_for
 
 __all__ = [
     "DEMO_PROVIDER_NUMBER",
@@ -94,6 +96,7 @@ def demo_settings(
     weekday: Weekday = get_args(Weekday)[local.weekday()]
     agenda = scenario.agenda.to_dict()
     agenda.pop("bot_name", None)
+    admit_by_name = bool(agenda.pop("admit_by_name", True))
     return Settings(
         zoom=ZoomSettings(
             webhook_secret_tokens=[SecretStr(secret)], bot_name=scenario.agenda.bot_name
@@ -105,6 +108,7 @@ def demo_settings(
             timezone=zone,
             weekday=weekday,
             start_time=local.time().replace(tzinfo=None),
+            admit_by_name=admit_by_name,
         ),
         agenda=AgendaSettings(**agenda, messages=dict(scenario.messages)),
         bot=BotSettings(meeting_adapter="simulator"),
@@ -113,28 +117,32 @@ def demo_settings(
     )
 
 
-def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
+def roster_csv(scenario: Scenario, *, seed: int = 2026, removed: bool = True) -> str:
     """The scenario's members and facilitators as a roster CSV with synthetic PHI.
 
     Members get a generated health number, a version code and a birth date; facilitators
-    get none (they are not billed). Guests are not on the roster.
+    get none (they are not billed). Guests are not on the roster; people whose standing is
+    `inactive` only when `removed` (the earlier import that still listed them). Members are
+    enrolled in the module of the scenario's start, unless their standing is `not_enrolled`.
     """
     rng = random.Random(seed)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=ROSTER_HEADERS, lineterminator="\n")
     writer.writeheader()
+    module = module_name_for(scenario.start.astimezone(ZoneInfo(zone_for(scenario.start))).date())
     for person in scenario.persons:
-        if person.role == "guest":
+        if person.role == "guest" or (person.standing == "inactive" and not removed):
             continue
         first, _, last = person.name.partition(" ")
         row = dict.fromkeys(ROSTER_HEADERS, "")
         row.update(
-            first_name=first,
-            last_name=last or "Demo",
+            first_name=person.first_name or first,
+            last_name=person.last_name or last or "Demo",
             display_name=person.name,
             email=person.email,
             role=person.role,
             registrant_id=person.registrant_id,
+            modules=module if module and person.standing != "not_enrolled" else "",
         )
         if person.role == "member":
             born = date(1960 + rng.randint(0, 30), rng.randint(1, 12), rng.randint(1, 28))
@@ -178,16 +186,21 @@ def build_world(
     upgrade(settings.storage.url)
     engine = make_engine(settings.storage.url)
     try:
-        rows = parse_roster(roster_csv(scenario), today=now.date())
-        with session_scope(make_session_factory(engine)) as session:
-            import_roster(
-                session,
-                group_name=settings.group.name,
-                rows=rows,
-                keyring=Keyring.from_text(key),
-                now=now,
-                command="demo roster",
-            )
+        imports = [roster_csv(scenario)]
+        if any(p.standing == "inactive" for p in scenario.persons):
+            # A later import that no longer lists them makes them inactive, as in a group.
+            imports.append(roster_csv(scenario, removed=False))
+        for text in imports:
+            rows = parse_roster(text, today=now.date())
+            with session_scope(make_session_factory(engine)) as session:
+                import_roster(
+                    session,
+                    group_name=settings.group.name,
+                    rows=rows,
+                    keyring=Keyring.from_text(key),
+                    now=now,
+                    command="demo roster",
+                )
     finally:
         engine.dispose()
     return DemoWorld(

@@ -17,6 +17,9 @@ Zoom is strict, because every test built on it is only as true as it is:
 - The host cannot be put in the waiting room, and the bot cannot hold itself (`not_allowed`).
 - Join state (muted, video) follows the meeting's settings (`mute_on_entry`, `video_on_entry`).
 - The host ending the meeting removes everyone.
+- People are presented as Zoom presents them (zoom-reference §1.6): the display name they
+  typed; the registrant id when they came through their registration link; the account user
+  id and e-mail only when signed in to Zoom; a `phone_number` for a telephone caller.
 
 Every change is reported twice, as Zoom does: as engine events to the listener (the Meeting
 SDK callback path; the bot's own chat lines are not echoed) and as the signed webhook Zoom
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import json
 import logging
 import random
@@ -136,6 +140,9 @@ class _Person:
     key: str
     email: str = ""
     registrant_id: str = ""
+    signed_in: bool = False
+    account_id: str = ""
+    phone_number: str = ""
     user_id: str = ""
     where: _Where = _Where.AWAY
     role: ZoomRole = ZoomRole.ATTENDEE
@@ -147,13 +154,20 @@ class _Person:
     recording: bool = False
     is_bot: bool = False
 
+    @property
+    def shown_email(self) -> str:
+        """The e-mail Zoom reports: only a signed-in participant's (zoom-reference §1.6)."""
+        return self.email if self.signed_in else ""
+
     def participant(self) -> Participant:
         return Participant(
             key=self.key,
             user_id=self.user_id,
             name=self.name,
-            email=self.email,
+            email=self.shown_email,
             registrant_id=self.registrant_id,
+            signed_in=self.signed_in,
+            phone=bool(self.phone_number),
         )
 
     def wire(self) -> wire.WireParticipant:
@@ -161,8 +175,10 @@ class _Person:
             user_id=self.user_id,
             user_name=self.name,
             participant_uuid=self.key,
-            email=self.email,
+            email=self.shown_email,
             registrant_id=self.registrant_id,
+            account_id=self.account_id if self.signed_in else "",
+            phone_number=self.phone_number,
         )
 
     def info(self) -> ParticipantInfo:
@@ -170,7 +186,7 @@ class _Person:
             user_id=self.user_id,
             key=self.key,
             name=self.name,
-            email=self.email,
+            email=self.shown_email,
             role=self.role,
             in_waiting_room=self.where is _Where.WAITING,
             audio_muted=self.audio_muted,
@@ -331,24 +347,37 @@ class SimulatedMeeting:
         registrant_id: str = "",
         role: ZoomRole = ZoomRole.ATTENDEE,
         accepts_requests: bool = True,
+        signed_in: bool = False,
+        phone_number: str = "",
     ) -> str:
         """`handle` clicks the join link; returns their new user id ("" until the room opens).
 
         A returning handle keeps their `participant_uuid` and gets a new `user_id`. Attendees
-        go to the waiting room when it is on; hosts and co-hosts go straight in.
+        go to the waiting room when it is on; hosts and co-hosts go straight in. `email` is
+        reported only when `signed_in` (then with the Zoom account's user id), as Zoom does;
+        `phone_number` makes them a telephone caller. A host is signed in as the meeting's
+        host account (`host_id`); someone joining as co-host is made one as they come in
+        (Zoom then sends `participant_role_changed`).
         """
         if handle == BOT:
             raise ValueError("the bot joins with start()")
         person = self._people.get(handle)
         if person is None:
-            person = _Person(handle=handle, name=name or handle, key=self._new_key())
+            shown = handle if name is None else name
+            person = _Person(handle=handle, name=shown, key=self._new_key())
             self._people[handle] = person
         elif person.where is not _Where.AWAY or handle in self._waiting_for_host:
             return person.user_id
-        if name:
-            person.name = name
+        if name is not None:
+            person.name = name  # even "": Zoom's user_name may come empty
         person.email = email or person.email
         person.registrant_id = registrant_id or person.registrant_id
+        # The host is the meeting's owner, signed in to the account Zoom names in `host_id`.
+        person.signed_in = signed_in or role is ZoomRole.HOST
+        person.account_id = (
+            self.options.identity.host_id if role is ZoomRole.HOST else _account_id(handle)
+        )
+        person.phone_number = phone_number
         person.role = role
         person.accepts_requests = accepts_requests
         if self._ended:
@@ -799,6 +828,16 @@ class SimulatedMeeting:
             self._participant_body(wire.PARTICIPANT_JOINED, person, now),
             person.name,
         )
+        if person.role is ZoomRole.CO_HOST and not person.is_bot:
+            # `participant_joined` carries no role: Zoom reports a co-host by a role change.
+            body = wire.role_changed_body(
+                meeting=self.options.identity,
+                participant=person.wire(),
+                at=now,
+                old_role=str(ZoomRole.ATTENDEE),
+                new_role=str(ZoomRole.CO_HOST),
+            )
+            await self._emit(None, wire.PARTICIPANT_ROLE_CHANGED, body, person.name)
 
     async def _leave_meeting(self, person: _Person, now: datetime) -> None:
         self._close_presence(person.handle, now)
@@ -880,10 +919,16 @@ def _privileged(person: _Person) -> bool:
     return person.role in (ZoomRole.HOST, ZoomRole.CO_HOST)
 
 
+def _account_id(handle: str) -> str:
+    """A stable 22-character Zoom user id for a signed-in simulated person."""
+    digest = hashlib.sha256(handle.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
 def _party(person: _Person) -> wire.ChatParty:
     return wire.ChatParty(
         session_id=person.user_id,
         name=person.name,
-        email=person.email,
+        email=person.shown_email,
         party_type="host" if _privileged(person) else "guest",
     )

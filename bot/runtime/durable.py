@@ -675,6 +675,8 @@ class MeetingRuntime:
                     },
                 )
             if isinstance(event, MeetingEnded):
+                # Attendance reads who the facilitators said people are from the saved state.
+                self._save_state(session, work)
                 self._hooks.finalize(session, meeting_uuid=self.meeting_uuid, now=now)
         meeting_actions = []
         for action in planned:
@@ -708,6 +710,9 @@ class MeetingRuntime:
             owner=self._owner,
             now=work.now_wall,
         )
+        self._save_state(session, work)
+
+    def _save_state(self, session: Session, work: _Work) -> None:
         rs.save_state(
             session,
             meeting_uuid=self.meeting_uuid,

@@ -28,10 +28,14 @@ async def play(
     ok = True
     if event.do == "join":
         person = scenario.person(who)
+        shown = person.presents
         await meeting.person_joins(
             who,
-            email=person.email,
-            registrant_id=person.registrant_id,
+            name=shown.name,
+            email=shown.email,
+            registrant_id=shown.registrant_id,
+            signed_in=shown.signed_in,
+            phone_number=shown.phone,
             role=person.zoom_role,
             accepts_requests=person.accepts_requests,
         )

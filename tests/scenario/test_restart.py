@@ -50,7 +50,7 @@ async def test_latecomer_held_in_meditation_is_admitted_once_after_a_restart(
 
     async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
         await meeting.start()
-        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
         await svc.settle()
         clock.set(clock() + timedelta(minutes=5))
         await meeting.person_joins("anna", name="Anna")
@@ -107,7 +107,7 @@ async def test_commands_and_the_mirror_survive_a_restart_and_run_once(
 
     async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
         await meeting.start()
-        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
         await meeting.person_joins("anna", name="Anna")
         await svc.settle()
         clock.set(SCHEDULED_START + timedelta(minutes=10))

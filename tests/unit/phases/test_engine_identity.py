@@ -174,7 +174,7 @@ def test_removed_and_not_enrolled_members_are_held_until_a_facilitator_admits(na
     s = sim()
     actions = arrive(s, name, -5, **extra)
     assert admitted(actions) == []
-    assert to_helen(actions) == [line(key, name=name, roster=name)]
+    assert to_helen(actions) == [line(key, name=name, who=name)]
     assert admitted(s.say("Helen", f"/admit {name}", -4, **HELEN)) == [name]
     s.feed(Joined(participant=person(name, **extra)), -4)
     s.feed(Left(participant=person(name, **extra)), -3)
