@@ -536,14 +536,21 @@ def _changed(
 
 def _merged(participant: Participant, old: Person | None) -> Participant:
     """What Zoom has said about someone so far: an event that leaves out an identifier (a
-    chat line has no registrant id, a leave may have no name) does not take it away."""
+    chat line has no registrant id, a leave may have no name) does not take it away, and an
+    e-mail from an event that does not vouch for it never replaces a vouched one."""
     if old is None:
         return participant
+    if participant.signed_in:  # a vouched e-mail, or none: never an earlier unvouched one
+        email = participant.email or (old.email if old.signed_in else "")
+    elif old.signed_in:
+        email = old.email
+    else:
+        email = participant.email or old.email
     return Participant(
         key=participant.key,
         user_id=participant.user_id,
         name=participant.name or old.name,
-        email=participant.email or old.email,
+        email=email,
         registrant_id=participant.registrant_id or old.registrant_id,
         signed_in=participant.signed_in or old.signed_in,
         phone=participant.phone or old.phone,
@@ -591,7 +598,9 @@ def _upsert(
     if old is None or _news(old, facts):
         found = resolve(d.setup.roster, facts)
         stronger = old is None or EVIDENCE_RANK[found.evidence] > EVIDENCE_RANK[old.evidence]
-        if old is None or not old.roster_name or stronger:
+        # A guest, or a record kept before evidence was (perhaps a first-word match), is
+        # always decided afresh.
+        if old is None or not old.evidence or stronger:
             entry = found.entry
             identity = Person(
                 key=facts.key,

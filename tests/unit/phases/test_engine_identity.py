@@ -335,3 +335,33 @@ def test_a_state_saved_before_identities_were_recorded_still_loads():
     # Who they are is worked out again from what the record kept (Helen's registrant id).
     _, actions = handle(old, ChatMessage(sender=person("Helen"), text="/next"), at(-5))
     assert transitions(actions) == [("social", "meditation")]
+
+
+def test_an_old_first_word_match_is_undone_on_the_next_event():
+    s = sim()
+    arrive(s, "Helen Visitor", -10, key="k-x")
+    data = json.loads(s.state.to_json())
+    for row in data["people"]:
+        if row[0] == "k-x":  # as the old matcher saw her: Helen, by her first word
+            row[7:9] = ["facilitator", "Helen"]
+    data["people"] = [row[:13] for row in data["people"]]
+    old = SessionState.from_json(json.dumps(data))
+    state, actions = handle(
+        old, ArrivedInWaitingRoom(participant=person("Helen Visitor", key="k-x")), at(-9)
+    )
+    assert state.people["k-x"].roster_name == "" and admitted(actions) == []
+
+
+def test_an_email_becomes_evidence_only_as_zoom_vouches_for_it():
+    roster = (RosterEntry(display_name="Fay", role="facilitator", email="fay@example.org"),)
+    s = Sim(roster=roster)
+    # Not signed in: the e-mail proves nothing, even when a later event signs them in
+    # without one.
+    arrive(s, "Zed", -10, key="k-z", email="fay@example.org")
+    s.feed(Joined(participant=person("Zed", key="k-z", signed_in=True)), -9)
+    assert not s.state.people["k-z"].is_facilitator
+    # Signed in: it does, and a later unvouched e-mail does not replace it.
+    arrive(s, "F.", -8, key="k-f", email="fay@example.org", signed_in=True)
+    s.feed(Joined(participant=person("F.", key="k-f", email="zed@example.org")), -8)
+    fay = s.state.people["k-f"]
+    assert fay.is_facilitator and fay.email == "fay@example.org"

@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.meeting.supervisor import BotSupervisor
-from bot.service import build_service, scheduled_start_for
+from bot.service import build_service, current_module, scheduled_start_for
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -47,6 +47,25 @@ def test_scheduled_start_is_the_nearest_regular_slot(now: datetime, expected: da
     start = scheduled_start_for(group, now)
     assert start == expected
     assert start.hour == 19  # in the group's own zone: the bot tells times as the group does
+
+
+@pytest.mark.parametrize(
+    ("start", "closed", "module"),
+    [
+        # Wednesday 19:00 Toronto, 2 December (00:00 UTC the next day): the September module
+        (datetime(2026, 12, 3, 0, 0, tzinfo=UTC), True, "2026-09"),
+        # the first of January 00:30 UTC is still 31 December in Toronto
+        (datetime(2027, 1, 1, 0, 30, tzinfo=UTC), True, "2026-09"),
+        (datetime(2027, 1, 7, 0, 0, tzinfo=UTC), True, "2027-01"),
+        (datetime(2026, 7, 2, 23, 0, tzinfo=UTC), True, None),  # summer: no module
+        (datetime(2026, 12, 3, 0, 0, tzinfo=UTC), False, None),  # an open group
+    ],
+)
+def test_the_current_module_admits_for_a_group_of_closed_modules(
+    start: datetime, closed: bool, module: str | None
+) -> None:
+    group = GroupSettings(timezone="America/Toronto", closed_modules=closed)
+    assert current_module(group, start) == module
 
 
 def test_sdk_mode_needs_a_meeting_id() -> None:
