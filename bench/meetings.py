@@ -62,7 +62,7 @@ from bot.config import (
     ZoomSettings,
 )
 from bot.meeting import zoom_wire as wire
-from bot.meeting.port import ChatTo, EventListener, MeetingControl, ParticipantInfo
+from bot.meeting.port import Addressee, ChatTo, EventListener, MeetingControl, ParticipantInfo
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.service import build_service
 from storage.clock import system_clock
@@ -137,9 +137,9 @@ class Recording:
         self._stamp("rename", user_id)
         await self.meeting.rename(user_id, new_name)
 
-    async def mute(self, user_id: str) -> None:
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
         self._stamp("mute", user_id)
-        await self.meeting.mute(user_id)
+        await self.meeting.mute(user_id, allow_self_unmute=allow_self_unmute)
 
     async def stop_video(self, user_id: str) -> None:
         self._stamp("stop_video", user_id)
@@ -168,6 +168,9 @@ class Recording:
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
         self._stamp(f"send_chat:{to}", user_id)
         await self.meeting.send_chat(text, to=to, user_id=user_id)
+
+    async def resolve(self, who: Addressee) -> str:
+        return await self.meeting.resolve(who)
 
     async def list_participants(self) -> list[ParticipantInfo]:
         return await self.meeting.list_participants()
@@ -402,9 +405,10 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
         all_in = await _wait(admitted, time_limit=args.time_limit)
         for uuid in uuids:
             await meetings[uuid].end()
-        await _wait(lambda: senders is not None and senders.queue.empty(), time_limit=60)
+        # Every webhook posted and answered first (an empty queue still has posts in flight),
+        # then the journal drained.
+        await senders.stop(time_limit=60)
         await _wait(lambda: _unprocessed(url) == 0, time_limit=args.time_limit, step=0.5)
-        await senders.stop(time_limit=30)
         left = _unprocessed(url)
     finally:
         server.should_exit = True

@@ -37,6 +37,7 @@ from phases.events import Participant
 from phases.identity import resolve
 from phases.roster import RosterEntry, normalise_name
 from phases.state import SessionState
+from storage.person_keys import person_ids
 from storage.roster import roster_entries
 from storage.runtime_state import load_meeting
 from storage.sessions import SessionNotFound, session_by_meeting
@@ -74,6 +75,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The person ids (`storage.person_keys`) a presence fact can carry: it comes from a webhook.
+_WEBHOOK_IDS = frozenset({"participant_uuid", "webhook_user_id"})
 
 PresenceKind = Literal[
     "meeting_started", "meeting_ended", "waiting_joined", "waiting_left", "joined", "left"
@@ -543,7 +547,13 @@ def session_roster(session: Session, record: SessionRecord | None) -> tuple[Rost
 def confirmed_identities(session: Session, *, meeting_uuid: str) -> dict[str, str]:
     """Who the facilitators said people are (`/admit NAME as ROSTER_NAME`) in a meeting:
     participant key -> roster display name, from the meeting's saved engine state ({} when
-    there is none, or it cannot be read)."""
+    there is none, or it cannot be read).
+
+    The engine keys people by the runtime's person key, which need not be the webhooks'
+    participant uuid (the SDK bot may have seen them first); every webhook id recorded for
+    the person (`storage.person_keys`) is given the same name, so the presence facts, which
+    come from the webhooks, find it.
+    """
     record = load_meeting(session, meeting_uuid=meeting_uuid)
     if record is None:
         return {}
@@ -552,11 +562,15 @@ def confirmed_identities(session: Session, *, meeting_uuid: str) -> dict[str, st
     except BalintError:
         logger.warning("engine state unreadable; attendance without confirmed identities")
         return {}
-    return {
+    confirmed = {
         person.key: person.roster_name
         for person in state.people.values()
         if person.evidence == "confirmed" and person.roster_name
     }
+    for person_id in person_ids(session, meeting_uuid=meeting_uuid):
+        if person_id.kind in _WEBHOOK_IDS and person_id.person_key in confirmed:
+            confirmed.setdefault(person_id.value, confirmed[person_id.person_key])
+    return confirmed
 
 
 def attendance_for(

@@ -45,7 +45,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
@@ -54,6 +53,7 @@ from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.models import ChatMessageSentEvent, UrlValidationEvent, ZoomEvent
 from webhooks.parse import decode_json, describe, parse_document
 from webhooks.redaction import redacted_body
+from webhooks.settings import ReceiverSettings
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
 
@@ -78,7 +78,7 @@ _COMMAND_LOG_LENGTH = 60
 
 
 def create_app(
-    settings: Settings,
+    settings: ReceiverSettings,
     *,
     engine: Engine | None = None,
     metrics: Metrics | None = None,

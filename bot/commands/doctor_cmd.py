@@ -4,8 +4,10 @@ Without Zoom credentials only the configuration is checked. With them, the meeti
 through REST and each setting the group relies on is printed as PASS or FAIL with its fix
 (see `bot.zoom_api.policy`); a WARN line says what the group gives up (a meeting where Zoom
 does not say who people are; a closed-module roster with nobody in the current module) and
-does not fail. `--fix` sends one PATCH with every fixable setting and checks again. Exit
-status: 0 when everything passes (warnings aside), 1 otherwise.
+does not fail. `--fix` sends one PATCH with every fixable setting and checks again. First of
+all it checks that this machine reaches Zoom at all (a TCP connection to zoom.us and
+api.zoom.us on 443): the Meeting SDK says only "AUTHRET_UNKNOWN" when it gets no answer.
+Exit status: 0 when everything passes (warnings aside), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import csv
 import importlib.util
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,7 +30,50 @@ from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
 from bot.zoom_api.policy import Check, check_meeting, fixes_for
 from storage.sessions import module_name_for
 
-__all__ = ["check_config", "diagnose", "has_credentials", "register"]
+__all__ = [
+    "ZOOM_HOSTS",
+    "check_config",
+    "check_network",
+    "diagnose",
+    "has_credentials",
+    "open_tcp",
+    "register",
+]
+
+#: What the bot must reach: the Meeting SDK's web domain and the REST API (HTTPS).
+ZOOM_HOSTS = (("zoom.us", 443), ("api.zoom.us", 443))
+
+Reach = Callable[[str, int], Awaitable[None]]
+"""Opens (and closes) a TCP connection to (host, port); raises OSError or TimeoutError."""
+
+
+async def open_tcp(host: str, port: int, *, timeout: float = 5.0) -> None:
+    """Connect to `host`:`port` and hang up (raises when there is no answer in `timeout`)."""
+    _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def check_network(reach: Reach) -> list[Check]:
+    """One check per Zoom host: can this machine open a connection to it?"""
+    checks = []
+    for host, port in ZOOM_HOSTS:
+        problem = ""
+        try:
+            await reach(host, port)
+        except (OSError, TimeoutError) as failed:
+            problem = f"no answer from Zoom ({type(failed).__name__}): check the network and "
+            problem += "firewall first"
+        checks.append(
+            Check(
+                name=f"{host}:{port} reachable",
+                ok=not problem,
+                detail=problem,
+                fix="allow outbound HTTPS (TCP 443) to Zoom (*.zoom.us) through any proxy or "
+                "firewall, and check DNS",
+            )
+        )
+    return checks
 
 
 def register(subparsers: Any) -> None:
@@ -38,20 +83,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--fix", action="store_true", help="apply the meeting settings the group needs"
     )
+    parser.add_argument(
+        "--offline", action="store_true", help="skip the check that this machine reaches Zoom"
+    )
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
     today = args.clock().astimezone(_zone(settings.group.timezone)).date()
-    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout, today=today))
+    reach = None if args.offline else open_tcp
+    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout, today=today, reach=reach))
 
 
-async def _run(settings: Settings, *, fix: bool, out: TextIO, today: date) -> int:
+async def _run(
+    settings: Settings, *, fix: bool, out: TextIO, today: date, reach: Reach | None
+) -> int:
     if not has_credentials(settings):
-        return await diagnose(settings, None, fix=fix, out=out, today=today)
+        return await diagnose(settings, None, fix=fix, out=out, today=today, reach=reach)
     async with open_http_client() as http:
         client = ZoomClient.from_settings(settings, http)
-        return await diagnose(settings, client, fix=fix, out=out, today=today)
+        return await diagnose(settings, client, fix=fix, out=out, today=today, reach=reach)
 
 
 def _zone(name: str) -> ZoneInfo | timezone:
@@ -193,15 +244,23 @@ async def diagnose(
     fix: bool,
     out: TextIO,
     today: date | None = None,
+    reach: Reach | None = None,
 ) -> int:
-    """Print every check; with `client`, check (and with `fix`, repair) the meeting.
+    """Print every check; with `reach`, whether Zoom answers; with `client`, check (and with
+    `fix`, repair) the meeting.
 
     Returns 0 when every check passes (warnings aside), else 1.
     """
+    passed = True
+    if reach is not None:
+        print("network", file=out)
+        network = await check_network(reach)
+        _print(network, out)
+        passed = all(check.ok for check in network)
     print("configuration", file=out)
     config = check_config(settings, today=today)
     _print(config, out)
-    passed = _passed(config)
+    passed = passed and _passed(config)
     meeting_id = settings.group.meeting_id
     if client is None or not meeting_id or not settings.zoom.bot_user_id:
         print(

@@ -127,7 +127,7 @@ async def running(
 
     app = build_service(
         settings,
-        engine=engine,
+        database=engine,
         control_factory=controls,
         clock=clock,
         owner=owner,

@@ -218,6 +218,39 @@ def test_admit_by_name_off_holds_a_name_match_but_not_a_registrant():
     assert admitted(s.say("Helen", "/admit Anna", -4, **HELEN)) == ["Anna"]
 
 
+# -- one arrival told by both sources (the SDK bot's poll: a name; the webhook: more) -------------
+
+
+def test_an_arrival_told_again_with_a_registrant_id_admits_whom_the_name_left_waiting():
+    s = sim(Agenda(admit_by_name=False))
+    # The SDK's poll names Ben only: held, the facilitator told.
+    assert to_helen(arrive(s, "Ben", -5)) == [line("name_only_waiting", name="Ben", roster="Ben")]
+    # The webhook about the same arrival brings his registrant id: he is let in.
+    assert admitted(arrive(s, "Ben", -5, registrant_id="reg-ben")) == ["Ben"]
+    assert s.state.people["k-ben"].evidence == "registrant"
+    # Told a third time, nothing new: decided once.
+    assert admitted(arrive(s, "Ben", -5, registrant_id="reg-ben")) == []
+
+
+def test_a_leader_the_sdk_names_is_let_in_during_the_meditation_once_her_link_is_known():
+    s = sim(helen=False)
+    s.enter("Anna", -12)
+    s.feed(TimerDue(timer="meditation_start"), 0)
+    # By name only Helen would wait for the meditation's end, like a member ...
+    assert admitted(arrive(s, "Helen", 2)) == []
+    # ... but the webhook says she came through her registration link: never held.
+    assert admitted(arrive(s, "Helen", 2, **HELEN)) == ["Helen"]
+    assert admitted(arrive(s, "Helen", 2, **HELEN)) == []
+
+
+def test_an_arrival_told_again_by_name_only_changes_nothing():
+    s = sim()
+    actions = arrive(s, "Helen Visitor", -5, key="k-x")
+    assert admitted(actions) == [] and to_helen(actions)
+    again = arrive(s, "Helen Visitor", -5, key="k-x")
+    assert admitted(again) == [] and to_helen(again) == []
+
+
 # -- no facilitator present ----------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from phases.engine import handle, new_session
 from phases.events import ArrivedInWaitingRoom, ChatMessage, Participant
 from phases.roster import RosterEntry
 from storage import attendance as att
-from storage import health_number
+from storage import health_number, person_keys
 from storage import runtime_state as rs
 from storage.attendance import PresenceEvent, compute_attendance
 from storage.crypto import Keyring, generate_key
@@ -213,6 +213,46 @@ def test_confirmed_identities_come_from_the_saved_engine_state(db_session):
     db_session.commit()
     assert att.confirmed_identities(db_session, meeting_uuid="m1") == {"p": "Anna"}
     assert att.confirmed_identities(db_session, meeting_uuid="nope") == {}
+
+
+def test_confirmed_identities_reach_the_webhook_ids_of_a_person_the_sdk_saw_first(db_session):
+    # The SDK bot saw the caller first: the engine keys them by the persistent id "p"; the
+    # webhooks, which attendance is computed from, name them by another uuid and user id.
+    ensure_session(
+        db_session,
+        group_name="G",
+        meeting_uuid="m3",
+        meeting_id="1",
+        scheduled_start=START,
+        now=TEST_NOW,
+    )
+    state, _ = new_session(agenda=Agenda(), roster=ROSTER, scheduled_start=START)
+    helen = Participant(key="h", user_id="uh", name="Helen", registrant_id="reg-h")
+    caller = Participant(key="p", user_id="7", name="416****142", phone=True)
+    for event in (
+        ArrivedInWaitingRoom(participant=helen),
+        ArrivedInWaitingRoom(participant=caller),
+        ChatMessage(sender=helen, text="/admit 416 as Anna"),
+    ):
+        state, _ = handle(state, event, at(-10))
+    rs.create_meeting(
+        db_session, meeting_uuid="m3", meeting_id="1", state_json=state.to_json(), now=at(-10)
+    )
+    ids = [
+        person_keys.PersonId(kind=kind, value=value, person_key="p", linked_by=how)
+        for kind, value, how in (
+            ("persistent_id", "p", "first"),
+            ("sdk_user_id", "7", "first"),
+            ("participant_uuid", "uuid-caller", "user_id"),
+            ("webhook_user_id", "73", "user_id"),
+        )
+    ]
+    person_keys.record_person_ids(db_session, meeting_uuid="m3", ids=ids, now=at(-10))
+    db_session.commit()
+    confirmed = att.confirmed_identities(db_session, meeting_uuid="m3")
+    assert confirmed == {"p": "Anna", "uuid-caller": "Anna", "73": "Anna"}
+    events = meeting(stay("uuid-caller", "416****142", 0, 60, phone=True))
+    assert people(events, confirmed)["member:2"] == ("Anna", "member", 60)
 
 
 def test_a_500_character_name_is_stored_and_finalised_without_error(db_session):
