@@ -205,6 +205,24 @@ class TestEvents:
         await host.leave("Ann")
         assert isinstance(host.events[-1], Left)
 
+    async def test_a_phone_caller_is_told_by_is_pure_phone_user_and_nothing_more(self, host):
+        await host._people(
+            lambda: host.world.person_joins(
+                "caller",
+                shown="416****142",
+                phone_number="+14165550142",
+                email="ben@example.org",
+                registrant_id="reg-ben",
+                signed_in=True,
+            )
+        )
+        [arrived] = host.events
+        assert isinstance(arrived, ArrivedInWaitingRoom)
+        who = arrived.participant
+        assert (who.name, who.phone) == ("416****142", True)
+        # the bindings have no e-mail, registrant id or signed-in flag: only webhooks do
+        assert (who.email, who.registrant_id, who.signed_in) == ("", "", False)
+
     async def test_admission_seen_only_by_polling_still_joins_once(self, host):
         ann = await host.arrive("Ann")
         await host.meeting._thread.call(lambda: host.world.host_admits("Ann"))
