@@ -52,13 +52,19 @@ def build_session(seed: int = 7) -> tuple[Agenda, tuple[RosterEntry, ...], Timel
     """One realistic evening as (agenda, roster, time-ordered events)."""
     rng = random.Random(seed)
     agenda = Agenda()
-    roster = tuple(RosterEntry(display_name=name) for name in MEMBERS) + tuple(
-        RosterEntry(display_name=name, role="facilitator") for name in FACILITATORS
+    roster = tuple(
+        RosterEntry(display_name=name, first_name=name, last_name="Lastname") for name in MEMBERS
+    ) + tuple(
+        RosterEntry(display_name=name, role="facilitator", registrant_id=f"reg-{name}")
+        for name in FACILITATORS
     )
     joins = 0
 
     def person(name: str) -> Participant:
-        return Participant(key=f"k-{name}", user_id=f"u-{name}-{joins}", name=name)
+        reg = f"reg-{name}" if name in FACILITATORS else ""
+        return Participant(
+            key=f"k-{name}", user_id=f"u-{name}-{joins}", name=name, registrant_id=reg
+        )
 
     timed: list[tuple[float, int, Event]] = []  # (minute, order, event)
 

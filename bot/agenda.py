@@ -18,7 +18,8 @@ __all__ = ["agenda_from_settings", "messages_from_settings"]
 
 
 def agenda_from_settings(settings: Settings) -> Agenda:
-    """The engine's agenda for these settings (the bot's name comes from `[zoom] bot_name`).
+    """The engine's agenda for these settings (the bot's name comes from `[zoom] bot_name`,
+    the admission rule from `[group] admit_by_name`).
 
     Raises:
         ConfigError: the agenda values contradict each other.
@@ -40,6 +41,7 @@ def agenda_from_settings(settings: Settings) -> Agenda:
             discussion_budget_minutes=section.discussion_budget_minutes,
             mirror_reminder_seconds=section.mirror_reminder_seconds,
             bot_name=settings.zoom.bot_name,
+            admit_by_name=settings.group.admit_by_name,
         )
     except AgendaError as bad:
         raise ConfigError(f"settings: {bad}") from None

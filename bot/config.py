@@ -155,6 +155,11 @@ class GroupSettings(_Section):
     weekday: Weekday = "wednesday"
     start_time: time = time(19, 0)
     roster: str = ""
+    # A member matched by display name alone is admitted (a name never grants facilitator
+    # rights); false holds them for the facilitators (docs/identity.md).
+    admit_by_name: bool = True
+    # The group runs closed modules: only members enrolled in the current one are admitted.
+    closed_modules: bool = True
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
     @model_validator(mode="after")

@@ -48,7 +48,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agenda import agenda_from_settings
+from bot.agenda import agenda_from_settings, messages_from_settings
 from bot.calendar import calendar_from_settings, match_meeting
 from bot.config import Settings
 from bot.errors import BalintError, ConfigError
@@ -105,6 +105,8 @@ class ServiceHooks:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._agenda = agenda_from_settings(settings)
+        # `[agenda.messages]`: the group's own wording of the engine's lines
+        self._messages = messages_from_settings(settings)
         self._calendar = calendar_from_settings(settings.group, settings.agenda)
         # the same policy as the CLI's rebuild: the bot's own name is not a person
         self._policy = attendance.policy_for(
@@ -147,6 +149,7 @@ class ServiceHooks:
                 agenda=self._agenda,
                 roster=(),
                 scheduled_start=self._calendar.local(now),
+                messages=self._messages,
                 skipped=match.reason,
             )
         start = match.scheduled_start
@@ -160,11 +163,15 @@ class ServiceHooks:
             timezone=group.timezone,
             module=match.module,
         )
-        roster = roster_entries(db, group_name=group.name)
+        # closed modules: only members enrolled in the module the calendar matched the
+        # session to are admitted (the same module `ensure_session` stored for it)
+        module = match.module.name if group.closed_modules and match.module else None
+        roster = roster_entries(db, group_name=group.name, module=module)
         return new_session(
             agenda=self._agenda,
             roster=roster,
             scheduled_start=start,
+            messages=self._messages,
             unplanned=isinstance(match, UnplannedSession),
         )
 

@@ -27,10 +27,13 @@ the phase it lands in (a warning whose mark has passed together with a later one
 in favour of the latest; warnings are skipped entirely once the end has passed).
 
 Admission policy per phase (`Rule.arrivals`):
-  "admit" -> roster members (and guests a facilitator approved) are admitted at once;
+  "admit" -> roster members (and people a facilitator approved) are admitted at once;
   "hold"  -> non-facilitators wait (meditation, if `hold_during_meditation`);
   "none"  -> the bot admits nobody but facilitators (after the group is over).
-Guests are never admitted by policy. Facilitators are always admitted.
+Someone the bot cannot tell (not on the roster, a phone caller, an ambiguous or duplicate
+name, a member no longer on the roster or not in the current module: `phases.identity` and
+`phases.engine`) is never admitted by policy. Facilitators (by Zoom role, or by Zoom's own
+evidence of a roster facilitator) are always admitted.
 
 The presenter's one-way mirror applies exactly while the phase has `mirror=True`.
 """

@@ -1,10 +1,11 @@
 """The agenda: the shape of one group's session, as the engine needs it.
 
 `Agenda` mirrors `bot.config.AgendaSettings` field for field (except the message overrides,
-which live in `phases.messages`) plus the bot's own display name, so a group's format is
-configuration, not code. It is a frozen value object; `__post_init__` checks the values
-that pydantic cannot relate to each other (warning marks inside the group's length) and
-raises `AgendaError`, so an engine never starts from an inconsistent agenda.
+which live in `phases.messages`) plus the bot's own display name and the group's admission
+rule (`[group] admit_by_name`), so a group's format is configuration, not code. It is a
+frozen value object; `__post_init__` checks the values that pydantic cannot relate to each
+other (warning marks inside the group's length) and raises `AgendaError`, so an engine never
+starts from an inconsistent agenda.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Agenda:
         hold_during_meditation: hold non-facilitators who arrive during the meditation.
         enforce_mirror: mute / stop the presenter's video during the discussion.
         rename_in_waiting_room: rename arrivals showing more than their first name.
+        admit_by_name: a member matched by name alone (no registrant id, no signed-in
+            e-mail) is admitted by the bot; False holds them for the facilitators. A name
+            never grants facilitator rights either way (`phases.identity`).
         presentation_budget_minutes, questions_budget_minutes, discussion_budget_minutes:
             soft budgets; the facilitators get one private nudge when one runs out. 0 = none.
         mirror_reminder_seconds: least time between two mirror reminders to the presenter.
@@ -49,6 +53,7 @@ class Agenda:
     hold_during_meditation: bool = True
     enforce_mirror: bool = True
     rename_in_waiting_room: bool = False
+    admit_by_name: bool = True
     presentation_budget_minutes: int = 10
     questions_budget_minutes: int = 10
     discussion_budget_minutes: int = 25
@@ -66,7 +71,12 @@ class Agenda:
         _check_int(self, "questions_budget_minutes", 0, 1440)
         _check_int(self, "discussion_budget_minutes", 0, 1440)
         _check_int(self, "mirror_reminder_seconds", 1, 86400)
-        for flag in ("hold_during_meditation", "enforce_mirror", "rename_in_waiting_room"):
+        for flag in (
+            "hold_during_meditation",
+            "enforce_mirror",
+            "rename_in_waiting_room",
+            "admit_by_name",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 raise AgendaError(f"agenda.{flag}: expected true or false")
         if self.meditation_minutes >= self.length_minutes:

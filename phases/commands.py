@@ -7,6 +7,7 @@ A known command with a bad argument parses to `BadUsage`; an unknown one to `Unk
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from phases.roster import normalise_name
@@ -72,10 +73,12 @@ class ResumeCmd:
 
 @dataclass(frozen=True, slots=True)
 class AdmitCmd:
-    """`/admit NAME`, or `/admit all` (`everyone=True`, empty name)."""
+    """`/admit NAME`, `/admit NAME as ROSTER_NAME` (records who they are for attendance),
+    or `/admit all` (`everyone=True`, empty name)."""
 
     name: str
     everyone: bool = False
+    as_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ USAGE: dict[str, str] = {
     "extend": f"/extend MINUTES (1 to {MAX_EXTEND})",
     "pause": "/pause",
     "resume": "/resume",
-    "admit": "/admit NAME or /admit all",
+    "admit": "/admit NAME, /admit NAME as ROSTER_NAME or /admit all",
     "hold": "/hold NAME",
     "mirror": "/mirror on or /mirror off",
     "reflection": "/reflection",
@@ -174,11 +177,7 @@ def parse(text: str) -> Command | None:
     if verb == "hold":
         return HoldCmd(argument) if argument else BadUsage(verb)
     if verb == "admit":
-        if not argument:
-            return BadUsage(verb)
-        if normalise_name(argument) in ("all", "everyone", "tous"):
-            return AdmitCmd("", everyone=True)
-        return AdmitCmd(argument)
+        return _admit(argument)
     if verb == "extend":
         return _extend(argument)
     if verb == "mirror":
@@ -187,6 +186,28 @@ def parse(text: str) -> Command | None:
             return MirrorCmd(switch == "on")
         return BadUsage(verb)
     return Unknown(verb[:40])
+
+
+_EVERYONE = ("all", "everyone", "tous")
+_AS = re.compile(r"(?:^|\s)as(?:\s|$)", re.IGNORECASE)
+
+
+def _admit(argument: str) -> Command:
+    """`/admit NAME`, `/admit NAME as ROSTER_NAME` (split at the last " as "), `/admit all`."""
+    if not argument:
+        return BadUsage("admit")
+    cuts = list(_AS.finditer(argument))
+    if cuts:
+        cut = cuts[-1]
+        name, as_name = argument[: cut.start()].strip(), argument[cut.end() :].strip()
+        if not name:
+            return AdmitCmd(argument)  # someone called "As ...": no roster name given
+        if not as_name or normalise_name(name) in _EVERYONE:
+            return BadUsage("admit")
+        return AdmitCmd(name, as_name=as_name)
+    if normalise_name(argument) in _EVERYONE:
+        return AdmitCmd("", everyone=True)
+    return AdmitCmd(argument)
 
 
 def _extend(argument: str) -> Command:

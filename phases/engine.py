@@ -4,10 +4,19 @@
 its arguments, and it does not raise on any event or chat text. The policies it applies are
 described in `phases._table` (the theory of operation) and in issue 2; in short:
 
+* who is who (`phases.identity`): a registrant id, a signed-in e-mail, the exact roster
+  display name or full name (titles dropped), never the first word. Facilitator rights
+  (commands, never held) come only from the Zoom role (host / co-host) or a registrant id /
+  signed-in e-mail of a roster facilitator; a name alone never grants them.
 * arrivals: roster members are admitted at once except during the meditation, when
-  non-facilitators wait and are admitted together, in arrival order, at its end; people not
-  on the roster are never admitted by the bot (the facilitators are told once, privately);
-  facilitators (roster role, or Zoom host / co-host) are never held; the bot ignores itself.
+  non-facilitators wait and are admitted together, in arrival order, at its end. Held and
+  told to the facilitators privately, with the likely roster match, instead: people not on
+  the roster, phone callers, a name that fits two roster lines, a second person showing a
+  name already here, a member matched by name when the group does not admit by name
+  (`Agenda.admit_by_name`), a member no longer on the roster or not enrolled in the current
+  module. `/admit NAME [as ROSTER_NAME]` lets them in (and records who they are). With no
+  facilitator in the meeting the person is told a facilitator will admit them; the bot never
+  falls back to letting them in. Facilitators are never held. The bot ignores itself.
 * the one-way mirror: during the discussion the presenter is muted without self-unmute
   (Zoom's per-person switch) and their video stopped, with restarting video forbidden
   (Zoom has that switch only meeting-wide; it binds only those whose video the host
@@ -17,7 +26,8 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
 * Zoom tells some facts twice (a webhook and the SDK bot in the meeting, merged by the
   runtime under one person key): an arrival of someone already waiting, a join of someone
   already in the meeting or a waiting-room exit of someone not waiting changes nothing but
-  their ids (and a stronger role).
+  their ids, what Zoom says about who they are (`phases.identity`: the SDK reports no
+  e-mail nor registrant id, which never takes them away) and a stronger role.
 * recording is stopped at once and the facilitators are told who started it.
 * an action Zoom refused (`ActionRefused`, fed back by the runtime) is reported privately to
   the facilitators so they can do it by hand: once per person for an admission (who stays
@@ -36,6 +46,7 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
@@ -99,11 +110,12 @@ from phases.events import (
     VideoOn,
     ZoomRole,
 )
+from phases.identity import EVIDENCE_RANK, NAME_ONLY, STRONG, find_entries, resolve
 from phases.messages import DEFAULT_MESSAGES, Messages
-from phases.roster import RosterEntry, match, normalise_name
-from phases.state import Kind, Person, Phase, SessionState, Setup, Where
+from phases.roster import RosterEntry, normalise_name
+from phases.state import Person, Phase, SessionState, Setup, Where
 
-__all__ = ["RECENT_MESSAGE_IDS", "handle", "new_session", "wakeups"]
+__all__ = ["RECENT_MESSAGE_IDS", "doubt", "handle", "new_session", "wakeups"]
 
 #: How many recent chat message ids are remembered to run a duplicated command once.
 RECENT_MESSAGE_IDS = 64
@@ -120,6 +132,8 @@ _MIRROR_LOCKED = "mirror_locked"
 _UNPLANNED_TOLD = "told_unplanned"
 #: Refusals never reported: observe-only mode refuses everything by design ("not_executed").
 _QUIET_CODES = frozenset({"not_executed"})
+#: Longest display name quoted in a chat line (a 500-character name is cut, not repeated).
+_SHOWN_NAME = 60
 
 
 def new_session(
@@ -468,10 +482,11 @@ def _end_meditation(d: _Draft, reason: str, *, quiet: bool = False) -> None:
 def _admit_held(d: _Draft) -> None:
     """Admit everyone held for the meditation, in arrival order, with one welcome line."""
     admitted: list[Person] = []
+    present = _present_names(d)
     for person in sorted(d.people.values(), key=lambda p: p.seq):
         if person.where != "waiting" or person.key in d.held:
             continue
-        if person.kind == "guest" and person.key not in d.approved:
+        if _doubt(d, person, present):
             continue
         d.out.append(Admit(target=_target(person)))
         admitted.append(person)
@@ -538,20 +553,80 @@ def _remind_mirror(d: _Draft, presenter: Person) -> None:
 
 
 def _moved(person: Person, where: Where) -> Person:
+    return _changed(person, where=where)
+
+
+def _changed(
+    person: Person,
+    *,
+    where: Where | None = None,
+    user_id: str | None = None,
+    muted: bool | None = None,
+    video: bool | None = None,
+) -> Person:
+    """`person` with their place, per-join id or media changed (spelled out, not
+    `dataclasses.replace`: this runs for nearly every event and is the engine's hot path)."""
     return Person(
+        key=person.key,
+        user_id=person.user_id if user_id is None else user_id,
+        name=person.name,
+        email=person.email,
+        registrant_id=person.registrant_id,
+        where=person.where if where is None else where,
+        zoom_role=person.zoom_role,
+        kind=person.kind,
+        roster_name=person.roster_name,
+        muted=person.muted if muted is None else muted,
+        video=person.video if video is None else video,
+        came_through_waiting_room=person.came_through_waiting_room,
+        seq=person.seq,
+        evidence=person.evidence,
+        standing=person.standing,
+        signed_in=person.signed_in,
+        phone=person.phone,
+    )
+
+
+def _merged(participant: Participant, old: Person | None) -> Participant:
+    """What Zoom has said about someone so far: an event that leaves out an identifier (a
+    chat line has no registrant id, a leave may have no name) does not take it away, and an
+    e-mail from an event that does not vouch for it never replaces a vouched one."""
+    if old is None:
+        return participant
+    if participant.signed_in:  # a vouched e-mail, or none: never an earlier unvouched one
+        email = participant.email or (old.email if old.signed_in else "")
+    elif old.signed_in:
+        email = old.email
+    else:
+        email = participant.email or old.email
+    return Participant(
+        key=participant.key,
+        user_id=participant.user_id,
+        name=participant.name or old.name,
+        email=email,
+        registrant_id=participant.registrant_id or old.registrant_id,
+        signed_in=participant.signed_in or old.signed_in,
+        phone=participant.phone or old.phone,
+    )
+
+
+def _news(old: Person, facts: Participant) -> bool:
+    """Zoom says something new about `old` (so who they are is resolved again); a record
+    from before identities were kept (a roster name without evidence) is resolved too."""
+    said = (facts.name, facts.email, facts.registrant_id, facts.signed_in, facts.phone)
+    known = (old.name, old.email, old.registrant_id, old.signed_in, old.phone)
+    return said != known or (bool(old.roster_name) and not old.evidence)
+
+
+def _as_participant(person: Person) -> Participant:
+    return Participant(
         key=person.key,
         user_id=person.user_id,
         name=person.name,
         email=person.email,
         registrant_id=person.registrant_id,
-        where=where,
-        zoom_role=person.zoom_role,
-        kind=person.kind,
-        roster_name=person.roster_name,
-        muted=person.muted,
-        video=person.video,
-        came_through_waiting_room=person.came_through_waiting_room,
-        seq=person.seq,
+        signed_in=person.signed_in,
+        phone=person.phone,
     )
 
 
@@ -563,37 +638,48 @@ def _upsert(
     role: ZoomRole | None = None,
     came_through: bool | None = None,
 ) -> Person:
-    """Record what an event says about someone and return their new record."""
+    """Record what an event says about someone and return their new record.
+
+    Who they are is resolved again only when what Zoom says about them changed, and an
+    identity is replaced only by one with stronger evidence (`EVIDENCE_RANK`): a member
+    matched by name who renames stays who they were, and a facilitator's `/admit ... as`
+    is not undone by a later event.
+    """
     old = d.people.get(participant.key)
-    if old is not None and (
-        old.name == participant.name
-        and old.email == participant.email
-        and old.registrant_id == participant.registrant_id
-    ):
-        kind: Kind = old.kind
-        roster_name = old.roster_name
-    else:
-        entry = match(d.setup.roster, participant)
-        kind = entry.role if entry is not None else "guest"
-        roster_name = entry.display_name if entry is not None else ""
-        if entry is None and old is not None and old.kind != "guest":
-            # A renamed person stays who we matched them as (e.g. renamed to their first name).
-            kind, roster_name = old.kind, old.roster_name
+    facts = _merged(participant, old)
+    identity = old
+    if old is None or _news(old, facts):
+        found = resolve(d.setup.roster, facts)
+        stronger = old is None or EVIDENCE_RANK[found.evidence] > EVIDENCE_RANK[old.evidence]
+        # A guest, or a record kept before evidence was (perhaps a first-word match), is
+        # always decided afresh.
+        if old is None or not old.evidence or stronger:
+            entry = found.entry
+            identity = Person(
+                key=facts.key,
+                user_id=facts.user_id,
+                name=facts.name,
+                kind=entry.role if entry is not None else "guest",
+                roster_name=entry.display_name if entry is not None else "",
+                evidence=found.evidence,
+                standing=entry.standing if entry is not None else "active",
+            )
+    assert identity is not None
     seq = old.seq if old is not None else 0
     if where == "waiting" and (old is None or old.where != "waiting"):
         d.arrivals += 1
         seq = d.arrivals
     fresh_join = old is None or old.where != where
     person = Person(
-        key=participant.key,
-        user_id=participant.user_id,
-        name=participant.name,
-        email=participant.email,
-        registrant_id=participant.registrant_id,
+        key=facts.key,
+        user_id=facts.user_id,
+        name=facts.name,
+        email=facts.email,
+        registrant_id=facts.registrant_id,
         where=where,
         zoom_role=role if role is not None else (old.zoom_role if old else ZoomRole.ATTENDEE),
-        kind=kind,
-        roster_name=roster_name,
+        kind=identity.kind,
+        roster_name=identity.roster_name,
         muted=False if fresh_join or old is None else old.muted,
         video=False if fresh_join or old is None else old.video,
         came_through_waiting_room=(
@@ -602,25 +688,83 @@ def _upsert(
             else (old.came_through_waiting_room if old else False)
         ),
         seq=seq,
+        evidence=identity.evidence,
+        standing=identity.standing,
+        signed_in=facts.signed_in,
+        phone=facts.phone,
     )
     d.put(person)
     return person
 
 
 def _shows_more(person: Person) -> bool:
-    """A member whose display name is not (just) their roster name."""
+    """A member whose display name is not (just) their roster name (a caller cannot rename)."""
     return (
         person.kind == "member"
         and bool(person.roster_name)
+        and not person.phone
         and normalise_name(person.name) != normalise_name(person.roster_name)
     )
+
+
+def _shown(d: _Draft, name: str) -> str:
+    """A display name as a chat line quotes it: cut when very long, a placeholder if empty."""
+    name = " ".join(name.split())
+    if not name:
+        return d.line("no_name")
+    return name if len(name) <= _SHOWN_NAME else name[: _SHOWN_NAME - 1] + "\u2026"
+
+
+def doubt(state: SessionState, person: Person) -> str:
+    """Why the engine does not let `person` in by itself ("" when it would), in one word:
+    `unknown` (not on the roster), `ambiguous` (the name fits several roster lines), `phone`
+    (a telephone caller), `inactive`, `not_enrolled`, `name_only` (the group does not admit
+    by name) or `duplicate` (someone with the same roster name is here already). A
+    facilitator's earlier decision settles every doubt. The console's live page shows it.
+    """
+    reason = _doubt(state, person)
+    if reason == "unknown" and resolve(state.setup.roster, _as_participant(person)).ambiguous:
+        return "ambiguous"
+    return reason
+
+
+def _doubt(d: _Draft | SessionState, person: Person, present: Counter[str] | None = None) -> str:
+    """Why the bot may not admit `person` by itself ("" when it may).
+
+    `present` counts the roster names of everyone in the meeting or the waiting room (built
+    here when not given); a facilitator's earlier decision (`approved`) settles every doubt.
+    """
+    if person.is_facilitator or person.key in d.approved:
+        return ""
+    if not person.roster_name:
+        return "phone" if person.phone else "unknown"
+    if person.standing != "active":
+        return person.standing
+    if person.evidence in NAME_ONLY:
+        if not d.agenda.admit_by_name:
+            return "name_only"
+        if present is None:
+            present = _present_names(d)
+        if present[person.roster_name] > 1:
+            return "duplicate"
+    return ""
+
+
+def _present_names(d: _Draft | SessionState) -> Counter[str]:
+    """How many people in the meeting or the waiting room carry each roster name."""
+    return Counter(p.roster_name for p in d.people.values() if p.where != "gone" and p.roster_name)
 
 
 def _arrived(d: _Draft, participant: Participant) -> None:
     old = d.people.get(participant.key)
     already = old is not None and old.where == "waiting"
+    doubted = old is not None and already and bool(_doubt(d, old))
+    trusted = old is not None and old.is_facilitator
     person = _upsert(d, participant, where="waiting", role=ZoomRole.ATTENDEE, came_through=True)
-    if not already:  # the same arrival told again (webhook and SDK) is decided once
+    # The same arrival told again (webhook and SDK) is decided once, unless it now says
+    # better who they are (the SDK's poll gives a name; the webhook a registrant id).
+    better = (person.is_facilitator and not trusted) or (doubted and not _doubt(d, person))
+    if not already or better:
         _decide_waiting(d, person)
 
 
@@ -632,7 +776,7 @@ def _decide_waiting(d: _Draft, person: Person) -> None:
     rule = RULES[d.phase]
     if rule.arrivals == "none" or person.key in d.held:
         return
-    if person.kind == "guest" and person.key not in d.approved:
+    if _doubt(d, person):
         _announce(d, person)
         return
     if d.agenda.rename_in_waiting_room and _shows_more(person):
@@ -652,21 +796,45 @@ def _decide_waiting(d: _Draft, person: Person) -> None:
 
 
 def _announce(d: _Draft, person: Person) -> None:
-    """Tell the facilitators once that a guest is waiting (again later if none was there)."""
+    """Tell the facilitators once, privately, who is held and why, with the likely roster
+    match; with none in the meeting, tell the person (once) that a facilitator will come."""
     if person.key in d.announced:
         return
-    if d.tell_facilitators("unknown_waiting", name=person.name):
+    if any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+        key, values = _held_line(d, person)
+        d.tell_facilitators(key, **values)
         d.announced = d.announced | {person.key}
+        return
+    flag = f"told_wait:{person.key}"
+    if flag not in d.said:
+        d.said = d.said | {flag}
+        d.out.append(SendChat(to=Audience.WAITING_ROOM, text=d.line("waiting_for_facilitator")))
+
+
+def _held_line(d: _Draft, person: Person) -> tuple[str, dict[str, object]]:
+    """The catalogue key and values telling the facilitators why `person` is held."""
+    reason = _doubt(d, person) or "unknown"
+    name = _shown(d, person.name)
+    if reason in ("unknown", "phone"):
+        found = resolve(d.setup.roster, _as_participant(person))
+        names = " or ".join(entry.display_name for entry in found.likely)
+        if found.ambiguous:
+            return "ambiguous_waiting", {"name": name, "names": names}
+        hint = d.line("hint_likely", names=names) if names else ""
+        return f"{reason}_waiting", {"name": name, "hint": hint}
+    same = normalise_name(person.name) == normalise_name(person.roster_name)
+    who = name if same else f"{name} ({person.roster_name})"
+    return f"{reason}_waiting", {"name": name, "roster": person.roster_name, "who": who}
 
 
 def _announce_pending(d: _Draft) -> None:
+    present = _present_names(d)
     for person in sorted(d.people.values(), key=lambda p: p.seq):
         if (
             person.where == "waiting"
-            and person.kind == "guest"
-            and person.key not in d.approved
             and person.key not in d.held
             and person.key not in d.announced
+            and _doubt(d, person, present)
         ):
             _announce(d, person)
 
@@ -696,7 +864,13 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
     if person.is_facilitator:
         _announce_pending(d)
     else:
-        if was_waiting and person.kind == "guest":
+        if _doubt(d, person):
+            if not was_waiting:
+                # In without passing the waiting room (it is off): held like any doubtful
+                # arrival; the bot never lets in someone it cannot tell.
+                d.out.append(PutInWaitingRoom(target=_target(person)))
+                _announce(d, person)
+                return
             # Someone let them in by hand (or with /admit): that is a facilitator's decision.
             d.approved = d.approved | {person.key}
         if d.phase is Phase.MEDITATION:
@@ -726,20 +900,11 @@ def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bo
     old = d.people.get(participant.key)
     if old is None:
         old = _upsert(d, participant, where="meeting")
-    person = Person(
-        key=old.key,
+    person = _changed(
+        old,
         user_id=participant.user_id,
-        name=old.name,
-        email=old.email,
-        registrant_id=old.registrant_id,
-        where=old.where,
-        zoom_role=old.zoom_role,
-        kind=old.kind,
-        roster_name=old.roster_name,
-        muted=old.muted if audio is None else not audio,
-        video=old.video if video is None else video,
-        came_through_waiting_room=old.came_through_waiting_room,
-        seq=old.seq,
+        muted=None if audio is None else not audio,
+        video=video,
     )
     d.put(person)
     turned_on = bool(audio) or bool(video)
@@ -877,7 +1042,8 @@ def _chat(d: _Draft, participant: Participant, text: str, message_id: str) -> No
         return
     sender = _chat_sender(d, participant)
     if not sender.is_facilitator:
-        d.tell(sender, "refused_member", name=_called(sender))
+        refusal = "refused_unverified" if sender.unverified_facilitator else "refused_member"
+        d.tell(sender, refusal, name=_shown(d, _called(sender)))
         return
     _command(d, sender, command)
 
@@ -913,9 +1079,10 @@ def _trusted_command(d: _Draft, event: TrustedCommand) -> None:
 
 
 def _roster_facilitator(d: _Draft, event: TrustedCommand) -> RosterEntry | None:
-    """The session roster's facilitator entry for the command's signer, or None."""
+    """The session roster's facilitator entry for the command's signer, or None (also for
+    a facilitator a later roster import no longer lists: `inactive`)."""
     for entry in d.setup.roster:
-        if entry.role != "facilitator":
+        if entry.role != "facilitator" or entry.standing != "active":
             continue
         if event.member_id and entry.member_id:
             if entry.member_id == event.member_id:
@@ -940,7 +1107,11 @@ def _chat_sender(d: _Draft, participant: Participant) -> Person:
         found = next(present, None)
         if found is not None:
             return found
-    if sender is None or sender.user_id != participant.user_id or sender.name != participant.name:
+    if (
+        sender is None
+        or sender.user_id != participant.user_id
+        or _news(sender, _merged(participant, sender))
+    ):
         where: Where = sender.where if sender is not None else "meeting"
         sender = _upsert(d, participant, where=where)
     return sender
@@ -972,8 +1143,11 @@ def _command(d: _Draft, sender: Person, command: Command, *, target: str = "") -
                 d.tell(sender, "resumed")
             else:
                 d.tell(sender, "not_paused")
-        case AdmitCmd(name=name, everyone=everyone):
-            _admit(d, sender, name, everyone=everyone, target=target)
+        case AdmitCmd(name=name, everyone=everyone, as_name=as_name):
+            if as_name:
+                _admit_as(d, sender, name, as_name, target=target)
+            else:
+                _admit(d, sender, name, everyone=everyone, target=target)
         case HoldCmd(name=name):
             _hold(d, sender, name, target=target)
         case MirrorCmd(on=on):
@@ -997,7 +1171,7 @@ def _status(d: _Draft, sender: Person) -> None:
         phase=_label(d.phase),
         minutes=minutes,
         time=d.clock(end),
-        waiting=", ".join(p.name for p in waiting) or d.line("nobody"),
+        waiting=", ".join(_shown(d, p.name) for p in waiting) or d.line("nobody"),
         paused=d.line("status_paused") if d.paused else "",
     )
 
@@ -1035,7 +1209,21 @@ def _next(d: _Draft, sender: Person) -> None:
 
 
 def _resolve(d: _Draft, sender: Person, query: str, candidates: list[Person]) -> Person | None:
-    """The one candidate `query` names, or None after telling the sender the candidates.
+    """The one candidate `query` names, or None after telling the sender the candidates."""
+    found = _find(query, candidates)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = ", ".join(_shown(d, p.name) for p in found)
+        d.tell(sender, "ambiguous", query=_shown(d, query), names=names)
+        return None
+    names = ", ".join(_shown(d, p.name) for p in candidates) or d.line("nobody")
+    d.tell(sender, "no_match", query=_shown(d, query), names=names)
+    return None
+
+
+def _find(query: str, candidates: list[Person]) -> list[Person]:
+    """The candidates `query` names ([] for none, several when it is ambiguous).
 
     Tried in tiers, the first non-empty tier deciding: the exact display name; the roster
     name; then every word of the query starting the words of a display or roster name
@@ -1053,14 +1241,9 @@ def _resolve(d: _Draft, sender: Person, query: str, candidates: list[Person]) ->
         ],
     )
     for found in tiers:
-        if len(found) == 1:
-            return found[0]
         if found:
-            d.tell(sender, "ambiguous", query=query, names=", ".join(p.name for p in found))
-            return None
-    names = ", ".join(p.name for p in candidates) or d.line("nobody")
-    d.tell(sender, "no_match", query=query, names=names)
-    return None
+            return found
+    return []
 
 
 def _word_prefix(name: str, words: list[str]) -> bool:
@@ -1119,8 +1302,8 @@ def _by_key(
     for person in candidates:
         if person.key == key:
             return person
-    names = ", ".join(p.name for p in candidates) or d.line("nobody")
-    d.tell(sender, "no_match", query=name, names=names)
+    names = ", ".join(_shown(d, p.name) for p in candidates) or d.line("nobody")
+    d.tell(sender, "no_match", query=_shown(d, name), names=names)
     return None
 
 
@@ -1139,11 +1322,61 @@ def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool, target: str 
         if person is None:
             return
         chosen = [person]
+    present = _present_names(d)
     for person in chosen:
-        if person.kind == "guest":
+        if _doubt(d, person, present):
             d.approved = d.approved | {person.key}
         d.held = d.held - {person.key}
         d.out.append(Admit(target=_target(person)))
+
+
+def _admit_as(d: _Draft, sender: Person, name: str, as_name: str, *, target: str = "") -> None:
+    """`/admit NAME as ROSTER_NAME`: let someone waiting in as that roster person, or record
+    who someone already in the meeting is; either way for attendance, never for rights. A
+    console button (`target`) names the person by key."""
+    entries = find_entries(d.setup.roster, as_name)
+    if not entries:
+        d.tell(sender, "as_no_match", query=_shown(d, as_name))
+        return
+    if len(entries) > 1:
+        names = ", ".join(entry.display_name for entry in entries)
+        d.tell(sender, "as_ambiguous", query=_shown(d, as_name), names=names)
+        return
+    entry = entries[0]
+    people = sorted(d.people.values(), key=lambda p: p.seq)
+    waiting = [p for p in people if p.where == "waiting"]
+    others = [p for p in people if p.where == "meeting" and not p.is_facilitator]
+    if target:
+        chosen = _by_key(d, sender, target, name, waiting + others)
+        if chosen is None:
+            return
+        person = chosen
+    else:
+        found = _find(name, waiting) or _find(name, others)
+        if len(found) != 1:
+            _resolve(d, sender, name, waiting + others)
+            return
+        person = found[0]
+    if person.evidence in STRONG:
+        if person.roster_name != entry.display_name:
+            d.tell(sender, "as_kept", name=_shown(d, person.name), roster=person.roster_name)
+    else:
+        person = replace(
+            person,
+            kind=entry.role,
+            roster_name=entry.display_name,
+            evidence="confirmed",
+            standing=entry.standing,
+        )
+        d.put(person)
+    line = "noted_as"
+    if person.where == "waiting":
+        d.approved = d.approved | {person.key}
+        d.held = d.held - {person.key}
+        d.out.append(Admit(target=_target(person)))
+        line = "admitted_as"
+    if person.roster_name == entry.display_name:
+        d.tell(sender, line, name=_shown(d, person.name), roster=person.roster_name)
 
 
 def _hold(d: _Draft, sender: Person, name: str, *, target: str = "") -> None:
@@ -1158,11 +1391,11 @@ def _hold(d: _Draft, sender: Person, name: str, *, target: str = "") -> None:
     if person is None:
         return
     if person.is_facilitator:
-        d.tell(sender, "facilitator_not_held", name=person.name)
+        d.tell(sender, "facilitator_not_held", name=_shown(d, person.name))
         return
     d.held = d.held | {person.key}
     if person.where == "waiting":
-        d.tell(sender, "kept_waiting", name=person.name)
+        d.tell(sender, "kept_waiting", name=_shown(d, person.name))
         return
     d.out.append(PutInWaitingRoom(target=_target(person)))
 

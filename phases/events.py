@@ -56,6 +56,9 @@ class Participant:
         name: the display name shown in Zoom.
         email: e-mail if Zoom gives one, else "".
         registrant_id: the meeting registrant id if the person joined by a registration link.
+        signed_in: the person is signed in to a Zoom account (Zoom reports their account user
+            id), so the e-mail Zoom gives is the account's, which Zoom vouches for.
+        phone: the person dialled in by telephone (Zoom reports a phone number).
     """
 
     key: str
@@ -63,6 +66,8 @@ class Participant:
     name: str
     email: str = ""
     registrant_id: str = ""
+    signed_in: bool = False
+    phone: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,8 +29,39 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
         "(Rename, under your picture). Thank you."
     ),
     "unknown_waiting": (
-        "{name} is in the waiting room and is not on the roster. Type /admit {name} to let them in."
+        "{name} is in the waiting room and is not on the roster.{hint} Type /admit {name} to "
+        "let them in, or /admit {name} as ROSTER_NAME if you know who it is."
     ),
+    "hint_likely": " Perhaps {names}?",
+    "ambiguous_waiting": (
+        "{name} is in the waiting room; the name fits more than one person on the roster "
+        "({names}). Type /admit {name} as ROSTER_NAME to let them in as the right one."
+    ),
+    "phone_waiting": (
+        "A caller by phone ({name}) is in the waiting room; I cannot tell who it is.{hint} "
+        "Type /admit {name} as ROSTER_NAME to let them in as that person, or /admit {name}."
+    ),
+    "duplicate_waiting": (
+        "{name} is in the waiting room, but someone showing as {roster} is already here. "
+        "Type /admit {name} to let them in too, or /admit {name} as ROSTER_NAME if it is "
+        "someone else on the roster."
+    ),
+    "name_only_waiting": (
+        "{name} is in the waiting room and looks like {roster}, by name only (not through "
+        "their own registration link). Type /admit {name} to let them in."
+    ),
+    "inactive_waiting": (
+        "{who} is in the waiting room but is no longer on the roster. "
+        "Type /admit {name} to let them in anyway."
+    ),
+    "not_enrolled_waiting": (
+        "{who} is in the waiting room but is not enrolled in this module. "
+        "Type /admit {name} to let them in anyway."
+    ),
+    "waiting_for_facilitator": (
+        "Welcome. A facilitator will let you in shortly; thank you for waiting."
+    ),
+    "no_name": "(no name)",
     "recording_stopped": (
         "Recording is not permitted in this group. I stopped a recording started by {name}."
     ),
@@ -88,11 +119,24 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     # Replies to commands (private to whoever typed them).
     "help": (
         "Commands: /status, /next, /case NAME, /extend MINUTES, /pause, /resume, "
-        "/admit NAME|all, /hold NAME, /mirror on|off, /reflection, /end, /help."
+        "/admit NAME|all, /admit NAME as ROSTER_NAME, /hold NAME, /mirror on|off, /reflection, "
+        "/end, /help."
     ),
     "refused_member": (
         "Sorry, {name}, commands are for the facilitators. They will be glad to help."
     ),
+    "refused_unverified": (
+        "Sorry, {name}, I take commands only from the host, co-hosts and facilitators who "
+        "joined through their own registration link. The host can make you co-host."
+    ),
+    "admitted_as": "Letting {name} in as {roster}.",
+    "noted_as": "Noted: {name} is {roster} for attendance.",
+    "as_kept": (
+        "Zoom itself identifies {name} as {roster} (registration link or signed-in e-mail); "
+        "I keep that."
+    ),
+    "as_no_match": "'{query}' is not on the roster.",
+    "as_ambiguous": "'{query}' could be {names} on the roster. Please type more of the name.",
     "status": "Phase: {phase}. {minutes} minutes left (ends {time}). Waiting: {waiting}.{paused}",
     "status_paused": " Paused (/resume to continue).",
     "nobody": "no one",

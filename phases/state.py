@@ -24,8 +24,9 @@ from typing import Any, Literal
 from phases.agenda import Agenda
 from phases.errors import AgendaError, StateError
 from phases.events import ZoomRole
+from phases.identity import EVIDENCE_RANK, STRONG, Evidence
 from phases.messages import Messages
-from phases.roster import RosterEntry
+from phases.roster import STANDINGS, RosterEntry, Standing
 
 __all__ = ["Kind", "Person", "Phase", "SessionState", "Setup", "Where"]
 
@@ -94,6 +95,9 @@ class Person:
             the bot did not make was a facilitator's own admission. For someone gone: they
             left from the waiting room, so a join with no new arrival is their admission.
         seq: arrival order in the waiting room.
+        evidence: how the roster match is known (`phases.identity.Evidence`; "" for a guest).
+        standing: the matched roster line's standing ("active" for a guest).
+        signed_in, phone: as Zoom reported them (see `phases.events.Participant`).
     """
 
     key: str
@@ -109,10 +113,26 @@ class Person:
     video: bool = False
     came_through_waiting_room: bool = False
     seq: int = 0
+    evidence: Evidence = ""
+    standing: Standing = "active"
+    signed_in: bool = False
+    phone: bool = False
 
     @property
     def is_facilitator(self) -> bool:
-        return self.kind == "facilitator" or self.zoom_role != ZoomRole.ATTENDEE
+        """Has facilitator rights (commands; never held).
+
+        Only from Zoom (host or co-host now) or from evidence Zoom vouches for (registrant
+        id, signed-in e-mail) of a roster facilitator still on the roster; never from a name.
+        """
+        if self.zoom_role != ZoomRole.ATTENDEE:
+            return True
+        return self.kind == "facilitator" and self.evidence in STRONG and self.standing == "active"
+
+    @property
+    def unverified_facilitator(self) -> bool:
+        """Matched to a roster facilitator by weaker evidence: no rights (see `is_facilitator`)."""
+        return self.kind == "facilitator" and not self.is_facilitator
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,6 +248,9 @@ def _encode(state: SessionState) -> dict[str, Any]:
                 "email": e.email,
                 "registrant_id": e.registrant_id,
                 "member_id": e.member_id,
+                "first_name": e.first_name,
+                "last_name": e.last_name,
+                "standing": e.standing,
             }
             for e in setup.roster
         ],
@@ -252,6 +275,10 @@ def _encode(state: SessionState) -> dict[str, Any]:
                 p.video,
                 p.came_through_waiting_room,
                 p.seq,
+                p.evidence,
+                p.standing,
+                p.signed_in,
+                p.phone,
             ]
             for p in state.people.values()
         ],
@@ -289,12 +316,16 @@ def _decode(data: dict[str, Any]) -> SessionState:
     people: dict[str, Person] = {}
     for row in data["people"]:
         (key, user_id, name, email, reg, where, role, kind, roster_name, muted, video, cwr, seq) = (
-            row
+            row[:13]
         )
-        if where not in ("meeting", "waiting", "gone") or kind not in (
-            "member",
-            "facilitator",
-            "guest",
+        # States saved before identities were recorded have 13 fields: no evidence then.
+        extra: list[Any] = list(row[13:]) or ["", "active", False, False]
+        evidence, standing, signed_in, phone = extra
+        if (
+            where not in ("meeting", "waiting", "gone")
+            or kind not in ("member", "facilitator", "guest")
+            or evidence not in EVIDENCE_RANK
+            or standing not in STANDINGS
         ):
             raise StateError(f"bad person record for key {key!r}")
         people[str(key)] = Person(
@@ -311,6 +342,10 @@ def _decode(data: dict[str, Any]) -> SessionState:
             video=bool(video),
             came_through_waiting_room=bool(cwr),
             seq=int(seq),
+            evidence=evidence,
+            standing=standing,
+            signed_in=bool(signed_in),
+            phone=bool(phone),
         )
     return SessionState(
         setup=setup,

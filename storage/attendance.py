@@ -7,9 +7,13 @@ function `compute_attendance` turns a meeting's presence events into per-person 
 it sorts and de-duplicates its input first, so any order or duplication of the same events
 gives the same result (a property test checks this).
 
-People are joined up across rejoins by participant uuid, registrant id, e-mail, roster match
-(`phases.roster.match`) or normalised display name: any shared identifier puts two join
-sessions in one person. Time in the waiting room is kept apart from time in the meeting. The
+Who someone is comes from the engine's own resolver (`phases.identity.resolve`: registrant
+id, vouched e-mail, exact roster display or full name, never the first word, never a phone
+caller's name), overridden by what a facilitator said with `/admit NAME as ROSTER_NAME`
+(read from the meeting's saved engine state). People are joined up across rejoins by
+participant uuid, registrant id, e-mail (only a vouched one is recorded), that roster match
+or the normalised display name (not a caller's): any shared identifier puts two join sessions
+in one person. Time in the waiting room is kept apart from time in the meeting. The
 facilitator-present intervals are the therapy's start and stop times (OHIP counts the time a
 physician is present). `finalize` stores the result for the session, each person's join
 sessions (`Span`s, with how Zoom says each join came in: video or telephone) beside the
@@ -24,8 +28,9 @@ their sources.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal, Protocol, get_args
@@ -36,8 +41,12 @@ from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
 from phases.events import Participant
-from phases.roster import RosterEntry, match, normalise_name
+from phases.identity import resolve
+from phases.roster import RosterEntry, normalise_name
+from phases.state import SessionState
+from storage.person_keys import person_ids
 from storage.roster import roster_entries
+from storage.runtime_state import load_meeting
 from storage.sessions import SessionNotFound, session_by_meeting
 from storage.tables.core import (
     AttendanceRecord,
@@ -73,6 +82,7 @@ __all__ = [
     "counts_for_group_size",
     "compute_attendance",
     "drop_attendance",
+    "confirmed_identities",
     "finalize",
     "intersect",
     "module_report",
@@ -91,6 +101,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The person ids (`storage.person_keys`) a presence fact can carry: it comes from a webhook.
+_WEBHOOK_IDS = frozenset({"participant_uuid", "webhook_user_id"})
 
 PresenceKind = Literal[
     "meeting_started", "meeting_ended", "waiting_joined", "waiting_left", "joined", "left"
@@ -120,9 +133,13 @@ class PresenceEvent:
         participant_key: Zoom's `participant_uuid` (or "" if Zoom sent none).
         user_id: Zoom's per-join participant id.
         name: the display name.
-        email: e-mail if Zoom gave one.
+        email: e-mail Zoom vouches for (the participant is signed in), else "".
         registrant_id: registration id if the person joined through a registration link.
         modality: `video` or `telephone` for a join (from Zoom's join payload), else "".
+        phone: a telephone caller (on every fact Zoom sends with a `phone_number`, not only
+            the join). Both come from one test, `webhooks.translate.dialed_in`, and cannot
+            disagree: a `telephone` join is always a phone one (set here when left out), a
+            `video` join never (refused).
     """
 
     kind: PresenceKind
@@ -133,6 +150,7 @@ class PresenceEvent:
     email: str = ""
     registrant_id: str = ""
     modality: str = ""
+    phone: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(PresenceKind):
@@ -141,8 +159,12 @@ class PresenceEvent:
             raise BalintError("presence times must be timezone-aware")
         if self.modality not in MODALITIES:
             raise BalintError(f"unknown modality {self.modality!r}")
+        if self.modality == "telephone" and not self.phone:
+            object.__setattr__(self, "phone", True)  # a telephone join is a phone caller's
+        if self.modality == "video" and self.phone:
+            raise BalintError("a video join cannot be a telephone caller's")
 
-    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str, str]:
+    def sort_key(self) -> tuple[datetime, int, str, str, str, str, str, str, bool]:
         return (
             self.at,
             _KIND_ORDER[self.kind],
@@ -152,6 +174,7 @@ class PresenceEvent:
             self.email,
             self.registrant_id,
             self.modality,
+            self.phone,
         )
 
 
@@ -308,27 +331,37 @@ def _instance_key(event: PresenceEvent) -> str:
 
 
 def _tokens(
-    event: PresenceEvent, roster: Sequence[RosterEntry], entries: dict[str, RosterEntry]
+    event: PresenceEvent,
+    roster: Sequence[RosterEntry],
+    entries: dict[str, RosterEntry],
+    confirmed: Mapping[str, RosterEntry],
+    callers: frozenset[str],
 ) -> list[str]:
     tokens = [_instance_key(event)]
+    # A caller's every fact is a caller's, also one that leaves `phone_number` out (a leave)
+    phone = event.phone or bool({tokens[0], f"pk:{event.participant_key}"} & callers)
     if event.participant_key:
         tokens.append(f"pk:{event.participant_key}")
     if event.registrant_id:
         tokens.append(f"reg:{event.registrant_id}")
     if event.email.strip():
         tokens.append(f"mail:{event.email.strip().casefold()}")
-    if normalise_name(event.name):
+    if normalise_name(event.name) and not phone:
         tokens.append(f"name:{normalise_name(event.name)}")
-    found = match(
-        roster,
-        Participant(
-            key=event.participant_key,
-            user_id=event.user_id,
-            name=event.name,
-            email=event.email,
-            registrant_id=event.registrant_id,
-        ),
-    )
+    found = confirmed.get(event.participant_key or event.user_id)
+    if found is None:
+        found = resolve(
+            roster,
+            Participant(
+                key=event.participant_key,
+                user_id=event.user_id,
+                name=event.name,
+                email=event.email,
+                registrant_id=event.registrant_id,
+                signed_in=bool(event.email.strip()),  # only a vouched e-mail is recorded
+                phone=phone,
+            ),
+        ).entry
     if found is not None:
         token = _roster_token(found)
         entries[token] = found
@@ -384,12 +417,19 @@ def compute_attendance(
     roster: Sequence[RosterEntry] = (),
     scheduled_start: datetime | None = None,
     policy: AttendancePolicy = DEFAULT_POLICY,
+    confirmed: Mapping[str, str] | None = None,
 ) -> MeetingAttendance:
     """Per-person attendance of one meeting from its presence events (pure).
+
+    Args:
+        confirmed: participant key -> roster display name, as facilitators said with
+            `/admit NAME as ROSTER_NAME` (`confirmed_identities`); it wins over the resolver.
 
     The result is the same for any order and any duplication of `events`. People are sorted
     by first join, then name.
     """
+    by_name = {entry.display_name: entry for entry in roster}
+    vouched = {key: by_name[name] for key, name in (confirmed or {}).items() if name in by_name}
     ordered = sorted(set(events), key=PresenceEvent.sort_key)
     excluded = {normalise_name(name) for name in policy.exclude_names}
     meeting = [e for e in ordered if e.kind in ("meeting_started", "meeting_ended")]
@@ -401,6 +441,13 @@ def compute_attendance(
     if started_at is None or ended_at is None:
         return MeetingAttendance(started_at=None, ended_at=None, people=(), therapy=())
 
+    callers = frozenset(
+        key
+        for e in people_events
+        if e.phone
+        for key in (_instance_key(e), f"pk:{e.participant_key}" if e.participant_key else "")
+        if key
+    )
     union = _Union()
     entries: dict[str, RosterEntry] = {}
     instances: dict[str, list[PresenceEvent]] = {}
@@ -408,7 +455,7 @@ def compute_attendance(
     for event in people_events:
         if normalise_name(event.name) in excluded:
             continue
-        tokens = _tokens(event, roster, entries)
+        tokens = _tokens(event, roster, entries, vouched, callers)
         key = tokens[0]
         instances.setdefault(key, []).append(event)
         if event.name.strip():
@@ -496,12 +543,15 @@ def record_presence(
         "journal_id": str(journal_id),
         "kind": event.kind,
         "at": event.at,
-        "participant_key": event.participant_key,
-        "user_id": event.user_id,
-        "name": event.name,
-        "email": event.email,
-        "registrant_id": event.registrant_id,
+        # Zoom's text is the participant's: cut to the columns, never refused (a 500-character
+        # display name must not stop the meeting's step on PostgreSQL).
+        "participant_key": event.participant_key[:128],
+        "user_id": event.user_id[:64],
+        "name": event.name[:200],
+        "email": event.email[:254],
+        "registrant_id": event.registrant_id[:64],
         "modality": event.modality,
+        "phone": event.phone,
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -530,18 +580,22 @@ def presence_events(session: Session, *, meeting_uuid: str) -> tuple[PresenceEve
     rows = session.scalars(
         select(PresenceRow).where(PresenceRow.meeting_uuid == meeting_uuid).order_by(PresenceRow.id)
     )
-    return tuple(
-        PresenceEvent(
-            kind=row.kind,  # type: ignore[arg-type]  # only PresenceKind values are stored
-            at=row.at,
-            participant_key=row.participant_key,
-            user_id=row.user_id,
-            name=row.name,
-            email=row.email,
-            registrant_id=row.registrant_id,
-            modality=row.modality if row.modality in MODALITIES else "",
-        )
-        for row in rows
+    return tuple(_presence(row) for row in rows)
+
+
+def _presence(row: PresenceRow) -> PresenceEvent:
+    modality = row.modality if row.modality in MODALITIES else ""
+    return PresenceEvent(
+        kind=row.kind,  # type: ignore[arg-type]  # only PresenceKind values are stored
+        at=row.at,
+        participant_key=row.participant_key,
+        user_id=row.user_id,
+        name=row.name,
+        email=row.email,
+        registrant_id=row.registrant_id,
+        modality=modality,
+        # A join's modality is the stored word for the same test; it wins over the flag.
+        phone=modality == "telephone" if modality else row.phone,
     )
 
 
@@ -569,6 +623,35 @@ def session_roster(session: Session, record: SessionRecord | None) -> tuple[Rost
     return roster_entries(session, group_name=group_name) if group_name else ()
 
 
+def confirmed_identities(session: Session, *, meeting_uuid: str) -> dict[str, str]:
+    """Who the facilitators said people are (`/admit NAME as ROSTER_NAME`) in a meeting:
+    participant key -> roster display name, from the meeting's saved engine state ({} when
+    there is none, or it cannot be read).
+
+    The engine keys people by the runtime's person key, which need not be the webhooks'
+    participant uuid (the SDK bot may have seen them first); every webhook id recorded for
+    the person (`storage.person_keys`) is given the same name, so the presence facts, which
+    come from the webhooks, find it.
+    """
+    record = load_meeting(session, meeting_uuid=meeting_uuid)
+    if record is None:
+        return {}
+    try:
+        state = SessionState.from_json(record.state_json)
+    except BalintError:
+        logger.warning("engine state unreadable; attendance without confirmed identities")
+        return {}
+    confirmed = {
+        person.key: person.roster_name
+        for person in state.people.values()
+        if person.evidence == "confirmed" and person.roster_name
+    }
+    for person_id in person_ids(session, meeting_uuid=meeting_uuid):
+        if person_id.kind in _WEBHOOK_IDS and person_id.person_key in confirmed:
+            confirmed.setdefault(person_id.value, confirmed[person_id.person_key])
+    return confirmed
+
+
 def attendance_for(
     session: Session,
     *,
@@ -582,6 +665,7 @@ def attendance_for(
         roster=session_roster(session, record),
         scheduled_start=record.scheduled_start if record else None,
         policy=policy,
+        confirmed=confirmed_identities(session, meeting_uuid=meeting_uuid),
     )
 
 
@@ -626,8 +710,8 @@ def store_person(
     """Store one person's attendance row and its spans (`source` journal or report)."""
     row = AttendanceRecord(
         session_id=session_id,
-        person_key=person.person_key,
-        name=person.name,
+        person_key=_fits(person.person_key, 200),
+        name=person.name[:200],
         member_id=int(person.member_id) if person.member_id.isdigit() else None,
         role=person.role,
         minutes=person.minutes,
@@ -648,6 +732,13 @@ def store_person(
         for span in person.spans
     )
     return row
+
+
+def _fits(key: str, longest: int) -> str:
+    """`key` if it fits the column, else a stable digest of it (a very long display name)."""
+    if len(key) <= longest:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def drop_attendance(session: Session, *, session_id: int, source: str | None = None) -> None:

@@ -79,11 +79,15 @@ class ZoomSignin:
 
 
 def facilitators(session: Session, *, group_name: str) -> tuple[Facilitator, ...]:
-    """The group's roster facilitators, in roster order."""
+    """The group's roster facilitators, in roster order (not one a later roster import no
+    longer lists: an inactive facilitator can no longer sign in, and a signed-in session of
+    theirs ends at its next use)."""
     return tuple(
         Facilitator(member_id=int(entry.member_id), name=entry.display_name, email=entry.email)
         for entry in roster_entries(session, group_name=group_name)
-        if entry.role == "facilitator" and entry.member_id.isdigit()
+        if entry.role == "facilitator"
+        and entry.member_id.isdigit()
+        and entry.standing != "inactive"
     )
 
 

@@ -118,7 +118,7 @@ def report_attendance(
         if row.status and row.status != "in_meeting":
             continue
         key = f"report:{row.user_id or row.participant_id or index}:{row.join_time.isoformat()}"
-        common = {
+        common: dict[str, Any] = {
             "participant_key": key,
             "user_id": row.user_id,
             "name": row.name,

@@ -1,12 +1,17 @@
 """The roster: CSV import with whole-file validation, PHI sealed at rest, and the engine's view.
 
 `parse_roster(text)` is pure: it checks the header names, then every row (health-number check
-digit, dates, 6-digit referrer, known roles, duplicates) and refuses the whole file with every
-bad row and field named, row numbers as in the file (the header is line 1). `import_roster`
-stores the rows of one group, matched to existing members by normalised display name, sealing
-health number, version code and birth date with the data key; without a key a file that
-carries PHI is refused. Reading PHI back (`read_phi`) and re-sealing under a new key
-(`reseal_all`) are recorded in the audit log. The column rules are in `docs/roster.md`.
+digit, dates, 6-digit referrer, known roles, duplicates, lengths) and refuses the whole file
+with every bad row and field named, row numbers as in the file (the header is line 1).
+`import_roster` stores the rows of one group, matched to existing members by normalised
+display name, sealing health number, version code and birth date with the data key; without a
+key a file that carries PHI is refused. The file is the whole roster: a member it no longer
+lists becomes inactive (kept for history, no longer admitted), one it lists again is active
+again, and a registrant id stored by `registrants sync` is kept when the file leaves it
+blank. `roster_entries` gives the engine each member's standing, including, for a group of
+closed modules, whether they are enrolled in the current one. Reading PHI back (`read_phi`)
+and re-sealing under a new key (`reseal_all`) are recorded in the audit log. The column
+rules are in `docs/roster.md`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
-from phases.roster import GroupRole, RosterEntry, normalise_name
+from phases.roster import GroupRole, RosterEntry, Standing, normalise_name
 from storage import audit
 from storage.crypto import Keyring
 from storage.health_number import is_valid, masked
@@ -82,6 +87,15 @@ PROVINCES = frozenset(
 )
 RELATIONSHIP_BASES = frozenset({"in_person", "video", "enrolled", "none"})
 _SEXES = {"1": "1", "2": "2", "M": "1", "F": "2"}
+#: Longest text the members table holds for these columns.
+_LONGEST = {
+    "first_name": 100,
+    "last_name": 100,
+    "display_name": 200,
+    "email": 254,
+    "registrant_id": 64,
+    "referring_name": 200,
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -149,6 +163,7 @@ class MemberSummary:
     email: str
     health_number: str  # masked, e.g. "******3217", or ""
     modules: tuple[str, ...]
+    status: str = "active"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,9 +178,12 @@ class MemberPHI:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImportResult:
+    """What an import did; `deactivated` members were missing from the file."""
+
     created: int
     updated: int
     member_ids: tuple[int, ...]
+    deactivated: int = 0
 
 
 # ---------------------------------------------------------------------------------- parsing
@@ -199,6 +217,10 @@ def _row(
         )
     if value["email"] and not _EMAIL.match(value["email"]):
         found.append(RowProblem(row, "email", "not an e-mail address"))
+    for name, longest in _LONGEST.items():
+        text = display if name == "display_name" else value[name]
+        if len(text) > longest:
+            found.append(RowProblem(row, name, f"longer than {longest} characters"))
     province = value["province"].upper()
     if province and province not in PROVINCES:
         found.append(RowProblem(row, "province", "not a Canadian province or territory code"))
@@ -395,7 +417,9 @@ def import_roster(
         member.display_name = row.display_name
         member.email = row.email
         member.role = row.role
-        member.registrant_id = row.registrant_id
+        # `registrants sync` stores the registrant id; a file that leaves it blank keeps it.
+        member.registrant_id = row.registrant_id or member.registrant_id or ""
+        member.status = "active"
         member.province = row.province
         member.sex = row.sex
         member.referring_name = row.referring_name
@@ -411,16 +435,26 @@ def import_roster(
         session.execute(delete(MemberModule).where(MemberModule.member_id == member.id))
         session.add_all(MemberModule(member_id=member.id, module_name=m) for m in row.modules)
         ids.append(member.id)
+    listed = set(ids)
+    gone = [m for m in existing.values() if m.id not in listed and m.status != "inactive"]
+    for member in gone:
+        member.status = "inactive"
+        member.updated_at = now
     session.flush()
     audit.record(
         session,
         command=command,
-        records=[f"member:{member_id}" for member_id in ids],
-        detail=f"imported {created} new, {updated} updated into group {group_name!r}",
+        records=[f"member:{member_id}" for member_id in [*ids, *(m.id for m in gone)]],
+        detail=(
+            f"imported {created} new, {updated} updated, {len(gone)} made inactive "
+            f"into group {group_name!r}"
+        ),
         at=now,
     )
-    logger.info("roster import: %d new, %d updated", created, updated)
-    return ImportResult(created=created, updated=updated, member_ids=tuple(ids))
+    logger.info("roster import: %d new, %d updated, %d inactive", created, updated, len(gone))
+    return ImportResult(
+        created=created, updated=updated, member_ids=tuple(ids), deactivated=len(gone)
+    )
 
 
 def _seal(member: Member, row: MemberRow, keyring: Keyring) -> None:
@@ -448,12 +482,34 @@ def _group_id(session: Session, group_name: str) -> int | None:
     return session.scalar(select(Group.id).where(Group.name == group_name))
 
 
-def roster_entries(session: Session, *, group_name: str) -> tuple[RosterEntry, ...]:
-    """The group's roster for the engine (`member_id` = our member row id as text)."""
+def roster_entries(
+    session: Session, *, group_name: str, module: str | None = None
+) -> tuple[RosterEntry, ...]:
+    """The group's roster for the engine (`member_id` = our member row id as text).
+
+    Every member is listed, with their standing: `inactive` when a later import no longer
+    listed them; with `module` (the current module of a group of closed modules) a member,
+    not a facilitator, who is not enrolled in it is `not_enrolled` (unless nobody is enrolled
+    in it at all: then the roster has no modules and nobody is restricted).
+    """
     group_id = _group_id(session, group_name)
     if group_id is None:
         return ()
     members = session.scalars(select(Member).where(Member.group_id == group_id).order_by(Member.id))
+    enrolled: set[int] = set()
+    if module is not None:
+        enrolled = set(
+            session.scalars(
+                select(MemberModule.member_id)
+                .join(Member, Member.id == MemberModule.member_id)
+                .where(Member.group_id == group_id, MemberModule.module_name == module)
+            )
+        )
+        if not enrolled:
+            # Nobody at all enrolled is a roster without its modules column, not an empty
+            # group: holding every member would only stop the evening (`doctor` warns).
+            logger.warning("closed modules: no member is enrolled in %s; not restricting", module)
+            module = None
     return tuple(
         RosterEntry(
             display_name=member.display_name,
@@ -461,9 +517,20 @@ def roster_entries(session: Session, *, group_name: str) -> tuple[RosterEntry, .
             email=member.email,
             registrant_id=member.registrant_id,
             member_id=str(member.id),
+            first_name=member.first_name,
+            last_name=member.last_name,
+            standing=_standing(member, module, enrolled),
         )
         for member in members
     )
+
+
+def _standing(member: Member, module: str | None, enrolled: set[int]) -> Standing:
+    if member.status == "inactive":
+        return "inactive"
+    if module is not None and member.role != "facilitator" and member.id not in enrolled:
+        return "not_enrolled"
+    return "active"
 
 
 def list_members(session: Session, *, group_name: str) -> tuple[MemberSummary, ...]:
@@ -492,6 +559,7 @@ def list_members(session: Session, *, group_name: str) -> tuple[MemberSummary, .
             if member.health_number_last4
             else "",
             modules=tuple(modules.get(member.id, ())),
+            status=member.status,
         )
         for member in members
     )

@@ -16,6 +16,10 @@ Zoom's semantics, as far as they are documented (`zoom-reference.md` §1.5-1.7):
   waiting-room interval (a duplicate of the left-waiting-room fact is harmless there).
 - `participant_joined` does not carry the Zoom role. The meeting's host is recognised by
   `host_id`; everyone else joins as an attendee until a `participant_role_changed` says more.
+- Who someone is comes from `registrant_id`, the e-mail of a signed-in participant (one
+  with an account user id) and the display name, never from a phone caller's name; see
+  `phases.identity`. An e-mail from someone not signed in is not evidence and is not
+  recorded for attendance.
 - `recording.started` (a cloud recording) names no participant: it becomes
   `RecordingStarted(participant=None)`. It is the bot's only way to see a cloud recording
   start (the Meeting SDK bindings do not report it); a local recording sends no webhook.
@@ -59,7 +63,7 @@ from webhooks.models import (
     ZoomEvent,
 )
 
-__all__ = ["dialed_in", "participant", "to_engine_events", "to_presence", "zoom_role"]
+__all__ = ["dialed_in", "participant", "signed_in", "to_engine_events", "to_presence", "zoom_role"]
 
 _ROLES = {
     "host": ZoomRole.HOST,
@@ -81,14 +85,28 @@ _PRESENCE_KINDS: dict[type, PresenceKind] = {
 
 
 def participant(info: ParticipantInfo) -> Participant:
-    """The engine's view of a webhook participant."""
+    """The engine's view of a webhook participant.
+
+    Zoom gives an account user id (`participant_user_id`, or the older `id`) only for someone
+    signed in to Zoom, and a `phone_number` only for a telephone caller (zoom-reference §1.6);
+    those become `signed_in` and `phone` (`dialed_in`, the one phone test, which also decides
+    a join's `telephone` modality for billing), which decide what the e-mail and the name
+    may prove (`phases.identity`).
+    """
     return Participant(
         key=info.key,
         user_id=info.user_id,
         name=info.user_name,
         email=info.email,
         registrant_id=info.registrant_id,
+        signed_in=signed_in(info),
+        phone=dialed_in(info),
     )
+
+
+def signed_in(info: ParticipantInfo) -> bool:
+    """Zoom reports an account user id for this participant: they are signed in."""
+    return bool(info.participant_user_id.strip() or info.id.strip())
 
 
 def zoom_role(value: str) -> ZoomRole | None:
@@ -155,9 +173,11 @@ def to_presence(event: ZoomEvent) -> PresenceEvent | None:
                 participant_key=info.participant_uuid,
                 user_id=info.user_id,
                 name=info.user_name,
-                email=info.email,
+                # Only an e-mail Zoom vouches for is kept: attendance treats it as evidence.
+                email=info.email if signed_in(info) else "",
                 registrant_id=info.registrant_id,
                 modality=_modality(event),
+                phone=dialed_in(info),
             )
         case _:
             return None

@@ -2,24 +2,31 @@
 
 Without Zoom credentials only the configuration is checked. With them, the meeting is read
 through REST and each setting the group relies on is printed as PASS or FAIL with its fix
-(see `bot.zoom_api.policy`). `--fix` sends one PATCH with every fixable setting and checks
-again. First of all it checks that this machine reaches Zoom at all (a TCP connection to
-zoom.us and api.zoom.us on 443): the Meeting SDK says only "AUTHRET_UNKNOWN" when it gets no
-answer. Exit status: 0 when everything passes, 1 otherwise.
+(see `bot.zoom_api.policy`); a WARN line says what the group gives up (a meeting where Zoom
+does not say who people are; a closed-module roster with nobody in the current module) and
+does not fail. `--fix` sends one PATCH with every fixable setting and checks again. First of
+all it checks that this machine reaches Zoom at all (a TCP connection to zoom.us and
+api.zoom.us on 443): the Meeting SDK says only "AUTHRET_UNKNOWN" when it gets no answer.
+Exit status: 0 when everything passes (warnings aside), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import importlib.util
+import io
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, timezone
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.calendar import calendar_from_settings
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
 from bot.zoom_api.policy import Check, check_meeting, fixes_for
@@ -84,16 +91,26 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
+    today = args.clock().astimezone(_zone(settings.group.timezone)).date()
     reach = None if args.offline else open_tcp
-    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout, reach=reach))
+    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout, today=today, reach=reach))
 
 
-async def _run(settings: Settings, *, fix: bool, out: TextIO, reach: Reach | None) -> int:
+async def _run(
+    settings: Settings, *, fix: bool, out: TextIO, today: date, reach: Reach | None
+) -> int:
     if not has_credentials(settings):
-        return await diagnose(settings, None, fix=fix, out=out, reach=reach)
+        return await diagnose(settings, None, fix=fix, out=out, today=today, reach=reach)
     async with open_http_client() as http:
         client = ZoomClient.from_settings(settings, http)
-        return await diagnose(settings, client, fix=fix, out=out, reach=reach)
+        return await diagnose(settings, client, fix=fix, out=out, today=today, reach=reach)
+
+
+def _zone(name: str) -> ZoneInfo | timezone:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC  # an unknown zone is reported by its own check
 
 
 def has_credentials(settings: Settings) -> bool:
@@ -101,8 +118,9 @@ def has_credentials(settings: Settings) -> bool:
     return bool(zoom.account_id and zoom.client_id and zoom.client_secret.get_secret_value())
 
 
-def check_config(settings: Settings) -> list[Check]:
-    """Checks that need no network: what must be filled in for the bot to run."""
+def check_config(settings: Settings, *, today: date | None = None) -> list[Check]:
+    """Checks that need no network: what must be filled in for the bot to run (and, given
+    `today`, whether a group of closed modules has enrolments for the current module)."""
     zoom, group = settings.zoom, settings.group
     checks = [
         Check(
@@ -148,6 +166,8 @@ def check_config(settings: Settings) -> list[Check]:
             fix="use a name like America/Toronto",
         ),
     ]
+    if today is not None:
+        checks.extend(_module_checks(settings, today))
     if settings.bot.meeting_adapter == "sdk":
         checks.append(
             Check(
@@ -158,6 +178,47 @@ def check_config(settings: Settings) -> list[Check]:
             )
         )
     return checks
+
+
+def _module_checks(settings: Settings, today: date) -> list[Check]:
+    """With `[group] closed_modules`, somebody in the roster file is enrolled in the module
+    the group's calendar puts `today` in (the one the service admits by; none in a break;
+    none to check without a readable file or a usable calendar)."""
+    group = settings.group
+    if not group.closed_modules or not group.roster:
+        return []
+    try:
+        calendar = calendar_from_settings(group, settings.agenda)
+    except ConfigError:
+        return []  # `config check` and the time zone check say why
+    span = calendar.module_on(today)
+    if span is None:
+        return []
+    module = span.name
+    try:
+        text = Path(group.roster).read_text(encoding="utf-8-sig")
+    except OSError:
+        return []
+    enrolled = sum(
+        module in [part.strip() for part in (row.get("modules") or "").split(";")]
+        for row in csv.DictReader(io.StringIO(text))
+    )
+    return [
+        Check(
+            name=f"members enrolled in the current module {module} (closed modules)",
+            ok=enrolled > 0,
+            detail=f"nobody in {group.roster} lists {module} in the modules column",
+            gives_up=(
+                "admission by module: with nobody enrolled the bot cannot tell members of this "
+                "module from others, so it admits every active member"
+            ),
+            fix=(
+                "fill the roster's modules column and import it again (docs/roster.md), or set "
+                "[group] closed_modules = false"
+            ),
+            warn=True,
+        )
+    ]
 
 
 def _known_zone(name: str) -> bool:
@@ -173,9 +234,16 @@ def _print(checks: Sequence[Check], out: TextIO) -> None:
         if check.ok:
             print(f"PASS  {check.name}", file=out)
         else:
-            print(f"FAIL  {check.name}: {check.detail}", file=out)
+            print(f"{'WARN' if check.warn else 'FAIL'}  {check.name}: {check.detail}", file=out)
+            if check.gives_up:
+                print(f"      the group gives up: {check.gives_up}", file=out)
             auto = " (doctor --fix can do this)" if check.fixable else ""
             print(f"      fix: {check.fix}{auto}", file=out)
+
+
+def _passed(checks: Sequence[Check]) -> bool:
+    """Every check holds, warnings aside."""
+    return all(check.ok or check.warn for check in checks)
 
 
 async def diagnose(
@@ -184,12 +252,13 @@ async def diagnose(
     *,
     fix: bool,
     out: TextIO,
+    today: date | None = None,
     reach: Reach | None = None,
 ) -> int:
     """Print every check; with `reach`, whether Zoom answers; with `client`, check (and with
     `fix`, repair) the meeting.
 
-    Returns 0 when every check passes, else 1.
+    Returns 0 when every check passes (warnings aside), else 1.
     """
     passed = True
     if reach is not None:
@@ -198,9 +267,9 @@ async def diagnose(
         _print(network, out)
         passed = all(check.ok for check in network)
     print("configuration", file=out)
-    config = check_config(settings)
+    config = check_config(settings, today=today)
     _print(config, out)
-    passed = passed and all(check.ok for check in config)
+    passed = passed and _passed(config)
     meeting_id = settings.group.meeting_id
     if client is None or not meeting_id or not settings.zoom.bot_user_id:
         print(
@@ -246,4 +315,4 @@ async def diagnose(
         meeting = await client.get_meeting(meeting_id)
         checks = check_meeting(meeting, bot_user)
     _print(checks, out)
-    return 0 if passed and all(check.ok for check in checks) else 1
+    return 0 if passed and _passed(checks) else 1

@@ -41,8 +41,7 @@ from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
-from storage.db import make_engine, make_session_factory, session_scope
-from storage.roster import roster_entries
+from storage.db import make_engine, make_session_factory
 
 __all__ = ["binding_output_discarded", "join_owner", "register", "run_join"]
 
@@ -64,12 +63,6 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     return asyncio.run(run_join(settings, meeting_id))
-
-
-def _facilitators(settings: Settings, database: Engine) -> list[str]:
-    with session_scope(make_session_factory(database)) as db:
-        entries = roster_entries(db, group_name=settings.group.name)
-    return [entry.display_name for entry in entries if entry.role == "facilitator"]
 
 
 @contextlib.contextmanager
@@ -117,7 +110,6 @@ async def run_join(
     stop = stop if stop is not None else asyncio.Event()
     _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:
-        facilitators = _facilitators(settings, db)
         if hooks is None:
             from bot.service import ServiceHooks  # the receiver's models, only when serving
 
@@ -125,9 +117,7 @@ async def run_join(
         with binding_output_discarded():
             async with open_http_client() as http:
                 rest = ZoomClient.from_settings(settings, http)
-                bot = await connect(
-                    settings, rest, meeting_id=meeting_id, facilitator_names=facilitators
-                )
+                bot = await connect(settings, rest, meeting_id=meeting_id)
                 worker = Worker(
                     session_factory=make_session_factory(db),
                     control_factory=lambda _uuid: bot,

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
 
 
 def members_from_roster(session: Session, *, group_name: str) -> list[Member]:
-    """The stored roster's members and facilitators, as registration needs them."""
+    """The stored roster's members and facilitators, as registration needs them (not those a
+    later import made inactive: they are no longer in the group)."""
     return [
         Member(
             first_name=row.first_name,
@@ -51,6 +52,7 @@ def members_from_roster(session: Session, *, group_name: str) -> list[Member]:
             member_id=row.member_id,
         )
         for row in list_members(session, group_name=group_name)
+        if row.status == "active"
     ]
 
 

@@ -51,6 +51,11 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"roster imported into {settings.group.name!r}: "
         f"{result.created} new, {result.updated} updated"
+        + (
+            f", {result.deactivated} no longer listed (now inactive, kept for history)"
+            if result.deactivated
+            else ""
+        )
     )
     return 0
 
@@ -73,8 +78,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     )
     for m in members:
         full = f"{m.first_name} {m.last_name}".strip()
+        gone = " (inactive)" if m.status != "active" else ""
         print(
             f"{m.member_id:>4}  {m.display_name:<20}  {m.role:<11}  {m.health_number or '-':<10}  "
-            f"{full}, {m.email or '-'}, {';'.join(m.modules) or '-'}"
+            f"{full}, {m.email or '-'}, {';'.join(m.modules) or '-'}{gone}"
         )
     return 0

@@ -4,7 +4,10 @@
 and the waiting-room arrival times (from the presence the journal recorded) and returns the
 page's content: the phase and its clock, the next warning and nudge, the case and presenter,
 the mirror, who waits and why, and the roster against who is here. It decides nothing: the
-engine does. The "why" of each person waiting restates the engine's policy in words.
+engine does. The "why" of each person waiting restates the engine's policy in words: its
+doubt about who they are first (`phases.engine.doubt`: not on the roster, a name that fits
+several, a phone caller, inactive, not enrolled in the module, by name only, a second person
+with the same name), then the meditation.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from phases.engine import wakeups
-from phases.roster import first_word, normalise_name
+from phases.engine import doubt, wakeups
+from phases.events import Participant
+from phases.identity import resolve
 from phases.state import Person, Phase, SessionState
 
 __all__ = ["LiveView", "PresentRow", "RosterRow", "WaitingRow", "live_view", "why_waiting"]
@@ -107,20 +111,19 @@ def _minutes(seconds: float) -> int:
 
 
 def why_waiting(state: SessionState, person: Person) -> str:
-    """Why the engine keeps `person` in the waiting room, in the facilitators' words."""
+    """Why the engine keeps `person` in the waiting room, in the facilitators' words: the
+    engine's own doubt about who they are (`phases.engine.doubt`), else its policy."""
     if person.key in state.held:
         return "held by a facilitator: stays until admitted"
     if person.is_facilitator:
         return "facilitator: being let in"
     if f"refused_admit:{person.key}" in state.said:
         return "Zoom refused the bot's admission: admit by hand in Zoom"
-    if person.kind == "guest":
-        if person.key in state.approved:
-            return "admitted earlier by a facilitator: being let in again"
-        fits = _roster_fits(state, person.name)
-        if len(fits) > 1:
-            return f"name fits several on the roster ({', '.join(fits)})"
-        return "not on the roster"
+    reason = doubt(state, person)
+    if reason:
+        return _doubt_words(state, person, reason)
+    if person.key in state.approved:
+        return "admitted by a facilitator: being let in"
     if state.phase is Phase.MEDITATION and state.setup.agenda.hold_during_meditation:
         end = state.meditation_ends_at or state.setup.meditation_end
         return f"meditation: let in at {_clock(state, end)}"
@@ -129,15 +132,36 @@ def why_waiting(state: SessionState, person: Person) -> str:
     return "roster member: being let in"
 
 
-def _roster_fits(state: SessionState, name: str) -> list[str]:
-    """Roster display names a display name could be (exact, else by first word)."""
-    folded = normalise_name(name)
-    roster = state.setup.roster
-    exact = [e.display_name for e in roster if normalise_name(e.display_name) == folded]
-    if exact:
-        return exact
-    head = first_word(name)
-    return [e.display_name for e in roster if head and first_word(e.display_name) == head]
+def _doubt_words(state: SessionState, person: Person, reason: str) -> str:
+    """`phases.engine.doubt`'s reason as the page says it, with the likely roster match."""
+    roster = person.roster_name
+    if reason in ("unknown", "ambiguous", "phone"):
+        found = resolve(state.setup.roster, _participant(person))
+        names = ", ".join(entry.display_name for entry in found.likely)
+        if reason == "ambiguous":
+            return f"name fits several on the roster ({names})"
+        hint = f" (perhaps {names}?)" if names else ""
+        if reason == "phone":
+            return f"phone caller: cannot tell who it is{hint}; admit with /admit … as NAME"
+        return f"not on the roster{hint}"
+    return {
+        "inactive": f"no longer on the roster ({roster}, missing from the last import)",
+        "not_enrolled": f"{roster} is not enrolled in this module",
+        "name_only": f"looks like {roster} by name only: this group admits by name only by hand",
+        "duplicate": f"someone showing as {roster} is already here",
+    }.get(reason, reason)
+
+
+def _participant(person: Person) -> Participant:
+    return Participant(
+        key=person.key,
+        user_id=person.user_id,
+        name=person.name,
+        email=person.email,
+        registrant_id=person.registrant_id,
+        signed_in=person.signed_in,
+        phone=person.phone,
+    )
 
 
 def _clock(state: SessionState, moment: datetime) -> str:

@@ -32,13 +32,16 @@ How it runs:
   passcode), waiting for an absent host, parked in the waiting room, and every
   `MeetingFailCode` end the join with `SdkJoinError` and a clear message. Waiting for the
   host is said at once (the ZAK join could not open the room: the bot's user is not an
-  alternative host); if the host then comes, the facilitators are told privately too.
+  alternative host); if the host then comes, the host (and co-hosts) are told privately too.
 - The binding prints its join parameters (ZAK and passcode included) to stdout; the join
   process discards that stdout (`bot.commands.join_cmd`) and nothing here logs them.
-- Without host or co-host rights it tells the host, co-hosts and the named facilitators
-  privately how to make it co-host and which protections are off, and every action that
-  needs rights raises `MeetingControlError("not_privileged")`, so the engine's outcomes
-  show what did not happen.
+- Without host or co-host rights it tells the host and co-hosts privately how to make it
+  co-host and which protections are off, and every action that needs rights raises
+  `MeetingControlError("not_privileged")`, so the engine's outcomes show what did not
+  happen (the engine reports those refusals to the facilitators it recognises). Only Zoom's
+  role is trusted here, as for a facilitator's rights (`phases.identity`): a display name
+  is typed by whoever joins, and the SDK reports no registrant id or e-mail, so a stranger
+  showing a leader's name is never told which protections are off.
 - It leaves cleanly when the meeting ends (the listener gets `MeetingEnded`).
 """
 
@@ -48,7 +51,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -140,7 +142,7 @@ def load_sdk() -> Any:
 
 
 def waiting_for_host_notice(bot_name: str) -> str:
-    """What the log and, once a facilitator is in, the facilitators hear when the ZAK join
+    """What the log and, once a host is in, the host and co-hosts hear when the ZAK join
     left the bot waiting for the host (it could not open the room)."""
     return (
         f"{bot_name} could not open the room: Zoom kept it waiting for the host, so nobody "
@@ -165,7 +167,7 @@ def _info(user: sdk_seen.SdkUser, *, waiting: bool) -> ParticipantInfo:
 
 
 def unprivileged_notice(bot_name: str) -> str:
-    """The private line facilitators get while the bot has no host or co-host rights."""
+    """The private line the host and co-hosts get while the bot has no host or co-host rights."""
     return (
         f"{bot_name} is in the meeting without host or co-host rights, so these protections "
         "are OFF: admitting and holding people in the waiting room, muting and stopping "
@@ -178,11 +180,6 @@ def _name_of(value: Any) -> str:
     return str(getattr(value, "name", value))
 
 
-def _normal(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name).casefold()
-    return "".join(ch for ch in folded if not unicodedata.combining(ch)).strip()
-
-
 class SdkMeeting:
     """The Meeting SDK bot as a `MeetingControl` (see the module docstring).
 
@@ -192,8 +189,6 @@ class SdkMeeting:
         meeting_id: the meeting number, for REST calls (cloud recording stop).
         rest: the Zoom REST client, or None to skip REST.
         options: timeouts and polling interval.
-        facilitator_names: display names that get the no-rights notice besides the host
-            and co-hosts.
     """
 
     def __init__(
@@ -204,14 +199,12 @@ class SdkMeeting:
         meeting_id: str,
         rest: ZoomClient | None = None,
         options: SdkOptions | None = None,
-        facilitator_names: Iterable[str] = (),
     ) -> None:
         self._sdk = sdk
         self._thread = thread
         self._meeting_id = meeting_id
         self._rest = rest
         self._options = options or SdkOptions()
-        self._facilitators = frozenset(_normal(name) for name in facilitator_names)
         self._listener: EventListener | None = None
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
@@ -240,7 +233,7 @@ class SdkMeeting:
         self._privileged = False
         self._notice_sent = False
         #: the ZAK join waited for the host (the bot could not open the room): the
-        #: facilitators are told once one is in
+        #: host and co-hosts are told once one is in
         self._waited_for_host = False
         #: Set when the bot dropped out of a running meeting (the join process then exits
         #: non-zero so its supervisor rejoins, unless the host removed it on purpose).
@@ -644,6 +637,7 @@ class SdkMeeting:
             audio_muted=bool(info.IsAudioMuted()),
             video_on=bool(info.IsVideoOn()),
             is_me=bool(info.IsMySelf()),
+            phone=bool(info.IsPurePhoneUser()),
         )
 
     def _role(self, info: Any) -> ZoomRole:
@@ -797,14 +791,14 @@ class SdkMeeting:
             if not self._ok(result):
                 logger.warning("could not forbid local recording: %s", _name_of(result))
 
-    def _tell_facilitators(self, text: str, what: str) -> int:
-        """Send `text` privately to the host, co-hosts and named facilitators present;
-        returns how many were told (0: nobody to tell yet)."""
+    def _tell_hosts(self, text: str, what: str) -> int:
+        """Send `text` privately to the host and co-hosts present (Zoom's role, never a
+        display name: see the module docstring); returns how many were told (0: nobody to
+        tell yet)."""
         recipients = [
             user
             for user in self._observer.people.values()
             if sdk_seen.zoom_role(user.role) in (ZoomRole.HOST, ZoomRole.CO_HOST)
-            or _normal(user.name) in self._facilitators
         ]
         for user in recipients:
             result = self._send(text, self._sdk.SDKChatMessageType.To_Individual, user.user_id)
@@ -815,16 +809,16 @@ class SdkMeeting:
     def _notify_unprivileged(self) -> None:
         if self._notice_sent or not self._in_meeting:
             return
-        told = self._tell_facilitators(unprivileged_notice(self._display_name), "no-rights notice")
+        told = self._tell_hosts(unprivileged_notice(self._display_name), "no-rights notice")
         if not told:
-            return  # told as soon as a host, co-host or facilitator is present
+            return  # told as soon as a host or co-host is present
         self._notice_sent = True
         logger.warning("SDK bot has no host or co-host rights; told %d people", told)
 
     def _notify_waited_for_host(self) -> None:
         if not self._waited_for_host or not self._in_meeting:
             return
-        told = self._tell_facilitators(
+        told = self._tell_hosts(
             waiting_for_host_notice(self._display_name), "waited-for-host notice"
         )
         if told:
@@ -1008,7 +1002,6 @@ async def open_sdk_meeting(
     rest: ZoomClient,
     *,
     meeting_id: str,
-    facilitator_names: Iterable[str] = (),
     options: SdkOptions | None = None,
     clock: Clock = system_clock,
     sdk: Any = None,
@@ -1040,7 +1033,6 @@ async def open_sdk_meeting(
         meeting_id=meeting_id,
         rest=rest,
         options=options,
-        facilitator_names=facilitator_names,
     )
     await bot.join(
         JoinTicket(

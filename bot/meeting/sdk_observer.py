@@ -92,6 +92,9 @@ class SdkUser:
         name: `GetUserName()`.
         role: `GetUserRole()` member name, e.g. `USERROLE_COHOST`.
         audio_muted: `IsAudioMuted()`; video_on: `IsVideoOn()`; is_me: `IsMySelf()`.
+        phone: `IsPurePhoneUser()`, a telephone caller. The bindings say nothing of an
+            e-mail, a registrant id or whether someone is signed in: that evidence comes
+            only by webhook (`phases.identity`).
     """
 
     user_id: int
@@ -101,13 +104,16 @@ class SdkUser:
     audio_muted: bool = True
     video_on: bool = False
     is_me: bool = False
+    phone: bool = False
 
     @property
     def key(self) -> str:
         return self.persistent_id or f"sdk-{self.user_id}"
 
     def participant(self) -> Participant:
-        return Participant(key=self.key, user_id=str(self.user_id), name=self.name)
+        return Participant(
+            key=self.key, user_id=str(self.user_id), name=self.name, phone=self.phone
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

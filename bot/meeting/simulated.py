@@ -23,6 +23,11 @@ Zoom is strict, because every test built on it is only as true as it is:
 - The host ending the meeting removes everyone.
 - Local recording needs the host's permission; a bot with host or co-host rights forbids
   participants to ask for it (as `SdkMeeting` does), so nobody records locally then.
+- People are presented as Zoom presents them (zoom-reference §1.6): the display name they
+  typed; in webhooks the registrant id when they came through their registration link, the
+  account user id and e-mail only when signed in to Zoom, a `phone_number` for a telephone
+  caller; to the SDK bot only what `IUserInfo` has (name, ids, role, `IsPurePhoneUser()`:
+  never an e-mail, a registrant id or whether someone is signed in).
 
 Every change is reported the two ways Zoom reports it, and only those: as the signed webhook
 Zoom would POST (`webhooks`, and the optional webhook sink, e.g. `bot.meeting.delivery`),
@@ -53,6 +58,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import json
 import logging
 import random
@@ -137,6 +143,9 @@ class _Person:
     key: str
     email: str = ""
     registrant_id: str = ""
+    signed_in: bool = False
+    account_id: str = ""
+    phone_number: str = ""
     user_id: str = ""
     where: _Where = _Where.AWAY
     role: ZoomRole = ZoomRole.ATTENDEE
@@ -149,6 +158,11 @@ class _Person:
     recording: bool = False
     is_bot: bool = False
 
+    @property
+    def shown_email(self) -> str:
+        """The e-mail Zoom reports: only a signed-in participant's (zoom-reference §1.6)."""
+        return self.email if self.signed_in else ""
+
     def sdk_user(self) -> sdk_seen.SdkUser:
         """This person as the SDK's `IUserInfo` shows them."""
         return sdk_seen.SdkUser(
@@ -159,6 +173,7 @@ class _Person:
             audio_muted=self.audio_muted,
             video_on=self.video_on,
             is_me=self.is_bot,
+            phone=bool(self.phone_number),
         )
 
     def wire(self) -> wire.WireParticipant:
@@ -166,8 +181,10 @@ class _Person:
             user_id=self.user_id,
             user_name=self.name,
             participant_uuid=self.key,
-            email=self.email,
+            email=self.shown_email,
             registrant_id=self.registrant_id,
+            account_id=self.account_id if self.signed_in else "",
+            phone_number=self.phone_number,
         )
 
     def info(self) -> ParticipantInfo:
@@ -175,7 +192,7 @@ class _Person:
             user_id=self.user_id,
             key=self.key,
             name=self.name,
-            email=self.email,
+            email=self.shown_email,
             role=self.role,
             in_waiting_room=self.where is _Where.WAITING,
             audio_muted=self.audio_muted,
@@ -353,24 +370,37 @@ class SimulatedMeeting:
         registrant_id: str = "",
         role: ZoomRole = ZoomRole.ATTENDEE,
         accepts_requests: bool = True,
+        signed_in: bool = False,
+        phone_number: str = "",
     ) -> str:
         """`handle` clicks the join link; returns their new user id ("" until the room opens).
 
         A returning handle keeps their `participant_uuid` and gets a new `user_id`. Attendees
-        go to the waiting room when it is on; hosts and co-hosts go straight in.
+        go to the waiting room when it is on; hosts and co-hosts go straight in. `email` is
+        reported only when `signed_in` (then with the Zoom account's user id), as Zoom does;
+        `phone_number` makes them a telephone caller. A host is signed in as the meeting's
+        host account (`host_id`); someone joining as co-host is made one as they come in
+        (Zoom then sends `participant_role_changed`).
         """
         if handle == BOT:
             raise ValueError("the bot joins with start()")
         person = self._people.get(handle)
         if person is None:
-            person = _Person(handle=handle, name=name or handle, key=self._new_key())
+            shown = handle if name is None else name
+            person = _Person(handle=handle, name=shown, key=self._new_key())
             self._people[handle] = person
         elif person.where is not _Where.AWAY or handle in self._waiting_for_host:
             return person.user_id
-        if name:
-            person.name = name
+        if name is not None:
+            person.name = name  # even "": Zoom's user_name may come empty
         person.email = email or person.email
         person.registrant_id = registrant_id or person.registrant_id
+        # The host is the meeting's owner, signed in to the account Zoom names in `host_id`.
+        person.signed_in = signed_in or role is ZoomRole.HOST
+        person.account_id = (
+            self.options.identity.host_id if role is ZoomRole.HOST else _account_id(handle)
+        )
+        person.phone_number = phone_number
         person.role = role
         person.accepts_requests = accepts_requests
         if self._ended:
@@ -849,6 +879,16 @@ class SimulatedMeeting:
             self._participant_body(wire.PARTICIPANT_JOINED, person, now),
             person.name,
         )
+        if person.role is ZoomRole.CO_HOST and not person.is_bot:
+            # `participant_joined` carries no role: Zoom reports a co-host by a role change.
+            body = wire.role_changed_body(
+                meeting=self.options.identity,
+                participant=person.wire(),
+                at=now,
+                old_role=str(ZoomRole.ATTENDEE),
+                new_role=str(ZoomRole.CO_HOST),
+            )
+            await self._emit(None, wire.PARTICIPANT_ROLE_CHANGED, body, person.name)
 
     async def _leave_meeting(self, person: _Person, now: datetime) -> None:
         self._close_presence(person.handle, now)
@@ -944,10 +984,16 @@ def _privileged(person: _Person) -> bool:
     return person.role in (ZoomRole.HOST, ZoomRole.CO_HOST)
 
 
+def _account_id(handle: str) -> str:
+    """A stable 22-character Zoom user id for a signed-in simulated person."""
+    digest = hashlib.sha256(handle.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
 def _party(person: _Person) -> wire.ChatParty:
     return wire.ChatParty(
         session_id=person.user_id,
         name=person.name,
-        email=person.email,
+        email=person.shown_email,
         party_type="host" if _privileged(person) else "guest",
     )

@@ -5,7 +5,8 @@ Pure functions that build the JSON bodies Zoom POSTs (envelope `{"event", "event
 with `x-zm-signature` / `x-zm-request-timestamp` through `webhooks.signature.sign`, the same
 rule the receiver checks. The shapes follow `shared/zoom-payloads/` (field names from Zoom's
 RIVET types): participant events carry `user_id`, `user_name`, `participant_uuid`, `email`
-and a time field (`join_time`, `leave_time` or `date_time`); chat carries
+and a time field (`join_time`, `leave_time` or `date_time`), the account user id (`id`,
+`participant_user_id`) of someone signed in and the `phone_number` of a caller; chat carries
 `payload.object.chat_message`. Times are ISO-8601 UTC with a `Z`, as Zoom sends them.
 
 Nothing here does I/O; `bot.meeting.delivery` sends what this builds.
@@ -70,6 +71,17 @@ PARTICIPANT_EVENTS: dict[str, str] = {
 }
 
 
+#: The participant events whose schema carries `phone_number` (RIVET; zoom-reference §1.5).
+_PHONE_EVENTS = frozenset(
+    {
+        PARTICIPANT_JOINED,
+        PARTICIPANT_LEFT,
+        PARTICIPANT_JOINED_WAITING_ROOM,
+        PARTICIPANT_LEFT_WAITING_ROOM,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeetingIdentity:
     """The meeting instance the webhooks are about (`payload.object` common fields)."""
@@ -87,13 +99,19 @@ class MeetingIdentity:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WireParticipant:
-    """A participant as Zoom's webhooks describe them."""
+    """A participant as Zoom's webhooks describe them.
+
+    `account_id` is the Zoom user id of someone signed in (Zoom's `id` and
+    `participant_user_id`; "" for a guest); `phone_number` is set for a telephone caller.
+    """
 
     user_id: str
     user_name: str
     participant_uuid: str
     email: str = ""
     registrant_id: str = ""
+    account_id: str = ""
+    phone_number: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,15 +203,17 @@ def participant_body(
     person: dict[str, Any] = {
         "user_id": participant.user_id,
         "user_name": participant.user_name,
-        "id": "",
+        "id": participant.account_id,
         "participant_uuid": participant.participant_uuid,
         time_field: zoom_time(at),
         "email": participant.email,
         "registrant_id": participant.registrant_id,
-        "participant_user_id": "",
+        "participant_user_id": participant.account_id,
     }
     if event == PARTICIPANT_ADMITTED:
         del person["participant_user_id"]  # not in Zoom's admitted schema (RIVET)
+    if participant.phone_number and event in _PHONE_EVENTS:
+        person["phone_number"] = participant.phone_number
     if event == PARTICIPANT_LEFT and leave_reason:
         person["leave_reason"] = leave_reason
     obj = _common(meeting)
@@ -216,7 +236,7 @@ def role_changed_body(
         "user_name": participant.user_name,
         "email": participant.email,
         "registrant_id": participant.registrant_id,
-        "participant_user_id": "",
+        "participant_user_id": participant.account_id,
         "participant_uuid": participant.participant_uuid,
         "date_time": zoom_time(at),
         "old_role": old_role,

@@ -58,7 +58,10 @@ departure or waiting-room move is dropped when a webhook about the person dated 
 later was fed already (it waited in the listener's queue while the journal was read). It
 moves the participant's `seen|` cursor, so a webhook about them dated at or before that
 moment is dropped (the bot sees a fact after Zoom dates it; should one still slip through,
-the engine treats a repeated join, arrival or departure as the same fact). Meeting start and
+the engine treats a repeated join, arrival or departure as the same fact), except an arrival
+or join that says who the person is in a way the SDK cannot (a registrant id, a signed-in
+e-mail): that one is fed as the repeat it is, so who someone is does not depend on which
+source spoke first. Meeting start and
 end are always fed from the journal (the engine takes them once). Attendance comes from the
 journal only, and so does finalising it at the end.
 
@@ -117,7 +120,9 @@ from phases.events import (
     MeetingStarted,
     Participant,
     RecordingStarted,
+    RoleChanged,
     TimerDue,
+    ZoomRole,
 )
 from phases.state import Phase, SessionState
 from storage import journal, person_keys
@@ -255,6 +260,37 @@ def _stale(cursors: dict[str, int], key: str, event_ms: int) -> bool:
     """A journaled event older than what was fed about the same key, or (about a person) not
     newer than what the bot saw of them."""
     return cursors.get(key, -1) > event_ms or cursors.get(_SEEN + key, -1) >= event_ms
+
+
+#: Where the engine has someone after each presence event it may be told twice.
+_PLACE: dict[type, str] = {ArrivedInWaitingRoom: "waiting", Joined: "meeting"}
+
+
+def _says_who(event: Event, state: SessionState, cursors: dict[str, int], event_ms: int) -> bool:
+    """A journaled arrival or join that the SDK bot saw first (stale only by the `seen|`
+    cursor, not older than a webhook already fed about them) and that tells who the person is
+    in a way the SDK cannot: a registrant id or a signed-in e-mail (`phases.identity`).
+
+    It is fed as the repeat it is, when the engine has the person in that place already (a
+    repeat changes only ids and who they are), so that evidence is not lost to which source
+    spoke first; the cursors stay as they are.
+    """
+    place = _PLACE.get(type(event))
+    participant = getattr(event, "participant", None)
+    if place is None or not isinstance(participant, Participant):
+        return False
+    if cursors.get(f"p:{participant.key}", -1) > event_ms:
+        return False
+    person = state.people.get(participant.key)
+    if person is None or person.where != place:
+        return False
+    new_registrant = bool(participant.registrant_id) and (
+        participant.registrant_id != person.registrant_id
+    )
+    new_email = participant.signed_in and (
+        not person.signed_in or participant.email != person.email
+    )
+    return new_registrant or new_email
 
 
 #: The cause key prefix of a refusal reported back to the engine (see the module docstring).
@@ -758,7 +794,12 @@ class MeetingRuntime:
                 # what the bot saw of someone covers webhooks about them up to that moment
                 seen = _SEEN + key
                 work.cursors[seen] = max(work.cursors.get(seen, -1), event_ms)
-            elif key is not None and entry_id is not None and _stale(work.cursors, key, event_ms):
+            elif (
+                key is not None
+                and entry_id is not None
+                and _stale(work.cursors, key, event_ms)
+                and not _says_who(event, work.state, work.cursors, event_ms)
+            ):
                 dropped += 1
                 _log.info(
                     "late event dropped",
@@ -789,7 +830,10 @@ class MeetingRuntime:
                 )
             work.identities.set_people(work.state.people)
             if isinstance(event, MeetingEnded) and source == "webhook":
-                # Attendance comes from the journal: finalised on the webhook's end.
+                # Attendance comes from the journal: finalised on the webhook's end. It reads
+                # who the facilitators said people are (`/admit ... as`) from the saved
+                # state, and their webhook ids from the person keys: both saved first.
+                self._save_people(db, work)
                 self._hooks.finalize(db, meeting_uuid=self.meeting_uuid, now=now)
         meeting_actions = []
         for action in planned:
@@ -832,7 +876,10 @@ class MeetingRuntime:
             seen = person_keys.commands_seen(
                 db, meeting_uuid=self.meeting_uuid, since=at - COMMAND_WINDOW
             )
-            chat, record, twin = match_command_once(chat, source=source, at=at, seen=seen)
+            names = {key: person.name for key, person in work.state.people.items()}
+            chat, record, twin = match_command_once(
+                chat, source=source, at=at, seen=seen, names=names
+            )
             if record is not None and person_keys.record_command(
                 db, meeting_uuid=self.meeting_uuid, command=record
             ):
@@ -852,7 +899,12 @@ class MeetingRuntime:
         participant = getattr(event, "participant", None)
         if not isinstance(participant, Participant):
             return event
-        person = work.identities.person(participant, source)
+        # the Zoom role an event states (a webhook's join says "attendee" for anyone but
+        # the host: only a stronger one there is a statement)
+        role = event.role if isinstance(event, RoleChanged) else None
+        if isinstance(event, Joined) and event.role is not ZoomRole.ATTENDEE:
+            role = event.role
+        person = work.identities.person(participant, source, role=role)
         changed: Event = dataclasses.replace(event, participant=person)  # type: ignore[arg-type]
         return changed
 
@@ -871,14 +923,7 @@ class MeetingRuntime:
                     ended=True,
                 )
             return
-        if work.identities.new:
-            person_keys.record_person_ids(
-                db,
-                meeting_uuid=self.meeting_uuid,
-                ids=work.identities.new,
-                now=work.now_wall,
-            )
-            work.identities.new = []
+        self._save_ids(db, work)
         if work.state.phase == Phase.ENDED and not work.loaded_ended:
             _log.info(
                 "person ids compared",
@@ -896,6 +941,24 @@ class MeetingRuntime:
             owner=self._owner,
             now=work.now_wall,
         )
+        self._save_state(db, work)
+
+    def _save_ids(self, db: Session, work: _Work) -> None:
+        if work.identities.new:
+            person_keys.record_person_ids(
+                db,
+                meeting_uuid=self.meeting_uuid,
+                ids=work.identities.new,
+                now=work.now_wall,
+            )
+            work.identities.new = []
+
+    def _save_people(self, db: Session, work: _Work) -> None:
+        """The person ids and the engine state as they are now (before attendance reads them)."""
+        self._save_ids(db, work)
+        self._save_state(db, work)
+
+    def _save_state(self, db: Session, work: _Work) -> None:
         rs.save_state(
             db,
             meeting_uuid=self.meeting_uuid,

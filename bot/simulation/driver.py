@@ -112,6 +112,8 @@ class ScenarioRun:
         webhooks_failed: deliveries not answered 200/204.
         journaled: journal entries stored for the meeting.
         phases: the phases entered, in order.
+        state: the engine's state at the end, as the runtime saved it (None if no session
+            started): who the bot took each person for, and why.
     """
 
     timeline: Timeline
@@ -123,6 +125,7 @@ class ScenarioRun:
     webhooks_failed: int = 0
     journaled: int = 0
     phases: list[str] = field(default_factory=list)
+    state: SessionState | None = None
 
 
 def simulated_zoom(scenario: Scenario, *, secret: str, clock: Callable[[], datetime]) -> ZoomSide:
@@ -303,6 +306,7 @@ class _Run:
                     webhooks_sent=len(self.delivery.attempts),
                     webhooks_failed=sum(1 for a in self.delivery.attempts if not a.ok),
                     journaled=self._journaled(),
+                    state=self._state(),
                 )
                 self._finish(result)
         finally:
@@ -420,10 +424,14 @@ class _Run:
             record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         return record is not None and record.ended
 
-    def _final_phase(self) -> str:
+    def _state(self) -> SessionState | None:
         with session_scope(self._db()) as db:
             record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
-        return "" if record is None else str(SessionState.from_json(record.state_json).phase)
+        return None if record is None else SessionState.from_json(record.state_json)
+
+    def _final_phase(self) -> str:
+        state = self._state()
+        return "" if state is None else str(state.phase)
 
     def _journaled(self) -> int:
         with session_scope(self._db()) as db:

@@ -76,7 +76,12 @@ class ZoomSide(Protocol):
         registrant_id: str = "",
         role: ZoomRole = ZoomRole.ATTENDEE,
         accepts_requests: bool = True,
-    ) -> str: ...
+        signed_in: bool = False,
+        phone_number: str = "",
+    ) -> str:
+        """`handle` joins, showing `name`; `email` reaches Zoom's reports only when
+        `signed_in`; `phone_number` makes them a telephone caller."""
+        ...
 
     async def person_leaves(self, handle: str) -> None: ...
 
@@ -104,10 +109,14 @@ async def play(meeting: ZoomSide, scenario: Scenario, event: ScenarioEvent) -> d
     ok = True
     if event.do == "join":
         person = scenario.person(who)
+        shown = person.presents
         await meeting.person_joins(
             who,
-            email=person.email,
-            registrant_id=person.registrant_id,
+            name=shown.name,
+            email=shown.email,
+            registrant_id=shown.registrant_id,
+            signed_in=shown.signed_in,
+            phone_number=shown.phone,
             role=person.zoom_role,
             accepts_requests=person.accepts_requests,
         )

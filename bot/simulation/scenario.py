@@ -6,11 +6,22 @@ A scenario names the scheduled start, the agenda, the people and what they do::
     start = "2026-12-02T19:00:00-05:00"   # scheduled start: the meditation begins here
     agenda = "default"                    # or a path to an agenda TOML (relative to this file)
     bot_role = "host"                     # optional: host | co-host | attendee
+    admit_by_name = true                  # optional: [group] admit_by_name
 
     [[person]]
-    name = "Anna"              # display name shown in Zoom (and the roster name)
+    name = "Anna"              # the roster display name (and the name Zoom shows)
     role = "member"            # member | facilitator | guest (guest = not on the roster)
-    email = "anna@example.org" # optional
+    first_name = "Anna"        # optional roster first and last name
+    last_name = "Smith"
+    email = "anna@example.org" # optional: roster e-mail; Zoom reports it only if signed_in
+    registrant_id = "reg-a1"   # optional: on the roster, and what Zoom reports when they join
+    signed_in = true           # optional: joins signed in to their Zoom account (`email`)
+    phone = "+14165550142"     # optional: dials in by telephone
+    standing = "active"        # optional: active | inactive (removed by a later roster
+                               # import) | not_enrolled (not in the current closed module)
+    joins_as = "Dr. Anna Smith"  # optional: the display name Zoom shows instead of `name`,
+                               # or a table: { name, email, registrant_id, signed_in, phone }
+                               # (`registrant_id = ""` = joins by the meeting's plain link)
     accepts_requests = true    # optional: accepts ask-to-unmute / ask-to-start-video
     zoom_role = "attendee"     # optional: host | co-host | attendee
 
@@ -26,8 +37,10 @@ A scenario names the scheduled start, the agenda, the people and what they do::
 An agenda TOML holds `AgendaSettings` keys at the top level, or is a settings file whose
 `[agenda]` section is used (its other sections are ignored).
 
-`load_scenario` validates everything, including the story itself (nobody leaves before they
-joined or speaks when absent, nothing happens after the meeting ended), and raises
+Events name people by `name` (`who`, `to`), whatever they show in Zoom, so two people may
+show the same display name. `load_scenario` validates everything, including the story
+itself (nobody leaves before they joined or speaks when absent, a telephone caller neither
+chats nor shows video, nothing happens after the meeting ended), and raises
 `ScenarioError` naming the field and the person or event number (1-based, in file order),
 so a bad file never half-runs. Events run in time order; events at the same time keep their
 file order.
@@ -38,7 +51,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -50,10 +63,11 @@ from bot.config import AgendaSettings, Settings
 from phases.agenda import Agenda
 from phases.errors import BalintError
 from phases.events import ZoomRole
-from phases.roster import RosterEntry
+from phases.roster import STANDINGS, RosterEntry, Standing
 
 __all__ = [
     "ACTIONS",
+    "JoinSpec",
     "PersonSpec",
     "Scenario",
     "ScenarioError",
@@ -81,8 +95,24 @@ ACTIONS = (
 _OFFSET = re.compile(r"^(-)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ROLES = ("member", "facilitator", "guest")
 _ZOOM_ROLES = {str(role): role for role in ZoomRole}
-_MEETING_KEYS = {"start", "agenda", "bot_role", "mute_on_entry", "video_on_entry"}
-_PERSON_KEYS = {"name", "role", "email", "accepts_requests", "zoom_role", "registrant_id"}
+_MEETING_KEYS = {"start", "agenda", "bot_role", "mute_on_entry", "video_on_entry", "admit_by_name"}
+_PERSON_KEYS = {
+    "name",
+    "role",
+    "email",
+    "accepts_requests",
+    "zoom_role",
+    "registrant_id",
+    "first_name",
+    "last_name",
+    "signed_in",
+    "phone",
+    "standing",
+    "joins_as",
+}
+_JOIN_KEYS = {"name", "email", "registrant_id", "signed_in", "phone"}
+#: What a telephone caller cannot do.
+_NOT_BY_PHONE = ("say", "video_on", "video_off", "record")
 _EVENT_KEYS = {"at", "who", "do", "text", "to"}
 
 
@@ -94,8 +124,19 @@ _Fail = Callable[[str, str], ScenarioError]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JoinSpec:
+    """How a person presents in Zoom: what the meeting reports about them when they join."""
+
+    name: str
+    email: str = ""
+    registrant_id: str = ""
+    signed_in: bool = False
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PersonSpec:
-    """One person of the scenario."""
+    """One person of the scenario: their roster line and how they join (`joins`)."""
 
     name: str
     role: ScenarioRole
@@ -103,6 +144,17 @@ class PersonSpec:
     registrant_id: str = ""
     accepts_requests: bool = True
     zoom_role: ZoomRole = ZoomRole.ATTENDEE
+    first_name: str = ""
+    last_name: str = ""
+    standing: Standing = "active"
+    joins: JoinSpec | None = None
+
+    @property
+    def presents(self) -> JoinSpec:
+        """What Zoom reports about them (by default: their roster name, e-mail, registrant)."""
+        if self.joins is not None:
+            return self.joins
+        return JoinSpec(name=self.name, email=self.email, registrant_id=self.registrant_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +199,9 @@ class Scenario:
                 role="facilitator" if p.role == "facilitator" else "member",
                 email=p.email,
                 registrant_id=p.registrant_id,
+                first_name=p.first_name,
+                last_name=p.last_name,
+                standing=p.standing,
             )
             for p in self.persons
             if p.role != "guest"
@@ -231,6 +286,9 @@ def parse_scenario(
     video_on_entry = _bool(
         meeting.get("video_on_entry", True), "[meeting] field 'video_on_entry'", fail
     )
+    if "admit_by_name" in meeting:
+        admit = _bool(meeting["admit_by_name"], "[meeting] field 'admit_by_name'", fail)
+        agenda = replace(agenda, admit_by_name=admit)
 
     persons = _parse_persons(data.get("person", []), fail)
     names = {p.name for p in persons}
@@ -350,23 +408,61 @@ def _parse_persons(raw: Any, fail: _Fail) -> tuple[PersonSpec, ...]:
         role = table.get("role", "member")
         if role not in _ROLES:
             raise fail(f"{where} field 'role'", f"{role!r} is not one of {', '.join(_ROLES)}")
+        email = _text(table.get("email"), f"{where} field 'email'", fail)
+        registrant_id = _text(table.get("registrant_id"), f"{where} field 'registrant_id'", fail)
+        standing = table.get("standing", "active")
+        if standing not in STANDINGS:
+            raise fail(
+                f"{where} field 'standing'", f"{standing!r} is not one of {', '.join(STANDINGS)}"
+            )
+        if standing != "active" and role == "guest":
+            raise fail(f"{where} field 'standing'", "a guest is not on the roster")
+        own = JoinSpec(
+            name=name,
+            email=email,
+            registrant_id=registrant_id,
+            signed_in=_bool(table.get("signed_in", False), f"{where} field 'signed_in'", fail),
+            phone=_text(table.get("phone"), f"{where} field 'phone'", fail).strip(),
+        )
         persons.append(
             PersonSpec(
                 name=name,
                 role=role,
-                email=_text(table.get("email"), f"{where} field 'email'", fail),
-                registrant_id=_text(
-                    table.get("registrant_id"), f"{where} field 'registrant_id'", fail
-                ),
+                email=email,
+                registrant_id=registrant_id,
                 accepts_requests=_bool(
                     table.get("accepts_requests", True), f"{where} field 'accepts_requests'", fail
                 ),
                 zoom_role=_zoom_role(
                     table.get("zoom_role", "attendee"), f"{where} field 'zoom_role'", fail
                 ),
+                first_name=_text(table.get("first_name"), f"{where} field 'first_name'", fail),
+                last_name=_text(table.get("last_name"), f"{where} field 'last_name'", fail),
+                standing=standing,
+                joins=_parse_joins(table.get("joins_as"), own, f"{where} field 'joins_as'", fail),
             )
         )
     return tuple(persons)
+
+
+def _parse_joins(value: Any, own: JoinSpec, where: str, fail: _Fail) -> JoinSpec:
+    """`joins_as`: a display name, or a table overriding what Zoom reports at the join."""
+    if value is None:
+        return own
+    if isinstance(value, str):
+        return replace(own, name=value)
+    if not isinstance(value, dict):
+        raise fail(where, "expected a display name or a table { name, email, registrant_id, ... }")
+    _no_unknown_keys(value, _JOIN_KEYS, where, fail)
+    return JoinSpec(
+        name=_text(value.get("name", own.name), f"{where} 'name'", fail),
+        email=_text(value.get("email", own.email), f"{where} 'email'", fail),
+        registrant_id=_text(
+            value.get("registrant_id", own.registrant_id), f"{where} 'registrant_id'", fail
+        ),
+        signed_in=_bool(value.get("signed_in", own.signed_in), f"{where} 'signed_in'", fail),
+        phone=_text(value.get("phone", own.phone), f"{where} 'phone'", fail).strip(),
+    )
 
 
 def _parse_events(raw: Any, names: set[str], fail: _Fail) -> list[ScenarioEvent]:
@@ -437,6 +533,10 @@ def _check_story(scenario: Scenario, fail: _Fail) -> None:
         if event.who not in present:
             raise fail(
                 f"{where} field 'do'", f"{event.who!r} cannot {event.do}: not in the meeting"
+            )
+        if event.do in _NOT_BY_PHONE and scenario.person(event.who).presents.phone:
+            raise fail(
+                f"{where} field 'do'", f"{event.who!r} joins by telephone and cannot {event.do}"
             )
         if event.do == "leave":
             del present[event.who]

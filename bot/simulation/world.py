@@ -5,7 +5,9 @@ each needs one. Everything is derived from the scenario, so both run from a fres
 nothing configured: the group's schedule is the scenario's start, the agenda is
 the scenario's agenda, the roster is the scenario's members and facilitators with synthetic
 PHI (health numbers from `storage.health_number.generate`, which pass the check digit but
-belong to nobody), and the data key is a throw-away one unless `BALINT_DATA_KEY` is set.
+belong to nobody), enrolled in the module the group's calendar puts the evening in (the
+group runs closed modules) as the scenario says, and the data key is a throw-away one unless
+`BALINT_DATA_KEY` is set.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
+from bot.calendar import calendar_from_settings
 from bot.config import (
     AgendaSettings,
     BillingSettings,
@@ -96,6 +99,7 @@ def scenario_settings(
     weekday: Weekday = get_args(Weekday)[local.weekday()]
     agenda = scenario.agenda.to_dict()
     agenda.pop("bot_name", None)
+    admit_by_name = bool(agenda.pop("admit_by_name", True))
     return Settings(
         zoom=ZoomSettings(
             webhook_secret_tokens=[SecretStr(secret)], bot_name=scenario.agenda.bot_name
@@ -109,6 +113,7 @@ def scenario_settings(
             start_time=local.time().replace(tzinfo=None),
             # the demo runs any day of the year: a calendar without the summer break
             calendar=CalendarSettings(breaks=[]),
+            admit_by_name=admit_by_name,
         ),
         agenda=AgendaSettings(**agenda, messages=dict(scenario.messages)),
         bot=BotSettings(meeting_adapter="simulator"),
@@ -128,13 +133,18 @@ def scenario_settings(
 _DEMO_DECISIONS: tuple[str | None, ...] = ("311", "309", "300", "311", "905", "309", "311", None)
 
 
-def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
+def roster_csv(
+    scenario: Scenario, *, module: str | None = None, seed: int = 2026, removed: bool = True
+) -> str:
     """The scenario's members and facilitators as a roster CSV with synthetic PHI.
 
     Members get a generated health number, a version code, a birth date and the physician's
     billing decision (`_DEMO_DECISIONS`, in turn); facilitators get none (they are not
-    billed). Guests are not on the roster. The virtual-care relationship is dated two months
-    before the scenario's evening.
+    billed). Guests are not on the roster; people whose standing is `inactive` only when
+    `removed` (the earlier import that still listed them). Members are enrolled in `module`
+    (the module the group's calendar puts the scenario's evening in), unless their standing
+    is `not_enrolled`. The virtual-care relationship is dated two months before the
+    scenario's evening.
     """
     rng = random.Random(seed)
     seen_in_person = scenario.start.date() - timedelta(days=60)
@@ -143,17 +153,18 @@ def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
     writer = csv.DictWriter(out, fieldnames=ROSTER_HEADERS, lineterminator="\n")
     writer.writeheader()
     for person in scenario.persons:
-        if person.role == "guest":
+        if person.role == "guest" or (person.standing == "inactive" and not removed):
             continue
         first, _, last = person.name.partition(" ")
         row = dict.fromkeys(ROSTER_HEADERS, "")
         row.update(
-            first_name=first,
-            last_name=last or "Demo",
+            first_name=person.first_name or first,
+            last_name=person.last_name or last or "Demo",
             display_name=person.name,
             email=person.email,
             role=person.role,
             registrant_id=person.registrant_id,
+            modules=module if module and person.standing != "not_enrolled" else "",
         )
         if person.role == "member":
             born = date(1960 + rng.randint(0, 30), rng.randint(1, 12), rng.randint(1, 28))
@@ -200,16 +211,25 @@ def build_world(
     upgrade(settings.storage.url)
     engine = make_engine(settings.storage.url)
     try:
-        rows = parse_roster(roster_csv(scenario), today=now.date())
-        with session_scope(make_session_factory(engine)) as session:
-            import_roster(
-                session,
-                group_name=settings.group.name,
-                rows=rows,
-                keyring=Keyring.from_text(key),
-                now=now,
-                command="demo roster",
-            )
+        # the module the service will match the evening to (`ServiceHooks.start_session`)
+        calendar = calendar_from_settings(settings.group, settings.agenda)
+        span = calendar.module_on(calendar.local(scenario.start).date())
+        module = span.name if span is not None else None
+        imports = [roster_csv(scenario, module=module)]
+        if any(p.standing == "inactive" for p in scenario.persons):
+            # A later import that no longer lists them makes them inactive, as in a group.
+            imports.append(roster_csv(scenario, module=module, removed=False))
+        for text in imports:
+            rows = parse_roster(text, today=now.date())
+            with session_scope(make_session_factory(engine)) as session:
+                import_roster(
+                    session,
+                    group_name=settings.group.name,
+                    rows=rows,
+                    keyring=Keyring.from_text(key),
+                    now=now,
+                    command="demo roster",
+                )
     finally:
         engine.dispose()
     return ServiceWorld(

@@ -5,8 +5,10 @@
 confidential and runs from a roster, so: waiting room on (the bot admits people), join before
 host off (nobody is alone in the room before the bot opens it), no automatic recording,
 registration required with automatic approval (each member has a personal link and Zoom's
-events carry their registrant id), mute on entry, and the bot's Zoom user an alternative host
-(so its ZAK lets it open the room as host, or arrive as co-host). Zoom setting names:
+events carry their registrant id, the only way the bot knows who someone is beyond the name
+they type: a warning says what the group gives up without it), mute on entry, and the bot's
+Zoom user an alternative host (so its ZAK lets it open the room as host, or arrive as
+co-host). Zoom setting names:
 https://developers.zoom.us/docs/api/meetings/#tag/meetings/PATCH/meetings/{meetingId}.
 """
 
@@ -17,7 +19,15 @@ from typing import Any
 
 from bot.zoom_api.models import Meeting, User
 
-__all__ = ["Check", "check_meeting", "fixes_for"]
+__all__ = ["NAMES_ONLY", "Check", "check_meeting", "fixes_for"]
+
+#: What a group gives up when Zoom does not say who people are (docs/identity.md).
+NAMES_ONLY = (
+    "anyone with the link who types a member's name is let in as that member and counted "
+    "for attendance and billing (with [group] admit_by_name = true); two people showing one "
+    "name and phone callers wait for a facilitator; only the Zoom host and co-hosts can use "
+    "the commands, so a co-leader must be made co-host every evening"
+)
 
 #: Meeting types that accept registration: scheduled (2) and recurring with a fixed time (8).
 _REGISTRABLE_TYPES = frozenset({2, 8})
@@ -35,6 +45,8 @@ class Check:
         detail: what was found (shown when it fails).
         fix: what to do about it (shown when it fails).
         fixable: `doctor --fix` can repair it through the REST API.
+        warn: a warning: shown as WARN, and it does not make `doctor` fail.
+        gives_up: what the group gives up while it does not hold (shown when it fails).
     """
 
     name: str
@@ -42,6 +54,8 @@ class Check:
     detail: str = ""
     fix: str = ""
     fixable: bool = False
+    warn: bool = False
+    gives_up: str = ""
 
 
 def _on_off(value: bool) -> str:
@@ -90,6 +104,21 @@ def check_meeting(meeting: Meeting, bot_user: User) -> list[Check]:
             detail=f"approval_type is {s.approval_type} (0 automatic, 1 manual, 2 none)",
             fix="require registration with automatic approval",
             fixable=meeting.type in _REGISTRABLE_TYPES,
+        ),
+        Check(
+            name="Zoom says who people are (registration or sign-in required)",
+            ok=s.approval_type in (0, 1) or s.meeting_authentication,
+            detail=(
+                f"approval_type is {s.approval_type} and meeting_authentication is "
+                f"{_on_off(s.meeting_authentication)}: the bot knows people only by the name "
+                "they type"
+            ),
+            gives_up=NAMES_ONLY,
+            fix=(
+                "require registration (doctor --fix does) and send each member their own link "
+                "with `balint-bot registrants sync` (docs/identity.md)"
+            ),
+            warn=True,
         ),
         Check(
             name="mute on entry",

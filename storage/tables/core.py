@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -149,6 +150,9 @@ class Member(Base):
     #: The last four digits only, so `roster list` can show the masked form without the key.
     health_number_last4: Mapped[str] = mapped_column(String(4), default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: "active", or "inactive" once a later roster import no longer lists them (the row is
+    #: kept for attendance and billing history; the bot no longer admits them).
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
     __table_args__ = (UniqueConstraint("group_id", "name_key"),)
 
@@ -183,6 +187,9 @@ class PresenceRow(Base):
     #: How Zoom says this join came in: `video` (a Zoom client), `telephone` (dial-in), or
     #: "" when the event does not say (only joins carry it).
     modality: Mapped[str] = mapped_column(String(16), default="")
+    #: A telephone caller (never matched by name), on every fact Zoom sends with a
+    #: `phone_number`; the same test as a `telephone` join (`webhooks.translate.dialed_in`).
+    phone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AttendanceRecord(Base):

@@ -70,14 +70,12 @@ class SdkZoom:
             webhooks=self.hooks,
         )
         self.sdk = FakeZoomSdk(self.world)
-        facilitators = [p.name for p in scenario.persons if p.role == "facilitator"]
         self.meeting = SdkMeeting(
             self.sdk,
             SdkThread(self.loop, asyncio.get_running_loop()),
             meeting_id=str(self.world.meeting_number),
             rest=_CloudRecordingRest(self.world),  # type: ignore[arg-type]
             options=MANUAL_POLLING,
-            facilitator_names=facilitators,
         )
         self._bot_name = scenario.agenda.bot_name
         self._uuid = identity.uuid
@@ -171,14 +169,19 @@ class SdkZoom:
         registrant_id: str = "",
         role: ZoomRole = ZoomRole.ATTENDEE,
         accepts_requests: bool = True,
+        signed_in: bool = False,
+        phone_number: str = "",
     ) -> str:
         def come_in() -> int:
             return self.world.person_joins(
-                name or handle,
+                handle,
+                shown=name,
                 role=_ROLES[role],
                 accepts_requests=accepts_requests,
                 email=email,
                 registrant_id=registrant_id,
+                signed_in=signed_in,
+                phone_number=phone_number,
             )
 
         if not self.running:  # the room is not open yet: they wait for it

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
-from bot.simulation.scenario import load_scenario
+from bot.simulation.scenario import Scenario, load_scenario, parse_scenario
 from bot.simulation.world import build_world
 from storage import person_keys
 from storage.db import make_engine, make_session_factory, session_scope
@@ -39,7 +39,10 @@ class Run:
 
 
 def _run(name: str, folder: Path, *, on_sdk: bool) -> Run:
-    scenario = load_scenario(SCENARIOS / name)
+    return _run_scenario(load_scenario(SCENARIOS / name), folder, on_sdk=on_sdk)
+
+
+def _run_scenario(scenario: Scenario, folder: Path, *, on_sdk: bool) -> Run:
     world = build_world(scenario, out_dir=folder, data_key=None, meeting_id=MEETING_ID, now=NOW)
     zoom = sdk_zoom if on_sdk else None
     run = asyncio.run(run_scenario(scenario, world=world, zoom=zoom))
@@ -158,3 +161,96 @@ def test_each_command_runs_once_though_both_sources_deliver_it(both, name):
     assert webhook and len(webhook) == len(seen)
     assert {v: k for k, v in webhook.items()} == seen
     assert not set(webhook) & set(seen)  # the ids really differ
+
+
+# -- who is who (issue 13), on both adapters -----------------------------------------------
+
+
+def chats_to(run: ScenarioRun, to: str) -> list[dict[str, Any]]:
+    return [r for r in actions(run, "send_chat") if r["to"] == to]
+
+
+def test_strangers_with_a_facilitators_first_name_are_neither_let_in_nor_obeyed_by_both(both):
+    for found in both("impostor.toml"):
+        assert actions(found.run, "admit", "Helen Visitor") == []
+        assert [r["t"] for r in chats_to(found.run, "Fay Impostor")] == [780.0, 810.0, 840.0]
+        assert actions(found.run, "put_in_waiting_room") == []
+        assert found.run.phases == ["meditation", "case_call", "closing", "ended"]
+
+
+def test_a_leader_through_her_registration_link_leads_on_both(both):
+    # The SDK sees only "Dr. Maya Reyes"; her registrant id comes by webhook alone.
+    for found in both("titles-and-full-names.toml"):
+        assert "presentation" in found.run.phases
+        assert found.run.state is not None
+        evidence = {p.name: p.evidence for p in found.run.state.people.values()}
+        assert evidence == {
+            "Dr. Maya Reyes": "registrant",
+            "Dr. Omar Haddad": "full_name",
+            "Dr Chloe": "display_name",  # "Chloe", the title dropped
+            "Dr. Anna Smith": "full_name",
+        }
+
+
+def test_a_phone_caller_is_held_and_counted_as_the_member_named_on_both(both):
+    for found in both("phone-caller.toml"):
+        told = chats_to(found.run, "facilitators")
+        assert [r["t"] for r in told] == [960.0] and "by phone" in told[0]["text"]
+        assert [r["t"] for r in actions(found.run, "admit", "416****142")] == [1020.0]
+        assert found.run.state is not None
+        [caller] = [p for p in found.run.state.people.values() if p.phone]
+        assert (caller.roster_name, caller.evidence) == ("Ben", "confirmed")
+
+
+def test_a_co_host_and_the_host_have_their_rights_from_zoom_on_both(both):
+    for found in both("presenter-mirror.toml"):
+        assert found.run.state is not None
+        roles = {p.name: str(p.zoom_role) for p in found.run.state.people.values()}
+        assert roles["Anna"] == "co-host"
+
+
+_SIGNED_IN = {
+    "meeting": {"start": "2026-12-02T19:00:00-05:00"},
+    "person": [
+        # a leader signed in to the clinic's Zoom account: her e-mail is what Zoom vouches for
+        {
+            "name": "Helen",
+            "role": "facilitator",
+            "email": "helen@clinic.example",
+            "signed_in": True,
+        },
+        {"name": "Anna", "role": "member"},
+        # a stranger who types the leader's e-mail into the join form: not signed in
+        {
+            "name": "Mallory",
+            "role": "guest",
+            "joins_as": {"name": "Helen", "email": "helen@clinic.example"},
+        },
+    ],
+    "event": [
+        {"at": "-10m", "who": "Helen", "do": "join"},
+        {"at": "-8m", "who": "Anna", "do": "join"},
+        {"at": "2m", "who": "Mallory", "do": "join"},
+        {"at": "11m", "who": "Helen", "do": "say", "text": "/case Anna"},
+        {"at": "106m", "who": "Helen", "do": "end_meeting"},
+    ],
+}
+
+
+def test_only_a_signed_in_email_counts_on_both(tmp_path: Path) -> None:
+    scenario = parse_scenario(_SIGNED_IN)
+    simulated = _run_scenario(scenario, tmp_path / "simulated", on_sdk=False)
+    sdk = _run_scenario(scenario, tmp_path / "sdk", on_sdk=True)
+    assert story(sdk.run) == story(simulated.run)
+    for found in (simulated, sdk):
+        # Helen leads by her vouched e-mail; the second "Helen" is held and announced.
+        assert "presentation" in found.run.phases
+        assert [r["t"] for r in actions(found.run, "admit", "Helen")] == [-600.0]
+        [told] = [r for r in chats_to(found.run, "facilitators") if r["t"] == 120.0]
+        assert "someone showing as Helen is already here" in told["text"]
+        assert found.run.state is not None
+        helens = [p for p in found.run.state.people.values() if p.name == "Helen"]
+        assert sorted((p.evidence, p.email) for p in helens) == [
+            ("display_name", ""),  # the typed e-mail was never reported, nor taken as hers
+            ("email", "helen@clinic.example"),
+        ]

@@ -61,13 +61,22 @@ def settings_for(url: str) -> Settings:
     )
 
 
+def registrant_id_of(name: str) -> str:
+    """The Zoom registrant id `seed_roster` gives a facilitator called `name`."""
+    return f"reg-{name.casefold()}"
+
+
 def seed_roster(engine: Engine, people: dict[str, str]) -> None:
-    """Import a roster: display name -> role; members get generated health numbers."""
+    """Import a roster: display name -> role; members get generated health numbers, and a
+    facilitator the registrant id `reg-<name>` (`registrant_id_of`), which they must join
+    with to have a facilitator's rights."""
     rng = random.Random(7)
     lines = [",".join(ROSTER_HEADERS)]
     for name, role in people.items():
         row = dict.fromkeys(ROSTER_HEADERS, "")
         row.update(first_name=name, last_name="Test", display_name=name, role=role)
+        if role == "facilitator":
+            row.update(registrant_id=registrant_id_of(name))
         if role == "member":
             row.update(health_number=generate(rng), province="ON", birth_date="1980-01-01")
         lines.append(",".join(row[key] for key in ROSTER_HEADERS))

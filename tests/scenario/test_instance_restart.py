@@ -66,7 +66,7 @@ async def test_a_restart_with_the_same_instance_id_admits_the_held_latecomer_at_
 
     async with running(settings, engine=engine, meeting=meeting, clock=clock) as svc:
         await meeting.start()
-        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
         await svc.settle()
         clock.set(SCHEDULED_START + timedelta(minutes=3))
         await svc.settle()

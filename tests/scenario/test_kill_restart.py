@@ -88,7 +88,9 @@ app = build_service(settings, lease_ttl=timedelta(seconds=2), sweep_interval=0.2
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), workers=1, log_config=None)
 """
 
-FAY = wire.WireParticipant(user_id="16778240", user_name="Fay", participant_uuid="uuid-fay")
+FAY = wire.WireParticipant(
+    user_id="16778240", user_name="Fay", participant_uuid="uuid-fay", registrant_id="reg-fay"
+)
 ANNA = wire.WireParticipant(user_id="16779264", user_name="Anna", participant_uuid="uuid-anna")
 BEN = wire.WireParticipant(user_id="16780288", user_name="Ben", participant_uuid="uuid-ben")
 
@@ -235,6 +237,8 @@ def _seed_roster(url: str) -> None:
         row.update(first_name=name, last_name="Test", display_name=name, role=role)
         if role == "member":
             row.update(health_number=generate(rng), province="ON", birth_date="1980-01-01")
+        else:  # Fay joins through her registration link: Zoom's registrant id gives her rights
+            row.update(registrant_id="reg-fay")
         lines.append(",".join(row[key] for key in ROSTER_HEADERS))
     engine = make_engine(url)
     try:

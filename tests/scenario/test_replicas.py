@@ -140,7 +140,7 @@ async def test_two_replicas_process_each_event_once_in_order_and_take_over(pg_ur
             transport = Alternating([svc_a.client, svc_b.client], settings.server.webhook_path)
             meeting.set_webhook_sink(WebhookDelivery(transport=transport).sink(clock))
             await meeting.start()
-            await meeting.person_joins("fay", name="Fay")
+            await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
             await _settle(svc_a, svc_b)
             clock.set(clock() + timedelta(seconds=2))
             await meeting.person_joins("anna", name="Anna")

@@ -51,7 +51,7 @@ async def test_latecomer_held_in_meditation_is_admitted_once_after_a_restart(
 
     async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
         await meeting.start()
-        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
         await svc.settle()
         clock.set(clock() + timedelta(minutes=5))
         await meeting.person_joins("anna", name="Anna")
@@ -108,7 +108,7 @@ async def test_commands_and_the_mirror_survive_a_restart_and_run_once(
 
     async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
         await meeting.start()
-        await meeting.person_joins("fay", name="Fay")
+        await meeting.person_joins("fay", name="Fay", registrant_id="reg-fay")
         # a co-host: Zoom lets her unmute behind the mirror, so the bot has to answer
         await meeting.person_joins("anna", name="Anna", role=ZoomRole.CO_HOST)
         await svc.settle()

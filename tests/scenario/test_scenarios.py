@@ -20,6 +20,7 @@ import pytest
 from bot.meeting import zoom_wire as wire
 from bot.simulation.driver import ScenarioRun, run_scenario
 from bot.simulation.scenario import load_scenario
+from phases.messages import DEFAULT_MESSAGES
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 
@@ -53,13 +54,18 @@ def phases(result: ScenarioRun) -> list[str]:
     return [r["to"] for r in records(result, "phase")]
 
 
-def test_there_are_the_seven_example_scenarios():
+def test_there_are_the_twelve_example_scenarios():
     assert sorted(p.name for p in SCENARIOS.glob("*.toml")) == [
         "drop-and-rejoin.toml",
+        "impostor.toml",
         "latecomers.toml",
         "monthly-two-leaders.toml",
         "normal-session.toml",
+        "phone-caller.toml",
         "presenter-mirror.toml",
+        "roster-standing.toml",
+        "same-name.toml",
+        "titles-and-full-names.toml",
         "two-cases.toml",
         "unknown-guest.toml",
     ]
@@ -249,3 +255,121 @@ def test_an_attendee_bot_is_refused_by_zoom_and_the_timeline_says_so():
         "ok": False,
         "error": "not_privileged",
     }
+
+
+# -- who is who (issue 13) ------------------------------------------------------------------------
+
+
+def test_strangers_with_a_facilitators_first_name_are_never_let_in_nor_obeyed():
+    result = simulate("impostor.toml")
+    # Before any facilitator is there, the stranger is told one will come, nothing more.
+    assert [(r["t"], r["text"]) for r in chats_to(result, "waiting_room")] == [
+        (-840.0, DEFAULT_MESSAGES["waiting_for_facilitator"])
+    ]
+    told = [(r["t"], r["text"]) for r in chats_to(result, "facilitators")]
+    assert [t for t, _ in told] == [-720.0, 180.0]  # Helen, as she arrives; then Fay Impostor
+    assert "Helen Visitor" in told[0][1] and "Perhaps Helen?" in told[0][1]
+    assert "Fay Impostor" in told[1][1] and "Perhaps Fay?" in told[1][1]
+    # The bot admits neither, not even at the meditation's end; Helen lets in one by hand.
+    assert actions(result, "admit", "Helen Visitor") == []
+    assert [r["t"] for r in actions(result, "admit", "Fay Impostor")] == [720.0]
+    # Her /hold Anna, /next and /end are refused privately; nothing moves.
+    refusals = chats_to(result, "Fay Impostor")
+    assert [r["t"] for r in refusals] == [780.0, 810.0, 840.0]
+    assert all("commands are for the facilitators" in r["text"] for r in refusals)
+    assert actions(result, "put_in_waiting_room") == []
+    assert phases(result) == ["meditation", "case_call", "closing", "ended"]
+
+
+def test_titles_and_full_names_find_the_roster_and_a_name_gives_no_commands():
+    result = simulate("titles-and-full-names.toml")
+    admitted = {r["target"]: r["t"] for r in actions(result, "admit")}
+    assert admitted == {
+        "Dr. Maya Reyes": -780.0,
+        "Dr. Omar Haddad": -660.0,
+        "Dr Chloe": -540.0,
+        "Dr. Anna Smith": -420.0,
+    }
+    assert chats_to(result, "facilitators")[0]["t"] > 0  # nobody was announced as unknown
+    [omar] = chats_to(result, "Dr. Omar Haddad")
+    assert omar["t"] == -300.0 and "registration link" in omar["text"]
+    # Maya, through her registration link, leads: her /case starts the presentation.
+    assert "presentation" in phases(result)
+    assert [r["text"] for r in chats_to(result, "everyone") if r["t"] == 660.0] == [
+        "Thank you, Anna. Please tell us what happened."
+    ]
+
+
+def test_a_phone_caller_is_held_and_a_facilitator_names_them():
+    result = simulate("phone-caller.toml")
+    caller = "416****142"
+    joined = [
+        w.json()["payload"]["object"]["participant"]
+        for w in result.meeting.webhooks
+        if w.event == wire.PARTICIPANT_JOINED_WAITING_ROOM and w.name == caller
+    ]
+    assert [j["phone_number"] for j in joined] == ["+14165550142"]  # as Zoom reports a caller
+    told = chats_to(result, "facilitators")
+    assert [r["t"] for r in told] == [960.0] and "by phone" in told[0]["text"]
+    assert [r["t"] for r in actions(result, "admit", caller)] == [1020.0]
+    assert [r["text"] for r in chats_to(result, "Helen")] == [f"Letting {caller} in as Ben."]
+    assert result.state is not None
+    assert result.state.people[result.meeting.key_of("Ben by phone")].roster_name == "Ben"
+
+
+def test_removed_and_not_enrolled_members_are_held_and_the_facilitator_told():
+    result = simulate("roster-standing.toml")
+    told = [r["text"] for r in chats_to(result, "facilitators")]
+    assert told == [
+        "Omar is in the waiting room but is no longer on the roster. "
+        "Type /admit Omar to let them in anyway.",
+        "Priya is in the waiting room but is not enrolled in this module. "
+        "Type /admit Priya to let them in anyway.",
+    ]
+    assert actions(result, "admit", "Omar") == []
+    assert [r["t"] for r in actions(result, "admit", "Priya")] == [-240.0]
+
+
+def test_a_second_person_showing_the_same_name_is_held():
+    result = simulate("same-name.toml")
+    assert [r["t"] for r in actions(result, "admit", "Anna")] == [-540.0]  # the first only
+    [told] = chats_to(result, "facilitators")
+    assert told["t"] == -420.0 and "someone showing as Anna is already here" in told["text"]
+    assert attendance(result)["Second Anna"]["minutes"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "shown", ["", "   ", "\U0001f600\U0001f600", "x" * 500, "Dr.", "Helen " * 80]
+)
+def test_bad_display_names_are_held_and_never_obeyed_nor_a_crash(shown):
+    from bot.simulation.scenario import parse_scenario
+
+    data = {
+        "meeting": {"start": "2026-12-02T19:00:00-05:00"},
+        "person": [
+            {"name": "Helen", "role": "facilitator", "registrant_id": "reg-helen"},
+            {"name": "Anna", "role": "member"},
+            {"name": "Odd", "role": "guest", "joins_as": shown},
+        ],
+        "event": [
+            {"at": "-10m", "who": "Helen", "do": "join"},
+            {"at": "-8m", "who": "Anna", "do": "join"},
+            {"at": "-5m", "who": "Odd", "do": "join"},
+            {"at": "-4m", "who": "Helen", "do": "say", "text": "/admit all", "to": "bot"},
+            {"at": "-3m", "who": "Odd", "do": "say", "text": "/end"},
+            {"at": "-2m", "who": "Odd", "do": "say", "text": "/hold Anna"},
+            {"at": "106m", "who": "Helen", "do": "end_meeting"},
+        ],
+    }
+    result = asyncio.run(run_scenario(parse_scenario(data)))
+    assert result.state is not None
+    odd = result.state.people[result.meeting.key_of("Odd")]
+    admits = actions(result, "admit")
+    # Only Helen's /admit all let them in, never a name; then their commands do nothing.
+    assert [r["t"] for r in admits if r["target"] == odd.name] == [-240.0]
+    assert odd.kind == "guest" and not odd.is_facilitator
+    [told] = chats_to(result, "facilitators")
+    assert len(told["text"]) < 400
+    assert actions(result, "put_in_waiting_room") == []
+    assert phases(result) == ["meditation", "case_call", "closing", "ended"]
+    assert records(result, "summary")[0]["refused"] == 0

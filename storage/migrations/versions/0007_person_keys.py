@@ -1,7 +1,7 @@
 """Runtime: one person key per participant across webhooks and the SDK; commands seen.
 
 Revision ID: 0007_person_keys
-Revises: 0005_journal_redaction
+Revises: 0006_roster_status
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_person_keys"
-down_revision = "0005_journal_redaction"
+down_revision = "0006_roster_status"
 branch_labels = None
 depends_on = None
 

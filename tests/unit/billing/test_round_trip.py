@@ -2,7 +2,8 @@
 
 The attendance is computed by the storage layer itself (`storage.attendance.finalize`) from
 presence events like those the webhook receiver records (one member dials in by phone, one
-steps out and comes back), and the therapy window from phase changes like those the runtime
+steps out and comes back; the caller is who a facilitator said with `/admit ... as`), and
+the therapy window from phase changes like those the runtime
 records; the claims must be what those rules give. A Claims Error Report names one of our
 claims and a line about another patient; only ours is rejected, it is not sent again until
 corrected, and the corrected claim goes out in the next file. (The simulator + webhooks path
@@ -17,11 +18,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from phases.agenda import Agenda
+from phases.engine import handle, new_session
+from phases.events import ArrivedInWaitingRoom, ChatMessage, Joined, Participant, ZoomRole
 from storage.attendance import PresenceEvent, finalize, record_presence
 from storage.billing.exports import export_claims
 from storage.billing.ledger import claims_by_state, correct_claim, import_error_report
 from storage.health_number import generate
 from storage.phase_log import record_phase_change
+from storage.roster import roster_entries
+from storage.runtime_state import create_meeting
 from storage.sessions import ensure_session
 from tests.clock import TEST_NOW
 from tests.storage_fixtures import (  # noqa: F401
@@ -39,6 +45,7 @@ from .db_world import EVENING, GROUP, NOW, START, build_world
 from .reports import Rejected, Section, error_report
 
 UUID = "round-trip-meeting=="
+CALLER = "416****555"
 DAY = {"date_from": date(2026, 11, 18), "date_to": date(2026, 11, 18)}
 
 
@@ -64,9 +71,30 @@ def _events() -> list[PresenceEvent]:
     events += _stay("p3", "Alex3 Sample3", -3, 40)  # steps out for half an hour...
     events += _stay("p3", "Alex3 Sample3", 70, 120)  # ...and comes back: 40 + 35 = 75
     events += _stay("p4", "Alex4 Sample4", -3, 15)  # 15 minutes: left out, listed
-    events += _stay("p5", "Alex5 Sample5", 5, 120, phone=True)  # dials in: K301A
+    # dials in: K301A. Zoom shows the caller's number, and a caller is never taken for a
+    # member by name; a facilitator's `/admit 416 as Alex5 Sample5` says who it is
+    events += _stay("p5", CALLER, 5, 120, phone=True)
     events.append(PresenceEvent(kind="meeting_ended", at=_at(125)))
     return events
+
+
+def _admit_the_caller_as(session: Session, roster_name: str) -> None:
+    """The engine state the runtime saves once the leader (host) let the caller in with
+    `/admit 416 as ROSTER_NAME`: attendance reads who the caller is from it."""
+    roster = roster_entries(session, group_name=GROUP)
+    state, _ = new_session(agenda=Agenda(), roster=roster, scheduled_start=START)
+    leader = Participant(key="p0", user_id="u-p0--10", name="Fay Leader")
+    caller = Participant(key="p5", user_id="u-p5-5", name=CALLER, phone=True)
+    for event in (
+        Joined(participant=leader, role=ZoomRole.HOST),
+        ArrivedInWaitingRoom(participant=caller),
+        ChatMessage(sender=leader, text=f"/admit 416 as {roster_name}"),
+    ):
+        state, _ = handle(state, event, _at(4))
+    create_meeting(
+        session, meeting_uuid=UUID, meeting_id="85012345678", state_json=state.to_json(),
+        now=_at(4),
+    )  # fmt: skip
 
 
 def test_presence_to_claims_to_error_report_to_correction_to_claims(
@@ -84,6 +112,7 @@ def test_presence_to_claims_to_error_report_to_correction_to_claims(
     )
     for number, event in enumerate(_events()):
         record_presence(db_session, meeting_uuid=UUID, journal_id=number, event=event)
+    _admit_the_caller_as(db_session, "Alex5 Sample5")
     previous = "social"
     for offset, phase in EVENING:
         record_phase_change(
@@ -166,3 +195,39 @@ def test_presence_to_claims_to_error_report_to_correction_to_claims(
     ]
     status = claims_by_state(db_session)
     assert [c.accounting_number for c in status["resubmitted"]] == [ours]
+
+
+def test_a_caller_showing_a_members_name_is_never_claimed_as_that_member(
+    db_session: Session,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 13 on issue 17's path: the phone company's name is no evidence. A caller whom no
+    facilitator named with `/admit ... as` is a guest in attendance, so no claim is made for
+    the member whose name the caller shows (the telephone item follows only a known member)."""
+    world = build_world(db_session, members=5)
+    ensure_session(
+        db_session,
+        group_name=GROUP,
+        meeting_uuid=UUID,
+        meeting_id="85012345678",
+        scheduled_start=START,
+        now=TEST_NOW,
+    )
+    events = [e for e in _events() if e.participant_key != "p5"]
+    events += _stay("p5", "Alex5 Sample5", 5, 120, phone=True)
+    for number, event in enumerate(events):
+        record_presence(db_session, meeting_uuid=UUID, journal_id=number, event=event)
+    previous = "social"
+    for offset, phase in EVENING:
+        record_phase_change(
+            db_session, meeting_uuid=UUID, at=_at(offset), from_phase=previous, to_phase=phase,
+            reason="clock",
+        )  # fmt: skip
+        previous = phase
+    finalize(db_session, meeting_uuid=UUID, now=NOW)
+    out = tmp_path / "out"
+    out.mkdir()
+    claims = export_claims(db_session, settings=world.settings, out_dir=out, now=NOW, **DAY)
+    ids = world.members
+    assert ids["Alex5 Sample5"] not in {c.member_id for c in claims.written}
+    assert {c.modality_item for c in claims.written} == {"K300A"}

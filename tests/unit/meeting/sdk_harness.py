@@ -52,7 +52,6 @@ def build(
         thread,
         meeting_id=str(state.meeting_number),
         options=options,
-        facilitator_names=("Fran",),
     )
     return meeting, state, sdk
 

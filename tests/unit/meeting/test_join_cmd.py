@@ -35,7 +35,7 @@ def test_join_drives_the_meeting_until_it_ends(
     async def scenario() -> None:
         meeting, world, sdk = build()
 
-        async def connect(settings, rest, *, meeting_id, facilitator_names):
+        async def connect(settings, rest, *, meeting_id):
             assert meeting_id == "85746065432"
             await meeting.join(ticket(world))
             return meeting

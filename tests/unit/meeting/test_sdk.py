@@ -205,6 +205,24 @@ class TestEvents:
         await host.leave("Ann")
         assert isinstance(host.events[-1], Left)
 
+    async def test_a_phone_caller_is_told_by_is_pure_phone_user_and_nothing_more(self, host):
+        await host._people(
+            lambda: host.world.person_joins(
+                "caller",
+                shown="416****142",
+                phone_number="+14165550142",
+                email="ben@example.org",
+                registrant_id="reg-ben",
+                signed_in=True,
+            )
+        )
+        [arrived] = host.events
+        assert isinstance(arrived, ArrivedInWaitingRoom)
+        who = arrived.participant
+        assert (who.name, who.phone) == ("416****142", True)
+        # the bindings have no e-mail, registrant id or signed-in flag: only webhooks do
+        assert (who.email, who.registrant_id, who.signed_in) == ("", "", False)
+
     async def test_admission_seen_only_by_polling_still_joins_once(self, host):
         ann = await host.arrive("Ann")
         await host.meeting._thread.call(lambda: host.world.host_admits("Ann"))
@@ -366,15 +384,18 @@ class TestRefusals:
         assert (outcome.ok, outcome.code) == (False, "not_privileged")
         await attendee.control.send_chat("anyone may chat", to=ChatTo.EVERYONE)
 
-    async def test_notice_waits_for_a_facilitator(self):
+    async def test_notice_waits_for_a_host_or_co_host_never_a_name(self):
         meeting, world, _ = build(bot_role=ZoomRole.ATTENDEE)
         await meeting.join(ticket(world))
         harness = SdkHarness(meeting, world)
         try:
             assert world.chat_log == []  # nobody to tell yet
             await harness.arrive_in_meeting("Ann")
-            assert world.chat_log == []
+            # A roster facilitator's name is typed by whoever joins: it earns no notice of
+            # which protections are off (the SDK sees no registrant id or e-mail).
             await harness.arrive_in_meeting("Fran")
+            assert world.chat_log == []
+            await harness._people(lambda: world.set_role("Fran", UserRole.USERROLE_COHOST))
             assert [line.to for line in world.chat_log] == ["Fran"]
         finally:
             await harness.aclose()

@@ -54,6 +54,14 @@ def test_entering_reports_the_start_and_everyone_but_the_bot():
     assert who(BEN).key == "sdk-300"
 
 
+def test_a_telephone_caller_is_a_phone_participant_and_nothing_else_is_said_of_them():
+    caller = SdkUser(user_id=400, persistent_id="pid-call", name="416****142", phone=True)
+    [arrived] = in_meeting().observe(WaitingRoomPolled(waiting=(caller,), in_meeting=()))
+    assert arrived == ArrivedInWaitingRoom(
+        participant=Participant(key="pid-call", user_id="400", name="416****142", phone=True)
+    )
+
+
 def test_a_join_is_reported_once_and_a_repeat_only_says_what_changed():
     observer = in_meeting()
     host = SdkUser(user_id=200, persistent_id="pid-anna", name="Anna", role="USERROLE_HOST")

@@ -21,6 +21,7 @@ from phases.events import (
     LeftWaitingRoom,
     MeetingEnded,
     MeetingStarted,
+    RoleChanged,
     ZoomRole,
 )
 from tests.clock import HandClock
@@ -364,5 +365,79 @@ def test_presence_log_separates_waiting_room_and_meeting_time():
             ("waiting_room", T0, T0 + timedelta(minutes=5)),
             ("meeting", T0 + timedelta(minutes=5), T0 + timedelta(minutes=35)),
         ]
+
+    run(body)
+
+
+# -- how people are presented (zoom-reference §1.5-1.6; issue 13) --------------------------------
+
+
+def _participant(m: SimulatedMeeting, event: str, handle: str) -> dict[str, Any]:
+    [found] = [
+        w.json()["payload"]["object"]["participant"]
+        for w in m.webhooks
+        if w.event == event and w.name == m.state_of(handle).name  # type: ignore[union-attr]
+    ]
+    return found
+
+
+def test_an_email_is_reported_only_for_someone_signed_in_with_their_account_id():
+    async def body(m, events, clock):
+        await m.person_joins("guest", name="Anna", email="anna@example.org")
+        await m.person_joins("member", name="Ben", email="ben@example.org", signed_in=True)
+        guest = _participant(m, wire.PARTICIPANT_JOINED_WAITING_ROOM, "guest")
+        member = _participant(m, wire.PARTICIPANT_JOINED_WAITING_ROOM, "member")
+        assert (guest["email"], guest["id"], guest["participant_user_id"]) == ("", "", "")
+        assert member["email"] == "ben@example.org"
+        assert len(member["id"]) == 22 and member["participant_user_id"] == member["id"]
+        # The SDK bot's view (`IUserInfo`) has no e-mail and no signed-in flag at all.
+        arrivals = [e for e in events if isinstance(e, ArrivedInWaitingRoom)]
+        assert [(a.participant.email, a.participant.signed_in) for a in arrivals] == [
+            ("", False),
+            ("", False),
+        ]
+
+    run(body)
+
+
+def test_a_registrant_and_a_phone_caller_are_reported_as_zoom_does():
+    async def body(m, events, clock):
+        await m.person_joins("reg", name="M. Schulz", registrant_id="U0BBBBBBBBBBfrUz1Q")
+        await m.person_joins("caller", name="416****142", phone_number="+14165550142")
+        assert _participant(m, wire.PARTICIPANT_JOINED_WAITING_ROOM, "reg")["registrant_id"] == (
+            "U0BBBBBBBBBBfrUz1Q"
+        )
+        caller = _participant(m, wire.PARTICIPANT_JOINED_WAITING_ROOM, "caller")
+        assert caller["phone_number"] == "+14165550142" and caller["user_name"] == "416****142"
+        await m.admit(m.user_id_of("caller"))
+        admitted = _participant(m, wire.PARTICIPANT_ADMITTED, "caller")
+        assert "phone_number" not in admitted  # not in Zoom's admitted schema (RIVET)
+        assert _participant(m, wire.PARTICIPANT_JOINED, "caller")["phone_number"]
+        # The SDK bot's view: `IsPurePhoneUser()`, and no registrant id.
+        arrivals = [e for e in events if isinstance(e, ArrivedInWaitingRoom)]
+        assert [a.participant.phone for a in arrivals] == [False, True]
+        assert [a.participant.registrant_id for a in arrivals] == ["", ""]
+
+    run(body)
+
+
+def test_the_host_is_the_meeting_owner_and_a_co_host_comes_with_a_role_change():
+    async def body(m, events, clock):
+        await m.person_joins("helen", name="Helen", role=ZoomRole.HOST)
+        await m.person_joins("omar", name="Omar", role=ZoomRole.CO_HOST)
+        helen = _participant(m, wire.PARTICIPANT_JOINED, "helen")
+        assert helen["id"] == m.options.identity.host_id  # how Zoom's host_id names the host
+        changes = [w.json() for w in m.webhooks if w.event == wire.PARTICIPANT_ROLE_CHANGED]
+        assert [c["payload"]["object"]["participant"]["new_role"] for c in changes] == ["co-host"]
+        # The listener (the SDK path) already saw the role on the join: no second event.
+        assert [e for e in events if isinstance(e, RoleChanged)] == []
+
+    run(body)
+
+
+def test_an_empty_display_name_is_reported_empty():
+    async def body(m, events, clock):
+        await m.person_joins("nobody", name="")
+        assert _participant(m, wire.PARTICIPANT_JOINED_WAITING_ROOM, "nobody")["user_name"] == ""
 
     run(body)

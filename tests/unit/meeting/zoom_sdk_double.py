@@ -22,7 +22,12 @@ Same names as zoom-meeting-sdk 0.0.27 (checked against the real package by
 - Zoom's webhooks for what happens (`ZoomWebhooks`, when `world.webhooks` is set): signed
   bodies as `bot.meeting.zoom_wire` writes them, with ids that differ from the SDK's on
   purpose (participant uuid != persistent id, webhook user id != SDK user id, chat message
-  ids differ), since Zoom does not document that they agree.
+  ids differ), since Zoom does not document that they agree;
+- people are shown as Zoom shows them (zoom-reference §1.6): to the SDK only the display
+  name, the ids, the role and `IsPurePhoneUser()` (the bindings have no e-mail, registrant
+  id or signed-in flag); in webhooks the registrant id, the account user id and e-mail only
+  of someone signed in (the host: the meeting's `host_id`), a caller's `phone_number`, and a
+  co-host by the role change that follows their join.
 
 `ThreadLoop` stands in for the GLib main loop: a thread that runs queued calls and timers.
 """
@@ -344,6 +349,16 @@ class _Person:
     self_unmute_blocked: bool = False
     email: str = ""
     registrant_id: str = ""
+    #: the scenario's name for them ("" = `name`): `name` is what Zoom shows
+    handle: str = ""
+    signed_in: bool = False
+    account_id: str = ""
+    phone_number: str = ""
+
+    @property
+    def key(self) -> str:
+        """Who this is in the world, whatever name they show."""
+        return self.handle or self.name
 
 
 class IUserInfo:
@@ -379,6 +394,9 @@ class IUserInfo:
 
     def IsInWaitingRoom(self) -> bool:
         return self._p.where == "waiting"
+
+    def IsPurePhoneUser(self) -> bool:
+        return bool(self._p.phone_number)
 
 
 class IUserAudioStatus:
@@ -487,7 +505,7 @@ class ZoomWebhooks:
 
     @staticmethod
     def participant_uuid(person: _Person) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{person.name}")).upper()
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{person.key}")).upper()
 
     @staticmethod
     def user_id(person: _Person) -> str:
@@ -498,8 +516,10 @@ class ZoomWebhooks:
             user_id=self.user_id(person),
             user_name=person.name,
             participant_uuid=self.participant_uuid(person),
-            email=person.email,
+            email=person.email if person.signed_in else "",
             registrant_id=person.registrant_id,
+            account_id=person.account_id if person.signed_in else "",
+            phone_number=person.phone_number,
         )
 
     def _send(self, event: str, body: bytes, name: str = "") -> None:
@@ -548,7 +568,10 @@ class ZoomWebhooks:
         def party(who: _Person) -> wire.ChatParty:
             kind = "host" if who.role in PRIVILEGED else "guest"
             return wire.ChatParty(
-                session_id=self.user_id(who), name=who.name, email=who.email, party_type=kind
+                session_id=self.user_id(who),
+                name=who.name,
+                email=who.email if who.signed_in else "",
+                party_type=kind,
             )
 
         body = wire.chat_body(
@@ -570,14 +593,14 @@ class ZoomWebhooks:
         now = self.clock()
         for index in range(len(self.presence) - 1, -1, -1):
             stay = self.presence[index]
-            if stay.handle == person.name and stay.end is None:
+            if stay.handle == person.key and stay.end is None:
                 self.presence[index] = Presence(
                     handle=stay.handle, name=stay.name, place=stay.place, start=stay.start, end=now
                 )
                 break
         if place:
             self.presence.append(
-                Presence(handle=person.name, name=person.name, place=place, start=now)
+                Presence(handle=person.key, name=person.name, place=place, start=now)
             )
 
 
@@ -749,16 +772,32 @@ class World:
         accepts_requests: bool = True,
         email: str = "",
         registrant_id: str = "",
+        shown: str | None = None,
+        signed_in: bool = False,
+        phone_number: str = "",
     ) -> int:
+        """`name` (the world's handle for them) joins, showing `shown` (default `name`).
+
+        `email` reaches the webhooks only when `signed_in` (with an account user id; the
+        host is signed in as the meeting's `host_id`); `phone_number` makes them a caller; a
+        co-host is made one as they come in (a role-change webhook follows the join).
+        """
         person = self.people.get(name)
         if person is None:
-            person = _Person(uid=0, name=name, pid=f"pid-{name}")
+            person = _Person(uid=0, name=name, pid=f"pid-{name}", handle=name)
             self.people[name] = person
+        if shown is not None:
+            person.name = shown
         person.uid = next(self._uids)
         person.role = role
         person.accepts_requests = accepts_requests
         person.email = email or person.email
         person.registrant_id = registrant_id or person.registrant_id
+        host = role == UserRole.USERROLE_HOST
+        person.signed_in = signed_in or host
+        host_id = self.webhooks.identity.host_id if self.webhooks is not None else ""
+        person.account_id = host_id if host else f"account-{name}"
+        person.phone_number = phone_number
         privileged = role in PRIVILEGED
         person.muted = self.mute_on_entry and not privileged
         person.muted_by_host, person.self_unmute_blocked = person.muted, False
@@ -772,6 +811,8 @@ class World:
             else:
                 self.webhooks.person(wire.PARTICIPANT_JOINED, person)
                 self.webhooks.stay(person, "meeting")
+                if role == UserRole.USERROLE_COHOST:  # the join carries no role
+                    self.webhooks.role_changed(person, "attendee", "co-host")
         if not held:
             self.fire("participants", "onUserJoinCallback", [person.uid], name)
         return person.uid

@@ -21,18 +21,24 @@ from phases.events import (
     TimerDue,
     ZoomRole,
 )
-from phases.messages import DEFAULT_MESSAGES
+from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry
 from phases.state import Phase, SessionState
 
 T0 = datetime(2026, 12, 2, 19, 0, tzinfo=timezone(timedelta(hours=-5)))
 
 ROSTER = (
-    RosterEntry(display_name="Ana", email="ana@example.org"),
+    RosterEntry(display_name="Ana", email="ana@example.org", first_name="Ana", last_name="Lopez"),
     RosterEntry(display_name="Ben", registrant_id="reg-ben"),
     RosterEntry(display_name="Chloé"),
     RosterEntry(display_name="Dev"),
-    RosterEntry(display_name="Mira", role="facilitator"),
+    RosterEntry(
+        display_name="Mira",
+        role="facilitator",
+        first_name="Mira",
+        last_name="Keller",
+        registrant_id="reg-mira",
+    ),
 )
 
 
@@ -41,14 +47,16 @@ def at(minutes: float) -> datetime:
 
 
 def person(
-    name: str, key: str | None = None, user_id: str | None = None, **extra: str
+    name: str, key: str | None = None, user_id: str | None = None, **extra: str | bool
 ) -> Participant:
     key = key or f"k-{name.split()[0].lower()}"
     return Participant(key=key, user_id=user_id or f"u-{key}", name=name, **extra)
 
 
 def line(key: str, **values: object) -> str:
-    return DEFAULT_MESSAGES[key].format(**values)
+    """A catalogue line; placeholders not given are blank, as in the meeting."""
+    assert key in DEFAULT_MESSAGES, key
+    return Messages().text(key, **values)
 
 
 def chats(actions: Sequence[Action], to: Audience | None = None) -> list[str]:
@@ -89,14 +97,14 @@ class Sim:
         return actions
 
     def enter(
-        self, name: str, minute: float, role: ZoomRole = ZoomRole.ATTENDEE, **kw: str
+        self, name: str, minute: float, role: ZoomRole = ZoomRole.ATTENDEE, **kw: str | bool
     ) -> list[Action]:
         """Arrive in the waiting room and (as if admitted) join; returns both steps' actions."""
         who = person(name, **kw)
         first = self.feed(ArrivedInWaitingRoom(participant=who), minute)
         return first + self.feed(Joined(participant=who, role=role), minute)
 
-    def say(self, name: str, text: str, minute: float, **kw: str) -> list[Action]:
+    def say(self, name: str, text: str, minute: float, **kw: str | bool) -> list[Action]:
         return self.feed(ChatMessage(sender=person(name, **kw), text=text), minute)
 
 

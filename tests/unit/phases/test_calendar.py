@@ -398,14 +398,18 @@ def test_the_facilitators_are_told_once_privately_of_an_unplanned_session() -> N
     match = ontario().match(datetime(2026, 12, 3, 23, 50, tzinfo=UTC))  # Thursday 18:50
     assert isinstance(match, UnplannedSession)
     start = match.scheduled_start
-    roster = (RosterEntry(display_name="Fay", role="facilitator"), RosterEntry(display_name="Anna"))
+    roster = (
+        RosterEntry(display_name="Fay", role="facilitator", registrant_id="reg-fay"),
+        RosterEntry(display_name="Anna"),
+    )
     agenda = Agenda(length_minutes=105)
     state, _ = new_session(agenda=agenda, roster=roster, scheduled_start=start, unplanned=True)
     told: list[SendChat] = []
+    fay = person("Fay", registrant_id="reg-fay")  # her registration link: a facilitator (#13)
     steps = [
         MeetingStarted(),
         Joined(participant=person("Anna"), role=ZoomRole.ATTENDEE),
-        Joined(participant=person("Fay"), role=ZoomRole.ATTENDEE),
+        Joined(participant=fay, role=ZoomRole.ATTENDEE),
         Joined(participant=person("Host Two"), role=ZoomRole.HOST),
         TimerDue(timer="meditation_end"),
     ]

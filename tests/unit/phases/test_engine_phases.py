@@ -108,23 +108,28 @@ def test_wakeups_follow_the_phase():
 # -- arrivals by phase ------------------------------------------------------------------------
 
 
+MIRA = {"registrant_id": "reg-mira"}
+
+
 @pytest.mark.parametrize(
-    ("minute", "name", "expected"),
+    ("minute", "name", "extra", "expected"),
     [
-        (-10, "Ana", ["Ana"]),  # social: members at once
-        (-10, "Mira", ["Mira"]),  # facilitators at once
-        (-10, "Stranger", []),  # guests never
-        (5, "Ana", []),  # meditation: members wait
-        (5, "Mira", ["Mira"]),  # ... facilitators never held
-        (5, "Stranger", []),
-        (12, "Ana", ["Ana"]),  # after the meditation: at once again
-        (12, "Stranger", []),
-        (110, "Ana", ["Ana"]),  # closing: at once (reflection people)
+        (-10, "Ana", {}, ["Ana"]),  # social: members at once
+        (-10, "Mira", MIRA, ["Mira"]),  # facilitators at once
+        (-10, "Mira", {}, ["Mira"]),  # a facilitator's name alone: admitted like a member
+        (-10, "Stranger", {}, []),  # guests never
+        (5, "Ana", {}, []),  # meditation: members wait
+        (5, "Mira", MIRA, ["Mira"]),  # ... facilitators never held
+        (5, "Mira", {}, []),  # ... but a name alone is no facilitator
+        (5, "Stranger", {}, []),
+        (12, "Ana", {}, ["Ana"]),  # after the meditation: at once again
+        (12, "Stranger", {}, []),
+        (110, "Ana", {}, ["Ana"]),  # closing: at once (reflection people)
     ],
 )
-def test_arrival_policy(minute, name, expected):
+def test_arrival_policy(minute, name, extra, expected):
     sim = Sim()
-    actions = sim.feed(ArrivedInWaitingRoom(participant=person(name)), minute)
+    actions = sim.feed(ArrivedInWaitingRoom(participant=person(name, **extra)), minute)
     assert admitted(actions) == expected
 
 
@@ -160,9 +165,13 @@ def test_guest_announcement_waits_for_a_facilitator():
     sim.enter("Ana", -12)
     actions = sim.feed(ArrivedInWaitingRoom(participant=person("Stranger")), -11)
     assert actions == [
-        SendChat(to=Audience.FACILITATORS, text=line("unknown_waiting", name="Stranger"))
+        # With no facilitator there, the person is told one will come; never let in.
+        SendChat(to=Audience.WAITING_ROOM, text=line("waiting_for_facilitator")),
     ]
-    joined = sim.enter("Mira", -10, role=ZoomRole.ATTENDEE)
+    # Mira by name alone is no facilitator: she is not told.
+    assert chats(sim.enter("Mira", -10), Audience.FACILITATORS) == []
+    sim.feed(Left(participant=person("Mira")), -10)
+    joined = sim.enter("Mira", -10, role=ZoomRole.ATTENDEE, registrant_id="reg-mira")
     assert chats(joined, Audience.FACILITATORS) == [line("unknown_waiting", name="Stranger")]
     # A co-host made later does not get it again.
     again = sim.feed(RoleChanged(participant=person("Mira"), role=ZoomRole.CO_HOST), -9)
@@ -373,7 +382,8 @@ def test_meeting_end_ends_every_phase(phase):
 def test_ended_admits_facilitators_only():
     sim = to_phase(Phase.ENDED)
     assert sim.feed(ArrivedInWaitingRoom(participant=person("Dev")), 120) == []
-    assert admitted(sim.feed(ArrivedInWaitingRoom(participant=person("Mira", key="k-m2")), 120))
+    mira = person("Mira", key="k-m2", registrant_id="reg-mira")
+    assert admitted(sim.feed(ArrivedInWaitingRoom(participant=mira), 120))
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -520,8 +530,11 @@ def test_matching_by_registrant_id_and_email():
     sim = with_facilitator(Agenda(rename_in_waiting_room=True))
     by_reg = person("Dr B", key="k-b", registrant_id="reg-ben")
     assert kinds(sim.feed(ArrivedInWaitingRoom(participant=by_reg), -5)) == ["Rename", "Admit"]
-    by_mail = person("A.", key="k-a", email="ANA@example.org")
+    by_mail = person("A.", key="k-a", email="ANA@example.org", signed_in=True)
     assert admitted(sim.feed(ArrivedInWaitingRoom(participant=by_mail), -5)) == ["A."]
+    # The same e-mail from someone not signed in to Zoom proves nothing.
+    unvouched = person("A.", key="k-a2", email="ANA@example.org")
+    assert admitted(sim.feed(ArrivedInWaitingRoom(participant=unvouched), -5)) == []
 
 
 def test_renamed_member_keeps_their_identity():

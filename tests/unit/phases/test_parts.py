@@ -31,9 +31,9 @@ from phases.commands import (
 )
 from phases.engine import handle, new_session
 from phases.errors import AgendaError, BalintError, StateError
-from phases.events import MeetingStarted, Participant, TimerDue
+from phases.events import MeetingStarted, TimerDue
 from phases.messages import DEFAULT_MESSAGES, PLACEHOLDERS, Messages
-from phases.roster import RosterEntry, first_word, match, normalise_name
+from phases.roster import RosterEntry, normalise_name
 from phases.state import Phase, SessionState
 
 from .helpers import T0, Sim, chats, to_phase
@@ -43,7 +43,7 @@ from .helpers import T0, Sim, chats, to_phase
 
 def test_agenda_defaults_mirror_the_settings():
     settings_names = set(AgendaSettings.model_fields) - {"messages"}
-    agenda_names = set(Agenda.__dataclass_fields__) - {"bot_name"}
+    agenda_names = set(Agenda.__dataclass_fields__) - {"bot_name", "admit_by_name"}
     assert agenda_names == settings_names
     defaults = AgendaSettings()
     for name in settings_names:
@@ -93,50 +93,17 @@ def test_normalise_name(raw, folded):
     assert normalise_name(raw) == folded
 
 
-def test_first_word():
-    assert first_word("  Zoë Martin") == "zoe"
-    assert first_word("   ") == ""
-
-
-ROSTER = (
-    RosterEntry(display_name="Ana", email="Ana@Example.org", registrant_id="r1"),
-    RosterEntry(display_name="Ana Maria"),
-    RosterEntry(display_name="Ben"),
-    RosterEntry(display_name="Zoë", role="facilitator"),
-    RosterEntry(display_name="Sam"),
-    RosterEntry(display_name="Sam Lee"),
-)
-
-
-@pytest.mark.parametrize(
-    ("name", "extra", "expected"),
-    [
-        ("whoever", {"registrant_id": "r1"}, "Ana"),
-        ("whoever", {"email": " ana@example.ORG "}, "Ana"),
-        ("zoe", {}, "Zoë"),
-        ("ana maria", {}, "Ana Maria"),
-        ("Ben Smith", {}, "Ben"),  # first word, unambiguous
-        ("Ana Lopez", {}, None),  # "ana" is two roster first words
-        ("Sam Jones", {}, None),
-        ("", {}, None),
-        ("Nobody", {"registrant_id": "r9", "email": "x@y.z"}, None),
-    ],
-)
-def test_match(name, extra, expected):
-    found = match(ROSTER, Participant(key="k", user_id="u", name=name, **extra))
-    assert (found.display_name if found else None) == expected
-
-
-def test_duplicate_roster_names_match_nobody():
-    twice = (RosterEntry(display_name="Kim"), RosterEntry(display_name="kim"))
-    assert match(twice, Participant(key="k", user_id="u", name="Kim")) is None
-
-
 def test_roster_entry_checks():
     with pytest.raises(AgendaError):
         RosterEntry(display_name="  ")
     with pytest.raises(AgendaError):
         RosterEntry(display_name="X", role="boss")  # type: ignore[arg-type]
+    with pytest.raises(AgendaError, match="standing"):
+        RosterEntry(display_name="X", standing="gone")  # type: ignore[arg-type]
+    assert RosterEntry(display_name="Anna", first_name="Anna", last_name="Smith").full_name == (
+        "Anna Smith"
+    )
+    assert RosterEntry(display_name="Anna").full_name == ""
 
 
 # -- messages ---------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from phases.events import (
     ZoomRole,
 )
 from phases.roster import RosterEntry, normalise_name
-from phases.state import Phase, SessionState
+from phases.state import Person, Phase, SessionState
 
 from .helpers import T0
 
@@ -61,16 +61,16 @@ ROSTER = (
     RosterEntry(display_name="Ben"),
     RosterEntry(display_name="Chloé", email="chloe@example.org"),
     RosterEntry(display_name="Dev", registrant_id="r-dev"),
-    RosterEntry(display_name="Mira", role="facilitator"),
+    RosterEntry(display_name="Mira", role="facilitator", registrant_id="r-mira"),
 )
 BOT = "Balint Companion"
 #: (key, display name, extra) of everyone who may turn up; the last is the bot.
 PEOPLE = (
     ("k-ana", "Ana", {}),
     ("k-ben", "Ben Lopez", {}),
-    ("k-chloe", "C.", {"email": "CHLOE@example.org"}),
+    ("k-chloe", "C.", {"email": "CHLOE@example.org", "signed_in": True}),
     ("k-dev", "dev", {"registrant_id": "r-dev"}),
-    ("k-mira", "Mira", {}),
+    ("k-mira", "Mira", {"registrant_id": "r-mira"}),
     ("k-stranger", "Stranger", {}),
     ("k-visitor", "Visitor Two", {}),
     ("k-olga", "Olga", {}),
@@ -224,8 +224,8 @@ def build_events(raw: list, start: str = "social") -> list[tuple[Event, int]]:
     clock = -20 * 60
     events: list[tuple[Event, int]] = []
     # The usual opening: the facilitator and two members come in during the social time.
-    for key, name, _ in (PEOPLE[4], PEOPLE[0], PEOPLE[1]):
-        who = Participant(key=key, user_id=f"u-{key}-0", name=name)
+    for key, name, extra in (PEOPLE[4], PEOPLE[0], PEOPLE[1]):
+        who = Participant(key=key, user_id=f"u-{key}-0", name=name, **extra)
         events.append((ArrivedInWaitingRoom(participant=who), clock))
         events.append((Joined(participant=who), clock))
     if start != "social":
@@ -321,6 +321,21 @@ class ZoomTruth:
             self.video[action.target.key] = False
 
 
+def admissible(state: SessionState, person: Person) -> bool:
+    """The bot may let `person` in by itself: a roster line on the roster now, known by
+    Zoom's own evidence, or by name when no one else present shows that roster name."""
+    if not person.roster_name or person.standing != "active":
+        return False
+    if person.evidence not in ("display_name", "full_name"):
+        return True
+    others = [
+        p
+        for p in state.people.values()
+        if p.key != person.key and p.where != "gone" and p.roster_name == person.roster_name
+    ]
+    return state.agenda.admit_by_name and not others
+
+
 def is_admit_command(event: Event) -> bool:
     return isinstance(event, ChatMessage) and isinstance(parse(event.text), AdmitCmd)
 
@@ -358,8 +373,9 @@ def check_step(
             holding = after.phase is Phase.MEDITATION and after.agenda.hold_during_meditation
             if holding and not is_admit_command(event):
                 assert person.is_facilitator, ("admitted during meditation", action)
-            if person.kind == "guest" and not person.is_facilitator:
-                assert action.target.key in before.approved or is_admit_command(event), action
+            if not person.is_facilitator and not is_admit_command(event):
+                # Only someone the bot can tell, or a facilitator's earlier decision.
+                assert admissible(before, person) or person.key in before.approved, action
         if isinstance(action, PutInWaitingRoom):
             assert not after.people[action.target.key].is_facilitator, action
         if isinstance(action, ScheduleWakeup):
@@ -378,7 +394,7 @@ def check_step(
             if (
                 person.where == "waiting"
                 and person.key not in before.held
-                and (person.kind != "guest" or person.key in before.approved)
+                and (admissible(before, person) or person.key in before.approved)
             ):
                 assert person.key in admitted, person
 

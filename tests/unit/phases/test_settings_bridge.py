@@ -30,6 +30,11 @@ def test_values_and_bot_name_carry_over():
     assert agenda.bot_name == "Helper"
 
 
+def test_the_groups_admission_rule_reaches_the_engine():
+    assert agenda_from_settings(Settings()).admit_by_name is True
+    assert agenda_from_settings(Settings(group={"admit_by_name": False})).admit_by_name is False
+
+
 def test_the_monthly_example_group_is_configuration_only():
     from bot.config import load_settings
 

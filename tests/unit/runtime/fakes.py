@@ -98,9 +98,11 @@ class RecordingMeeting:
 
 class ScriptedHooks:
     """Hooks whose journal bodies name a scripted list of engine events; a console command
-    (`bot.runtime.inbox`) is decoded as `bot.service.ServiceHooks` decodes it."""
+    (`bot.runtime.inbox`) is decoded as `bot.service.ServiceHooks` decodes it; sessions
+    start with `roster`."""
 
-    def __init__(self) -> None:
+    def __init__(self, roster: Sequence[RosterEntry] = ROSTER) -> None:
+        self.roster = tuple(roster)
         self.script: dict[str, tuple[Event, ...]] = {}
         self.presence: list[int] = []
         self.finalized: list[str] = []
@@ -140,7 +142,7 @@ class ScriptedHooks:
     ) -> tuple[SessionState, Sequence[Action]]:
         self.started.append(meeting_uuid)
         return new_session(
-            agenda=agenda_from_settings(Settings()), roster=ROSTER, scheduled_start=START
+            agenda=agenda_from_settings(Settings()), roster=self.roster, scheduled_start=START
         )
 
     def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:

@@ -175,3 +175,84 @@ def test_a_file_that_is_not_toml(tmp_path: Path) -> None:
     path.write_text("[meeting\n")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         load_scenario(path)
+
+
+# -- how people present in Zoom (issue 13) --------------------------------------------------------
+
+
+def test_joins_as_a_display_name_or_a_table_and_by_phone():
+    data = scenario()
+    data["meeting"]["admit_by_name"] = False
+    data["person"] = [
+        {"name": "Helen", "role": "facilitator", "registrant_id": "reg-h"},
+        {
+            "name": "Anna",
+            "role": "member",
+            "first_name": "Anna",
+            "last_name": "Smith",
+            "email": "anna@example.org",
+            "registrant_id": "reg-a",
+            "joins_as": "Dr. Anna Smith",
+        },
+        {
+            "name": "Visitor",
+            "role": "guest",
+            "joins_as": {"name": "Anna", "email": "v@example.org", "signed_in": True},
+        },
+        {"name": "Caller", "role": "guest", "phone": "+14165550142", "joins_as": "416****142"},
+        {
+            "name": "Plain",
+            "role": "member",
+            "registrant_id": "reg-p",
+            "joins_as": {"registrant_id": ""},
+        },
+        {"name": "Omar", "role": "member", "standing": "inactive"},
+    ]
+    data["event"] = [{"at": "-10m", "who": "Helen", "do": "join"}]
+    parsed = parse_scenario(data)
+    assert parsed.agenda.admit_by_name is False
+    anna, visitor, caller, plain = (
+        parsed.person(n).presents for n in ("Anna", "Visitor", "Caller", "Plain")
+    )
+    assert (anna.name, anna.email, anna.registrant_id, anna.signed_in) == (
+        "Dr. Anna Smith",
+        "anna@example.org",
+        "reg-a",
+        False,
+    )
+    assert (visitor.name, visitor.email, visitor.signed_in) == ("Anna", "v@example.org", True)
+    assert (caller.name, caller.phone) == ("416****142", "+14165550142")
+    assert (plain.name, plain.registrant_id) == ("Plain", "")  # the meeting's plain link
+    roster = {e.display_name: e for e in parsed.roster()}
+    assert roster["Anna"].full_name == "Anna Smith" and roster["Anna"].registrant_id == "reg-a"
+    assert roster["Omar"].standing == "inactive"
+    assert "Visitor" not in roster and "Caller" not in roster
+
+
+@pytest.mark.parametrize(
+    ("person", "message"),
+    [
+        ({"name": "X", "role": "member", "standing": "gone"}, "person 4 field 'standing'"),
+        ({"name": "X", "role": "guest", "standing": "inactive"}, "a guest is not on the roster"),
+        ({"name": "X", "role": "member", "joins_as": 3}, "field 'joins_as'"),
+        ({"name": "X", "role": "member", "joins_as": {"nick": "Y"}}, "unknown field(s) ['nick']"),
+        ({"name": "X", "role": "member", "signed_in": "yes"}, "field 'signed_in'"),
+        ({"name": "X", "role": "member", "phone": 416}, "field 'phone'"),
+    ],
+)
+def test_bad_identity_fields_are_named(person, message):
+    data = scenario()
+    data["person"].append(person)
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario(data)
+
+
+@pytest.mark.parametrize("do", ["say", "video_on", "record"])
+def test_a_telephone_caller_cannot_chat_or_show_video(do):
+    data = scenario()
+    data["person"].append({"name": "Caller", "role": "guest", "phone": "+14165550142"})
+    data["event"].insert(2, {"at": "0m", "who": "Caller", "do": "join"})
+    extra = {"text": "hi"} if do == "say" else {}
+    data["event"].insert(3, {"at": "1m", "who": "Caller", "do": do, **extra})
+    with pytest.raises(ScenarioError, match="joins by telephone and cannot"):
+        parse_scenario(data)

@@ -112,6 +112,19 @@ def test_health_numbers_never_in_clear_in_db_logs_or_listing(cli, capsys, caplog
     assert commands == ["roster import", "roster list"]
 
 
+def test_a_later_import_without_a_member_makes_them_inactive(cli, capsys, tmp_path):
+    assert cli("roster", "import", str(ROSTER / "good.csv")) == 0
+    lines = (ROSTER / "good.csv").read_text(encoding="utf-8").splitlines()
+    without_cal = tmp_path / "roster.csv"
+    without_cal.write_text("\n".join(line for line in lines if not line.startswith("Cal,")))
+    capsys.readouterr()
+    assert cli("roster", "import", str(without_cal)) == 0
+    assert "1 no longer listed (now inactive, kept for history)" in capsys.readouterr().out
+    assert cli("roster", "list") == 0
+    listed = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert listed["Cal"].endswith("(inactive)") and not listed["Ann"].endswith("(inactive)")
+
+
 def test_import_without_key_refuses_phi(cli, capsys, monkeypatch):
     monkeypatch.delenv("BALINT_DATA_KEY")
     assert cli("roster", "import", str(ROSTER / "good.csv")) == 1

@@ -30,6 +30,7 @@ KELLER = Participant(
     user_id="16778240",
     name="Dr. Anna Keller",
     email="anna.keller@example.org",
+    signed_in=True,  # Zoom gives her account user id
 )
 WEBER = Participant(key="88888CCCiCCCCCiCiCiiCii", user_id="16780288", name="Jonas Weber")
 
@@ -118,6 +119,46 @@ def _joined_by(account_id: str) -> Any:
             },
         }
     )
+
+
+def _participant(**fields: str) -> Any:
+    person = {"user_id": "9", "user_name": "Anna", "participant_uuid": "pu-9", **fields}
+    return parse_document(
+        {
+            "event": "meeting.participant_joined",
+            "event_ts": 1,
+            "payload": {"object": {"uuid": "u", "participant": person}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "signed_in", "phone"),
+    [
+        ({}, False, False),
+        ({"participant_user_id": "s0AAAASoSE1V8KIFOCYw"}, True, False),
+        ({"id": "iFxeBPYun6SAiWUzBcEkX"}, True, False),  # the older field alone
+        ({"phone_number": "+14165550142"}, False, True),
+        ({"phone_number": " "}, False, False),
+    ],
+)
+def test_signed_in_and_phone_callers_are_told_apart(fields, signed_in, phone) -> None:
+    [joined] = to_engine_events(_participant(**fields))
+    assert isinstance(joined, Joined)
+    assert (joined.participant.signed_in, joined.participant.phone) == (signed_in, phone)
+    presence = to_presence(_participant(**fields))
+    assert presence is not None and presence.phone is phone
+
+
+def test_only_a_vouched_email_is_recorded_for_attendance() -> None:
+    guest = to_presence(_participant(email="anna@example.org"))
+    member = to_presence(_participant(email="anna@example.org", participant_user_id="acct"))
+    assert guest is not None and guest.email == ""
+    assert member is not None and member.email == "anna@example.org"
+    # The engine still hears the e-mail, with `signed_in` saying what it is worth.
+    [joined] = to_engine_events(_participant(email="anna@example.org"))
+    assert isinstance(joined, Joined)
+    assert joined.participant.email == "anna@example.org" and not joined.participant.signed_in
 
 
 def test_the_meetings_host_joins_as_host() -> None:

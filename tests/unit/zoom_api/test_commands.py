@@ -14,6 +14,7 @@ from bot.commands.doctor_cmd import diagnose
 from bot.commands.registrants_cmd import members_from_roster, record_registrant_ids, run_sync
 from bot.config import BotSettings, GroupSettings, Settings, ZoomSettings
 from bot.zoom_api import RetryPolicy, ZoomClient
+from bot.zoom_api.policy import NAMES_ONLY
 from bot.zoom_api.registration import Member, sync_registrants
 from tests.clock import TEST_NOW, HandClock
 from tests.unit.zoom_api.fake_zoom import FakeZoom
@@ -96,6 +97,19 @@ class TestDoctor:
             assert line in text
         assert "fix: turn on Waiting Room" in text
         assert fake.patches == []
+
+    async def test_warns_with_what_the_group_gives_up_when_zoom_cannot_say_who_is_who(
+        self, tmp_path, fake, http
+    ):
+        identity = "Zoom says who people are (registration or sign-in required)"
+        settings = make_settings(tmp_path)
+        out = io.StringIO()
+        await diagnose(settings, zoom_client(settings, http), fix=False, out=out)
+        assert f"WARN  {identity}" in out.getvalue()
+        assert f"the group gives up: {NAMES_ONLY}" in out.getvalue()
+        fixed = io.StringIO()
+        assert await diagnose(settings, zoom_client(settings, http), fix=True, out=fixed) == 0
+        assert f"PASS  {identity}" in fixed.getvalue()
 
     async def test_fix_patches_once_and_then_passes(self, tmp_path, fake, http):
         settings = make_settings(tmp_path)
@@ -264,3 +278,17 @@ class TestStoredRoster:
         ids = {p["email"]: p["id"] for p in fake.registrants[MEETING_ID]}
         entries = roster_entries(db_session, group_name="G")
         assert {e.email: e.registrant_id for e in entries} == ids
+        # A later import that no longer lists Blake: not registered again.
+        rows = parse_roster(
+            ",".join(ROSTER_HEADERS) + "\n" + ROSTER_CSV_ROWS.splitlines()[0] + "\n",
+            today=TEST_NOW.date(),
+        )
+        import_roster(
+            db_session, group_name="G", rows=rows, keyring=Keyring.from_text(None), now=TEST_NOW
+        )
+        assert [m.first_name for m in members_from_roster(db_session, group_name="G")] == ["Avery"]
+        # ... and Avery keeps the registrant id the sync stored, though the file has none.
+        assert (
+            roster_entries(db_session, group_name="G")[0].registrant_id
+            == ids["avery.tester@example.org"]
+        )
