@@ -38,7 +38,7 @@ from storage.db import Base, make_session_factory, session_scope
 from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.tables.core import Module, SessionRecord
 from tests.clock import TEST_NOW, HandClock
-from tests.scenario.serve_harness import SECRET, running, seed_roster
+from tests.scenario.serve_harness import SECRET, registrant_id_of, running, seed_roster
 
 pytestmark = pytest.mark.anyio
 
@@ -165,9 +165,10 @@ async def test_a_session_on_another_day_without_a_move_runs_from_its_own_start(
         await meeting.person_joins("anna", name="Anna")
         await svc.settle()
         assert not [line for line in meeting.chat_log if "calendar" in line.text]
-        await meeting.person_joins("fay", name="Fay")
+        # through their registration links: a facilitator's rights (issue 13)
+        await meeting.person_joins("fay", name="Fay", registrant_id=registrant_id_of("Fay"))
         await svc.settle()
-        await meeting.person_joins("gil", name="Gil")
+        await meeting.person_joins("gil", name="Gil", registrant_id=registrant_id_of("Gil"))
         clock.set(started + timedelta(minutes=5))
         await svc.settle()
     told = [line for line in meeting.chat_log if "calendar" in line.text]
