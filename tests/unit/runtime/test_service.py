@@ -217,3 +217,33 @@ async def test_simulator_adapter_drives_registered_meetings_only(sqlite_engine: 
             await zoom.start()
             await zoom.person_joins("anna", name="Anna")
             await _wait_for(lambda: zoom.where_is("anna") == "meeting")
+
+
+async def test_serve_speaks_the_groups_own_wording_of_agenda_messages(
+    sqlite_engine: Engine,
+) -> None:
+    """`[agenda.messages]` reaches the sessions serve starts (`ServiceHooks.start_session`),
+    not only `simulate`: the waiting room hears the group's line during the meditation."""
+    base = settings_for("sqlite://")
+    line = "We are meditating until {time}; the door opens then."
+    settings = _with(
+        base, agenda=base.agenda.model_copy(update={"messages": {"waiting_meditation": line}})
+    )
+    seed_roster(sqlite_engine, {"Fay": "facilitator", "Anna": "member"})
+    clock = HandClock(SCHEDULED_START + timedelta(minutes=2))  # in the meditation
+    zoom = SimulatedMeeting(MeetingOptions(), clock=clock)
+    app = build_service(settings, database=sqlite_engine, clock=clock, sweep_interval=3600)
+    app.state.simulated_meetings[zoom.options.identity.uuid] = zoom
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://serve"
+        ) as client:
+            zoom.set_webhook_sink(
+                WebhookDelivery(transport=HttpTransport(client, "/zoom/webhook")).sink(clock)
+            )
+            await zoom.start()
+            await zoom.person_joins("anna", name="Anna")
+            to_waiting = lambda: [c.text for c in zoom.chat_log if c.to == "waiting_room"]  # noqa: E731
+            await _wait_for(lambda: bool(to_waiting()))
+    assert to_waiting() == ["We are meditating until 19:10; the door opens then."]
+    assert zoom.where_is("anna") == "waiting"
