@@ -91,6 +91,12 @@ def test_a_dial_in_is_recorded_as_telephone(phone_number: str, modality: str) ->
     presence = to_presence(join)
     assert presence is not None and presence.modality == modality
     assert dialed_in(join.participant) is (modality == "telephone")  # the one phone test
+    # ... which is also what the identity rule and attendance read: a caller is never
+    # identified by name (`phases.identity`), and billing's K301A follows the modality
+    caller = dialed_in(join.participant)
+    [event] = [e for e in to_engine_events(join) if hasattr(e, "participant")]
+    assert event.participant.phone is caller  # type: ignore[attr-defined]
+    assert presence.phone is caller
     assert "416" not in repr(presence)  # the number itself is not kept
 
 
