@@ -10,11 +10,16 @@ meeting: it is logged with the other actions, where the console reads it.
 Every person an action names is first resolved to their user id in the meeting
 (`MeetingControl.resolve`), with every id the runtime recorded for them (`aliases`: person
 key -> ids), so an id one source gave and the other does not know is never simply refused.
+When Zoom knows none of those ids, the port falls back on the display name, except to admit
+someone whose identity rests on more than their name (`by_id_only`: a registrant id, a
+vouched e-mail, a Zoom role, a facilitator's word): a stranger showing exactly that name,
+the only one of that name Zoom lists at that moment, must never be let in in their place
+(docs/identity.md, "Same name").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bot.errors import MeetingControlError
@@ -100,25 +105,42 @@ Aliases = Mapping[str, tuple[str, ...]]
 
 
 async def execute(
-    action: MeetingAction, control: MeetingControl, *, aliases: Aliases | None = None
+    action: MeetingAction,
+    control: MeetingControl,
+    *,
+    aliases: Aliases | None = None,
+    by_id_only: Collection[str] = frozenset(),
 ) -> ActionOutcome:
-    """Carry out one meeting action; a Zoom refusal is returned, not raised."""
+    """Carry out one meeting action; a Zoom refusal is returned, not raised.
+
+    Args:
+        action: what to do.
+        control: the meeting.
+        aliases: person key -> the other ids recorded for them.
+        by_id_only: person keys never admitted by their display name (see the module
+            docstring); an admission Zoom cannot match to their ids is refused
+            (`no_such_participant`), and the facilitators are told.
+    """
     try:
-        await _dispatch(action, _Resolver(control, aliases or {}))
+        await _dispatch(action, _Resolver(control, aliases or {}, by_id_only))
     except MeetingControlError as refusal:
         return ActionOutcome(action=action, ok=False, code=refusal.code, error=refusal.message)
     return ActionOutcome(action=action, ok=True)
 
 
 class _Resolver:
-    def __init__(self, control: MeetingControl, aliases: Aliases) -> None:
+    def __init__(
+        self, control: MeetingControl, aliases: Aliases, by_id_only: Collection[str]
+    ) -> None:
         self.control = control
         self._aliases = aliases
+        self._by_id_only = by_id_only
 
-    async def __call__(self, target: Target) -> str:
+    async def __call__(self, target: Target, *, admitting: bool = False) -> str:
         keys = (target.key, *self._aliases.get(target.key, ()))
+        by_name = not (admitting and target.key in self._by_id_only)
         return await self.control.resolve(
-            Addressee(user_id=target.user_id, keys=keys, name=target.name)
+            Addressee(user_id=target.user_id, keys=keys, name=target.name if by_name else "")
         )
 
 
@@ -126,7 +148,7 @@ async def _dispatch(action: MeetingAction, who: _Resolver) -> None:
     control = who.control
     match action:
         case Admit(target=t):
-            await control.admit(await who(t))
+            await control.admit(await who(t, admitting=True))
         case PutInWaitingRoom(target=t):
             await control.put_in_waiting_room(await who(t))
         case Rename(target=t, new_name=name):

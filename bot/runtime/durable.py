@@ -96,7 +96,14 @@ from bot.meeting.executor import (
 )
 from bot.meeting.port import MeetingControl
 from bot.runtime.codec import decode_action, encode_action
-from bot.runtime.identity import COMMAND_WINDOW, Identities, Source, aliases, id_report
+from bot.runtime.identity import (
+    COMMAND_WINDOW,
+    Identities,
+    Source,
+    aliases,
+    by_id_only,
+    id_report,
+)
 from bot.runtime.identity import match_command as match_command_once
 from phases.actions import (
     Action,
@@ -876,7 +883,12 @@ class MeetingRuntime:
             seen = person_keys.commands_seen(
                 db, meeting_uuid=self.meeting_uuid, since=at - COMMAND_WINDOW
             )
-            names = {key: person.name for key, person in work.state.people.items()}
+            # across two keys only between people with a facilitator's rights (`match_command`)
+            names = {
+                key: person.name
+                for key, person in work.state.people.items()
+                if person.is_facilitator
+            }
             chat, record, twin = match_command_once(
                 chat, source=source, at=at, seen=seen, names=names
             )
@@ -998,7 +1010,7 @@ class MeetingRuntime:
         """Carry out the actions planned now: claim, call the meeting, record the outcome
         (feeding a refusal back as its own cause). Returns the report and how many refusals
         were fed."""
-        pending, known = await asyncio.to_thread(self._pending_actions)
+        pending, known, vouched = await asyncio.to_thread(self._pending_actions)
         executed = refusals = 0
         report = StepReport()
         for record in pending:
@@ -1006,7 +1018,7 @@ class MeetingRuntime:
                 continue
             action = decode_action(record.payload)
             try:
-                outcome = await execute(action, self.control, aliases=known)
+                outcome = await execute(action, self.control, aliases=known, by_id_only=vouched)
             except MeetingControlError as refused:  # execute returns refusals; belt and braces
                 outcome = ActionOutcome(
                     action=action, ok=False, code=refused.code, error=refused.message
@@ -1034,13 +1046,20 @@ class MeetingRuntime:
             )
         return report + StepReport(executed=executed), refusals
 
-    def _pending_actions(self) -> tuple[list[rs.ActionRecord], Aliases]:
-        """The actions to carry out now, and every id recorded for each person."""
+    def _pending_actions(self) -> tuple[list[rs.ActionRecord], Aliases, frozenset[str]]:
+        """The actions to carry out now, every id recorded for each person, and who must be
+        found by an id to be admitted (`bot.runtime.identity.by_id_only`)."""
         with session_scope(self._factory) as db:
             pending = rs.pending_actions(db, meeting_uuid=self.meeting_uuid)
             if not pending:
-                return [], {}
-            return pending, aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+                return [], {}, frozenset()
+            record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+            people = {} if record is None else SessionState.from_json(record.state_json).people
+            return (
+                pending,
+                aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)),
+                by_id_only(people),
+            )
 
     def _claim(self, action_id: int) -> bool:
         with session_scope(self._factory) as db:

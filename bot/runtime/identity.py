@@ -25,7 +25,8 @@ one side has some, the other is a person of their own (a second live person with
 name, whom the engine holds as a duplicate until a facilitator decides). A link made before
 any evidence came apart as soon as some comes, through either side: from then on the
 name-linked identity has its own key, `<source>:<its first id>`, and the executor never
-reaches a person through ids that were linked to them by name (`aliases`). The race this
+reaches a person through ids that were linked to them by name (`aliases`), nor admits
+someone whose identity rests on more than their name by that name (`by_id_only`). The race this
 closes: Helen's webhook (her registrant id) is processed, and before the SDK bot sees her a
 stranger showing exactly "Helen" appears to it; linked by name, the stranger would have been
 Helen, let in and obeyed. What it costs when Zoom's ids of the two sources do not agree
@@ -54,7 +55,15 @@ from phases.events import ChatMessage, Participant, ZoomRole
 from phases.state import Person
 from storage.person_keys import CommandSeen, PersonId
 
-__all__ = ["COMMAND_WINDOW", "Identities", "Source", "aliases", "id_report", "match_command"]
+__all__ = [
+    "COMMAND_WINDOW",
+    "Identities",
+    "Source",
+    "aliases",
+    "by_id_only",
+    "id_report",
+    "match_command",
+]
 
 Source = Literal["webhook", "sdk"]
 """Where an event comes from: the journal (Zoom's webhooks, and the console's commands,
@@ -276,6 +285,17 @@ def aliases(known: Iterable[PersonId]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(values) for key, values in found.items()}
 
 
+def by_id_only(people: Mapping[str, Person]) -> frozenset[str]:
+    """The person keys Zoom must find by an id to admit them, never by their display name
+    (`bot.meeting.executor`): everyone whose identity or rights rest on more than the name
+    (a registrant id, a vouched e-mail, a facilitator's word, a Zoom role)."""
+    return frozenset(
+        key
+        for key, person in people.items()
+        if _vouched(person) or person.zoom_role is not ZoomRole.ATTENDEE or person.is_facilitator
+    )
+
+
 def id_report(known: Iterable[PersonId]) -> dict[str, int]:
     """How the two sources' ids compared in one meeting (logged when it ends).
 
@@ -328,16 +348,18 @@ def match_command(
     (None for a line that is not a command, or has no message id) and the earlier record it
     matched (to mark), if any.
 
-    `names` (person key -> display name) lets a copy be matched across two person keys of
-    the same name: one person whose two sources' identities are kept apart (a link by name
-    would have carried evidence) still has each line run once. Matching only ever drops a
-    copy; it gives no one any rights.
+    `names` (person key -> display name of the people with a facilitator's rights) lets a
+    copy be matched across two person keys of the same name when both have those rights:
+    one co-host whose two sources' identities are kept apart (a link by name would have
+    carried the role) still has each line run once. Nobody else's line is matched across
+    keys: a stranger showing "Helen" who types Helen's command first must not make Helen's
+    copy look like a repeat of their own refused one.
     """
     if not _is_command(chat.text) or not chat.message_id:
         return chat, None, None
     digest = hashlib.sha256(" ".join(chat.text.split()).encode()).hexdigest()
-    shown = _fold(chat.sender.name)
     named = names or {}
+    shown = _fold(chat.sender.name) if chat.sender.key in named else ""
 
     def same_sender(key: str) -> bool:
         return key == chat.sender.key or (bool(shown) and _fold(named.get(key, "")) == shown)

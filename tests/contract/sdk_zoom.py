@@ -5,6 +5,8 @@ on the simulator, but the bot is the real `SdkMeeting` adapter over the double's
 GLib-like thread, callbacks, polls), and Zoom's webhooks come from the double's
 `ZoomWebhooks`, whose ids differ from the SDK's (participant uuid vs persistent id, webhook
 vs SDK user id, chat message ids), so the runtime must link the two sources itself.
+`sdk_zoom_user_ids_agree` is the same double where the per-join user ids of the two sources
+agree (participant uuid and persistent id still differ).
 """
 
 from __future__ import annotations
@@ -54,14 +56,23 @@ class _CloudRecordingRest:
 class SdkZoom:
     """`ZoomSide` over the bindings double (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, secret: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        secret: str,
+        clock: Callable[[], datetime],
+        *,
+        user_ids_agree: bool = False,
+    ) -> None:
         self.loop = ThreadLoop()
         identity = wire.MeetingIdentity(
             uuid=f"sdk-{id(self):x}==",
             start_time=scenario.opens_at,
             duration=scenario.agenda.length_minutes,
         )
-        self.hooks = ZoomWebhooks(clock=clock, secret=secret, identity=identity)
+        self.hooks = ZoomWebhooks(
+            clock=clock, secret=secret, identity=identity, user_ids_agree=user_ids_agree
+        )
         self.world = World(
             loop=self.loop,
             bot_role=_ROLES[scenario.bot_role],
@@ -224,3 +235,8 @@ class SdkZoom:
 def sdk_zoom(scenario: Scenario, secret: str, clock: Callable[[], datetime]) -> Any:
     """The `zoom` factory of `run_scenario` for the bindings double."""
     return SdkZoom(scenario, secret, clock)
+
+
+def sdk_zoom_user_ids_agree(scenario: Scenario, secret: str, clock: Callable[[], datetime]) -> Any:
+    """`sdk_zoom` where the webhooks' per-join user ids are the SDK's."""
+    return SdkZoom(scenario, secret, clock, user_ids_agree=True)

@@ -491,12 +491,15 @@ class ZoomWebhooks:
     """The webhooks Zoom sends about one meeting, as the double's people and bot act.
 
     Called on the loop thread; the test's asyncio side takes them with `drain()`. Ids differ
-    from the SDK's on purpose (see the module docstring). `presence` is Zoom's own minutes.
+    from the SDK's on purpose (see the module docstring); with `user_ids_agree` the per-join
+    user id is the SDK's (zoom-reference §1.7: "likely the same id space", unverified), while
+    participant uuid and persistent id still differ. `presence` is Zoom's own minutes.
     """
 
     clock: Callable[[], datetime]
     secret: str
     identity: wire.MeetingIdentity
+    user_ids_agree: bool = False
     presence: list[Presence] = field(default_factory=list)
     sent: list[wire.Webhook] = field(default_factory=list)
     _outbox: list[wire.Webhook] = field(default_factory=list)
@@ -507,9 +510,8 @@ class ZoomWebhooks:
     def participant_uuid(person: _Person) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{person.key}")).upper()
 
-    @staticmethod
-    def user_id(person: _Person) -> str:
-        return str(person.uid * 10 + 3)
+    def user_id(self, person: _Person) -> str:
+        return str(person.uid) if self.user_ids_agree else str(person.uid * 10 + 3)
 
     def _wire(self, person: _Person) -> wire.WireParticipant:
         return wire.WireParticipant(
