@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.commands.db_cmd import check_schema
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
@@ -53,6 +54,7 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     meeting_id = args.meeting or settings.group.meeting_id
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
+    check_schema(settings)
     return asyncio.run(run_join(settings, meeting_id))
 
 
