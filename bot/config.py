@@ -81,7 +81,7 @@ class ServerSettings(_Section):
     keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
     max_connections: int = Field(default=0, ge=0, le=1_000_000)
-    journal_timeout_seconds: float = Field(default=0.8, ge=0.05, le=2.5)
+    journal_timeout_seconds: float = Field(default=0.7, ge=0.05, le=2.5)
     trusted_proxies: list[str] = Field(default_factory=list)
 
 

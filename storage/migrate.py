@@ -16,10 +16,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from phases.errors import BalintError
@@ -117,8 +116,13 @@ def require_schema(engine: Engine) -> None:
 
 
 def _revision_of(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, read directly (Alembic's context logs at INFO)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        versions = list(found)
+    return versions[0] if len(versions) == 1 else None
 
 
 def _scripts() -> ScriptDirectory:

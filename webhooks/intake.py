@@ -13,8 +13,9 @@ by another process, a PostgreSQL server that stops answering, a full disk):
 - every caller waits at most `deadline` seconds, then gets `JournalBusy` (answered 503, so
   Zoom retries); the record may still be written later, and the retry is then a harmless
   duplicate;
-- each batch's transaction narrows the database's own waits to `deadline`
-  (`storage.db.bounded_waits`): a locked SQLite file fails fast instead of waiting 5 s;
+- each batch's transaction narrows the database's own waits to half the deadline
+  (`storage.db.bounded_waits`): a locked SQLite file fails fast instead of waiting 5 s,
+  early enough for the caller to hear why;
 - a batch still running after twice the deadline (a server that answers nothing) is left
   to finish on its thread, and the next batch starts on another; once `threads` batches
   hang at once the writer is `stalled` and refuses at once, until one comes back. A late
@@ -275,7 +276,7 @@ class JournalWriter:
 
     def _write_batch(self, records: list[JournalRecord]) -> list[_Result]:
         with session_scope(self._factory) as session:
-            with bounded_waits(session, seconds=self._deadline):
+            with bounded_waits(session, seconds=self._deadline / 2):
                 return [
                     journal.record(
                         session,
@@ -294,7 +295,7 @@ class JournalWriter:
 
     def _run_probe(self, now: datetime) -> None:
         with session_scope(self._factory) as session:
-            with bounded_waits(session, seconds=self._deadline):
+            with bounded_waits(session, seconds=self._deadline / 2):
                 journal.probe(session, now=now)
 
     # -- SQLite checkpoints ---------------------------------------------------------------

@@ -156,12 +156,15 @@ def test_other_chat_events_keep_only_their_envelope() -> None:
 
 
 @pytest.mark.parametrize(("event_name", "index"), all_bodies())
-def test_only_chat_that_is_not_a_canonical_command_is_rewritten(event_name: str, index: int) -> None:
+def test_only_chat_that_is_not_a_canonical_command_is_rewritten(
+    event_name: str, index: int
+) -> None:
     document = documents(event_name)[index]
     stored = stored_document(document)
     message = document.get("payload", {}).get("object", {}).get("chat_message", {})
     text = message.get("message_content", "")
-    assert (stored is not None) == (event_name == "meeting.chat_message_sent" and text != command_text(text))
+    is_chat = event_name == "meeting.chat_message_sent"
+    assert (stored is not None) == (is_chat and text != command_text(text))
 
 
 def test_command_names_for_logs_never_carry_arguments() -> None:
