@@ -40,6 +40,7 @@ from bot.config import ServerSettings
 __all__ = [
     "FILE_RESERVE",
     "connection_limit",
+    "limited_protocol",
     "raise_open_file_limit",
     "server_config",
 ]
@@ -93,7 +94,8 @@ def server_config(
         host=host,
         port=port,
         loop="auto",
-        http=_limited_protocol(
+        http=limited_protocol(
+            _base_protocol(),
             head_timeout=server.header_timeout_seconds,
             max_connections=connection_limit(server, files),
             max_head_bytes=server.max_body_bytes + _HEAD_SLACK,
@@ -137,22 +139,21 @@ def _base_protocol() -> type[asyncio.Protocol]:
     return H11Protocol
 
 
-def _limited_protocol(
-    *, head_timeout: float, max_connections: int, max_head_bytes: int
+def limited_protocol(
+    base: type[asyncio.Protocol], *, head_timeout: float, max_connections: int, max_head_bytes: int
 ) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol with the head deadline and the connection cap.
+    """uvicorn's HTTP protocol `base` with the head deadline and the connection cap.
 
     It relies on what uvicorn's h11 and httptools protocols share: `connections` (the
     server's open connections), `transport`, `cycle` (the request in progress, None before
     the first) and `on_response_complete`. `tests/unit/test_listener.py` checks both.
     """
-    base: Any = _base_protocol()
     evicted = _Throttled("connection limit reached; closed the connection waiting longest")
     refused = _Throttled("connection limit reached; refused a new connection")
     too_slow = _Throttled("closed connections that did not send a request head in time")
     too_big = _Throttled("closed connections whose request head was too large")
 
-    class LimitedProtocol(base):  # type: ignore[misc]
+    class LimitedProtocol(base):  # type: ignore[valid-type,misc]
         """One connection, with a deadline and a size limit for each request head."""
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

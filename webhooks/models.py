@@ -89,7 +89,13 @@ class _Model(BaseModel):
 #: The last millisecond of year 9999: a larger `event_ts` is no time (and no date can hold it).
 MAX_EVENT_TS = 253_402_300_799_999
 
-EventTs = Annotated[int, Field(ge=0, le=MAX_EVENT_TS)]
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a time, not true or false")
+    return value
+
+
+EventTs = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_EVENT_TS)]
 
 
 class _Envelope(_Model):
