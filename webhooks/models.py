@@ -89,6 +89,7 @@ class _Model(BaseModel):
 #: The last millisecond of year 9999: a larger `event_ts` is no time (and no date can hold it).
 MAX_EVENT_TS = 253_402_300_799_999
 
+
 def _no_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a time, not true or false")
