@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,12 +118,8 @@ class JournalWriter:
         self._checkpointer: asyncio.Task[None] | None = None
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="balint-journal"
-        )
-        self._probe_executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="balint-journal-probe"
-        )
+        self._executor = DaemonThreads(threads, name="balint-journal")
+        self._probe_executor = DaemonThreads(1, name="balint-journal-probe")
         self._running: dict[concurrent.futures.Future[Any], float] = {}
         self._slot_freed = asyncio.Event()
         self._probe: asyncio.Future[None] | None = None
@@ -180,9 +179,9 @@ class JournalWriter:
         return True
 
     def close(self) -> None:
-        """Stop taking work; threads still waiting on the database are left to finish."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._probe_executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work; threads still waiting on the database are left behind."""
+        self._executor.close()
+        self._probe_executor.close()
 
     # -- batches --------------------------------------------------------------------------
 
@@ -324,6 +323,53 @@ class JournalWriter:
     def _run_checkpoint(self) -> None:
         with self._factory() as session:
             session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+
+
+class DaemonThreads(concurrent.futures.Executor):
+    """A fixed set of daemon threads running submitted calls in order.
+
+    Unlike `ThreadPoolExecutor`, whose threads the interpreter joins at exit, a thread stuck
+    on a database that never answers cannot keep the process from stopping.
+    """
+
+    def __init__(self, count: int, *, name: str) -> None:
+        self._work: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None
+        ] = queue.SimpleQueue()
+        self._count = count
+        self._name = name
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def submit(
+        self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[_T]:
+        if self._closed:
+            raise RuntimeError("the journal writer is closed")
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        self._work.put((future, functools.partial(fn, **kwargs) if kwargs else fn, args))
+        if len(self._threads) < self._count:
+            thread = threading.Thread(
+                target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        return future
+
+    def close(self) -> None:
+        self._closed = True
+        for _ in self._threads:
+            self._work.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as failure:
+                future.set_exception(failure)
 
 
 def _error_type(failure: BaseException) -> str:

@@ -21,6 +21,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -265,11 +266,18 @@ def test_postgresql_that_stops_answering(
     ledger.retry_refused()
     assert wait_until(lambda: serve.get("/readyz")[0].status_code == 200, 10)
     assert ledger.lost() == 0
+    proxy.pause()  # and stops answering again as the service is stopped: it still stops
+    assert ledger.send(encode(participant()))[0] == 503
+    started = time.perf_counter()
+    assert serve.stop() in (0, -signal.SIGTERM)
+    stopping = time.perf_counter() - started
+    assert stopping < 15
+    proxy.resume()
     worst = max(took for _, took in answers)
     record(
         "PostgreSQL stops answering (every connection hangs)",
         f"503 in at most {worst:.2f} s; /healthz 200; /readyz 503 (database, journal)",
-        f"{recovered:.2f} s after it answered again",
+        f"{recovered:.2f} s after it answered again (stopped in {stopping:.1f} s while hung)",
     )
 
 
