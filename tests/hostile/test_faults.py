@@ -440,9 +440,9 @@ def test_sqlite_locked_while_a_meeting_is_live(serve_factory: Callable[..., Serv
     )
     try:
         assert locker.stdout is not None and locker.stdout.readline() == b"locked\n"
-        deadline = time.monotonic() + 8  # longer than the worker's 5 s sweep interval
+        deadline = time.monotonic() + 6  # longer than the worker's 5 s sweep interval
         while time.monotonic() < deadline:
-            status, took = ledger.send(encode(participant()))
+            status, took = ledger.send(encode(participant()), timeout=2.0)
             assert status == 503 and took < 1.0, took
             _healthz_fast(serve)
     finally:
@@ -466,9 +466,9 @@ def test_postgresql_that_stops_answering_with_the_worker_running(
     time.sleep(0.5)  # the worker is idle: its next database call is its periodic sweep
     proxy.pause()
     try:
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
-            status, took = ledger.send(encode(participant()), timeout=3.0)
+            status, took = ledger.send(encode(participant()), timeout=2.0)
             assert status == 503 and took < 1.0, took
             _healthz_fast(serve)
     finally:
