@@ -114,8 +114,8 @@ def create_app(
     Args:
         settings: the `[server]` section, `zoom.webhook_secret_tokens`, the group's name and
             `meeting_id` (events of other meetings are not stored; without a meeting id every
-            meeting is the group's, which only the in-process tests and demo rely on:
-            `serve` refuses to start without one) and, unless `engine` is given,
+            meeting is the group's, which only in-process tests rely on: `serve` refuses to
+            start without one) and, unless `engine` is given,
             `storage.url` are used.
         engine: the database to journal into (default: a new engine on `storage.url`,
             disposed when the app shuts down). It must already be migrated.
