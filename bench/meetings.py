@@ -62,7 +62,7 @@ from bot.config import (
     ZoomSettings,
 )
 from bot.meeting import zoom_wire as wire
-from bot.meeting.port import ChatTo, EventListener, MeetingControl, ParticipantInfo
+from bot.meeting.port import Addressee, ChatTo, EventListener, MeetingControl, ParticipantInfo
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.service import build_service
 from storage.clock import system_clock
@@ -137,9 +137,9 @@ class Recording:
         self._stamp("rename", user_id)
         await self.meeting.rename(user_id, new_name)
 
-    async def mute(self, user_id: str) -> None:
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
         self._stamp("mute", user_id)
-        await self.meeting.mute(user_id)
+        await self.meeting.mute(user_id, allow_self_unmute=allow_self_unmute)
 
     async def stop_video(self, user_id: str) -> None:
         self._stamp("stop_video", user_id)
@@ -168,6 +168,9 @@ class Recording:
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
         self._stamp(f"send_chat:{to}", user_id)
         await self.meeting.send_chat(text, to=to, user_id=user_id)
+
+    async def resolve(self, who: Addressee) -> str:
+        return await self.meeting.resolve(who)
 
     async def list_participants(self) -> list[ParticipantInfo]:
         return await self.meeting.list_participants()

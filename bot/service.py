@@ -7,14 +7,23 @@ worker, which processes after the ack. The worker and doorbell start in the app'
 and stop with it; `/readyz` reports the database, the worker and the scheduler.
 
 Which `MeetingControl` each meeting's runtime drives is `[bot] meeting_adapter`:
-`simulator` (meetings registered on `app.state.simulated_meetings` by the simulator's
-driver; a meeting nobody registered is observed only), `none` (`ObservingMeeting`: every
-action logged as not executed) or `sdk`. In `sdk` mode serve does NOT run the meeting's
-runtime: the Meeting SDK bot lives in its own `balint-bot join --meeting ID` process (which
-runs the same durable runtime with the bot as its control, under the same leases), and
-serve only receives webhooks and keeps that process alive during each session's window
+`simulator` (meetings registered on `app.state.simulated_meetings`; a meeting nobody
+registered is observed only), `none` (`ObservingMeeting`: every action logged as not
+executed) or `sdk`. In `sdk` mode serve does NOT run the meeting's runtime: the Meeting SDK
+bot lives in its own `balint-bot join --meeting ID` process, which runs the same `Worker`
+and `MeetingRuntime` for that meeting with the bot as its control (under the same leases),
+and serve only receives webhooks and keeps that process alive during each session's window
 (`bot.meeting.supervisor`); `/readyz` then reports the supervisor instead of the worker.
-A caller (tests, the demo) may pass its own `control_factory`.
+A caller (tests, `simulate`, the demo) may pass its own `control_factory`.
+
+Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`); the
+engine of this project is the phase engine, and a group's weekly *session* is what
+`start_session` opens (`storage.sessions`).
+
+A command from another trusted source (say, a facilitator's button in a web console) enters
+through `MeetingRuntime.feed_command` (the worker's runtime for the meeting), as a
+`ChatMessage` from that facilitator's person key, so the engine runs it as the same command
+as the chat line, once, and checks the sender's rights as it does for the chat.
 
 Nothing here runs at import time.
 """
@@ -124,12 +133,12 @@ class ServiceHooks:
         )
 
     def start_session(
-        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+        self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
         group = self._settings.group
         start = scheduled_start_for(group, now)
         sessions.ensure_session(
-            session,
+            db,
             group_name=group.name,
             meeting_uuid=meeting_uuid,
             meeting_id=meeting_id,
@@ -137,22 +146,20 @@ class ServiceHooks:
             now=now,
             timezone=group.timezone,
         )
-        roster = roster_entries(session, group_name=group.name)
+        roster = roster_entries(db, group_name=group.name)
         return new_session(agenda=self._agenda, roster=roster, scheduled_start=start)
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
         presence = to_presence(parse_event(entry.body))
         if presence is not None:
             attendance.record_presence(
-                session, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
+                db, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
             )
 
-    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+    def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         try:
-            with session.begin_nested():
-                attendance.finalize(
-                    session, meeting_uuid=meeting_uuid, policy=self._policy, now=now
-                )
+            with db.begin_nested():
+                attendance.finalize(db, meeting_uuid=meeting_uuid, policy=self._policy, now=now)
         except BalintError as failed:  # attendance can be recomputed from the journal later
             _log.error(
                 "attendance not finalised",
@@ -207,7 +214,7 @@ def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -
 def build_service(
     settings: Settings,
     *,
-    engine: Engine | None = None,
+    database: Engine | None = None,
     control_factory: ControlFactory | None = None,
     clock: Callable[[], datetime] | None = None,
     owner: str | None = None,
@@ -222,7 +229,7 @@ def build_service(
 
     Args:
         settings: the whole configuration.
-        engine: the (migrated) database; default `storage.url`, disposed on shutdown.
+        database: the (migrated) database; default `storage.url`, disposed on shutdown.
         control_factory: meeting uuid -> `MeetingControl`; default chosen by
             `[bot] meeting_adapter` (see the module docstring).
         clock: the current time (aware); tests inject a frozen one.
@@ -255,7 +262,8 @@ def build_service(
     controls = (
         control_factory if control_factory is not None else _default_controls(settings, registry)
     )
-    db = engine if engine is not None else make_engine(settings.storage.url)
+    owns_database = database is None
+    database = database if database is not None else make_engine(settings.storage.url)
     counters = metrics if metrics is not None else Metrics()
     runtime_hooks = hooks if hooks is not None else ServiceHooks(settings)
     replica = owner or replica_owner(settings)
@@ -295,8 +303,8 @@ def build_service(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             _log.info("SDK bot supervisor stopped", extra={"owner": replica})
-            if engine is None:
-                db.dispose()
+            if owns_database:
+                database.dispose()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
@@ -320,12 +328,12 @@ def build_service(
             await worker.stop(release=True)
             holder.pop("worker", None)
             _log.info("worker stopped", extra={"owner": replica})
-            if engine is None:
-                db.dispose()
+            if owns_database:
+                database.dispose()
 
     app = create_app(
         settings,
-        engine=db,
+        engine=database,
         metrics=counters,
         on_journaled=on_journaled,
         readiness=readiness,

@@ -61,7 +61,11 @@ class Rename:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mute:
+    """Mute the target now. `allow_self_unmute` False: they may not unmute themselves (the
+    one-way mirror; Zoom offers this per person, and a host or co-host can always unmute)."""
+
     target: Target
+    allow_self_unmute: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,9 +8,16 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   non-facilitators wait and are admitted together, in arrival order, at its end; people not
   on the roster are never admitted by the bot (the facilitators are told once, privately);
   facilitators (roster role, or Zoom host / co-host) are never held; the bot ignores itself.
-* the one-way mirror: during the discussion the presenter is muted and their video stopped
-  (or only reminded, when enforcement is off); on leaving it they are asked to come back.
-  The bot never unmutes or starts anyone's video, and asks only the returning presenter.
+* the one-way mirror: during the discussion the presenter is muted without self-unmute
+  (Zoom's per-person switch) and their video stopped, with restarting video forbidden
+  (Zoom has that switch only meeting-wide; it binds only those whose video the host
+  stopped), or only reminded, when enforcement is off; on leaving it (or `/mirror off`)
+  both are allowed again (`AllowSelfMedia`) and the presenter is asked to come back. The
+  bot never unmutes or starts anyone's video, and asks only the returning presenter.
+* Zoom tells some facts twice (a webhook and the SDK bot in the meeting, merged by the
+  runtime under one person key): an arrival of someone already waiting, a join of someone
+  already in the meeting or a waiting-room exit of someone not waiting changes nothing but
+  their ids (and a stronger role).
 * recording is stopped at once and the facilitators are told who started it.
 * an action Zoom refused (`ActionRefused`, fed back by the runtime) is reported privately to
   the facilitators so they can do it by hand: once per person for an admission (who stays
@@ -30,6 +37,7 @@ from phases._table import BEFORE_CLOSING, NEXT, RULES
 from phases.actions import (
     Action,
     Admit,
+    AllowSelfMedia,
     AskStartVideo,
     AskUnmute,
     Audience,
@@ -98,6 +106,8 @@ _MINUTE = timedelta(minutes=1)
 _ENDED_FROM = "ended_from:"
 #: The `said` flag of the presenter's refused mirror, cleared on entering each discussion.
 _REFUSED_MIRROR = "refused_mirror"
+#: The `said` flag set while the mirror forbids the presenter's self-unmute / video restart.
+_MIRROR_LOCKED = "mirror_locked"
 #: Refusals never reported: observe-only mode refuses everything by design ("not_executed").
 _QUIET_CODES = frozenset({"not_executed"})
 
@@ -379,6 +389,7 @@ def _enter(
     if old is Phase.MEDITATION and phase is not Phase.ENDED:
         _admit_held(d)
     if old is Phase.DISCUSSION and phase is not Phase.ENDED:
+        _release_mirror(d)
         presenter = d.presenter_present()
         if presenter is not None:
             d.out.append(AskUnmute(target=_target(presenter)))
@@ -469,10 +480,20 @@ def _mirror_enter(d: _Draft) -> None:
 
 
 def _enforce_mirror(d: _Draft, presenter: Person, *, audio: bool, video: bool) -> None:
+    if _MIRROR_LOCKED not in d.said:
+        d.said = d.said | {_MIRROR_LOCKED}
+        d.out.append(AllowSelfMedia(video=False))
     if audio:
-        d.out.append(Mute(target=_target(presenter)))
+        d.out.append(Mute(target=_target(presenter), allow_self_unmute=False))
     if video:
         d.out.append(StopVideo(target=_target(presenter)))
+
+
+def _release_mirror(d: _Draft) -> None:
+    """Allow self-unmute and video again if the mirror forbade them."""
+    if _MIRROR_LOCKED in d.said:
+        d.said = d.said - {_MIRROR_LOCKED}
+        d.out.append(AllowSelfMedia(unmute=True, video=True))
 
 
 def _remind_mirror(d: _Draft, presenter: Person) -> None:
@@ -565,8 +586,11 @@ def _shows_more(person: Person) -> bool:
 
 
 def _arrived(d: _Draft, participant: Participant) -> None:
+    old = d.people.get(participant.key)
+    already = old is not None and old.where == "waiting"
     person = _upsert(d, participant, where="waiting", role=ZoomRole.ATTENDEE, came_through=True)
-    _decide_waiting(d, person)
+    if not already:  # the same arrival told again (webhook and SDK) is decided once
+        _decide_waiting(d, person)
 
 
 def _decide_waiting(d: _Draft, person: Person) -> None:
@@ -618,6 +642,17 @@ def _announce_pending(d: _Draft) -> None:
 
 def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
     old = d.people.get(participant.key)
+    if old is not None and old.where == "meeting":
+        # The same join told again (webhook and SDK): new ids, and a role only if stronger
+        # (a webhook's join says "attendee" for anyone but the host).
+        stronger = role if role is not ZoomRole.ATTENDEE else old.zoom_role
+        person = _upsert(d, participant, where="meeting", role=stronger)
+        if person.is_facilitator and not old.is_facilitator:
+            _announce_pending(d)
+        if RULES[d.phase].mirror and person.key == d.presenter and d.mirror_on:
+            # A rejoin whose departure was lost would bring them back audible: mute again.
+            _enforce_mirror(d, person, audio=True, video=True)
+        return
     was_waiting = old is not None and old.where == "waiting"
     person = _upsert(d, participant, where="meeting", role=role, came_through=was_waiting)
     if person.key in d.held:
@@ -747,7 +782,11 @@ def _dispatch(d: _Draft, event: Event) -> None:
     match event:
         case ArrivedInWaitingRoom():
             _arrived(d, participant)
-        case LeftWaitingRoom() | Left():
+        case LeftWaitingRoom():
+            old = d.people.get(participant.key)
+            if old is None or old.where == "waiting":  # else admitted or gone: told already
+                _left(d, participant)
+        case Left():
             _left(d, participant)
         case Joined(role=role):
             _joined(d, participant, role)
@@ -999,6 +1038,8 @@ def _hold(d: _Draft, sender: Person, name: str) -> None:
 def _mirror(d: _Draft, sender: Person, on: bool) -> None:
     d.mirror_on = on
     d.tell(sender, "mirror_on" if on else "mirror_off")
+    if not on:
+        _release_mirror(d)
     presenter = d.presenter_present()
     if on and RULES[d.phase].mirror and presenter is not None:
         _enforce_mirror(d, presenter, audio=True, video=True)

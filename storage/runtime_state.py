@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.tables.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction, RuntimeLease, RuntimeMeeting, RuntimeWakeup
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "lease_owner",
     "live_meetings",
     "load_meeting",
+    "meetings_with_work",
     "pending_actions",
     "pending_wakeups",
     "plan_actions",
@@ -165,6 +167,24 @@ def live_meetings(session: Session) -> list[str]:
         .order_by(RuntimeMeeting.created_at, RuntimeMeeting.meeting_uuid)
     )
     return list(rows)
+
+
+def meetings_with_work(session: Session, *, now: datetime) -> list[str]:
+    """Meeting uuids a worker must look at: unprocessed parsed journal entries, a runtime
+    that has not ended, or a wake-up due at `now`; each once, in that order."""
+    journaled = session.scalars(
+        select(JournalEntry.meeting_uuid)
+        .where(
+            JournalEntry.processed_at.is_(None),
+            JournalEntry.parsed_ok.is_(True),
+            JournalEntry.meeting_uuid.is_not(None),
+        )
+        .distinct()
+    )
+    uuids: list[str | None] = list(journaled)
+    uuids += live_meetings(session)
+    uuids += [uuid for uuid, _timer, _due in due_wakeups(session, now=now)]
+    return list(dict.fromkeys(uuid for uuid in uuids if uuid is not None))
 
 
 def replace_wakeups(

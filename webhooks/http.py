@@ -54,7 +54,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
 
-from bot.config import Settings
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
@@ -78,6 +77,7 @@ from webhooks.redaction import (
     stored_document,
     unreadable_body,
 )
+from webhooks.settings import ReceiverSettings
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
 
@@ -100,7 +100,7 @@ FOREIGN_MEETING = "not the group's meeting: stored redacted"
 
 
 def create_app(
-    settings: Settings,
+    settings: ReceiverSettings,
     *,
     engine: Engine | None = None,
     metrics: Metrics | None = None,

@@ -3,7 +3,9 @@
 Without Zoom credentials only the configuration is checked. With them, the meeting is read
 through REST and each setting the group relies on is printed as PASS or FAIL with its fix
 (see `bot.zoom_api.policy`). `--fix` sends one PATCH with every fixable setting and checks
-again. Exit status: 0 when everything passes, 1 otherwise.
+again. First of all it checks that this machine reaches Zoom at all (a TCP connection to
+zoom.us and api.zoom.us on 443): the Meeting SDK says only "AUTHRET_UNKNOWN" when it gets no
+answer. Exit status: 0 when everything passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import asyncio
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +23,50 @@ from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
 from bot.zoom_api.policy import Check, check_meeting, fixes_for
 
-__all__ = ["check_config", "diagnose", "has_credentials", "register"]
+__all__ = [
+    "ZOOM_HOSTS",
+    "check_config",
+    "check_network",
+    "diagnose",
+    "has_credentials",
+    "open_tcp",
+    "register",
+]
+
+#: What the bot must reach: the Meeting SDK's web domain and the REST API (HTTPS).
+ZOOM_HOSTS = (("zoom.us", 443), ("api.zoom.us", 443))
+
+Reach = Callable[[str, int], Awaitable[None]]
+"""Opens (and closes) a TCP connection to (host, port); raises OSError or TimeoutError."""
+
+
+async def open_tcp(host: str, port: int, *, timeout: float = 5.0) -> None:
+    """Connect to `host`:`port` and hang up (raises when there is no answer in `timeout`)."""
+    _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def check_network(reach: Reach) -> list[Check]:
+    """One check per Zoom host: can this machine open a connection to it?"""
+    checks = []
+    for host, port in ZOOM_HOSTS:
+        problem = ""
+        try:
+            await reach(host, port)
+        except (OSError, TimeoutError) as failed:
+            problem = f"no answer from Zoom ({type(failed).__name__}): check the network and "
+            problem += "firewall first"
+        checks.append(
+            Check(
+                name=f"{host}:{port} reachable",
+                ok=not problem,
+                detail=problem,
+                fix="allow outbound HTTPS (TCP 443) to Zoom (*.zoom.us) through any proxy or "
+                "firewall, and check DNS",
+            )
+        )
+    return checks
 
 
 def register(subparsers: Any) -> None:
@@ -31,19 +76,23 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--fix", action="store_true", help="apply the meeting settings the group needs"
     )
+    parser.add_argument(
+        "--offline", action="store_true", help="skip the check that this machine reaches Zoom"
+    )
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout))
+    reach = None if args.offline else open_tcp
+    return asyncio.run(_run(settings, fix=bool(args.fix), out=sys.stdout, reach=reach))
 
 
-async def _run(settings: Settings, *, fix: bool, out: TextIO) -> int:
+async def _run(settings: Settings, *, fix: bool, out: TextIO, reach: Reach | None) -> int:
     if not has_credentials(settings):
-        return await diagnose(settings, None, fix=fix, out=out)
+        return await diagnose(settings, None, fix=fix, out=out, reach=reach)
     async with open_http_client() as http:
         client = ZoomClient.from_settings(settings, http)
-        return await diagnose(settings, client, fix=fix, out=out)
+        return await diagnose(settings, client, fix=fix, out=out, reach=reach)
 
 
 def has_credentials(settings: Settings) -> bool:
@@ -114,15 +163,29 @@ def _print(checks: Sequence[Check], out: TextIO) -> None:
             print(f"      fix: {check.fix}{auto}", file=out)
 
 
-async def diagnose(settings: Settings, client: ZoomClient | None, *, fix: bool, out: TextIO) -> int:
-    """Print every check; with `client`, check (and with `fix`, repair) the meeting.
+async def diagnose(
+    settings: Settings,
+    client: ZoomClient | None,
+    *,
+    fix: bool,
+    out: TextIO,
+    reach: Reach | None = None,
+) -> int:
+    """Print every check; with `reach`, whether Zoom answers; with `client`, check (and with
+    `fix`, repair) the meeting.
 
     Returns 0 when every check passes, else 1.
     """
+    passed = True
+    if reach is not None:
+        print("network", file=out)
+        network = await check_network(reach)
+        _print(network, out)
+        passed = all(check.ok for check in network)
     print("configuration", file=out)
     config = check_config(settings)
     _print(config, out)
-    passed = all(check.ok for check in config)
+    passed = passed and all(check.ok for check in config)
     meeting_id = settings.group.meeting_id
     if client is None or not meeting_id or not settings.zoom.bot_user_id:
         print(

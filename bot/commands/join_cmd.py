@@ -1,14 +1,21 @@
 """`balint-bot join --meeting ID`: one Meeting SDK bot in one meeting, as its own process.
 
 Fetches the meeting's passcode and the bot user's ZAK through REST, signs the SDK JWT,
-joins with `SdkMeeting`, and runs the durable runtime of that meeting number
-(`bot.meeting.sdk_driver.MeetingDriver`) with the bot as its control until the meeting ends
-or the process is asked to stop (SIGTERM/SIGINT; `serve`'s supervisor does that at the end).
-The webhooks keep arriving through `serve` into the shared database; this process carries
-out the engine's actions. Exit status 0 when the meeting ended, the process was stopped
+joins with `SdkMeeting`, and runs the same `Worker` and `MeetingRuntime` as every other mode,
+for the instances of that one meeting number (`Worker(meeting_id=...)`), with the bot as the
+control, until the meeting ends or the process is asked to stop (SIGTERM/SIGINT; `serve`'s
+supervisor does that at the end). The webhooks keep arriving through `serve` into the
+shared database and this worker reads them from the journal; what the bot sees in the
+meeting reaches the same runtime through its listener (`Worker.attach`), and the engine's
+actions are carried out here. Exit status 0 when the meeting ended, the process was stopped
 or the host removed the bot; 1 when the bot dropped out of the running meeting; a failed
 join prints why (stuck connecting, host absent, a Zoom fail code) and exits 1. The
 supervisor restarts it after a 1.
+
+Secrets: the bindings print the join parameters, the ZAK and the meeting passcode included,
+to the process's standard output (file descriptor 1, from C++). This process therefore
+points descriptor 1 at /dev/null for as long as the SDK lives (`binding_output_discarded`);
+its own logs go to standard error, and `serve`'s supervisor discards the child's stdout too.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,14 +38,14 @@ from bot.commands.db_cmd import check_schema
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
-from bot.meeting.sdk_driver import MeetingDriver
 from bot.runtime.durable import MeetingHooks
+from bot.runtime.worker import Worker
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.roster import roster_entries
 
-__all__ = ["register", "run_join"]
+__all__ = ["binding_output_discarded", "join_owner", "register", "run_join"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +68,30 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_join(settings, meeting_id))
 
 
-def _facilitators(settings: Settings, engine: Engine) -> list[str]:
-    with session_scope(make_session_factory(engine)) as session:
-        entries = roster_entries(session, group_name=settings.group.name)
+def _facilitators(settings: Settings, database: Engine) -> list[str]:
+    with session_scope(make_session_factory(database)) as db:
+        entries = roster_entries(db, group_name=settings.group.name)
     return [entry.display_name for entry in entries if entry.role == "facilitator"]
+
+
+@contextlib.contextmanager
+def binding_output_discarded() -> Iterator[None]:
+    """Point file descriptor 1 at /dev/null while the SDK lives, and put it back after.
+
+    The bindings write the join parameters (ZAK, passcode) with C++ streams, below Python's
+    `sys.stdout`, so only the descriptor itself can keep them out of any log.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 async def run_join(
@@ -69,19 +99,23 @@ async def run_join(
     meeting_id: str,
     *,
     connect: Connect = open_sdk_meeting,
-    engine: Engine | None = None,
+    database: Engine | None = None,
     hooks: MeetingHooks | None = None,
     clock: Clock = system_clock,
     stop: asyncio.Event | None = None,
     interval: float = 2.0,
+    lease_ttl: timedelta = timedelta(seconds=30),
 ) -> int:
     """Join `meeting_id` and drive it until it ends or `stop` is set; returns the exit status.
+
+    `interval`: seconds between the worker's sweeps of the journal (serve journals in
+    another process, so the sweep is how this one hears of new webhooks).
 
     Raises:
         SdkJoinError: the bot could not join (the message says why).
         ZoomApiError: the passcode or ZAK could not be fetched.
     """
-    db = engine if engine is not None else make_engine(settings.storage.url)
+    db = database if database is not None else make_engine(settings.storage.url)
     stop = stop if stop is not None else asyncio.Event()
     _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:
@@ -90,38 +124,43 @@ async def run_join(
             from bot.service import ServiceHooks  # the receiver's models, only when serving
 
             hooks = ServiceHooks(settings)
-        async with open_http_client() as http:
-            rest = ZoomClient.from_settings(settings, http)
-            bot = await connect(
-                settings, rest, meeting_id=meeting_id, facilitator_names=facilitators
-            )
-            driver = MeetingDriver(
-                meeting_id=meeting_id,
-                control=bot,
-                hooks=hooks,
-                session_factory=make_session_factory(db),
-                owner=join_owner(settings, meeting_id),
-                clock=clock,
-                interval=interval,
-            )
-            bot.set_listener(driver.on_event)
-            until = asyncio.Event()
-            watch = asyncio.create_task(_first_of(bot.closed, stop, then=until))
-            try:
-                logger.info("SDK bot in meeting %s", meeting_id)
-                await driver.run(until)
-            finally:
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
-                await bot.leave()
+        with binding_output_discarded():
+            async with open_http_client() as http:
+                rest = ZoomClient.from_settings(settings, http)
+                bot = await connect(
+                    settings, rest, meeting_id=meeting_id, facilitator_names=facilitators
+                )
+                worker = Worker(
+                    session_factory=make_session_factory(db),
+                    control_factory=lambda _uuid: bot,
+                    hooks=hooks,
+                    owner=join_owner(settings, meeting_id),
+                    clock=clock,
+                    lease_ttl=lease_ttl,
+                    sweep_interval=interval,
+                    meeting_id=meeting_id,
+                )
+                worker.attach(bot)
+                await worker.start()
+                until = asyncio.Event()
+                watch = asyncio.create_task(_first_of(bot.closed, stop, then=until))
+                try:
+                    logger.info("SDK bot in meeting %s", meeting_id)
+                    await until.wait()
+                    await worker.sweep()  # the closing webhooks journaled meanwhile
+                finally:
+                    watch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch
+                    await worker.stop(release=True)
+                    await bot.leave()
         if bot.failure is not None and not bot.removed_by_host:
             logger.error("SDK bot dropped out of meeting %s: %s", meeting_id, bot.failure.message)
             return 1  # the supervisor rejoins
         logger.info("SDK bot left meeting %s", meeting_id)
         return 0
     finally:
-        if engine is None:
+        if database is None:
             db.dispose()
 
 

@@ -1,10 +1,12 @@
 """`balint-bot simulate SCENARIO.toml [--jsonl]`: run one session against the Zoom simulator.
 
-Nothing leaves the process: the scenario's people act in a `SimulatedMeeting`, the engine
-acts through the same port it uses in production, and the run is printed as a readable
-timeline or, with `--jsonl`, as one JSON object per line (see `bot.simulation.timeline`).
-A bad scenario prints one line naming the field and the event and exits 2, before anything
-runs.
+Nothing leaves the process, but nothing is skipped either: the scenario's people act in a
+`SimulatedMeeting`, which produces only what Zoom produces (signed webhooks, posted in
+process to the real receiver; SDK-shaped notices for the bot in the meeting), and the same
+worker and durable runtime as `serve` drive the engine, on a throw-away SQLite database in
+a temporary directory. The run is printed as a readable timeline or, with `--jsonl`, as one
+JSON object per line (see `bot.simulation.timeline`). A bad scenario prints one line naming
+the field and the event and exits 2, before anything runs.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     except ScenarioError as bad:
         print(f"balint-bot: bad scenario: {bad}", file=sys.stderr)
         return 2
-    result = asyncio.run(run_scenario(scenario))
+    result = asyncio.run(run_scenario(scenario, clock=args.clock))
     timeline = result.timeline
     sys.stdout.write(timeline.to_jsonl() if args.jsonl else timeline.to_text())
     return 0

@@ -3,8 +3,8 @@
 The simulator plays Zoom and the people (`bot.meeting.simulated`), posting signed webhooks
 over HTTP to the real receiver and runtime (`bot.service.build_service`) on loopback, which
 journal them in a fresh SQLite file, drive the engine and act on the same simulated meeting;
-afterwards the stored attendance and a billing worksheet are read back. See
-`bot.demo.driver` for how the virtual clock and the service are kept in step.
+afterwards the stored attendance and a billing worksheet are read back. The run itself is
+`bot.simulation.driver.run_scenario`, the same as `simulate`'s (which stays in process).
 """
 
 from __future__ import annotations

@@ -17,21 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.demo.driver import MEETING_ID, DemoError, DemoRun, run_on_real_path
-from bot.demo.world import build_world
 from bot.errors import BalintError
+from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
 from bot.simulation.scenario import Scenario
+from bot.simulation.world import build_world
 from storage import sessions
 from storage.attendance import stored_attendance
 from storage.billing.exports import export_worksheet
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory, session_scope
 
-__all__ = ["AttendanceRow", "DemoReport", "run_demo"]
+__all__ = ["AttendanceRow", "DemoError", "DemoReport", "run_demo"]
 
 _log = logging.getLogger(__name__)
 
 WORKSHEET_NAME = "billing-worksheet.csv"
+
+
+class DemoError(BalintError):
+    """The demo ran, but the service stored no finalised session for it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +65,7 @@ class DemoReport:
     """Everything a demo run produced.
 
     Args:
-        run: the timeline and delivery figures (see `DemoRun`).
+        run: the timeline and delivery figures (see `ScenarioRun`).
         attendance: the stored attendance, one row per person the service saw.
         out_dir: the output directory; database: the SQLite file; worksheet: the billing
             worksheet CSV (None if it could not be written, see `worksheet_error`).
@@ -70,7 +74,7 @@ class DemoReport:
         session_id: the stored session's id.
     """
 
-    run: DemoRun
+    run: ScenarioRun
     attendance: tuple[AttendanceRow, ...]
     out_dir: Path
     database: Path
@@ -107,16 +111,19 @@ async def run_demo(
             stamps the roster import and the worksheet export, and decides what is "future".
 
     Raises:
-        DemoError: the run did not complete.
+        SimulationError: the run did not complete.
+        DemoError: the service stored no finalised session.
     """
     key = data_key if data_key is not None else os.environ.get("BALINT_DATA_KEY") or None
     world = build_world(scenario, out_dir=out_dir, data_key=key, meeting_id=MEETING_ID, now=clock())
-    run = await run_on_real_path(scenario, world, speed=speed, on_progress=on_progress)
-    engine = make_engine(world.settings.storage.url)
+    run = await run_scenario(
+        scenario, world=world, over_http=True, speed=speed, on_progress=on_progress
+    )
+    database = make_engine(world.settings.storage.url)
     try:
-        factory = make_session_factory(engine)
-        with session_scope(factory) as session:
-            record = sessions.session_by_meeting(session, meeting_uuid=run.meeting_uuid)
+        factory = make_session_factory(database)
+        with session_scope(factory) as db:
+            record = sessions.session_by_meeting(db, meeting_uuid=run.meeting_uuid)
             if record is None:
                 raise DemoError("the service stored no session for the demo meeting")
             session_id = record.id
@@ -133,7 +140,7 @@ async def run_demo(
                     late=row.late,
                     present=row.present,
                 )
-                for row in stored_attendance(session, session_id=session_id)
+                for row in stored_attendance(db, session_id=session_id)
             )
         worksheet: Path | None = out_dir / WORKSHEET_NAME
         assert worksheet is not None
@@ -141,9 +148,9 @@ async def run_demo(
         written = 0
         error = ""
         try:
-            with session_scope(factory) as session:
+            with session_scope(factory) as db:
                 result = export_worksheet(
-                    session,
+                    db,
                     settings=world.settings,
                     out=worksheet,
                     session_id=session_id,
@@ -157,7 +164,7 @@ async def run_demo(
             error = f"{type(failed).__name__}: {failed}"
             worksheet = None
     finally:
-        engine.dispose()
+        database.dispose()
     return DemoReport(
         run=run,
         attendance=rows,

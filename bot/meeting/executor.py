@@ -4,14 +4,19 @@ One place maps each action to port calls, so the simulator, the SDK bot and the
 observe-only mode all behave the same. A refusal from Zoom becomes a failed
 `ActionOutcome` (never an exception), so one refused action cannot stop the others.
 `ScheduleWakeup` and `PhaseChanged` are not meeting actions; the runtime handles them.
+
+Every person an action names is first resolved to their user id in the meeting
+(`MeetingControl.resolve`), with every id the runtime recorded for them (`aliases`: person
+key -> ids), so an id one source gave and the other does not know is never simply refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.errors import MeetingControlError
-from bot.meeting.port import ChatTo, MeetingControl
+from bot.meeting.port import Addressee, ChatTo, MeetingControl
 from phases.actions import (
     Action,
     Admit,
@@ -27,9 +32,17 @@ from phases.actions import (
     SendChat,
     StopRecording,
     StopVideo,
+    Target,
 )
 
-__all__ = ["ActionOutcome", "MeetingAction", "action_kind", "execute", "is_meeting_action"]
+__all__ = [
+    "ActionOutcome",
+    "Aliases",
+    "MeetingAction",
+    "action_kind",
+    "execute",
+    "is_meeting_action",
+]
 
 MeetingAction = (
     Admit
@@ -80,31 +93,50 @@ class ActionOutcome:
     error: str = ""
 
 
-async def execute(action: MeetingAction, control: MeetingControl) -> ActionOutcome:
+Aliases = Mapping[str, tuple[str, ...]]
+"""Person key -> every other id recorded for that person (see `bot.runtime.identity`)."""
+
+
+async def execute(
+    action: MeetingAction, control: MeetingControl, *, aliases: Aliases | None = None
+) -> ActionOutcome:
     """Carry out one meeting action; a Zoom refusal is returned, not raised."""
     try:
-        await _dispatch(action, control)
+        await _dispatch(action, _Resolver(control, aliases or {}))
     except MeetingControlError as refusal:
         return ActionOutcome(action=action, ok=False, code=refusal.code, error=refusal.message)
     return ActionOutcome(action=action, ok=True)
 
 
-async def _dispatch(action: MeetingAction, control: MeetingControl) -> None:
+class _Resolver:
+    def __init__(self, control: MeetingControl, aliases: Aliases) -> None:
+        self.control = control
+        self._aliases = aliases
+
+    async def __call__(self, target: Target) -> str:
+        keys = (target.key, *self._aliases.get(target.key, ()))
+        return await self.control.resolve(
+            Addressee(user_id=target.user_id, keys=keys, name=target.name)
+        )
+
+
+async def _dispatch(action: MeetingAction, who: _Resolver) -> None:
+    control = who.control
     match action:
         case Admit(target=t):
-            await control.admit(t.user_id)
+            await control.admit(await who(t))
         case PutInWaitingRoom(target=t):
-            await control.put_in_waiting_room(t.user_id)
+            await control.put_in_waiting_room(await who(t))
         case Rename(target=t, new_name=name):
-            await control.rename(t.user_id, name)
-        case Mute(target=t):
-            await control.mute(t.user_id)
+            await control.rename(await who(t), name)
+        case Mute(target=t, allow_self_unmute=allowed):
+            await control.mute(await who(t), allow_self_unmute=allowed)
         case StopVideo(target=t):
-            await control.stop_video(t.user_id)
+            await control.stop_video(await who(t))
         case AskUnmute(target=t):
-            await control.ask_unmute(t.user_id)
+            await control.ask_unmute(await who(t))
         case AskStartVideo(target=t):
-            await control.ask_start_video(t.user_id)
+            await control.ask_start_video(await who(t))
         case AllowSelfMedia(unmute=unmute, video=video):
             if unmute is not None:
                 await control.allow_self_unmute(unmute)
@@ -120,4 +152,4 @@ async def _dispatch(action: MeetingAction, control: MeetingControl) -> None:
             if not recipients:
                 raise MeetingControlError("no_such_participant", "no one to send this line to")
             for person in recipients:
-                await control.send_chat(text, to=ChatTo.PARTICIPANT, user_id=person.user_id)
+                await control.send_chat(text, to=ChatTo.PARTICIPANT, user_id=await who(person))

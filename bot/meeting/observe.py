@@ -10,7 +10,7 @@ pretended: listing participants also refuses, because an observer sees only webh
 from __future__ import annotations
 
 from bot.errors import MeetingControlError
-from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
+from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo
 
 __all__ = ["ObservingMeeting"]
 
@@ -43,7 +43,7 @@ class ObservingMeeting:
     async def rename(self, user_id: str, new_name: str) -> None:  # noqa: ARG002
         raise self._refuse("rename")
 
-    async def mute(self, user_id: str) -> None:  # noqa: ARG002
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:  # noqa: ARG002
         raise self._refuse("mute")
 
     async def stop_video(self, user_id: str) -> None:  # noqa: ARG002
@@ -66,6 +66,10 @@ class ObservingMeeting:
 
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:  # noqa: ARG002
         raise self._refuse("chat")
+
+    async def resolve(self, who: Addressee) -> str:
+        # No lists to look in: the action itself is refused as not executed.
+        return who.user_id
 
     async def list_participants(self) -> list[ParticipantInfo]:
         raise self._refuse("list participants")

@@ -13,17 +13,28 @@ How it runs:
   onto it (`bot.meeting.sdk_loop.SdkThread`) and awaited from asyncio.
 - Every callback is wrapped so that no exception ever reaches the SDK (a Python exception
   inside a nanobind callback aborts the process; attendee PR #929).
-- Participant, audio and chat callbacks become engine events for the listener. The
-  bindings have no waiting-room or video callbacks, so waiting-room arrivals and video
-  changes are found by polling `GetWaitingRoomLst()` and `IsVideoOn()` on a GLib timer.
-  Ids that `GetUserByUserID` cannot resolve yet (reconnects) are retried on later polls.
+- Participant, audio and chat callbacks are copied into SDK-shaped notices and translated
+  by `bot.meeting.sdk_observer.SdkObserver` (the one translation, which the simulator uses
+  too) into engine events for the listener. The bindings have no waiting-room or video
+  callbacks, so the waiting room, video and roles are polled (`GetWaitingRoomLst()`,
+  `IsVideoOn()`, `GetUserRole()`) on a GLib timer. Ids that `GetUserByUserID` cannot
+  resolve yet (reconnects) are retried on later polls.
+- An action's target is resolved before it is refused (`resolve`): the user id the engine
+  has may come from a webhook, so someone not in the SDK's lists under it is looked up by
+  their other ids (persistent id, participant uuid, earlier user ids) and then their name.
+- During the one-way mirror the presenter is muted without self-unmute (`MuteAudio`'s
+  `allowUnmuteBySelf`), the per-person switch Zoom offers.
 - Recording callbacks are deliberately NOT registered: their argument type
   (`RecordingStatus`) is not bound in zoom-meeting-sdk 0.0.27, so the SDK could not call
   them. Participants' local-recording requests are forbidden as soon as the bot has rights;
   `stop_recording` stops a cloud recording through REST and revokes local recording.
 - The join is watched: stuck in CONNECTING for 60 s (the Linux SDK hangs there on a wrong
   passcode), waiting for an absent host, parked in the waiting room, and every
-  `MeetingFailCode` end the join with `SdkJoinError` and a clear message.
+  `MeetingFailCode` end the join with `SdkJoinError` and a clear message. Waiting for the
+  host is said at once (the ZAK join could not open the room: the bot's user is not an
+  alternative host); if the host then comes, the facilitators are told privately too.
+- The binding prints its join parameters (ZAK and passcode included) to stdout; the join
+  process discards that stdout (`bot.commands.join_cmd`) and nothing here logs them.
 - Without host or co-host rights it tells the host, co-hosts and the named facilitators
   privately how to make it co-host and which protections are off, and every action that
   needs rights raises `MeetingControlError("not_privileged")`, so the engine's outcomes
@@ -39,35 +50,20 @@ import importlib
 import logging
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.errors import ConfigError, MeetingControlError
-from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
+from bot.meeting import sdk_observer as sdk_seen
+from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo, pick_addressee
 from bot.meeting.sdk_codes import AUTH_MESSAGES, fail_message, refusal_for
 from bot.meeting.sdk_jwt import make_sdk_jwt
 from bot.meeting.sdk_loop import GLibLoop, MainLoop, SdkThread
 from bot.zoom_api.client import ZoomClient
 from bot.zoom_api.errors import ZoomApiError, ZoomRequestError
 from phases.errors import BalintError
-from phases.events import (
-    ArrivedInWaitingRoom,
-    AudioMuted,
-    AudioUnmuted,
-    ChatMessage,
-    Event,
-    Joined,
-    Left,
-    LeftWaitingRoom,
-    MeetingEnded,
-    MeetingStarted,
-    Participant,
-    RoleChanged,
-    VideoOff,
-    VideoOn,
-    ZoomRole,
-)
+from phases.events import Event, ZoomRole
 from storage.clock import Clock, system_clock
 
 __all__ = [
@@ -78,6 +74,7 @@ __all__ = [
     "load_sdk",
     "open_sdk_meeting",
     "unprivileged_notice",
+    "waiting_for_host_notice",
 ]
 
 logger = logging.getLogger(__name__)
@@ -86,9 +83,6 @@ T = TypeVar("T")
 
 #: MeetingFailCode CONF_FAIL_REMOVED_BY_HOST: the host removed the bot; do not rejoin.
 _REMOVED_BY_HOST = 61
-
-_MUTED = frozenset({"Audio_Muted", "Audio_Muted_ByHost", "Audio_MutedAll_ByHost"})
-_UNMUTED = frozenset({"Audio_UnMuted", "Audio_UnMuted_ByHost", "Audio_UnMutedAll_ByHost"})
 
 
 class SdkJoinError(BalintError):
@@ -130,35 +124,6 @@ class JoinTicket:
     display_name: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Seen:
-    """A participant as the bot last saw them (kept on the SDK thread only)."""
-
-    user_id: int
-    key: str
-    name: str
-    role: ZoomRole
-    audio_muted: bool
-    video_on: bool
-    is_me: bool
-
-    def participant(self) -> Participant:
-        return Participant(key=self.key, user_id=str(self.user_id), name=self.name)
-
-    def info(self, *, waiting: bool) -> ParticipantInfo:
-        return ParticipantInfo(
-            user_id=str(self.user_id),
-            key=self.key,
-            name=self.name,
-            email="",
-            role=self.role,
-            in_waiting_room=waiting,
-            audio_muted=self.audio_muted,
-            video_on=self.video_on,
-            is_bot=self.is_me,
-        )
-
-
 def load_sdk() -> Any:
     """Import the `zoom_meeting_sdk` bindings.
 
@@ -172,6 +137,31 @@ def load_sdk() -> Any:
             "the Meeting SDK bot needs the zoom-meeting-sdk bindings: "
             "pip install 'balint-bot[sdk]' (Linux x86_64 only)"
         ) from missing
+
+
+def waiting_for_host_notice(bot_name: str) -> str:
+    """What the log and, once a facilitator is in, the facilitators hear when the ZAK join
+    left the bot waiting for the host (it could not open the room)."""
+    return (
+        f"{bot_name} could not open the room: Zoom kept it waiting for the host, so nobody "
+        "was admitted or protected until a host arrived. Make the bot's Zoom user an "
+        "alternative host of the meeting (balint-bot doctor --fix), or have a human host "
+        "open the room before the group."
+    )
+
+
+def _info(user: sdk_seen.SdkUser, *, waiting: bool) -> ParticipantInfo:
+    return ParticipantInfo(
+        user_id=str(user.user_id),
+        key=user.key,
+        name=user.name,
+        email="",
+        role=sdk_seen.zoom_role(user.role),
+        in_waiting_room=waiting,
+        audio_muted=user.audio_muted,
+        video_on=user.video_on,
+        is_bot=user.is_me,
+    )
 
 
 def unprivileged_notice(bot_name: str) -> str:
@@ -244,13 +234,14 @@ class SdkMeeting:
         self._wr: Any = None
         self._rec: Any = None
         self._callbacks: list[Any] = []
-        self._people: dict[int, _Seen] = {}
-        self._waiting: dict[int, _Seen] = {}
+        self._observer = sdk_seen.SdkObserver()
         self._unresolved: dict[int, int] = {}
         self._timers: dict[str, int] = {}
         self._privileged = False
         self._notice_sent = False
-        self._self_unmute_allowed = True
+        #: the ZAK join waited for the host (the bot could not open the room): the
+        #: facilitators are told once one is in
+        self._waited_for_host = False
         #: Set when the bot dropped out of a running meeting (the join process then exits
         #: non-zero so its supervisor rejoins, unless the host removed it on purpose).
         self.failure: SdkJoinError | None = None
@@ -352,8 +343,8 @@ class SdkMeeting:
     async def rename(self, user_id: str, new_name: str) -> None:
         await self._act(lambda: self._rename(user_id, new_name))
 
-    async def mute(self, user_id: str) -> None:
-        await self._act(lambda: self._mute(user_id))
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
+        await self._act(lambda: self._mute(user_id, allow_self_unmute))
 
     async def stop_video(self, user_id: str) -> None:
         await self._act(lambda: self._stop_video(user_id))
@@ -389,6 +380,9 @@ class SdkMeeting:
 
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
         await self._act(lambda: self._send_chat(text, to, user_id))
+
+    async def resolve(self, who: Addressee) -> str:
+        return await self._act(lambda: self._resolve(who))
 
     async def list_participants(self) -> list[ParticipantInfo]:
         return await self._act(self._list_participants)
@@ -477,6 +471,9 @@ class SdkMeeting:
             self._start_timer("connect", self._options.connect_timeout, self._stuck_connecting)
         elif name == "MEETING_STATUS_WAITINGFORHOST":
             self._stop_timer("connect")
+            if not self._waited_for_host:
+                self._waited_for_host = True
+                logger.warning("%s", waiting_for_host_notice(self._display_name))
             self._start_timer("host", self._options.host_wait_timeout, self._host_absent)
         elif name == "MEETING_STATUS_IN_WAITING_ROOM":
             self._stop_timer("connect")
@@ -565,10 +562,9 @@ class SdkMeeting:
         self._parts.SetEvent(participant_events)
         self._audio.SetEvent(audio_events)
         self._chat.SetEvent(chat_events)
-        self._emit(MeetingStarted())
-        for user_id in self._parts.GetParticipantsList():
-            self._see_join(int(user_id))
+        self._observe(sdk_seen.InMeeting(users=self._resolve_users(self._meeting_ids())))
         self._refresh_rights()
+        self._notify_waited_for_host()
         self._poll_waiting_room()
         self._timers["poll"] = self._thread.loop.add_timer(
             self._options.poll_interval, self._poll_tick
@@ -587,10 +583,8 @@ class SdkMeeting:
         self._in_meeting = False
         self._ended = True
         self._stop_timer("poll")
-        self._people.clear()
-        self._waiting.clear()
-        if was_in and ended and not self._leaving:
-            self._emit(MeetingEnded())
+        if was_in:
+            self._observe(sdk_seen.MeetingOver(ended=ended and not self._leaving))
         self._thread.to_asyncio(self._closed.set)
 
     def _leave_now(self) -> None:
@@ -635,117 +629,93 @@ class SdkMeeting:
     def _emit(self, event: Event) -> None:
         self._thread.to_asyncio(lambda: self._queue.put_nowait(event))
 
-    def _role(self, info: Any) -> ZoomRole:
-        role = _name_of(info.GetUserRole())
-        if role == "USERROLE_HOST":
-            return ZoomRole.HOST
-        if role == "USERROLE_COHOST":
-            return ZoomRole.CO_HOST
-        return ZoomRole.ATTENDEE
+    def _observe(self, notice: sdk_seen.Notice) -> None:
+        """Translate one SDK-shaped notice (`bot.meeting.sdk_observer`) and emit its events."""
+        for event in self._observer.observe(notice):
+            self._emit(event)
 
-    def _seen(self, info: Any) -> _Seen:
-        user_id = int(info.GetUserID())
-        return _Seen(
-            user_id=user_id,
-            key=info.GetPersistentId() or f"sdk-{user_id}",
-            name=info.GetUserName(),
-            role=self._role(info),
+    def _user(self, info: Any) -> sdk_seen.SdkUser:
+        """An `IUserInfo` copied into a plain value (on the SDK thread)."""
+        return sdk_seen.SdkUser(
+            user_id=int(info.GetUserID()),
+            persistent_id=str(info.GetPersistentId() or ""),
+            name=str(info.GetUserName()),
+            role=_name_of(info.GetUserRole()),
             audio_muted=bool(info.IsAudioMuted()),
             video_on=bool(info.IsVideoOn()),
             is_me=bool(info.IsMySelf()),
         )
 
-    def _see_join(self, user_id: int) -> None:
-        info = self._parts.GetUserByUserID(user_id)
-        if info is None:
-            # Zoom lists ids it cannot resolve yet during reconnects (attendee PR #929).
-            self._unresolved.setdefault(user_id, 0)
-            return
-        if info.IsInWaitingRoom():
-            return
-        self._unresolved.pop(user_id, None)
-        self._waiting.pop(user_id, None)
-        seen = self._seen(info)
-        first = user_id not in self._people
-        self._people[user_id] = seen
-        if first:
-            self._emit(Joined(participant=seen.participant(), role=seen.role))
-        if not self._notice_sent and not self._privileged and not seen.is_me:
+    def _role(self, info: Any) -> ZoomRole:
+        return sdk_seen.zoom_role(_name_of(info.GetUserRole()))
+
+    def _resolve_users(self, user_ids: Iterable[int]) -> tuple[sdk_seen.SdkUser, ...]:
+        """The users in the meeting proper among `user_ids`; ids Zoom cannot resolve yet
+        (reconnects, attendee PR #929) are kept for the next polls."""
+        found = []
+        for user_id in user_ids:
+            info = self._parts.GetUserByUserID(int(user_id))
+            if info is None:
+                self._unresolved.setdefault(int(user_id), 0)
+                continue
+            self._unresolved.pop(int(user_id), None)
+            if not info.IsInWaitingRoom():
+                found.append(self._user(info))
+        return tuple(found)
+
+    def _see_joins(self, user_ids: Iterable[int]) -> None:
+        users = self._resolve_users(user_ids)
+        if users:
+            self._observe(sdk_seen.UsersJoined(users=users))
+        if not self._notice_sent and not self._privileged and any(not u.is_me for u in users):
             self._notify_unprivileged()
+        if self._waited_for_host and any(not u.is_me for u in users):
+            self._notify_waited_for_host()
 
     def _on_user_join(self, user_ids: Iterable[int], _names: str = "") -> None:
-        for user_id in user_ids:
-            self._see_join(int(user_id))
+        self._see_joins(int(user_id) for user_id in user_ids)
 
     def _on_user_left(self, user_ids: Iterable[int], _names: str = "") -> None:
-        for user_id in user_ids:
-            self._unresolved.pop(int(user_id), None)
-            seen = self._people.pop(int(user_id), None)
-            if seen is not None:
-                self._emit(Left(participant=seen.participant()))
+        ids = tuple(int(user_id) for user_id in user_ids)
+        for user_id in ids:
+            self._unresolved.pop(user_id, None)
+        self._observe(sdk_seen.UsersLeft(user_ids=ids))
 
-    def _set_role(self, user_id: int, role: ZoomRole) -> None:
-        seen = self._people.get(user_id)
-        if seen is None or seen.role == role:
-            return
-        self._people[user_id] = replace(seen, role=role)
-        self._emit(RoleChanged(participant=seen.participant(), role=role))
-        if seen.is_me:
+    def _see_changes(self, user_ids: Iterable[int]) -> None:
+        users = []
+        for user_id in user_ids:
+            info = self._parts.GetUserByUserID(int(user_id))
+            if info is not None:
+                users.append(self._user(info))
+        self._observe(sdk_seen.UsersChanged(users=tuple(users)))
+        if any(u.is_me for u in users):
             self._refresh_rights()
 
     def _on_host_change(self, user_id: int) -> None:
-        self._set_role(int(user_id), ZoomRole.HOST)
         self._sync_roles()
+        self._see_changes([int(user_id)])
 
-    def _on_cohost(self, user_id: int, is_cohost: bool) -> None:
-        self._set_role(int(user_id), ZoomRole.CO_HOST if is_cohost else ZoomRole.ATTENDEE)
+    def _on_cohost(self, user_id: int, _is_cohost: bool) -> None:
+        self._see_changes([int(user_id)])
 
     def _on_names_changed(self, user_ids: Iterable[int]) -> None:
-        for user_id in user_ids:
-            seen = self._people.get(int(user_id))
-            info = self._parts.GetUserByUserID(int(user_id))
-            if seen is not None and info is not None:
-                self._people[int(user_id)] = replace(seen, name=info.GetUserName())
+        self._see_changes(int(user_id) for user_id in user_ids)
 
     def _on_audio(self, statuses: Iterable[Any], _names: str = "") -> None:
-        for status in statuses:
-            user_id = int(status.GetUserId())
-            state = _name_of(status.GetStatus())
-            seen = self._people.get(user_id)
-            if seen is None or (state not in _MUTED and state not in _UNMUTED):
-                continue
-            muted = state in _MUTED
-            if muted == seen.audio_muted:
-                continue
-            self._people[user_id] = replace(seen, audio_muted=muted)
-            event = AudioMuted if muted else AudioUnmuted
-            self._emit(event(participant=seen.participant()))
+        changes = tuple(
+            (int(status.GetUserId()), _name_of(status.GetStatus())) for status in statuses
+        )
+        self._observe(sdk_seen.AudioChanged(changes=changes))
 
     def _on_chat(self, message: Any, _content: str = "") -> None:
-        sender_id = int(message.GetSenderUserId())
-        me = self._me_id()
-        if sender_id == me:
-            return  # the bot's own lines are not echoed to the engine
-        to_all = bool(message.IsChatToAll())
-        private = not to_all and int(message.GetReceiverUserId()) == me
-        if not to_all and not private:
-            return
-        seen = self._people.get(sender_id)
-        sender = (
-            seen.participant()
-            if seen is not None
-            else Participant(
-                key=f"sdk-{sender_id}",
-                user_id=str(sender_id),
-                name=message.GetSenderDisplayName(),
-            )
-        )
-        self._emit(
-            ChatMessage(
-                sender=sender,
-                text=message.GetContent(),
-                private=private,
-                message_id=message.GetMessageID(),
+        self._observe(
+            sdk_seen.ChatReceived(
+                sender_id=int(message.GetSenderUserId()),
+                sender_name=str(message.GetSenderDisplayName()),
+                receiver_id=int(message.GetReceiverUserId()),
+                to_all=bool(message.IsChatToAll()),
+                content=str(message.GetContent()),
+                message_id=str(message.GetMessageID()),
             )
         )
 
@@ -759,61 +729,37 @@ class SdkMeeting:
     def _poll(self) -> None:
         if not self._in_meeting:
             return
+        retry = []
         for user_id in list(self._unresolved):
             self._unresolved[user_id] += 1
             if self._unresolved[user_id] > self._options.resolve_attempts:
                 logger.warning("giving up on resolving SDK user %s", user_id)
                 del self._unresolved[user_id]
                 continue
-            self._see_join(user_id)
+            retry.append(user_id)
+        if retry:
+            self._see_joins(retry)
         self._poll_waiting_room()
-        self._poll_video()
         self._sync_roles()
         self._refresh_rights()
 
     def _poll_waiting_room(self) -> None:
         if not self._privileged:
             return  # only a host or co-host sees the waiting room
-        current = {int(user_id) for user_id in self._wr.GetWaitingRoomLst()}
-        for user_id in sorted(current - set(self._waiting)):
-            info = self._wr.GetWaitingRoomUserInfoByID(user_id)
-            if info is None:
-                continue  # not resolvable yet; the next poll retries
-            seen = self._seen(info)
-            self._waiting[user_id] = seen
-            self._emit(ArrivedInWaitingRoom(participant=seen.participant()))
-        gone = set(self._waiting) - current
-        if not gone:
-            return
-        in_meeting = {int(user_id) for user_id in self._parts.GetParticipantsList()}
-        for user_id in sorted(gone):
-            seen = self._waiting.pop(user_id)
-            if user_id in in_meeting:
-                self._see_join(user_id)  # admitted; Joined unless the callback came first
-            else:
-                self._emit(LeftWaitingRoom(participant=seen.participant()))
-
-    def _poll_video(self) -> None:
-        for user_id in list(self._people):
-            self._check_video(user_id)
-
-    def _check_video(self, user_id: int) -> None:
-        """Report a change of `user_id`'s video (the bindings have no video callback)."""
-        seen = self._people.get(user_id)
-        info = self._parts.GetUserByUserID(user_id)
-        if seen is None or info is None:
-            return
-        video_on = bool(info.IsVideoOn())
-        if video_on != seen.video_on:
-            self._people[user_id] = replace(seen, video_on=video_on)
-            event = VideoOn if video_on else VideoOff
-            self._emit(event(participant=seen.participant()))
+        waiting = []
+        for user_id in self._wr.GetWaitingRoomLst():
+            info = self._wr.GetWaitingRoomUserInfoByID(int(user_id))
+            if info is not None:  # not resolvable yet: the next poll retries
+                waiting.append(self._user(info))
+        self._observe(
+            sdk_seen.WaitingRoomPolled(
+                waiting=tuple(waiting), in_meeting=tuple(sorted(self._meeting_ids()))
+            )
+        )
 
     def _sync_roles(self) -> None:
-        for user_id in list(self._people):
-            info = self._parts.GetUserByUserID(user_id)
-            if info is not None:
-                self._set_role(user_id, self._role(info))
+        """Poll role and video of everyone seen (the bindings report video changes never)."""
+        self._see_changes(list(self._observer.people))
 
     # -------------------------------------------------------- SDK thread: rights, notice
 
@@ -851,27 +797,38 @@ class SdkMeeting:
             if not self._ok(result):
                 logger.warning("could not forbid local recording: %s", _name_of(result))
 
+    def _tell_facilitators(self, text: str, what: str) -> int:
+        """Send `text` privately to the host, co-hosts and named facilitators present;
+        returns how many were told (0: nobody to tell yet)."""
+        recipients = [
+            user
+            for user in self._observer.people.values()
+            if sdk_seen.zoom_role(user.role) in (ZoomRole.HOST, ZoomRole.CO_HOST)
+            or _normal(user.name) in self._facilitators
+        ]
+        for user in recipients:
+            result = self._send(text, self._sdk.SDKChatMessageType.To_Individual, user.user_id)
+            if not self._ok(result):
+                logger.warning("%s not sent: %s", what, _name_of(result))
+        return len(recipients)
+
     def _notify_unprivileged(self) -> None:
         if self._notice_sent or not self._in_meeting:
             return
-        recipients = [
-            seen
-            for seen in self._people.values()
-            if not seen.is_me
-            and (
-                seen.role in (ZoomRole.HOST, ZoomRole.CO_HOST)
-                or _normal(seen.name) in self._facilitators
-            )
-        ]
-        if not recipients:
+        told = self._tell_facilitators(unprivileged_notice(self._display_name), "no-rights notice")
+        if not told:
             return  # told as soon as a host, co-host or facilitator is present
-        text = unprivileged_notice(self._display_name)
-        for seen in recipients:
-            result = self._send(text, self._sdk.SDKChatMessageType.To_Individual, seen.user_id)
-            if not self._ok(result):
-                logger.warning("no-rights notice not sent: %s", _name_of(result))
         self._notice_sent = True
-        logger.warning("SDK bot has no host or co-host rights; told %d people", len(recipients))
+        logger.warning("SDK bot has no host or co-host rights; told %d people", told)
+
+    def _notify_waited_for_host(self) -> None:
+        if not self._waited_for_host or not self._in_meeting:
+            return
+        told = self._tell_facilitators(
+            waiting_for_host_notice(self._display_name), "waited-for-host notice"
+        )
+        if told:
+            self._waited_for_host = False
 
     # -------------------------------------------------------- SDK thread: port actions
 
@@ -947,17 +904,17 @@ class SdkMeeting:
         uid = self._require_waiting(user_id)
         self._check(self._wr.RenameUser(uid, new_name), "rename")
 
-    def _mute(self, user_id: str) -> None:
+    def _mute(self, user_id: str, allow_self_unmute: bool) -> None:
         self._require_rights("mute people")
         uid = self._require_present(user_id)
-        self._check(self._audio.MuteAudio(uid, self._self_unmute_allowed), "mute")
+        self._check(self._audio.MuteAudio(uid, allow_self_unmute), "mute")
 
     def _stop_video(self, user_id: str) -> None:
         self._require_rights("stop people's video")
         uid = self._require_present(user_id)
         self._check(self._video.CanStopAttendeeVideo(uid), "stop video")
         self._check(self._video.StopAttendeeVideo(uid), "stop video")
-        self._check_video(uid)
+        self._see_changes([uid])
 
     def _ask_unmute(self, user_id: str) -> None:
         self._require_rights("ask people to unmute")
@@ -968,12 +925,11 @@ class SdkMeeting:
         self._require_rights("ask people to start video")
         uid = self._require_present(user_id)
         self._check(self._video.AskAttendeeToStartVideo(uid), "ask to start video")
-        self._check_video(uid)  # accepted at once, or the next poll sees it
+        self._see_changes([uid])  # accepted at once, or the next poll sees it
 
     def _allow_self_unmute(self, allowed: bool) -> None:
         self._require_rights("change who may unmute")
         self._check(self._parts.AllowParticipantsToUnmuteSelf(allowed), "allow self-unmute")
-        self._self_unmute_allowed = allowed
 
     def _allow_self_video(self, allowed: bool) -> None:
         self._require_rights("change who may start video")
@@ -1011,13 +967,30 @@ class SdkMeeting:
             uid = self._require_present(user_id)
             self._check(self._send(text, kinds.To_Individual, uid), "private chat")
 
+    def _resolve(self, who: Addressee) -> str:
+        """`who`'s user id in the SDK's lists (see `MeetingControl.resolve`)."""
+        self._require_meeting()
+        infos = [self._parts.GetUserByUserID(uid) for uid in sorted(self._meeting_ids())]
+        if self._has_rights():
+            infos += [self._wr.GetWaitingRoomUserInfoByID(uid) for uid in self._waiting_ids()]
+        users = [self._user(info) for info in infos if info is not None]
+        found = pick_addressee(
+            who,
+            [(str(u.user_id), (u.persistent_id, str(u.user_id)), u.name) for u in users],
+        )
+        if found is None:
+            raise MeetingControlError(
+                "no_such_participant", f"no user {who.user_id} (nor by other ids) in the meeting"
+            )
+        return found
+
     def _list_participants(self) -> list[ParticipantInfo]:
         self._require_meeting()
         found = []
         for user_id in self._parts.GetParticipantsList():
             info = self._parts.GetUserByUserID(int(user_id))
             if info is not None and not info.IsInWaitingRoom():
-                found.append(self._seen(info).info(waiting=False))
+                found.append(_info(self._user(info), waiting=False))
         return found
 
     def _list_waiting_room(self) -> list[ParticipantInfo]:
@@ -1026,7 +999,7 @@ class SdkMeeting:
         for user_id in self._wr.GetWaitingRoomLst():
             info = self._wr.GetWaitingRoomUserInfoByID(int(user_id))
             if info is not None:
-                found.append(self._seen(info).info(waiting=True))
+                found.append(_info(self._user(info), waiting=True))
         return found
 
 

@@ -87,7 +87,7 @@ AUTH_MESSAGES: dict[str, str] = {
     "AUTHRET_KEYORSECRETWRONG": "zoom.sdk_key or zoom.sdk_secret is wrong",
     "AUTHRET_ACCOUNTNOTSUPPORT": "the Zoom account does not support the Meeting SDK",
     "AUTHRET_ACCOUNTNOTENABLESDK": "the Meeting SDK is not enabled for the app's account",
-    "AUTHRET_UNKNOWN": "SDK authentication failed for an unknown reason",
+    "AUTHRET_UNKNOWN": "no answer from Zoom: check the network and firewall first",
     "AUTHRET_SERVICE_BUSY": "Zoom's SDK service is busy; try again",
     "AUTHRET_NONE": "SDK authentication did not complete",
     "AUTHRET_OVERTIME": "SDK authentication timed out (network?)",

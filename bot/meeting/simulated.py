@@ -13,14 +13,24 @@ Zoom is strict, because every test built on it is only as true as it is:
   waiting room. An attendee bot gets `MeetingControlError("not_privileged", ...)`.
 - Muting someone or stopping their video is immediate; turning it back on is only a request
   that the person accepts or ignores (`accepts_requests`). A muted person can unmute
-  themself unless self-unmute is forbidden and the host muted them (the same for video).
+  themself unless the host muted them and self-unmute is forbidden, meeting-wide or for
+  them alone (`mute(..., allow_self_unmute=False)`; the meeting-wide switch turned on again
+  lifts the per-person one, and so does accepting a request to unmute: Zoom does not
+  document this, see docs/live-checklist.md). The same for video, meeting-wide only.
+  Hosts and co-hosts can always unmute and start their video.
 - The host cannot be put in the waiting room, and the bot cannot hold itself (`not_allowed`).
 - Join state (muted, video) follows the meeting's settings (`mute_on_entry`, `video_on_entry`).
 - The host ending the meeting removes everyone.
+- Local recording needs the host's permission; a bot with host or co-host rights forbids
+  participants to ask for it (as `SdkMeeting` does), so nobody records locally then.
 
-Every change is reported twice, as Zoom does: as engine events to the listener (the Meeting
-SDK callback path; the bot's own chat lines are not echoed) and as the signed webhook Zoom
-would POST (`webhooks`, and the optional webhook sink, e.g. `bot.meeting.delivery`).
+Every change is reported the two ways Zoom reports it, and only those: as the signed webhook
+Zoom would POST (`webhooks`, and the optional webhook sink, e.g. `bot.meeting.delivery`),
+and to the bot in the meeting as the SDK would tell it: SDK-shaped notices
+(`bot.meeting.sdk_observer`: the callbacks, and what the SDK bot finds by polling, here
+reported at the moment of the change), translated by the same `SdkObserver` the real
+`SdkMeeting` uses into the engine events its listener gets. The bot's own chat lines are
+not echoed; private lines between two people reach only the webhook.
 
 Order of webhooks on admission (Zoom does not document it; unverified, see
 zoom-reference §1.5): `participant_admitted`, `participant_left_waiting_room`,
@@ -30,11 +40,13 @@ webhook for mute/unmute, video or local recording in our subscription set, so th
 bot only through the listener. A cloud recording (started by a host or co-host) is the
 reverse: Zoom sends `recording.started`, naming no one, and the listener hears nothing (the
 Meeting SDK bindings do not report it). Chat to the waiting room sends no webhook (unverified).
+The simulator's ids agree between the two paths (participant uuid = persistent id, webhook
+user id = SDK user id); the runtime does not rely on it (`bot.runtime.identity`).
 
 Time comes from an injected clock, so the simulator runs on the virtual clock of
 `bot.simulation` or on the wall clock. All methods run in the caller's event loop; the
 listener and the webhook sink are awaited inline, in order, so a listener must not call back
-into the engine re-entrantly (queue the event instead; see `bot.runtime.core`).
+into the engine re-entrantly (queue the event instead; see `bot.runtime.worker`).
 """
 
 from __future__ import annotations
@@ -50,26 +62,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.errors import MeetingControlError
+from bot.meeting import sdk_observer as sdk_seen
 from bot.meeting import zoom_wire as wire
-from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
-from phases.events import (
-    ArrivedInWaitingRoom,
-    AudioMuted,
-    AudioUnmuted,
-    ChatMessage,
-    Event,
-    Joined,
-    Left,
-    LeftWaitingRoom,
-    MeetingEnded,
-    MeetingStarted,
-    Participant,
-    RecordingStarted,
-    RoleChanged,
-    VideoOff,
-    VideoOn,
-    ZoomRole,
-)
+from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo, pick_addressee
+from phases.events import ZoomRole
 from storage.clock import system_clock
 
 __all__ = [
@@ -91,6 +87,11 @@ WebhookSink = Callable[[wire.Webhook], Awaitable[None]]
 
 _FIRST_USER_ID = 16778240
 _USER_ID_STEP = 1024
+_SDK_ROLES = {
+    ZoomRole.HOST: "USERROLE_HOST",
+    ZoomRole.CO_HOST: "USERROLE_COHOST",
+    ZoomRole.ATTENDEE: "USERROLE_ATTENDEE",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,19 +142,23 @@ class _Person:
     role: ZoomRole = ZoomRole.ATTENDEE
     audio_muted: bool = False
     muted_by_host: bool = False
+    self_unmute_blocked: bool = False
     video_on: bool = False
     video_stopped_by_host: bool = False
     accepts_requests: bool = True
     recording: bool = False
     is_bot: bool = False
 
-    def participant(self) -> Participant:
-        return Participant(
-            key=self.key,
-            user_id=self.user_id,
+    def sdk_user(self) -> sdk_seen.SdkUser:
+        """This person as the SDK's `IUserInfo` shows them."""
+        return sdk_seen.SdkUser(
+            user_id=int(self.user_id),
+            persistent_id=self.key,
             name=self.name,
-            email=self.email,
-            registrant_id=self.registrant_id,
+            role=_SDK_ROLES[self.role],
+            audio_muted=self.audio_muted,
+            video_on=self.video_on,
+            is_me=self.is_bot,
         )
 
     def wire(self) -> wire.WireParticipant:
@@ -241,6 +246,7 @@ class SimulatedMeeting:
         self._waiting_for_host: list[str] = []
         self._arrival_order: list[str] = []
         self._listener: EventListener | None = None
+        self._observer = sdk_seen.SdkObserver()
         self._sink: WebhookSink | None = None
         self.webhooks: list[wire.Webhook] = []
         self.presence: list[Presence] = []
@@ -262,6 +268,22 @@ class SimulatedMeeting:
         return self._running
 
     @property
+    def meeting_uuid(self) -> str:
+        """The meeting instance its webhooks name."""
+        return self.options.identity.uuid
+
+    @property
+    def control(self) -> SimulatedMeeting:
+        """The port the bot drives: the simulated meeting itself."""
+        return self
+
+    async def settle(self) -> None:
+        """Nothing to wait for: the listener is awaited as each change happens."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    @property
     def cloud_recording(self) -> bool:
         """True while a cloud recording runs (until the bot's `stop_recording` or the end)."""
         return self._cloud_recording
@@ -275,7 +297,7 @@ class SimulatedMeeting:
         return self._allow_self_video
 
     def set_listener(self, listener: EventListener | None) -> None:
-        """Receive engine events for everything that happens (the SDK callback path)."""
+        """Receive the engine events the bot's SDK notices translate to (the SDK path)."""
         self._listener = listener
 
     def set_webhook_sink(self, sink: WebhookSink | None) -> None:
@@ -312,7 +334,7 @@ class SimulatedMeeting:
         self._running = True
         now = self._clock()
         await self._emit(
-            MeetingStarted(),
+            None,
             wire.MEETING_STARTED,
             wire.meeting_body(wire.MEETING_STARTED, meeting=self.options.identity, at=now),
         )
@@ -372,7 +394,7 @@ class SimulatedMeeting:
             self._close_presence(handle, now)
             person.where = _Where.AWAY
             await self._emit(
-                LeftWaitingRoom(participant=person.participant()),
+                self._waiting_room_poll(),
                 wire.PARTICIPANT_LEFT_WAITING_ROOM,
                 self._participant_body(wire.PARTICIPANT_LEFT_WAITING_ROOM, person, now),
                 person.name,
@@ -405,15 +427,15 @@ class SimulatedMeeting:
             text=text,
             at=now,
         )
-        event: Event | None = None
-        if recipient is None or recipient.is_bot:
-            event = ChatMessage(
-                sender=sender.participant(),
-                text=text,
-                private=recipient is not None,
-                message_id=message_id,
-            )
-        await self._emit(event, wire.CHAT_MESSAGE_SENT, body, sender.name)
+        notice = sdk_seen.ChatReceived(
+            sender_id=int(sender.user_id),
+            sender_name=sender.name,
+            receiver_id=int(recipient.user_id) if recipient is not None else 0,
+            to_all=recipient is None,
+            content=text,
+            message_id=message_id,
+        )
+        await self._emit(notice, wire.CHAT_MESSAGE_SENT, body, sender.name)
         return True
 
     async def person_unmutes(self, handle: str) -> bool:
@@ -423,7 +445,8 @@ class SimulatedMeeting:
             return False
         if not person.audio_muted:
             return True
-        if person.muted_by_host and not self._allow_self_unmute and not _privileged(person):
+        blocked = not self._allow_self_unmute or person.self_unmute_blocked
+        if person.muted_by_host and blocked and not _privileged(person):
             return False
         await self._set_audio(person, muted=False)
         return True
@@ -436,6 +459,7 @@ class SimulatedMeeting:
         if not person.audio_muted:
             await self._set_audio(person, muted=True)
         person.muted_by_host = False
+        person.self_unmute_blocked = False
         return True
 
     async def person_starts_video(self, handle: str) -> bool:
@@ -461,13 +485,16 @@ class SimulatedMeeting:
         return True
 
     async def person_records(self, handle: str) -> bool:
-        """`handle` starts a local recording (Zoom sends no webhook for a local recording)."""
+        """`handle` starts a local recording. False when Zoom does not let them: a bot with
+        host or co-host rights forbids local-recording requests. Zoom sends no webhook for
+        a local recording, and the SDK bindings cannot report one (their recording
+        callbacks take a type they do not bind), so nobody is told."""
         person = self._in_meeting(handle)
         if person is None:
             return False
-        if not person.recording:
-            person.recording = True
-            await self._emit(RecordingStarted(participant=person.participant()))
+        if _privileged(self._people[BOT]) and not _privileged(person):
+            return False
+        person.recording = True
         return True
 
     async def host_starts_cloud_recording(self, handle: str) -> bool:
@@ -509,7 +536,7 @@ class SimulatedMeeting:
             return
         now = self._clock()
         await self._emit(
-            RoleChanged(participant=person.participant(), role=role),
+            sdk_seen.UsersChanged(users=(person.sdk_user(),)),
             wire.PARTICIPANT_ROLE_CHANGED,
             wire.role_changed_body(
                 meeting=self.options.identity,
@@ -555,7 +582,7 @@ class SimulatedMeeting:
         self._running = False
         self._ended = True
         await self._emit(
-            MeetingEnded(),
+            sdk_seen.MeetingOver(ended=True),
             wire.MEETING_ENDED,
             wire.meeting_body(wire.MEETING_ENDED, meeting=self.options.identity, at=now),
         )
@@ -593,15 +620,15 @@ class SimulatedMeeting:
             self._participant_body(wire.PARTICIPANT_PUT_IN_WAITING_ROOM, person, now),
             person.name,
         )
+        person.where = _Where.WAITING
         await self._emit(
-            Left(participant=person.participant()),
+            sdk_seen.UsersLeft(user_ids=(int(person.user_id),)),
             wire.PARTICIPANT_LEFT,
             self._participant_body(wire.PARTICIPANT_LEFT, person, now),
             person.name,
         )
-        person.where = _Where.WAITING
         self._open_presence(person, "waiting_room", now)
-        await self._emit(ArrivedInWaitingRoom(participant=person.participant()))
+        await self._emit(self._waiting_room_poll())
 
     async def rename(self, user_id: str, new_name: str) -> None:
         self._require_host_powers()
@@ -614,10 +641,11 @@ class SimulatedMeeting:
             raise MeetingControlError("not_allowed", "a display name cannot be empty")
         person.name = new_name
 
-    async def mute(self, user_id: str) -> None:
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
         self._require_host_powers()
         person = self._meeting_member(user_id)
         person.muted_by_host = True
+        person.self_unmute_blocked = not allow_self_unmute
         if not person.audio_muted:
             await self._set_audio(person, muted=True)
 
@@ -639,6 +667,7 @@ class SimulatedMeeting:
         )
         if accepted:
             person.muted_by_host = False
+            person.self_unmute_blocked = False
             await self._set_audio(person, muted=False)
 
     async def ask_start_video(self, user_id: str) -> None:
@@ -657,6 +686,9 @@ class SimulatedMeeting:
     async def allow_self_unmute(self, allowed: bool) -> None:
         self._require_host_powers()
         self._allow_self_unmute = allowed
+        if allowed:
+            for person in self._people.values():
+                person.self_unmute_blocked = False
 
     async def allow_self_video(self, allowed: bool) -> None:
         self._require_host_powers()
@@ -706,6 +738,18 @@ class SimulatedMeeting:
             at=now,
         )
         await self._emit(None, wire.CHAT_MESSAGE_SENT, body, bot.name)
+
+    async def resolve(self, who: Addressee) -> str:
+        self._require_running()
+        candidates = [
+            (p.user_id, (p.key, p.user_id), p.name)
+            for p in self._ordered()
+            if p.where is not _Where.AWAY
+        ]
+        found = pick_addressee(who, candidates)
+        if found is None:
+            raise MeetingControlError("no_such_participant", f"no participant {who.user_id}")
+        return found
 
     async def list_participants(self) -> list[ParticipantInfo]:
         self._require_running()
@@ -777,7 +821,7 @@ class SimulatedMeeting:
         person.where = _Where.WAITING
         self._open_presence(person, "waiting_room", now)
         await self._emit(
-            ArrivedInWaitingRoom(participant=person.participant()),
+            self._waiting_room_poll(),
             wire.PARTICIPANT_JOINED_WAITING_ROOM,
             self._participant_body(wire.PARTICIPANT_JOINED_WAITING_ROOM, person, now),
             person.name,
@@ -793,8 +837,14 @@ class SimulatedMeeting:
     async def _join_meeting(self, person: _Person, now: datetime) -> None:
         person.where = _Where.MEETING
         self._open_presence(person, "meeting", now)
+        notice: sdk_seen.Notice
+        if person.is_bot:  # the bot is in: the SDK reports INMEETING with everyone there
+            in_meeting = tuple(p.sdk_user() for p in self._ordered() if p.where is _Where.MEETING)
+            notice = sdk_seen.InMeeting(users=in_meeting)
+        else:
+            notice = sdk_seen.UsersJoined(users=(person.sdk_user(),))
         await self._emit(
-            Joined(participant=person.participant(), role=person.role),
+            notice,
             wire.PARTICIPANT_JOINED,
             self._participant_body(wire.PARTICIPANT_JOINED, person, now),
             person.name,
@@ -805,7 +855,7 @@ class SimulatedMeeting:
         person.where = _Where.AWAY
         person.recording = False
         await self._emit(
-            Left(participant=person.participant()),
+            sdk_seen.UsersLeft(user_ids=(int(person.user_id),)),
             wire.PARTICIPANT_LEFT,
             self._participant_body(wire.PARTICIPANT_LEFT, person, now),
             person.name,
@@ -813,16 +863,26 @@ class SimulatedMeeting:
 
     async def _set_audio(self, person: _Person, *, muted: bool) -> None:
         person.audio_muted = muted
-        participant = person.participant()
-        await self._emit(
-            AudioMuted(participant=participant) if muted else AudioUnmuted(participant=participant)
-        )
+        if muted:
+            status = "Audio_Muted_ByHost" if person.muted_by_host else "Audio_Muted"
+        else:
+            status = "Audio_UnMuted"
+        await self._emit(sdk_seen.AudioChanged(changes=((int(person.user_id), status),)))
 
     async def _set_video(self, person: _Person, *, on: bool) -> None:
         person.video_on = on
-        participant = person.participant()
-        await self._emit(
-            VideoOn(participant=participant) if on else VideoOff(participant=participant)
+        # No video callback in the bindings: the SDK bot's poll finds the change.
+        await self._emit(sdk_seen.UsersChanged(users=(person.sdk_user(),)))
+
+    def _waiting_room_poll(self) -> sdk_seen.WaitingRoomPolled:
+        """What the SDK bot's poll of the waiting room finds now (only a host or co-host
+        sees the waiting room)."""
+        if not _privileged(self._people[BOT]) or not self._running:
+            return sdk_seen.WaitingRoomPolled(waiting=(), in_meeting=())
+        people = self._ordered()
+        return sdk_seen.WaitingRoomPolled(
+            waiting=tuple(p.sdk_user() for p in people if p.where is _Where.WAITING),
+            in_meeting=tuple(int(p.user_id) for p in people if p.where is _Where.MEETING),
         )
 
     def _open_presence(self, person: _Person, place: str, now: datetime) -> None:
@@ -852,12 +912,13 @@ class SimulatedMeeting:
 
     async def _emit(
         self,
-        event: Event | None,
+        notice: sdk_seen.Notice | None,
         webhook_event: str = "",
         body: bytes = b"",
         name: str = "",
     ) -> None:
-        """Report one change: the webhook first (recorded, then sunk), then the listener."""
+        """Report one change: the webhook first (recorded, then sunk), then what the bot's
+        SDK would notice, translated by its observer for the listener."""
         if webhook_event:
             # The body already carries its time; sign and stamp with exactly that moment.
             event_ts = int(json.loads(body)["event_ts"])
@@ -872,8 +933,11 @@ class SimulatedMeeting:
             self.webhooks.append(webhook)
             if self._sink is not None:
                 await self._sink(webhook)
-        if event is not None and self._listener is not None:
-            await self._listener(event)
+        if notice is None:
+            return
+        for event in self._observer.observe(notice):
+            if self._listener is not None:
+                await self._listener(event)
 
 
 def _privileged(person: _Person) -> bool:

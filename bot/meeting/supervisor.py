@@ -63,7 +63,9 @@ Spawn = Callable[[Sequence[str]], Awaitable[Process]]
 
 
 async def _spawn(command: Sequence[str]) -> Process:
-    return await asyncio.create_subprocess_exec(*command)
+    # The child's stdout is the Meeting SDK bindings' (they print the join parameters, the
+    # ZAK and passcode included): never passed on. Its logs go to stderr, which is.
+    return await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,11 +31,10 @@ from phases.errors import BalintError
 
 __all__ = ["CodecError", "decode_action", "encode_action"]
 
-_TARGETED: dict[str, type[Admit | PutInWaitingRoom | Mute | StopVideo | AskUnmute | AskStartVideo]]
+_TARGETED: dict[str, type[Admit | PutInWaitingRoom | StopVideo | AskUnmute | AskStartVideo]]
 _TARGETED = {
     "admit": Admit,
     "put_in_waiting_room": PutInWaitingRoom,
-    "mute": Mute,
     "stop_video": StopVideo,
     "ask_unmute": AskUnmute,
     "ask_start_video": AskStartVideo,
@@ -67,6 +66,9 @@ def decode_action(text: str) -> MeetingAction:
         kind = data["kind"]
         if kind in _TARGETED:
             return _TARGETED[kind](target=_target(data["target"]))
+        if kind == "mute":  # actions logged before `allow_self_unmute` existed allowed it
+            allowed = data.get("allow_self_unmute", True)
+            return Mute(target=_target(data["target"]), allow_self_unmute=bool(allowed))
         if kind == "rename":
             return Rename(target=_target(data["target"]), new_name=str(data["new_name"]))
         if kind == "allow_self_media":

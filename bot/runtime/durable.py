@@ -1,8 +1,11 @@
 """`MeetingRuntime`: one live meeting's engine, with the database as the truth.
 
-Theory of operation. A runtime step turns causes (journaled webhooks, a due wake-up, or a
-chat command from the meeting's own callback) into engine events, feeds them to the pure
-engine and then, in ONE transaction: saves the new engine state and ordering cursors,
+Theory of operation. `MeetingRuntime` is the only way events reach the engine, in every mode
+(serve, the join process, simulate, the demo). A runtime step turns causes (journaled
+webhooks, a due wake-up, or what the SDK bot in the meeting saw, from its listener) into
+engine events, maps each participant to the meeting's person key (`bot.runtime.identity`:
+the webhook's and the SDK's ids need not agree), feeds them to the pure engine and then, in
+ONE transaction: saves the new engine state and ordering cursors,
 rewrites the pending wake-ups if they changed, logs every meeting action as `planned` under
 a key that names its cause, records attendance presence, marks the journal entries
 processed, and checks (renews) this replica's lease on the meeting, so a replica that lost
@@ -25,11 +28,13 @@ callback events and refusals are stepped one cause per transaction. Hence:
   actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
   they are `expired`); an action a dead process had claimed is marked `interrupted` and
   never repeated: at most once, exactly once when nothing crashes;
-- reprocessing a cause plans nothing twice (the action keys are unique), and the same chat
-  command from the webhook and from the meeting's callback shares its key (`chat:<id>:<n>`).
+- reprocessing a cause plans nothing twice (the action keys are unique), and a chat
+  command delivered by both the webhook and the SDK runs once: by its shared message id
+  (the action keys `chat:<id>:<n>` and the engine's memory of message ids), or, when the
+  two sources' ids differ, by `bot.runtime.identity.match_command`.
 
 Refusals. A meeting action Zoom refused (except a chat line, or `not_executed` in
-observe-only mode; see `bot.runtime.core.refusal_event`) is reported back to the engine as
+observe-only mode; see `refusal_event`) is reported back to the engine as
 `ActionRefused`: a cause of its own, keyed `refused:<action key>`, stepped like any other
 cause in the transaction that records the refused outcome, so the refusal is fed exactly
 when its outcome is recorded, once (an action is carried out at most once), and a crash
@@ -44,11 +49,22 @@ event already fed about that participant (a late "joined" must not undo a newer 
 meeting-level events (started/ended) likewise against the newest meeting-level event. Chat
 messages are always fed: the engine runs each command once by its message id. The engine's
 `now` is the event's own time, but never earlier than the last `now` it was given.
+
+Two sources, one meeting. What the SDK bot sees (joins, leaves, the waiting room it polls,
+roles, audio, video, chat) is fed at the clock's time when it was seen; only a join,
+departure or waiting-room move is dropped when a webhook about the person dated as late or
+later was fed already (it waited in the listener's queue while the journal was read). It
+moves the participant's `seen|` cursor, so a webhook about them dated at or before that
+moment is dropped (the bot sees a fact after Zoom dates it; should one still slip through,
+the engine treats a repeated join, arrival or departure as the same fact). Meeting start and
+end are always fed from the journal (the engine takes them once). Attendance comes from the
+journal only, and so does finalising it at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -60,34 +76,49 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import MeetingControlError
-from bot.meeting.executor import ActionOutcome, action_kind, execute, is_meeting_action
+from bot.meeting.executor import (
+    ActionOutcome,
+    Aliases,
+    action_kind,
+    execute,
+    is_meeting_action,
+)
 from bot.meeting.port import MeetingControl
 from bot.runtime.codec import decode_action, encode_action
-from bot.runtime.core import refusal_event
-from phases.actions import Action, PhaseChanged, ScheduleWakeup
+from bot.runtime.identity import COMMAND_WINDOW, Identities, Source, aliases, id_report
+from bot.runtime.identity import match_command as match_command_once
+from phases.actions import (
+    Action,
+    AllowSelfMedia,
+    PhaseChanged,
+    ScheduleWakeup,
+    SendChat,
+    StopRecording,
+)
 from phases.engine import handle
 from phases.errors import BalintError
 from phases.events import (
-    AudioMuted,
-    AudioUnmuted,
+    ActionRefused,
+    ArrivedInWaitingRoom,
     ChatMessage,
     Event,
+    Joined,
+    Left,
+    LeftWaitingRoom,
     MeetingEnded,
     MeetingStarted,
+    Participant,
     RecordingStarted,
     TimerDue,
-    VideoOff,
-    VideoOn,
 )
 from phases.state import Phase, SessionState
-from storage import journal
+from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
 
 __all__ = [
     "BATCH",
-    "LIVE_ONLY",
     "REFUSAL_CAUSE",
     "Decoded",
     "LeaseLost",
@@ -96,6 +127,7 @@ __all__ = [
     "RuntimeMetrics",
     "StepReport",
     "order_key",
+    "refusal_event",
 ]
 
 _log = logging.getLogger(__name__)
@@ -128,16 +160,16 @@ class MeetingHooks(Protocol):
         ...
 
     def start_session(
-        self, session: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
+        self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
-        """Create the engine session (and its storage session) for a new meeting."""
+        """Open the group's session for a new meeting (stored) and its engine state."""
         ...
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
         """Record the attendance presence an entry carries (every entry, late or not)."""
         ...
 
-    def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
+    def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         """Finalise attendance when the meeting ends."""
         ...
 
@@ -171,9 +203,22 @@ class StepReport:
         )
 
 
-#: Events only the meeting's own callback reports (Zoom sends no webhook for them; its
-#: `recording.started` is about a cloud recording, which the callback never reports).
-LIVE_ONLY = (AudioMuted, AudioUnmuted, VideoOn, VideoOff, RecordingStarted)
+def refusal_event(outcome: ActionOutcome) -> ActionRefused | None:
+    """The event that reports a failed outcome back to the engine, or None when there is
+    nothing to report: a success, a refused chat line (reporting it by chat could loop), or
+    observe-only mode's `not_executed` (nothing is carried out there by design)."""
+    action = outcome.action
+    if outcome.ok or outcome.code == "not_executed" or isinstance(action, SendChat):
+        return None
+    if isinstance(action, StopRecording | AllowSelfMedia):
+        return ActionRefused(kind=action_kind(action), code=outcome.code)
+    target = action.target
+    return ActionRefused(
+        kind=action_kind(action),
+        target_key=target.key,
+        target_name=target.name,
+        code=outcome.code,
+    )
 
 
 def order_key(event: Event) -> str | None:
@@ -186,6 +231,21 @@ def order_key(event: Event) -> str | None:
     participant = getattr(event, "participant", None)
     key = getattr(participant, "key", None)
     return f"p:{key}" if isinstance(key, str) and key else None
+
+
+#: What the SDK bot sees of someone's presence, dropped when a journaled fact about them as
+#: new or newer was fed (it may wait in the listener's queue while the journal is read).
+_PRESENCE = (Joined, Left, ArrivedInWaitingRoom, LeftWaitingRoom)
+
+#: Cursor prefix of the newest moment the SDK bot saw something of a participant: a webhook
+#: about them at or before it tells nothing newer (the bot sees a fact after Zoom dates it).
+_SEEN = "seen|"
+
+
+def _stale(cursors: dict[str, int], key: str, event_ms: int) -> bool:
+    """A journaled event older than what was fed about the same key, or (about a person) not
+    newer than what the bot saw of them."""
+    return cursors.get(key, -1) > event_ms or cursors.get(_SEEN + key, -1) >= event_ms
 
 
 #: The cause key prefix of a refusal reported back to the engine (see the module docstring).
@@ -207,8 +267,10 @@ class _Work:
     __slots__ = (
         "cursors",
         "first",
+        "identities",
         "last_event_ts",
         "last_now",
+        "loaded_ended",
         "loaded_wakeups",
         "now_wall",
         "planned",
@@ -224,7 +286,9 @@ class _Work:
         wakeups: dict[str, datetime],
         first: Sequence[Action],
         now_wall: datetime,
+        identities: Identities,
     ) -> None:
+        self.identities = identities
         self.state = state
         self.wakeups = wakeups
         self.loaded_wakeups = dict(wakeups)
@@ -234,6 +298,7 @@ class _Work:
         #: a new session's initial actions, planned under the first cause fed
         self.first: Sequence[Action] = first
         self.now_wall = now_wall
+        self.loaded_ended = record.ended
         self.planned: list[rs.PlannedAction] = []
 
 
@@ -332,23 +397,18 @@ class MeetingRuntime:
                 report = report + await self._execute_planned()
             return report
 
-    async def feed_live(self, event: Event) -> StepReport:
-        """Feed an event seen by the meeting's own callback (`set_listener`).
+    async def feed_live(self, event: Event, *, at: datetime | None = None) -> StepReport:
+        """Feed an event the SDK bot in the meeting saw (its listener, `set_listener`).
 
-        Only what no webhook reports is fed: audio and video changes, recording, and chat
-        (which the webhook may also bring: a command runs once, because both paths key its
-        actions `chat:<message_id>:<n>` and the engine runs a message id once). Joins,
-        leaves, waiting room, roles and meeting start/end come through the journal;
-        feeding them twice would double-count them, so they are ignored here.
+        Everything it sees is fed at the clock's time (see "Two sources, one meeting" in the
+        module docstring): joins and leaves, the waiting room, roles, audio, video, chat.
+        A chat line's cause is `chat:<message_id>`, as its webhook's is, so a command both
+        deliver under one id plans its actions once. `at`: when it was seen (default now).
         """
-        if isinstance(event, ChatMessage):
-            if not event.message_id:
-                return StepReport()
+        if isinstance(event, ChatMessage) and event.message_id:
             cause = f"chat:{event.message_id}"
-        elif isinstance(event, LIVE_ONLY):
-            cause = f"live:{uuid.uuid4().hex}"
         else:
-            return StepReport()
+            cause = f"live:{uuid.uuid4().hex}"
         async with self._lock:
             report = await self._resume()
             report = report + await asyncio.to_thread(
@@ -356,27 +416,53 @@ class MeetingRuntime:
                     self._step,
                     cause=cause,
                     events=(event,),
-                    at=self._clock(),
+                    at=at if at is not None else self._clock(),
                     entry=None,
                     fired_timer=None,
+                    source="sdk",
+                )
+            )
+            return report + await self._execute_planned()
+
+    async def feed_command(self, command: ChatMessage, *, at: datetime | None = None) -> StepReport:
+        """Feed a command from another trusted source (a facilitator's button in a web
+        console, say) as the same command a chat line carries.
+
+        `command.sender.key` is the meeting's person key of whoever pressed it: the engine
+        decides, as for a chat line, whether they may. `command.message_id` is unique to
+        that press: the command runs once however often it is fed.
+        """
+        if not command.message_id:
+            raise ValueError("a trusted command needs a message id, to run once")
+        async with self._lock:
+            report = await self._resume()
+            report = report + await asyncio.to_thread(
+                functools.partial(
+                    self._step,
+                    cause=f"chat:{command.message_id}",
+                    events=(command,),
+                    at=at if at is not None else self._clock(),
+                    entry=None,
+                    fired_timer=None,
+                    source="trusted",
                 )
             )
             return report + await self._execute_planned()
 
     def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
-        with session_scope(self._factory) as session:
-            return rs.due_wakeups(session, now=self._clock(), meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            return rs.due_wakeups(db, now=self._clock(), meeting_uuid=self.meeting_uuid)
 
     def load_state(self) -> SessionState | None:
         """The stored engine state, or None before the meeting has one."""
-        with session_scope(self._factory) as session:
-            record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         return None if record is None else SessionState.from_json(record.state_json)
 
     def pending_wakeups(self) -> dict[str, datetime]:
         """The stored wake-ups: timer name -> due time."""
-        with session_scope(self._factory) as session:
-            return rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            return rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid)
 
     # -- steps ---------------------------------------------------------------------------
     #
@@ -408,11 +494,11 @@ class MeetingRuntime:
     def _abandon_leftovers(self) -> tuple[int, int]:
         """Mark what a dead owner left `executing` interrupted and what waited too long
         expired: (interrupted, expired)."""
-        with session_scope(self._factory) as session:
-            self._hold_lease(session)
-            interrupted = rs.interrupt_executing(session, meeting_uuid=self.meeting_uuid)
+        with session_scope(self._factory) as db:
+            self._hold_lease(db)
+            interrupted = rs.interrupt_executing(db, meeting_uuid=self.meeting_uuid)
             expired = rs.expire_planned(
-                session,
+                db,
                 meeting_uuid=self.meeting_uuid,
                 planned_before=self._clock() - self._expiry,
             )
@@ -425,39 +511,38 @@ class MeetingRuntime:
         entry_ids: list[int] = []
         done: list[tuple[int, str, datetime, StepReport]] = []
         try:
-            with session_scope(self._factory) as session:
-                if not journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=1):
+            with session_scope(self._factory) as db:
+                if not journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=1):
                     return _Batch()
-                self._hold_lease(session)
-                session.expire_all()  # re-read under the lease: another step may have run
-                entries = journal.unprocessed(session, meeting_uuid=self.meeting_uuid, limit=BATCH)
+                self._hold_lease(db)
+                db.expire_all()  # re-read under the lease: another step may have run
+                entries = journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=BATCH)
                 entry_ids = [entry.id for entry in entries]
                 work: _Work | None = None
                 for entry in entries:
                     try:
                         decoded = self._hooks.decode(entry)
                     except Exception as unreadable:  # a poison entry must not block the meeting
-                        self._skip_unreadable(session, entry, unreadable)
+                        self._skip_unreadable(db, entry, unreadable)
                         done.append((entry.id, entry.event, entry.received_at, _UNREADABLE))
                         continue
                     at = decoded.at if decoded.at is not None else self._clock()
-                    self._hooks.record_presence(
-                        session, meeting_uuid=self.meeting_uuid, entry=entry
-                    )
+                    self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
                     if work is None:
-                        work = self._open(session, meeting_id=decoded.meeting_id, at=at)
+                        work = self._open(db, meeting_id=decoded.meeting_id, at=at)
                     report = self._feed(
-                        session,
+                        db,
                         work,
                         cause=_entry_cause(entry, decoded),
                         events=decoded.events,
                         at=at,
                         entry_id=entry.id,
+                        source="webhook",
                     )
-                    journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+                    journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
                     done.append((entry.id, entry.event, entry.received_at, report))
                 if work is not None:
-                    self._close(session, work)
+                    self._close(db, work)
         except LeaseLost:
             raise
         except Exception as failure:
@@ -480,30 +565,31 @@ class MeetingRuntime:
 
     def _step_entry(self, entry_id: int) -> StepReport:
         """One journal entry in its own transaction (the fallback when a batch failed)."""
-        with session_scope(self._factory) as session:
-            entry = journal.entry(session, entry_id=entry_id)
+        with session_scope(self._factory) as db:
+            entry = journal.entry(db, entry_id=entry_id)
             if entry is None or entry.processed_at is not None:
                 return StepReport()
             try:
                 decoded = self._hooks.decode(entry)
             except Exception as unreadable:  # a poison entry must not block the meeting
-                self._skip_unreadable(session, entry, unreadable)
+                self._skip_unreadable(db, entry, unreadable)
                 return _UNREADABLE
             at = decoded.at if decoded.at is not None else self._clock()
             report = self._step_in(
-                session,
+                db,
                 cause=_entry_cause(entry, decoded),
                 events=decoded.events,
                 at=at,
                 entry=entry,
                 fired_timer=None,
                 meeting_id=decoded.meeting_id,
+                source="webhook",
             )
-            journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+            journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
         self._processed(entry.id, entry.event, entry.received_at, report)
         return report
 
-    def _skip_unreadable(self, session: Session, entry: JournalEntry, error: Exception) -> None:
+    def _skip_unreadable(self, db: Session, entry: JournalEntry, error: Exception) -> None:
         _log.error(
             "journal entry not decodable; skipped (the raw body stays journaled)",
             extra={
@@ -513,7 +599,7 @@ class MeetingRuntime:
                 "error_type": type(error).__name__,
             },
         )
-        journal.mark_processed(session, entry_id=entry.id, processed_at=self._clock())
+        journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
 
     def _processed(
         self, entry_id: int, event_type: str, received_at: datetime, report: StepReport
@@ -552,21 +638,23 @@ class MeetingRuntime:
         at: datetime,
         entry: JournalEntry | None,
         fired_timer: tuple[str, datetime] | None,
+        source: Source | None = None,
     ) -> StepReport:
-        with session_scope(self._factory) as session:
+        with session_scope(self._factory) as db:
             return self._step_in(
-                session,
+                db,
                 cause=cause,
                 events=events,
                 at=at,
                 entry=entry,
                 fired_timer=fired_timer,
                 meeting_id="",
+                source=source,
             )
 
     def _step_in(
         self,
-        session: Session,
+        db: Session,
         *,
         cause: str,
         events: Sequence[Event],
@@ -574,78 +662,106 @@ class MeetingRuntime:
         entry: JournalEntry | None,
         fired_timer: tuple[str, datetime] | None,
         meeting_id: str,
+        source: Source | None,
     ) -> StepReport:
-        """One cause, inside the caller's transaction (see the module docstring)."""
-        self._hold_lease(session)
+        """One cause, inside the caller's transaction (see the module docstring); `source`
+        says where its participants' ids come from (None: no participants, e.g. a timer)."""
+        self._hold_lease(db)
         if entry is not None:
-            self._hooks.record_presence(session, meeting_uuid=self.meeting_uuid, entry=entry)
-        work = self._open(session, meeting_id=meeting_id, at=at)
+            self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
+        work = self._open(db, meeting_id=meeting_id, at=at)
         if fired_timer is not None:
             timer, due_at = fired_timer
             if work.wakeups.get(timer) != due_at:
                 return StepReport(handled=1, dropped=1)  # re-armed or fired already
             del work.wakeups[timer]
         report = self._feed(
-            session,
+            db,
             work,
             cause=cause,
             events=events,
             at=at,
             entry_id=None if entry is None else entry.id,
+            source=source,
         )
-        self._close(session, work)
+        self._close(db, work)
         return report
 
-    def _open(self, session: Session, *, meeting_id: str, at: datetime) -> _Work:
+    def _open(self, db: Session, *, meeting_id: str, at: datetime) -> _Work:
         """Load the meeting's engine state and wake-ups (starting its session if it has
         none yet), under the lease the caller holds."""
         now_wall = self._clock()
-        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+        known = person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)
         if record is not None:
+            state = SessionState.from_json(record.state_json)
             return _Work(
                 record=record,
-                state=SessionState.from_json(record.state_json),
-                wakeups=rs.pending_wakeups(session, meeting_uuid=self.meeting_uuid),
+                state=state,
+                wakeups=rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid),
                 first=(),
                 now_wall=now_wall,
+                identities=Identities(known, state.people),
             )
         state, first = self._hooks.start_session(
-            session, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
+            db, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
         )
         rs.create_meeting(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             meeting_id=meeting_id,
             state_json=state.to_json(),
             now=at,
         )
-        record = rs.load_meeting(session, meeting_uuid=self.meeting_uuid)
+        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         assert record is not None
         _log.info(
             "session started",
             extra={"meeting_id": self.meeting_uuid, "phase": str(state.phase)},
         )
-        return _Work(record=record, state=state, wakeups={}, first=first, now_wall=now_wall)
+        return _Work(
+            record=record,
+            state=state,
+            wakeups={},
+            first=first,
+            now_wall=now_wall,
+            identities=Identities(known, state.people),
+        )
 
     def _feed(
         self,
-        session: Session,
+        db: Session,
         work: _Work,
         *,
         cause: str,
         events: Sequence[Event],
         at: datetime,
         entry_id: int | None,
+        source: Source | None,
     ) -> StepReport:
-        """Feed one cause's events (the out-of-order rule applies to journaled ones) and
-        plan its meeting actions under `<cause>:<n>`."""
+        """Feed one cause's events, each mapped to its person key, under the out-of-order
+        rules (see "Two sources, one meeting" in the module docstring), and plan its meeting
+        actions under `<cause>:<n>`."""
         planned: list[Action] = list(work.first)
         work.first = ()
         fed = dropped = 0
         event_ms = _ms(at)
-        for event in events:
+        for original in events:
+            event = self._as_person(db, work, original, source=source, at=at)
             key = order_key(event)
-            if key is not None and entry_id is not None and work.cursors.get(key, -1) > event_ms:
+            if (
+                key
+                and source == "sdk"
+                and isinstance(event, _PRESENCE)
+                and work.cursors.get(key, -1) >= event_ms
+            ):
+                dropped += 1  # the journal already told a fact about them as new or newer
+                continue
+            if key and source == "sdk":
+                # what the bot saw of someone covers webhooks about them up to that moment
+                seen = _SEEN + key
+                work.cursors[seen] = max(work.cursors.get(seen, -1), event_ms)
+            elif key is not None and entry_id is not None and _stale(work.cursors, key, event_ms):
                 dropped += 1
                 _log.info(
                     "late event dropped",
@@ -674,8 +790,10 @@ class MeetingRuntime:
                         "event_type": type(event).__name__,
                     },
                 )
-            if isinstance(event, MeetingEnded):
-                self._hooks.finalize(session, meeting_uuid=self.meeting_uuid, now=now)
+            work.identities.set_people(work.state.people)
+            if isinstance(event, MeetingEnded) and source == "webhook":
+                # Attendance comes from the journal: finalised on the webhook's end.
+                self._hooks.finalize(db, meeting_uuid=self.meeting_uuid, now=now)
         meeting_actions = []
         for action in planned:
             if isinstance(action, ScheduleWakeup):
@@ -696,20 +814,73 @@ class MeetingRuntime:
             work.last_event_ts = max(work.last_event_ts, event_ms)
         return StepReport(handled=1, fed=fed, dropped=dropped, phase=str(work.state.phase))
 
-    def _close(self, session: Session, work: _Work) -> None:
-        """Save what the fed causes changed: wake-ups (only if changed), planned actions in
-        plan order, the engine state and cursors."""
+    def _as_person(
+        self, db: Session, work: _Work, event: Event, *, source: Source | None, at: datetime
+    ) -> Event:
+        """`event` with its participant mapped to the meeting's person key and, for a
+        command both sources deliver, one message id (see `bot.runtime.identity`)."""
+        if source is None or source == "trusted":  # keyed by person key already
+            return event
+        if isinstance(event, ChatMessage):
+            sender = work.identities.person(event.sender, source)
+            chat = dataclasses.replace(event, sender=sender)
+            seen = person_keys.commands_seen(
+                db, meeting_uuid=self.meeting_uuid, since=at - COMMAND_WINDOW
+            )
+            chat, record, twin = match_command_once(chat, source=source, at=at, seen=seen)
+            if record is not None and person_keys.record_command(
+                db, meeting_uuid=self.meeting_uuid, command=record
+            ):
+                if twin is not None:
+                    person_keys.match_command(
+                        db,
+                        meeting_uuid=self.meeting_uuid,
+                        source=twin.source,
+                        message_id=twin.message_id,
+                        matched=record.message_id,
+                    )
+                    _log.info(
+                        "command delivered by both sources; run once",
+                        extra={"meeting_id": self.meeting_uuid, "source": source},
+                    )
+            return chat
+        participant = getattr(event, "participant", None)
+        if not isinstance(participant, Participant):
+            return event
+        person = work.identities.person(participant, source)
+        changed: Event = dataclasses.replace(event, participant=person)  # type: ignore[arg-type]
+        return changed
+
+    def _close(self, db: Session, work: _Work) -> None:
+        """Save what the fed causes changed: person ids first seen, wake-ups (only if
+        changed), planned actions in plan order, the engine state and cursors."""
+        if work.identities.new:
+            person_keys.record_person_ids(
+                db,
+                meeting_uuid=self.meeting_uuid,
+                ids=work.identities.new,
+                now=work.now_wall,
+            )
+            work.identities.new = []
+        if work.state.phase == Phase.ENDED and not work.loaded_ended:
+            _log.info(
+                "person ids compared",
+                extra={
+                    "meeting_id": self.meeting_uuid,
+                    **id_report(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)),
+                },
+            )
         if work.wakeups != work.loaded_wakeups:
-            rs.replace_wakeups(session, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
+            rs.replace_wakeups(db, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
         rs.plan_actions(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             actions=work.planned,
             owner=self._owner,
             now=work.now_wall,
         )
         rs.save_state(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             state_json=work.state.to_json(),
             last_event_ts=work.last_event_ts,
@@ -718,14 +889,14 @@ class MeetingRuntime:
             cursors=work.cursors,
         )
 
-    def _hold_lease(self, session: Session) -> None:
-        """Take or renew this replica's lease in `session`'s transaction (the fence).
+    def _hold_lease(self, db: Session) -> None:
+        """Take or renew this replica's lease in `db`'s transaction (the fence).
 
         Raises:
             LeaseLost: another replica holds an unexpired lease.
         """
         if not rs.acquire_lease(
-            session,
+            db,
             meeting_uuid=self.meeting_uuid,
             owner=self._owner,
             ttl=self._ttl,
@@ -747,15 +918,15 @@ class MeetingRuntime:
         """Carry out the actions planned now: claim, call the meeting, record the outcome
         (feeding a refusal back as its own cause). Returns the report and how many refusals
         were fed."""
-        pending = self._pending_actions()
+        pending, known = await asyncio.to_thread(self._pending_actions)
         executed = refusals = 0
         report = StepReport()
         for record in pending:
-            if not self._claim(record.id):
+            if not await asyncio.to_thread(self._claim, record.id):
                 continue
             action = decode_action(record.payload)
             try:
-                outcome = await execute(action, self.control)
+                outcome = await execute(action, self.control, aliases=known)
             except MeetingControlError as refused:  # execute returns refusals; belt and braces
                 outcome = ActionOutcome(
                     action=action, ok=False, code=refused.code, error=refused.message
@@ -766,8 +937,10 @@ class MeetingRuntime:
                 else ("not_executed" if outcome.code == "not_executed" else "refused")
             )
             refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
-            report = report + self._record_outcome(
-                record, status=status, outcome=outcome, refusal=refusal
+            report = report + await asyncio.to_thread(
+                functools.partial(
+                    self._record_outcome, record, status=status, outcome=outcome, refusal=refusal
+                )
             )
             refusals += refusal is not None
             executed += 1
@@ -781,14 +954,18 @@ class MeetingRuntime:
             )
         return report + StepReport(executed=executed), refusals
 
-    def _pending_actions(self) -> list[rs.ActionRecord]:
-        with session_scope(self._factory) as session:
-            return rs.pending_actions(session, meeting_uuid=self.meeting_uuid)
+    def _pending_actions(self) -> tuple[list[rs.ActionRecord], Aliases]:
+        """The actions to carry out now, and every id recorded for each person."""
+        with session_scope(self._factory) as db:
+            pending = rs.pending_actions(db, meeting_uuid=self.meeting_uuid)
+            if not pending:
+                return [], {}
+            return pending, aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
 
     def _claim(self, action_id: int) -> bool:
-        with session_scope(self._factory) as session:
-            self._hold_lease(session)
-            return rs.claim_action(session, action_id=action_id, owner=self._owner)
+        with session_scope(self._factory) as db:
+            self._hold_lease(db)
+            return rs.claim_action(db, action_id=action_id, owner=self._owner)
 
     def _record_outcome(
         self,
@@ -802,9 +979,9 @@ class MeetingRuntime:
         refusal (if any) as a cause of its own. If the lease is lost, the outcome is still
         recorded and the refusal is not fed."""
 
-        def record_it(session: Session) -> None:
+        def record_it(db: Session) -> None:
             rs.record_outcome(
-                session,
+                db,
                 action_id=record.id,
                 status=status,
                 code=outcome.code,
@@ -813,21 +990,22 @@ class MeetingRuntime:
             )
 
         try:
-            with session_scope(self._factory) as session:
-                record_it(session)
+            with session_scope(self._factory) as db:
+                record_it(db)
                 if refusal is None:
                     return StepReport()
                 return self._step_in(
-                    session,
+                    db,
                     cause=f"{REFUSAL_CAUSE}{record.key}",
                     events=(refusal,),
                     at=self._clock(),
                     entry=None,
                     fired_timer=None,
                     meeting_id="",
+                    source=None,
                 )
         except LeaseLost:
             # That transaction rolled back; the outcome must still be kept, on its own.
-            with session_scope(self._factory) as session:
-                record_it(session)
+            with session_scope(self._factory) as db:
+                record_it(db)
             raise

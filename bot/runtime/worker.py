@@ -1,16 +1,25 @@
-"""The background worker of `balint-bot serve`: journal -> meeting runtimes, after the ack.
+"""`Worker`: the one pump that feeds meeting runtimes, in every mode.
+
+`balint-bot serve` runs it for every meeting (simulator or observe-only controls), the join
+process (`balint-bot join`) runs it for the instances of its one meeting number with the SDK
+bot as the control (`meeting_id`), and `simulate` and the demo run it against the simulator.
+It feeds two sources into each meeting's `MeetingRuntime`: the journal (webhooks) and what the
+bot in the meeting reports through its listener (`attach`).
 
 One asyncio task per process consumes a queue of "look at meeting X" notices, fed by the
-receiver's `on_journaled` callback (at once, after the ack) and by the doorbell (a wake-up is
-due); a meeting already waiting in the queue is not queued again (the call that handles it
-processes everything journaled before it starts), so a burst of webhooks for one meeting
-costs one call, not one each. It falls back to a periodic sweep of everything: unprocessed
+receiver's `on_journaled` callback (at once, after the ack), by the meeting's listener and
+by the doorbell (a wake-up is due); a meeting already waiting in the queue is not queued
+again (the call that handles it processes everything journaled before it starts), so a
+burst of webhooks for one meeting costs one call, not one each. It falls back to a periodic
+sweep of everything with work (`storage.runtime_state.meetings_with_work`): unprocessed
 journal entries, live meetings and due wake-ups. On start the first sweep processes
-whatever was journaled while no worker ran. Meetings are handled one at a time in this
-task, so a meeting's steps never interleave in a process; across replicas the database
-lease decides (see `bot.runtime.durable`): a meeting whose lease another replica holds is
-left alone, and taken over once that lease expires unrenewed. Leases are renewed on every
-sweep, so the sweep interval must be well below the lease TTL.
+whatever was journaled while no worker ran. Database work runs in worker threads, never on
+the event loop (which must stay free to acknowledge Zoom within 3 seconds). Meetings are
+handled one at a time in this task, so a meeting's steps never interleave in a process;
+across replicas the database lease decides (see `bot.runtime.durable`): a meeting whose
+lease another replica holds is left alone, and taken over once that lease expires
+unrenewed. Leases are renewed on every sweep, so the sweep interval must be well below the
+lease TTL.
 """
 
 from __future__ import annotations
@@ -22,16 +31,15 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.meeting.port import MeetingControl
 from bot.runtime.durable import LeaseLost, MeetingHooks, MeetingRuntime, RuntimeMetrics
 from bot.runtime.timers import Doorbell
 from phases.events import Event
+from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
-from storage.journal import JournalEntry
 
 __all__ = ["Worker"]
 
@@ -52,6 +60,8 @@ class Worker:
         lease_ttl: lease length; a dead replica's meetings move after this long.
         sweep_interval: seconds between sweeps (keep it under a third of `lease_ttl`).
         metrics: processing lag and action results, if wanted.
+        meeting_id: serve only the instances of this Zoom meeting number (the join
+            process); None serves every meeting.
     """
 
     def __init__(
@@ -65,8 +75,15 @@ class Worker:
         lease_ttl: timedelta = timedelta(seconds=30),
         sweep_interval: float = 5.0,
         metrics: RuntimeMetrics | None = None,
+        meeting_id: str | None = None,
     ) -> None:
         self._factory = session_factory
+        self.meeting_id = meeting_id
+        #: meeting uuid -> whether it is an instance of `meeting_id` (once known)
+        self._serves: dict[str, bool] = {}
+        self._attached: MeetingControl | None = None
+        self._attached_uuid: str | None = None
+        self._early: list[tuple[Event, datetime]] = []
         self._control_factory = control_factory
         self._hooks = hooks
         self.owner = owner
@@ -75,7 +92,7 @@ class Worker:
         self._interval = sweep_interval
         self._metrics = metrics
         self._runtimes: dict[str, MeetingRuntime] = {}
-        self._live: dict[str, list[Event]] = {}
+        self._live: dict[str, list[tuple[Event, datetime]]] = {}
         self._busy = asyncio.Lock()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         #: meetings with a notice waiting in `_queue` (a meeting is queued at most once)
@@ -120,11 +137,16 @@ class Worker:
         self.doorbell.shutdown()
         for runtime in self._runtimes.values():
             runtime.control.set_listener(None)
+        if self._attached is not None:
+            self._attached.set_listener(None)
         if release:
-            with session_scope(self._factory) as session:
-                for uuid in self._runtimes:
-                    rs.release_lease(session, meeting_uuid=uuid, owner=self.owner)
+            await asyncio.to_thread(self._release, list(self._runtimes))
         self._runtimes.clear()
+
+    def _release(self, uuids: list[str]) -> None:
+        with session_scope(self._factory) as db:
+            for uuid in uuids:
+                rs.release_lease(db, meeting_uuid=uuid, owner=self.owner)
 
     def notify(self, meeting_uuid: str | None) -> None:
         """Ask the worker to look at a meeting soon (None: sweep everything).
@@ -152,6 +174,27 @@ class Worker:
             self._queued.add(meeting_uuid)
         self._queue.put_nowait(meeting_uuid)
 
+    def has_live(self, meeting_uuid: str) -> bool:
+        """Whether events its meeting's control reported still wait to be fed."""
+        if self._attached_uuid is None and self._early:
+            return True
+        return bool(self._live.get(meeting_uuid))
+
+    def attach(self, control: MeetingControl) -> None:
+        """Listen to `control` from now on, before any instance of its meeting has a runtime
+        (the join process's SDK bot, the simulator): what it reports meanwhile waits for the
+        instance (`control_factory` returns this control for it), then is fed in order."""
+        self._attached = control
+        control.set_listener(self._attached_listener)
+
+    async def _attached_listener(self, event: Event) -> None:
+        uuid = self._attached_uuid
+        if uuid is None:
+            self._early.append((event, self._clock()))
+            return
+        self._live.setdefault(uuid, []).append((event, self._clock()))
+        self.notify(uuid)
+
     def runtime(self, meeting_uuid: str) -> MeetingRuntime:
         """This replica's runtime for a meeting (created on first use)."""
         runtime = self._runtimes.get(meeting_uuid)
@@ -167,7 +210,12 @@ class Worker:
                 metrics=self._metrics,
             )
             self._runtimes[meeting_uuid] = runtime
-            runtime.control.set_listener(self._listener_for(meeting_uuid))
+            if runtime.control is self._attached:
+                self._attached_uuid = meeting_uuid
+                self._live.setdefault(meeting_uuid, []).extend(self._early)
+                self._early.clear()
+            else:
+                runtime.control.set_listener(self._listener_for(meeting_uuid))
         return runtime
 
     def _listener_for(self, meeting_uuid: str) -> Callable[[Event], Awaitable[None]]:
@@ -179,7 +227,7 @@ class Worker:
         """
 
         async def listener(event: Event) -> None:
-            self._live.setdefault(meeting_uuid, []).append(event)
+            self._live.setdefault(meeting_uuid, []).append((event, self._clock()))
             self.notify(meeting_uuid)
 
         return listener
@@ -188,14 +236,9 @@ class Worker:
 
     async def sweep(self) -> int:
         """Renew leases, then process every meeting with work to do; returns causes handled."""
-        now = self._clock()
-        with session_scope(self._factory) as session:
-            for uuid in list(self._runtimes):
-                if not rs.renew_lease(
-                    session, meeting_uuid=uuid, owner=self.owner, ttl=self._ttl, now=now
-                ):
-                    self._drop(uuid, "lease lost")
-            candidates = self._candidates(session, now)
+        lost, candidates = await asyncio.to_thread(self._look, list(self._runtimes))
+        for uuid in lost:
+            self._drop(uuid, "lease lost")
         handled = 0
         for uuid in candidates:
             handled += await self.process(uuid)
@@ -209,8 +252,9 @@ class Worker:
             return await self._process(meeting_uuid)
 
     async def _process(self, meeting_uuid: str) -> int:
-        with session_scope(self._factory) as session:
-            holder = rs.lease_owner(session, meeting_uuid=meeting_uuid, now=self._clock())
+        holder, serves = await asyncio.to_thread(self._holder, meeting_uuid)
+        if not serves:
+            return 0
         if holder is not None and holder != self.owner:
             self._drop(meeting_uuid, "owned elsewhere")
             return 0
@@ -218,44 +262,77 @@ class Worker:
         try:
             report = await runtime.process_journal()
             while self._live.get(meeting_uuid):
-                report = report + await runtime.feed_live(self._live[meeting_uuid].pop(0))
+                event, seen_at = self._live[meeting_uuid].pop(0)
+                report = report + await runtime.feed_live(event, at=seen_at)
             report = report + await runtime.fire_due_timers()
         except LeaseLost:
             self._drop(meeting_uuid, "lease lost")
             return 0
-        with session_scope(self._factory) as session:
-            record = rs.load_meeting(session, meeting_uuid=meeting_uuid)
-            wakeups = rs.pending_wakeups(session, meeting_uuid=meeting_uuid)
-            if record is not None and record.ended:
-                rs.release_lease(session, meeting_uuid=meeting_uuid, owner=self.owner)
-        if record is not None and record.ended:
+        ended, wakeups = await asyncio.to_thread(self._after, meeting_uuid)
+        if ended:
             self._drop(meeting_uuid, "meeting ended")
         else:
             self.doorbell.rearm(meeting_uuid, wakeups)
         return report.handled
 
-    def _candidates(self, session: Session, now: datetime) -> list[str]:
-        uuids = list(
-            session.scalars(
-                select(JournalEntry.meeting_uuid)
-                .where(
-                    JournalEntry.processed_at.is_(None),
-                    JournalEntry.parsed_ok.is_(True),
-                    JournalEntry.meeting_uuid.is_not(None),
+    # -- database work (in a worker thread) ----------------------------------------------
+
+    def _look(self, owned: list[str]) -> tuple[list[str], list[str]]:
+        """Renew the leases of `owned`; returns those lost and the meetings with work."""
+        now = self._clock()
+        with session_scope(self._factory) as db:
+            lost = [
+                uuid
+                for uuid in owned
+                if not rs.renew_lease(
+                    db, meeting_uuid=uuid, owner=self.owner, ttl=self._ttl, now=now
                 )
-                .distinct()
-            )
-        )
-        uuids += rs.live_meetings(session)
-        uuids += [uuid for uuid, _timer, _due in rs.due_wakeups(session, now=now)]
-        seen: dict[str, None] = {}
-        for uuid in uuids:
-            if uuid is not None:
-                seen.setdefault(uuid, None)
-        return list(seen)
+            ]
+            candidates = rs.meetings_with_work(db, now=now)
+            return lost, [uuid for uuid in candidates if self._serves_in(db, uuid)]
+
+    def _holder(self, meeting_uuid: str) -> tuple[str | None, bool]:
+        """The meeting's lease holder, and whether this worker serves the meeting."""
+        with session_scope(self._factory) as db:
+            serves = self._serves_in(db, meeting_uuid)
+            return rs.lease_owner(db, meeting_uuid=meeting_uuid, now=self._clock()), serves
+
+    def _serves_in(self, db: Session, meeting_uuid: str) -> bool:
+        """Whether `meeting_uuid` is an instance of `meeting_id` (always, without one): by
+        its runtime's record, else by its first journal entry's meeting number."""
+        if self.meeting_id is None:
+            return True
+        known = self._serves.get(meeting_uuid)
+        if known is not None:
+            return known
+        record = rs.load_meeting(db, meeting_uuid=meeting_uuid)
+        number = record.meeting_id if record is not None else None
+        if number is None:
+            entries = journal.unprocessed(db, meeting_uuid=meeting_uuid, limit=1)
+            if not entries:
+                return False
+            try:
+                number = self._hooks.decode(entries[0]).meeting_id
+            except Exception:  # the runtime of whoever serves it skips what it cannot read
+                return False
+        self._serves[meeting_uuid] = number == self.meeting_id
+        return self._serves[meeting_uuid]
+
+    def _after(self, meeting_uuid: str) -> tuple[bool, dict[str, datetime]]:
+        """After a step: whether the meeting ended (its lease then released) and its
+        pending wake-ups."""
+        with session_scope(self._factory) as db:
+            record = rs.load_meeting(db, meeting_uuid=meeting_uuid)
+            wakeups = rs.pending_wakeups(db, meeting_uuid=meeting_uuid)
+            ended = record is not None and record.ended
+            if ended:
+                rs.release_lease(db, meeting_uuid=meeting_uuid, owner=self.owner)
+        return ended, wakeups
 
     def _drop(self, meeting_uuid: str, why: str) -> None:
         self._live.pop(meeting_uuid, None)
+        if self._attached_uuid == meeting_uuid:
+            self._attached_uuid = None
         if self._runtimes.pop(meeting_uuid, None) is not None:
             _log.info("runtime released", extra={"meeting_id": meeting_uuid, "reason": why})
         self.doorbell.disarm(meeting_uuid)

@@ -1,25 +1,101 @@
-"""Shared by `simulate` (in process) and `demo` (over HTTP): what a scenario's people do, and
-how the bot's actions read on the timeline.
+"""The Zoom side of a scenario run (`ZoomSide`), what its people do, and how the bot's actions
+read on the timeline.
 
-Both drivers play the same people in the same `SimulatedMeeting` and print the same records,
-so these two steps live here once.
+`ZoomSide` is what `bot.simulation.driver` needs from a Zoom meeting: the people's side (join,
+leave, say, unmute, ...), the control the bot drives, and what Zoom reports (signed webhooks
+to a sink; to the bot's listener, what its SDK sees). `SimulatedMeeting` is one; the contract
+tests run the same scenarios on `SdkMeeting` over the bindings double as another.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from bot.meeting.executor import MeetingAction
-from bot.meeting.simulated import BOT, SimulatedMeeting
+from bot.meeting.port import MeetingControl
+from bot.meeting.simulated import BOT, Presence, WebhookSink
+from bot.meeting.zoom_wire import Webhook
 from bot.simulation.scenario import Scenario, ScenarioEvent
 from phases.actions import AllowSelfMedia, Audience, SendChat, StopRecording
+from phases.events import ZoomRole
 
-__all__ = ["action_fields", "play"]
+__all__ = ["ZoomSide", "action_fields", "play"]
 
 
-async def play(
-    meeting: SimulatedMeeting, scenario: Scenario, event: ScenarioEvent
-) -> dict[str, Any]:
+class ZoomSide(Protocol):
+    """A Zoom meeting as a scenario run drives it (see the module docstring)."""
+
+    @property
+    def meeting_uuid(self) -> str:
+        """The meeting instance its webhooks name."""
+        ...
+
+    @property
+    def control(self) -> MeetingControl:
+        """What the bot does in the meeting (its listener hears what the bot sees)."""
+        ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def webhooks(self) -> Sequence[Webhook]:
+        """Every webhook sent so far."""
+        ...
+
+    @property
+    def presence(self) -> Sequence[Presence]:
+        """Every stay in the meeting or waiting room, as Zoom's own minutes."""
+        ...
+
+    def set_webhook_sink(self, sink: WebhookSink | None) -> None: ...
+
+    async def start(self) -> None:
+        """The room opens: the bot joins, and whoever came early enters."""
+        ...
+
+    async def settle(self) -> None:
+        """Return once what the bot's SDK saw so far has reached its listener."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the meeting holds (the SDK, a thread); after the run."""
+        ...
+
+    async def end(self) -> None:
+        """The host ends the meeting for everyone."""
+        ...
+
+    async def person_joins(
+        self,
+        handle: str,
+        *,
+        name: str | None = None,
+        email: str = "",
+        registrant_id: str = "",
+        role: ZoomRole = ZoomRole.ATTENDEE,
+        accepts_requests: bool = True,
+    ) -> str: ...
+
+    async def person_leaves(self, handle: str) -> None: ...
+
+    async def person_says(self, handle: str, text: str, *, to: str | None = None) -> bool: ...
+
+    async def person_unmutes(self, handle: str) -> bool: ...
+
+    async def person_mutes(self, handle: str) -> bool: ...
+
+    async def person_starts_video(self, handle: str) -> bool: ...
+
+    async def person_stops_video(self, handle: str) -> bool: ...
+
+    async def person_records(self, handle: str) -> bool: ...
+
+    async def host_starts_cloud_recording(self, handle: str) -> bool: ...
+
+
+async def play(meeting: ZoomSide, scenario: Scenario, event: ScenarioEvent) -> dict[str, Any]:
     """Carry out one scenario event; returns the fields of its `person` timeline record.
 
     `ok` is False when Zoom did not let it happen (e.g. unmuting while self-unmute is off).
@@ -48,8 +124,11 @@ async def play(
         ok = await meeting.person_starts_video(who)
     elif event.do == "video_off":
         ok = await meeting.person_stops_video(who)
-    elif event.do == "record":
-        ok = await meeting.person_records(who)
+    elif event.do == "record":  # a host or co-host records to the cloud, others locally
+        if scenario.person(who).zoom_role in (ZoomRole.HOST, ZoomRole.CO_HOST):
+            ok = await meeting.host_starts_cloud_recording(who)
+        else:
+            ok = await meeting.person_records(who)
     else:  # end_meeting
         await meeting.end()
     fields: dict[str, Any] = {"name": who or "host", "do": event.do, "ok": ok}

@@ -18,7 +18,8 @@ A scenario names the scheduled start, the agenda, the people and what they do::
     at = "-12m"                # offset from start: "-12m", "3m30s", "1h05m", "95m"
     who = "Anna"
     do = "join"                # join | leave | say | unmute | mute | video_on | video_off
-                               # | record | end_meeting
+                               # | record (a host or co-host: to the cloud; others: locally)
+                               # | end_meeting
     text = "/case Anna"        # for say
     to = "everyone"            # for say: everyone | bot | NAME (private)
 

@@ -51,7 +51,8 @@ class MeetingSettings(_Model):
     meeting_authentication: bool = False
 
     def alternative_host_emails(self) -> list[str]:
-        """Zoom separates alternative hosts with ',' or ';'; compared lower-case."""
+        """The alternative hosts, lower-case. Zoom's API documents them as semicolon-separated
+        e-mails; older meetings and the web UI show commas, so both are read."""
         parts = self.alternative_hosts.replace(";", ",").split(",")
         return [part.strip().lower() for part in parts if part.strip()]
 
@@ -74,9 +75,10 @@ class Meeting(_Model):
 
 
 class Registrant(_Model):
-    """One entry of `GET /meetings/{meetingId}/registrants`."""
+    """One entry of `GET /meetings/{meetingId}/registrants` (`id` is optional in Zoom's
+    schema: "" when absent)."""
 
-    id: str
+    id: str = ""
     email: str
     first_name: str = ""
     last_name: str = ""
@@ -100,15 +102,18 @@ class AddedRegistrant(_Model):
 
 
 class PastParticipant(_Model):
-    """One row of `GET /past_meetings/{meetingId}/participants` (one row per join session)."""
+    """One row of `GET /past_meetings/{meetingId}/participants` (one row per join session).
+
+    `join_time` and `leave_time` are optional in Zoom's published schema: None when absent.
+    """
 
     id: str = ""
     name: str = ""
     user_id: str = ""
     registrant_id: str = ""
     user_email: str = ""
-    join_time: datetime
-    leave_time: datetime
+    join_time: datetime | None = None
+    leave_time: datetime | None = None
     duration: int = 0
     failover: bool = False
     status: str = ""

@@ -134,5 +134,6 @@ def fixes_for(meeting: Meeting, bot_user: User) -> dict[str, Any]:
     if "bot user is an alternative host" in failed:
         hosts = [h for h in meeting.settings.alternative_host_emails() if h]
         hosts.append(bot_user.email.lower())
-        body["alternative_hosts"] = ",".join(hosts)
+        # Zoom's API: "multiple values separated by semicolon".
+        body["alternative_hosts"] = ";".join(hosts)
     return body

@@ -1,6 +1,6 @@
 """Tables of the durable runtime: engine state, wake-ups, the executed-action log and leases.
 
-The database is the truth for a live meeting's runtime; the process only caches it. Four
+The database is the truth for a live meeting's runtime; the process only caches it. Six
 tables:
 
 - `runtime_meetings`: one row per meeting instance (Zoom's meeting uuid) with the engine's
@@ -15,6 +15,8 @@ tables:
   action twice, and an action is claimed (`planned` -> `executing`) before it is carried out,
   so a crash can lose at most that one action but never repeat it.
 - `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
+- `runtime_person_keys` and `runtime_commands_seen`: one person key per participant across
+  the webhook and SDK sources, and the commands each source delivered (run once).
 
 Times use `storage.tables.core.UtcDateTime`: stored as UTC, always returned timezone-aware.
 """
@@ -32,8 +34,10 @@ from storage.tables.core import UtcDateTime
 __all__ = [
     "ACTION_STATUSES",
     "RuntimeAction",
+    "RuntimeCommandSeen",
     "RuntimeLease",
     "RuntimeMeeting",
+    "RuntimePersonKey",
     "RuntimeWakeup",
 ]
 
@@ -110,3 +114,45 @@ class RuntimeLease(Base):
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RuntimePersonKey(Base):
+    """One id a source gave for a person, and the meeting's person key it belongs to.
+
+    Zoom's webhooks and the Meeting SDK name a participant with different ids (participant
+    uuid and user id; persistent id and SDK user id), and Zoom does not document whether
+    they agree. The runtime gives each person one key per meeting and records every id it
+    saw for them here, side by side (`bot.runtime.identity`), so a live run shows which ids
+    agree. `linked_by` says how the id was tied to the person: `first` (it made the person),
+    `same_id`, `user_id`, `name`.
+    """
+
+    __tablename__ = "runtime_person_keys"
+
+    meeting_uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: participant_uuid | webhook_user_id | persistent_id | sdk_user_id
+    id_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id_value: Mapped[str] = mapped_column(String(128), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(128), index=True)
+    linked_by: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RuntimeCommandSeen(Base):
+    """A chat command as one source delivered it, to run it once when both deliver it.
+
+    The webhook's and the SDK's message ids for one line may differ (undocumented), so a
+    command from one source is matched to the same person's same text from the other within
+    a short window (`bot.runtime.identity.COMMAND_WINDOW`). Only a hash of the text is kept.
+    """
+
+    __tablename__ = "runtime_commands_seen"
+
+    meeting_uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(128))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: the other source's message id this one was matched to ("" while unmatched)
+    matched: Mapped[str] = mapped_column(String(200), default="")

@@ -307,3 +307,25 @@ def test_nothing_works_after_the_meeting_ended(make_harness):
         assert await refused(h.control.list_participants()) == "meeting_not_running"
 
     run(make_harness, body)
+
+
+def test_resolve_finds_someone_by_another_id_or_name_and_never_takes_a_stranger(make_harness):
+    from bot.meeting.port import Addressee
+
+    async def body(h: MeetingHarness) -> None:
+        anna = await h.arrive_in_meeting("Anna")
+        ben = await h.arrive("Ben")  # the waiting room counts too
+        key = present(h, "Anna").key
+        assert await h.control.resolve(Addressee(user_id=anna)) == anna
+        # an id from another source: found by the stable id, then by the name
+        assert await h.control.resolve(Addressee(user_id="424242", keys=(key,))) == anna
+        assert await h.control.resolve(Addressee(user_id="424242", name="anna")) == anna
+        assert await h.control.resolve(Addressee(user_id="424242", name="Ben")) == ben
+        # Ben's id with Anna's other ids and name: it is Anna who is meant, not Ben
+        assert await h.control.resolve(Addressee(user_id=ben, keys=(key,), name="Anna")) == anna
+        assert (
+            await refused(h.control.resolve(Addressee(user_id="424242", name="Zed")))
+            == "no_such_participant"
+        )
+
+    run(make_harness, body)

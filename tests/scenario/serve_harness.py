@@ -118,7 +118,7 @@ async def running(
 
     app = build_service(
         settings,
-        engine=engine,
+        database=engine,
         control_factory=controls,
         clock=clock,
         owner=owner,

@@ -46,9 +46,9 @@ def test_the_owner_id_is_the_instance_id_or_the_host_name(tmp_path: Path) -> Non
     assert replica_owner(_named(settings, "replica-1")) == "serve:replica-1"
     engine = make_engine(settings.storage.url)
     try:
-        app = build_service(_named(settings, "replica-1"), engine=engine)
+        app = build_service(_named(settings, "replica-1"), database=engine)
         assert app.state.owner == "serve:replica-1"
-        assert build_service(settings, engine=engine, owner="given").state.owner == "given"
+        assert build_service(settings, database=engine, owner="given").state.owner == "given"
     finally:
         engine.dispose()
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.meeting.simulated import BOT, MeetingOptions
+from phases.events import ZoomRole
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
@@ -108,7 +109,8 @@ async def test_commands_and_the_mirror_survive_a_restart_and_run_once(
     async with running(settings, engine=engine, meeting=meeting, clock=clock, owner="one") as svc:
         await meeting.start()
         await meeting.person_joins("fay", name="Fay")
-        await meeting.person_joins("anna", name="Anna")
+        # a co-host: Zoom lets her unmute behind the mirror, so the bot has to answer
+        await meeting.person_joins("anna", name="Anna", role=ZoomRole.CO_HOST)
         await svc.settle()
         clock.set(SCHEDULED_START + timedelta(minutes=10))
         await svc.settle()

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_journal_hardening"
-down_revision = "0005_journal_redaction"
+down_revision = "0007_person_keys"
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from tests.unit.runtime.fakes import START, ScriptedHooks
 UUID = "join-uuid=="
 
 
-def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
+def test_join_drives_the_meeting_until_it_ends(
+    sqlite_engine: Engine, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     factory = make_session_factory(sqlite_engine)
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
@@ -42,7 +45,7 @@ def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
                 Settings(),
                 "85746065432",
                 connect=connect,
-                engine=sqlite_engine,
+                database=sqlite_engine,
                 hooks=hooks,
                 clock=clock,
                 interval=0.01,
@@ -78,11 +81,18 @@ def test_join_drives_the_meeting_until_it_ends(sqlite_engine: Engine) -> None:
         assert world.violations == [] and world.crashes == []
         assert "sdk" in sdk.destroyed
 
+    caplog.set_level(logging.DEBUG)
     asyncio.run(scenario())
     with session_scope(factory) as session:
         admits = rs.actions_for_meeting(session, meeting_uuid=UUID, kind="admit")
         assert [a.status for a in admits] == ["done"]
         assert rs.lease_owner(session, meeting_uuid=UUID, now=clock()) is None
+    # The bindings printed the ZAK and passcode on descriptor 1 (as the real ones do): none
+    # of it, nor the JWT, reached any output or log.
+    out, err = capfd.readouterr()
+    logged = "\n".join(r.getMessage() + repr(r.__dict__) for r in caplog.records)
+    for secret in ("fixture-zak", "cP3fb7", "eyJ"):
+        assert secret not in out and secret not in err and secret not in logged, secret
 
 
 def test_join_without_a_meeting_number_is_a_config_error(

@@ -16,6 +16,7 @@ from bot.errors import MeetingControlError
 from bot.meeting.executor import execute
 from bot.meeting.port import ChatTo
 from bot.meeting.sdk import SdkJoinError, SdkOptions, unprivileged_notice
+from bot.meeting.sdk_codes import AUTH_MESSAGES
 from bot.meeting.sdk_jwt import make_sdk_jwt
 from bot.zoom_api import RetryPolicy, ZoomClient
 from phases.actions import Mute, Target
@@ -29,13 +30,12 @@ from phases.events import (
     LeftWaitingRoom,
     MeetingEnded,
     MeetingStarted,
-    RoleChanged,
     VideoOff,
     ZoomRole,
 )
 from tests.clock import HandClock
 from tests.unit.meeting.sdk_harness import SdkHarness, build, make_sdk_harness, ticket
-from tests.unit.meeting.zoom_sdk_double import SDKError, UserRole
+from tests.unit.meeting.zoom_sdk_double import SDKError, UserRole, _Person
 from tests.unit.zoom_api.recorded import API, OAUTH, RecordingSleep, recorded
 
 pytestmark = pytest.mark.anyio
@@ -91,9 +91,7 @@ class TestJoin:
             True,
             True,
         )
-        assert isinstance(events[0], MeetingStarted)
-        assert isinstance(events[1], Joined)
-        assert events[1].role is ZoomRole.HOST
+        assert events == [MeetingStarted()]  # the bot's own join is not an event
         assert world.allow_local_recording_requests is False  # forbidden once it has rights
         await meeting.leave()
         assert not any(isinstance(e, MeetingEnded) for e in events)  # it left; no end
@@ -127,6 +125,40 @@ class TestJoin:
             await meeting.join(ticket(world))
         assert caught.value.code == "host_absent"
         assert "alternative host" in caught.value.message
+
+    async def test_waiting_for_the_host_is_said_at_once_and_told_privately_when_in(self, caplog):
+        meeting, world, _ = build(
+            options=SdkOptions(poll_interval=3600.0, host_wait_timeout=30.0),
+            join_outcome="host_absent",
+        )
+        joining = asyncio.create_task(meeting.join(ticket(world)))
+        for _ in range(200):
+            if "waiting for the host" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        assert "could not open the room" in caplog.text  # at once, not after the timeout
+        assert not joining.done()
+
+        def the_host_opens_the_room() -> None:
+            world.people["Fran"] = _Person(  # a facilitator, the human host
+                uid=16000000, name="Fran", pid="pid-Fran", role=UserRole.USERROLE_HOST
+            )
+            world.people["Fran"].where = "meeting"
+            assert world.joined_with is not None
+            world._bot_enters(world.joined_with)
+
+        await meeting._thread.call(the_host_opens_the_room)
+        await asyncio.wait_for(joining, 5)
+        await meeting.settle()
+        told = [line for line in world.chat_log if line.to == "Fran"]
+        assert len(told) == 1 and "could not open the room" in told[0].text
+        assert "alternative host" in told[0].text
+        await meeting.leave()
+
+    async def test_no_answer_from_zoom_says_to_check_the_network_first(self):
+        assert AUTH_MESSAGES["AUTHRET_UNKNOWN"] == (
+            "no answer from Zoom: check the network and firewall first"
+        )
 
     async def test_held_in_waiting_room(self):
         meeting, world, _ = build(options=FAST, join_outcome="held")
@@ -354,8 +386,6 @@ class TestRefusals:
         )
         await attendee.meeting.poll_now()
         await attendee.meeting.settle()
-        changed = [e for e in attendee.events if isinstance(e, RoleChanged)]
-        assert changed[-1].role is ZoomRole.CO_HOST
         assert attendee.world.allow_local_recording_requests is False
         assert any(isinstance(e, ArrivedInWaitingRoom) for e in attendee.events)
         await attendee.control.admit(ann)

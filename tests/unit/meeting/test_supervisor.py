@@ -193,3 +193,16 @@ def test_join_command(tmp_path):
         "--meeting",
         "85746065432",
     ]
+
+
+async def test_the_join_processs_stdout_never_reaches_the_service(capfd):
+    """The bindings print the ZAK and passcode on stdout: the supervisor discards it."""
+    from bot.meeting.supervisor import _spawn
+
+    process = await _spawn(
+        [sys.executable, "-c", "import sys; print('User ZAK: zak-secret'); sys.stderr.write('log')"]
+    )
+    assert await process.wait() == 0
+    out, err = capfd.readouterr()
+    assert "zak-secret" not in out + err
+    assert "log" in err  # its logs (stderr) still reach the service's

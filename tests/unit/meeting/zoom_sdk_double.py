@@ -15,7 +15,14 @@ Same names as zoom-meeting-sdk 0.0.27 (checked against the real package by
 - waiting-room arrivals fire no callback (the bindings have none); admitting fires
   onUserJoin, holding fires onUserLeft;
 - a Python exception escaping a callback would abort the real process: here it is recorded
-  in `world.crashes`, and tests assert there are none.
+  in `world.crashes`, and tests assert there are none;
+- muting with `allowUnmuteBySelf=False` keeps that person from unmuting themselves until
+  they accept a request to unmute or self-unmute is allowed meeting-wide again (a host or
+  co-host always can);
+- Zoom's webhooks for what happens (`ZoomWebhooks`, when `world.webhooks` is set): signed
+  bodies as `bot.meeting.zoom_wire` writes them, with ids that differ from the SDK's on
+  purpose (participant uuid != persistent id, webhook user id != SDK user id, chat message
+  ids differ), since Zoom does not document that they agree.
 
 `ThreadLoop` stands in for the GLib main loop: a thread that runs queued calls and timers.
 """
@@ -25,16 +32,22 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import json
+import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
+from bot.meeting import zoom_wire as wire
 from bot.meeting.port import ParticipantInfo
+from bot.meeting.simulated import Presence
 from phases.events import ZoomRole
 
 # ------------------------------------------------------------------------------ main loop
@@ -328,6 +341,9 @@ class _Person:
     accepts_requests: bool = True
     is_me: bool = False
     may_record_locally: bool = True
+    self_unmute_blocked: bool = False
+    email: str = ""
+    registrant_id: str = ""
 
 
 class IUserInfo:
@@ -453,6 +469,119 @@ class ChatLine:
 
 
 @dataclass
+class ZoomWebhooks:
+    """The webhooks Zoom sends about one meeting, as the double's people and bot act.
+
+    Called on the loop thread; the test's asyncio side takes them with `drain()`. Ids differ
+    from the SDK's on purpose (see the module docstring). `presence` is Zoom's own minutes.
+    """
+
+    clock: Callable[[], datetime]
+    secret: str
+    identity: wire.MeetingIdentity
+    presence: list[Presence] = field(default_factory=list)
+    sent: list[wire.Webhook] = field(default_factory=list)
+    _outbox: list[wire.Webhook] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _messages: Any = field(default_factory=lambda: itertools.count(1))
+
+    @staticmethod
+    def participant_uuid(person: _Person) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{person.name}")).upper()
+
+    @staticmethod
+    def user_id(person: _Person) -> str:
+        return str(person.uid * 10 + 3)
+
+    def _wire(self, person: _Person) -> wire.WireParticipant:
+        return wire.WireParticipant(
+            user_id=self.user_id(person),
+            user_name=person.name,
+            participant_uuid=self.participant_uuid(person),
+            email=person.email,
+            registrant_id=person.registrant_id,
+        )
+
+    def _send(self, event: str, body: bytes, name: str = "") -> None:
+        event_ts = int(json.loads(body)["event_ts"])
+        at = datetime.fromtimestamp(event_ts / 1000, UTC)
+        webhook = wire.Webhook(
+            event=event,
+            body=body,
+            headers=wire.signed_headers(secret=self.secret, body=body, at=at),
+            event_ts=event_ts,
+            name=name,
+        )
+        with self._lock:
+            self._outbox.append(webhook)
+            self.sent.append(webhook)
+
+    def drain(self) -> list[wire.Webhook]:
+        with self._lock:
+            out, self._outbox = self._outbox, []
+        return out
+
+    def meeting(self, event: str) -> None:
+        self._send(event, wire.meeting_body(event, meeting=self.identity, at=self.clock()))
+
+    def person(self, event: str, person: _Person, *, leave_reason: str = "") -> None:
+        body = wire.participant_body(
+            event,
+            meeting=self.identity,
+            participant=self._wire(person),
+            at=self.clock(),
+            leave_reason=leave_reason,
+        )
+        self._send(event, body, person.name)
+
+    def role_changed(self, person: _Person, old: str, new: str) -> None:
+        body = wire.role_changed_body(
+            meeting=self.identity,
+            participant=self._wire(person),
+            at=self.clock(),
+            old_role=old,
+            new_role=new,
+        )
+        self._send(wire.PARTICIPANT_ROLE_CHANGED, body, person.name)
+
+    def chat(self, sender: _Person, recipient: _Person | None, text: str) -> None:
+        def party(who: _Person) -> wire.ChatParty:
+            kind = "host" if who.role in PRIVILEGED else "guest"
+            return wire.ChatParty(
+                session_id=self.user_id(who), name=who.name, email=who.email, party_type=kind
+            )
+
+        body = wire.chat_body(
+            meeting=self.identity,
+            sender=party(sender),
+            recipient=party(recipient) if recipient is not None else None,
+            message_id=f"webhook-message-{next(self._messages)}",
+            text=text,
+            at=self.clock(),
+        )
+        self._send(wire.CHAT_MESSAGE_SENT, body, sender.name)
+
+    def recording_started(self) -> None:
+        body = wire.recording_started_body(meeting=self.identity, at=self.clock())
+        self._send(wire.RECORDING_STARTED, body)
+
+    def stay(self, person: _Person, place: str) -> None:
+        """`person` is now in `place` ("meeting", "waiting_room" or "" for gone)."""
+        now = self.clock()
+        for index in range(len(self.presence) - 1, -1, -1):
+            stay = self.presence[index]
+            if stay.handle == person.name and stay.end is None:
+                self.presence[index] = Presence(
+                    handle=stay.handle, name=stay.name, place=stay.place, start=stay.start, end=now
+                )
+                break
+        if place:
+            self.presence.append(
+                Presence(handle=person.name, name=person.name, place=place, start=now)
+            )
+
+
+@dataclass
 class World:
     """One Zoom meeting as the SDK sees it, plus the people side tests drive.
 
@@ -483,6 +612,11 @@ class World:
     joined_with: JoinParam4WithoutLogin | None = None
     authenticated: bool = False
     events: dict[str, _Callbacks] = field(default_factory=dict)
+    mute_on_entry: bool = True
+    video_on_entry: bool = True
+    cloud_recording: bool = False
+    #: Zoom's webhooks about this meeting (None: nobody subscribed)
+    webhooks: ZoomWebhooks | None = None
 
     def __post_init__(self) -> None:
         self._uids = itertools.count(16778240, 1024)
@@ -580,8 +714,22 @@ class World:
         self.me.name = p.userName
         self.me.role = self.bot_role if p.userZAK else UserRole.USERROLE_ATTENDEE
         self.me.where = "meeting"
+        if self.webhooks is not None:
+            self.webhooks.meeting(wire.MEETING_STARTED)
+            self.webhooks.person(wire.PARTICIPANT_JOINED, self.me)
+            self.webhooks.stay(self.me, "meeting")
         self.set_status(MeetingStatus.MEETING_STATUS_INMEETING)
         self.fire("participants", "onUserJoinCallback", [self.me.uid], "")
+
+    def _admitted(self, person: _Person) -> None:
+        """`person` leaves the waiting room for the meeting (the bot or a host admitted)."""
+        person.where = "meeting"
+        if self.webhooks is not None:
+            for event in (wire.PARTICIPANT_ADMITTED, wire.PARTICIPANT_LEFT_WAITING_ROOM):
+                self.webhooks.person(event, person)
+            self.webhooks.person(wire.PARTICIPANT_JOINED, person)
+            self.webhooks.stay(person, "meeting")
+        self.fire("participants", "onUserJoinCallback", [person.uid], person.name)
 
     def leave(self) -> Any:
         if self.me.where == "away":
@@ -594,7 +742,13 @@ class World:
     # -- people side (call on the loop thread) -------------------------------------------
 
     def person_joins(
-        self, name: str, *, role: Any = UserRole.USERROLE_ATTENDEE, accepts_requests: bool = True
+        self,
+        name: str,
+        *,
+        role: Any = UserRole.USERROLE_ATTENDEE,
+        accepts_requests: bool = True,
+        email: str = "",
+        registrant_id: str = "",
     ) -> int:
         person = self.people.get(name)
         if person is None:
@@ -603,10 +757,21 @@ class World:
         person.uid = next(self._uids)
         person.role = role
         person.accepts_requests = accepts_requests
-        person.muted, person.muted_by_host = True, False
-        person.video_on, person.video_by_host = True, False
-        held = self.waiting_room and role not in PRIVILEGED
+        person.email = email or person.email
+        person.registrant_id = registrant_id or person.registrant_id
+        privileged = role in PRIVILEGED
+        person.muted = self.mute_on_entry and not privileged
+        person.muted_by_host, person.self_unmute_blocked = person.muted, False
+        person.video_on, person.video_by_host = self.video_on_entry, False
+        held = self.waiting_room and not privileged
         person.where = "waiting" if held else "meeting"
+        if self.webhooks is not None:
+            if held:
+                self.webhooks.person(wire.PARTICIPANT_JOINED_WAITING_ROOM, person)
+                self.webhooks.stay(person, "waiting_room")
+            else:
+                self.webhooks.person(wire.PARTICIPANT_JOINED, person)
+                self.webhooks.stay(person, "meeting")
         if not held:
             self.fire("participants", "onUserJoinCallback", [person.uid], name)
         return person.uid
@@ -615,16 +780,54 @@ class World:
         person = self.people[name]
         if person.where != "waiting":
             return False
-        person.where = "meeting"
-        self.fire("participants", "onUserJoinCallback", [person.uid], name)
+        self._admitted(person)
         return True
 
     def person_leaves(self, name: str) -> None:
         person = self.people[name]
         was = person.where
         person.where = "away"
+        if self.webhooks is not None and was != "away":
+            left = wire.PARTICIPANT_LEFT if was == "meeting" else wire.PARTICIPANT_LEFT_WAITING_ROOM
+            self.webhooks.person(left, person)
+            self.webhooks.stay(person, "")
         if was == "meeting":
             self.fire("participants", "onUserLeftCallback", [person.uid], name)
+
+    def person_mutes(self, name: str) -> bool:
+        person = self.people[name]
+        if person.where != "meeting":
+            return False
+        if not person.muted:
+            self._set_audio(person, muted=True, status=AudioStatus.Audio_Muted)
+        person.muted_by_host = person.self_unmute_blocked = False
+        return True
+
+    def person_stops_video(self, name: str) -> bool:
+        person = self.people[name]
+        if person.where != "meeting":
+            return False
+        person.video_on, person.video_by_host = False, False
+        return True
+
+    def person_records(self, name: str) -> bool:
+        """A local recording: needs permission, which a bot with rights forbade."""
+        person = self.people[name]
+        if person.where != "meeting":
+            return False
+        if person.role not in PRIVILEGED and not self.allow_local_recording_requests:
+            return False
+        return True
+
+    def host_starts_cloud_recording(self, name: str) -> bool:
+        person = self.people.get(name)
+        if person is None or person.where != "meeting" or person.role not in PRIVILEGED:
+            return False
+        if not self.cloud_recording:
+            self.cloud_recording = True
+            if self.webhooks is not None:
+                self.webhooks.recording_started()
+        return True
 
     def person_unmutes(self, name: str) -> bool:
         person = self.people[name]
@@ -632,7 +835,8 @@ class World:
             return False
         if not person.muted:
             return True
-        if person.muted_by_host and not self.allow_self_unmute and person.role not in PRIVILEGED:
+        blocked = not self.allow_self_unmute or person.self_unmute_blocked
+        if person.muted_by_host and blocked and person.role not in PRIVILEGED:
             return False
         self._set_audio(person, muted=False, status=AudioStatus.Audio_UnMuted)
         return True
@@ -646,10 +850,20 @@ class World:
         person.video_on = True
         return True
 
-    def person_says(self, name: str, text: str, *, to_bot: bool = False) -> bool:
+    def person_says(self, name: str, text: str, *, to_bot: bool = False, to_name: str = "") -> bool:
         person = self.people[name]
         if person.where != "meeting":
             return False
+        if to_name:  # private between two people: only the webhook reports it
+            other = self.people.get(to_name)
+            if other is None or other.where != "meeting":
+                return False
+            self.chat_log.append(ChatLine(name, to_name, text))
+            if self.webhooks is not None:
+                self.webhooks.chat(person, other, text)
+            return True
+        if self.webhooks is not None:
+            self.webhooks.chat(person, self.me if to_bot else None, text)
         kind = SDKChatMessageType.To_Individual if to_bot else SDKChatMessageType.To_All
         message = IChatMsgInfo(
             sender=person,
@@ -664,7 +878,13 @@ class World:
 
     def set_role(self, name: str, role: Any) -> None:
         person = self.me if name == "@bot" else self.people[name]
+        old = person.role
         person.role = role
+        if self.webhooks is not None and person.where == "meeting" and old != role:
+            names = {UserRole.USERROLE_HOST: "host", UserRole.USERROLE_COHOST: "co-host"}
+            self.webhooks.role_changed(
+                person, names.get(old, "attendee"), names.get(role, "attendee")
+            )
         if role == UserRole.USERROLE_HOST:
             self.fire("participants", "onHostChangeNotificationCallback", person.uid)
         else:
@@ -672,9 +892,22 @@ class World:
             self.fire("participants", "onCoHostChangeNotificationCallback", person.uid, is_co)
 
     def end(self) -> None:
+        if self.webhooks is not None:
+            reason = "Host ended the meeting."
+            for person in [self.me, *self.people.values()]:
+                if person.where == "meeting":
+                    left = f"{person.name} left the meeting.<br>Reason: {reason}"
+                    self.webhooks.person(wire.PARTICIPANT_LEFT, person, leave_reason=left)
+                elif person.where == "waiting":
+                    self.webhooks.person(wire.PARTICIPANT_LEFT_WAITING_ROOM, person)
+                if person.where != "away":
+                    self.webhooks.stay(person, "")
         for person in self.people.values():
             person.where = "away"
         self.me.where = "away"
+        self.cloud_recording = False
+        if self.webhooks is not None:
+            self.webhooks.meeting(wire.MEETING_ENDED)
         self.set_status(MeetingStatus.MEETING_STATUS_ENDED)
 
     def drop_bot(self, code: int) -> None:
@@ -756,8 +989,7 @@ class IMeetingWaitingRoomController(_Controller):
         person = self._waiting(uid)
         if person is None:
             return SDKError.SDKERR_INVALID_PARAMETER
-        person.where = "meeting"
-        self.w.fire("participants", "onUserJoinCallback", [uid], person.name)
+        self.w._admitted(person)
         return OK
 
     def AdmitAllToMeeting(self) -> Any:
@@ -765,8 +997,7 @@ class IMeetingWaitingRoomController(_Controller):
             return refused
         for person in list(self.w.people.values()):
             if person.where == "waiting":
-                person.where = "meeting"
-                self.w.fire("participants", "onUserJoinCallback", [person.uid], person.name)
+                self.w._admitted(person)
         return OK
 
     def PutInWaitingRoom(self, uid: int) -> Any:
@@ -778,6 +1009,10 @@ class IMeetingWaitingRoomController(_Controller):
         if person.role == UserRole.USERROLE_HOST:
             return SDKError.SDKERR_NO_PERMISSION
         person.where = "waiting"
+        if self.w.webhooks is not None:
+            self.w.webhooks.person(wire.PARTICIPANT_PUT_IN_WAITING_ROOM, person)
+            self.w.webhooks.person(wire.PARTICIPANT_LEFT, person)
+            self.w.webhooks.stay(person, "waiting_room")
         self.w.fire("participants", "onUserLeftCallback", [uid], person.name)
         return OK
 
@@ -819,6 +1054,9 @@ class IMeetingParticipantsController(_Controller):
         if (refused := self._guard("AllowParticipantsToUnmuteSelf", rights=True)) is not None:
             return refused
         self.w.allow_self_unmute = allowed
+        if allowed:
+            for person in self.w.people.values():
+                person.self_unmute_blocked = False
         return OK
 
     def AllowParticipantsToStartVideo(self, allowed: bool) -> Any:
@@ -850,6 +1088,7 @@ class IMeetingAudioController(_Controller):
         if person is None or person.where != "meeting":
             return SDKError.SDKERR_INVALID_PARAMETER
         person.muted_by_host = True
+        person.self_unmute_blocked = not allowUnmuteBySelf
         if not person.muted:
             self.w._set_audio(person, muted=True, status=AudioStatus.Audio_Muted_ByHost)
         return OK
@@ -861,6 +1100,7 @@ class IMeetingAudioController(_Controller):
         if person is None or person.where != "meeting":
             return SDKError.SDKERR_INVALID_PARAMETER
         if person.accepts_requests and person.muted:  # a request: they may ignore it
+            person.muted_by_host = person.self_unmute_blocked = False
             self.w._set_audio(person, muted=False, status=AudioStatus.Audio_UnMuted)
         return OK
 
@@ -920,6 +1160,9 @@ class IMeetingChatController(_Controller):
                 return SDKError.SDKERR_INVALID_PARAMETER
             to = person.name
         self.w.chat_log.append(ChatLine(self.w.me.name, to, message.GetContent()))
+        if self.w.webhooks is not None and not wr:
+            recipient = None if kind == SDKChatMessageType.To_All else person
+            self.w.webhooks.chat(self.w.me, recipient, message.GetContent())
         return OK
 
 
@@ -953,6 +1196,7 @@ class IMeetingService(_Controller):
     def Join(self, params: JoinParam) -> Any:
         if not self.w.on_loop("Join"):
             return SDKError.SDKERR_WRONG_USAGE
+        _print_join_param(params)
         return self.w.join(params)
 
     def Leave(self, command: Any) -> Any:
@@ -980,6 +1224,27 @@ class IMeetingService(_Controller):
 
     def GetMeetingRecordingController(self) -> IMeetingRecordingController:
         return self._controllers["recording"]  # type: ignore[return-value]
+
+
+def _print_join_param(params: JoinParam) -> None:
+    """What zoom-meeting-sdk 0.0.27's `Join` binding prints (its `printJoinParam`, with
+    std::cout, so on file descriptor 1 below Python): every join parameter, secrets too."""
+    p = params.param
+    lines = [
+        "JoinParam contents:",
+        f"User Type: {params.userType.value}",
+        "Without Login User Join Parameters:",
+        f"  Meeting Number: {p.meetingNumber}",
+        f"  Vanity ID: {p.vanityID}",
+        f"  User Name: {p.userName}",
+        f"  Password: {p.psw}",
+        f"  Customer Key: {p.customer_key}",
+        f"  Video Off: {int(p.isVideoOff)}",
+        f"  Audio Off: {int(p.isAudioOff)}",
+        f"  Join Token: {p.join_token}",
+        f"  User ZAK: {p.userZAK}",
+    ]
+    os.write(1, ("\n".join(lines) + "\n").encode())
 
 
 class IAuthService(_Controller):

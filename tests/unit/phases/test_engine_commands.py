@@ -6,6 +6,7 @@ import pytest
 
 from phases.actions import (
     Admit,
+    AllowSelfMedia,
     Audience,
     Mute,
     PutInWaitingRoom,
@@ -412,7 +413,10 @@ def test_facilitators_are_never_held():
 
 def test_mirror_off_then_on_during_discussion():
     sim = to_phase(Phase.DISCUSSION)
-    assert sim.say("Mira", "/mirror off", 20) == [private(line("mirror_off"))]
+    assert sim.say("Mira", "/mirror off", 20) == [
+        private(line("mirror_off")),
+        AllowSelfMedia(unmute=True, video=True),
+    ]
     from phases.events import AudioUnmuted
 
     unmuted = sim.feed(AudioUnmuted(participant=person("Ana")), 21)
@@ -420,7 +424,8 @@ def test_mirror_off_then_on_during_discussion():
     ana = Target(key="k-ana", user_id="u-k-ana", name="Ana")
     assert sim.say("Mira", "/mirror ON", 22) == [
         private(line("mirror_on")),
-        Mute(target=ana),
+        AllowSelfMedia(video=False),
+        Mute(target=ana, allow_self_unmute=False),
         StopVideo(target=ana),
     ]
 

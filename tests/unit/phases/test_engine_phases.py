@@ -8,6 +8,7 @@ import pytest
 
 from phases.actions import (
     Admit,
+    AllowSelfMedia,
     AskStartVideo,
     AskUnmute,
     Audience,
@@ -290,7 +291,11 @@ def test_group_end_during_discussion_asks_the_presenter_back():
     sim = to_phase(Phase.DISCUSSION)
     actions = sim.feed(TimerDue(timer="group_end"), 105)
     ana = Target(key="k-ana", user_id="u-k-ana", name="Ana")
-    assert actions[:2] == [AskUnmute(target=ana), AskStartVideo(target=ana)]
+    assert actions[:3] == [
+        AllowSelfMedia(unmute=True, video=True),
+        AskUnmute(target=ana),
+        AskStartVideo(target=ana),
+    ]
     assert sim.phase is Phase.CLOSING
 
 
@@ -373,7 +378,7 @@ ANA = Target(key="k-ana", user_id="u-k-ana", name="Ana")
 def test_discussion_mutes_the_presenter_and_explains_once():
     sim = to_phase(Phase.QUESTIONS)
     actions = sim.say("Mira", "/next", 20)
-    assert Mute(target=ANA) in actions and StopVideo(target=ANA) in actions
+    assert Mute(target=ANA, allow_self_unmute=False) in actions and StopVideo(target=ANA) in actions
     assert chats(actions, Audience.PARTICIPANT) == [line("mirror_explained", name="Ana")]
     assert chats(actions, Audience.EVERYONE) == [line("discussion_start", name="Ana")]
 
@@ -382,12 +387,14 @@ def test_presenter_unmuting_is_muted_again_and_reminded_at_most_once_a_minute():
     sim = to_phase(Phase.DISCUSSION)
     first = sim.feed(AudioUnmuted(participant=person("Ana")), 20)
     assert first == [
-        Mute(target=ANA),
+        Mute(target=ANA, allow_self_unmute=False),
         SendChat(
             to=Audience.PARTICIPANT, text=line("mirror_reminder", name="Ana"), recipients=(ANA,)
         ),
     ]
-    assert sim.feed(AudioUnmuted(participant=person("Ana")), 20.5) == [Mute(target=ANA)]
+    assert sim.feed(AudioUnmuted(participant=person("Ana")), 20.5) == [
+        Mute(target=ANA, allow_self_unmute=False)
+    ]
     assert sim.feed(VideoOn(participant=person("Ana")), 20.9) == [StopVideo(target=ANA)]
     assert len(sim.feed(VideoOn(participant=person("Ana")), 21)) == 2
     assert sim.feed(AudioMuted(participant=person("Ana")), 21) == []
@@ -402,7 +409,7 @@ def test_presenter_rejoining_during_discussion_is_muted_again():
     sim.feed(ArrivedInWaitingRoom(participant=rejoin), 21)
     actions = sim.feed(Joined(participant=rejoin), 21)
     again = Target(key="k-ana", user_id="u-ana-2", name="Ana")
-    assert actions[:2] == [Mute(target=again), StopVideo(target=again)]
+    assert actions[:2] == [Mute(target=again, allow_self_unmute=False), StopVideo(target=again)]
 
 
 def test_mirror_not_enforced_only_reminds():
@@ -493,7 +500,7 @@ def test_presenter_who_is_co_host_is_behind_the_mirror_too():
     sim = to_phase(Phase.DISCUSSION)
     sim.feed(Left(participant=person("Ana")), 20)
     actions = sim.feed(Joined(participant=person("Ana"), role=ZoomRole.CO_HOST), 21)
-    assert actions == [Mute(target=ANA), StopVideo(target=ANA)]
+    assert actions == [Mute(target=ANA, allow_self_unmute=False), StopVideo(target=ANA)]
 
 
 def test_a_late_warning_says_the_true_time_left():
@@ -510,7 +517,7 @@ def test_a_meeting_restarted_mid_group_picks_up_where_it_was():
     assert transitions(actions) == [("ended", "discussion")]
     assert chats(actions) == []
     rejoin = sim.enter("Ana", 23)
-    assert Mute(target=ANA) in rejoin and StopVideo(target=ANA) in rejoin
+    assert Mute(target=ANA, allow_self_unmute=False) in rejoin and StopVideo(target=ANA) in rejoin
     assert admitted(sim.feed(ArrivedInWaitingRoom(participant=person("Ben")), 24)) == ["Ben"]
 
 
@@ -526,3 +533,23 @@ def test_a_meeting_restarted_after_the_group_stays_ended_or_closes():
     sim.say("Mira", "/end", 20)
     sim.say("Mira", "/end", 21)
     assert transitions(sim.feed(MeetingStarted(), 22)) == []
+
+
+def test_a_fact_told_by_both_sources_is_acted_on_once():
+    """The runtime merges the webhook's and the SDK's reports under one person key: a
+    repeated arrival, join or waiting-room exit changes nothing but the ids."""
+    sim = with_facilitator()
+    ben = person("Ben")
+    assert kinds(sim.feed(ArrivedInWaitingRoom(participant=ben), -5)) == ["Admit"]
+    assert sim.feed(ArrivedInWaitingRoom(participant=ben), -5) == []  # told again
+    sim.feed(Joined(participant=ben), -5)
+    assert sim.feed(LeftWaitingRoom(participant=ben), -5) == []  # the admission, told late
+    assert sim.state.people["k-ben"].where == "meeting"
+    # during the meditation a repeated join must not send him back to the waiting room
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    assert sim.feed(Joined(participant=person("Ben", user_id="sdk-7")), 1) == []
+    assert sim.state.people["k-ben"].user_id == "sdk-7"
+    # a stronger role is taken from a repeat, a weaker one is not
+    sim.feed(Joined(participant=ben, role=ZoomRole.CO_HOST), 2)
+    sim.feed(Joined(participant=ben, role=ZoomRole.ATTENDEE), 2)
+    assert sim.state.people["k-ben"].zoom_role is ZoomRole.CO_HOST

@@ -343,8 +343,14 @@ def check_step(
         target = getattr(action, "target", None)
         if target is not None:
             assert normalise_name(target.name) != bot, action
-        # The bot never turns media on for anyone, meeting-wide or not.
-        assert not isinstance(action, AllowSelfMedia), action
+        # Media switches only lock the mirror (video) and lift the lock when it is left.
+        if isinstance(action, AllowSelfMedia):
+            assert action in (
+                AllowSelfMedia(video=False),
+                AllowSelfMedia(unmute=True, video=True),
+            ), action
+        if isinstance(action, AllowSelfMedia) and action.video is False:
+            assert after.phase is Phase.DISCUSSION and after.mirror_on, action
         if isinstance(action, AskUnmute | AskStartVideo):
             assert action.target.key == before.presenter and left_discussion, action
         if isinstance(action, Admit):

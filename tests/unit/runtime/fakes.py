@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.agenda import agenda_from_settings
 from bot.config import Settings
 from bot.errors import MeetingControlError
-from bot.meeting.port import ChatTo, EventListener, ParticipantInfo
+from bot.meeting.port import Addressee, ChatTo, EventListener, ParticipantInfo
 from bot.runtime.durable import Decoded
 from phases.actions import Action
 from phases.engine import new_session
@@ -55,8 +55,8 @@ class RecordingMeeting:
     async def rename(self, user_id: str, new_name: str) -> None:
         await self._do("rename", f"{user_id}:{new_name}")
 
-    async def mute(self, user_id: str) -> None:
-        await self._do("mute", user_id)
+    async def mute(self, user_id: str, *, allow_self_unmute: bool = True) -> None:
+        await self._do("mute", user_id if allow_self_unmute else f"{user_id}:locked")
 
     async def stop_video(self, user_id: str) -> None:
         await self._do("stop_video", user_id)
@@ -78,6 +78,9 @@ class RecordingMeeting:
 
     async def send_chat(self, text: str, *, to: ChatTo, user_id: str = "") -> None:
         await self._do("chat", f"{to}:{user_id}:{text}")
+
+    async def resolve(self, who: Addressee) -> str:
+        return who.user_id  # records calls only: every id is taken as given
 
     async def list_participants(self) -> list[ParticipantInfo]:
         return []

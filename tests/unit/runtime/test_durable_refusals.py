@@ -10,8 +10,18 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import MeetingControlError
-from bot.runtime.durable import REFUSAL_CAUSE, LeaseLost, MeetingRuntime
-from phases.events import ArrivedInWaitingRoom, Event, Joined, MeetingStarted, Participant, ZoomRole
+from bot.meeting.executor import ActionOutcome, MeetingAction
+from bot.runtime.durable import REFUSAL_CAUSE, LeaseLost, MeetingRuntime, refusal_event
+from phases.actions import AllowSelfMedia, Audience, Mute, SendChat, StopRecording, Target
+from phases.events import (
+    ActionRefused,
+    ArrivedInWaitingRoom,
+    Event,
+    Joined,
+    MeetingStarted,
+    Participant,
+    ZoomRole,
+)
 from phases.messages import DEFAULT_MESSAGES
 from phases.state import Phase
 from storage import runtime_state as rs
@@ -175,3 +185,24 @@ def test_a_lease_lost_during_a_refusal_records_the_outcome_and_feeds_nothing(
     log = _log(factory)
     assert [(kind, status) for _, kind, status in log] == [("admit", "refused")]
     assert meeting.lines() == []
+
+
+def test_refusal_event_reports_what_the_engine_should_hear():
+    anna = Target(key="k-anna", user_id="u1", name="Anna")
+
+    def failed(action: MeetingAction, code: str = "not_privileged") -> ActionOutcome:
+        return ActionOutcome(action=action, ok=False, code=code, error="no")
+
+    assert refusal_event(failed(Mute(target=anna))) == ActionRefused(
+        kind="mute", target_key="k-anna", target_name="Anna", code="not_privileged"
+    )
+    assert refusal_event(failed(StopRecording(started_by=anna), "zoom_error")) == ActionRefused(
+        kind="stop_recording", code="zoom_error"
+    )
+    assert refusal_event(failed(AllowSelfMedia(unmute=False, video=None))) == ActionRefused(
+        kind="allow_self_media", code="not_privileged"
+    )
+    assert refusal_event(failed(Mute(target=anna), "not_executed")) is None
+    chat = SendChat(to=Audience.EVERYONE, text="hello")
+    assert refusal_event(failed(chat)) is None
+    assert refusal_event(ActionOutcome(action=Mute(target=anna), ok=True)) is None

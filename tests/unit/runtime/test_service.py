@@ -96,7 +96,7 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
     )
     clock = HandClock(SCHEDULED_START)  # inside the window: the bot joins at once
     supervisor = BotSupervisor(["balint-bot", "join", "--meeting", "85746065432"], spawn=spawn)
-    app = build_service(settings, engine=sqlite_engine, clock=clock, supervisor=supervisor)
+    app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://serve"
@@ -136,12 +136,13 @@ async def test_observe_only_logs_actions_as_not_executed_through_the_background_
     clock = HandClock(SCHEDULED_START - timedelta(minutes=10))
     zoom = SimulatedMeeting(MeetingOptions(), clock=clock)  # Zoom itself, not our control
     uuid = zoom.options.identity.uuid
-    app = build_service(settings, engine=sqlite_engine, clock=clock, sweep_interval=3600)
+    app = build_service(settings, database=sqlite_engine, clock=clock, sweep_interval=3600)
     factory = make_session_factory(sqlite_engine)
 
-    def admit_logged() -> bool:
+    def admit_logged() -> bool:  # and its outcome recorded
         with session_scope(factory) as session:
-            return bool(rs.actions_for_meeting(session, meeting_uuid=uuid, kind="admit"))
+            admits = rs.actions_for_meeting(session, meeting_uuid=uuid, kind="admit")
+            return any(a.status not in ("planned", "executing") for a in admits)
 
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
@@ -176,7 +177,7 @@ async def test_simulator_adapter_drives_registered_meetings_only(sqlite_engine: 
     clock = HandClock(SCHEDULED_START - timedelta(minutes=10))
     zoom = SimulatedMeeting(MeetingOptions(), clock=clock)
     uuid = zoom.options.identity.uuid
-    app = build_service(settings, engine=sqlite_engine, clock=clock, sweep_interval=3600)
+    app = build_service(settings, database=sqlite_engine, clock=clock, sweep_interval=3600)
     app.state.simulated_meetings[uuid] = zoom
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(

@@ -43,7 +43,7 @@ def test_upgrade_cuts_chat_already_journaled_to_its_command(
 ) -> None:
     path = tmp_path / "old.db"
     url = f"sqlite:///{path}"
-    upgrade(url, "0005_journal_redaction")
+    upgrade(url, "0007_person_keys")
     rows = {
         "chat": ("meeting.chat_message_sent", body),
         "file": ("meeting.chat_message_file_sent", _chat(SECRET, "meeting.chat_message_file_sent")),

@@ -108,7 +108,7 @@ class FakeZoom:
             return _error(404, 3001, f"Meeting does not exist: {meeting_id}.")
         body = json.loads(request.content)
         settings = body.get("settings", {})
-        for email in str(settings.get("alternative_hosts", "")).split(","):
+        for email in str(settings.get("alternative_hosts", "")).replace(";", ",").split(","):
             if email and (email not in self.users or self.users[email]["type"] != 2):
                 return _error(400, 1115, f"Invalid alternative host: {email}.")
         self.patches.append(body)

@@ -110,7 +110,7 @@ class TestDoctor:
         assert applied["approval_type"] == 0
         assert applied["registration_type"] == 1
         assert applied["mute_upon_entry"] is True
-        assert applied["alternative_hosts"] == "co-facilitator@example.org,balint-bot@example.org"
+        assert applied["alternative_hosts"] == "co-facilitator@example.org;balint-bot@example.org"
         assert "FAIL" not in out.getvalue()
         again = io.StringIO()
         assert await diagnose(settings, zoom_client(settings, http), fix=True, out=again) == 0
@@ -142,11 +142,39 @@ class TestDoctor:
     def test_without_credentials_only_the_config_is_checked(self, tmp_path, capsys):
         config = tmp_path / "balint.toml"
         config.write_text('[group]\nroster = "absent.csv"\n', encoding="utf-8")
-        assert main(["--config", str(config), "doctor"], clock=HandClock()) == 1
+        assert main(["--config", str(config), "doctor", "--offline"], clock=HandClock()) == 1
         text = capsys.readouterr().out
         assert "FAIL  REST credentials set" in text
         assert "FAIL  roster file exists" in text
         assert "meeting: skipped" in text
+        assert "network" not in text
+
+    async def test_a_machine_that_cannot_reach_zoom_is_told_to_check_the_network_first(
+        self, tmp_path
+    ):
+        settings = make_settings(tmp_path)
+        tried: list[tuple[str, int]] = []
+
+        async def firewalled(host: str, port: int) -> None:
+            tried.append((host, port))
+            if host == "zoom.us":
+                raise TimeoutError
+            if host == "api.zoom.us":
+                raise OSError("Temporary failure in name resolution")
+
+        out = io.StringIO()
+        assert await diagnose(settings, None, fix=False, out=out, reach=firewalled) == 1
+        text = out.getvalue()
+        assert tried == [("zoom.us", 443), ("api.zoom.us", 443)]
+        assert "FAIL  zoom.us:443 reachable: no answer from Zoom (TimeoutError): check the " in text
+        assert "network and firewall first" in text and "FAIL  api.zoom.us:443" in text
+
+        async def open_line(host: str, port: int) -> None:
+            return None
+
+        out = io.StringIO()
+        await diagnose(settings, None, fix=False, out=out, reach=open_line)
+        assert "PASS  zoom.us:443 reachable" in out.getvalue()
 
     def test_an_unknown_time_zone_is_refused_before_any_check(self, tmp_path, capsys):
         config = tmp_path / "balint.toml"

@@ -1,7 +1,8 @@
-"""The demo's world: settings, a migrated SQLite database and a synthetic roster.
+"""A scenario's service world: settings, a migrated SQLite database and a synthetic roster.
 
-Everything the demo needs is derived from the scenario, so `balint-bot demo` runs from a fresh
-clone with nothing configured: the group's schedule is the scenario's start, the agenda is
+`simulate` and `demo` run a scenario through the real service (`bot.simulation.driver`), so
+each needs one. Everything is derived from the scenario, so both run from a fresh clone with
+nothing configured: the group's schedule is the scenario's start, the agenda is
 the scenario's agenda, the roster is the scenario's members and facilitators with synthetic
 PHI (health numbers from `storage.health_number.generate`, which pass the check digit but
 belong to nobody), and the data key is a throw-away one unless `BALINT_DATA_KEY` is set.
@@ -40,9 +41,9 @@ from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 
 __all__ = [
     "DEMO_PROVIDER_NUMBER",
-    "DemoWorld",
+    "ServiceWorld",
     "build_world",
-    "demo_settings",
+    "scenario_settings",
     "roster_csv",
     "zone_for",
 ]
@@ -54,7 +55,7 @@ _ZONES = ("America/Toronto", "America/Vancouver", "America/Winnipeg", "America/H
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DemoWorld:
+class ServiceWorld:
     """What `build_world` made.
 
     Args:
@@ -85,7 +86,7 @@ def zone_for(start: datetime) -> str:
     return f"Etc/GMT{-hours:+d}"  # POSIX sign: Etc/GMT+5 is five hours behind UTC
 
 
-def demo_settings(
+def scenario_settings(
     scenario: Scenario, *, database: Path, secret: str, data_key: str, meeting_id: str
 ) -> Settings:
     """Settings for a service that runs `scenario` (its schedule, agenda and bot name)."""
@@ -155,7 +156,7 @@ def roster_csv(scenario: Scenario, *, seed: int = 2026) -> str:
 
 def build_world(
     scenario: Scenario, *, out_dir: Path, data_key: str | None, meeting_id: str, now: datetime
-) -> DemoWorld:
+) -> ServiceWorld:
     """Create `out_dir`, a migrated database in it, and the scenario's roster.
 
     Args:
@@ -172,7 +173,7 @@ def build_world(
         stale.unlink(missing_ok=True)
     key = data_key if data_key else generate_key()
     secret = secrets.token_urlsafe(24)
-    settings = demo_settings(
+    settings = scenario_settings(
         scenario, database=database, secret=secret, data_key=key, meeting_id=meeting_id
     )
     upgrade(settings.storage.url)
@@ -190,6 +191,6 @@ def build_world(
             )
     finally:
         engine.dispose()
-    return DemoWorld(
+    return ServiceWorld(
         settings=settings, database=database, secret=secret, generated_key=not data_key
     )

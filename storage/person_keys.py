@@ -1,0 +1,131 @@
+"""Storage of the runtime's person keys and of the chat commands each source delivered.
+
+See `storage.tables.runtime.RuntimePersonKey` and `RuntimeCommandSeen` for why; the logic
+that links ids and matches commands is `bot.runtime.identity`. Every function takes the
+session explicitly and keyword-only arguments, and flushes but never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.tables.runtime import RuntimeCommandSeen, RuntimePersonKey
+
+__all__ = [
+    "CommandSeen",
+    "PersonId",
+    "commands_seen",
+    "match_command",
+    "person_ids",
+    "record_command",
+    "record_person_ids",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonId:
+    """One id (`kind`, `value`) of the person `person_key`, and how it was linked."""
+
+    kind: str
+    value: str
+    person_key: str
+    linked_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandSeen:
+    source: str
+    message_id: str
+    person_key: str
+    text_hash: str
+    seen_at: datetime
+    matched: str
+
+
+def person_ids(session: Session, *, meeting_uuid: str) -> list[PersonId]:
+    """Every id recorded for the meeting's people, oldest first."""
+    rows = session.scalars(
+        select(RuntimePersonKey)
+        .where(RuntimePersonKey.meeting_uuid == meeting_uuid)
+        .order_by(RuntimePersonKey.seen_at, RuntimePersonKey.id_kind, RuntimePersonKey.id_value)
+    )
+    return [
+        PersonId(kind=r.id_kind, value=r.id_value, person_key=r.person_key, linked_by=r.linked_by)
+        for r in rows
+    ]
+
+
+def record_person_ids(
+    session: Session, *, meeting_uuid: str, ids: Sequence[PersonId], now: datetime
+) -> None:
+    """Add ids not recorded yet (an id, once linked to a person, stays with them)."""
+    for person_id in ids:
+        if session.get(RuntimePersonKey, (meeting_uuid, person_id.kind, person_id.value)):
+            continue
+        session.add(
+            RuntimePersonKey(
+                meeting_uuid=meeting_uuid,
+                id_kind=person_id.kind,
+                id_value=person_id.value,
+                person_key=person_id.person_key,
+                linked_by=person_id.linked_by,
+                seen_at=now,
+            )
+        )
+    session.flush()
+
+
+def commands_seen(session: Session, *, meeting_uuid: str, since: datetime) -> list[CommandSeen]:
+    """The commands delivered since `since`, oldest first."""
+    rows = session.scalars(
+        select(RuntimeCommandSeen)
+        .where(RuntimeCommandSeen.meeting_uuid == meeting_uuid)
+        .where(RuntimeCommandSeen.seen_at >= since)
+        .order_by(RuntimeCommandSeen.seen_at, RuntimeCommandSeen.message_id)
+    )
+    return [
+        CommandSeen(
+            source=r.source,
+            message_id=r.message_id,
+            person_key=r.person_key,
+            text_hash=r.text_hash,
+            seen_at=r.seen_at,
+            matched=r.matched,
+        )
+        for r in rows
+    ]
+
+
+def record_command(session: Session, *, meeting_uuid: str, command: CommandSeen) -> bool:
+    """Record a delivered command; False if this source's message id was recorded already."""
+    key = (meeting_uuid, command.source, command.message_id)
+    if session.get(RuntimeCommandSeen, key) is not None:
+        return False
+    session.add(
+        RuntimeCommandSeen(
+            meeting_uuid=meeting_uuid,
+            source=command.source,
+            message_id=command.message_id,
+            person_key=command.person_key,
+            text_hash=command.text_hash,
+            seen_at=command.seen_at,
+            matched=command.matched,
+        )
+    )
+    session.flush()
+    return True
+
+
+def match_command(
+    session: Session, *, meeting_uuid: str, source: str, message_id: str, matched: str
+) -> None:
+    """Mark a recorded command as matched by the other source's `matched` message id."""
+    row = session.get(RuntimeCommandSeen, (meeting_uuid, source, message_id))
+    if row is not None:
+        row.matched = matched
+        session.flush()

@@ -1,0 +1,160 @@
+"""Every example scenario through both adapters: the timelines agree.
+
+One run per scenario on the simulator and one on `SdkMeeting` over the bindings double
+(`tests/contract/sdk_zoom.py`), both on the path a live meeting takes: signed webhooks
+through the receiver and journal, what the bot in the meeting sees through the SDK observer,
+one worker and the durable runtime. On the double the webhooks' ids differ from the SDK's
+(participant uuid vs persistent id, user ids, chat message ids), so the runtime's one person
+key per participant and its once-only commands are what make the two runs agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
+from bot.simulation.scenario import load_scenario
+from bot.simulation.world import build_world
+from storage import person_keys
+from storage.db import make_engine, make_session_factory, session_scope
+from tests.contract.sdk_zoom import sdk_zoom
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+NAMES = sorted(p.name for p in SCENARIOS.glob("*.toml"))
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)  # when the roster is imported
+
+
+@dataclass(frozen=True)
+class Run:
+    run: ScenarioRun
+    ids: list[person_keys.PersonId]
+    commands: list[person_keys.CommandSeen]
+
+
+def _run(name: str, folder: Path, *, on_sdk: bool) -> Run:
+    scenario = load_scenario(SCENARIOS / name)
+    world = build_world(scenario, out_dir=folder, data_key=None, meeting_id=MEETING_ID, now=NOW)
+    zoom = sdk_zoom if on_sdk else None
+    run = asyncio.run(run_scenario(scenario, world=world, zoom=zoom))
+    database = make_engine(world.settings.storage.url)
+    try:
+        with session_scope(make_session_factory(database)) as db:
+            ids = person_keys.person_ids(db, meeting_uuid=run.meeting_uuid)
+            commands = person_keys.commands_seen(db, meeting_uuid=run.meeting_uuid, since=NOW)
+    finally:
+        database.dispose()
+    return Run(run=run, ids=ids, commands=commands)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    done: dict[str, tuple[Run, Run]] = {}
+
+    def get(name: str) -> tuple[Run, Run]:
+        if name not in done:
+            folder = tmp_path_factory.mktemp(name.removesuffix(".toml"))
+            done[name] = (
+                _run(name, folder / "simulated", on_sdk=False),
+                _run(name, folder / "sdk", on_sdk=True),
+            )
+        return done[name]
+
+    return get
+
+
+def story(run: ScenarioRun) -> list[str]:
+    """Phases, the bot's actions and what people did, as sorted lines (order within one
+    moment is not part of the contract)."""
+    kinds = ("phase", "action", "person")
+    return sorted(json.dumps(r, sort_keys=True) for r in run.timeline.records if r["kind"] in kinds)
+
+
+def actions(run: ScenarioRun, action: str, target: str | None = None) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in run.timeline.of_kind("action")
+        if r["action"] == action and (target is None or r.get("target") == target)
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_simulator_and_the_sdk_bot_agree_on_every_scenario(both, name):
+    simulated, sdk = both(name)
+    assert story(sdk.run) == story(simulated.run)
+    for run in (simulated.run, sdk.run):
+        summary = run.timeline.of_kind("summary")[0]
+        assert summary["final_phase"] == "ended" and summary["refused"] == 0
+        assert run.webhooks_failed == 0 and run.journaled == run.webhooks_sent
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_sdk_run_linked_ids_that_differ_and_the_simulator_ids_that_agree(both, name):
+    simulated, sdk = both(name)
+
+    def kinds(found: Run) -> dict[str, dict[str, set[str]]]:
+        people: dict[str, dict[str, set[str]]] = {}
+        for person_id in found.ids:
+            people.setdefault(person_id.person_key, {}).setdefault(person_id.kind, set()).add(
+                person_id.value
+            )
+        return people
+
+    linked = [k for k in kinds(sdk).values() if "persistent_id" in k and "participant_uuid" in k]
+    assert linked, "nobody was seen by both sources"
+    for person in linked:
+        assert not person["persistent_id"] & person["participant_uuid"]
+        assert not person["sdk_user_id"] & person["webhook_user_id"]
+    assert any(i.linked_by == "name" for i in sdk.ids)
+    for person in kinds(simulated).values():
+        if "persistent_id" in person and "participant_uuid" in person:
+            assert person["persistent_id"] == person["participant_uuid"]
+
+
+def test_the_presenters_unmute_is_undone_by_both(both):
+    for found in both("presenter-mirror.toml"):
+        assert [r["t"] for r in actions(found.run, "mute", "Anna")] == [1800.0, 2280.0]
+        assert [r["t"] for r in actions(found.run, "stop_video", "Anna")] == [1800.0, 2640.0]
+
+
+def test_an_attendee_presenter_cannot_unmute_behind_the_mirror_on_both(both):
+    for found in both("two-cases.toml"):
+        tries = [
+            (r["t"], r["ok"]) for r in found.run.timeline.of_kind("person") if r["name"] == "Ben"
+        ]
+        assert (4200.0, False) in tries
+
+
+def test_the_hosts_cloud_recording_is_stopped_by_both(both):
+    for found in both("monthly-two-leaders.toml"):
+        assert [(r["t"], r["ok"]) for r in actions(found.run, "stop_recording")] == [(240.0, True)]
+        assert not found.run.meeting.cloud_recording  # type: ignore[attr-defined]
+
+
+def test_latecomers_are_admitted_when_the_meditation_ends_by_both(both):
+    for found in both("latecomers.toml"):
+        for name in ("Grace", "Hugo"):
+            assert [r["t"] for r in actions(found.run, "admit", name)] == [600.0]
+
+
+@pytest.mark.parametrize("name", ["normal-session.toml", "two-cases.toml"])
+def test_each_command_runs_once_though_both_sources_deliver_it(both, name):
+    simulated, sdk = both(name)
+    for found in (simulated, sdk):
+        said = [r["t"] for r in found.run.timeline.of_kind("person") if r["do"] == "say"]
+        moved = [r["t"] for r in found.run.timeline.of_kind("phase")]
+        for t in said:  # every command moved the session at most one phase
+            assert moved.count(t) <= 1
+    # On the double the message ids differ: each command was matched across the sources,
+    # one to one, and the copy that came second was fed under the first one's id.
+    webhook = {c.message_id: c.matched for c in sdk.commands if c.source == "webhook"}
+    seen = {c.message_id: c.matched for c in sdk.commands if c.source == "sdk"}
+    assert webhook and len(webhook) == len(seen)
+    assert {v: k for k, v in webhook.items()} == seen
+    assert not set(webhook) & set(seen)  # the ids really differ
