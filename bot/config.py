@@ -128,6 +128,8 @@ class AgendaSettings(_Section):
 
 class BotSettings(_Section):
     meeting_adapter: Literal["simulator", "sdk", "none"] = "simulator"
+    # longest the meeting worker (serve's, or the join process's) waits for one database call
+    database_timeout_seconds: float = Field(default=10.0, ge=0.1, le=300)
 
 
 class BillingSettings(_Section):

@@ -33,15 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError
@@ -49,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import journal
 from storage.db import bounded_waits, session_scope
+from storage.threads import DaemonThreads
 from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
@@ -56,7 +54,6 @@ __all__ = ["JournalBusy", "JournalRecord", "JournalWriter"]
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 _Result = tuple[int, bool]
 
 #: Failures that belong to one record, not to the database: retry the batch's others alone.
@@ -323,53 +320,6 @@ class JournalWriter:
     def _run_checkpoint(self) -> None:
         with self._factory() as session:
             session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
-
-
-class DaemonThreads(concurrent.futures.Executor):
-    """A fixed set of daemon threads running submitted calls in order.
-
-    Unlike `ThreadPoolExecutor`, whose threads the interpreter joins at exit, a thread stuck
-    on a database that never answers cannot keep the process from stopping.
-    """
-
-    def __init__(self, count: int, *, name: str) -> None:
-        self._work: queue.SimpleQueue[
-            tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None
-        ] = queue.SimpleQueue()
-        self._count = count
-        self._name = name
-        self._threads: list[threading.Thread] = []
-        self._closed = False
-
-    def submit(
-        self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[_T]:
-        if self._closed:
-            raise RuntimeError("the journal writer is closed")
-        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
-        self._work.put((future, functools.partial(fn, **kwargs) if kwargs else fn, args))
-        if len(self._threads) < self._count:
-            thread = threading.Thread(
-                target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-        return future
-
-    def close(self) -> None:
-        self._closed = True
-        for _ in self._threads:
-            self._work.put(None)
-
-    def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as failure:
-                future.set_exception(failure)
 
 
 def _error_type(failure: BaseException) -> str:

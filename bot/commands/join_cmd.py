@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 
 from bot.commands.db_cmd import check_schema
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DatabaseStalled
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
@@ -139,6 +139,7 @@ async def run_join(
                     lease_ttl=lease_ttl,
                     sweep_interval=interval,
                     meeting_id=meeting_id,
+                    database_timeout=settings.bot.database_timeout_seconds,
                 )
                 worker.attach(bot)
                 await worker.start()
@@ -147,7 +148,10 @@ async def run_join(
                 try:
                     logger.info("SDK bot in meeting %s", meeting_id)
                     await until.wait()
-                    await worker.sweep()  # the closing webhooks journaled meanwhile
+                    try:
+                        await worker.sweep()  # the closing webhooks journaled meanwhile
+                    except DatabaseStalled:  # they stay journaled for the next worker
+                        logger.warning("database hangs: the last sweep was skipped")
                 finally:
                     watch.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

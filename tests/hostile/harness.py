@@ -34,6 +34,7 @@ from sqlalchemy import select
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.tables.core import SessionRecord
 from storage.tables.journal import JournalEntry
+from storage.tables.runtime import RuntimeAction
 from tests.zoom_signing import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,6 +305,21 @@ def rows(url: str) -> list[JournalEntry]:
     try:
         with session_scope(make_session_factory(engine)) as session:
             return list(session.scalars(select(JournalEntry).order_by(JournalEntry.id)))
+    finally:
+        engine.dispose()
+
+
+def unfinished_actions(url: str) -> list[tuple[str, str]]:
+    """(key, status) of every meeting action still `planned` or `executing`."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            found = session.execute(
+                select(RuntimeAction.action_key, RuntimeAction.status).where(
+                    RuntimeAction.status.in_(("planned", "executing"))
+                )
+            )
+            return [(key, status) for key, status in found]
     finally:
         engine.dispose()
 
