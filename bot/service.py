@@ -360,7 +360,7 @@ def build_service(
             return {"supervisor": bool(sdk_task) and not sdk_task[0].done()}
         worker = holder.get("worker")
         return {
-            "worker": worker is not None and worker.running,
+            "worker": worker is not None and worker.running and not worker.stalled,
             "scheduler": worker is not None and worker.doorbell.running,
         }
 
@@ -398,6 +398,7 @@ def build_service(
             lease_ttl=lease_ttl,
             sweep_interval=sweep_interval,
             metrics=counters,
+            database_timeout=settings.bot.database_timeout_seconds,
         )
         holder["worker"] = worker
         app.state.worker = worker

@@ -17,7 +17,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import Settings
 from bot.zoom_api.client import ZoomClient, open_http_client
@@ -141,12 +140,6 @@ def check_config(settings: Settings) -> list[Check]:
             detail=f"group.roster is {group.roster!r}",
             fix="point group.roster at the roster CSV",
         ),
-        Check(
-            name="timezone known",
-            ok=_known_zone(group.timezone),
-            detail=f"group.timezone {group.timezone!r} is not an IANA timezone",
-            fix="use a name like America/Toronto",
-        ),
     ]
     if settings.bot.meeting_adapter == "sdk":
         checks.append(
@@ -158,14 +151,6 @@ def check_config(settings: Settings) -> list[Check]:
             )
         )
     return checks
-
-
-def _known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _print(checks: Sequence[Check], out: TextIO) -> None:

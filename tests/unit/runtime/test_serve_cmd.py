@@ -40,7 +40,8 @@ def test_serve_process_is_ready_logs_json_and_stops_on_sigterm(tmp_path: Path) -
     config = tmp_path / "balint-bot.toml"
     config.write_text(
         f'[storage]\nurl = "sqlite:///{db}"\n[bot]\nmeeting_adapter = "none"\n'
-        '[log]\nformat = "json"\n',
+        '[log]\nformat = "json"\n[zoom]\nwebhook_secret_tokens = ["serve-test-secret-token"]\n'
+        '[group]\nmeeting_id = "85746065432"\n',
         encoding="utf-8",
     )
     port = _free_port()
@@ -62,7 +63,13 @@ def test_serve_process_is_ready_logs_json_and_stops_on_sigterm(tmp_path: Path) -
                 time.sleep(0.05)
         assert ready is not None, "serve did not come up"
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": True, "worker": True, "scheduler": True}
+        assert ready.json()["checks"] == {
+            "secret": True,
+            "database": True,
+            "journal": True,
+            "worker": True,
+            "scheduler": True,
+        }
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
