@@ -24,6 +24,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    TrustedCommand,
     ZoomRole,
 )
 from phases.state import SessionState
@@ -89,7 +90,8 @@ def test_nothing_of_a_skipped_meeting_is_fed_or_stored(factory: sessionmaker[Ses
 
     clock.advance(minutes=20)
     asyncio.run(runtime.feed_live(Joined(participant=ANNA, role=ZoomRole.ATTENDEE)))
-    asyncio.run(runtime.feed_command(ChatMessage(sender=FAY, text="/next", message_id="c1")))
+    post("console", TrustedCommand(facilitator="Fay", text="/next", command_id="c1"))
+    asyncio.run(runtime.process_journal())
     entry = post("end", MeetingEnded())
     runtime._step_entry(entry)  # the one-per-transaction path (after a failed batch)
 
