@@ -42,8 +42,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     which = args.command or ", ".join(COMMANDS)
     if not found:
         print(
-            f"configuration ok for {which} (group {settings.group.name!r}, "
-            f"{calendar.describe()})"
+            f"configuration ok for {which} (group {settings.group.name!r}, {calendar.describe()})"
         )
         return 0
     for problem in found:
