@@ -183,14 +183,25 @@ class GroupSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        """Every command reads the group's clock: a zone this system lacks is refused at once."""
+        """Every command reads the group's clock: a zone this system lacks is refused at once.
+
+        The only check of the zone: `bot.calendar.group_zone` and every other reader rely on it.
+        """
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                "not a time zone this system knows (an IANA name like America/Toronto; "
+                "not an IANA time zone this system knows (like America/Toronto; "
                 "install the tzdata package if the system has none)"
             ) from None
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _local_start(cls, value: time) -> time:
+        """The start time is on the group's clock (`timezone`); "19:00+01:00" is refused."""
+        if value.tzinfo is not None:
+            raise ValueError("give the time without a zone: it is on the group's clock (timezone)")
         return value
 
 

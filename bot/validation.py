@@ -1,7 +1,10 @@
 """One validation of the settings: what `serve`, `simulate` and the exports check, by key.
 
-`load_settings` refuses what is wrong for every command (an unknown key, a wrong type, a
-time zone that does not exist). What only some commands need is checked here, once:
+`load_settings` refuses what is wrong for every command, naming the key: an unknown key, a
+wrong type or range, a time zone that does not exist, a calendar that contradicts itself
+(`[group.calendar]`, a start time with a zone of its own; see `bot.config`). So every
+command, `config check` included, builds the group's calendar (`bot.calendar`) from settings
+already checked. What only some commands need is checked here, once:
 `problems(settings)` lists every problem with the key it is about and the commands it
 stops; `serve` and the exports call `require(settings, command)` before they start, and
 `balint-bot config check` prints them all. `simulate` builds the agenda with the same
@@ -13,7 +16,8 @@ functions (`bot.agenda`) when its scenario uses the settings' agenda.
 - `group.meeting_id` (serve): the group's Zoom meeting number, 9 to 12 digits;
 - `server.trusted_proxies` (serve): IP addresses or networks;
 - `storage.url` (serve, exports): a database URL whose driver is installed;
-- `billing.*` (exports): what a claims file needs (a provider number of 6 digits, ...).
+- `billing.*` (exports): what a claims file needs (`storage.billing.claims.BillingOptions`:
+  a provider number of 6 digits, the Ministry office, the billing physician, ...).
 """
 
 from __future__ import annotations

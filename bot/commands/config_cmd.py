@@ -37,10 +37,11 @@ def register(subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    calendar = calendar_from_settings(settings.group, settings.agenda)  # its zone and parts
     found = problems(settings, args.command)
     which = args.command or ", ".join(COMMANDS)
     if not found:
+        # the calendar serve follows, from settings checked on load (see bot.validation)
+        calendar = calendar_from_settings(settings.group, settings.agenda)
         print(
             f"configuration ok for {which} (group {settings.group.name!r}, {calendar.describe()})"
         )

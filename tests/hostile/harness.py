@@ -3,9 +3,11 @@
 `Serve` writes a settings file, starts `python -m bot.cli serve` as a subprocess (optionally
 with a lower open-file or file-size limit), waits for `/healthz`, and collects its log
 lines (stdout and stderr, through a pipe, so a file-size limit on the process cannot cut
-them). Requests are signed the way Zoom signs them (`tests.zoom_signing`) at the wall
-clock's time, since the process runs on the real clock. `rows()` reads the journal back
-from the database, the proof of what was kept.
+them). A test that checks what the process logs from some point on takes `Serve.mark()`,
+not `len(lines)`: the lines of earlier requests may still be in the pipe. Requests are
+signed the way Zoom signs them (`tests.zoom_signing`) at the wall clock's time, since the
+process runs on the real clock. `rows()` reads the journal back from the database, the
+proof of what was kept.
 
 Each test records what the service answered and how long it took to recover in
 `RESULTS`, printed at the end of the run (`pytest -s tests/hostile` shows the table).
@@ -13,19 +15,23 @@ Each test records what the service answered and how long it took to recover in
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
 import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from select import select as wait_readable
 from typing import Any
 
 import httpx
@@ -168,6 +174,8 @@ class Serve:
     lines: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     _drainer: threading.Thread = field(default_factory=threading.Thread)
+    #: held by the drainer from taking bytes out of the pipe to adding their lines
+    _reading: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def base(self) -> str:
@@ -222,8 +230,36 @@ class Serve:
 
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        pipe = self.process.stdout.fileno()
+        partial = b""
+        while True:
+            readable, _, _ = wait_readable([pipe], [], [], 0.1)
+            if not readable:
+                continue
+            with self._reading:
+                chunk = os.read(pipe, 1 << 16)
+                *complete, partial = (partial + chunk).split(b"\n")
+                self.lines.extend(raw.decode("utf-8", "replace") for raw in complete)
+                if not chunk:
+                    if partial:
+                        self.lines.append(partial.decode("utf-8", "replace"))
+                    return
+
+    def mark(self, timeout: float = 10.0) -> int:
+        """How many lines the process has logged up to now, counting those still in the pipe.
+
+        A request's log line is written before its answer, so after `mark()` nothing of an
+        answered request can appear as new: `lines[mark():]` is what came after.
+        """
+        assert self.process is not None and self.process.stdout is not None
+        pipe = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._reading:
+                waiting = struct.unpack("i", fcntl.ioctl(pipe, termios.FIONREAD, b"\0" * 4))[0]
+                if not waiting or time.monotonic() > deadline:
+                    return len(self.lines)
+            time.sleep(0.01)
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

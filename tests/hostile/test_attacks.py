@@ -194,7 +194,7 @@ def test_chat_keeps_the_command_only(served: Serve) -> None:
         "/" + "x" * 100_000: "/",
         "Sorry, I have to leave early, my son is ill": "",
     }
-    before, mark = len(rows(served.url)), len(served.lines)
+    before, mark = len(rows(served.url)), served.mark()
     for text in lines:
         assert served.post(encode(chat(text)))[0].status_code == 200
     drifted = chat("/status", message_text="Jane Roe's history", extra={"text": "secret"})
@@ -331,7 +331,7 @@ def test_a_head_that_does_not_arrive_in_time_is_closed(served: Serve) -> None:
 
 
 def test_a_client_that_hangs_up_is_logged_once_without_a_traceback(served: Serve) -> None:
-    mark = len(served.lines)
+    mark = served.mark()
     connection = _raw_request(served.port, _head(5000), b'{"event":"meeting.started"')
     time.sleep(0.2)
     connection.close()

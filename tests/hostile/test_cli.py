@@ -28,7 +28,8 @@ def _sections(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sections: dict[str, dict[str, Any]] = {
         "zoom": {"webhook_secret_tokens": [SECRET]},
         "group": {"meeting_id": MEETING_ID},
-        "billing": {"provider_number": "123456"},
+        # what every export needs since issue 17: the Ministry office and the billing physician
+        "billing": {"provider_number": "123456", "moh_office": "N", "physician": "Fay Leader"},
         "storage": {"url": "sqlite:///balint.db"},
     }
     for name, values in changes.items():

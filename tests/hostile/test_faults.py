@@ -369,7 +369,7 @@ def test_slow_clients_at_a_low_open_file_limit(serve_factory: Callable[..., Serv
     serve = serve_factory(nofile=256, server={"header_timeout_seconds": 30.0})
     serve.start()
     ledger = Ledger(serve)
-    mark = len(serve.lines)
+    mark = serve.mark()
     head = b"POST /zoom/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     slow = list(open_sockets(serve.port, 400, head))  # more than the process has files for
     try:
@@ -400,7 +400,7 @@ def test_more_connections_than_files_does_not_flood_the_log(
         nofile=256, server={"header_timeout_seconds": 2.0, "max_connections": 5000}
     )
     serve.start()
-    mark = len(serve.lines)
+    mark = serve.mark()
     head = b"POST /zoom/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     slow = list(open_sockets(serve.port, 400, head))
     try:
@@ -503,7 +503,7 @@ def test_postgresql_that_stops_answering_with_the_worker_running(
     assert wait_until(lambda: _all_processed(serve), 15)
     assert ledger.lost() == 0 and unfinished_actions(url) == []
     proxy.pause()  # and stops answering again as serve is stopped: it still stops, cleanly
-    mark = len(serve.lines)
+    mark = serve.mark()
     started = time.perf_counter()
     assert serve.stop() in (0, -signal.SIGTERM)
     stopping = time.perf_counter() - started

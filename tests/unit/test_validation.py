@@ -17,7 +17,8 @@ from bot.validation import problems, require
 GOOD: dict[str, Any] = {
     "zoom": {"webhook_secret_tokens": [SecretStr("a" * 22)]},
     "group": {"meeting_id": "857 4606 5432"},
-    "billing": {"provider_number": "123456"},
+    # issue 17: the Ministry office has no default and the billing physician is required
+    "billing": {"provider_number": "123456", "moh_office": "N", "physician": "Fay Leader"},
 }
 
 
@@ -55,7 +56,8 @@ def test_good_settings_have_no_problem() -> None:
         ({"storage": {"url": "postgres://db/x"}}, "storage.url", ("serve", "exports")),
         ({"storage": {"url": "postgresql+asyncpg://db/x"}}, "storage.url", ("serve", "exports")),
         ({"billing": {"provider_number": "12345"}}, "billing.provider_number", ("exports",)),
-        ({"billing": {"moh_office": "NN"}}, "billing.moh_office", ("exports",)),
+        ({"billing": {"moh_office": ""}}, "billing.moh_office", ("exports",)),
+        ({"billing": {"physician": " "}}, "billing.physician", ("exports",)),
     ],
 )
 def test_each_problem_names_its_key_and_the_commands_it_stops(
@@ -83,6 +85,25 @@ def test_a_secret_is_never_quoted() -> None:
 def test_a_time_zone_that_does_not_exist_is_refused_on_load() -> None:
     with pytest.raises(ValueError, match="time zone"):
         Settings(group={"timezone": "America/Nowhere"})
+
+
+@pytest.mark.parametrize(
+    ("billing", "key"),
+    [
+        ({"moh_office": "NN"}, "billing.moh_office"),
+        ({"modality_item": "K300A"}, "billing.modality_item"),
+    ],
+)
+def test_billing_values_no_export_takes_are_refused_on_load(
+    billing: dict[str, str], key: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(key)):
+        _settings(billing=billing)
+
+
+def test_a_start_time_with_a_zone_of_its_own_is_refused_on_load() -> None:
+    with pytest.raises(ValueError, match="group.start_time"):
+        _settings(group={"start_time": "19:00:00+01:00"})
 
 
 def test_database_errors_are_one_line_without_values() -> None:
