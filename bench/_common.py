@@ -308,6 +308,8 @@ webhook_secret_tokens = ["{secret}"]
 url = "{url}"
 [server]
 timestamp_window_seconds = 7200
+[group]
+meeting_id = "85746065432"
 [bot]
 meeting_adapter = "none"
 [log]

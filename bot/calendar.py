@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -44,18 +44,8 @@ _log = logging.getLogger(__name__)
 
 
 def group_zone(group: GroupSettings) -> ZoneInfo:
-    """The group's time zone.
-
-    Raises:
-        ConfigError: `[group] timezone` is not an IANA zone.
-    """
-    try:
-        return ZoneInfo(group.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"settings: group.timezone {group.timezone!r} is not an IANA time zone "
-            "(like America/Toronto)"
-        ) from None
+    """The group's time zone (known to this system: `GroupSettings` refuses others on load)."""
+    return ZoneInfo(group.timezone)
 
 
 def calendar_from_settings(group: GroupSettings, agenda: AgendaSettings) -> Calendar:
@@ -65,7 +55,8 @@ def calendar_from_settings(group: GroupSettings, agenda: AgendaSettings) -> Cale
     opening (`[agenda] opens_minutes_before`) if that is earlier.
 
     Raises:
-        ConfigError: the time zone is unknown or the calendar's parts contradict each other.
+        ConfigError: the calendar's parts contradict each other (what `bot.config` does not
+            already refuse on load).
     """
     section = group.calendar
     try:

@@ -2,7 +2,10 @@
 
 Every sub-command lives in its own module under `bot.commands` and registers itself with
 `register(subparsers)`, setting `handler(args, settings) -> int`. Errors of ours
-(`BalintError`) print one clear line and exit non-zero; configuration errors exit 2.
+(`BalintError`) print one clear line and exit non-zero; configuration errors exit 2. So do
+the failures a user can expect from the world, never as a traceback: a database that cannot
+be reached or refuses (its driver's first line, which names no row values), a file that
+cannot be read or written, Ctrl-C (exit 130).
 
 The clock is chosen here, once: `main` puts it on `args.clock`, and a command reads "now" from
 it (once per operation) instead of from the wall clock, so tests run any command on any day.
@@ -15,6 +18,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.config import load_settings
 from bot.errors import BalintError, ConfigError
@@ -102,7 +107,32 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> i
     except BalintError as failed:
         print(f"balint-bot: {failed}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as failed:
+        print(f"balint-bot: database error: {database_problem(failed)}", file=sys.stderr)
+        return 1
+    except OSError as failed:
+        where = f": {failed.filename}" if failed.filename else ""
+        print(f"balint-bot: {failed.strerror or type(failed).__name__}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("balint-bot: interrupted", file=sys.stderr)
+        return 130
     return status
+
+
+def database_problem(failure: SQLAlchemyError) -> str:
+    """One line about a database failure: the driver's first line for connection and schema
+    errors (they name hosts, files and tables, never row values), else the error's kind."""
+    original = failure.orig if isinstance(failure, DBAPIError) else None
+    kind = type(original if original is not None else failure).__name__
+    if original is None:
+        return kind
+    first = (str(original).strip().splitlines() or [""])[0][:300]
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return f"{first} (has the schema been created? run `balint-bot db upgrade`)"
+    if type(failure).__name__ in ("OperationalError", "InterfaceError", "ProgrammingError"):
+        return f"{first} ({kind})" if first else kind
+    return kind
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -86,6 +87,14 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # this replica's stable name for database leases ("" = the host name)
     instance_id: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._:@-]*$")
+    # limits of the listener (see config.example.toml and docs/configuration.md)
+    header_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    body_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
+    max_connections: int = Field(default=0, ge=0, le=1_000_000)
+    journal_timeout_seconds: float = Field(default=0.7, ge=0.05, le=2.5)
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class ModuleSettings(_Section):
@@ -176,6 +185,30 @@ class GroupSettings(_Section):
             )
         return self
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Every command reads the group's clock: a zone this system lacks is refused at once.
+
+        The only check of the zone: `bot.calendar.group_zone` and every other reader rely on it.
+        """
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "not an IANA time zone this system knows (like America/Toronto; "
+                "install the tzdata package if the system has none)"
+            ) from None
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _local_start(cls, value: time) -> time:
+        """The start time is on the group's clock (`timezone`); "19:00+01:00" is refused."""
+        if value.tzinfo is not None:
+            raise ValueError("give the time without a zone: it is on the group's clock (timezone)")
+        return value
+
 
 class AgendaSettings(_Section):
     """The session's shape; see config.example.toml for what each key means."""
@@ -198,6 +231,8 @@ class AgendaSettings(_Section):
 
 class BotSettings(_Section):
     meeting_adapter: Literal["simulator", "sdk", "none"] = "simulator"
+    # longest the meeting worker (serve's, or the join process's) waits for one database call
+    database_timeout_seconds: float = Field(default=10.0, ge=0.1, le=300)
 
 
 class BillingSettings(_Section):

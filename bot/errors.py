@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+from typing import Any
+
 from phases.errors import BalintError
 
-__all__ = ["BalintError", "ConfigError", "MeetingControlError"]
+__all__ = ["BalintError", "ConfigError", "DatabaseStalled", "MeetingControlError"]
 
 
 class ConfigError(BalintError):
@@ -23,3 +26,18 @@ class MeetingControlError(BalintError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class DatabaseStalled(BalintError):
+    """A database call of the meeting worker did not finish within its deadline, or another
+    one that did not is still running (see `bot.runtime.database_calls`).
+
+    Args:
+        message: what is waiting, for the log.
+        call: the call that overran (it keeps running on its thread and its outcome is read
+            later), or None when this call was refused without starting.
+    """
+
+    def __init__(self, message: str, *, call: concurrent.futures.Future[Any] | None = None) -> None:
+        super().__init__(message)
+        self.call = call

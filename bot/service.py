@@ -367,7 +367,7 @@ def build_service(
             return {"supervisor": bool(sdk_task) and not sdk_task[0].done()}
         worker = holder.get("worker")
         return {
-            "worker": worker is not None and worker.running,
+            "worker": worker is not None and worker.running and not worker.stalled,
             "scheduler": worker is not None and worker.doorbell.running,
         }
 
@@ -405,6 +405,7 @@ def build_service(
             lease_ttl=lease_ttl,
             sweep_interval=sweep_interval,
             metrics=counters,
+            database_timeout=settings.bot.database_timeout_seconds,
         )
         holder["worker"] = worker
         app.state.worker = worker

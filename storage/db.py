@@ -3,18 +3,52 @@
 SQLite (a file, WAL mode, foreign keys on) is the default; PostgreSQL is used by URL
 (`postgresql+psycopg://...`). Nothing is created at import time: callers build an engine
 with `make_engine(url)` and pass sessions explicitly to storage functions.
+
+No database wait is unbounded. SQLite waits `SQLITE_BUSY_SECONDS` for another writer;
+PostgreSQL gives up connecting after `POSTGRES_CONNECT_SECONDS` and cancels a statement
+after `POSTGRES_STATEMENT_SECONDS` (keepalives find a dead peer). The webhook receiver's
+acknowledgement path narrows both for its own transactions with `bounded_waits`.
+
+A SQLite database file is created owner-only (0600) before SQLite opens it, and SQLite gives
+its `-wal` and `-shm` files the database file's mode; an existing file that others may read
+loses those permissions (group permissions are left alone). The journal and roster hold
+names, so the files are private to the service's user.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "make_engine", "make_session_factory", "session_scope"]
+__all__ = [
+    "POSTGRES_CONNECT_SECONDS",
+    "POSTGRES_STATEMENT_SECONDS",
+    "SQLITE_BUSY_SECONDS",
+    "Base",
+    "bounded_waits",
+    "make_engine",
+    "make_session_factory",
+    "session_scope",
+    "sqlite_path",
+]
+
+_log = logging.getLogger(__name__)
+
+#: How long a SQLite connection waits for another connection's write lock, in seconds.
+SQLITE_BUSY_SECONDS = 5.0
+#: How long connecting to PostgreSQL may take, in seconds (libpq's `connect_timeout`).
+POSTGRES_CONNECT_SECONDS = 5
+#: Longest a PostgreSQL statement may run, in seconds (0: no limit; migrations use that).
+POSTGRES_STATEMENT_SECONDS = 60
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,15 +65,80 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+def make_engine(
+    url: str,
+    *,
+    statement_seconds: float = POSTGRES_STATEMENT_SECONDS,
+    application_name: str = "balint-bot",
+    **kwargs: Any,
+) -> Engine:
+    """An engine for `url`.
+
+    SQLite files get WAL, a `SQLITE_BUSY_SECONDS` busy timeout, foreign keys and owner-only
+    permissions. PostgreSQL gets a connect timeout, TCP keepalives, a statement timeout of
+    `statement_seconds` (0 = none), `application_name` and a pre-ping on checkout.
+    Other keyword arguments go to `sqlalchemy.create_engine`.
+    """
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        path = sqlite_path(url)
+        if path is not None:
+            _private_file(path)
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql"):
+        options = f"-c statement_timeout={int(statement_seconds * 1000)}"
+        connect_args = {
+            "connect_timeout": POSTGRES_CONNECT_SECONDS,
+            "application_name": application_name,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "options": options,
+        }
+        connect_args.update(kwargs.pop("connect_args", {}))
+        kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite `url`, or None for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` owner-only if it is missing; take others' permissions off it otherwise.
+
+    A missing folder is left to SQLite to report when the first connection opens.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            _drop_other_permissions(candidate)
+        return
+    except OSError:
+        return
+    os.close(descriptor)
+
+
+def _drop_other_permissions(path: Path) -> None:
+    try:
+        status = path.stat()
+        if status.st_uid == os.getuid() and status.st_mode & stat.S_IRWXO:
+            path.chmod(stat.S_IMODE(status.st_mode) & ~stat.S_IRWXO)
+            _log.warning(
+                "database file was readable by other users; their permissions were removed",
+                extra={"path": str(path)},
+            )
+    except OSError:
+        return
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,6 +147,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@contextmanager
+def bounded_waits(session: Session, *, seconds: float) -> Iterator[None]:
+    """Make the statements run inside this block give up waiting after `seconds`.
+
+    Use it inside a transaction, before its first statement; commit after the block.
+    SQLite: the connection's busy timeout (put back at the end of the block: connections
+    are pooled). PostgreSQL: `SET LOCAL statement_timeout` and `lock_timeout`, which end
+    with the transaction. A server that stops answering altogether is not covered: the
+    caller keeps its own deadline for that (`webhooks.intake`).
+    """
+    milliseconds = max(1, int(seconds * 1000))
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        before = int(session.execute(text("PRAGMA busy_timeout")).scalar_one())
+        session.execute(text(f"PRAGMA busy_timeout = {milliseconds}"))
+        try:
+            yield
+        finally:
+            session.execute(text(f"PRAGMA busy_timeout = {before}"))
+        return
+    if dialect == "postgresql":
+        session.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
+        session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
+    yield
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -5,13 +5,15 @@ The receiver calls `append` and commits before it acknowledges Zoom; the worker 
 explicitly and keyword-only arguments, and flushes but never commits: the caller owns the
 transaction. `append` is safe against concurrent duplicates (two replicas receiving the same
 retry at once): the insert is `ON CONFLICT (dedupe_key) DO NOTHING` on SQLite and PostgreSQL.
+`probe` tells whether the journal takes a write right now, without leaving anything behind.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ __all__ = [
     "entries_for_meeting",
     "entry",
     "mark_processed",
+    "probe",
     "record",
     "unprocessed",
 ]
@@ -108,9 +111,9 @@ def record(
         "redacted": redacted,
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(JournalEntry)
+        upsert(JournalEntry)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(JournalEntry.id)
@@ -121,6 +124,33 @@ def record(
     existing = session.scalar(select(JournalEntry.id).where(JournalEntry.dedupe_key == dedupe_key))
     assert existing is not None
     return existing, False
+
+
+def probe(session: Session, *, now: datetime) -> None:
+    """Write a row into the journal and delete it again, in the caller's transaction.
+
+    Committed, this is a real write (the database must take the lock and write its log),
+    so it fails where a delivery's write would: locked, read-only, disk full. Nothing
+    stays behind, and nothing else ever sees the row (it never commits on its own).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused the write.
+    """
+    key = f"probe:{secrets.token_hex(16)}"
+    session.execute(
+        insert(JournalEntry).values(
+            received_at=now,
+            event="",
+            event_ts=None,
+            meeting_uuid=None,
+            dedupe_key=key,
+            body=b"",
+            parsed_ok=False,
+            parse_error="readiness probe",
+            redacted=False,
+        )
+    )
+    session.execute(delete(JournalEntry).where(JournalEntry.dedupe_key == key))
 
 
 def entry(session: Session, *, entry_id: int) -> JournalEntry | None:

@@ -4,6 +4,10 @@ Alembic is configured programmatically (no `alembic.ini`): the script directory 
 package's `migrations` folder and the URL travels in the config's attributes, so URLs with
 `%` in a password need no escaping. `balint-bot db upgrade` and the test fixtures call
 `upgrade`; nothing here runs at import time.
+
+`require_schema` is what every command runs before it uses a database: one line saying to
+run `balint-bot db upgrade` when the schema is missing or older than this version's, instead
+of a stack of SQL errors later.
 """
 
 from __future__ import annotations
@@ -12,19 +16,30 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
 
+from phases.errors import BalintError
 from storage.db import make_engine
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "SchemaError",
     "alembic_config",
     "current_revision",
     "downgrade",
     "head_revision",
+    "require_schema",
     "upgrade",
 ]
+
+
+class SchemaError(BalintError):
+    """The database's schema is missing or not the one this balint-bot needs, or a migration
+    target does not exist; the message says what to run."""
+
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -38,8 +53,18 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Upgrade the database at `url` to `revision` (default: the newest)."""
-    command.upgrade(alembic_config(url), revision)
+    """Upgrade the database at `url` to `revision` (default: the newest).
+
+    Raises:
+        SchemaError: `revision` is not one of our migrations.
+    """
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except CommandError as unknown:
+        raise SchemaError(
+            f"cannot upgrade to revision {revision!r}: {_first_line(unknown)} "
+            f"(the newest is {head_revision()}; `balint-bot db current` shows the database's)"
+        ) from None
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -49,14 +74,60 @@ def downgrade(url: str, revision: str) -> None:
 
 def head_revision() -> str | None:
     """The newest revision id among the migration scripts."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _scripts().get_current_head()
 
 
 def current_revision(url: str) -> str | None:
     """The revision the database at `url` is at (None for an empty database)."""
     engine = make_engine(url)
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        return _revision_of(engine)
     finally:
         engine.dispose()
+
+
+def require_schema(engine: Engine) -> None:
+    """Make sure the database has this version's schema before a command uses it.
+
+    Raises:
+        SchemaError: no schema, an older one (run `balint-bot db upgrade`), or one this
+            version does not know (made by a newer balint-bot).
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
+    """
+    found = _revision_of(engine)
+    head = head_revision()
+    if found == head:
+        return
+    where = make_url(str(engine.url)).render_as_string(hide_password=True)
+    if found is None:
+        raise SchemaError(
+            f"the database {where} has no balint-bot schema: run `balint-bot db upgrade`"
+        )
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if found not in known:
+        raise SchemaError(
+            f"the database {where} is at revision {found}, which this version of balint-bot "
+            f"does not know (a newer version migrated it); its newest is {head}"
+        )
+    raise SchemaError(
+        f"the database {where} is at revision {found}, this version needs {head}: "
+        "back it up, then run `balint-bot db upgrade`"
+    )
+
+
+def _revision_of(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, read directly (Alembic's context logs at INFO)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        versions = list(found)
+    return versions[0] if len(versions) == 1 else None
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

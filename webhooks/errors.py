@@ -3,8 +3,9 @@
     BalintError
     └── WebhookError
         ├── SignatureError   (401: missing headers, bad signature, stale or future timestamp)
+        ├── JournalBusy      (503: the journal cannot take the delivery in time)
         └── PayloadError     (the body does not fit our models; still journaled if signed)
-            └── NotJsonError (400: the body is not JSON at all)
+            └── NotJsonError (the body is not readable JSON; journaled as unparsed if signed)
 
 Each carries a short machine-readable `reason` that is safe to log (never the payload).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from phases.errors import BalintError
 
-__all__ = ["NotJsonError", "PayloadError", "SignatureError", "WebhookError"]
+__all__ = ["JournalBusy", "NotJsonError", "PayloadError", "SignatureError", "WebhookError"]
 
 
 class WebhookError(BalintError):
@@ -37,4 +38,8 @@ class PayloadError(WebhookError):
 
 
 class NotJsonError(PayloadError):
-    """The body is not a JSON document (answered 400; nothing is stored)."""
+    """The body is not a JSON document we read (journaled as unparsed if signed)."""
+
+
+class JournalBusy(WebhookError):
+    """The journal cannot take a delivery in time (answered 503, so Zoom retries)."""

@@ -4,31 +4,41 @@
 route does, in order and as fast as it can, since Zoom fails a delivery not answered with
 200/204 within 3 seconds and retries it only three times (`zoom-reference.md` §1.3):
 
-1. size: a `Content-Length` or a body over `server.max_body_bytes` is refused with 413;
+0. load: past `server.max_concurrent_requests` webhook requests in progress, 503 at once;
+1. size and time: a `Content-Length` or a body over `server.max_body_bytes` is refused with
+   413, a body not received within `server.body_timeout_seconds` with 408; a client that
+   hangs up first is logged in one line and answered nothing;
 2. signature: checked on the raw bytes (`webhooks.verify`); anything unsigned, badly signed,
    stale or from the future gets 401, is not stored, and is logged without its payload;
-3. JSON: a body that is not JSON gets 400 and is not stored;
-4. `endpoint.url_validation` is answered at once (no database involved);
-5. journal: every other signed body is committed to the journal (raw bytes, event name,
-   `event_ts`, meeting uuid, dedupe key; a chat line that is not a command is stored with its
-   text emptied and marked redacted, `webhooks.redaction`, its dedupe key still computed from
-   the original so Zoom's retries stay duplicates) by `webhooks.intake.JournalWriter` on a worker
-   thread (group commit), so the event loop never blocks,
-   BEFORE the 200 goes out. A body that does not fit our models is journaled as unparsed with
-   the error, and acknowledged, so a Zoom schema change loses nothing. A duplicate is
-   acknowledged and not journaled again. If the journal cannot be written the answer is 503,
-   so that Zoom retries: never a 200 for an event that is not stored;
-6. `on_journaled(entry_id, meeting_uuid)` tells the worker about each new parsed entry of a
+3. `endpoint.url_validation` is answered at once (no database involved);
+4. journal: every other signed body is committed to the journal BEFORE the 200 goes out,
+   whatever it contains, by `webhooks.intake.JournalWriter` on worker threads (group commit,
+   every wait bounded), so the event loop never blocks. What is stored:
+   - an event of a meeting that is not the group's (`webhooks.meetings.group_for`): one
+     redacted line (event name and time only; no meeting instance, so no session);
+   - a body that is not readable JSON (not JSON, nested too deep, not UTF-8/16/32): one
+     redacted line with its size and digest, marked unparsed;
+   - otherwise the body, except that chat is cut to its command
+     (`webhooks.redaction.stored_document`); one that does not fit our models is stored
+     unparsed with the error, so a Zoom schema change loses nothing. An event we have no
+     model for is stored without its meeting instance, so it never opens a session.
+   The dedupe key is always computed from what was received, so Zoom's retries stay
+   duplicates; a duplicate is acknowledged and not journaled again. If the journal cannot
+   take the write within `server.journal_timeout_seconds` the answer is 503, so that Zoom
+   retries: never a 200 for an event that is not stored, and never a 500;
+5. `on_journaled(entry_id, meeting_uuid)` tells the worker about each new parsed entry of a
    meeting, right after its commit (even if Zoom hung up meanwhile).
 
-`GET /healthz` says the process is alive; `GET /readyz` pings the database and runs the
-injected `readiness()` checks; `GET /metrics` serves this app's Prometheus registry.
-Logs carry the event name, meeting uuid and journal id, never the body, names, e-mails or chat
-text; a chat line is logged only if it is a command (starts with "/").
+`GET /healthz` says the process is alive and touches nothing else; `GET /readyz` probes a
+journal write (`JournalWriter.probe`), reports a journal that hangs and a missing webhook
+secret, and runs the injected `readiness()` checks; `GET /metrics` serves this app's
+Prometheus registry. There is no OpenAPI page. Logs carry the event name, meeting uuid and
+journal id, never the body, names, e-mails or chat text; of a chat command only its name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import inspect
 import logging
@@ -39,20 +49,34 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from starlette.requests import ClientDisconnect
 
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
+from webhooks.meetings import group_for, meeting_number
 from webhooks.metrics import CONTENT_TYPE, Metrics
-from webhooks.models import ChatMessageSentEvent, UrlValidationEvent, ZoomEvent
-from webhooks.parse import decode_json, describe, parse_document
-from webhooks.redaction import redacted_body
+from webhooks.models import UnknownEvent, UrlValidationEvent, ZoomEvent
+from webhooks.parse import (
+    BodyInfo,
+    column_text,
+    decode_json,
+    describe,
+    parse_document,
+    raw_dedupe_key,
+)
+from webhooks.redaction import (
+    CHAT_EVENT,
+    command_name,
+    foreign_body,
+    serialise,
+    stored_document,
+    unreadable_body,
+)
 from webhooks.settings import ReceiverSettings
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
@@ -71,10 +95,8 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
 #: SQLite: journal records between two passive WAL checkpoints (see `JournalWriter`).
 CHECKPOINT_EVERY = 256
-#: Longest a readiness probe waits for the database.
-READINESS_TIMEOUT_SECONDS = 2.0
-#: Longest chat command logged (commands are short; anything longer is cut).
-_COMMAND_LOG_LENGTH = 60
+#: What the journal's `parse_error` says of an event of another meeting.
+FOREIGN_MEETING = "not the group's meeting: stored redacted"
 
 
 def create_app(
@@ -90,9 +112,11 @@ def create_app(
     """The webhook receiver app.
 
     Args:
-        settings: `server.webhook_path`, `server.max_body_bytes`,
-            `server.timestamp_window_seconds`, `zoom.webhook_secret_tokens` and, unless
-            `engine` is given, `storage.url` are used.
+        settings: the `[server]` section, `zoom.webhook_secret_tokens`, the group's name and
+            `meeting_id` (events of other meetings are not stored; without a meeting id every
+            meeting is the group's, which only in-process tests rely on: `serve` refuses to
+            start without one) and, unless `engine` is given,
+            `storage.url` are used.
         engine: the database to journal into (default: a new engine on `storage.url`,
             disposed when the app shuts down). It must already be migrated.
         metrics: where to count (default: a fresh registry for this app).
@@ -104,7 +128,7 @@ def create_app(
         clock: the current time (aware); default the system clock. Tests freeze it.
 
     Everything is reachable from `app.state`: `settings`, `engine`, `session_factory`,
-    `metrics`.
+    `metrics`, `journal_writer`.
     """
     owns_engine = engine is None
     db = engine if engine is not None else make_engine(settings.storage.url)
@@ -112,8 +136,13 @@ def create_app(
     counters = metrics if metrics is not None else Metrics()
     now = clock if clock is not None else system_clock
     secrets = [token.get_secret_value() for token in settings.zoom.webhook_secret_tokens]
-    max_bytes = settings.server.max_body_bytes
-    window = settings.server.timestamp_window_seconds
+    server = settings.server
+    max_bytes = server.max_body_bytes
+    window = server.timestamp_window_seconds
+    number = meeting_number(settings.group.meeting_id)
+    meetings = {number: settings.group.name} if number else {}
+    unfiltered = None if meetings else settings.group.name
+    in_progress = 0
 
     def committed(record: JournalRecord, entry_id: int, is_new: bool) -> None:
         # Told by the writer after the commit, even if Zoom has hung up on this request.
@@ -131,6 +160,8 @@ def create_app(
 
     writer = JournalWriter(
         factory,
+        deadline=server.journal_timeout_seconds,
+        max_waiting=max(1, server.max_concurrent_requests),
         on_committed=committed,
         checkpoint_every=CHECKPOINT_EVERY if db.dialect.name == "sqlite" else 0,
     )
@@ -146,29 +177,57 @@ def create_app(
                     _freeze_startup_objects()
                     yield state
         finally:
+            writer.close()
             if owns_engine:
                 db.dispose()
 
-    app = FastAPI(title="balint-bot", lifespan=app_lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="balint-bot",
+        lifespan=app_lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = db
     app.state.session_factory = factory
     app.state.metrics = counters
+    app.state.journal_writer = writer
 
     async def receive(request: Request) -> Response:
+        nonlocal in_progress
+        if in_progress >= server.max_concurrent_requests:
+            counters.count_webhook(event="", outcome="busy")
+            return _error(503, "too many requests in progress, retry later", retry=True)
+        in_progress += 1
         started = time.perf_counter()
         try:
             return await handle(request)
+        except Exception:  # a bug: say so once, but answer 503 (Zoom retries), never a 500
+            counters.count_webhook(event="", outcome="unavailable")
+            logger.exception("webhook request failed unexpectedly; answered 503")
+            return _error(503, "request failed, retry later", retry=True)
         finally:
+            in_progress -= 1
             counters.observe_ack(time.perf_counter() - started)
 
     async def handle(request: Request) -> Response:
         received_at = now()
-        body = await _read_limited(request, max_bytes)
+        try:
+            with anyio.fail_after(server.body_timeout_seconds):
+                body = await _read_limited(request, max_bytes)
+        except TimeoutError:
+            counters.count_webhook(event="", outcome="slow_body")
+            logger.info("webhook refused: body not received in time", extra=_peer(request))
+            return _error(408, "request body not received in time", close=True)
+        except ClientDisconnect:
+            counters.count_webhook(event="", outcome="aborted")
+            logger.info("webhook request aborted by the client", extra=_peer(request))
+            return Response(status_code=400)  # nobody is listening any more
         if body is None:
             counters.count_webhook(event="", outcome="too_large")
             logger.warning("webhook refused: body too large", extra={"limit": max_bytes})
-            return _error(413, "request body too large")
+            return _error(413, "request body too large", close=True)
         try:
             verify_request(
                 request.headers, body, secrets=secrets, now=received_at, window_seconds=window
@@ -178,39 +237,72 @@ def create_app(
             logger.warning(
                 "webhook refused: %s",
                 refused.reason,
-                extra={"reason": refused.reason, "client": _client(request)},
+                extra={"reason": refused.reason, **_peer(request)},
             )
             return _error(401, "invalid request")
+        # Signed by Zoom from here on: whatever the body holds, it is journaled and acked.
         try:
             document = decode_json(body)
         except NotJsonError as bad:
-            counters.count_webhook(event="", outcome="not_json")
-            logger.warning("webhook refused: %s", bad.reason, extra={"reason": bad.reason})
-            return _error(400, "body is not JSON")
+            info = BodyInfo(
+                event="", event_ts=None, meeting_uuid=None, dedupe_key=raw_dedupe_key(body)
+            )
+            record = JournalRecord(
+                received_at=received_at,
+                info=info,
+                body=unreadable_body(body, reason=bad.reason),
+                parsed_ok=False,
+                parse_error=bad.reason,
+                redacted=True,
+            )
+            return await journal(record, outcome="unparsed", note=bad.reason)
         info = describe(document)
+        if info.event == "endpoint.url_validation":
+            validation = _validation(document)
+            if validation is not None:
+                secret = signing_secret(request.headers, body, secrets=secrets)
+                plain = validation.payload.plain_token
+                counters.count_webhook(event=info.event, outcome="validated")
+                logger.info("answered endpoint.url_validation")
+                return JSONResponse(
+                    {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
+                )
+        if group_for(info.meeting_id, meetings, unfiltered=unfiltered) is None:
+            record = JournalRecord(
+                received_at=received_at,
+                info=dataclasses.replace(info, meeting_uuid=None, meeting_id=None),
+                body=foreign_body(event=info.event, event_ts=info.event_ts),
+                parsed_ok=False,
+                parse_error=FOREIGN_MEETING,
+                redacted=True,
+            )
+            return await journal(record, outcome="foreign_meeting")
         event: ZoomEvent | None
         try:
             event = parse_document(document)
             error = None
         except PayloadError as unfit:
             event, error = None, unfit.reason
-        if isinstance(event, UrlValidationEvent):
-            secret = signing_secret(request.headers, body, secrets=secrets)
-            plain = event.payload.plain_token
-            counters.count_webhook(event=info.event, outcome="validated")
-            logger.info("answered endpoint.url_validation")
-            return JSONResponse(
-                {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
-            )
-        redacted = redacted_body(document)  # after the dedupe key, before the journal
+        if isinstance(event, UnknownEvent):  # nothing to process: it must not open a session
+            info = dataclasses.replace(info, meeting_uuid=None)
+        kept = stored_document(document)  # after the dedupe key, before the journal
         record = JournalRecord(
             received_at=received_at,
             info=info,
-            body=body if redacted is None else redacted,
+            body=body if kept is None else serialise(kept),
             parsed_ok=event is not None,
             parse_error=error,
-            redacted=redacted is not None,
+            redacted=kept is not None,
         )
+        command = command_name(_chat_text(document)) if info.event == CHAT_EVENT else None
+        return await journal(
+            record, outcome="journaled" if event is not None else "unparsed", command=command
+        )
+
+    async def journal(
+        record: JournalRecord, *, outcome: str, note: str | None = None, command: str | None = None
+    ) -> Response:
+        info = record.info
         try:
             entry_id, is_new = await writer.write(record)
         except Exception as failure:  # any failure to store must become a 503, never a 200
@@ -223,7 +315,7 @@ def create_app(
                     "error_type": _error_type(failure),
                 },
             )
-            return _error(503, "journal unavailable, retry later")
+            return _error(503, "journal unavailable, retry later", retry=True)
         extra: dict[str, Any] = {
             "event_type": info.event,
             "meeting_uuid": info.meeting_uuid,
@@ -234,41 +326,34 @@ def create_app(
             counters.count_webhook(event=info.event, outcome="duplicate")
             logger.info("duplicate webhook acknowledged", extra=extra)
             return _ok()
-        if event is None:
-            counters.count_webhook(event=info.event, outcome="unparsed")
-            logger.warning(
-                "webhook journaled unparsed: %s", error, extra={**extra, "parse_error": error}
+        counters.count_webhook(event=info.event, outcome=outcome)
+        if outcome == "foreign_meeting":
+            logger.info(
+                "webhook of another meeting acknowledged; one redacted line kept",
+                extra={"event_type": info.event, "delivery_id": entry_id},
             )
-            return _ok()
-        counters.count_webhook(event=info.event, outcome="journaled")
-        command = _command(event)
-        if command is not None:
-            extra["command"] = command
-        logger.info("webhook journaled", extra=extra)
+        elif outcome == "unparsed":
+            reason = note if note is not None else record.parse_error
+            logger.warning(
+                "webhook journaled unparsed: %s", reason, extra={**extra, "parse_error": reason}
+            )
+        else:
+            if command is not None:
+                extra["command"] = command
+            logger.info("webhook journaled", extra=extra)
         return _ok()
 
     # A plain route, not an API route: the body is read raw (the signature covers the exact
     # bytes) and FastAPI's parameter machinery would only cost time on the ack path.
-    app.add_route(settings.server.webhook_path, receive, methods=["POST"])
+    app.add_route(server.webhook_path, receive, methods=["POST"])
 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def ping() -> None:
-        with Session(db) as session:
-            session.execute(text("SELECT 1"))
-
     async def readyz() -> Response:
-        checks: dict[str, bool] = {}
-        try:
-            with anyio.fail_after(READINESS_TIMEOUT_SECONDS):
-                await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
-            checks["database"] = True
-        except Exception as failure:
-            logger.warning(
-                "readiness: database unreachable", extra={"error_type": _error_type(failure)}
-            )
-            checks["database"] = False
+        checks: dict[str, bool] = {"secret": any(secrets)}
+        checks["database"] = await writer.probe(now())
+        checks["journal"] = writer.hung == 0 and not writer.stalled
         if readiness is not None:
             try:
                 result = readiness()
@@ -278,19 +363,26 @@ def create_app(
                 logger.warning("readiness check failed", extra={"error_type": _error_type(failure)})
                 checks["checks"] = False
         ready = all(checks.values())
+        if not ready:
+            failing = sorted(name for name, ok in checks.items() if not ok)
+            logger.warning("not ready: %s", ", ".join(failing))
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     async def metrics_endpoint() -> Response:
         return Response(counters.exposition(), media_type=CONTENT_TYPE)
 
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
-    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["operations"])
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["operations"])
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return app
 
 
 async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
-    """The request body, or None if it is (or announces itself as) over `max_bytes`."""
+    """The request body, or None if it is (or announces itself as) over `max_bytes`.
+
+    Raises:
+        ClientDisconnect: the client hung up before the whole body arrived.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -308,14 +400,19 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _command(event: ZoomEvent) -> str | None:
-    """The chat command in `event`, if it is one; other chat text is never logged."""
-    if not isinstance(event, ChatMessageSentEvent):
+def _validation(document: Any) -> UrlValidationEvent | None:
+    try:
+        event = parse_document(document)
+    except PayloadError:
         return None
-    content = event.chat_message.message_content.strip()
-    if not content.startswith("/"):
-        return None
-    return content.split("\n", 1)[0][:_COMMAND_LOG_LENGTH]
+    return event if isinstance(event, UrlValidationEvent) else None
+
+
+def _chat_text(document: Any) -> Any:
+    obj = document.get("payload", {}).get("object") if isinstance(document, dict) else None
+    payload_object = obj if isinstance(obj, dict) else {}
+    message = payload_object.get("chat_message")
+    return message.get("message_content") if isinstance(message, dict) else None
 
 
 def _error_type(failure: BaseException) -> str:
@@ -325,16 +422,20 @@ def _error_type(failure: BaseException) -> str:
     return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
+def _peer(request: Request) -> dict[str, str]:
+    """The client's address for logs (the proxy's client only if it is a trusted proxy)."""
+    return {"client": column_text(request.client.host, 64) if request.client is not None else ""}
 
 
 def _ok() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, *, retry: bool = False, close: bool = False) -> Response:
+    headers = {"retry-after": "1"} if retry else {}
+    if close:
+        headers["connection"] = "close"
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _freeze_startup_objects() -> None:

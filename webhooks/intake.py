@@ -1,4 +1,4 @@
-"""The receiver's journal writer: group commit on a worker thread, one result per request.
+"""The receiver's journal writer: group commit on worker threads, each wait bounded.
 
 Zoom wants an answer within 3 seconds and the journal must be committed before it, so the
 write sits on the acknowledgement path. Requests that arrive while a write is in progress
@@ -7,38 +7,62 @@ load this costs one thread hand-off and one commit per batch instead of per requ
 takes one writer at a time anyway), and when idle a batch is just one request. The event loop
 never touches the database.
 
-If a batch fails, its records are retried one by one, so one bad record cannot refuse the
-others; a record that still fails raises to its own caller, who answers 503 so Zoom retries.
-A caller that goes away (client disconnect) does not cancel the write: the record is stored,
-`on_committed` still hears of it, and Zoom's retry is then a harmless duplicate. Uses asyncio
-(uvicorn's loop).
+Nothing here waits without a deadline, because a database can hang (a SQLite file locked
+by another process, a PostgreSQL server that stops answering, a full disk):
+
+- every caller waits at most `deadline` seconds, then gets `JournalBusy` (answered 503, so
+  Zoom retries); the record may still be written later, and the retry is then a harmless
+  duplicate;
+- each batch's transaction narrows the database's own waits to half the deadline
+  (`storage.db.bounded_waits`): a locked SQLite file fails fast instead of waiting 5 s,
+  early enough for the caller to hear why;
+- a batch still running after twice the deadline (a server that answers nothing) is left
+  to finish on its thread, and the next batch starts on another; once `threads` batches
+  hang at once the writer is `stalled` and refuses at once, until one comes back. A late
+  commit is still announced through `on_committed`;
+- at most `max_waiting` records queue up; past that, `JournalBusy` at once.
+
+If a batch fails on one record (a value the database refuses), its records are retried one
+by one, so one bad record cannot refuse the others; a failure of the database itself fails
+the batch. A caller that goes away (client disconnect) does not cancel the write: the
+record is stored and `on_committed` still hears of it. `probe` tells `/readyz` whether the
+journal takes a write now. Uses asyncio (uvicorn's loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import anyio
-import anyio.to_thread
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import journal
-from storage.db import session_scope
+from storage.db import bounded_waits, session_scope
+from storage.threads import DaemonThreads
+from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
-__all__ = ["JournalRecord", "JournalWriter"]
+__all__ = ["JournalBusy", "JournalRecord", "JournalWriter"]
 
 logger = logging.getLogger(__name__)
+
+_Result = tuple[int, bool]
+
+#: Failures that belong to one record, not to the database: retry the batch's others alone.
+_RECORD_FAILURES = (DataError, IntegrityError, ValueError, UnicodeError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalRecord:
-    """One signed delivery, ready for the journal (`redacted`: its chat text was emptied)."""
+    """One signed delivery, ready for the journal (`redacted`: `body` is not the received one)."""
 
     received_at: datetime
     info: BodyInfo
@@ -48,7 +72,7 @@ class JournalRecord:
     redacted: bool = False
 
 
-_Pending = tuple[JournalRecord, "asyncio.Future[tuple[int, bool]]"]
+_Pending = tuple[JournalRecord, "asyncio.Future[_Result]"]
 
 
 class JournalWriter:
@@ -56,7 +80,10 @@ class JournalWriter:
 
     Args:
         factory: sessions on the journal's database.
+        deadline: longest a caller waits, in seconds (see the module docstring).
         max_batch: most records in one transaction.
+        max_waiting: most records queued for the next batch.
+        threads: most batches in progress at once, hung ones included.
         on_committed: called on the event loop with (record, entry id, is new) once a
             record's transaction has committed, whether or not its caller is still waiting.
             Its exceptions are logged and otherwise ignored.
@@ -70,67 +97,204 @@ class JournalWriter:
         self,
         factory: sessionmaker[Session],
         *,
+        deadline: float = 0.8,
         max_batch: int = 200,
+        max_waiting: int = 1000,
+        threads: int = 4,
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
         checkpoint_every: int = 0,
     ) -> None:
         self._factory = factory
+        self._deadline = deadline
         self._max_batch = max_batch
+        self._max_waiting = max_waiting
+        self._threads = threads
         self._on_committed = on_committed
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
         self._checkpointer: asyncio.Task[None] | None = None
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._executor = DaemonThreads(threads, name="balint-journal")
+        self._probe_executor = DaemonThreads(1, name="balint-journal-probe")
+        self._running: dict[concurrent.futures.Future[Any], float] = {}
+        self._slot_freed = asyncio.Event()
+        self._probe: asyncio.Future[None] | None = None
 
-    async def write(self, record: JournalRecord) -> tuple[int, bool]:
+    # -- the acknowledgement path ---------------------------------------------------------
+
+    async def write(self, record: JournalRecord) -> _Result:
         """Commit `record` (with whatever else is waiting) and return its entry id and newness.
 
         Raises:
+            JournalBusy: the journal is stalled, too much is waiting, or the write did not
+                finish within the deadline.
             Exception: whatever the database raised for this record (SQLAlchemyError,
                 OSError, ...); the caller turns it into a 503.
         """
+        if self.stalled:
+            raise JournalBusy("journal stalled: every writer thread is waiting on the database")
+        if len(self._pending) >= self._max_waiting:
+            raise JournalBusy("too many deliveries waiting for the journal")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[int, bool]] = loop.create_future()
+        future: asyncio.Future[_Result] = loop.create_future()
         # If the caller is gone when a failure arrives, nobody else will look at it.
         future.add_done_callback(_consume)
         self._pending.append((record, future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout=self._deadline)
+        except TimeoutError:
+            raise JournalBusy(f"journal write not done within {self._deadline:g} s") from None
+
+    @property
+    def stalled(self) -> bool:
+        """True while every writer thread is taken (by batches the database does not answer)."""
+        return len(self._running) >= self._threads
+
+    @property
+    def hung(self) -> int:
+        """How many database calls have been running for longer than twice the deadline."""
+        limit = time.monotonic() - 2 * self._deadline
+        return sum(1 for started in self._running.values() if started < limit)
+
+    async def probe(self, now: datetime) -> bool:
+        """True if the journal takes a write now (`storage.journal.probe`, within the deadline).
+
+        One probe at a time: while one hangs, the answer is False without starting another.
+        """
+        if self._probe is None or self._probe.done():
+            loop = asyncio.get_running_loop()
+            self._probe = loop.run_in_executor(self._probe_executor, self._run_probe, now)
+            self._probe.add_done_callback(_consume)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), timeout=self._deadline)
+        except Exception as failure:
+            logger.warning("journal probe failed", extra={"error_type": _error_type(failure)})
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop taking work; threads still waiting on the database are left behind."""
+        self._executor.close()
+        self._probe_executor.close()
+
+    # -- batches --------------------------------------------------------------------------
 
     async def _flush(self) -> None:
         try:
             while self._pending:
+                while self.stalled:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 try:
-                    results = await anyio.to_thread.run_sync(
-                        self._write_batch, [record for record, _ in batch]
-                    )
-                except Exception as failure:
+                    results = await self._call(self._write_batch, [r for r, _ in batch], batch)
+                except _RECORD_FAILURES as failure:
                     if len(batch) == 1:
                         _settle(batch[0][1], failure=failure)
                         continue
                     logger.warning(
                         "journal batch failed; writing its records one by one",
-                        extra={"batch_size": len(batch), "error_type": type(failure).__name__},
+                        extra={"batch_size": len(batch), "error_type": _error_type(failure)},
                     )
-                    for record, future in batch:
-                        try:
-                            [result] = await anyio.to_thread.run_sync(self._write_batch, [record])
-                        except Exception as single_failure:
-                            _settle(future, failure=single_failure)
-                        else:
-                            self._committed(record, result)
-                            _settle(future, result=result)
+                    await self._one_by_one(batch)
                     continue
-                for (record, future), result in zip(batch, results, strict=True):
-                    self._committed(record, result)
-                    _settle(future, result=result)
+                except Exception as failure:  # the database itself: the whole batch fails
+                    for _, future in batch:
+                        _settle(future, failure=failure)
+                    continue
+                self._deliver(batch, results)
                 self._maybe_checkpoint(len(batch))
         finally:
             self._flusher = None
+
+    async def _one_by_one(self, batch: list[_Pending]) -> None:
+        for record, future in batch:
+            try:
+                results = await self._call(self._write_batch, [record], [(record, future)])
+            except Exception as single_failure:
+                _settle(future, failure=single_failure)
+            else:
+                self._deliver([(record, future)], results)
+
+    def _deliver(self, batch: list[_Pending], results: list[_Result]) -> None:
+        for (record, future), result in zip(batch, results, strict=True):
+            self._committed(record, result)
+            _settle(future, result=result)
+
+    async def _call(
+        self,
+        function: Callable[[list[JournalRecord]], list[_Result]],
+        records: list[JournalRecord],
+        batch: list[_Pending],
+    ) -> list[_Result]:
+        """Run a batch on a writer thread; give up waiting after twice the deadline.
+
+        A batch given up on keeps its thread until the database answers; if it then
+        commits, `on_committed` hears of its records all the same.
+        """
+        loop = asyncio.get_running_loop()
+        started = self._executor.submit(function, records)
+        self._running[started] = time.monotonic()
+        started.add_done_callback(lambda done: loop.call_soon_threadsafe(self._release, done))
+        outcome = asyncio.wrap_future(started, loop=loop)
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), timeout=2 * self._deadline)
+        except TimeoutError:
+            logger.error(
+                "journal write hangs; continuing on another thread",
+                extra={"batch_size": len(batch), "hung": self.hung + 1},
+            )
+            outcome.add_done_callback(lambda late: self._late(batch, late))
+            raise JournalBusy("the database does not answer") from None
+
+    def _release(self, done: concurrent.futures.Future[Any]) -> None:
+        self._running.pop(done, None)
+        self._slot_freed.set()
+
+    def _late(self, batch: list[_Pending], outcome: asyncio.Future[list[_Result]]) -> None:
+        if outcome.cancelled() or outcome.exception() is not None:
+            return
+        logger.warning("a hung journal write committed late", extra={"batch_size": len(batch)})
+        for (record, _), result in zip(batch, outcome.result(), strict=True):
+            self._committed(record, result)
+
+    def _committed(self, record: JournalRecord, result: _Result) -> None:
+        if self._on_committed is None:
+            return
+        try:
+            self._on_committed(record, *result)
+        except Exception:
+            logger.exception("journal on_committed callback failed")
+
+    def _write_batch(self, records: list[JournalRecord]) -> list[_Result]:
+        with session_scope(self._factory) as session:
+            with bounded_waits(session, seconds=self._deadline / 2):
+                return [
+                    journal.record(
+                        session,
+                        received_at=record.received_at,
+                        event=record.info.event,
+                        event_ts=record.info.event_ts,
+                        meeting_uuid=record.info.meeting_uuid,
+                        dedupe_key=record.info.dedupe_key,
+                        body=record.body,
+                        parsed_ok=record.parsed_ok,
+                        parse_error=record.parse_error,
+                        redacted=record.redacted,
+                    )
+                    for record in records
+                ]
+
+    def _run_probe(self, now: datetime) -> None:
+        with session_scope(self._factory) as session:
+            with bounded_waits(session, seconds=self._deadline / 2):
+                journal.probe(session, now=now)
+
+    # -- SQLite checkpoints ---------------------------------------------------------------
 
     def _maybe_checkpoint(self, written: int) -> None:
         if self._checkpoint_every <= 0:
@@ -142,10 +306,14 @@ class JournalWriter:
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await anyio.to_thread.run_sync(self._run_checkpoint)
+            await asyncio.wait_for(
+                loop.run_in_executor(self._probe_executor, self._run_checkpoint),
+                timeout=10 * self._deadline,
+            )
         except Exception as failure:  # SQLite retries at its own next checkpoint
-            logger.warning("WAL checkpoint failed", extra={"error_type": type(failure).__name__})
+            logger.warning("WAL checkpoint failed", extra={"error_type": _error_type(failure)})
         finally:
             self._checkpointer = None
 
@@ -153,42 +321,23 @@ class JournalWriter:
         with self._factory() as session:
             session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
-    def _committed(self, record: JournalRecord, result: tuple[int, bool]) -> None:
-        if self._on_committed is None:
-            return
-        try:
-            self._on_committed(record, *result)
-        except Exception:
-            logger.exception("journal on_committed callback failed")
 
-    def _write_batch(self, records: list[JournalRecord]) -> list[tuple[int, bool]]:
-        with session_scope(self._factory) as session:
-            return [
-                journal.record(
-                    session,
-                    received_at=record.received_at,
-                    event=record.info.event,
-                    event_ts=record.info.event_ts,
-                    meeting_uuid=record.info.meeting_uuid,
-                    dedupe_key=record.info.dedupe_key,
-                    body=record.body,
-                    parsed_ok=record.parsed_ok,
-                    parse_error=record.parse_error,
-                    redacted=record.redacted,
-                )
-                for record in records
-            ]
+def _error_type(failure: BaseException) -> str:
+    """The exception's class (and its cause's), never its message: SQL errors echo values."""
+    cause = failure.__cause__ or getattr(failure, "orig", None)
+    name = type(failure).__name__
+    return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
-def _consume(future: asyncio.Future[tuple[int, bool]]) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
 
 
 def _settle(
-    future: asyncio.Future[tuple[int, bool]],
+    future: asyncio.Future[_Result],
     *,
-    result: tuple[int, bool] | None = None,
+    result: _Result | None = None,
     failure: BaseException | None = None,
 ) -> None:
     if future.done():  # the caller was cancelled; the outcome is in the journal anyway

@@ -21,12 +21,15 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = (
     "journaled",  # new event, stored
     "duplicate",  # already in the journal, acknowledged again
-    "unparsed",  # signed but did not fit our models: stored unparsed, acknowledged
+    "unparsed",  # signed but not readable or did not fit our models: stored unparsed, acked
+    "foreign_meeting",  # signed, of a meeting that is not the group's: one redacted line, acked
     "validated",  # endpoint.url_validation answered
     "unauthorized",  # bad/missing signature or timestamp: 401
-    "not_json",  # 400
     "too_large",  # 413
-    "unavailable",  # the journal could not be written: 503
+    "slow_body",  # the body did not arrive within server.body_timeout_seconds: 408
+    "aborted",  # the client hung up before its body was read; nothing to answer
+    "busy",  # more requests in progress than server.max_concurrent_requests: 503
+    "unavailable",  # the journal could not be written in time: 503
 )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ChatMessageObject",
     "ChatMessageSentEvent",
     "EVENT_MODELS",
+    "MAX_EVENT_TS",
     "MeetingEndedEvent",
     "MeetingEndedObject",
     "MeetingEvent",
@@ -47,13 +48,19 @@ __all__ = [
 
 
 def _text(value: Any) -> Any:
-    """Zoom sends ids as strings or numbers and optional text as missing, null or ""."""
+    """Zoom sends ids as strings or numbers and optional text as missing, null or "".
+
+    Numbers of any size become their digits (an int is never turned into a float, which
+    overflows past 1e308); a float keeps its digits, without ".0" when it is whole.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
     return value
 
 
@@ -79,11 +86,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
+#: The last millisecond of year 9999: a larger `event_ts` is no time (and no date can hold it).
+MAX_EVENT_TS = 253_402_300_799_999
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a time, not true or false")
+    return value
+
+
+EventTs = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_EVENT_TS)]
+
+
 class _Envelope(_Model):
     """The part every Zoom webhook body shares; `event_ts` is epoch milliseconds."""
 
     event: str
-    event_ts: int
+    event_ts: EventTs
 
     @property
     def event_time(self) -> datetime:
@@ -334,14 +354,14 @@ class UrlValidationEvent(_Envelope):
     """Zoom's challenge for the endpoint (on setup and every 72 hours)."""
 
     event: Literal["endpoint.url_validation"]
-    event_ts: int = 0
+    event_ts: EventTs = 0
     payload: UrlValidationPayload
 
 
 class UnknownEvent(_Envelope):
     """An event balint-bot has no model for; journaled and acknowledged, never processed."""
 
-    event_ts: int = 0
+    event_ts: EventTs = 0
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -2,51 +2,89 @@
 
 Pure functions, no I/O. Parsing happens only after the signature was checked on the raw
 bytes (`webhooks.verify`). Two steps, so the receiver can journal a body that is JSON but does
-not fit our models: `decode_json` (not JSON: `NotJsonError`, answered 400) and `parse_document`
-(does not fit: `PayloadError`, journaled as unparsed). `describe` reads the journal's columns
-from any JSON document on a best-effort basis, so it never fails.
+not fit our models: `decode_json` (not readable JSON: `NotJsonError`) and `parse_document`
+(does not fit: `PayloadError`); both kinds of signed body are journaled as unparsed.
+`describe` reads the journal's columns from any JSON document on a best-effort basis, so it
+never fails.
+
+Whatever a signed body holds, nothing here raises anything but these two errors: bodies
+nested deeper than `MAX_DEPTH` are refused by `decode_json` (so no later step can exhaust the
+stack), numbers of any size are read, text that cannot be stored (NUL, lone surrogates,
+control characters) is replaced in the columns, and `event_ts` outside years 1970-9999 is
+not an event time. JSON is read as RFC 8259 allows (UTF-8, with or without a byte order
+mark, or UTF-16/32); anything else is `NotJsonError`.
 
 The dedupe key: Zoom's retries are full duplicates of the original delivery and Zoom gives no
 stable delivery id (`zoom-reference.md` §1.3), so the key is the event name, `event_ts` and a
 SHA-256 of the document in canonical JSON (sorted keys, no whitespace). Two deliveries of the
 same event therefore share a key even if their bytes differ in key order or spacing, while two
-different events never do.
+different events never do. A body that is not JSON is keyed by the SHA-256 of its bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from webhooks.errors import NotJsonError, PayloadError
-from webhooks.models import EVENT_MODELS, UnknownEvent, ZoomEvent
+from webhooks.models import EVENT_MODELS, MAX_EVENT_TS, UnknownEvent, ZoomEvent
 
 __all__ = [
+    "MAX_DEPTH",
     "BodyInfo",
     "NotJsonError",
     "PayloadError",
+    "column_text",
     "decode_json",
     "dedupe_key",
     "describe",
     "parse_document",
     "parse_event",
+    "raw_dedupe_key",
 ]
+
+#: Deepest nesting of arrays and objects accepted (Zoom's bodies are 4 to 5 levels deep).
+MAX_DEPTH = 32
+
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def decode_json(body: bytes) -> Any:
     """The JSON document in `body`.
 
     Raises:
-        NotJsonError: `body` is not UTF-8 JSON.
+        NotJsonError: `body` is not JSON in UTF-8 (or UTF-16/32), or is nested deeper than
+            `MAX_DEPTH`; the reason never quotes the body.
     """
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as bad:
         raise NotJsonError(f"body is not JSON ({type(bad).__name__})") from None
+    if _deeper_than(document, MAX_DEPTH):
+        raise NotJsonError(f"body is nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """True if arrays and objects nest more than `limit` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_document(document: Any) -> ZoomEvent:
@@ -69,7 +107,7 @@ def parse_document(document: Any) -> ZoomEvent:
             f"{'.'.join(str(part) for part in err['loc']) or '(body)'}: {err['msg']}"
             for err in invalid.errors(include_url=False, include_input=False)
         )
-        raise PayloadError(f"{name}: {problems}") from None
+        raise PayloadError(column_text(f"{name}: {problems}", 2000)) from None
 
 
 def parse_event(body: bytes) -> ZoomEvent:
@@ -90,6 +128,17 @@ def dedupe_key(document: Any) -> str:
     return f"{info_name[:80]}:{info_ts if info_ts is not None else '-'}:{digest}"
 
 
+def raw_dedupe_key(body: bytes) -> str:
+    """The dedupe key of a body that is not JSON: the SHA-256 of its bytes."""
+    return f"-:-:{hashlib.sha256(body).hexdigest()}"
+
+
+def column_text(value: str, limit: int) -> str:
+    """`value` cut to `limit` characters, with what no database column takes (NUL, lone
+    surrogates) and control characters replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value[:limit])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BodyInfo:
     """What the journal records about a body, read without trusting its shape.
@@ -99,25 +148,48 @@ class BodyInfo:
         event_ts: Zoom's `event_ts` (epoch milliseconds), or None.
         meeting_uuid: `payload.object.uuid`, or None if the body names no meeting instance.
         dedupe_key: see `dedupe_key`.
+        meeting_id: `payload.object.id` as text (the meeting number of meeting events), or
+            None if the body has none.
     """
 
     event: str
     event_ts: int | None
     meeting_uuid: str | None
     dedupe_key: str
+    meeting_id: str | None = None
 
 
 def describe(document: Any) -> BodyInfo:
     """The journal columns of a decoded JSON `document`; never raises."""
     name, ts = _name_and_ts(document)
     uuid: str | None = None
+    meeting_id: str | None = None
     if isinstance(document, dict):
         payload = document.get("payload")
         obj = payload.get("object") if isinstance(payload, dict) else None
-        raw_uuid = obj.get("uuid") if isinstance(obj, dict) else None
-        if isinstance(raw_uuid, str) and raw_uuid:
-            uuid = raw_uuid[:128]
-    return BodyInfo(event=name, event_ts=ts, meeting_uuid=uuid, dedupe_key=dedupe_key(document))
+        if isinstance(obj, dict):
+            raw_uuid = obj.get("uuid")
+            if isinstance(raw_uuid, str) and raw_uuid:
+                uuid = column_text(raw_uuid, 128)
+            meeting_id = _id_text(obj.get("id"))
+    return BodyInfo(
+        event=name,
+        event_ts=ts,
+        meeting_uuid=uuid,
+        dedupe_key=dedupe_key(document),
+        meeting_id=meeting_id,
+    )
+
+
+def _id_text(value: Any) -> str | None:
+    """Zoom sends `payload.object.id` as a number or a string; anything else is no id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)[:64]
+    if isinstance(value, str) and value.strip():
+        return column_text(value.strip(), 64)
+    return None
 
 
 def _name_and_ts(document: Any) -> tuple[str, int | None]:
@@ -126,6 +198,6 @@ def _name_and_ts(document: Any) -> tuple[str, int | None]:
     name = document.get("event")
     raw_ts = document.get("event_ts")
     ts = raw_ts if isinstance(raw_ts, int) and not isinstance(raw_ts, bool) else None
-    if ts is not None and not -(2**63) <= ts < 2**63:
+    if ts is not None and not 0 <= ts <= MAX_EVENT_TS:
         ts = None
-    return (name[:128] if isinstance(name, str) else ""), ts
+    return (column_text(name, 128) if isinstance(name, str) else ""), ts

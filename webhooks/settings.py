@@ -27,10 +27,27 @@ class _Server(Protocol):
     @property
     def timestamp_window_seconds(self) -> int: ...
 
+    @property
+    def body_timeout_seconds(self) -> float: ...
+
+    @property
+    def max_concurrent_requests(self) -> int: ...
+
+    @property
+    def journal_timeout_seconds(self) -> float: ...
+
 
 class _Zoom(Protocol):
     @property
     def webhook_secret_tokens(self) -> Sequence[_Secret]: ...
+
+
+class _Group(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def meeting_id(self) -> str: ...
 
 
 class _Storage(Protocol):
@@ -39,10 +56,13 @@ class _Storage(Protocol):
 
 
 class ReceiverSettings(Protocol):
-    """The settings sections the receiver uses: `server`, `zoom` and `storage`."""
+    """The settings sections the receiver uses: `server`, `zoom`, `group` and `storage`."""
 
     @property
     def server(self) -> _Server: ...
+
+    @property
+    def group(self) -> _Group: ...
 
     @property
     def zoom(self) -> _Zoom: ...

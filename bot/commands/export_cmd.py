@@ -18,6 +18,7 @@ from typing import Any
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.validation import require
 from storage.billing.exports import (
     ClaimsExportResult,
     export_claims,
@@ -77,6 +78,7 @@ def parse_day(text: str) -> date:
 def _billing(args: argparse.Namespace, settings: Settings) -> int:
     if (args.date_from is None) != (args.date_to is None):
         raise ConfigError("--from and --to go together")
+    require(settings, "exports")
     now: datetime = args.clock()
     out: Path = args.out or Path(f"billing-worksheet-{now:%Y%m%dT%H%M%S}.csv")
     with open_session(settings) as session:
@@ -100,6 +102,7 @@ def _billing(args: argparse.Namespace, settings: Settings) -> int:
 def _claims(args: argparse.Namespace, settings: Settings) -> int:
     if args.out is None and not args.dry_run:
         raise ConfigError("--out DIR is required (or use --dry-run)")
+    require(settings, "exports")
     with open_session(settings) as session:
         result = export_claims(
             session,

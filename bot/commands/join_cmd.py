@@ -34,8 +34,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.commands.db_cmd import check_schema
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DatabaseStalled
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
@@ -62,6 +63,7 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     meeting_id = args.meeting or settings.group.meeting_id
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
+    check_schema(settings)
     return asyncio.run(run_join(settings, meeting_id))
 
 
@@ -127,6 +129,7 @@ async def run_join(
                     lease_ttl=lease_ttl,
                     sweep_interval=interval,
                     meeting_id=meeting_id,
+                    database_timeout=settings.bot.database_timeout_seconds,
                 )
                 worker.attach(bot)
                 await worker.start()
@@ -135,7 +138,10 @@ async def run_join(
                 try:
                     logger.info("SDK bot in meeting %s", meeting_id)
                     await until.wait()
-                    await worker.sweep()  # the closing webhooks journaled meanwhile
+                    try:
+                        await worker.sweep()  # the closing webhooks journaled meanwhile
+                    except DatabaseStalled:  # they stay journaled for the next worker
+                        logger.warning("database hangs: the last sweep was skipped")
                 finally:
                     watch.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

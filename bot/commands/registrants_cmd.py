@@ -24,6 +24,7 @@ from bot.errors import ConfigError
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.registration import Member, Outcome, SyncReport, sync_registrants
 from storage.db import make_engine, make_session_factory, session_scope
+from storage.migrate import require_schema
 from storage.roster import list_members
 from storage.tables.core import Member as MemberRow
 
@@ -76,6 +77,7 @@ def _handle_sync(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     engine = make_engine(settings.storage.url)
     try:
+        require_schema(engine)
         factory = make_session_factory(engine)
         with session_scope(factory) as session:
             members = members_from_roster(session, group_name=settings.group.name)

@@ -7,6 +7,11 @@ one PostgreSQL instead; database leases give each live meeting exactly one owner
 driving the meeting itself (see `bot.service`). Unless `[console] enabled = false`, the
 facilitator's console listens beside it on its own address (`[console] host`, `port`;
 loopback by default), in the same process (`bot.console.server`).
+
+Before it listens, serve runs the settings checks it needs (`bot.validation`, the same as
+`balint-bot config check`), checks the database's schema (creating or upgrading only the
+embedded default database, see `bot.commands.db_cmd`) and lifts its open-file limit; the
+listener's limits are `bot.listener`'s.
 """
 
 from __future__ import annotations
@@ -36,16 +41,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    from bot.commands.db_cmd import check_schema
     from bot.console import server as console_server
+    from bot.listener import raise_open_file_limit, server_config
     from bot.service import build_service
+    from bot.validation import require
 
+    require(settings, "serve")
     configure_logging(settings.log)
+    check_schema(settings, migrate_embedded=True)
+    open_files = raise_open_file_limit()
     app = build_service(settings, config_path=args.config)
     host = args.host if args.host is not None else settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    main = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, workers=1, log_config=None, proxy_headers=True)
-    )
+    config = server_config(app, settings.server, host=host, port=port, open_files=open_files)
+    main = uvicorn.Server(config)
     console = listener = None
     if settings.console.enabled:
         listener = console_server.bind(settings.console.host, settings.console.port)
@@ -55,7 +65,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         from bot.console.context import public_url
 
         print(f"facilitator's console on {public_url(settings)}")
-    asyncio.run(console_server.run_beside(main, console, listener))
+    # uvicorn's own event loop (uvloop where it is installed), as `uvicorn.Server.run` picks it
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(console_server.run_beside(main, console, listener))
     return 0
 
 

@@ -2,21 +2,22 @@
 
 Everything is read through the storage layer's own functions (`storage.sessions`,
 `storage.attendance`, `storage.billing.exports`), never by querying tables here, so the
-console shows what the CLI shows. The calendar has a place for planned, cancelled and moved
-sessions (`CalendarEntry.status`); today the data holds only the sessions that were held
-(and the one running), so that is all it lists.
+console shows what the CLI shows. The calendar is `balint-bot sessions plan` (the group's
+calendar with the facilitators' changes, `bot.calendar.coming_sessions`) above
+`sessions list` (the sessions held and the one running).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.calendar import calendar_from_settings, coming_sessions
 from bot.config import Settings
 from storage import runtime_state as rs
 from storage.attendance import ModuleStanding, module_report, stored_attendance
@@ -25,9 +26,11 @@ from storage.billing.ledger import claims_by_state
 from storage.sessions import SessionSummary, list_sessions
 
 __all__ = [
+    "COMING",
     "AttendanceGrid",
     "BillingOverview",
     "CalendarEntry",
+    "GroupCalendar",
     "CmeRow",
     "GridRow",
     "attendance_grid",
@@ -38,16 +41,19 @@ __all__ = [
     "module_names",
 ]
 
-CalendarStatus = Literal["planned", "in progress", "held", "cancelled", "moved"]
+CalendarStatus = Literal["planned", "added", "moved", "cancelled", "in progress", "held"]
+#: How many coming sessions the calendar page shows (as `sessions plan` without options).
+COMING = 10
 Cell = Literal["present", "late", "short", "absent"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CalendarEntry:
-    """One session of the group's calendar.
+    """One session of the group's calendar: a coming one ("planned", "added", "moved",
+    "cancelled"; no session id yet) or one that met ("in progress", "held").
 
-    `status` is "held" or "in progress" today; "planned", "cancelled" and "moved" are for
-    the group calendar (issue 16), which will add entries that no meeting produced.
+    `note` says why a coming session is cancelled ("holiday", "cancelled") or where a moved
+    one was ("from Wed 2026-12-09 19:00").
     """
 
     starts_at: datetime
@@ -56,6 +62,15 @@ class CalendarEntry:
     session_id: int | None
     attendees: int | None
     meeting_uuid: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupCalendar:
+    """The calendar page: the coming sessions, earliest first; those that met, newest first."""
+
+    coming: tuple[CalendarEntry, ...]
+    held: tuple[CalendarEntry, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,10 +129,15 @@ def module_names(sessions: Sequence[SessionSummary]) -> tuple[str, ...]:
     return tuple(sorted({s.module for s in sessions if s.module}, reverse=True))
 
 
-def calendar(session: Session, *, settings: Settings) -> tuple[CalendarEntry, ...]:
-    """The group's calendar as far as the data goes today: held and running sessions."""
+def calendar(session: Session, *, settings: Settings, now: datetime) -> GroupCalendar:
+    """The group's calendar at `now`: the next `COMING` sessions it plans (cancelled, moved
+    and added ones included, as `sessions plan`), then the sessions held and the one running.
+
+    A coming session that has already met (the room opens before the start) is listed once,
+    as it met.
+    """
     live = set(rs.live_meetings(session))
-    return tuple(
+    held = tuple(
         CalendarEntry(
             starts_at=s.scheduled_start,
             status="in progress" if s.meeting_uuid in live and not s.finalized else "held",
@@ -128,6 +148,29 @@ def calendar(session: Session, *, settings: Settings) -> tuple[CalendarEntry, ..
         )
         for s in reversed(group_sessions(session, settings=settings))
     )
+    met = {entry.starts_at.astimezone(UTC) for entry in held}
+    plan = calendar_from_settings(settings.group, settings.agenda)
+    rows = coming_sessions(
+        session, calendar=plan, group_name=settings.group.name, after=now, count=COMING
+    )
+    coming = tuple(
+        CalendarEntry(
+            starts_at=row.start,
+            status=row.status,
+            module=row.module or "",
+            session_id=None,
+            attendees=None,
+            meeting_uuid="",
+            note=(
+                f"from {row.moved_from:%a %Y-%m-%d %H:%M}"
+                if row.moved_from is not None
+                else row.note
+            ),
+        )
+        for row in rows
+        if row.start.astimezone(UTC) not in met
+    )
+    return GroupCalendar(coming=coming, held=held)
 
 
 def attendance_grid(session: Session, *, settings: Settings, module: str) -> AttendanceGrid:

@@ -36,7 +36,7 @@ def group_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
     with session_scope(context.factory) as session:
-        entries = group.calendar(session, settings=context.settings)
+        entries = group.calendar(session, settings=context.settings, now=context.meeting_clock())
     return context.page(request, "group.html", {"calendar": entries}, who=who)
 
 

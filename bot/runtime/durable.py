@@ -70,23 +70,40 @@ break: `start_session` returns a state with `Setup.skipped`), the runtime keeps 
 marked ended, as its one record of the meeting, and from then on only marks the meeting's
 journal entries processed: no event is fed, no attendance presence, person id, command,
 cursor, wake-up or action is stored, and attendance is not finalised.
+
+A database that hangs. Every database call runs on a database thread and is waited for at
+most the deadline of `bot.runtime.database_calls.DatabaseCalls` (`[bot]
+database_timeout_seconds`); past it the entry point raises `DatabaseStalled`, and until the
+call returns every further call is refused without starting. The overrun call is not
+abandoned, since it may still commit: the runtime keeps it, and before its next step
+(`_settle`) reads what became of it, which is then certain. A claim that committed is
+carried out then, as the next action in plan order (a claim that did not leaves the action
+planned, to be claimed again); an outcome that was not recorded is recorded again; an event
+handed to `feed_live` waits in the runtime until a step that feeds it has
+committed, so it is fed once; journal entries, wake-ups and the actions a late commit
+planned are found in the database as always. So every action is still carried out once,
+and a step is never taken twice. Should the runtime be dropped meanwhile (its lease lapsed
+during the hang), a late claim is treated like a dead process's: `interrupted`, never
+carried out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import functools
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import MeetingControlError
+from bot.errors import DatabaseStalled, MeetingControlError
 from bot.meeting.executor import (
     ActionOutcome,
     Aliases,
@@ -96,6 +113,7 @@ from bot.meeting.executor import (
 )
 from bot.meeting.port import MeetingControl
 from bot.runtime.codec import decode_action, encode_action
+from bot.runtime.database_calls import DatabaseCalls
 from bot.runtime.identity import (
     COMMAND_WINDOW,
     Identities,
@@ -152,6 +170,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 class LeaseLost(BalintError):
@@ -380,6 +400,37 @@ def _entry_cause(entry: JournalEntry, decoded: Decoded) -> str:
     return f"j{entry.id}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Told:
+    """An event handed to `feed_live`, waiting to be fed (its own cause)."""
+
+    cause: str
+    event: Event
+    at: datetime
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class _Whom:
+    """How the executor finds the people actions name: every id recorded for each person
+    (`aliases`), and who must be found by an id to be admitted (`by_id_only`)."""
+
+    aliases: Aliases
+    by_id_only: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _InDoubt:
+    """A database call of this runtime that overran its deadline, and what it was doing:
+    `_settle` reads its outcome once it has returned, and finishes the work."""
+
+    #: None: it was refused without starting (another call hung)
+    call: concurrent.futures.Future[Any] | None
+    claimed: tuple[rs.ActionRecord, _Whom] | None = None
+    told: _Told | None = None
+    redo: Callable[[], StepReport] | None = None
+
+
 class MeetingRuntime:
     """One meeting's durable runtime on this replica.
 
@@ -394,6 +445,8 @@ class MeetingRuntime:
         metrics: where lag and action results are counted, if anywhere.
         action_expiry: on resuming, actions planned longer ago than this are expired, not
             carried out (after a long outage they would come too late to make sense).
+        calls: where its database calls run, with their deadline (the worker shares one
+            among its runtimes; default: its own, with the default deadline).
     """
 
     def __init__(
@@ -408,6 +461,7 @@ class MeetingRuntime:
         clock: Callable[[], datetime],
         metrics: RuntimeMetrics | None = None,
         action_expiry: timedelta = timedelta(minutes=10),
+        calls: DatabaseCalls | None = None,
     ) -> None:
         self.meeting_uuid = meeting_uuid
         self._expiry = action_expiry
@@ -420,6 +474,11 @@ class MeetingRuntime:
         self._metrics = metrics
         self._lock = asyncio.Lock()
         self._resumed = False
+        self._calls = calls if calls is not None else DatabaseCalls()
+        #: events handed to `feed_live` and not yet fed
+        self._waiting: deque[_Told] = deque()
+        #: the call that overran its deadline, until `_settle` has finished its work
+        self._in_doubt: _InDoubt | None = None
 
     # -- entry points --------------------------------------------------------------------
 
@@ -428,14 +487,18 @@ class MeetingRuntime:
 
         Raises:
             LeaseLost: another replica owns the meeting now.
+            DatabaseStalled: a database call did not finish in time (see "A database that
+                hangs" in the module docstring); the next call picks up where this one
+                stopped.
         """
         async with self._lock:
-            report = await self._resume()
+            report = await self._begin()
             while True:
-                batch = await asyncio.to_thread(self._step_batch)
+                batch = await self._call(self._step_batch)
                 if batch.failed:  # one entry per transaction, as a poison entry must not block
                     for entry_id in batch.entry_ids:
-                        report = report + await asyncio.to_thread(self._step_entry, entry_id)
+                        step = functools.partial(self._step_entry, entry_id)
+                        report = report + await self._call(step)
                         report = report + await self._execute_planned()
                     continue
                 if not batch.entry_ids:
@@ -445,10 +508,11 @@ class MeetingRuntime:
     async def fire_due_timers(self) -> StepReport:
         """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
         async with self._lock:
-            report = await self._resume()
-            due = await asyncio.to_thread(self._due_wakeups)
+            report = await self._begin()
+            due = await self._call(self._due_wakeups)
             for _uuid, timer, due_at in due:
-                report = report + await asyncio.to_thread(self._step_timer, timer, due_at)
+                step = functools.partial(self._step_timer, timer, due_at)
+                report = report + await self._call(step)
                 report = report + await self._execute_planned()
             return report
 
@@ -459,25 +523,17 @@ class MeetingRuntime:
         module docstring): joins and leaves, the waiting room, roles, audio, video, chat.
         A chat line's cause is `chat:<message_id>`, as its webhook's is, so a command both
         deliver under one id plans its actions once. `at`: when it was seen (default now).
+        Once handed over, the event is the runtime's: if the database stalls it waits, and
+        is fed once, by a later call.
         """
         if isinstance(event, ChatMessage) and event.message_id:
             cause = f"chat:{event.message_id}"
         else:
             cause = f"live:{uuid.uuid4().hex}"
+        seen_at = at if at is not None else self._clock()
         async with self._lock:
-            report = await self._resume()
-            report = report + await asyncio.to_thread(
-                functools.partial(
-                    self._step,
-                    cause=cause,
-                    events=(event,),
-                    at=at if at is not None else self._clock(),
-                    entry=None,
-                    fired_timer=None,
-                    source="sdk",
-                )
-            )
-            return report + await self._execute_planned()
+            self._waiting.append(_Told(cause=cause, event=event, at=seen_at, source="sdk"))
+            return await self._begin()
 
     def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
         with session_scope(self._factory) as db:
@@ -496,18 +552,113 @@ class MeetingRuntime:
 
     # -- steps ---------------------------------------------------------------------------
     #
-    # Each step is synchronous database and engine work. The entry points run it in a worker
-    # thread (`asyncio.to_thread`) so the event loop stays free to acknowledge Zoom's webhooks
-    # within its 3 seconds while a busy meeting is being processed; the per-meeting lock keeps
-    # one meeting's steps in order. Meeting actions are carried out back on the loop, with
-    # their claims and outcomes (one short transaction each).
+    # Each step is synchronous database and engine work. The entry points run it on a
+    # database thread (`_call`, through `bot.runtime.database_calls`) so the event loop stays
+    # free to acknowledge Zoom's webhooks within its 3 seconds while a busy meeting is being
+    # processed; the per-meeting lock keeps one meeting's steps in order. Meeting actions are
+    # carried out back on the loop, with their claims and outcomes (one short transaction
+    # each).
+
+    async def _call(
+        self,
+        function: Callable[[], _T],
+        *,
+        claimed: tuple[rs.ActionRecord, _Whom] | None = None,
+        told: _Told | None = None,
+        redo: Callable[[], StepReport] | None = None,
+    ) -> _T:
+        """Run `function` on a database thread, waiting at most the calls' deadline.
+
+        If it overruns, what it was doing is kept (`_InDoubt`) for `_settle` to finish once
+        it has returned: `claimed`, the action a claim was for; `told`, the event a step fed;
+        `redo`, the call to make again if it failed or never started (an outcome to record:
+        the action has been carried out, so its outcome must not be lost).
+
+        Raises:
+            DatabaseStalled: see `bot.runtime.database_calls`.
+        """
+        try:
+            return await self._calls.run(function)
+        except DatabaseStalled as stalled:
+            if stalled.call is not None or redo is not None:
+                self._in_doubt = _InDoubt(call=stalled.call, claimed=claimed, told=told, redo=redo)
+            raise
+
+    async def _begin(self) -> StepReport:
+        """What every entry point does first: settle a call that overran, resume after a
+        restart, and feed the events waiting to be fed."""
+        report = await self._settle()
+        report = report + await self._resume()
+        return report + await self._feed_waiting()
+
+    async def _settle(self) -> StepReport:
+        """Finish what this runtime's overrun call was doing, now that it has returned (see
+        "A database that hangs" in the module docstring).
+
+        Raises:
+            DatabaseStalled: it has not returned yet.
+            LeaseLost: it found the lease lost.
+        """
+        doubt = self._in_doubt
+        if doubt is None:
+            return StepReport()
+        call = doubt.call
+        if call is not None and not call.done():
+            raise DatabaseStalled(f"meeting {self.meeting_uuid}: a database call still hangs")
+        self._in_doubt = None
+        failure = None if call is None else call.exception()
+        if isinstance(failure, LeaseLost):
+            raise LeaseLost(str(failure))
+        report = StepReport()
+        if call is None or failure is not None:  # it never started, or it rolled back
+            if doubt.redo is not None:  # the outcome is not recorded: record it now
+                report = report + await self._call(doubt.redo, redo=doubt.redo)
+        elif doubt.claimed is not None:
+            if call.result():  # the claim is ours, and its action not yet carried out
+                record, known = doubt.claimed
+                _log.info(
+                    "a claim committed after its deadline; carrying the action out now",
+                    extra={"meeting_id": self.meeting_uuid, "kind": record.kind},
+                )
+                report = report + (await self._carry_out(record, known))[0]
+        elif doubt.told is not None:
+            if self._waiting and self._waiting[0] is doubt.told:
+                self._waiting.popleft()  # it was fed: do not feed it again
+                report = report + call.result()
+        return report + await self._execute_planned()
+
+    async def _feed_waiting(self) -> StepReport:
+        """Feed the events handed to `feed_live`, in order, each in its own step, and carry
+        out what each plans."""
+        report = StepReport()
+        while self._waiting:
+            told = self._waiting[0]
+            step = functools.partial(
+                self._step,
+                cause=told.cause,
+                events=(told.event,),
+                at=told.at,
+                entry=None,
+                fired_timer=None,
+                source=told.source,
+            )
+            try:
+                report = report + await self._call(step, told=told)
+            except (DatabaseStalled, LeaseLost):
+                raise  # it waits (or the runtime is dropped with the lease)
+            except Exception:
+                self._waiting.popleft()  # a step that fails is not retried for ever
+                raise
+            self._waiting.popleft()
+            report = report + await self._execute_planned()
+        return report
 
     async def _resume(self) -> StepReport:
         """First call on this replica: abandon actions a dead owner left half-done, then
         carry out what was planned but never claimed."""
         if self._resumed:
             return StepReport()
-        interrupted, expired = await asyncio.to_thread(self._abandon_leftovers)
+        interrupted, expired = await self._call(self._abandon_leftovers)
         if interrupted or expired:
             _log.warning(
                 "actions left by a stopped process: interrupted ones are not repeated, "
@@ -1010,56 +1161,60 @@ class MeetingRuntime:
         """Carry out the actions planned now: claim, call the meeting, record the outcome
         (feeding a refusal back as its own cause). Returns the report and how many refusals
         were fed."""
-        pending, known, vouched = await asyncio.to_thread(self._pending_actions)
-        executed = refusals = 0
+        pending, known = await self._call(self._pending_actions)
+        refusals = 0
         report = StepReport()
         for record in pending:
-            if not await asyncio.to_thread(self._claim, record.id):
+            claim = functools.partial(self._claim, record.id)
+            if not await self._call(claim, claimed=(record, known)):
                 continue
-            action = decode_action(record.payload)
-            try:
-                outcome = await execute(action, self.control, aliases=known, by_id_only=vouched)
-            except MeetingControlError as refused:  # execute returns refusals; belt and braces
-                outcome = ActionOutcome(
-                    action=action, ok=False, code=refused.code, error=refused.message
-                )
-            status = (
-                "done"
-                if outcome.ok
-                else ("not_executed" if outcome.code == "not_executed" else "refused")
-            )
-            refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
-            report = report + await asyncio.to_thread(
-                functools.partial(
-                    self._record_outcome, record, status=status, outcome=outcome, refusal=refusal
-                )
-            )
-            refusals += refusal is not None
-            executed += 1
-            if self._metrics is not None:
-                self._metrics.count_action(kind=record.kind, result=status)
-            log = _log.info if outcome.ok or status == "not_executed" else _log.warning
-            log(
-                "meeting action %s",
-                status,
-                extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
-            )
-        return report + StepReport(executed=executed), refusals
+            done, refused = await self._carry_out(record, known)
+            report = report + done
+            refusals += refused
+        return report, refusals
 
-    def _pending_actions(self) -> tuple[list[rs.ActionRecord], Aliases, frozenset[str]]:
-        """The actions to carry out now, every id recorded for each person, and who must be
-        found by an id to be admitted (`bot.runtime.identity.by_id_only`)."""
+    async def _carry_out(self, record: rs.ActionRecord, known: _Whom) -> tuple[StepReport, bool]:
+        """Carry out one action this runtime has claimed and record its outcome; returns the
+        report and whether a refusal was fed back."""
+        action = decode_action(record.payload)
+        try:
+            outcome = await execute(
+                action, self.control, aliases=known.aliases, by_id_only=known.by_id_only
+            )
+        except MeetingControlError as refused:  # execute returns refusals; belt and braces
+            outcome = ActionOutcome(
+                action=action, ok=False, code=refused.code, error=refused.message
+            )
+        status = (
+            "done"
+            if outcome.ok
+            else ("not_executed" if outcome.code == "not_executed" else "refused")
+        )
+        if self._metrics is not None:
+            self._metrics.count_action(kind=record.kind, result=status)
+        log = _log.info if outcome.ok or status == "not_executed" else _log.warning
+        log(
+            "meeting action %s",
+            status,
+            extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
+        )
+        refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
+        record_it = functools.partial(
+            self._record_outcome, record, status=status, outcome=outcome, refusal=refusal
+        )
+        report = await self._call(record_it, redo=record_it)
+        return report + StepReport(executed=1), refusal is not None
+
+    def _pending_actions(self) -> tuple[list[rs.ActionRecord], _Whom]:
+        """The actions to carry out now, and how to find the people they name (`_Whom`)."""
         with session_scope(self._factory) as db:
             pending = rs.pending_actions(db, meeting_uuid=self.meeting_uuid)
             if not pending:
-                return [], {}, frozenset()
+                return [], _Whom({}, frozenset())
             record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
             people = {} if record is None else SessionState.from_json(record.state_json).people
-            return (
-                pending,
-                aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)),
-                by_id_only(people),
-            )
+            known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+            return pending, _Whom(known, by_id_only(people))
 
     def _claim(self, action_id: int) -> bool:
         with session_scope(self._factory) as db:

@@ -13,11 +13,18 @@ again (the call that handles it processes everything journaled before it starts)
 burst of webhooks for one meeting costs one call, not one each. It falls back to a periodic
 sweep of everything with work (`storage.runtime_state.meetings_with_work`): unprocessed
 journal entries, live meetings and due wake-ups. On start the first sweep processes
-whatever was journaled while no worker ran. Database work runs in worker threads, never on
-the event loop (which must stay free to acknowledge Zoom within 3 seconds). Meetings are
-handled one at a time in this task, so a meeting's steps never interleave in a process;
-across replicas the database lease decides (see `bot.runtime.durable`): a meeting whose
-lease another replica holds is left alone, and taken over once that lease expires
+whatever was journaled while no worker ran.
+
+Database work runs on database threads, never on the event loop (which must stay free to
+acknowledge Zoom within 3 seconds), and no wait for it is unbounded
+(`bot.runtime.database_calls`): a call not done within `database_timeout` makes the worker
+`stalled` (`/readyz` says so) and it takes no further step until that call returns; then it
+sweeps at once, and the call's runtime first finishes what the call was doing, so nothing
+is lost or done twice (see "A database that hangs" in `bot.runtime.durable`).
+
+Meetings are handled one at a time in this task, so a meeting's steps never interleave in a
+process; across replicas the database lease decides (see `bot.runtime.durable`): a meeting
+whose lease another replica holds is left alone, and taken over once that lease expires
 unrenewed. Leases are renewed on every sweep, so the sweep interval must be well below the
 lease TTL.
 """
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
@@ -33,7 +41,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import DatabaseStalled
 from bot.meeting.port import MeetingControl
+from bot.runtime.database_calls import DEADLINE_SECONDS, DatabaseCalls
 from bot.runtime.durable import LeaseLost, MeetingHooks, MeetingRuntime, RuntimeMetrics
 from bot.runtime.timers import Doorbell
 from phases.events import Event
@@ -62,6 +72,7 @@ class Worker:
         metrics: processing lag and action results, if wanted.
         meeting_id: serve only the instances of this Zoom meeting number (the join
             process); None serves every meeting.
+        database_timeout: longest the worker waits for one database call, in seconds.
     """
 
     def __init__(
@@ -76,8 +87,12 @@ class Worker:
         sweep_interval: float = 5.0,
         metrics: RuntimeMetrics | None = None,
         meeting_id: str | None = None,
+        database_timeout: float = DEADLINE_SECONDS,
     ) -> None:
         self._factory = session_factory
+        self._calls = DatabaseCalls(
+            deadline=database_timeout, on_returned=lambda: self.notify(None)
+        )
         self.meeting_id = meeting_id
         #: meeting uuid -> whether it is an instance of `meeting_id` (once known)
         self._serves: dict[str, bool] = {}
@@ -113,6 +128,11 @@ class Worker:
         """True while the worker task and the doorbell are running."""
         return self._task is not None and not self._task.done() and self.doorbell.running
 
+    @property
+    def stalled(self) -> bool:
+        """True while one of its database calls has overrun its deadline and not returned."""
+        return self._calls.stalled
+
     async def start(self) -> None:
         """Start the doorbell and the worker task (whose first act is a full sweep)."""
         self._loop = asyncio.get_running_loop()
@@ -125,7 +145,9 @@ class Worker:
         replica's leases if `release`.
 
         `release=False` leaves the leases to expire, as if the process had died. A step
-        still running after `grace` seconds is cancelled.
+        still running after `grace` seconds is cancelled. While the database hangs the
+        leases are left to expire too: stopping never waits for it longer than the
+        database deadline.
         """
         self._stopping.set()
         if self._task is not None:
@@ -141,8 +163,11 @@ class Worker:
             runtime.control.set_listener(None)
         if self._attached is not None:
             self._attached.set_listener(None)
-        if release:
-            await asyncio.to_thread(self._release, list(self._runtimes))
+        if release and self._runtimes:
+            try:
+                await self._calls.run(functools.partial(self._release, list(self._runtimes)))
+            except DatabaseStalled:
+                _log.warning("database hangs: leases left to expire", extra={"owner": self.owner})
         self._runtimes.clear()
 
     def _release(self, uuids: list[str]) -> None:
@@ -212,6 +237,7 @@ class Worker:
                 lease_ttl=self._ttl,
                 clock=self._clock,
                 metrics=self._metrics,
+                calls=self._calls,
             )
             self._runtimes[meeting_uuid] = runtime
             if runtime.control is self._attached:
@@ -241,7 +267,9 @@ class Worker:
 
     async def sweep(self) -> int:
         """Renew leases, then process every meeting with work to do; returns causes handled."""
-        lost, candidates = await asyncio.to_thread(self._look, list(self._runtimes))
+        lost, candidates = await self._calls.run(
+            functools.partial(self._look, list(self._runtimes))
+        )
         for uuid in lost:
             self._drop(uuid, "lease lost")
         handled = 0
@@ -257,7 +285,7 @@ class Worker:
             return await self._process(meeting_uuid)
 
     async def _process(self, meeting_uuid: str) -> int:
-        holder, serves = await asyncio.to_thread(self._holder, meeting_uuid)
+        holder, serves = await self._calls.run(functools.partial(self._holder, meeting_uuid))
         if not serves:
             return 0
         if holder is not None and holder != self.owner:
@@ -277,7 +305,7 @@ class Worker:
         except LeaseLost:
             self._drop(meeting_uuid, "lease lost")
             return 0
-        ended, wakeups = await asyncio.to_thread(self._after, meeting_uuid)
+        ended, wakeups = await self._calls.run(functools.partial(self._after, meeting_uuid))
         if ended:
             self._drop(meeting_uuid, "meeting ended")
         else:
@@ -375,6 +403,10 @@ class Worker:
                         await self.sweep()
                     else:
                         await self.process(wanted)
+                except DatabaseStalled as stalled:  # logged when it began and when it ends
+                    _log.debug(
+                        "worker step deferred: %s", stalled, extra={"meeting_id": wanted or ""}
+                    )
                 except Exception:  # keep serving; the next sweep retries from the database
                     self.failures += 1
                     _log.exception("worker step failed", extra={"meeting_id": wanted or ""})

@@ -17,7 +17,7 @@ url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
 if not url:
     raise RuntimeError("storage.migrate sets the database URL; run `balint-bot db upgrade`")
 
-engine = make_engine(url)
+engine = make_engine(url, statement_seconds=0)  # a migration may take its time
 try:
     with engine.connect() as connection:
         context.configure(

@@ -5,9 +5,11 @@ row). The raw body is kept byte for byte (except chat text, see `redacted`), so 
 be recomputed and a Zoom schema change loses nothing: a body that did not fit our models is
 stored with `parsed_ok = False` and the parse error. `event_ts` is Zoom's epoch-millisecond
 event time, the order in which a meeting's events are processed; `processed_at` is set once
-the runtime has fed the event. `redacted` marks a body the receiver stored with its chat
-text removed (a chat line that is not a command: the bot stores no other chat text); its
-dedupe key is the original body's.
+the runtime has fed the event. `redacted` marks a body the receiver did not store as
+received: a chat line cut to its command (the bot stores no other chat text), or one
+redacted line standing for an event of another meeting or for a body that is not readable
+JSON (`webhooks.redaction`); its dedupe key is the original body's. An event of another
+meeting, or one we have no model for, has no `meeting_uuid`, so it never reaches a session.
 """
 
 from __future__ import annotations

@@ -266,6 +266,7 @@ url = "{url}"
 
 [group]
 name = "{GROUP}"
+meeting_id = "85746065432"
 timezone = "UTC"
 weekday = "{weekday[start.weekday()]}"
 start_time = "{start.strftime("%H:%M:%S")}"

@@ -102,18 +102,27 @@ def test_the_window_opens_at_the_social_opening_at_the_latest() -> None:
 
 
 def test_an_unknown_time_zone_is_a_configuration_error(tmp_path: Path, capsys) -> None:
+    # refused on load by the one rule of bot.config (issue 15), naming the key and the zone
     path = tmp_path / "c.toml"
     path.write_text('[group]\ntimezone = "America/Atlantis"\n', encoding="utf-8")
     assert main(["--config", str(path), "config", "check"]) == 2
-    assert "'America/Atlantis' is not an IANA time zone" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "key group.timezone" in err and "not an IANA time zone" in err
+    assert "'America/Atlantis'" in err
 
 
 def test_config_check_says_when_the_group_meets(tmp_path: Path, capsys) -> None:
+    # a file serve, simulate and the exports all accept (config check runs their checks)
     path = tmp_path / "c.toml"
-    path.write_text('[group]\nname = "G"\n', encoding="utf-8")
+    path.write_text(
+        '[zoom]\nwebhook_secret_tokens = ["' + "s" * 22 + '"]\n'
+        '[group]\nname = "G"\nmeeting_id = "85746065432"\n'
+        '[billing]\nprovider_number = "123456"\nmoh_office = "N"\nphysician = "Fay Leader"\n',
+        encoding="utf-8",
+    )
     assert main(["--config", str(path), "config", "check"]) == 0
     assert capsys.readouterr().out == (
-        "configuration ok (group 'G', weekly on Wednesday at 19:00)\n"
+        "configuration ok for serve, simulate, exports (group 'G', weekly on Wednesday at 19:00)\n"
     )
 
 

@@ -10,7 +10,7 @@
   and the correction columns; `billing_fees`: the schedules loaded with `billing fees import`.
 
 Revision ID: 0009_billing_rules
-Revises: 0007_person_keys
+Revises: 0008_journal_hardening
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_billing_rules"
-down_revision = "0007_person_keys"
+down_revision = "0008_journal_hardening"
 branch_labels = None
 depends_on = None
 

@@ -1,12 +1,16 @@
-"""Test doubles for the runtime: a recording meeting, scripted hooks, a settable clock."""
+"""Test doubles for the runtime: a recording meeting, scripted hooks, a database statement
+that hangs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from bot.agenda import agenda_from_settings
@@ -150,3 +154,36 @@ class ScriptedHooks:
 
     def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:
         self.finalized.append(meeting_uuid)
+
+
+class HangingStatement:
+    """Makes the next statement `matches` accepts, once armed, hang until `go_on()`; it then
+    runs (and its transaction commits) or, with `fail=True`, fails."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._matches: Callable[[str, Any], bool] | None = None
+        self._gate = threading.Event()
+        self._fail = False
+        event.listen(engine, "before_cursor_execute", self._before)
+
+    def arm(self, matches: Callable[[str, Any], bool]) -> None:
+        self._matches = matches
+        self._gate.clear()
+
+    def go_on(self, *, fail: bool = False) -> None:
+        self._fail = fail
+        self._gate.set()
+
+    def remove(self) -> None:
+        self._gate.set()
+        event.remove(self._engine, "before_cursor_execute", self._before)
+
+    def _before(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        matches = self._matches
+        if matches is None or not matches(statement, parameters):
+            return
+        self._matches = None
+        self._gate.wait(timeout=30)
+        if self._fail:
+            raise ConnectionError("the database server went away")

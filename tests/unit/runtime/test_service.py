@@ -94,7 +94,12 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
                 await asyncio.sleep(0.01)
             ready = await client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": True, "supervisor": True}
+        assert ready.json()["checks"] == {
+            "secret": True,
+            "database": True,
+            "journal": True,
+            "supervisor": True,
+        }
         assert app.state.worker is None
     assert spawned == [["balint-bot", "join", "--meeting", "85746065432"]]
     assert processes[0].terminated  # stopped with the service
@@ -191,7 +196,13 @@ async def test_observe_only_logs_actions_as_not_executed_through_the_background_
             ready = await client.get("/readyz")
             metrics = (await client.get("/metrics")).text
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": True, "worker": True, "scheduler": True}
+    assert ready.json()["checks"] == {
+        "secret": True,
+        "database": True,
+        "journal": True,
+        "worker": True,
+        "scheduler": True,
+    }
     with session_scope(factory) as session:
         admits = rs.actions_for_meeting(session, meeting_uuid=uuid, kind="admit")
     assert [(a.status, a.code) for a in admits] == [("not_executed", "not_executed")]

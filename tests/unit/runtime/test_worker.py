@@ -7,14 +7,16 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
+from storage import journal
 from storage import runtime_state as rs
-from storage.db import session_scope
+from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import START, HangingStatement, RecordingMeeting, ScriptedHooks
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +92,51 @@ async def test_startup_sweep_then_nudges_from_another_thread(
     await other.stop(release=True)
     with session_scope(factory) as s:
         assert rs.lease_owner(s, meeting_uuid=UUID, now=clock()) is None
+
+
+async def test_a_hanging_database_stalls_the_worker_which_catches_up_once_it_answers(
+    db_engine: Engine,
+) -> None:
+    factory = make_session_factory(db_engine)
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    hang = HangingStatement(db_engine)
+    worker = Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: meeting,
+        hooks=hooks,
+        owner="a",
+        clock=clock,
+        lease_ttl=TTL,
+        sweep_interval=3600,  # no periodic sweep: only notices move it
+        database_timeout=0.5,
+    )
+    with session_scope(factory) as s:
+        hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
+    await worker.start()
+    try:
+        await _until(lambda: _all_processed(factory))
+        hang.arm(lambda statement, _: statement.startswith("UPDATE runtime_meetings"))
+        with session_scope(factory) as s:
+            events = [ArrivedInWaitingRoom(participant=ANNA)]
+            hooks.journal(s, meeting_uuid=UUID, label="anna", at=clock(), events=events)
+        worker.notify(UUID)
+        await _until(lambda: worker.stalled)  # the step hangs past the deadline
+        assert worker.running and meeting.admits() == []
+        hang.go_on()  # it commits late; the worker sweeps at once and carries it out
+        await _until(lambda: meeting.admits() == [ANNA.user_id])
+        assert not worker.stalled
+        hang.arm(lambda statement, _: statement.startswith("DELETE FROM runtime_leases"))
+    finally:
+        stopping = asyncio.get_running_loop().time()
+        await worker.stop(release=True)  # the release hangs: stopping does not wait for it
+        stopped_in = asyncio.get_running_loop().time() - stopping
+        hang.remove()
+    assert stopped_in < 5, stopped_in
+    assert meeting.admits() == [ANNA.user_id]
+
+
+def _all_processed(factory: sessionmaker[Session]) -> bool:
+    with session_scope(factory) as s:
+        return not journal.unprocessed(s, meeting_uuid=UUID, limit=1)

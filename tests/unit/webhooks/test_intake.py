@@ -1,14 +1,18 @@
-"""The group-commit journal writer: batches, per-record failures, callers that go away."""
+"""The group-commit journal writer: batches, per-record failures, callers that go away, and a
+database that hangs or refuses (deadlines, stalls, late commits, the readiness probe)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import OperationalError
 
-from storage.db import make_session_factory, session_scope
+from storage.db import bounded_waits, make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
 from tests.storage_fixtures import (  # noqa: F401
     postgres_engine,
@@ -17,7 +21,7 @@ from tests.storage_fixtures import (  # noqa: F401
     sqlite_template,
     sqlite_url,
 )
-from webhooks.intake import JournalRecord, JournalWriter
+from webhooks.intake import JournalBusy, JournalRecord, JournalWriter
 from webhooks.parse import BodyInfo
 
 pytestmark = pytest.mark.anyio
@@ -110,3 +114,150 @@ async def test_sqlite_checkpoints_beside_the_writer(
         ).one()
     assert busy == 0 and log_frames == checkpointed
     assert "checkpoint failed" not in caplog.text
+
+
+# --- a database that hangs, refuses or fills up ---------------------------------------------------
+
+
+class Valve:
+    """Holds every journal INSERT on its thread until opened: a database that stops answering."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.open = threading.Event()
+        self.waiting = 0
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT"):
+                self.waiting += 1
+                self.open.wait(timeout=30)
+
+
+async def test_a_hanging_database_gets_busy_within_the_deadline_then_stalls(
+    request: pytest.FixtureRequest,
+) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    valve = Valve(engine)
+    told: list[str] = []
+    writer = JournalWriter(
+        make_session_factory(engine),
+        deadline=0.2,
+        threads=2,
+        on_committed=lambda record, _id, _new: told.append(record.info.dedupe_key),
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(JournalBusy):
+        await writer.write(_record("first"))
+    assert loop.time() - started < 0.4
+    with pytest.raises(JournalBusy):
+        await writer.write(_record("second"))
+    await asyncio.sleep(0.5)  # both batches are given up on, each on its own thread
+    assert writer.stalled and writer.hung == 2
+    started = loop.time()
+    with pytest.raises(JournalBusy, match="stalled"):
+        await writer.write(_record("third"))
+    assert loop.time() - started < 0.05  # refused at once
+
+    valve.open.set()  # the database answers again: the late commits are announced
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if not writer.stalled and len(told) == 2:
+            break
+    assert sorted(told) == ["first", "second"] and writer.hung == 0
+    assert await writer.write(_record("fourth")) is not None
+    assert sorted(_keys(engine)) == ["first", "fourth", "second"]
+    writer.close()
+
+
+async def test_a_failing_database_fails_the_whole_batch_at_once(
+    request: pytest.FixtureRequest,
+) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    statements: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    writer = JournalWriter(make_session_factory(engine))
+    outcomes = await asyncio.gather(
+        *(writer.write(_record(key)) for key in ("a", "b", "c")), return_exceptions=True
+    )
+    assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
+    assert len(statements) <= 2  # not retried record by record
+    assert await writer.probe(NOW) is False
+    writer.close()
+
+
+async def test_the_probe_writes_and_leaves_nothing_behind(engine: Engine) -> None:
+    writer = JournalWriter(make_session_factory(engine))
+    assert await writer.probe(NOW) is True
+    assert _keys(engine) == []
+    writer.close()
+
+
+async def test_a_hanging_probe_answers_false_and_is_not_started_twice(
+    request: pytest.FixtureRequest,
+) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    valve = Valve(engine)
+    writer = JournalWriter(make_session_factory(engine), deadline=0.1)
+    assert await writer.probe(NOW) is False
+    assert await writer.probe(NOW) is False
+    assert valve.waiting == 1  # the second call waited on the first probe
+    valve.open.set()
+    for _ in range(50):
+        if await writer.probe(NOW):
+            break
+        await asyncio.sleep(0.02)
+    assert await writer.probe(NOW) is True
+    writer.close()
+
+
+async def test_too_many_waiting_deliveries_are_refused_at_once(
+    request: pytest.FixtureRequest,
+) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    valve = Valve(engine)
+    writer = JournalWriter(make_session_factory(engine), deadline=0.3, max_waiting=2)
+    first = asyncio.ensure_future(writer.write(_record("w0")))
+    await asyncio.sleep(0.05)  # w0 is being written (held), the next two wait
+    waiting = [asyncio.ensure_future(writer.write(_record(f"w{n}"))) for n in (1, 2)]
+    await asyncio.sleep(0)
+    with pytest.raises(JournalBusy, match="too many"):
+        await writer.write(_record("w3"))
+    valve.open.set()
+    await asyncio.gather(first, *waiting, return_exceptions=True)
+    writer.close()
+
+
+def test_bounded_waits_put_the_busy_timeout_back(request: pytest.FixtureRequest) -> None:
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    with engine.connect() as connection:
+        default = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        with bounded_waits(session, seconds=0.25):
+            inside = session.execute(text("PRAGMA busy_timeout")).scalar_one()
+        after = session.execute(text("PRAGMA busy_timeout")).scalar_one()
+    assert (default, inside, after) == (5000, 250, 5000)
+
+
+@pytest.mark.postgres
+def test_bounded_waits_on_postgresql_end_with_the_transaction(
+    request: pytest.FixtureRequest,
+) -> None:
+    engine: Engine = request.getfixturevalue("postgres_engine")
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        with bounded_waits(session, seconds=0.25):
+            inside = session.execute(text("SHOW statement_timeout")).scalar_one()
+    with session_scope(factory) as session:
+        after = session.execute(text("SHOW statement_timeout")).scalar_one()
+    assert (inside, after) == ("250ms", "1min")

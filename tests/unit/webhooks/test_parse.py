@@ -15,6 +15,7 @@ from webhooks import models
 from webhooks.parse import (
     NotJsonError,
     PayloadError,
+    column_text,
     decode_json,
     dedupe_key,
     describe,
@@ -215,3 +216,90 @@ def test_recording_started_reads_the_meeting_and_ignores_the_recording_file() ->
     assert describe(documents("recording.started")[1]).meeting_uuid == "WnxYNY9mQu6aSa/kYLu1lA=="
     with pytest.raises(PayloadError, match="uuid"):
         parse_document({"event": "recording.started", "event_ts": 1, "payload": {"object": {}}})
+
+
+# --- whatever a signed body holds -----------------------------------------------------------------
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats()
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_raise_not_json_only(raw: bytes) -> None:
+    try:
+        decode_json(raw)
+    except NotJsonError as bad:
+        assert bad.reason.startswith("body is")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.sampled_from([*models.EVENT_MODELS, "meeting.other", ""]))
+def test_any_document_is_described_and_parsed_or_refused_as_a_payload_error(
+    value: Any, name: str
+) -> None:
+    document = {"event": name, "event_ts": value, "payload": {"object": value}}
+    for candidate in (value, document):
+        info = describe(candidate)
+        assert len(info.event) <= 128 and len(info.dedupe_key) <= 200
+        assert info.event_ts is None or 0 <= info.event_ts <= models.MAX_EVENT_TS
+        assert info.meeting_id is None or len(info.meeting_id) <= 64
+        try:
+            parse_document(candidate)
+        except PayloadError as unfit:
+            assert "\x00" not in unfit.reason
+
+
+@pytest.mark.parametrize("depth", [33, 500, 5_000, 200_000])
+def test_deep_nesting_is_refused_without_recursion(depth: int) -> None:
+    raw = b"[" * depth + b"]" * depth
+    with pytest.raises(NotJsonError, match="nested|RecursionError"):
+        decode_json(raw)
+    assert decode_json(b"[" * 32 + b"]" * 32) is not None
+
+
+def test_numbers_of_any_size() -> None:
+    document = decode_json(b'{"id": ' + b"9" * 4000 + b', "f": 1e999, "n": -1e999}')
+    info = describe(
+        {"event": "meeting.started", "event_ts": 10**30, "payload": {"object": document}}
+    )
+    assert info.event_ts is None and info.meeting_id == "9" * 64
+    with pytest.raises(NotJsonError):
+        decode_json(b"[" + b"9" * 5000 + b"]")  # past Python's digit limit for int()
+    started = {
+        "event": "meeting.started",
+        "event_ts": 1,
+        "payload": {"object": {"uuid": "u", "id": 10**300, "duration": 10**50}},
+    }
+    event = parse_document(started)
+    assert event.meeting.id == str(10**300)  # type: ignore[union-attr]
+
+
+def test_json_in_utf16_and_with_a_byte_order_mark_is_read() -> None:
+    for raw in ('{"a": "é"}'.encode("utf-16"), b'\xef\xbb\xbf{"a": "\xc3\xa9"}'):
+        assert decode_json(raw) == {"a": "é"}
+
+
+def test_column_text_replaces_what_no_database_takes() -> None:
+    assert column_text("a\x00b\ud800c\nd", 100) == "a\ufffdb\ufffdc\ufffdd"
+    assert column_text("x" * 300, 128) == "x" * 128
+    info = describe({"event": "x\x00y", "payload": {"object": {"uuid": "u\x00", "id": " 85 "}}})
+    assert (info.event, info.meeting_uuid, info.meeting_id) == ("x\ufffdy", "u\ufffd", "85")
+
+
+def test_event_times_outside_the_calendar_are_no_times() -> None:
+    for ts in (-1, models.MAX_EVENT_TS + 1, 10**20, True):
+        assert describe({"event": "e", "event_ts": ts}).event_ts is None
+        with pytest.raises(PayloadError):
+            parse_document(
+                {"event": "meeting.started", "event_ts": ts, "payload": {"object": {"uuid": "u"}}}
+            )

@@ -155,11 +155,11 @@ class TestDoctor:
 
     def test_without_credentials_only_the_config_is_checked(self, tmp_path, capsys):
         config = tmp_path / "balint.toml"
-        config.write_text('[group]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+        config.write_text('[group]\nroster = "absent.csv"\n', encoding="utf-8")
         assert main(["--config", str(config), "doctor", "--offline"], clock=HandClock()) == 1
         text = capsys.readouterr().out
         assert "FAIL  REST credentials set" in text
-        assert "FAIL  timezone known" in text
+        assert "FAIL  roster file exists" in text
         assert "meeting: skipped" in text
         assert "network" not in text
 
@@ -189,6 +189,12 @@ class TestDoctor:
         out = io.StringIO()
         await diagnose(settings, None, fix=False, out=out, reach=open_line)
         assert "PASS  zoom.us:443 reachable" in out.getvalue()
+
+    def test_an_unknown_time_zone_is_refused_before_any_check(self, tmp_path, capsys):
+        config = tmp_path / "balint.toml"
+        config.write_text('[group]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+        assert main(["--config", str(config), "doctor"], clock=HandClock()) == 2
+        assert "key group.timezone" in capsys.readouterr().err
 
 
 class TestRegistrantsSync:

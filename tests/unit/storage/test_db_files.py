@@ -1,0 +1,68 @@
+"""SQLite database files are private to the service's user; PostgreSQL waits are bounded."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import make_engine, sqlite_path
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_database_and_its_wal_and_shm_are_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            modes = {p.name: _mode(p) for p in tmp_path.iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert set(modes) == {"new.db", "new.db-wal", "new.db-shm"}
+    assert set(modes.values()) == {0o600}
+
+
+def test_an_existing_database_loses_what_others_could_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    path.touch(mode=0o644)
+    path.chmod(0o664)
+    make_engine(f"sqlite:///{path}").dispose()
+    assert _mode(path) == 0o660  # the group's access is the operator's choice
+
+
+def test_a_missing_folder_is_left_for_sqlite_to_report(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'absent' / 'x.db'}")
+    assert not (tmp_path / "absent").exists()
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite://", None), ("sqlite:///:memory:", None), ("sqlite:///a/b.db", Path("a/b.db"))],
+)
+def test_sqlite_paths(url: str, path: Path | None) -> None:
+    assert sqlite_path(url) == path
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_have_a_statement_timeout_and_a_name(
+    request: pytest.FixtureRequest,
+) -> None:
+    url: str = request.getfixturevalue("postgres_ready")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            timeout = connection.execute(text("SHOW statement_timeout")).scalar_one()
+            name = connection.execute(text("SHOW application_name")).scalar_one()
+    finally:
+        engine.dispose()
+    assert (timeout, name) == ("1min", "balint-bot")

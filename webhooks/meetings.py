@@ -1,0 +1,45 @@
+"""Which meetings are the group's: the one decision that keeps other meetings out of storage.
+
+A Zoom app's event subscription covers every meeting on the account, so the receiver also
+hears of a physician's one-to-one calls, other groups and test meetings. Only the group's
+own meeting (`[group] meeting_id`, its Zoom meeting number) exists for balint-bot: the
+events of any other meeting are acknowledged, counted and journaled as one redacted line
+(`webhooks.redaction.foreign_body`: no names, no e-mails, no meeting instance, so no
+session). The decision is `group_for`, keyed on the meeting number alone, so that serving
+several groups later is a matter of giving it more entries (routing). Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["GroupMeetings", "group_for", "meeting_number"]
+
+GroupMeetings = Mapping[str, str]
+"""Meeting number (digits only) -> the name of the group that meets there."""
+
+
+def meeting_number(text: str) -> str:
+    """A meeting number as Zoom's bodies carry it: digits only ("857 4606 5432" becomes
+    "85746065432")."""
+    return "".join(character for character in text if character.isascii() and character.isdigit())
+
+
+def group_for(
+    meeting_id: str | None, meetings: GroupMeetings, *, unfiltered: str | None
+) -> str | None:
+    """The group whose meeting `meeting_id` (`payload.object.id`) is, or None: not ours.
+
+    Args:
+        meeting_id: the body's meeting number, None when it names none (account events,
+            bodies that are not meeting events): such a body is no group's.
+        meetings: the configured meetings.
+        unfiltered: the group every meeting belongs to when `meetings` is empty (a process
+            with no `[group] meeting_id`: the in-process tests; `serve` refuses to start
+            without one); None to accept no meeting then.
+    """
+    if not meetings:
+        return unfiltered
+    if meeting_id is None:
+        return None
+    return meetings.get(meeting_number(meeting_id))
