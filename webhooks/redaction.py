@@ -134,6 +134,9 @@ def _render(command: Command) -> str:
             return f"/hold {_argument(name)}"
         case AdmitCmd(everyone=True):
             return "/admit all"
+        case AdmitCmd(name=name, as_name=as_name) if as_name:
+            # who a facilitator says someone is (issue 13: attendance, billing) is the command
+            return f"/admit {_argument(name)} as {_argument(as_name)}"
         case AdmitCmd(name=name):
             return f"/admit {_argument(name)}"
         case ExtendCmd(minutes=minutes):

@@ -53,7 +53,10 @@ def _content(document: dict[str, Any]) -> Any:
     return _kept(document)["payload"]["object"]["chat_message"].get("message_content")
 
 
-@pytest.mark.parametrize("text", ["/next", "/case Anna", "/extend 10", "/admit all", "/mirror off"])
+@pytest.mark.parametrize(
+    "text",
+    ["/next", "/case Anna", "/extend 10", "/admit all", "/mirror off", "/admit 416 as Ben"],
+)
 def test_commands_as_written_canonically_are_kept_byte_for_byte(text: str) -> None:
     assert stored_document(_chat(text)) is None
 
@@ -67,6 +70,8 @@ def test_commands_as_written_canonically_are_kept_byte_for_byte(text: str) -> No
         ("/ÉXTEND  10min", "/extend 10"),
         ("\uff0fcase   Anna   Keller", "/case Anna Keller"),
         ("/case", "/case"),  # a known command with a missing argument: the engine explains
+        # who a facilitator says someone is stays part of the command (issue 13)
+        ("/admit  416   AS  Ben Test", "/admit 416 as Ben Test"),
         ("/mirror maybe", "/mirror"),
         ("/back", "/"),  # unknown: the engine answers with the help line; the word is gone
         ("/I feel awful about this case", "/"),
