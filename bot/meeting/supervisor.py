@@ -4,9 +4,10 @@ The Meeting SDK bot lives in a separate process (the SDK is native code with a G
 can crash the process; one process per live meeting, see the design). `serve` owns a
 supervisor per meeting: it starts the join process at the room's opening time of each session
 the calendar plans (a meeting started outside every planned window gets no bot: the
-facilitators add it with `balint-bot sessions add`), restarts it if it dies (bounded: at most `max_restarts`, with
-exponential backoff and jitter, and a run that lasted `healthy_after` seconds resets the
-count), and stops it at the end (SIGTERM, then SIGKILL after a grace period).
+facilitators add it with `balint-bot sessions add`), restarts it if it dies (bounded: at
+most `max_restarts`, with exponential backoff and jitter, and a run that lasted
+`healthy_after` seconds resets the count), and stops it at the end (SIGTERM, then SIGKILL
+after a grace period).
 
 `session_window` computes the opening and closing times from the group's calendar and the
 facilitators' changes to it; `supervise_window` waits for the opening, runs the supervisor and
