@@ -28,6 +28,8 @@ in favour of the latest; warnings are skipped entirely once the end has passed).
 
 Admission policy per phase (`Rule.arrivals`):
   "admit" -> roster members (and guests a facilitator approved) are admitted at once;
+  "members" -> roster members only (the reflection is for the group's own members: a guest
+             waits and the facilitators are told, even one a facilitator let in before);
   "hold"  -> non-facilitators wait (meditation, if `hold_during_meditation`);
   "none"  -> the bot admits nobody but facilitators (after the group is over).
 Guests are never admitted by policy. Facilitators are always admitted.
@@ -46,7 +48,7 @@ from phases.state import Phase
 
 __all__ = ["BEFORE_CLOSING", "NEXT", "RULES", "Rule"]
 
-Arrivals = Literal["admit", "hold", "none"]
+Arrivals = Literal["admit", "members", "hold", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ RULES: Mapping[Phase, Rule] = {
     ),
     Phase.RETURN: Rule("admit", case_allowed=True, entry_line="return_start"),
     Phase.CLOSING: Rule("admit", entry_line="closing"),
-    Phase.REFLECTION: Rule("admit", entry_line="reflection_start"),
+    Phase.REFLECTION: Rule("members", entry_line="reflection_start"),
     Phase.ENDED: Rule("none"),
 }
 

@@ -115,13 +115,16 @@ def why_waiting(state: SessionState, person: Person) -> str:
     if f"refused_admit:{person.key}" in state.said:
         return "Zoom refused the bot's admission: admit by hand in Zoom"
     if person.kind == "guest":
+        if state.phase is Phase.REFLECTION:
+            return "the reflection is for the group's members: admit by hand if you wish"
         if person.key in state.approved:
             return "admitted earlier by a facilitator: being let in again"
         fits = _roster_fits(state, person.name)
         if len(fits) > 1:
             return f"name fits several on the roster ({', '.join(fits)})"
         return "not on the roster"
-    if state.phase is Phase.MEDITATION and state.setup.agenda.hold_during_meditation:
+    back = person.key in state.was_in  # dropped and came back: let in at once
+    if state.phase is Phase.MEDITATION and state.setup.agenda.hold_during_meditation and not back:
         end = state.meditation_ends_at or state.setup.meditation_end
         return f"meditation: let in at {_clock(state, end)}"
     if state.phase is Phase.ENDED:
