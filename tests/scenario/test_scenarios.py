@@ -127,7 +127,9 @@ def test_an_unknown_guest_is_held_and_the_facilitator_told_privately():
     guest = "iPhone 4165550199"
     assert actions(result, "admit", guest) == []
     told = chats_to(result, "facilitators")
-    assert len(told) == 1 and guest in told[0]["text"] and told[0]["t"] == -420.0
+    assert len(told) == 2 and guest in told[0]["text"] and told[0]["t"] == -420.0
+    # and, at the group's end, that the group is theirs to close (the meeting ends at 106m)
+    assert told[1]["t"] == 6300.0 and "/end" in told[1]["text"]
     zoom = [(r["event"], r["t"]) for r in records(result, "zoom") if r.get("name") == guest]
     assert zoom == [
         (wire.PARTICIPANT_JOINED_WAITING_ROOM, -420.0),
