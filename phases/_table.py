@@ -6,7 +6,8 @@ A session is a line of phases. Two kinds of force move it along:
 
 * The clock, and only at fixed marks: at the scheduled start `social` becomes `meditation`
   (or `case_call` when there is no meditation); at the meditation's end `meditation` becomes
-  `case_call` and everyone held is admitted; at the group's end (start + length + every
+  `case_call` and everyone held is admitted; at the group's end the facilitators are told
+  privately, and `overrun_grace_minutes` after it (start + length + every
   `/extend`) any phase before `closing` becomes `closing`; at the reflection's end
   `reflection` becomes `ended`. Warnings are posted at the configured marks before the end.
   Nothing else moves by itself: the facilitator leads the room.

@@ -12,14 +12,21 @@ import asyncio
 import functools
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.meeting import zoom_wire as wire
-from bot.simulation.driver import ScenarioRun, run_scenario
+from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
 from bot.simulation.scenario import load_scenario
+from bot.simulation.world import build_world
+from storage.billing.snapshots import held_sessions
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.core import SessionRecord
+from tests.clock import TEST_NOW
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 
@@ -53,16 +60,24 @@ def phases(result: ScenarioRun) -> list[str]:
     return [r["to"] for r in records(result, "phase")]
 
 
-def test_there_are_the_seven_example_scenarios():
+def test_there_are_the_eleven_example_scenarios():
     assert sorted(p.name for p in SCENARIOS.glob("*.toml")) == [
         "drop-and-rejoin.toml",
+        "drop-during-meditation.toml",
         "latecomers.toml",
         "monthly-two-leaders.toml",
+        "no-host-rights.toml",
         "normal-session.toml",
+        "overrun-extend.toml",
         "presenter-mirror.toml",
+        "three-latecomers.toml",
         "two-cases.toml",
         "unknown-guest.toml",
     ]
+
+
+#: The scenario whose point is Zoom's refusals (an attendee bot).
+REFUSED = "no-host-rights.toml"
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
@@ -70,7 +85,7 @@ def test_every_scenario_ends_and_refuses_nothing(path):
     result = simulate(path.name)
     summary = records(result, "summary")[0]
     assert summary["final_phase"] == "ended"
-    assert summary["refused"] == 0
+    assert (summary["refused"] == 0) is (path.name != REFUSED)
     assert not result.meeting.running
     times = [r["t"] for r in result.timeline.records if "t" in r]
     assert times == sorted(times)
@@ -251,3 +266,101 @@ def test_an_attendee_bot_is_refused_by_zoom_and_the_timeline_says_so():
         "ok": False,
         "error": "not_privileged",
     }
+
+
+# -- issue 16: the facilitator in charge of the end, the waiting room, truthful chat ---------
+
+
+def test_an_overrun_with_extend_after_the_end_is_the_facilitators_and_is_billed():
+    result = simulate("overrun-extend.toml")
+    moves = {(r["from"], r["to"]): r["t"] for r in records(result, "phase")}
+    # The group's end (105 min) passes in the discussion: nothing moves by the clock.
+    assert moves[("discussion", "return")] == 112 * 60.0
+    assert moves[("return", "closing")] == 116 * 60.0
+    assert [r["t"] for r in actions(result, "ask_unmute", "Anna")] == [112 * 60.0]
+    told = chats_to(result, "facilitators")
+    overrun = [r for r in told if r["t"] == 105 * 60.0]
+    assert len(overrun) == 1 and "/extend" in overrun[0]["text"] and "20:55" in overrun[0]["text"]
+    extended = [r for r in chats_to(result, "everyone") if r["t"] == 107 * 60.0]
+    assert [r["text"] for r in extended] == [
+        "We are taking 10 more minutes; the group now ends at 20:57."
+    ]
+    assert not any(
+        r["text"].startswith("Our time is up") and r["t"] < 116 * 60
+        for r in chats_to(result, "everyone")
+    )
+
+
+def test_the_overrun_bills_the_therapy_time_from_the_meditation_to_the_closing(tmp_path):
+    scenario = load_scenario(SCENARIOS / "overrun-extend.toml")
+    world = build_world(
+        scenario, out_dir=tmp_path, data_key=None, meeting_id=MEETING_ID, now=TEST_NOW
+    )
+    run = asyncio.run(run_scenario(scenario, world=world))
+    database = make_engine(world.settings.storage.url)
+    try:
+        with session_scope(make_session_factory(database)) as db:
+            stored = list(
+                db.scalars(
+                    select(SessionRecord).where(SessionRecord.meeting_uuid == run.meeting_uuid)
+                )
+            )
+            (held,) = held_sessions(db, records=stored, length_minutes=105)
+            window = held.window
+    finally:
+        database.dispose()
+    assert window.basis == "phases"
+    assert window.start == scenario.start  # the meditation's start
+    assert window.end == scenario.start + timedelta(minutes=116)  # the closing Helen chose
+    assert window.minutes == 116
+
+
+def test_three_latecomers_are_each_told_on_arrival_and_welcomed_once_let_in():
+    result = simulate("three-latecomers.toml")
+    waiting = chats_to(result, "waiting_room")
+    assert [r["t"] for r in waiting] == [180.0, 420.0, 599.0]
+    assert all("19:10" in r["text"] for r in waiting)
+    for name in ("Grace", "Hugo", "Ivan"):
+        assert [(r["t"], r["ok"]) for r in actions(result, "admit", name)] == [(600.0, True)]
+    rows = records(result, "action")
+    welcome = [
+        i
+        for i, r in enumerate(rows)
+        if r["action"] == "send_chat" and r["text"].startswith("Welcome,")
+    ]
+    assert [rows[i]["text"] for i in welcome] == ["Welcome, Grace, Hugo, Ivan. Glad you are here."]
+    last_admit = max(i for i, r in enumerate(rows) if r["action"] == "admit")
+    assert welcome[0] > last_admit  # said after Zoom let them in
+
+
+def test_a_member_dropping_during_the_meditation_is_let_back_in_at_once():
+    result = simulate("drop-during-meditation.toml")
+    assert [r["t"] for r in actions(result, "admit", "Ben")] == [-300.0, 300.0]
+    assert [r["t"] for r in actions(result, "mute", "Ben")] == [300.0]
+    assert actions(result, "put_in_waiting_room", "Ben") == []
+    assert [r["t"] for r in actions(result, "admit", "Chloe")] == [600.0]  # a real latecomer
+    present = attendance(result)
+    assert present["Ben"]["late"] is False
+    assert present["Ben"]["minutes"] == 110.0  # -5m to 4m, then 5m to 106m
+    assert [
+        r["text"] for r in chats_to(result, "everyone") if r["text"].startswith("Welcome,")
+    ] == ["Welcome, Chloe. Glad you are here."]
+
+
+def test_a_bot_without_host_rights_says_only_what_zoom_did():
+    result = simulate(REFUSED)
+    admits = [(r["t"], r["target"], r["ok"]) for r in actions(result, "admit")]
+    assert admits == [(600.0, "Anna", False), (600.0, "Ben", False)]
+    everyone = [r["text"] for r in chats_to(result, "everyone")]
+    assert not any(text.startswith("Welcome,") for text in everyone)
+    told = [r["text"] for r in chats_to(result, "facilitators") if r["ok"]]
+    assert told == [
+        "I could not let Anna in (I am not host or co-host). Please admit them from the "
+        "Participants panel.",
+        "I could not let Ben in (I am not host or co-host). Please admit them from the "
+        "Participants panel.",
+        "I could not stop the recording (I am not host or co-host). Please see to it if it "
+        "matters.",
+    ]
+    assert not any("I stopped a recording" in r["text"] for r in actions(result, "send_chat"))
+    assert [(r["t"], r["ok"]) for r in actions(result, "stop_recording")] == [(720.0, False)]
