@@ -54,14 +54,16 @@ def test_serve_process_is_ready_logs_json_and_stops_on_sigterm(tmp_path: Path) -
         text=True,
     )
     try:
+        # a deadline, not a count of tries: a loaded machine may take long to start Python
         ready = None
-        for _ in range(200):
+        deadline = time.monotonic() + 60.0
+        while ready is None and time.monotonic() < deadline:
+            assert process.poll() is None, f"serve exited: {process.communicate()[1][-2000:]}"
             try:
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0)
-                break
             except httpx.TransportError:
                 time.sleep(0.05)
-        assert ready is not None, "serve did not come up"
+        assert ready is not None, "serve did not come up in 60 s"
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {
             "secret": True,
