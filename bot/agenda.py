@@ -40,6 +40,7 @@ def agenda_from_settings(settings: Settings) -> Agenda:
             questions_budget_minutes=section.questions_budget_minutes,
             discussion_budget_minutes=section.discussion_budget_minutes,
             mirror_reminder_seconds=section.mirror_reminder_seconds,
+            overrun_grace_minutes=section.overrun_grace_minutes,
             bot_name=settings.zoom.bot_name,
             admit_by_name=settings.group.admit_by_name,
         )

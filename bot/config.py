@@ -226,6 +226,7 @@ class AgendaSettings(_Section):
     questions_budget_minutes: int = Field(default=10, ge=0)
     discussion_budget_minutes: int = Field(default=25, ge=0)
     mirror_reminder_seconds: int = Field(default=60, ge=10)
+    overrun_grace_minutes: int = Field(default=10, ge=0, le=120)
     messages: dict[str, str] = Field(default_factory=dict)
 
 

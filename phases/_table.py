@@ -6,7 +6,8 @@ A session is a line of phases. Two kinds of force move it along:
 
 * The clock, and only at fixed marks: at the scheduled start `social` becomes `meditation`
   (or `case_call` when there is no meditation); at the meditation's end `meditation` becomes
-  `case_call` and everyone held is admitted; at the group's end (start + length + every
+  `case_call` and everyone held is admitted; at the group's end the facilitators are told
+  privately, and `overrun_grace_minutes` after it (start + length + every
   `/extend`) any phase before `closing` becomes `closing`; at the reflection's end
   `reflection` becomes `ended`. Warnings are posted at the configured marks before the end.
   Nothing else moves by itself: the facilitator leads the room.
@@ -28,6 +29,8 @@ in favour of the latest; warnings are skipped entirely once the end has passed).
 
 Admission policy per phase (`Rule.arrivals`):
   "admit" -> roster members (and people a facilitator approved) are admitted at once;
+  "members" -> roster members only (the reflection is for the group's own members: a guest
+             waits and the facilitators are told, even one a facilitator let in before);
   "hold"  -> non-facilitators wait (meditation, if `hold_during_meditation`);
   "none"  -> the bot admits nobody but facilitators (after the group is over).
 Someone the bot cannot tell (not on the roster, a phone caller, an ambiguous or duplicate
@@ -49,7 +52,7 @@ from phases.state import Phase
 
 __all__ = ["BEFORE_CLOSING", "NEXT", "RULES", "Rule"]
 
-Arrivals = Literal["admit", "hold", "none"]
+Arrivals = Literal["admit", "members", "hold", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ RULES: Mapping[Phase, Rule] = {
     ),
     Phase.RETURN: Rule("admit", case_allowed=True, entry_line="return_start"),
     Phase.CLOSING: Rule("admit", entry_line="closing"),
-    Phase.REFLECTION: Rule("admit", entry_line="reflection_start"),
+    Phase.REFLECTION: Rule("members", entry_line="reflection_start"),
     Phase.ENDED: Rule("none"),
 }
 

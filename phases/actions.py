@@ -41,9 +41,11 @@ class Target:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Admit:
-    """Admit one person from the waiting room."""
+    """Admit one person from the waiting room. `confirm`: report Zoom's success back to the
+    engine (`phases.events.ActionDone`), which announces the admission only then."""
 
     target: Target
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,11 +68,15 @@ class Mute:
 
     target: Target
     allow_self_unmute: bool = True
+    #: report Zoom's success back (`phases.events.ActionDone`), as for `Admit`
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StopVideo:
     target: Target
+    #: report Zoom's success back (`phases.events.ActionDone`), as for `Admit`
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,9 +107,11 @@ class AllowSelfMedia:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StopRecording:
-    """Stop any recording in progress; `started_by` is for the timeline only."""
+    """Stop any recording in progress; `started_by` is for the timeline only. `confirm`:
+    report Zoom's success back, as for `Admit`."""
 
     started_by: Target | None = None
+    confirm: bool = False
 
 
 class Audience(enum.StrEnum):

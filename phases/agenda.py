@@ -38,6 +38,9 @@ class Agenda:
         presentation_budget_minutes, questions_budget_minutes, discussion_budget_minutes:
             soft budgets; the facilitators get one private nudge when one runs out. 0 = none.
         mirror_reminder_seconds: least time between two mirror reminders to the presenter.
+        overrun_grace_minutes: at the group's end the facilitators are told privately and the
+            group closes by itself only this much later (unless they `/next`, `/end` or
+            `/extend` first); 0 = close at the end itself.
         bot_name: the bot's own display name in the meeting (it ignores itself).
 
     Raises:
@@ -58,6 +61,7 @@ class Agenda:
     questions_budget_minutes: int = 10
     discussion_budget_minutes: int = 25
     mirror_reminder_seconds: int = 60
+    overrun_grace_minutes: int = 10
     bot_name: str = field(default="Balint Companion")
 
     def __post_init__(self) -> None:
@@ -71,6 +75,7 @@ class Agenda:
         _check_int(self, "questions_budget_minutes", 0, 1440)
         _check_int(self, "discussion_budget_minutes", 0, 1440)
         _check_int(self, "mirror_reminder_seconds", 1, 86400)
+        _check_int(self, "overrun_grace_minutes", 0, 600)
         for flag in (
             "hold_during_meditation",
             "enforce_mirror",

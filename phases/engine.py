@@ -28,7 +28,22 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   already in the meeting or a waiting-room exit of someone not waiting changes nothing but
   their ids, what Zoom says about who they are (`phases.identity`: the SDK reports no
   e-mail nor registrant id, which never takes them away) and a stronger role.
-* recording is stopped at once and the facilitators are told who started it.
+* recording is stopped at once and the facilitators are told who started it, once Zoom
+  confirmed the stop.
+* the bot says what it did in the meeting only after Zoom did it: an admission at the
+  meditation's end ("Welcome, ..."), a stopped recording and the presenter's mute and stopped
+  video are asked with `confirm=True`, and announced when the runtime reports them back
+  (`ActionDone`); a refused one is left out of the line (and reported as below).
+* the facilitator is in charge of the end: at the group's end the facilitators are told
+  privately, and the clock closes the group only `overrun_grace_minutes` later; meanwhile
+  `/next` or `/end` closes it, and `/extend N` (from then on: N minutes from now) gives
+  more time. Nothing else moves by the clock in that grace, so a presenter stays behind the
+  mirror until the facilitator decides.
+* waiting room: during the meditation each member who arrives is told when they will be let
+  in (one line per `WAITING_LINE_SECONDS` at most, covering everyone who arrived since); one
+  who was already in the meeting this session and dropped is let in again at once (if the bot
+  can still tell who they are: `doubt`); the reflection admits roster members only (no guest,
+  even one a facilitator let in before).
 * an action Zoom refused (`ActionRefused`, fed back by the runtime) is reported privately to
   the facilitators so they can do it by hand: once per person for an admission (who stays
   waiting, so `/admit` can retry), once per discussion for the presenter's mirror, once per
@@ -90,6 +105,7 @@ from phases.commands import (
     parse,
 )
 from phases.events import (
+    ActionDone,
     ActionRefused,
     ArrivedInWaitingRoom,
     AudioMuted,
@@ -115,7 +131,7 @@ from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry, normalise_name
 from phases.state import Person, Phase, SessionState, Setup, Where
 
-__all__ = ["RECENT_MESSAGE_IDS", "doubt", "handle", "new_session", "wakeups"]
+__all__ = ["RECENT_MESSAGE_IDS", "WAITING_LINE_SECONDS", "doubt", "handle", "new_session", "wakeups"]
 
 #: How many recent chat message ids are remembered to run a duplicated command once.
 RECENT_MESSAGE_IDS = 64
@@ -134,6 +150,16 @@ _UNPLANNED_TOLD = "told_unplanned"
 _QUIET_CODES = frozenset({"not_executed"})
 #: Longest display name quoted in a chat line (a 500-character name is cut, not repeated).
 _SHOWN_NAME = 60
+#: The `said` flag of the private line that the group's end has passed (cleared by /extend).
+_OVERRUN_TOLD = "told_overrun"
+#: The `said` flag of members held since the last waiting-room line, who are due one.
+_WAITING_DUE = "waiting_line_due"
+#: Least time between two lines to the waiting room about the meditation's end: a crowd
+#: arriving together gets one line, not one each (Zoom shows the waiting room's chat to
+#: everyone in it); whoever arrives within it is told by one line when it has passed.
+WAITING_LINE_SECONDS = 30
+#: `SessionState.awaiting` tokens (see there).
+_WELCOME, _WELCOMED, _RECORDING, _MIRROR = "welcome:", "welcomed:", "recording:", "mirror:"
 
 
 def new_session(
@@ -199,6 +225,9 @@ def wakeups(state: SessionState) -> list[ScheduleWakeup]:
             alarms.append(ScheduleWakeup(at=setup.meditation_end, timer="meditation_end"))
     elif state.phase is Phase.MEDITATION and state.meditation_ends_at is not None:
         alarms.append(ScheduleWakeup(at=state.meditation_ends_at, timer="meditation_end"))
+        if _WAITING_DUE in state.said and state.waiting_told_at is not None:
+            at = state.waiting_told_at + timedelta(seconds=WAITING_LINE_SECONDS)
+            alarms.append(ScheduleWakeup(at=at, timer="waiting_line"))
     if state.phase in BEFORE_CLOSING:
         alarms.extend(_end_alarms(state, state.group_end))
     if state.phase is Phase.REFLECTION and state.reflection_ends_at is not None:
@@ -217,6 +246,9 @@ def _end_alarms(state: SessionState | _Draft, end: datetime) -> list[ScheduleWak
         if mark not in state.warned
     ]
     alarms.append(ScheduleWakeup(at=end, timer="group_end"))
+    grace = state.setup.agenda.overrun_grace_minutes
+    if grace:
+        alarms.append(ScheduleWakeup(at=end + grace * _MINUTE, timer="group_close"))
     return alarms
 
 
@@ -272,6 +304,9 @@ class _Draft:
     held: frozenset[str]
     recent_messages: tuple[str, ...]
     arrivals: int
+    was_in: frozenset[str]
+    waiting_told_at: datetime | None
+    awaiting: frozenset[str]
 
     def __init__(self, state: SessionState, now: datetime) -> None:
         for name in _FIELDS:
@@ -377,10 +412,16 @@ def _catch_up(d: _Draft) -> None:
         and now >= d.meditation_ends_at
     ):
         _end_meditation(d, "clock", quiet=now >= end)
+    told = d.waiting_told_at
+    if d.phase is Phase.MEDITATION and _WAITING_DUE in d.said and told is not None:
+        if now >= told + timedelta(seconds=WAITING_LINE_SECONDS):
+            _tell_waiting(d)
     if d.phase in BEFORE_CLOSING:
         _warnings(d, end)
-        if now >= end:
+        if now >= end + d.agenda.overrun_grace_minutes * _MINUTE:
             _enter(d, Phase.CLOSING, "clock")
+        elif now >= end:
+            _overrun(d, end)
     if (
         d.phase is Phase.REFLECTION
         and d.reflection_ends_at is not None
@@ -388,6 +429,23 @@ def _catch_up(d: _Draft) -> None:
     ):
         _enter(d, Phase.ENDED, "clock", line="reflection_end")
     _budget(d)
+
+
+def _overrun(d: _Draft, end: datetime) -> None:
+    """The group's end has passed and its grace runs: tell the facilitators, once (as soon
+    as one is there). The clock closes the group when the grace is over (`_catch_up`)."""
+    if _OVERRUN_TOLD in d.said:
+        return
+    if not any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+        return
+    close = end + d.agenda.overrun_grace_minutes * _MINUTE
+    d.tell_facilitators("overrun", time=d.clock(end), close=d.clock(close))
+    d.said = d.said | {_OVERRUN_TOLD}
+
+
+def _overrunning(d: _Draft) -> bool:
+    """The group's end has passed and the clock has not closed it yet (its grace)."""
+    return d.phase in BEFORE_CLOSING and d.now >= d.group_end
 
 
 def _warnings(d: _Draft, end: datetime) -> None:
@@ -431,6 +489,8 @@ def _enter(
     old = d.phase
     if old is Phase.MEDITATION and phase is not Phase.ENDED:
         _admit_held(d)
+    if old is Phase.DISCUSSION:
+        d.awaiting = frozenset(t for t in d.awaiting if not t.startswith(_MIRROR))
     if old is Phase.DISCUSSION and phase is not Phase.ENDED:
         _release_mirror(d)
         presenter = d.presenter_present()
@@ -449,8 +509,10 @@ def _enter(
         person = d.people.get(d.presenter)
         presenter_name = _called(person) if person is not None else ""
     if phase is Phase.MEDITATION:
-        d.said = d.said - {"told_waiting_room"}
-    elif phase is Phase.DISCUSSION:
+        d.waiting_told_at = None
+    elif old is Phase.MEDITATION:
+        d.said = d.said - {_WAITING_DUE}
+    if phase is Phase.DISCUSSION:
         d.said = d.said - {_REFUSED_MIRROR}
     elif phase is Phase.REFLECTION:
         d.reflection_ends_at = d.now + d.agenda.reflection_minutes * _MINUTE
@@ -480,18 +542,51 @@ def _end_meditation(d: _Draft, reason: str, *, quiet: bool = False) -> None:
 
 
 def _admit_held(d: _Draft) -> None:
-    """Admit everyone held for the meditation, in arrival order, with one welcome line."""
-    admitted: list[Person] = []
+    """Admit everyone held for the meditation, in arrival order. One welcome line follows
+    once Zoom has answered every one of these admissions, naming those it carried out
+    (`_confirmed`)."""
     present = _present_names(d)
     for person in sorted(d.people.values(), key=lambda p: p.seq):
         if person.where != "waiting" or person.key in d.held:
             continue
         if _doubt(d, person, present):
             continue
-        d.out.append(Admit(target=_target(person)))
-        admitted.append(person)
-    if admitted:
-        d.say("welcome_after_meditation", names=", ".join(_called(p) for p in admitted))
+        d.out.append(Admit(target=_target(person), confirm=True))
+        d.awaiting = d.awaiting | {_WELCOME + person.key}
+
+
+def _confirmed(d: _Draft, kind: str, key: str, *, ok: bool) -> None:
+    """Zoom answered an action the bot means to announce (`SessionState.awaiting`): say
+    what it did, and nothing of what it refused."""
+    awaiting = d.awaiting
+    if kind == "admit" and _WELCOME + key in awaiting:
+        awaiting = awaiting - {_WELCOME + key} | ({_WELCOMED + key} if ok else set())
+        if not any(token.startswith(_WELCOME) for token in awaiting):
+            welcomed = [
+                person
+                for person in sorted(d.people.values(), key=lambda p: p.seq)
+                if _WELCOMED + person.key in awaiting
+            ]
+            awaiting = frozenset(t for t in awaiting if not t.startswith(_WELCOMED))
+            if welcomed:
+                d.say("welcome_after_meditation", names=", ".join(_called(p) for p in welcomed))
+    elif kind == "stop_recording":
+        starters = sorted(t.removeprefix(_RECORDING) for t in awaiting if t.startswith(_RECORDING))
+        awaiting = frozenset(t for t in awaiting if not t.startswith(_RECORDING))
+        if ok and starters:
+            d.tell_facilitators("recording_stopped", name=", ".join(starters))
+    elif kind in ("mute", "stop_video") and _MIRROR + kind in awaiting:
+        presenter = d.presenter_present()
+        if not ok:
+            awaiting = awaiting - {_MIRROR + "mute", _MIRROR + "stop_video"}
+            if presenter is not None and presenter.key == key:
+                d.tell(presenter, "mirror_self", name=_called(presenter))
+        else:
+            awaiting = awaiting - {_MIRROR + kind}
+            done = not any(t.startswith(_MIRROR) for t in awaiting)
+            if done and presenter is not None and presenter.key == key:
+                d.tell(presenter, "mirror_explained", name=_called(presenter))
+    d.awaiting = awaiting
 
 
 def _meeting_ended(d: _Draft) -> None:
@@ -519,20 +614,23 @@ def _mirror_enter(d: _Draft) -> None:
     if presenter is None:
         return
     if d.mirror_on:
-        _enforce_mirror(d, presenter, audio=True, video=True)
-        d.tell(presenter, "mirror_explained", name=_called(presenter))
+        # "I have muted you and stopped your video" is told once Zoom did both (`_confirmed`).
+        _enforce_mirror(d, presenter, audio=True, video=True, confirm=True)
+        d.awaiting = d.awaiting | {_MIRROR + "mute", _MIRROR + "stop_video"}
     else:
         d.tell(presenter, "mirror_self", name=_called(presenter))
 
 
-def _enforce_mirror(d: _Draft, presenter: Person, *, audio: bool, video: bool) -> None:
+def _enforce_mirror(
+    d: _Draft, presenter: Person, *, audio: bool, video: bool, confirm: bool = False
+) -> None:
     if _MIRROR_LOCKED not in d.said:
         d.said = d.said | {_MIRROR_LOCKED}
         d.out.append(AllowSelfMedia(video=False))
     if audio:
-        d.out.append(Mute(target=_target(presenter), allow_self_unmute=False))
+        d.out.append(Mute(target=_target(presenter), allow_self_unmute=False, confirm=confirm))
     if video:
-        d.out.append(StopVideo(target=_target(presenter)))
+        d.out.append(StopVideo(target=_target(presenter), confirm=confirm))
 
 
 def _release_mirror(d: _Draft) -> None:
@@ -776,23 +874,40 @@ def _decide_waiting(d: _Draft, person: Person) -> None:
     rule = RULES[d.phase]
     if rule.arrivals == "none" or person.key in d.held:
         return
-    if _doubt(d, person):
+    if _doubt(d, person) or (rule.arrivals == "members" and person.kind == "guest"):
         _announce(d, person)
         return
     if d.agenda.rename_in_waiting_room and _shows_more(person):
         d.out.append(Rename(target=_target(person), new_name=person.roster_name))
-    if rule.arrivals == "hold" and d.agenda.hold_during_meditation:
-        if "told_waiting_room" not in d.said:
-            d.said = d.said | {"told_waiting_room"}
-            meditation_end = d.meditation_ends_at or d.setup.meditation_end
-            d.out.append(
-                SendChat(
-                    to=Audience.WAITING_ROOM,
-                    text=d.line("waiting_meditation", time=d.clock(meditation_end)),
-                )
-            )
+    hold = rule.arrivals == "hold" and d.agenda.hold_during_meditation
+    if hold and person.key not in d.was_in:  # who was in and dropped comes straight back
+        _tell_waiting(d)
         return
     d.out.append(Admit(target=_target(person)))
+
+
+def _tell_waiting(d: _Draft) -> None:
+    """Tell the waiting room when the meditation ends, for the members held since the last
+    such line: at once, or when `WAITING_LINE_SECONDS` have passed since the last one (a
+    wake-up then; the line covers everyone who arrived meanwhile)."""
+    last = d.waiting_told_at
+    gap = timedelta(seconds=WAITING_LINE_SECONDS)
+    if last is not None and d.now < last + gap:
+        if _WAITING_DUE not in d.said:
+            d.out.append(ScheduleWakeup(at=last + gap, timer="waiting_line"))
+        d.said = d.said | {_WAITING_DUE}
+        return
+    d.said = d.said - {_WAITING_DUE}
+    meditation_end = d.meditation_ends_at or d.setup.meditation_end
+    if d.now >= meditation_end:
+        return  # paused past its end: the time would be wrong; /resume lets them in
+    d.waiting_told_at = d.now
+    d.out.append(
+        SendChat(
+            to=Audience.WAITING_ROOM,
+            text=d.line("waiting_meditation", time=d.clock(meditation_end)),
+        )
+    )
 
 
 def _announce(d: _Draft, person: Person) -> None:
@@ -874,10 +989,12 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
             # Someone let them in by hand (or with /admit): that is a facilitator's decision.
             d.approved = d.approved | {person.key}
         if d.phase is Phase.MEDITATION:
-            if d.agenda.hold_during_meditation and not was_waiting:
+            back = person.key in d.was_in  # dropped, and back: not a latecomer
+            if d.agenda.hold_during_meditation and not was_waiting and not back:
                 d.out.append(PutInWaitingRoom(target=_target(person)))
                 return
             d.out.append(Mute(target=_target(person)))
+    d.was_in = d.was_in | {person.key}
     if RULES[d.phase].mirror and person.key == d.presenter and d.mirror_on:
         # Also when the presenter is a co-host: the mirror is about the case, not the role.
         _enforce_mirror(d, person, audio=True, video=True)
@@ -930,8 +1047,9 @@ def _recording(d: _Draft, participant: Participant | None) -> None:
         name = _called(known) if known is not None else participant.name
     else:
         name = d.line("someone")
-    d.out.append(StopRecording(started_by=starter))
-    d.tell_facilitators("recording_stopped", name=name)
+    # "I stopped a recording" is told once Zoom stopped it (`_confirmed`).
+    d.out.append(StopRecording(started_by=starter, confirm=True))
+    d.awaiting = d.awaiting | {_RECORDING + name}
 
 
 def _tell_unplanned(d: _Draft) -> None:
@@ -955,6 +1073,7 @@ def _refused(d: _Draft, event: ActionRefused) -> None:
     """Tell the facilitators, once, what Zoom would not let the bot do (see the docstring)."""
     if event.code in _QUIET_CODES or event.kind == "send_chat":
         return  # a refused chat line reported by a chat line could loop
+    _confirmed(d, event.kind, event.target_key, ok=False)
     if event.code == "not_privileged":
         reason = d.line("reason_not_privileged")
     else:
@@ -995,6 +1114,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
         return
     if isinstance(event, ActionRefused):
         _refused(d, event)
+        return
+    if isinstance(event, ActionDone):
+        _confirmed(d, event.kind, event.target_key, ok=True)
         return
     if isinstance(event, TrustedCommand):
         _trusted_command(d, event)
@@ -1180,6 +1302,8 @@ def _next(d: _Draft, sender: Person) -> None:
     phase = d.phase
     if phase is Phase.ENDED:
         d.tell(sender, "already_ended")
+    elif _overrunning(d):
+        _enter(d, Phase.CLOSING, "/next")  # past the group's end, /next closes (see _overrun)
     elif phase is Phase.CASE_CALL:
         d.tell(sender, "next_needs_case")
     elif phase is Phase.SOCIAL:
@@ -1284,10 +1408,16 @@ def _case(d: _Draft, sender: Person, name: str, *, target: str = "") -> None:
 
 
 def _extend(d: _Draft, sender: Person, minutes: int) -> None:
+    """Move the group's end `minutes` later; past the end (its grace), `minutes` from now."""
     if d.phase not in BEFORE_CLOSING:
         d.tell(sender, "extend_after_end")
         return
-    d.extension_minutes += minutes
+    if _overrunning(d):
+        behind = math.ceil((d.now - d.group_end).total_seconds() / 60)
+        d.extension_minutes += behind + minutes
+        d.said = d.said - {_OVERRUN_TOLD}
+    else:
+        d.extension_minutes += minutes
     end = d.group_end
     d.warned = frozenset(m for m in d.warned if d.now >= end - m * _MINUTE)
     d.say("extended", minutes=minutes, time=d.clock(end))

@@ -16,6 +16,7 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
+    "ActionDone",
     "ActionRefused",
     "ArrivedInWaitingRoom",
     "AudioMuted",
@@ -190,6 +191,23 @@ class ActionRefused:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ActionDone:
+    """Zoom carried out a meeting action the engine asked to hear about (`confirm=True`):
+    the runtime reports it back like a refusal, so the bot says what it did only once Zoom
+    did it.
+
+    Args:
+        kind: the action's kind, as for `ActionRefused`.
+        target_key: the stable key of the person it was about ("" if none).
+        target_name: their display name as the action named them ("" if none).
+    """
+
+    kind: str
+    target_key: str = ""
+    target_name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrustedCommand:
     """A facilitator's command from a trusted source outside the meeting chat (the console).
 
@@ -232,5 +250,6 @@ Event = (
     | ChatMessage
     | TimerDue
     | ActionRefused
+    | ActionDone
     | TrustedCommand
 )

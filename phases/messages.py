@@ -108,6 +108,11 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     "reflection_end": "Reflection time is over. Thank you, and good night.",
     "ended": "The session has ended. Thank you, and take care.",
     "extended": "We are taking {minutes} more minutes; the group now ends at {time}.",
+    # To the facilitators, once, when the group's end passes (`overrun_grace_minutes`).
+    "overrun": (
+        "It is {time}, the group's end. I will close the group at {close}; /next or /end "
+        "closes it now, /extend MINUTES gives that many more minutes from now."
+    ),
     "budget_nudge": (
         "Time check: {minutes} minutes of {phase} so far. /next moves on when the group is ready."
     ),

@@ -157,6 +157,14 @@ class SessionState:
         held: people a facilitator sent to the waiting room; not admitted by policy.
         recent_messages: last chat message ids (a command arriving twice runs once).
         arrivals: counter for Person.seq.
+        was_in: people who have been in the meeting proper this session (not just put out
+            again by the meditation's hold): one who drops and comes back is let in at once.
+        waiting_told_at: when the waiting room was last told when the meditation ends (one
+            line per `phases.engine.WAITING_LINE_SECONDS` at most).
+        awaiting: what the bot will announce once Zoom confirms the action it is about
+            (`phases.events.ActionDone`): "welcome:KEY" / "welcomed:KEY" for the admissions
+            at the meditation's end, "recording:NAME" for a stopped recording,
+            "mirror:mute" / "mirror:stop_video" for the presenter's one-way mirror.
     """
 
     setup: Setup
@@ -178,6 +186,9 @@ class SessionState:
     held: frozenset[str] = frozenset()
     recent_messages: tuple[str, ...] = ()
     arrivals: int = 0
+    was_in: frozenset[str] = frozenset()
+    waiting_told_at: datetime | None = None
+    awaiting: frozenset[str] = frozenset()
 
     @property
     def agenda(self) -> Agenda:
@@ -297,6 +308,14 @@ def _encode(state: SessionState) -> dict[str, Any]:
         "held": sorted(state.held),
         "recent_messages": list(state.recent_messages),
         "arrivals": state.arrivals,
+        # Written only when set, so a state without them reads and writes as before.
+        **({"was_in": sorted(state.was_in)} if state.was_in else {}),
+        **(
+            {"waiting_told_at": _when(state.waiting_told_at)}
+            if state.waiting_told_at is not None
+            else {}
+        ),
+        **({"awaiting": sorted(state.awaiting)} if state.awaiting else {}),
     }
 
 
@@ -367,4 +386,7 @@ def _decode(data: dict[str, Any]) -> SessionState:
         held=frozenset(str(k) for k in data["held"]),
         recent_messages=tuple(str(m) for m in data["recent_messages"]),
         arrivals=int(data["arrivals"]),
+        was_in=frozenset(str(k) for k in data.get("was_in", ())),
+        waiting_told_at=_moment(data.get("waiting_told_at")),
+        awaiting=frozenset(str(k) for k in data.get("awaiting", ())),
     )

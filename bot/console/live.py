@@ -122,9 +122,12 @@ def why_waiting(state: SessionState, person: Person) -> str:
     reason = doubt(state, person)
     if reason:
         return _doubt_words(state, person, reason)
+    if state.phase is Phase.REFLECTION and person.kind == "guest":
+        return "the reflection is for the group's members: admit by hand if you wish"
     if person.key in state.approved:
         return "admitted by a facilitator: being let in"
-    if state.phase is Phase.MEDITATION and state.setup.agenda.hold_during_meditation:
+    back = person.key in state.was_in  # dropped and came back: let in at once
+    if state.phase is Phase.MEDITATION and state.setup.agenda.hold_during_meditation and not back:
         end = state.meditation_ends_at or state.setup.meditation_end
         return f"meditation: let in at {_clock(state, end)}"
     if state.phase is Phase.ENDED:

@@ -973,6 +973,10 @@ class SdkMeeting:
             [(str(u.user_id), (u.persistent_id, str(u.user_id)), u.name) for u in users],
         )
         if found is None:
+            if not self._has_rights():
+                # Without host rights the waiting room is out of the bot's sight: the person
+                # may well be there, and the action would need the rights anyway.
+                self._require_rights(f"find {who.name or who.user_id} (waiting room unseen)")
             raise MeetingControlError(
                 "no_such_participant", f"no user {who.user_id} (nor by other ids) in the meeting"
             )

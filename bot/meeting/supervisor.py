@@ -224,7 +224,8 @@ def session_window(
     holidays) with the facilitators' changes `overrides` (`balint-bot sessions`, stored): a
     cancelled session has no window, a moved or added one has it at its own time. Opens
     `agenda.opens_minutes_before` the scheduled start; closes after the group's length, the
-    reflection and 10 minutes' grace. A session still open at `now` is "current".
+    overrun grace the facilitators have at its end (`overrun_grace_minutes`), the reflection
+    and 10 minutes more. A session still open at `now` is "current".
 
     Raises:
         ConfigError: the calendar has no session in the next three years.
@@ -232,7 +233,8 @@ def session_window(
     agenda = settings.agenda
     calendar = calendar_from_settings(settings.group, agenda)
     before = timedelta(minutes=agenda.opens_minutes_before)
-    after = timedelta(minutes=agenda.length_minutes + agenda.reflection_minutes + 10)
+    minutes = agenda.length_minutes + agenda.overrun_grace_minutes + agenda.reflection_minutes
+    after = timedelta(minutes=minutes + 10)
     for row in calendar.coming(now - after, tuple(overrides), count=60):
         if row.live and row.start + after > now:
             return row.start - before, row.start + after

@@ -31,14 +31,14 @@ from phases.errors import BalintError
 
 __all__ = ["CodecError", "decode_action", "encode_action"]
 
-_TARGETED: dict[str, type[Admit | PutInWaitingRoom | StopVideo | AskUnmute | AskStartVideo]]
+_TARGETED: dict[str, type[PutInWaitingRoom | AskUnmute | AskStartVideo]]
 _TARGETED = {
-    "admit": Admit,
     "put_in_waiting_room": PutInWaitingRoom,
-    "stop_video": StopVideo,
     "ask_unmute": AskUnmute,
     "ask_start_video": AskStartVideo,
 }
+#: Actions whose success the engine may ask to hear about (`confirm`; absent in older logs).
+_CONFIRMED: dict[str, type[Admit | StopVideo]] = {"admit": Admit, "stop_video": StopVideo}
 
 
 class CodecError(BalintError):
@@ -66,16 +66,26 @@ def decode_action(text: str) -> MeetingAction:
         kind = data["kind"]
         if kind in _TARGETED:
             return _TARGETED[kind](target=_target(data["target"]))
+        if kind in _CONFIRMED:
+            confirm = bool(data.get("confirm", False))
+            return _CONFIRMED[kind](target=_target(data["target"]), confirm=confirm)
         if kind == "mute":  # actions logged before `allow_self_unmute` existed allowed it
             allowed = data.get("allow_self_unmute", True)
-            return Mute(target=_target(data["target"]), allow_self_unmute=bool(allowed))
+            return Mute(
+                target=_target(data["target"]),
+                allow_self_unmute=bool(allowed),
+                confirm=bool(data.get("confirm", False)),
+            )
         if kind == "rename":
             return Rename(target=_target(data["target"]), new_name=str(data["new_name"]))
         if kind == "allow_self_media":
             return AllowSelfMedia(unmute=data["unmute"], video=data["video"])
         if kind == "stop_recording":
             by = data["started_by"]
-            return StopRecording(started_by=None if by is None else _target(by))
+            return StopRecording(
+                started_by=None if by is None else _target(by),
+                confirm=bool(data.get("confirm", False)),
+            )
         if kind == "send_chat":
             return SendChat(
                 to=Audience(data["to"]),

@@ -42,7 +42,10 @@ cause in the transaction that records the refused outcome, so the refusal is fed
 when its outcome is recorded, once (an action is carried out at most once), and a crash
 loses neither. The lines it plans are carried out in the same call; their own refusals are
 not reported back (no loops). If the lease is lost at that point, the outcome is still
-recorded and the refusal is not fed.
+recorded and the refusal is not fed. A success is reported back the same way, as
+`ActionDone` keyed `done:<action key>`, only for an action the engine marked `confirm` (an
+admission, a mute, a stopped video or recording it will announce once Zoom did it; see
+`confirmation_event`).
 
 Out-of-order rule (Zoom retries arrive up to ~85 minutes late). Attendance presence is
 recorded for every event, whatever its age. Engine events are fed in `event_ts` order per
@@ -125,15 +128,19 @@ from bot.runtime.identity import (
 from bot.runtime.identity import match_command as match_command_once
 from phases.actions import (
     Action,
+    Admit,
     AllowSelfMedia,
+    Mute,
     PhaseChanged,
     ScheduleWakeup,
     SendChat,
     StopRecording,
+    StopVideo,
 )
 from phases.engine import handle
 from phases.errors import BalintError
 from phases.events import (
+    ActionDone,
     ActionRefused,
     ArrivedInWaitingRoom,
     ChatMessage,
@@ -158,6 +165,7 @@ from storage.phase_log import record_phase_change
 
 __all__ = [
     "BATCH",
+    "DONE_CAUSE",
     "REFUSAL_CAUSE",
     "Decoded",
     "LeaseLost",
@@ -165,6 +173,7 @@ __all__ = [
     "MeetingRuntime",
     "RuntimeMetrics",
     "StepReport",
+    "confirmation_event",
     "order_key",
     "refusal_event",
 ]
@@ -262,6 +271,20 @@ def refusal_event(outcome: ActionOutcome) -> ActionRefused | None:
     )
 
 
+def confirmation_event(outcome: ActionOutcome) -> ActionDone | None:
+    """The event that reports a success the engine asked to hear about (`confirm`), or None."""
+    action = outcome.action
+    if not outcome.ok or not isinstance(action, Admit | Mute | StopVideo | StopRecording):
+        return None
+    if not action.confirm:
+        return None
+    if isinstance(action, StopRecording):
+        return ActionDone(kind=action_kind(action))
+    return ActionDone(
+        kind=action_kind(action), target_key=action.target.key, target_name=action.target.name
+    )
+
+
 def order_key(event: Event) -> str | None:
     """The cursor an event is ordered against: participant key, "" for meeting-level events,
     None for events that are never dropped (chat, timers, recording)."""
@@ -322,6 +345,8 @@ def _says_who(event: Event, state: SessionState, cursors: dict[str, int], event_
 
 #: The cause key prefix of a refusal reported back to the engine (see the module docstring).
 REFUSAL_CAUSE = "refused:"
+#: The cause key prefix of a confirmed success reported back to the engine.
+DONE_CAUSE = "done:"
 
 
 def _ms(at: datetime) -> int:
@@ -1199,11 +1224,16 @@ class MeetingRuntime:
             extra={"meeting_id": self.meeting_uuid, "kind": record.kind, "code": outcome.code},
         )
         refusal = None if record.key.startswith(REFUSAL_CAUSE) else refusal_event(outcome)
+        feedback: tuple[str, Event] | None = None
+        if refusal is not None:
+            feedback = (REFUSAL_CAUSE, refusal)
+        elif (done := confirmation_event(outcome)) is not None:
+            feedback = (DONE_CAUSE, done)
         record_it = functools.partial(
-            self._record_outcome, record, status=status, outcome=outcome, refusal=refusal
+            self._record_outcome, record, status=status, outcome=outcome, feedback=feedback
         )
         report = await self._call(record_it, redo=record_it)
-        return report + StepReport(executed=1), refusal is not None
+        return report + StepReport(executed=1), feedback is not None
 
     def _pending_actions(self) -> tuple[list[rs.ActionRecord], _Whom]:
         """The actions to carry out now, and how to find the people they name (`_Whom`)."""
@@ -1227,11 +1257,12 @@ class MeetingRuntime:
         *,
         status: str,
         outcome: ActionOutcome,
-        refusal: Event | None,
+        feedback: tuple[str, Event] | None,
     ) -> StepReport:
-        """Record a carried-out action's outcome and, in the same transaction, step its
-        refusal (if any) as a cause of its own. If the lease is lost, the outcome is still
-        recorded and the refusal is not fed."""
+        """Record a carried-out action's outcome and, in the same transaction, step what is
+        reported back of it (a refusal, or a success the engine asked for; cause prefix and
+        event) as a cause of its own. If the lease is lost, the outcome is still recorded and
+        nothing is fed."""
 
         def record_it(db: Session) -> None:
             rs.record_outcome(
@@ -1246,12 +1277,13 @@ class MeetingRuntime:
         try:
             with session_scope(self._factory) as db:
                 record_it(db)
-                if refusal is None:
+                if feedback is None:
                     return StepReport()
+                prefix, event = feedback
                 return self._step_in(
                     db,
-                    cause=f"{REFUSAL_CAUSE}{record.key}",
-                    events=(refusal,),
+                    cause=f"{prefix}{record.key}",
+                    events=(event,),
                     at=self._clock(),
                     entry=None,
                     fired_timer=None,

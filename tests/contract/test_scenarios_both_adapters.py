@@ -105,7 +105,9 @@ def test_the_simulator_and_the_sdk_bot_agree_on_every_scenario(both, name):
     assert story(sdk.run) == story(simulated.run)
     for run in (simulated.run, sdk.run):
         summary = run.timeline.of_kind("summary")[0]
-        assert summary["final_phase"] == "ended" and summary["refused"] == 0
+        # no-host-rights: an attendee bot, refused by Zoom by design (the same refusals)
+        assert summary["final_phase"] == "ended"
+        assert (summary["refused"] == 0) is (name != "no-host-rights.toml")
         assert run.webhooks_failed == 0 and run.journaled == run.webhooks_sent
 
 

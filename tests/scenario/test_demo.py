@@ -240,7 +240,7 @@ def test_no_command_runs_twice_though_it_arrives_by_webhook_and_by_callback(demo
         for r in _records(report, "zoom")
         if r["event"] == "meeting.chat_message_sent" and r.get("name") == "Helen Okafor"
     ]
-    assert len(chat_webhooks) == len(commands) == 8
+    assert len(chat_webhooks) == len(commands) == 9
     everyone = [(r["t"], r["text"]) for r in _actions(report, "send_chat") if r["to"] == "everyone"]
     assert len(everyone) == len(set(everyone))
     assert [r["text"] for r in _actions(report, "send_chat")].count(

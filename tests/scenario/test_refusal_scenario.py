@@ -45,4 +45,8 @@ def test_an_attendee_bot_tells_the_host_facilitator_whom_it_could_not_let_in():
     assert told == [
         (-300.0, DEFAULT_MESSAGES["refused_admit"].format(name="Anna", reason=NOT_HOST)),
         (-180.0, DEFAULT_MESSAGES["refused_admit"].format(name="Ben", reason=NOT_HOST)),
+        (6300.0, DEFAULT_MESSAGES["overrun"].format(time="20:45", close="20:55")),
     ]
+    # Nobody was let in, so nobody is welcomed (the chat says only what Zoom did).
+    everyone = [r["text"] for r in rows if r["action"] == "send_chat" and r["to"] == "everyone"]
+    assert not any(text.startswith("Welcome,") for text in everyone)

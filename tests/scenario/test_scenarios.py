@@ -12,15 +12,22 @@ import asyncio
 import functools
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.meeting import zoom_wire as wire
-from bot.simulation.driver import ScenarioRun, run_scenario
+from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
 from bot.simulation.scenario import load_scenario
 from phases.messages import DEFAULT_MESSAGES
+from bot.simulation.world import build_world
+from storage.billing.snapshots import held_sessions
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.core import SessionRecord
+from tests.clock import TEST_NOW
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 
@@ -46,6 +53,16 @@ def chats_to(result: ScenarioRun, to: str) -> list[dict[str, Any]]:
     return [r for r in actions(result, "send_chat") if r["to"] == to]
 
 
+#: The group's end in the example scenarios (105 minutes): the facilitators are told then.
+GROUP_END = 105 * 60.0
+
+
+def told_before_the_end(result: ScenarioRun) -> list[dict[str, Any]]:
+    """What the facilitators were told privately before the group's end (the line that the
+    end has passed is issue 16's, tested with its own scenario)."""
+    return [r for r in chats_to(result, "facilitators") if r["t"] < GROUP_END]
+
+
 def attendance(result: ScenarioRun) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in records(result, "attendance")}
 
@@ -54,21 +71,29 @@ def phases(result: ScenarioRun) -> list[str]:
     return [r["to"] for r in records(result, "phase")]
 
 
-def test_there_are_the_twelve_example_scenarios():
+def test_there_are_the_sixteen_example_scenarios():
     assert sorted(p.name for p in SCENARIOS.glob("*.toml")) == [
         "drop-and-rejoin.toml",
+        "drop-during-meditation.toml",
         "impostor.toml",
         "latecomers.toml",
         "monthly-two-leaders.toml",
+        "no-host-rights.toml",
         "normal-session.toml",
+        "overrun-extend.toml",
         "phone-caller.toml",
         "presenter-mirror.toml",
         "roster-standing.toml",
         "same-name.toml",
+        "three-latecomers.toml",
         "titles-and-full-names.toml",
         "two-cases.toml",
         "unknown-guest.toml",
     ]
+
+
+#: The scenario whose point is Zoom's refusals (an attendee bot).
+REFUSED = "no-host-rights.toml"
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
@@ -76,7 +101,7 @@ def test_every_scenario_ends_and_refuses_nothing(path):
     result = simulate(path.name)
     summary = records(result, "summary")[0]
     assert summary["final_phase"] == "ended"
-    assert summary["refused"] == 0
+    assert (summary["refused"] == 0) is (path.name != REFUSED)
     assert not result.meeting.running
     times = [r["t"] for r in result.timeline.records if "t" in r]
     assert times == sorted(times)
@@ -133,7 +158,9 @@ def test_an_unknown_guest_is_held_and_the_facilitator_told_privately():
     guest = "iPhone 4165550199"
     assert actions(result, "admit", guest) == []
     told = chats_to(result, "facilitators")
-    assert len(told) == 1 and guest in told[0]["text"] and told[0]["t"] == -420.0
+    assert len(told) == 2 and guest in told[0]["text"] and told[0]["t"] == -420.0
+    # and, at the group's end, that the group is theirs to close (the meeting ends at 106m)
+    assert told[1]["t"] == 6300.0 and "/end" in told[1]["text"]
     zoom = [(r["event"], r["t"]) for r in records(result, "zoom") if r.get("name") == guest]
     assert zoom == [
         (wire.PARTICIPANT_JOINED_WAITING_ROOM, -420.0),
@@ -266,7 +293,7 @@ def test_strangers_with_a_facilitators_first_name_are_never_let_in_nor_obeyed():
     assert [(r["t"], r["text"]) for r in chats_to(result, "waiting_room")] == [
         (-840.0, DEFAULT_MESSAGES["waiting_for_facilitator"])
     ]
-    told = [(r["t"], r["text"]) for r in chats_to(result, "facilitators")]
+    told = [(r["t"], r["text"]) for r in told_before_the_end(result)]
     assert [t for t, _ in told] == [-720.0, 180.0]  # Helen, as she arrives; then Fay Impostor
     assert "Helen Visitor" in told[0][1] and "Perhaps Helen?" in told[0][1]
     assert "Fay Impostor" in told[1][1] and "Perhaps Fay?" in told[1][1]
@@ -278,7 +305,8 @@ def test_strangers_with_a_facilitators_first_name_are_never_let_in_nor_obeyed():
     assert [r["t"] for r in refusals] == [780.0, 810.0, 840.0]
     assert all("commands are for the facilitators" in r["text"] for r in refusals)
     assert actions(result, "put_in_waiting_room") == []
-    assert phases(result) == ["meditation", "case_call", "closing", "ended"]
+    # the meeting ends before anyone closes the group (issue 16: the facilitator closes it)
+    assert phases(result) == ["meditation", "case_call", "ended"]
 
 
 def test_titles_and_full_names_find_the_roster_and_a_name_gives_no_commands():
@@ -290,7 +318,7 @@ def test_titles_and_full_names_find_the_roster_and_a_name_gives_no_commands():
         "Dr Chloe": -540.0,
         "Dr. Anna Smith": -420.0,
     }
-    assert chats_to(result, "facilitators")[0]["t"] > 0  # nobody was announced as unknown
+    assert told_before_the_end(result)[0]["t"] > 0  # nobody was announced as unknown
     [omar] = chats_to(result, "Dr. Omar Haddad")
     assert omar["t"] == -300.0 and "registration link" in omar["text"]
     # Maya, through her registration link, leads: her /case starts the presentation.
@@ -309,7 +337,7 @@ def test_a_phone_caller_is_held_and_a_facilitator_names_them():
         if w.event == wire.PARTICIPANT_JOINED_WAITING_ROOM and w.name == caller
     ]
     assert [j["phone_number"] for j in joined] == ["+14165550142"]  # as Zoom reports a caller
-    told = chats_to(result, "facilitators")
+    told = told_before_the_end(result)
     assert [r["t"] for r in told] == [960.0] and "by phone" in told[0]["text"]
     assert [r["t"] for r in actions(result, "admit", caller)] == [1020.0]
     assert [r["text"] for r in chats_to(result, "Helen")] == [f"Letting {caller} in as Ben."]
@@ -319,7 +347,7 @@ def test_a_phone_caller_is_held_and_a_facilitator_names_them():
 
 def test_removed_and_not_enrolled_members_are_held_and_the_facilitator_told():
     result = simulate("roster-standing.toml")
-    told = [r["text"] for r in chats_to(result, "facilitators")]
+    told = [r["text"] for r in told_before_the_end(result)]
     assert told == [
         "Omar is in the waiting room but is no longer on the roster. "
         "Type /admit Omar to let them in anyway.",
@@ -333,7 +361,7 @@ def test_removed_and_not_enrolled_members_are_held_and_the_facilitator_told():
 def test_a_second_person_showing_the_same_name_is_held():
     result = simulate("same-name.toml")
     assert [r["t"] for r in actions(result, "admit", "Anna")] == [-540.0]  # the first only
-    [told] = chats_to(result, "facilitators")
+    [told] = told_before_the_end(result)
     assert told["t"] == -420.0 and "someone showing as Anna is already here" in told["text"]
     assert attendance(result)["Second Anna"]["minutes"] == 0.0
 
@@ -368,8 +396,105 @@ def test_bad_display_names_are_held_and_never_obeyed_nor_a_crash(shown):
     # Only Helen's /admit all let them in, never a name; then their commands do nothing.
     assert [r["t"] for r in admits if r["target"] == odd.name] == [-240.0]
     assert odd.kind == "guest" and not odd.is_facilitator
-    [told] = chats_to(result, "facilitators")
+    [told] = told_before_the_end(result)
     assert len(told["text"]) < 400
     assert actions(result, "put_in_waiting_room") == []
-    assert phases(result) == ["meditation", "case_call", "closing", "ended"]
+    # the meeting ends before anyone closes the group (issue 16: the facilitator closes it)
+    assert phases(result) == ["meditation", "case_call", "ended"]
     assert records(result, "summary")[0]["refused"] == 0
+# -- issue 16: the facilitator in charge of the end, the waiting room, truthful chat ---------
+
+
+def test_an_overrun_with_extend_after_the_end_is_the_facilitators_and_is_billed():
+    result = simulate("overrun-extend.toml")
+    moves = {(r["from"], r["to"]): r["t"] for r in records(result, "phase")}
+    # The group's end (105 min) passes in the discussion: nothing moves by the clock.
+    assert moves[("discussion", "return")] == 112 * 60.0
+    assert moves[("return", "closing")] == 116 * 60.0
+    assert [r["t"] for r in actions(result, "ask_unmute", "Anna")] == [112 * 60.0]
+    told = chats_to(result, "facilitators")
+    overrun = [r for r in told if r["t"] == 105 * 60.0]
+    assert len(overrun) == 1 and "/extend" in overrun[0]["text"] and "20:55" in overrun[0]["text"]
+    extended = [r for r in chats_to(result, "everyone") if r["t"] == 107 * 60.0]
+    assert [r["text"] for r in extended] == [
+        "We are taking 10 more minutes; the group now ends at 20:57."
+    ]
+    assert not any(
+        r["text"].startswith("Our time is up") and r["t"] < 116 * 60
+        for r in chats_to(result, "everyone")
+    )
+
+
+def test_the_overrun_bills_the_therapy_time_from_the_meditation_to_the_closing(tmp_path):
+    scenario = load_scenario(SCENARIOS / "overrun-extend.toml")
+    world = build_world(
+        scenario, out_dir=tmp_path, data_key=None, meeting_id=MEETING_ID, now=TEST_NOW
+    )
+    run = asyncio.run(run_scenario(scenario, world=world))
+    database = make_engine(world.settings.storage.url)
+    try:
+        with session_scope(make_session_factory(database)) as db:
+            stored = list(
+                db.scalars(
+                    select(SessionRecord).where(SessionRecord.meeting_uuid == run.meeting_uuid)
+                )
+            )
+            (held,) = held_sessions(db, records=stored, length_minutes=105)
+            window = held.window
+    finally:
+        database.dispose()
+    assert window.basis == "phases"
+    assert window.start == scenario.start  # the meditation's start
+    assert window.end == scenario.start + timedelta(minutes=116)  # the closing Helen chose
+    assert window.minutes == 116
+
+
+def test_three_latecomers_are_each_told_on_arrival_and_welcomed_once_let_in():
+    result = simulate("three-latecomers.toml")
+    waiting = chats_to(result, "waiting_room")
+    assert [r["t"] for r in waiting] == [180.0, 420.0, 599.0]
+    assert all("19:10" in r["text"] for r in waiting)
+    for name in ("Grace", "Hugo", "Ivan"):
+        assert [(r["t"], r["ok"]) for r in actions(result, "admit", name)] == [(600.0, True)]
+    rows = records(result, "action")
+    welcome = [
+        i
+        for i, r in enumerate(rows)
+        if r["action"] == "send_chat" and r["text"].startswith("Welcome,")
+    ]
+    assert [rows[i]["text"] for i in welcome] == ["Welcome, Grace, Hugo, Ivan. Glad you are here."]
+    last_admit = max(i for i, r in enumerate(rows) if r["action"] == "admit")
+    assert welcome[0] > last_admit  # said after Zoom let them in
+
+
+def test_a_member_dropping_during_the_meditation_is_let_back_in_at_once():
+    result = simulate("drop-during-meditation.toml")
+    assert [r["t"] for r in actions(result, "admit", "Ben")] == [-300.0, 300.0]
+    assert [r["t"] for r in actions(result, "mute", "Ben")] == [300.0]
+    assert actions(result, "put_in_waiting_room", "Ben") == []
+    assert [r["t"] for r in actions(result, "admit", "Chloe")] == [600.0]  # a real latecomer
+    present = attendance(result)
+    assert present["Ben"]["late"] is False
+    assert present["Ben"]["minutes"] == 110.0  # -5m to 4m, then 5m to 106m
+    assert [
+        r["text"] for r in chats_to(result, "everyone") if r["text"].startswith("Welcome,")
+    ] == ["Welcome, Chloe. Glad you are here."]
+
+
+def test_a_bot_without_host_rights_says_only_what_zoom_did():
+    result = simulate(REFUSED)
+    admits = [(r["t"], r["target"], r["ok"]) for r in actions(result, "admit")]
+    assert admits == [(600.0, "Anna", False), (600.0, "Ben", False)]
+    everyone = [r["text"] for r in chats_to(result, "everyone")]
+    assert not any(text.startswith("Welcome,") for text in everyone)
+    told = [r["text"] for r in chats_to(result, "facilitators") if r["ok"]]
+    assert told == [
+        "I could not let Anna in (I am not host or co-host). Please admit them from the "
+        "Participants panel.",
+        "I could not let Ben in (I am not host or co-host). Please admit them from the "
+        "Participants panel.",
+        "I could not stop the recording (I am not host or co-host). Please see to it if it "
+        "matters.",
+    ]
+    assert not any("I stopped a recording" in r["text"] for r in actions(result, "send_chat"))
+    assert [(r["t"], r["ok"]) for r in actions(result, "stop_recording")] == [(720.0, False)]

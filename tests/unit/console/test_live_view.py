@@ -110,6 +110,13 @@ def test_the_chart_draws_the_third_line_and_says_who_is_under_it():
 
 def test_after_the_scheduled_end_the_reflection_is_offered_and_extend_is_not():
     sim = with_facilitator()
-    sim.feed(TimerDue(timer="group_end"), 106)
+    sim.feed(TimerDue(timer="group_close"), 116)
     view = live_view(sim.state, now=at(200), arrivals={})
     assert view.phase == "closing" and view.can_reflect and not view.can_extend
+
+
+def test_in_the_grace_after_the_scheduled_end_extend_is_still_offered():
+    sim = with_facilitator()
+    sim.feed(TimerDue(timer="group_end"), 106)
+    view = live_view(sim.state, now=at(107), arrivals={})
+    assert view.phase != "closing" and view.can_extend and not view.can_reflect

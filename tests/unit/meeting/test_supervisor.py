@@ -176,7 +176,7 @@ def test_session_window_for_a_wednesday_group():
     monday = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     opens, closes = session_window(settings, monday)
     assert opens == datetime(2026, 12, 2, 23, 45, tzinfo=UTC)  # Wed 18:45 EST
-    assert closes == datetime(2026, 12, 3, 2, 10, tzinfo=UTC)  # 19:00 + 130 min
+    assert closes == datetime(2026, 12, 3, 2, 20, tzinfo=UTC)  # 19:00 + 105 + 10 + 15 + 10 min
     during = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
     assert session_window(settings, during) == (opens, closes)  # the current one
 

@@ -40,7 +40,7 @@ def test_a_monthly_group_gets_its_bot_on_the_first_thursday_only() -> None:
     after_the_first = datetime(2027, 1, 8, 12, 0, tzinfo=UTC)
     opens, closes = session_window(settings, after_the_first)
     assert opens == datetime(2027, 2, 5, 2, 35, tzinfo=UTC)  # Thu 4 February, 18:35 PST
-    assert closes == datetime(2027, 2, 5, 4, 25, tzinfo=UTC)  # + 90 + 10 minutes
+    assert closes == datetime(2027, 2, 5, 4, 35, tzinfo=UTC)  # + 90 + 10 (grace) + 10 minutes
 
 
 def test_no_window_in_the_summer_break_or_on_a_holiday() -> None:
@@ -63,7 +63,7 @@ def test_the_windows_follow_the_facilitators_changes() -> None:
     moved = (Override(kind="move", slot=WED, to=THU),)
     assert session_window(ONTARIO, monday, moved) == (
         THU - timedelta(minutes=15),
-        THU + timedelta(minutes=130),
+        THU + timedelta(minutes=140),
     )
     cancelled = (Override(kind="cancel", slot=WED),)
     assert session_window(ONTARIO, monday, cancelled)[0] == WED + timedelta(days=7, minutes=-15)
@@ -150,7 +150,7 @@ async def test_a_session_moved_before_its_window_gets_its_bot_at_the_new_time() 
         changes=lambda now: (Override(kind="move", slot=WED, to=THU),) if now >= tuesday else (),
         recheck=3600,
     )
-    assert runs == [(THU - timedelta(minutes=15), THU + timedelta(minutes=130))]
+    assert runs == [(THU - timedelta(minutes=15), THU + timedelta(minutes=140))]
 
 
 @pytest.mark.anyio
@@ -176,4 +176,4 @@ async def test_a_session_added_in_the_summer_break_gets_a_bot() -> None:
         changes=lambda _now: (Override(kind="add", to=july),),
         recheck=3600,
     )
-    assert runs == [(july - timedelta(minutes=15), july + timedelta(minutes=130))]
+    assert runs == [(july - timedelta(minutes=15), july + timedelta(minutes=140))]

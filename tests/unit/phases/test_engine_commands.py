@@ -297,10 +297,12 @@ def test_extend_moves_the_end_and_rearms_warnings():
         ScheduleWakeup(at=at(110), timer="warning_10"),
         ScheduleWakeup(at=at(118), timer="warning_2"),
         ScheduleWakeup(at=at(120), timer="group_end"),
+        ScheduleWakeup(at=at(130), timer="group_close"),
     ]
     assert sim.feed(TimerDue(timer="group_end"), 105) == []  # stale
     assert chats(sim.feed(TimerDue(timer="warning_10"), 110)) == [line("warning", minutes=10)]
-    assert transitions(sim.feed(TimerDue(timer="group_end"), 120)) == [("return", "closing")]
+    assert transitions(sim.feed(TimerDue(timer="group_end"), 120)) == []
+    assert transitions(sim.feed(TimerDue(timer="group_close"), 130)) == [("return", "closing")]
 
 
 def test_extend_keeps_warnings_that_are_still_past():
@@ -310,6 +312,7 @@ def test_extend_keeps_warnings_that_are_still_past():
     assert [a.timer for a in actions if isinstance(a, ScheduleWakeup)] == [
         "warning_2",
         "group_end",
+        "group_close",
     ]
 
 

@@ -25,6 +25,7 @@ from phases.agenda import Agenda
 from phases.engine import handle, new_session, wakeups
 from phases.errors import AgendaError
 from phases.events import (
+    ActionDone,
     ArrivedInWaitingRoom,
     AudioMuted,
     AudioUnmuted,
@@ -74,12 +75,17 @@ def test_new_session_starts_social_and_arms_the_clock():
         ("warning_10", at(95)),
         ("warning_2", at(103)),
         ("group_end", at(105)),
+        ("group_close", at(115)),
     ]
     assert wakeups(sim.state) == sim.initial
 
 
 def test_new_session_without_meditation_arms_no_meditation_end():
-    sim = Sim(Agenda(meditation_minutes=0, length_minutes=60, warning_minutes=(5,)))
+    sim = Sim(
+        Agenda(
+            meditation_minutes=0, length_minutes=60, warning_minutes=(5,), overrun_grace_minutes=0
+        )
+    )
     assert [w.timer for w in sim.initial] == ["meditation_start", "warning_5", "group_end"]
 
 
@@ -97,6 +103,7 @@ def test_wakeups_follow_the_phase():
         "warning_10",
         "warning_2",
         "group_end",
+        "group_close",
     ]
     sim = to_phase(Phase.QUESTIONS)
     assert [w.timer for w in wakeups(sim.state)][0] == "budget_questions"
@@ -140,7 +147,8 @@ def test_bot_itself_is_ignored_entirely():
     assert sim.feed(Joined(participant=bot, role=ZoomRole.CO_HOST), -5) == []
     assert sim.feed(ChatMessage(sender=bot, text="/end"), -5) == []
     assert "k-bot" not in sim.state.people
-    actions = sim.feed(RecordingStarted(), -4)
+    sim.feed(RecordingStarted(), -4)
+    actions = sim.feed(ActionDone(kind="stop_recording"), -4)
     facilitator_lines = [a for a in actions if isinstance(a, SendChat)]
     assert [r.name for r in facilitator_lines[0].recipients] == ["Mira"]
 
@@ -213,22 +221,25 @@ def test_early_or_unknown_timers_do_nothing():
     assert sim.phase is Phase.SOCIAL
 
 
-def test_meditation_holds_members_tells_the_waiting_room_once_and_admits_in_order():
+def test_meditation_holds_members_tells_each_when_they_come_in_and_admits_in_order():
     sim = with_facilitator()
     sim.feed(TimerDue(timer="meditation_start"), 0)
-    first = sim.feed(ArrivedInWaitingRoom(participant=person("Chloé")), 2)
-    assert first == [
-        SendChat(to=Audience.WAITING_ROOM, text=line("waiting_meditation", time="19:10"))
-    ]
-    assert sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 3) == []
+    told = [SendChat(to=Audience.WAITING_ROOM, text=line("waiting_meditation", time="19:10"))]
+    assert sim.feed(ArrivedInWaitingRoom(participant=person("Chloé")), 2) == told
+    assert sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 3) == told
     sim.feed(ArrivedInWaitingRoom(participant=person("Stranger")), 4)
     sim.feed(ArrivedInWaitingRoom(participant=person("Dev")), 5)
     sim.feed(LeftWaitingRoom(participant=person("Dev")), 6)
     end = sim.feed(TimerDue(timer="meditation_end"), 10)
     assert admitted(end) == ["Chloé", "Ana"]
-    assert chats(end) == [line("welcome_after_meditation", names="Chloé, Ana"), "Who has a case?"]
+    assert all(a.confirm for a in end if isinstance(a, Admit))
+    assert chats(end) == ["Who has a case?"]  # the welcome waits for Zoom's answers
     assert transitions(end) == [("meditation", "case_call")]
     assert kinds(end)[:2] == ["Admit", "Admit"]
+    assert sim.feed(ActionDone(kind="admit", target_key="k-chloé"), 10) == []
+    welcome = sim.feed(ActionDone(kind="admit", target_key="k-ana"), 10)
+    assert chats(welcome) == [line("welcome_after_meditation", names="Chloé, Ana")]
+    assert sim.state.awaiting == frozenset()
 
 
 def test_direct_join_during_meditation_is_put_back_but_a_hand_admission_is_respected():
@@ -264,17 +275,36 @@ def test_hanging_up_in_the_waiting_room_then_coming_back_waits_again():
     sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 2)
     sim.feed(LeftWaitingRoom(participant=person("Ana")), 3)
     assert sim.state.people["k-ana"].where == "gone"
-    assert sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 5) == []
+    again = sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 5)
+    assert again == [
+        SendChat(to=Audience.WAITING_ROOM, text=line("waiting_meditation", time="19:10"))
+    ]
     assert admitted(sim.feed(TimerDue(timer="meditation_end"), 10)) == ["Ana"]
 
 
-def test_leaving_the_meeting_then_joining_directly_during_the_meditation_is_put_back():
+def test_a_member_who_was_in_and_drops_during_the_meditation_comes_straight_back():
+    """Not a latecomer: admitted at once (muted, as everyone in the meditation), whether the
+    rejoin goes through the waiting room or straight into the meeting."""
+    ana = Target(key="k-ana", user_id="u-k-ana", name="Ana")
     sim = with_facilitator()
     sim.enter("Ana", -5)
     sim.feed(TimerDue(timer="meditation_start"), 0)
     sim.feed(Left(participant=person("Ana")), 2)
     back = sim.feed(Joined(participant=person("Ana")), 3)
-    assert back == [PutInWaitingRoom(target=Target(key="k-ana", user_id="u-k-ana", name="Ana"))]
+    assert back == [Mute(target=ana)]
+    sim.feed(Left(participant=person("Ana")), 4)
+    assert sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 5) == [Admit(target=ana)]
+    assert sim.feed(Joined(participant=person("Ana")), 5) == [Mute(target=ana)]
+
+
+def test_a_latecomer_put_out_by_the_meditation_is_not_taken_for_one_who_dropped():
+    sim = with_facilitator()
+    sim.feed(TimerDue(timer="meditation_start"), 0)
+    sim.feed(Joined(participant=person("Ana")), 2)  # straight in: put back
+    sim.feed(Left(participant=person("Ana")), 2)
+    waits = sim.feed(ArrivedInWaitingRoom(participant=person("Ana")), 2)
+    assert admitted(waits) == []
+    assert chats(waits, Audience.WAITING_ROOM) == [line("waiting_meditation", time="19:10")]
 
 
 @pytest.mark.parametrize("arrival_first", [True, False], ids=["arrival-first", "exit-first"])
@@ -310,7 +340,11 @@ def test_late_session_lands_in_the_right_phase_quietly():
     assert chats(actions) == ["Who has a case?", line("warning", minutes=5)]
     assert sim.phase is Phase.CASE_CALL
     sim = Sim()
-    actions = sim.feed(MeetingStarted(), 110)
+    actions = sim.feed(MeetingStarted(), 110)  # past the end, in its grace: not closed yet
+    assert sim.phase is Phase.CASE_CALL
+    assert chats(actions) == []
+    sim = Sim()
+    actions = sim.feed(MeetingStarted(), 116)
     assert transitions(actions)[-1] == ("case_call", "closing")
     assert chats(actions) == [line("closing")]
 
@@ -336,6 +370,23 @@ def test_warnings_and_group_end():
     assert chats(sim.feed(TimerDue(timer="warning_10"), 96)) == []
     assert chats(sim.feed(TimerDue(timer="warning_2"), 103)) == [line("warning", minutes=2)]
     end = sim.feed(TimerDue(timer="group_end"), 105)
+    assert transitions(end) == []  # the facilitator is in charge of the end
+    assert end == [
+        SendChat(
+            to=Audience.FACILITATORS,
+            text=line("overrun", time="20:45", close="20:55"),
+            recipients=(Target(key="k-mira", user_id="u-k-mira", name="Mira"),),
+        )
+    ]
+    assert sim.feed(TimerDue(timer="group_end"), 110) == []  # told once
+    close = sim.feed(TimerDue(timer="group_close"), 115)
+    assert transitions(close) == [("return", "closing")]
+    assert chats(close) == [line("closing")]
+
+
+def test_without_grace_the_group_closes_at_its_end():
+    sim = to_phase(Phase.RETURN, Agenda(overrun_grace_minutes=0))
+    end = sim.feed(TimerDue(timer="group_end"), 105)
     assert transitions(end) == [("return", "closing")]
     assert chats(end) == [line("closing")]
 
@@ -346,9 +397,13 @@ def test_two_warnings_due_together_post_only_the_latest():
     assert chats(actions) == [line("warning", minutes=1)]
 
 
-def test_group_end_during_discussion_asks_the_presenter_back():
+def test_the_group_end_leaves_the_presenter_behind_the_mirror_until_the_grace_is_over():
     sim = to_phase(Phase.DISCUSSION)
-    actions = sim.feed(TimerDue(timer="group_end"), 105)
+    end = sim.feed(TimerDue(timer="group_end"), 105)
+    assert sim.phase is Phase.DISCUSSION
+    assert line("overrun", time="20:45", close="20:55") in chats(end, Audience.FACILITATORS)
+    assert not any(isinstance(a, AllowSelfMedia | AskUnmute | AskStartVideo) for a in end)
+    actions = sim.feed(TimerDue(timer="group_close"), 115)
     ana = Target(key="k-ana", user_id="u-k-ana", name="Ana")
     assert actions[:3] == [
         AllowSelfMedia(unmute=True, video=True),
@@ -421,13 +476,16 @@ def test_recording_is_stopped_and_facilitators_told_who():
     sim.enter("Ben", -9)
     ben = person("Ben")
     actions = sim.feed(RecordingStarted(participant=ben), -5)
-    assert actions[0] == StopRecording(
-        started_by=Target(key="k-ben", user_id="u-k-ben", name="Ben")
-    )
-    assert chats(actions, Audience.FACILITATORS) == [line("recording_stopped", name="Ben")]
+    assert actions == [
+        StopRecording(started_by=Target(key="k-ben", user_id="u-k-ben", name="Ben"), confirm=True)
+    ]  # told once Zoom stopped it
+    done = sim.feed(ActionDone(kind="stop_recording"), -5)
+    assert chats(done, Audience.FACILITATORS) == [line("recording_stopped", name="Ben")]
     anonymous = sim.feed(RecordingStarted(), -4)
-    assert anonymous[0] == StopRecording()
-    assert chats(anonymous) == [line("recording_stopped", name="someone")]
+    assert anonymous == [StopRecording(confirm=True)]
+    done = sim.feed(ActionDone(kind="stop_recording"), -4)
+    assert chats(done) == [line("recording_stopped", name="someone")]
+    assert sim.state.awaiting == frozenset()
 
 
 # -- the one-way mirror -----------------------------------------------------------------------
@@ -438,9 +496,13 @@ ANA = Target(key="k-ana", user_id="u-k-ana", name="Ana")
 def test_discussion_mutes_the_presenter_and_explains_once():
     sim = to_phase(Phase.QUESTIONS)
     actions = sim.say("Mira", "/next", 20)
-    assert Mute(target=ANA, allow_self_unmute=False) in actions and StopVideo(target=ANA) in actions
-    assert chats(actions, Audience.PARTICIPANT) == [line("mirror_explained", name="Ana")]
+    assert Mute(target=ANA, allow_self_unmute=False, confirm=True) in actions
+    assert StopVideo(target=ANA, confirm=True) in actions
+    assert chats(actions, Audience.PARTICIPANT) == []  # told once Zoom did both
     assert chats(actions, Audience.EVERYONE) == [line("discussion_start", name="Ana")]
+    assert sim.feed(ActionDone(kind="mute", target_key="k-ana"), 20) == []
+    done = sim.feed(ActionDone(kind="stop_video", target_key="k-ana"), 20)
+    assert chats(done, Audience.PARTICIPANT) == [line("mirror_explained", name="Ana")]
 
 
 def test_presenter_unmuting_is_muted_again_and_reminded_at_most_once_a_minute():
@@ -590,7 +652,7 @@ def test_a_meeting_restarted_after_the_group_stays_ended_or_closes():
     assert transitions(sim.feed(MeetingStarted(), 22)) == []
     sim = to_phase(Phase.CASE_CALL)
     sim.feed(MeetingEnded(), 20)
-    actions = sim.feed(MeetingStarted(), 110)
+    actions = sim.feed(MeetingStarted(), 116)
     assert transitions(actions) == [("ended", "case_call"), ("case_call", "closing")]
     sim = to_phase(Phase.RETURN)
     sim.say("Mira", "/end", 20)

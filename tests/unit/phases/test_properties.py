@@ -372,7 +372,9 @@ def check_step(
             person = after.people[action.target.key]
             holding = after.phase is Phase.MEDITATION and after.agenda.hold_during_meditation
             if holding and not is_admit_command(event):
-                assert person.is_facilitator, ("admitted during meditation", action)
+                # only a facilitator, or someone who was in and dropped (not a latecomer)
+                back = action.target.key in before.was_in
+                assert person.is_facilitator or back, ("admitted during meditation", action)
             if not person.is_facilitator and not is_admit_command(event):
                 # Only someone the bot can tell, or a facilitator's earlier decision.
                 assert admissible(before, person) or person.key in before.approved, action

@@ -35,6 +35,10 @@ ACTIONS: list[MeetingAction] = [
     AllowSelfMedia(unmute=False, video=None),
     StopRecording(started_by=None),
     StopRecording(started_by=A),
+    Admit(target=A, confirm=True),
+    Mute(target=B, allow_self_unmute=False, confirm=True),
+    StopVideo(target=B, confirm=True),
+    StopRecording(started_by=A, confirm=True),
     SendChat(to=Audience.EVERYONE, text="Who has a case?"),
     SendChat(to=Audience.FACILITATORS, text="Someone waits", recipients=(A, B)),
 ]
@@ -49,3 +53,9 @@ def test_round_trip(action: MeetingAction) -> None:
 def test_undecodable_is_a_codec_error(text: str) -> None:
     with pytest.raises(CodecError):
         decode_action(text)
+
+
+def test_an_action_logged_before_confirm_existed_reads_as_not_confirmed() -> None:
+    old = '{"kind": "admit", "target": {"key": "k1", "user_id": "16778240", "name": "Anna"}}'
+    assert decode_action(old) == Admit(target=A)
+    assert decode_action('{"kind": "stop_recording", "started_by": null}') == StopRecording()
