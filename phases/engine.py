@@ -131,7 +131,14 @@ from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry, normalise_name
 from phases.state import Person, Phase, SessionState, Setup, Where
 
-__all__ = ["RECENT_MESSAGE_IDS", "WAITING_LINE_SECONDS", "doubt", "handle", "new_session", "wakeups"]
+__all__ = [
+    "RECENT_MESSAGE_IDS",
+    "WAITING_LINE_SECONDS",
+    "doubt",
+    "handle",
+    "new_session",
+    "wakeups",
+]
 
 #: How many recent chat message ids are remembered to run a duplicated command once.
 RECENT_MESSAGE_IDS = 64

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from bot.meeting import zoom_wire as wire
 from bot.simulation.driver import MEETING_ID, ScenarioRun, run_scenario
 from bot.simulation.scenario import load_scenario
-from phases.messages import DEFAULT_MESSAGES
 from bot.simulation.world import build_world
+from phases.messages import DEFAULT_MESSAGES
 from storage.billing.snapshots import held_sessions
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.tables.core import SessionRecord
@@ -402,6 +402,8 @@ def test_bad_display_names_are_held_and_never_obeyed_nor_a_crash(shown):
     # the meeting ends before anyone closes the group (issue 16: the facilitator closes it)
     assert phases(result) == ["meditation", "case_call", "ended"]
     assert records(result, "summary")[0]["refused"] == 0
+
+
 # -- issue 16: the facilitator in charge of the end, the waiting room, truthful chat ---------
 
 
