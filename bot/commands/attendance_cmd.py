@@ -6,8 +6,12 @@
 - `attendance rebuild --session ID`: re-derive the session's presence rows from the webhook
   journal (`webhooks.parse.parse_event` + `webhooks.translate.to_presence`, exactly as live
   processing does) and finalise again.
+  Below the table, every member enrolled in the session's module who was not present, with
+  their notice (`balint-bot absence add`) or "unexplained".
 - `attendance report --module NAME`: per member sessions attended of sessions held, rate, and
-  a flag under one third with how many more absences would cross it.
+  a flag under one third with how many more absences would cross it; missed sessions split
+  into notified and unexplained; then whom to contact: every enrolled member under one third
+  (those who never came included) with the date of the last contact (`absence contact`).
 - `attendance reconcile --session ID`: fetch Zoom's past-meeting participant report (REST),
   fill gaps in the stored attendance and record disagreements (`storage.reconcile`).
 
@@ -28,7 +32,7 @@ from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.zoom_api.client import ZoomClient, open_http_client
-from storage import audit, journal
+from storage import absences, audit, journal
 from storage.attendance import (
     AttendancePolicy,
     PresenceEvent,
@@ -137,6 +141,17 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         else:
             computed = attendance_for(session, meeting_uuid=meeting_uuid, policy=policy)
             rows = [{column: getattr(p, column) for column in _COLUMNS} for p in computed.people]
+        missed = (
+            absences.missed_session(
+                session,
+                session_id=record.id,
+                present_member_ids=[
+                    int(row["member_id"]) for row in rows if row["present"] and row["member_id"]
+                ],
+            )
+            if record is not None
+            else ()
+        )
         audit.record(
             session,
             command="attendance --jsonl" if args.jsonl else "attendance",
@@ -166,6 +181,11 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             f"{_time(row['last_leave'], zone):<16}  {'yes' if row['late'] else 'no':<4}  "
             f"{'yes' if row['left_early'] else 'no':<5}  {'yes' if row['present'] else 'no'}"
         )
+    if missed:
+        print("not present (enrolled in the module):")
+    for gone in missed:
+        told = f"notified ({gone.notice})" if gone.notice else "unexplained"
+        print(f"  {gone.name[:20]:<20} {gone.member_id:>6}  {told}")
     return 0
 
 
@@ -279,6 +299,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
                         "rate": round(s.rate, 3),
                         "under_third": s.under_third,
                         "absences_to_cross": s.absences_to_cross,
+                        "notified": s.notified,
+                        "unexplained": s.unexplained,
+                        "last_contact": s.last_contact.isoformat() if s.last_contact else None,
                     }
                 )
             )
@@ -288,7 +311,10 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     held = standings[0].held
     print(f"module {args.module_name}: {held} session(s) held; the group asks for one third")
-    print(f"{'member':>6}  {'name':<20}  {'attended':>8}  {'rate':>5}  status")
+    print(
+        f"{'member':>6}  {'name':<20}  {'attended':>8}  {'rate':>5}  "
+        f"{'notified':>8}  {'unexpl.':>7}  status"
+    )
     for s in standings:
         status = (
             "UNDER ONE THIRD"
@@ -297,6 +323,12 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(
             f"{s.member_id:>6}  {s.name[:20]:<20}  {s.attended:>3}/{s.held:<4}  "
-            f"{s.rate:>5.0%}  {status}"
+            f"{s.rate:>5.0%}  {s.notified:>8}  {s.unexplained:>7}  {status}"
         )
+    under = [s for s in standings if s.under_third]
+    if under:
+        print("to contact (under one third):")
+    for s in under:
+        last = s.last_contact.isoformat() if s.last_contact else "never"
+        print(f"  {s.name[:20]:<20}  last contact: {last}")
     return 0
