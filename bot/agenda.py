@@ -39,6 +39,9 @@ def agenda_from_settings(settings: Settings) -> Agenda:
             questions_budget_minutes=section.questions_budget_minutes,
             discussion_budget_minutes=section.discussion_budget_minutes,
             mirror_reminder_seconds=section.mirror_reminder_seconds,
+            ask_location=section.ask_location,
+            location_reminder_minutes=section.location_reminder_minutes,
+            webcam_reminder_minutes=section.webcam_reminder_minutes,
             bot_name=settings.zoom.bot_name,
         )
     except AgendaError as bad:

@@ -188,6 +188,9 @@ class AgendaSettings(_Section):
     questions_budget_minutes: int = Field(default=10, ge=0)
     discussion_budget_minutes: int = Field(default=25, ge=0)
     mirror_reminder_seconds: int = Field(default=60, ge=10)
+    ask_location: bool = False
+    location_reminder_minutes: int = Field(default=10, ge=0, le=600)
+    webcam_reminder_minutes: int = Field(default=0, ge=0, le=600)
     messages: dict[str, str] = Field(default_factory=dict)
 
 

@@ -34,6 +34,13 @@ class Agenda:
         presentation_budget_minutes, questions_budget_minutes, discussion_budget_minutes:
             soft budgets; the facilitators get one private nudge when one runs out. 0 = none.
         mirror_reminder_seconds: least time between two mirror reminders to the presenter.
+        ask_location: ask each member privately, once they are in, where they are joining
+            from (the group's safety plan); their private answer is kept sealed. The service
+            turns it off without a data key, as an answer could not be kept.
+        location_reminder_minutes: one reminder to a member who has not answered this long
+            after the question; 0 = none.
+        webcam_reminder_minutes: one private reminder to a member (not the presenter behind
+            the mirror) whose video has been off this long during the group; 0 = off.
         bot_name: the bot's own display name in the meeting (it ignores itself).
 
     Raises:
@@ -53,6 +60,9 @@ class Agenda:
     questions_budget_minutes: int = 10
     discussion_budget_minutes: int = 25
     mirror_reminder_seconds: int = 60
+    ask_location: bool = False
+    location_reminder_minutes: int = 10
+    webcam_reminder_minutes: int = 0
     bot_name: str = field(default="Balint Companion")
 
     def __post_init__(self) -> None:
@@ -66,7 +76,14 @@ class Agenda:
         _check_int(self, "questions_budget_minutes", 0, 1440)
         _check_int(self, "discussion_budget_minutes", 0, 1440)
         _check_int(self, "mirror_reminder_seconds", 1, 86400)
-        for flag in ("hold_during_meditation", "enforce_mirror", "rename_in_waiting_room"):
+        _check_int(self, "location_reminder_minutes", 0, 600)
+        _check_int(self, "webcam_reminder_minutes", 0, 600)
+        for flag in (
+            "hold_during_meditation",
+            "enforce_mirror",
+            "rename_in_waiting_room",
+            "ask_location",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 raise AgendaError(f"agenda.{flag}: expected true or false")
         if self.meditation_minutes >= self.length_minutes:

@@ -26,6 +26,7 @@ __all__ = [
     "PauseCmd",
     "ReflectionCmd",
     "ResumeCmd",
+    "SafetyCmd",
     "StatusCmd",
     "Unknown",
     "parse",
@@ -99,6 +100,13 @@ class EndCmd:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyCmd:
+    """`/safety NAME`: a member's emergency contact and today's location, privately."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class BadUsage:
     """A known command with a missing or wrong argument; `verb` names it."""
 
@@ -125,6 +133,7 @@ Command = (
     | MirrorCmd
     | ReflectionCmd
     | EndCmd
+    | SafetyCmd
     | BadUsage
     | Unknown
 )
@@ -143,6 +152,7 @@ USAGE: dict[str, str] = {
     "mirror": "/mirror on or /mirror off",
     "reflection": "/reflection",
     "end": "/end",
+    "safety": "/safety NAME",
 }
 
 _BARE: dict[str, Command] = {
@@ -173,6 +183,8 @@ def parse(text: str) -> Command | None:
         return CaseCmd(argument) if argument else BadUsage(verb)
     if verb == "hold":
         return HoldCmd(argument) if argument else BadUsage(verb)
+    if verb == "safety":
+        return SafetyCmd(argument) if argument else BadUsage(verb)
     if verb == "admit":
         if not argument:
             return BadUsage(verb)

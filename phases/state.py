@@ -137,6 +137,10 @@ class SessionState:
         held: people a facilitator sent to the waiting room; not admitted by policy.
         recent_messages: last chat message ids (a command arriving twice runs once).
         arrivals: counter for Person.seq.
+        location_asked: person key -> when the bot asked them for their location (the
+            safety plan); whether they answered or were reminded is in `said`.
+        video_off_since: person key -> since when their video has been off, as reported
+            (the webcam reminder; only what Zoom reported counts, never "unknown").
     """
 
     setup: Setup
@@ -158,6 +162,8 @@ class SessionState:
     held: frozenset[str] = frozenset()
     recent_messages: tuple[str, ...] = ()
     arrivals: int = 0
+    location_asked: Mapping[str, datetime] = field(default_factory=dict)
+    video_off_since: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def agenda(self) -> Agenda:
@@ -270,7 +276,23 @@ def _encode(state: SessionState) -> dict[str, Any]:
         "held": sorted(state.held),
         "recent_messages": list(state.recent_messages),
         "arrivals": state.arrivals,
+        "location_asked": _moments(state.location_asked),
+        "video_off_since": _moments(state.video_off_since),
     }
+
+
+def _moments(table: Mapping[str, datetime]) -> dict[str, str]:
+    return {key: moment.isoformat() for key, moment in sorted(table.items())}
+
+
+def _read_moments(raw: Any) -> dict[str, datetime]:
+    """A key -> time table (absent from states saved before it existed: empty)."""
+    found: dict[str, datetime] = {}
+    for key, text in dict(raw or {}).items():
+        moment = _moment(text)
+        if moment is not None:
+            found[str(key)] = moment
+    return found
 
 
 def _decode(data: dict[str, Any]) -> SessionState:
@@ -332,4 +354,6 @@ def _decode(data: dict[str, Any]) -> SessionState:
         held=frozenset(str(k) for k in data["held"]),
         recent_messages=tuple(str(m) for m in data["recent_messages"]),
         arrivals=int(data["arrivals"]),
+        location_asked=_read_moments(data.get("location_asked")),
+        video_off_since=_read_moments(data.get("video_off_since")),
     )

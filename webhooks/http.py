@@ -53,6 +53,7 @@ from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.models import ChatMessageSentEvent, UrlValidationEvent, ZoomEvent
 from webhooks.parse import decode_json, describe, parse_document
 from webhooks.redaction import redacted_body
+from webhooks.sealing import ReplySealer
 from webhooks.settings import ReceiverSettings
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
@@ -86,6 +87,7 @@ def create_app(
     readiness: ReadinessCheck | None = None,
     lifespan: Lifespan | None = None,
     clock: Callable[[], datetime] | None = None,
+    sealer: ReplySealer | None = None,
 ) -> FastAPI:
     """The webhook receiver app.
 
@@ -102,6 +104,8 @@ def create_app(
         readiness: extra checks for `/readyz` (worker, scheduler), sync or async.
         lifespan: the caller's lifespan (starts the worker and scheduler), run inside ours.
         clock: the current time (aware); default the system clock. Tests freeze it.
+        sealer: seals a member's private line to the bot before it is journaled
+            (`webhooks.sealing`); without one such a line is emptied like other chat text.
 
     Everything is reachable from `app.state`: `settings`, `engine`, `session_factory`,
     `metrics`.
@@ -202,7 +206,10 @@ def create_app(
             return JSONResponse(
                 {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
             )
-        redacted = redacted_body(document)  # after the dedupe key, before the journal
+        # after the dedupe key, before the journal: a private answer to the bot sealed,
+        # other chat text emptied
+        sealed = sealer.body(document) if sealer is not None else None
+        redacted = sealed if sealed is not None else redacted_body(document)
         record = JournalRecord(
             received_at=received_at,
             info=info,

@@ -18,6 +18,7 @@ from storage.billing.ledger import reseal_claims
 from storage.crypto import generate_key
 from storage.notes import reseal_notes
 from storage.roster import reseal_all
+from storage.safety import reseal_safety
 
 __all__ = ["register"]
 
@@ -41,9 +42,11 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
         claims = reseal_claims(session, keyring=keyring, now=now)
         clinical = reseal_notes(session, keyring=keyring)
         clinical += reseal_absences(session, keyring=keyring)
+        clinical += reseal_safety(session, keyring=keyring)
     print(
         f"re-encrypted {count} member(s), {claims} claim(s) and {clinical} note(s), "
-        f"reason(s) and contact note(s) under key {keyring.current_id}"
+        f"reason(s), contact note(s), emergency contact(s) and location(s) under key "
+        f"{keyring.current_id}"
     )
     return 0
 

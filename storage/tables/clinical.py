@@ -1,8 +1,9 @@
-"""Clinical tables: the facilitators' notes, members' links to them, absences, contacts.
+"""Clinical tables: notes, members' links to them, the safety plan, absences, contacts.
 
 The group's own rules (`docs/privacy.md`) ask for them: brief confidential notes on each member
 and on the group, per session, each member able to read their own; notice of absence and
-lateness; and a record of contacting a member who misses more sessions than contracted for.
+lateness; a safety plan of an emergency contact and each member's location during the
+call; and a record of contacting a member who misses more sessions than contracted for.
 Every free text here is PHI and holds AES-GCM ciphertext only (`storage.crypto`), with the
 id of the key that sealed it beside it, so `keys rotate` re-encrypts it.
 
@@ -13,6 +14,11 @@ id of the key that sealed it beside it, so `keys rotate` re-encrypts it.
 - `note_links`: `balint-bot notes link --member NAME` output, one member's way to read their
   own notes (`bot.console.member_notes`). Only hashes of its tokens are kept: the link token
   (single use, `used_at`, expires) and the short-lived view token the browser gets for it.
+- `emergency_contacts`: per member; `source` says whether the roster file or the console
+  wrote it (a roster import replaces only the roster's).
+- `session_locations`: a member's answer to the bot's private location question, kept as the
+  sealed token the webhook receiver (or the runtime, for the SDK's chat) made of it before
+  anything was stored; the newest per member and session is "today's location".
 - `absences`: a member's notice that they will miss (or be late to) the session of a day.
 - `member_contacts`: a facilitator contacted a member (about attendance), on a day.
 """
@@ -28,6 +34,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,7 +42,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.db import Base
 from storage.tables.core import UtcDateTime
 
-__all__ = ["Absence", "ClinicalNote", "MemberContact", "NoteLink"]
+__all__ = [
+    "Absence",
+    "ClinicalNote",
+    "EmergencyContact",
+    "MemberContact",
+    "NoteLink",
+    "SessionLocation",
+]
 
 
 class ClinicalNote(Base):
@@ -60,6 +74,41 @@ class ClinicalNote(Base):
     author: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(String(16))
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EmergencyContact(Base):
+    """One emergency contact of a member (name, relation, phone: sealed together)."""
+
+    __tablename__ = "emergency_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    #: "roster" (from the roster file; replaced by the next import) or "console"
+    source: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str] = mapped_column(String(16))
+    contact_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SessionLocation(Base):
+    """Where a member said they are for a session (a sealed token, never clear text)."""
+
+    __tablename__ = "session_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    #: the meeting's person key of who answered (the member they were taken to be)
+    person_key: Mapped[str] = mapped_column(String(200))
+    given_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(16))
+    #: `Keyring.seal_text(..., field_name="private_reply")`
+    location_sealed: Mapped[str] = mapped_column(Text)
 
 
 class Absence(Base):

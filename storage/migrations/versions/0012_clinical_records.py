@@ -1,8 +1,8 @@
-"""Clinical records: notes, members' links to their notes, absences, contacts.
+"""Clinical records: notes, members' links to their notes, the safety plan, absences, contacts.
 
 New tables `clinical_notes` (append-only: a trigger refuses changing a note's who, when and
-what, and its text unless re-encrypted under a new key), `note_links`, `absences`,
-`member_contacts`.
+what, and its text unless re-encrypted under a new key), `note_links`, `emergency_contacts`,
+`session_locations`, `absences`, `member_contacts`.
 
 Revision ID: 0012_clinical_records
 Revises: 0011_calendar
@@ -101,6 +101,34 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_note_links_member_id"), "note_links", ["member_id"])
     op.create_table(
+        "emergency_contacts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("key_id", sa.String(length=16), nullable=False),
+        sa.Column("contact_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", _utc(), nullable=False),
+        sa.Column("updated_by", sa.String(length=200), nullable=False),
+        _fk("emergency_contacts", "member_id", "members"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_emergency_contacts")),
+    )
+    op.create_index(op.f("ix_emergency_contacts_member_id"), "emergency_contacts", ["member_id"])
+    op.create_table(
+        "session_locations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
+        sa.Column("person_key", sa.String(length=200), nullable=False),
+        sa.Column("given_at", _utc(), nullable=False),
+        sa.Column("key_id", sa.String(length=16), nullable=False),
+        sa.Column("location_sealed", sa.Text(), nullable=False),
+        _fk("session_locations", "session_id", "sessions"),
+        _fk("session_locations", "member_id", "members"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_session_locations")),
+    )
+    for column in ("session_id", "member_id"):
+        op.create_index(op.f(f"ix_session_locations_{column}"), "session_locations", [column])
+    op.create_table(
         "absences",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
@@ -146,6 +174,8 @@ def downgrade() -> None:
     for table in (
         "member_contacts",
         "absences",
+        "session_locations",
+        "emergency_contacts",
         "note_links",
         "clinical_notes",
     ):
