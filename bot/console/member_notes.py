@@ -28,9 +28,10 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.context import ConsoleContext, read_form
 from bot.console.security import same_origin
+from bot.safety_plan import keyring_of
 from storage import note_links, notes
 from storage.billing.pdf import Line, text_pdf
-from storage.crypto import DataKeyError, Keyring
+from storage.crypto import DataKeyError
 from storage.db import session_scope
 from storage.tables.core import Member
 
@@ -46,13 +47,6 @@ _PATH = "/my-notes"
 def _context(request: Request) -> ConsoleContext:
     context: ConsoleContext = request.app.state.console
     return context
-
-
-def _keyring(context: ConsoleContext) -> Keyring:
-    settings = context.settings
-    current = settings.data_key.get_secret_value() if settings.data_key else None
-    previous = settings.data_key_previous.get_secret_value() if settings.data_key_previous else None
-    return Keyring.from_text(current, previous)
 
 
 @router.get(_PATH + "/open/{token}", include_in_schema=False)
@@ -102,24 +96,26 @@ async def open_link(request: Request) -> Response:
     return response
 
 
+class _NoView(Exception):
+    """No valid view cookie: the page answers 401 (without pointing at the console)."""
+
+
 def _member_notes(
     context: ConsoleContext, request: Request, *, command: str
 ) -> tuple[str, tuple[notes.NoteThread, ...]]:
-    """The viewer's name and own notes (audited), or 401 without a valid view cookie."""
+    """The viewer's name and own notes (audited); `_NoView` without a valid view cookie."""
     view = request.cookies.get(VIEW_COOKIE, "")[:200]
     now = context.clock()
     with session_scope(context.factory) as session:
         member_id = note_links.viewer(session, view_token=view, now=now) if view else None
         if member_id is None:
-            raise HTTPException(
-                401, "This page needs a link from your facilitator; it may have expired."
-            )
+            raise _NoView()
         name = _name(session, member_id)
         try:
             threads = notes.read_notes(
                 session,
                 group_name=context.settings.group.name,
-                keyring=_keyring(context),
+                keyring=keyring_of(context.settings),
                 about="member",
                 member_id=member_id,
                 command=command,
@@ -137,17 +133,36 @@ def _name(session: Session, member_id: int) -> str:
     return session.scalar(select(Member.display_name).where(Member.id == member_id)) or ""
 
 
+def _refused(context: ConsoleContext, request: Request) -> Response:
+    return context.page(
+        request,
+        "member_message.html",
+        {
+            "title": "This page cannot be shown",
+            "message": "It needs a link from your facilitator, and stays open for a short "
+            "while after the link is used. Ask your facilitator for a new link.",
+        },
+        status=401,
+    )
+
+
 @router.get(_PATH, include_in_schema=False)
 def notes_page(request: Request) -> Response:
     context = _context(request)
-    name, threads = _member_notes(context, request, command="notes member page")
+    try:
+        name, threads = _member_notes(context, request, command="notes member page")
+    except _NoView:
+        return _refused(context, request)
     return context.page(request, "member_notes.html", {"name": name, "threads": threads})
 
 
 @router.get(_PATH + "/notes.pdf", include_in_schema=False)
 def notes_pdf(request: Request) -> Response:
     context = _context(request)
-    name, threads = _member_notes(context, request, command="notes member pdf")
+    try:
+        name, threads = _member_notes(context, request, command="notes member pdf")
+    except _NoView:
+        return _refused(context, request)
     body = text_pdf(_pdf_lines(name, threads, context), title=f"Notes for {name}")
     return Response(
         body,

@@ -6,8 +6,10 @@ over httpx's ASGI transport, as a browser would (a button press, a cookie, the P
 
 from __future__ import annotations
 
+import html
+import re
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.console.app import create_console_app
 from storage import audit
+from storage import console as records
 from storage.crypto import generate_key
 from storage.db import session_scope
 from storage.sessions import ensure_session
@@ -94,7 +97,7 @@ async def test_a_members_link_opens_their_notes_and_nothing_else(
         assert page.text.index(ANN_NOTE) < page.text.index(ANN_FIX)
         assert "Amended" in page.text
         # never another member's notes, never the group's
-        assert BEN_NOTE not in page.text and GROUP_NOTE not in page.text
+        assert BEN_NOTE not in page.text and "helplessness" not in page.text
         pdf = await client.get("/my-notes/notes.pdf")
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         text = _pdf_text(pdf.content)
@@ -145,7 +148,8 @@ async def test_a_forged_or_foreign_view_cookie_reads_nothing(factory, db_url, cl
     app = _app(factory, db_url, clock, key)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         client.cookies.set("balint_notes", "forged", path="/my-notes")
-        assert (await client.get("/my-notes")).status_code == 401
+        forged = await client.get("/my-notes")
+        assert forged.status_code == 401 and "/signin" not in forged.text
         client.cookies.clear()
         # a console cookie (any value) is no view cookie either
         client.cookies.set("balint_console", world["token"])
@@ -187,3 +191,59 @@ def _pdf_text(body: bytes) -> str:
             pass
         found.append(raw.decode("cp1252", errors="replace"))
     return "\n".join(found) if found else body.decode("latin-1")
+
+
+async def _facilitator(client: httpx.AsyncClient, factory, clock) -> str:
+    """Sign Fay in with a one-time link; her CSRF token."""
+    with session_scope(factory) as session:
+        fay = records.facilitator_by_name(session, group_name="Test group", name="Fay")
+        token = records.issue_link(
+            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=10)
+        )
+    assert (await client.post("/signin/link", data={"token": token})).status_code == 303
+    page = await client.get("/group/notes")
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+
+
+async def test_facilitators_read_write_and_amend_notes_in_the_console(
+    factory, db_url, clock, key, world
+):
+    app = _app(factory, db_url, clock, key)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        csrf = await _facilitator(client, factory, clock)
+        page = await client.get("/group/notes")
+        # every note of the session: the members' and the group's, corrections under them
+        for text in (ANN_NOTE, ANN_FIX, BEN_NOTE, GROUP_NOTE):
+            assert text in html.unescape(page.text)
+        sid = re.search(r'name="session" value="(\d+)"', page.text).group(1)
+        written = await client.post(
+            "/group/notes",
+            data={"csrf": csrf, "session": sid, "about": "group", "text": "Zq-a second word"},
+        )
+        assert written.status_code == 303
+        amended = await client.post(
+            "/group/notes",
+            data={"csrf": csrf, "session": sid, "amends": "3", "text": "Zq-group, corrected"},
+        )
+        assert amended.status_code == 303
+        page = await client.get(f"/group/notes?session={sid}")
+        assert "Zq-a second word" in page.text and "Zq-group, corrected" in page.text
+        assert GROUP_NOTE in html.unescape(page.text)  # the original is kept
+        forged = await client.post(
+            "/group/notes", data={"session": sid, "about": "group", "text": "x"}
+        )
+        assert forged.status_code == 403
+        empty = await client.post(
+            "/group/notes", data={"csrf": csrf, "session": sid, "about": "group", "text": " "}
+        )
+        assert empty.status_code == 400 and "needs some text" in empty.text
+    with session_scope(factory) as session:
+        shown = audit.entries(session, command="console notes")
+        assert shown and all(entry.actor == "console:Fay" for entry in shown)
+        assert audit.entries(session, command="notes amend")[-1].actor == "console:Fay"
+    # a member's view cookie does not open the facilitators' page
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        assert (await _open(client, world["token"])).status_code == 303
+        refused = await client.get("/group/notes")
+        assert BEN_NOTE not in refused.text and "helplessness" not in refused.text
+        assert "Sign in" in refused.text
