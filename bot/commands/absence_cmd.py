@@ -6,6 +6,9 @@
 - `absence contact --member NAME --date DATE [--note TEXT]`: a facilitator contacted the
   member on DATE (about attendance); the module report shows the last contact.
 
+- `absence list --member NAME`: that member's notices (with their reasons) and contacts (with
+  their notes), newest first; the read is written to the audit log.
+
 Attendance (`balint-bot attendance --session ID`) then tells notified absences from
 unexplained ones, and `attendance report --module NAME` lists whom to contact.
 """
@@ -19,7 +22,7 @@ from typing import Any
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.commands.notes_cmd import member_by_name, operator
 from bot.config import Settings
-from storage import absences
+from storage import absences, audit
 
 __all__ = ["register"]
 
@@ -44,6 +47,10 @@ def register(subparsers: Any) -> None:
     )
     contact.add_argument("--note", default="", help="what was said (PHI: sealed)")
     contact.set_defaults(handler=_contact)
+
+    show = actions.add_parser("list", help="a member's notices and contacts (audited)")
+    show.add_argument("--member", required=True, metavar="NAME")
+    show.set_defaults(handler=_list)
 
 
 def _day(text: str) -> date:
@@ -93,4 +100,33 @@ def _contact(args: argparse.Namespace, settings: Settings) -> int:
             actor=operator(),
         )
     print(f"{name}: contacted on {args.date.isoformat()}")
+    return 0
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    now: datetime = args.clock()
+    keyring = keyring_from(settings)
+    with open_session(settings) as session:
+        member_id, name = member_by_name(
+            session, group_name=settings.group.name, name=args.member, command="absence list"
+        )
+        told = absences.notices(session, member_ids=[member_id], keyring=keyring)
+        contacts = absences.contact_log(session, member_id=member_id, keyring=keyring)
+        audit.record(
+            session,
+            command="absence list",
+            records=[f"member:{member_id}"]
+            + [f"absence:{n.id}" for n in told.values()]
+            + [f"contact:{c.id}" for c in contacts],
+            at=now,
+            actor=operator(),
+        )
+    print(f"{name}: {len(told)} notice(s), {len(contacts)} contact(s)")
+    for notice in sorted(told.values(), key=lambda n: n.day, reverse=True):
+        what = "late" if notice.late else "absent"
+        reason = f": {notice.reason}" if notice.reason else ""
+        print(f"  {notice.day.isoformat()}  notified {what}{reason}")
+    for contact in contacts:
+        note = f": {contact.note}" if contact.note else ""
+        print(f"  {contact.day.isoformat()}  contacted{note}")
     return 0

@@ -116,6 +116,28 @@ def test_the_module_report_lists_whom_to_contact_with_the_last_contact(cli, held
     assert "Ann" not in contact  # 1 of 2: not under one third
 
 
+def test_a_members_notices_and_contacts_are_listed_with_their_sealed_texts(
+    cli, held, capsys, db_url
+):
+    assert (
+        cli("absence", "add", "--member", "Cal", "--date", "2026-10-07", "--reason", "Zq-flu") == 0
+    )
+    assert (
+        cli("absence", "contact", "--member", "Cal", "--date", "2026-10-20", "--note", "Zq-ok") == 0
+    )
+    capsys.readouterr()
+    assert cli("absence", "list", "--member", "Cal") == 0
+    out = capsys.readouterr().out
+    assert "2026-10-07  notified absent: Zq-flu" in out
+    assert "2026-10-20  contacted: Zq-ok" in out
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        raw = b"".join(
+            p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+        )
+        assert b"Zq-flu" not in raw and b"Zq-ok" not in raw
+
+
 def test_a_second_notice_replaces_the_first_and_bad_input_is_refused(
     cli, held, db_url, capsys, monkeypatch
 ):
