@@ -7,12 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.config import Settings
+from bot.console.app import create_console_app
 from storage import attendance as att
 from storage import audit
+from storage import console as records
 from storage.crypto import generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.sessions import ensure_session
@@ -160,3 +164,27 @@ def test_a_second_notice_replaces_the_first_and_bad_input_is_refused(
         assert [(n.session_date.isoformat(), n.late) for n in notices] == [("2026-10-07", True)]
         assert len(audit.entries(session, command="absence add")) == 2
     engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_the_console_attendance_page_lists_whom_to_contact(cli, held, db_url):
+    assert cli("absence", "contact", "--member", "Cal", "--date", "2026-10-20") == 0
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    clock = HandClock()
+    settings = Settings(storage={"url": db_url}, group={"name": "G"})
+    app = create_console_app(settings, session_factory=factory, clock=clock)
+    with session_scope(factory) as session:
+        fay = records.facilitator_by_name(session, group_name="G", name="Fay")
+        token = records.issue_link(
+            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=5)
+        )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as web:
+        assert (await web.post("/signin/link", data={"token": token})).status_code == 303
+        page = (await web.get("/group/attendance?module=2026-09")).text
+    engine.dispose()
+    contact = page[page.index("To contact") :]
+    assert "Cal" in contact and "2026-10-20" in contact
+    assert "Ben T" in contact and "never" in contact
+    assert '<th scope="row">Ann</th>' not in contact
