@@ -45,9 +45,8 @@ class ReplySealer:
     bot_name: str
     seal: Callable[[str], str]
 
-    def body(self, document: Any) -> bytes | None:
-        """The body to journal instead of the received one when it is a private line to the
-        bot that is not a command; None to leave the body to the redaction."""
+    def token(self, document: Any) -> str | None:
+        """The sealed text of a private line to the bot that is not a command, else None."""
         if not isinstance(document, dict) or document.get("event") != CHAT_EVENT:
             return None
         message = _chat_message(document)
@@ -60,10 +59,19 @@ class ReplySealer:
             return None
         if _fold(str(message.get("recipient_name", ""))) != _fold(self.bot_name):
             return None
+        return self.seal(content.strip())
+
+    def body(self, document: Any) -> bytes | None:
+        """The body to journal instead of the received one when it is a private line to the
+        bot (its text emptied, the sealed text in `SEALED_FIELD`); None to leave the body to
+        the redaction."""
+        token = self.token(document)
+        if token is None:
+            return None
         sealed = copy.deepcopy(document)
         inner = _chat_message(sealed)
         assert inner is not None
-        inner[SEALED_FIELD] = self.seal(content.strip())
+        inner[SEALED_FIELD] = token
         inner["message_content"] = ""
         return json.dumps(sealed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
