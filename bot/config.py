@@ -210,6 +210,7 @@ class BillingSettings(_Section):
     # K300A video / K301A telephone per member from Zoom; "none" only on the Ministry's word
     modality_item: Literal["auto", "none"] = "auto"
     count_reflection: bool = False
+    cme_reflection: Literal["everyone", "trains_to_lead", "nobody"] = "everyone"
     # the roster facilitator who holds provider_number; their presence bounds every claim
     physician: str = Field(default="", max_length=200)
     # who counts toward the group size that picks the band

@@ -35,6 +35,7 @@ __all__ = [
     "PROVINCES",
     "RELATIONSHIP_BASES",
     "ROSTER_HEADERS",
+    "LEADER_HEADER",
     "SAFETY_HEADERS",
     "ImportResult",
     "MemberPHI",
@@ -80,6 +81,9 @@ OPTIONAL_HEADERS: frozenset[str] = frozenset({"bill_ohip"})
 #: Optional columns of the group's safety plan (sealed on import): a file without them leaves
 #: the emergency contacts already stored as they are.
 SAFETY_HEADERS: tuple[str, ...] = ("emergency_contact", "emergency_phone")
+#: Optional: `yes` for a member training to lead Balint groups (the optional reflection is
+#: for them; `[billing] cme_reflection`). A file without it leaves the stored value.
+LEADER_HEADER = "trains_to_lead"
 PHI_FIELDS = ("health_number", "version_code", "birth_date")
 PROVINCES = frozenset(
     {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
@@ -139,6 +143,8 @@ class MemberRow:
     #: has no such columns (the stored contact is then left alone).
     emergency_contact: str | None = None
     emergency_phone: str | None = None
+    #: Training to lead Balint groups; None when the file has no such column.
+    trains_to_lead: bool | None = None
 
     @property
     def has_phi(self) -> bool:
@@ -253,6 +259,9 @@ def _row(
         found.append(
             RowProblem(row, "diagnostic_code", "required when bill_ohip is yes (the physician's)")
         )
+    leads = (raw.get(LEADER_HEADER) or "").strip().lower()
+    if leads not in ("", "yes", "no"):
+        found.append(RowProblem(row, LEADER_HEADER, "yes or no (empty: no)"))
     relationship = _date(value["relationship_date"], "relationship_date", row, found)
     consent = _date(value["consent_date"], "consent_date", row, found)
     modules: list[str] = []
@@ -296,6 +305,7 @@ def _row(
         emergency_phone=(raw.get("emergency_phone") or "").strip()
         if "emergency_phone" in raw
         else None,
+        trains_to_lead=leads == "yes" if LEADER_HEADER in raw else None,
     )
 
 
@@ -325,7 +335,9 @@ def parse_roster(text: str, *, today: date) -> tuple[MemberRow, ...]:
     missing = [
         name for name in ROSTER_HEADERS if name not in header and name not in OPTIONAL_HEADERS
     ]
-    unknown = [name for name in header if name not in (*ROSTER_HEADERS, *SAFETY_HEADERS)]
+    unknown = [
+        name for name in header if name not in (*ROSTER_HEADERS, *SAFETY_HEADERS, LEADER_HEADER)
+    ]
     if missing or unknown:
         bad_header = [RowProblem(1, name, "missing column") for name in missing]
         bad_header += [RowProblem(1, name, "unknown column") for name in unknown]
@@ -431,6 +443,8 @@ def import_roster(
         member.relationship_date = row.relationship_date
         member.consent_date = row.consent_date
         member.bill_ohip = row.bill_ohip
+        if row.trains_to_lead is not None:
+            member.trains_to_lead = row.trains_to_lead
         member.updated_at = now
         _seal(member, row, keyring)
         session.flush()

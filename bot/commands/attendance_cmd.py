@@ -28,6 +28,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -43,9 +46,10 @@ from storage.attendance import (
     replace_presence,
     stored_attendance,
 )
+from storage.billing.snapshots import held_sessions, member_times
 from storage.reconcile import ParticipantReportSource, ReportRow, reconcile
 from storage.sessions import get_session, session_by_meeting
-from storage.tables.core import SessionRecord
+from storage.tables.core import Member, SessionRecord
 from webhooks.errors import WebhookError
 from webhooks.parse import parse_event
 from webhooks.translate import to_presence
@@ -141,6 +145,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         else:
             computed = attendance_for(session, meeting_uuid=meeting_uuid, policy=policy)
             rows = [{column: getattr(p, column) for column in _COLUMNS} for p in computed.people]
+        reflection = _reflection(session, record, settings) if record is not None else None
         missed = (
             absences.missed_session(
                 session,
@@ -181,12 +186,42 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             f"{_time(row['last_leave'], zone):<16}  {'yes' if row['late'] else 'no':<4}  "
             f"{'yes' if row['left_early'] else 'no':<5}  {'yes' if row['present'] else 'no'}"
         )
+    if reflection is not None:
+        print(
+            "reflection: "
+            + (", ".join(reflection) or "no member")
+            + " (counted for CME: "
+            + settings.billing.cme_reflection.replace("_", " ")
+            + ")"
+        )
     if missed:
         print("not present (enrolled in the module):")
     for gone in missed:
         told = f"notified ({gone.notice})" if gone.notice else "unexplained"
         print(f"  {gone.name[:20]:<20} {gone.member_id:>6}  {told}")
     return 0
+
+
+def _reflection(session: Session, record: SessionRecord, settings: Settings) -> list[str] | None:
+    """Who of the members attended the session's reflection, with their minutes and whether
+    they train to lead; None when the session is not finalised or had no reflection."""
+    if record.finalized_at is None:
+        return None
+    held = held_sessions(session, records=[record], length_minutes=settings.agenda.length_minutes)
+    if not held or not held[0].window.reflection:
+        return None
+    times = [
+        t for t in member_times(held, timezone=settings.group.timezone) if t.reflection_minutes
+    ]
+    members = {
+        m.id: m
+        for m in session.scalars(select(Member).where(Member.id.in_([t.member_id for t in times])))
+    }
+    return [
+        f"{members[t.member_id].display_name} {t.reflection_minutes} min"
+        + (" (trains to lead)" if members[t.member_id].trains_to_lead else "")
+        for t in sorted(times, key=lambda t: members[t.member_id].display_name)
+    ]
 
 
 def presence_from_journal(entries: list[journal.JournalEntry]) -> list[tuple[int, PresenceEvent]]:

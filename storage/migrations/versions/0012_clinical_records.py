@@ -2,7 +2,8 @@
 
 New tables `clinical_notes` (append-only: a trigger refuses changing a note's who, when and
 what, and its text unless re-encrypted under a new key), `note_links`, `emergency_contacts`,
-`session_locations`, `absences`, `member_contacts`.
+`session_locations`, `absences`, `member_contacts`; `members.trains_to_lead` (the roster
+column: the reflection is for them).
 
 Revision ID: 0012_clinical_records
 Revises: 0011_calendar
@@ -64,6 +65,10 @@ def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
+    op.add_column(
+        "members",
+        sa.Column("trains_to_lead", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "clinical_notes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -180,3 +185,5 @@ def downgrade() -> None:
         "clinical_notes",
     ):
         op.drop_table(table)
+    with op.batch_alter_table("members") as batch:
+        batch.drop_column("trains_to_lead")

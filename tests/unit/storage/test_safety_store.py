@@ -11,9 +11,10 @@ from bot.cli import main
 from storage import safety
 from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
-from storage.roster import ROSTER_HEADERS, SAFETY_HEADERS
+from storage.roster import LEADER_HEADER, ROSTER_HEADERS, SAFETY_HEADERS
 from storage.sessions import ensure_session
 from storage.tables.clinical import EmergencyContact, SessionLocation
+from storage.tables.core import Member
 from tests.clock import TEST_NOW, HandClock
 
 CONTACT = "Zq-Sam Quokka (partner)"
@@ -124,3 +125,31 @@ def test_keys_rotate_reseals_contacts_and_locations(cli, factory, tmp_path, monk
         assert only_new.open_text(location.location_sealed, field_name="private_reply") == (
             "Zq-Picton"
         )
+
+
+def test_trains_to_lead_is_a_yes_or_no_column_kept_when_absent(cli, factory, tmp_path, capsys):
+    def roster(value: str | None) -> Path:
+        headers = list(ROSTER_HEADERS) + ([LEADER_HEADER] if value is not None else [])
+        row = dict.fromkeys(headers, "")
+        row.update(
+            first_name="Ann",
+            display_name="Ann",
+            role="member",
+            health_number="9876543217",
+            birth_date="1980-02-29",
+        )
+        if value is not None:
+            row[LEADER_HEADER] = value
+        path = tmp_path / "leads.csv"
+        path.write_text(",".join(headers) + "\n" + ",".join(row[h] for h in headers) + "\n")
+        return path
+
+    def leads() -> bool:
+        with session_scope(factory) as session:
+            return bool(session.scalar(select(Member.trains_to_lead)))
+
+    assert cli("roster", "import", str(roster("yes"))) == 0 and leads()
+    assert cli("roster", "import", str(roster(None))) == 0 and leads()
+    assert cli("roster", "import", str(roster("maybe"))) == 1
+    assert "trains_to_lead: yes or no" in capsys.readouterr().err
+    assert cli("roster", "import", str(roster(""))) == 0 and not leads()
