@@ -144,9 +144,7 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
         "unreadable). Please use the console or your own records."
     ),
     "safety_no_member": "'{query}' is no member on the roster. Members: {names}.",
-    "safety_console": (
-        "The safety plan is answered privately in the meeting's chat: type /safety NAME there."
-    ),
+    "safety_console": "The console's Safety page shows the safety plan of every member.",
     "safety_refused": (
         "Sorry, {name}: the safety plan is only for a facilitator Zoom vouches for (host, "
         "co-host, or joined by their own registration link)."

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import html
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from storage import safety
+from bot.config import Settings
+from bot.console.app import create_console_app
+from storage import audit, safety
+from storage import console as records
 from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.roster import LEADER_HEADER, ROSTER_HEADERS, SAFETY_HEADERS
@@ -153,3 +159,59 @@ def test_trains_to_lead_is_a_yes_or_no_column_kept_when_absent(cli, factory, tmp
     assert cli("roster", "import", str(roster("maybe"))) == 1
     assert "trains_to_lead: yes or no" in capsys.readouterr().err
     assert cli("roster", "import", str(roster(""))) == 0 and not leads()
+
+
+@pytest.mark.anyio
+async def test_the_console_safety_page_shows_contacts_and_todays_location(
+    cli, factory, tmp_path, db_url
+):
+    assert cli("roster", "import", str(_roster(tmp_path, contact=CONTACT))) == 0
+    keyring = Keyring.from_text(cli.key)
+    clock = HandClock()
+    with session_scope(factory) as session:
+        ensure_session(
+            session,
+            group_name="G",
+            meeting_uuid="today",
+            meeting_id="1",
+            scheduled_start=clock(),
+            now=clock(),
+        )
+        member_id = session.scalar(select(EmergencyContact.member_id))
+        token = keyring.seal_text("Zq-Picton harbour", field_name=safety.LOCATION_FIELD)
+        safety.record_location(
+            session,
+            meeting_uuid="today",
+            member_id=member_id,
+            person_key="k",
+            token=token,
+            at=clock(),
+        )
+    # a facilitator for the console (the fixture roster has only Ann)
+    facilitator = tmp_path / "fay.csv"
+    facilitator.write_text(
+        ",".join(ROSTER_HEADERS)
+        + "\n"
+        + ",".join(
+            {"first_name": "Fay", "display_name": "Fay", "role": "facilitator"}.get(h, "")
+            for h in ROSTER_HEADERS
+        )
+        + "\n"
+    )
+    assert cli("roster", "import", str(facilitator)) == 0
+    settings = Settings(storage={"url": db_url}, group={"name": "G"}, data_key=cli.key)
+    app = create_console_app(settings, session_factory=factory, clock=clock)
+    with session_scope(factory) as session:
+        fay = records.facilitator_by_name(session, group_name="G", name="Fay")
+        link = records.issue_link(
+            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=5)
+        )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as web:
+        assert (await web.get("/group/safety")).status_code == 401
+        assert (await web.post("/signin/link", data={"token": link})).status_code == 303
+        page = (await web.get("/group/safety")).text
+    assert CONTACT in html.unescape(page) and PHONE in page and "Zq-Picton harbour" in page
+    with session_scope(factory) as session:
+        shown = audit.entries(session, command="console safety")
+        assert len(shown) == 1 and shown[0].actor == "console:Fay"
