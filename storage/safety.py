@@ -117,7 +117,7 @@ def set_roster_contact(
 ) -> None:
     """Make the roster's contact of `member_id` what the roster file says (none if empty).
 
-    Contacts added in the console are left alone.
+    Contacts of another source are left alone.
     """
     session.execute(
         delete(EmergencyContact).where(

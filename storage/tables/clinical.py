@@ -14,8 +14,8 @@ id of the key that sealed it beside it, so `keys rotate` re-encrypts it.
 - `note_links`: `balint-bot notes link --member NAME` output, one member's way to read their
   own notes (`bot.console.member_notes`). Only hashes of its tokens are kept: the link token
   (single use, `used_at`, expires) and the short-lived view token the browser gets for it.
-- `emergency_contacts`: per member; `source` says whether the roster file or the console
-  wrote it (a roster import replaces only the roster's).
+- `emergency_contacts`: per member; `source` says where it came from (today always
+  `roster`: the roster file's columns; an import replaces only the roster's).
 - `session_locations`: a member's answer to the bot's private location question, kept as the
   sealed token the webhook receiver (or the runtime, for the SDK's chat) made of it before
   anything was stored; the newest per member and session is "today's location".
@@ -83,7 +83,7 @@ class EmergencyContact(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    #: "roster" (from the roster file; replaced by the next import) or "console"
+    #: "roster" (from the roster file; replaced by the next import)
     source: Mapped[str] = mapped_column(String(16))
     key_id: Mapped[str] = mapped_column(String(16))
     contact_enc: Mapped[bytes] = mapped_column(LargeBinary)
