@@ -50,7 +50,8 @@ def seal_reply(keyring: Keyring, text: str) -> str | None:
 def reply_sealer(settings: Settings, keyring: Keyring) -> ReplySealer | None:
     """The webhook receiver's sealer (None without a data key: such lines are emptied)."""
     if not keyring.has_current:
-        _log.warning("no data key: members' answers to the location question are not kept")
+        if settings.agenda.ask_location:
+            _log.warning("no data key: the location question is not asked (nothing could be kept)")
         return None
     return ReplySealer(
         bot_name=settings.zoom.bot_name,
