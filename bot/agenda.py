@@ -41,6 +41,9 @@ def agenda_from_settings(settings: Settings) -> Agenda:
             discussion_budget_minutes=section.discussion_budget_minutes,
             mirror_reminder_seconds=section.mirror_reminder_seconds,
             overrun_grace_minutes=section.overrun_grace_minutes,
+            ask_location=section.ask_location,
+            location_reminder_minutes=section.location_reminder_minutes,
+            webcam_reminder_minutes=section.webcam_reminder_minutes,
             bot_name=settings.zoom.bot_name,
             admit_by_name=settings.group.admit_by_name,
         )

@@ -46,6 +46,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.purge_cmd",
     "bot.commands.join_cmd",
     "bot.commands.console_cmd",
+    "bot.commands.notes_cmd",
+    "bot.commands.absence_cmd",
 )
 
 

@@ -227,6 +227,9 @@ class AgendaSettings(_Section):
     discussion_budget_minutes: int = Field(default=25, ge=0)
     mirror_reminder_seconds: int = Field(default=60, ge=10)
     overrun_grace_minutes: int = Field(default=10, ge=0, le=120)
+    ask_location: bool = False
+    location_reminder_minutes: int = Field(default=10, ge=0, le=600)
+    webcam_reminder_minutes: int = Field(default=0, ge=0, le=600)
     messages: dict[str, str] = Field(default_factory=dict)
 
 
@@ -248,6 +251,7 @@ class BillingSettings(_Section):
     # K300A video / K301A telephone per member from Zoom; "none" only on the Ministry's word
     modality_item: Literal["auto", "none"] = "auto"
     count_reflection: bool = False
+    cme_reflection: Literal["everyone", "trains_to_lead", "nobody"] = "everyone"
     # the roster facilitator who holds provider_number; their presence bounds every claim
     physician: str = Field(default="", max_length=200)
     # who counts toward the group size that picks the band

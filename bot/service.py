@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -48,6 +49,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import safety_plan
 from bot.agenda import agenda_from_settings, messages_from_settings
 from bot.calendar import calendar_from_settings, match_meeting
 from bot.config import Settings
@@ -58,7 +60,7 @@ from bot.meeting.supervisor import BotSupervisor, join_command, session_window, 
 from bot.runtime import inbox
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
-from phases.actions import Action
+from phases.actions import Action, RecordLocation, SafetyAnswer, SendChat
 from phases.calendar import Override, SkippedMeeting, UnplannedSession
 from phases.engine import new_session
 from phases.state import SessionState
@@ -112,6 +114,10 @@ class ServiceHooks:
         self._policy = attendance.policy_for(
             length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
         )
+        self._keyring = safety_plan.keyring_of(settings)
+        if self._agenda.ask_location and not self._keyring.has_current:
+            # an answer could not be kept sealed: better not to ask for it at all
+            self._agenda = dataclasses.replace(self._agenda, ask_location=False)
 
     def decode(self, entry: JournalEntry) -> Decoded:
         if inbox.is_command(entry):
@@ -183,6 +189,26 @@ class ServiceHooks:
             attendance.record_presence(
                 db, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
             )
+
+    def seal(self, text: str) -> str | None:
+        return safety_plan.seal_reply(self._keyring, text)
+
+    def record_location(
+        self, db: Session, *, meeting_uuid: str, action: RecordLocation, at: datetime
+    ) -> None:
+        safety_plan.keep_location(db, meeting_uuid=meeting_uuid, action=action, at=at)
+
+    def safety_line(
+        self, db: Session, *, meeting_uuid: str, action: SafetyAnswer, now: datetime
+    ) -> SendChat:
+        return safety_plan.safety_line(
+            db,
+            settings=self._settings,
+            keyring=self._keyring,
+            meeting_uuid=meeting_uuid,
+            action=action,
+            now=now,
+        )
 
     def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         try:
@@ -428,6 +454,7 @@ def build_service(
         readiness=readiness,
         lifespan=sdk_lifespan if sdk_mode else lifespan,
         clock=now,
+        sealer=safety_plan.reply_sealer(settings, safety_plan.keyring_of(settings)),
     )
     app.state.simulated_meetings = registry
     app.state.supervisor = supervisor

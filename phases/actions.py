@@ -21,7 +21,9 @@ __all__ = [
     "Mute",
     "PhaseChanged",
     "PutInWaitingRoom",
+    "RecordLocation",
     "Rename",
+    "SafetyAnswer",
     "ScheduleWakeup",
     "SendChat",
     "StopRecording",
@@ -165,6 +167,42 @@ class PhaseChanged:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordLocation:
+    """Keep a member's answer to the location question for this session (nothing to execute
+    in the meeting: the runtime stores it in the step's transaction, still sealed).
+
+    Args:
+        person: who answered.
+        member_id: their roster member id ("" if the roster entry has none).
+        sealed: the sealed answer, exactly as it came (`phases.events.PrivateReply`).
+    """
+
+    person: Target
+    member_id: str
+    sealed: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyAnswer:
+    """Tell a facilitator, privately, a member's safety plan (`/safety NAME`).
+
+    The engine names only who asks and about whom: the runtime reads the member's emergency
+    contact and today's location when it carries the action out, sends them in a private
+    line, and writes the use to the audit log; the PHI is never part of the action, so it is
+    never stored with the action log.
+
+    Args:
+        to: the facilitator who asked.
+        member_id: the roster member id of the member asked about.
+        member_name: their roster display name.
+    """
+
+    to: Target
+    member_id: str
+    member_name: str
+
+
 Action = (
     Admit
     | PutInWaitingRoom
@@ -176,6 +214,8 @@ Action = (
     | AllowSelfMedia
     | StopRecording
     | SendChat
+    | SafetyAnswer
     | ScheduleWakeup
     | PhaseChanged
+    | RecordLocation
 )

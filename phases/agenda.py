@@ -41,6 +41,13 @@ class Agenda:
         overrun_grace_minutes: at the group's end the facilitators are told privately and the
             group closes by itself only this much later (unless they `/next`, `/end` or
             `/extend` first); 0 = close at the end itself.
+        ask_location: ask each member privately, once they are in, where they are joining
+            from (the group's safety plan); their private answer is kept sealed. The service
+            turns it off without a data key, as an answer could not be kept.
+        location_reminder_minutes: one reminder to a member who has not answered this long
+            after the question; 0 = none.
+        webcam_reminder_minutes: one private reminder to a member (not the presenter behind
+            the mirror) whose video has been off this long during the group; 0 = off.
         bot_name: the bot's own display name in the meeting (it ignores itself).
 
     Raises:
@@ -62,6 +69,9 @@ class Agenda:
     discussion_budget_minutes: int = 25
     mirror_reminder_seconds: int = 60
     overrun_grace_minutes: int = 10
+    ask_location: bool = False
+    location_reminder_minutes: int = 10
+    webcam_reminder_minutes: int = 0
     bot_name: str = field(default="Balint Companion")
 
     def __post_init__(self) -> None:
@@ -76,11 +86,14 @@ class Agenda:
         _check_int(self, "discussion_budget_minutes", 0, 1440)
         _check_int(self, "mirror_reminder_seconds", 1, 86400)
         _check_int(self, "overrun_grace_minutes", 0, 600)
+        _check_int(self, "location_reminder_minutes", 0, 600)
+        _check_int(self, "webcam_reminder_minutes", 0, 600)
         for flag in (
             "hold_during_meditation",
             "enforce_mirror",
             "rename_in_waiting_room",
             "admit_by_name",
+            "ask_location",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise AgendaError(f"agenda.{flag}: expected true or false")

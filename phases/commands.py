@@ -27,6 +27,7 @@ __all__ = [
     "PauseCmd",
     "ReflectionCmd",
     "ResumeCmd",
+    "SafetyCmd",
     "StatusCmd",
     "Unknown",
     "parse",
@@ -102,6 +103,13 @@ class EndCmd:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyCmd:
+    """`/safety NAME`: a member's emergency contact and today's location, privately."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class BadUsage:
     """A known command with a missing or wrong argument; `verb` names it."""
 
@@ -128,6 +136,7 @@ Command = (
     | MirrorCmd
     | ReflectionCmd
     | EndCmd
+    | SafetyCmd
     | BadUsage
     | Unknown
 )
@@ -146,6 +155,7 @@ USAGE: dict[str, str] = {
     "mirror": "/mirror on or /mirror off",
     "reflection": "/reflection",
     "end": "/end",
+    "safety": "/safety NAME",
 }
 
 _BARE: dict[str, Command] = {
@@ -176,6 +186,8 @@ def parse(text: str) -> Command | None:
         return CaseCmd(argument) if argument else BadUsage(verb)
     if verb == "hold":
         return HoldCmd(argument) if argument else BadUsage(verb)
+    if verb == "safety":
+        return SafetyCmd(argument) if argument else BadUsage(verb)
     if verb == "admit":
         return _admit(argument)
     if verb == "extend":

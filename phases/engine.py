@@ -52,6 +52,15 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
   A `TrustedCommand` (the console) runs the same command for a roster facilitator who is not
   speaking in the chat: its answers go back to the console (`Audience.CONSOLE`), and a button
   that names one person (`target_key`: `/admit`, `/hold`, `/case`) acts on exactly them.
+* the safety plan: a member who comes into the meeting is asked privately, once, where they
+  are joining from (`ask_location`), and reminded once if no answer came in
+  `location_reminder_minutes`; their private answer reaches the engine sealed
+  (`PrivateReply`) and is passed on unopened to be kept (`RecordLocation`). `/safety NAME`
+  (facilitators) asks the runtime to send that member's emergency contact and today's
+  location privately (`SafetyAnswer`: the engine never sees either).
+* the webcam: a member whose video Zoom reported off for `webcam_reminder_minutes` during the
+  group (after the meditation, before the closing's end; never the presenter behind the
+  mirror) gets one private reminder.
 * the group's calendar (`phases.calendar`) decides what a meeting is: a meeting it skipped
   (`Setup.skipped`) gets nothing, ever; a session it did not plan (`Setup.unplanned`) is
   timed from its own start, and the facilitators present are told so privately, once (as
@@ -77,7 +86,9 @@ from phases.actions import (
     Mute,
     PhaseChanged,
     PutInWaitingRoom,
+    RecordLocation,
     Rename,
+    SafetyAnswer,
     ScheduleWakeup,
     SendChat,
     StopRecording,
@@ -100,6 +111,7 @@ from phases.commands import (
     PauseCmd,
     ReflectionCmd,
     ResumeCmd,
+    SafetyCmd,
     StatusCmd,
     Unknown,
     parse,
@@ -118,6 +130,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    PrivateReply,
     RecordingStarted,
     RoleChanged,
     TimerDue,
@@ -167,6 +180,15 @@ _WAITING_DUE = "waiting_line_due"
 WAITING_LINE_SECONDS = 30
 #: `SessionState.awaiting` tokens (see there).
 _WELCOME, _WELCOMED, _RECORDING, _MIRROR = "welcome:", "welcomed:", "recording:", "mirror:"
+#: `said` flags of the safety plan and the webcam, each followed by a person key.
+_ANSWERED = "location_answered:"
+_LOCATION_REMINDED = "location_reminded:"
+_WEBCAM_REMINDED = "webcam_reminded:"
+#: Timer names of the reminders, each followed by a person key.
+_LOCATION_TIMER = "location_reminder:"
+_WEBCAM_TIMER = "webcam_reminder:"
+#: Phases in which the webcam reminder does not run (before and after the group proper).
+_NO_WEBCAM_RULE = frozenset({Phase.SOCIAL, Phase.MEDITATION, Phase.REFLECTION, Phase.ENDED})
 
 
 def new_session(
@@ -243,7 +265,34 @@ def wakeups(state: SessionState) -> list[ScheduleWakeup]:
     if rule.budget is not None and rule.budget(agenda) and "nudged" not in state.said:
         at = state.phase_since + timedelta(minutes=rule.budget(agenda))
         alarms.append(ScheduleWakeup(at=at, timer=f"budget_{state.phase.value}"))
+    if state.phase is not Phase.ENDED:
+        alarms.extend(_reminder_alarms(state))
     return sorted(alarms, key=lambda alarm: alarm.at)
+
+
+def _reminder_alarms(state: SessionState | _Draft) -> list[ScheduleWakeup]:
+    """The doorbells of the location and webcam reminders not yet given."""
+    alarms: list[ScheduleWakeup] = []
+    agenda = state.setup.agenda
+    if agenda.location_reminder_minutes:
+        for key, asked in sorted(state.location_asked.items()):
+            if {_ANSWERED + key, _LOCATION_REMINDED + key} & state.said:
+                continue
+            at = asked + timedelta(minutes=agenda.location_reminder_minutes)
+            alarms.append(ScheduleWakeup(at=at, timer=_LOCATION_TIMER + key))
+    if agenda.webcam_reminder_minutes:
+        for key, since in sorted(state.video_off_since.items()):
+            if _WEBCAM_REMINDED + key not in state.said:
+                alarms.append(
+                    ScheduleWakeup(at=_webcam_due(state, since), timer=_WEBCAM_TIMER + key)
+                )
+    return alarms
+
+
+def _webcam_due(state: SessionState | _Draft, since: datetime) -> datetime:
+    """When a video off since `since` earns its reminder: counted from the meditation's end."""
+    start = max(since, state.setup.meditation_end)
+    return start + timedelta(minutes=state.setup.agenda.webcam_reminder_minutes)
 
 
 def _end_alarms(state: SessionState | _Draft, end: datetime) -> list[ScheduleWakeup]:
@@ -282,6 +331,7 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
         _catch_up(draft)
         _dispatch(draft, event)
         _catch_up(draft)
+        _reminders(draft)
         if draft.setup.unplanned:
             _tell_unplanned(draft)
     return draft.freeze(), draft.out
@@ -314,6 +364,8 @@ class _Draft:
     was_in: frozenset[str]
     waiting_told_at: datetime | None
     awaiting: frozenset[str]
+    location_asked: Mapping[str, datetime]
+    video_off_since: Mapping[str, datetime]
 
     def __init__(self, state: SessionState, now: datetime) -> None:
         for name in _FIELDS:
@@ -504,6 +556,9 @@ def _enter(
         if presenter is not None:
             d.out.append(AskUnmute(target=_target(presenter)))
             d.out.append(AskStartVideo(target=_target(presenter)))
+            if presenter.key in d.video_off_since:  # back from the mirror: the clock restarts
+                _video_seen(d, presenter.key, on=True)
+                _video_seen(d, presenter.key, on=False)
     d.phase = phase
     d.phase_since = at if at is not None else d.now
     d.said = d.said - {"nudged"}
@@ -1010,6 +1065,7 @@ def _joined(d: _Draft, participant: Participant, role: ZoomRole) -> None:
         if flag not in d.said:
             d.said = d.said | {flag}
             d.tell(person, "name_reminder", name=person.roster_name)
+    _ask_location(d, person)
 
 
 def _left(d: _Draft, participant: Participant) -> None:
@@ -1018,6 +1074,7 @@ def _left(d: _Draft, participant: Participant) -> None:
     old = d.people.get(participant.key)
     if old is not None and old.where != "gone":
         d.put(replace(_moved(old, "gone"), came_through_waiting_room=old.where == "waiting"))
+        _video_seen(d, old.key, on=True)  # gone: no webcam clock runs for them
 
 
 def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bool | None) -> None:
@@ -1031,6 +1088,8 @@ def _media(d: _Draft, participant: Participant, *, audio: bool | None, video: bo
         video=video,
     )
     d.put(person)
+    if video is not None:
+        _video_seen(d, person.key, on=video)
     turned_on = bool(audio) or bool(video)
     if turned_on and RULES[d.phase].mirror and person.key == d.presenter:
         if d.mirror_on:
@@ -1127,6 +1186,9 @@ def _dispatch(d: _Draft, event: Event) -> None:
         return
     if isinstance(event, TrustedCommand):
         _trusted_command(d, event)
+        return
+    if isinstance(event, PrivateReply):
+        _private_reply(d, event)
         return
     participant = event.sender if isinstance(event, ChatMessage) else event.participant
     if d.is_bot(participant):
@@ -1285,6 +1347,8 @@ def _command(d: _Draft, sender: Person, command: Command, *, target: str = "") -
             _reflection(d, sender)
         case EndCmd():
             _end(d, sender)
+        case SafetyCmd(name=name):
+            _safety(d, sender, name)
 
 
 def _status(d: _Draft, sender: Person) -> None:
@@ -1565,3 +1629,169 @@ def _end(d: _Draft, sender: Person) -> None:
         _enter(d, Phase.CLOSING, "/end")
     else:
         _enter(d, Phase.ENDED, "/end", line="ended")
+
+
+# -- the safety plan and the webcam -------------------------------------------------------------
+
+
+def _ask_location(d: _Draft, person: Person) -> None:
+    """Ask a member who came into the meeting, once a session, where they are joining from."""
+    if (
+        not d.agenda.ask_location
+        or person.kind != "member"
+        or person.is_facilitator
+        or person.where != "meeting"
+        or person.key in d.location_asked
+        or d.phase is Phase.ENDED
+    ):
+        return
+    d.location_asked = {**d.location_asked, person.key: d.now}
+    d.tell(person, "location_question", name=_called(person))
+    if d.agenda.location_reminder_minutes:
+        at = d.now + d.agenda.location_reminder_minutes * _MINUTE
+        d.out.append(ScheduleWakeup(at=at, timer=_LOCATION_TIMER + person.key))
+
+
+def _private_reply(d: _Draft, event: PrivateReply) -> None:
+    """A member's sealed private line to the bot: their location, if they were asked.
+
+    A line Zoom says went to someone else in the meeting is not for the bot (the webhook
+    reports private chats between participants too); a line from anyone the bot did not ask
+    is not an answer. Each later answer of the same member is kept too (a correction); the
+    newest counts. The text stays sealed: the engine only passes it on.
+    """
+    if event.message_id:
+        if event.message_id in d.recent_messages:
+            return
+        d.recent_messages = (*d.recent_messages, event.message_id)[-RECENT_MESSAGE_IDS:]
+    if event.recipient_id and any(
+        p.where != "gone" and p.user_id == event.recipient_id for p in d.people.values()
+    ):
+        return
+    sender = _known_sender(d, event.sender)
+    if sender is None or sender.kind != "member" or sender.key not in d.location_asked:
+        return
+    entry = next((e for e in d.setup.roster if e.display_name == sender.roster_name), None)
+    d.out.append(
+        RecordLocation(
+            person=_target(sender),
+            member_id=entry.member_id if entry is not None else "",
+            sealed=event.sealed,
+        )
+    )
+    flag = _ANSWERED + sender.key
+    if flag not in d.said:
+        d.said = d.said | {flag}
+        d.tell(sender, "location_thanks", name=_called(sender))
+
+
+def _known_sender(d: _Draft, participant: Participant) -> Person | None:
+    """The person a chat line's sender is: by key, else whoever is here under that user id
+    (Zoom's chat webhook names the sender only by the per-join id); None if nobody is."""
+    found = d.people.get(participant.key)
+    if found is not None:
+        return found
+    return next(
+        (p for p in d.people.values() if p.where != "gone" and p.user_id == participant.user_id),
+        None,
+    )
+
+
+def _video_seen(d: _Draft, key: str, *, on: bool) -> None:
+    """Zoom reported someone's video on or off: the webcam clock starts (off) or stops (on)."""
+    if on:
+        if key in d.video_off_since:
+            d.video_off_since = {k: v for k, v in d.video_off_since.items() if k != key}
+        return
+    if key in d.video_off_since or not d.agenda.webcam_reminder_minutes:
+        return
+    d.video_off_since = {**d.video_off_since, key: d.now}
+    if _WEBCAM_REMINDED + key not in d.said:
+        d.out.append(ScheduleWakeup(at=_webcam_due(d, d.now), timer=_WEBCAM_TIMER + key))
+
+
+def _reminders(d: _Draft) -> None:
+    """Give every location and webcam reminder that is due at `d.now` (once each)."""
+    if d.phase is Phase.ENDED:
+        return
+    agenda = d.agenda
+    if agenda.location_reminder_minutes:
+        for key, asked in sorted(d.location_asked.items()):
+            if {_ANSWERED + key, _LOCATION_REMINDED + key} & d.said:
+                continue
+            person = d.people.get(key)
+            if person is None or person.where != "meeting":
+                continue
+            if d.now >= asked + agenda.location_reminder_minutes * _MINUTE:
+                d.said = d.said | {_LOCATION_REMINDED + key}
+                d.tell(person, "location_reminder", name=_called(person))
+    if agenda.webcam_reminder_minutes and d.phase not in _NO_WEBCAM_RULE:
+        for key, since in sorted(d.video_off_since.items()):
+            person = d.people.get(key)
+            if (
+                _WEBCAM_REMINDED + key in d.said
+                or person is None
+                or person.where != "meeting"
+                or person.kind != "member"
+                or person.is_facilitator
+                or (d.phase is Phase.DISCUSSION and key == d.presenter)
+                or d.now < _webcam_due(d, since)
+            ):
+                continue
+            d.said = d.said | {_WEBCAM_REMINDED + key}
+            d.tell(person, "webcam_reminder", name=_called(person))
+
+
+def _may_read_safety(d: _Draft, sender: Person) -> bool:
+    """Only rights Zoom vouches for: host or co-host now, or the registrant id of a roster
+    facilitator (their own registration link). Never a display name."""
+    if sender.zoom_role is not ZoomRole.ATTENDEE:
+        return True
+    return bool(sender.registrant_id) and any(
+        entry.role == "facilitator" and entry.registrant_id == sender.registrant_id
+        for entry in d.setup.roster
+    )
+
+
+def _safety(d: _Draft, sender: Person, query: str) -> None:
+    """`/safety NAME`: the runtime sends the member's safety plan to the sender privately."""
+    if sender.key == d.console_sender:
+        d.tell(sender, "safety_console")
+        return
+    if not _may_read_safety(d, sender):
+        d.tell(sender, "safety_refused", name=_called(sender))
+        return
+    entry = _roster_member(d, sender, query)
+    if entry is None:
+        return
+    d.out.append(
+        SafetyAnswer(to=_target(sender), member_id=entry.member_id, member_name=entry.display_name)
+    )
+
+
+def _roster_member(d: _Draft, sender: Person, query: str) -> RosterEntry | None:
+    """The one roster member `query` names (by roster name, or by the name someone here shows),
+    or None after telling the sender why."""
+    members = [e for e in d.setup.roster if e.role == "member"]
+    folded = normalise_name(query)
+    words = folded.split(" ")
+    shown = {
+        normalise_name(p.name): p.roster_name
+        for p in d.people.values()
+        if p.kind == "member" and p.roster_name
+    }
+    tiers = (
+        [e for e in members if normalise_name(e.display_name) == folded],
+        [e for e in members if shown.get(folded) == e.display_name],
+        [e for e in members if _word_prefix(e.display_name, words)],
+    )
+    for found in tiers:
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = ", ".join(e.display_name for e in found)
+            d.tell(sender, "ambiguous", query=query, names=names)
+            return None
+    names = ", ".join(e.display_name for e in members) or d.line("nobody")
+    d.tell(sender, "safety_no_member", query=query, names=names)
+    return None

@@ -29,6 +29,7 @@ __all__ = [
     "MeetingEnded",
     "MeetingStarted",
     "Participant",
+    "PrivateReply",
     "RecordingStarted",
     "RoleChanged",
     "TimerDue",
@@ -166,6 +167,30 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PrivateReply:
+    """A private chat line that is not a command, its text sealed where it entered balint-bot.
+
+    The webhook receiver (`webhooks.sealing`) and the runtime, for what the SDK bot heard
+    (`bot.runtime.durable.MeetingRuntime.feed_live`), seal such a line with the data key
+    before anything is stored or logged; the engine never sees its text. `sealed` is that
+    opaque token, which the engine may only pass on (`phases.actions.RecordLocation`) when the
+    line answers the bot's location question.
+
+    Args:
+        sender: who wrote it.
+        sealed: the sealed text (opaque here).
+        recipient_id: the per-join user id Zoom says it went to; "" when the source saw it
+            reach the bot itself (the SDK bot's own chat).
+        message_id: Zoom's message id (a line delivered twice is taken once).
+    """
+
+    sender: Participant
+    sealed: str
+    recipient_id: str = ""
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimerDue:
     """A wake-up the engine asked for (`ScheduleWakeup`) is due."""
 
@@ -248,6 +273,7 @@ Event = (
     | RoleChanged
     | RecordingStarted
     | ChatMessage
+    | PrivateReply
     | TimerDue
     | ActionRefused
     | ActionDone

@@ -121,11 +121,26 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
         "This meeting is not on the group's calendar for {date}: I am timing it as an "
         "unplanned session from its start at {time}; the group ends at {end}."
     ),
+    # The safety plan and the webcam (private to one member).
+    "location_question": (
+        "Hello {name}. For the group's safety plan: where are you joining from today? "
+        "Please reply to me privately with your location (a town and street is enough). "
+        "Only the facilitators will see it."
+    ),
+    "location_reminder": (
+        "{name}, a gentle reminder for the safety plan: please reply to me privately with "
+        "your location for today's session."
+    ),
+    "location_thanks": "Thank you, {name}. Noted for today; only the facilitators can see it.",
+    "webcam_reminder": (
+        "{name}, a reminder of the group's agreement: a webcam is used during the session. "
+        "Please start your video when you can. Thank you."
+    ),
     # Replies to commands (private to whoever typed them).
     "help": (
         "Commands: /status, /next, /case NAME, /extend MINUTES, /pause, /resume, "
         "/admit NAME|all, /admit NAME as ROSTER_NAME, /hold NAME, /mirror on|off, /reflection, "
-        "/end, /help."
+        "/end, /safety NAME, /help."
     ),
     "refused_member": (
         "Sorry, {name}, commands are for the facilitators. They will be glad to help."
@@ -167,6 +182,22 @@ DEFAULT_MESSAGES: Mapping[str, str] = {
     "reflection_none": "This group has no reflection time set.",
     "extend_after_end": "The group has already ended; /extend is for before its end.",
     "already_ended": "The session has already ended.",
+    # `/safety NAME` (facilitators only): the runtime fills in the PHI when it sends the line.
+    "safety_answer": (
+        "Safety plan for {name}. Emergency contact: {contact}. Location today: {location}."
+    ),
+    "safety_no_contact": "none on file",
+    "safety_no_location": "not given yet",
+    "safety_unavailable": (
+        "I cannot read {name}'s safety plan now (the data key is not set, or the record is "
+        "unreadable). Please use the console or your own records."
+    ),
+    "safety_no_member": "'{query}' is no member on the roster. Members: {names}.",
+    "safety_console": "The console's Safety page shows the safety plan of every member.",
+    "safety_refused": (
+        "Sorry, {name}: the safety plan is only for a facilitator Zoom vouches for (host, "
+        "co-host, or joined by their own registration link)."
+    ),
 }
 
 #: The placeholders each line may use (an override may use any subset).

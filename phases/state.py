@@ -165,6 +165,10 @@ class SessionState:
             (`phases.events.ActionDone`): "welcome:KEY" / "welcomed:KEY" for the admissions
             at the meditation's end, "recording:NAME" for a stopped recording,
             "mirror:mute" / "mirror:stop_video" for the presenter's one-way mirror.
+        location_asked: person key -> when the bot asked them for their location (the
+            safety plan); whether they answered or were reminded is in `said`.
+        video_off_since: person key -> since when their video has been off, as reported
+            (the webcam reminder; only what Zoom reported counts, never "unknown").
     """
 
     setup: Setup
@@ -189,6 +193,8 @@ class SessionState:
     was_in: frozenset[str] = frozenset()
     waiting_told_at: datetime | None = None
     awaiting: frozenset[str] = frozenset()
+    location_asked: Mapping[str, datetime] = field(default_factory=dict)
+    video_off_since: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def agenda(self) -> Agenda:
@@ -316,7 +322,23 @@ def _encode(state: SessionState) -> dict[str, Any]:
             else {}
         ),
         **({"awaiting": sorted(state.awaiting)} if state.awaiting else {}),
+        "location_asked": _moments(state.location_asked),
+        "video_off_since": _moments(state.video_off_since),
     }
+
+
+def _moments(table: Mapping[str, datetime]) -> dict[str, str]:
+    return {key: moment.isoformat() for key, moment in sorted(table.items())}
+
+
+def _read_moments(raw: Any) -> dict[str, datetime]:
+    """A key -> time table (absent from states saved before it existed: empty)."""
+    found: dict[str, datetime] = {}
+    for key, text in dict(raw or {}).items():
+        moment = _moment(text)
+        if moment is not None:
+            found[str(key)] = moment
+    return found
 
 
 def _decode(data: dict[str, Any]) -> SessionState:
@@ -389,4 +411,6 @@ def _decode(data: dict[str, Any]) -> SessionState:
         was_in=frozenset(str(k) for k in data.get("was_in", ())),
         waiting_told_at=_moment(data.get("waiting_told_at")),
         awaiting=frozenset(str(k) for k in data.get("awaiting", ())),
+        location_asked=_read_moments(data.get("location_asked")),
+        video_off_since=_read_moments(data.get("video_off_since")),
     )

@@ -32,8 +32,9 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final, Literal, Protocol, get_args
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,6 +45,7 @@ from phases.events import Participant
 from phases.identity import resolve
 from phases.roster import RosterEntry, normalise_name
 from phases.state import SessionState
+from storage import absences
 from storage.person_keys import person_ids
 from storage.roster import roster_entries
 from storage.runtime_state import load_meeting
@@ -787,7 +789,12 @@ def stored_attendance(session: Session, *, session_id: int) -> tuple[AttendanceR
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModuleStanding:
-    """One member's attendance over a module (the group asks for at least a third)."""
+    """One member's attendance over a module (the group asks for at least a third).
+
+    `notified` absences are held sessions the member missed after telling the facilitators
+    (`storage.absences`: absent or late); `unexplained` are the others they missed.
+    `last_contact` is the day a facilitator last contacted them (None: never).
+    """
 
     member_id: int
     name: str
@@ -797,6 +804,9 @@ class ModuleStanding:
     under_third: bool
     #: How many more absences in a row would put them under a third (0 if already under).
     absences_to_cross: int
+    notified: int = 0
+    unexplained: int = 0
+    last_contact: date | None = None
 
 
 def module_report(
@@ -804,12 +814,14 @@ def module_report(
 ) -> tuple[ModuleStanding, ...]:
     """Per member of the module: sessions attended of sessions held (finalised), rate, flag.
 
-    Members are those enrolled in the module (roster `modules` column) plus any member who
-    attended one of its sessions. A member is flagged when `attended / held < 1/3`;
-    `absences_to_cross` is the smallest k with `attended / (held + k) < 1/3`.
+    Members are those enrolled in the module (roster `modules` column; those who never came
+    included) plus any member who attended one of its sessions. A member is flagged when
+    `attended / held < 1/3`; `absences_to_cross` is the smallest k with
+    `attended / (held + k) < 1/3`. Each missed session is notified or unexplained, by the
+    notices of the session's local date; the last contact is any contact ever recorded.
     """
     query = (
-        select(SessionRecord.id, SessionRecord.group_id)
+        select(SessionRecord.id, SessionRecord.group_id, SessionRecord.scheduled_start)
         .join(Module, Module.id == SessionRecord.module_id)
         .join(Group, Group.id == SessionRecord.group_id)
         .where(Module.name == module_name, SessionRecord.finalized_at.is_not(None))
@@ -819,17 +831,28 @@ def module_report(
     held_sessions = session.execute(query).all()
     session_ids = [row.id for row in held_sessions]
     group_ids = {row.group_id for row in held_sessions}
+    zones = {
+        group_id: ZoneInfo(zone)
+        for group_id, zone in session.execute(
+            select(Group.id, Group.timezone).where(Group.id.in_(list(group_ids)))
+        ).all()
+    }
+    days = {
+        row.id: row.scheduled_start.astimezone(zones[row.group_id]).date() for row in held_sessions
+    }
     held = len(session_ids)
     attended: dict[int, int] = {}
-    for member_id in session.scalars(
-        select(AttendanceRecord.member_id).where(
+    present_at: set[tuple[int, int]] = set()
+    for member_id, session_id in session.execute(
+        select(AttendanceRecord.member_id, AttendanceRecord.session_id).where(
             AttendanceRecord.session_id.in_(session_ids),
             AttendanceRecord.present.is_(True),
             AttendanceRecord.member_id.is_not(None),
         )
-    ):
+    ).all():
         if member_id is not None:
             attended[member_id] = attended.get(member_id, 0) + 1
+            present_at.add((member_id, session_id))
     enrolled_query = (
         select(Member)
         .join(MemberModule, MemberModule.member_id == Member.id)
@@ -843,10 +866,14 @@ def module_report(
         for member in session.scalars(select(Member).where(Member.id.in_(list(attended)))):
             if member.role == "member" and (not group_ids or member.group_id in group_ids):
                 members.setdefault(member.id, member)
+    told = absences.notices(session, member_ids=list(members))
+    contacted = absences.last_contacts(session, member_ids=list(members))
     standings = []
     for member in sorted(members.values(), key=lambda m: (m.display_name, m.id)):
         count = attended.get(member.id, 0)
         under = 3 * count < held
+        missed = [sid for sid in session_ids if (member.id, sid) not in present_at]
+        notified = sum(1 for sid in missed if (member.id, days[sid]) in told)
         standings.append(
             ModuleStanding(
                 member_id=member.id,
@@ -856,6 +883,9 @@ def module_report(
                 rate=count / held if held else 0.0,
                 under_third=under,
                 absences_to_cross=0 if under else 3 * count - held + 1,
+                notified=notified,
+                unexplained=len(missed) - notified,
+                last_contact=contacted.get(member.id),
             )
         )
     return tuple(standings)

@@ -13,6 +13,11 @@ Keys: `BALINT_DATA_KEY` is the current key, the urlsafe base64 text of 32 random
 To rotate, set the new key in `BALINT_DATA_KEY`, the old one in `BALINT_DATA_KEY_PREVIOUS`
 (several old keys may be given, separated by commas), and run `balint-bot keys rotate`.
 Without a current key PHI is refused (`DataKeyError`), never stored in clear.
+
+Sealed *text* (`seal_text` / `open_text`) is the same AES-GCM value written as one ASCII
+token, `<key id>.<urlsafe base64 of nonce and ciphertext>`, for a value that travels inside a
+JSON document (a member's private answer to the bot, sealed by the webhook receiver before
+the journal sees it) or sits in a text column beside no key-id column of its own.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from phases.errors import BalintError
 
-__all__ = ["DataKeyError", "Keyring", "generate_key", "key_id"]
+__all__ = ["DataKeyError", "Keyring", "generate_key", "key_id", "token_key_id"]
 
 _NONCE_BYTES = 12
 
@@ -51,6 +56,12 @@ def _decode(text: str, name: str) -> bytes:
     if len(raw) != 32:
         raise DataKeyError(f"{name} must decode to 32 bytes, got {len(raw)}")
     return raw
+
+
+def token_key_id(token: str) -> str:
+    """The id of the key that sealed a `Keyring.seal_text` token ("" if it is not one)."""
+    head, dot, _ = token.partition(".")
+    return head if dot and len(head) == 16 else ""
 
 
 def key_id(raw: bytes) -> str:
@@ -103,9 +114,9 @@ class Keyring:
     def _require_current(self) -> bytes:
         if self.current is None:
             raise DataKeyError(
-                "PHI (health number, version code, birth date) needs a data key: set "
-                "BALINT_DATA_KEY to urlsafe base64 of 32 random bytes (see docs/roster.md); "
-                "PHI is never stored in clear"
+                "PHI (health numbers, birth dates, clinical notes, the safety plan) needs a "
+                "data key: set BALINT_DATA_KEY to urlsafe base64 of 32 random bytes (see "
+                "docs/roster.md); PHI is never stored in clear"
             )
         return self.current
 
@@ -136,3 +147,25 @@ class Keyring:
         except InvalidTag:
             raise DataKeyError(f"a sealed {field_name} failed authentication") from None
         return clear.decode("utf-8")
+
+    def seal_text(self, plaintext: str, *, field_name: str) -> str:
+        """`seal` written as one ASCII token carrying its key id (see the module docstring)."""
+        blob = self.seal(plaintext, field_name=field_name)
+        return f"{self.current_id}.{base64.urlsafe_b64encode(blob).decode('ascii')}"
+
+    def open_text(self, token: str, *, field_name: str) -> str:
+        """Decrypt a `seal_text` token.
+
+        Raises:
+            DataKeyError: not a token, its key is not on this keyring, or it was tampered with.
+        """
+        head, _, body = token.partition(".")
+        if not token_key_id(token):
+            raise DataKeyError(f"a sealed {field_name} is not a sealed token")
+        try:
+            blob = base64.urlsafe_b64decode(body.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise DataKeyError(f"a sealed {field_name} is not a sealed token") from None
+        if len(blob) <= _NONCE_BYTES:
+            raise DataKeyError(f"a sealed {field_name} is not a sealed token")
+        return self.open(blob, field_name=field_name, sealed_with=head)

@@ -3,10 +3,12 @@
 `purge(before=...)` deletes sessions that were scheduled before the cut-off together with
 every row that hangs off them (attendance and its join sessions, therapy intervals,
 disagreements, and any other table with a foreign key to `sessions`, such as billing
-claims), presence rows, phase changes and journaled webhooks older than the cut-off, members
-untouched since the cut-off who attended nothing kept, and audit entries older than the
-cut-off. A dry run only counts. A cut-off more recent than the retention period is refused
-unless the caller overrides it deliberately. The purge itself is recorded in the audit log.
+claims and the facilitators' notes), notices of absence and contacts with members dated
+before the cut-off, presence rows, phase changes and journaled webhooks older than the
+cut-off, members untouched since the cut-off who attended nothing kept, and audit entries
+older than the cut-off. A dry run only counts. A cut-off more recent than the retention
+period is refused unless the caller overrides it deliberately. The purge itself is
+recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from phases.errors import BalintError
 from storage import audit
 from storage.db import Base
+from storage.tables.clinical import Absence, MemberContact
 from storage.tables.core import (
     AttendanceRecord,
     AttendanceSpan,
@@ -144,6 +147,13 @@ def purge(
         )
     if old_members:
         run("members", len(old_members), delete(Member).where(Member.id.in_(old_members)))
+    for dated, day_column in (
+        (Absence, Absence.session_date),
+        (MemberContact, MemberContact.contacted_on),
+    ):
+        old_days = day_column < before
+        n = session.scalar(select(func.count()).select_from(dated).where(old_days)) or 0
+        run(dated.__tablename__, n, delete(dated).where(old_days))
     presence_old: ColumnElement[bool] = PresenceRow.at < cutoff
     if old_uuids:
         presence_old = presence_old | PresenceRow.meeting_uuid.in_(old_uuids)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
 from phases.roster import GroupRole, RosterEntry, Standing, normalise_name
-from storage import audit
+from storage import audit, safety
 from storage.crypto import Keyring
 from storage.health_number import is_valid, masked
 from storage.sessions import ensure_group, module_bounds
@@ -40,6 +40,8 @@ __all__ = [
     "PROVINCES",
     "RELATIONSHIP_BASES",
     "ROSTER_HEADERS",
+    "LEADER_HEADER",
+    "SAFETY_HEADERS",
     "ImportResult",
     "MemberPHI",
     "MemberRow",
@@ -81,6 +83,12 @@ ROSTER_HEADERS: tuple[str, ...] = (
 #: `bill_ohip` imports with every member undecided, so nobody is claimed until the
 #: physician decides.
 OPTIONAL_HEADERS: frozenset[str] = frozenset({"bill_ohip"})
+#: Optional columns of the group's safety plan (sealed on import): a file without them leaves
+#: the emergency contacts already stored as they are.
+SAFETY_HEADERS: tuple[str, ...] = ("emergency_contact", "emergency_phone")
+#: Optional: `yes` for a member training to lead Balint groups (the optional reflection is
+#: for them; `[billing] cme_reflection`). A file without it leaves the stored value.
+LEADER_HEADER = "trains_to_lead"
 PHI_FIELDS = ("health_number", "version_code", "birth_date")
 PROVINCES = frozenset(
     {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
@@ -145,6 +153,12 @@ class MemberRow:
     modules: tuple[str, ...]
     #: The physician's decision to bill OHIP for this member (None: not decided).
     bill_ohip: bool | None = None
+    #: The safety plan's emergency contact ("name (relation)") and phone; None when the file
+    #: has no such columns (the stored contact is then left alone).
+    emergency_contact: str | None = None
+    emergency_phone: str | None = None
+    #: Training to lead Balint groups; None when the file has no such column.
+    trains_to_lead: bool | None = None
 
     @property
     def has_phi(self) -> bool:
@@ -267,6 +281,9 @@ def _row(
         found.append(
             RowProblem(row, "diagnostic_code", "required when bill_ohip is yes (the physician's)")
         )
+    leads = (raw.get(LEADER_HEADER) or "").strip().lower()
+    if leads not in ("", "yes", "no"):
+        found.append(RowProblem(row, LEADER_HEADER, "yes or no (empty: no)"))
     relationship = _date(value["relationship_date"], "relationship_date", row, found)
     consent = _date(value["consent_date"], "consent_date", row, found)
     modules: list[str] = []
@@ -304,6 +321,13 @@ def _row(
         consent_date=consent,
         modules=tuple(modules),
         bill_ohip=bill_ohip,
+        emergency_contact=(raw.get("emergency_contact") or "").strip()
+        if "emergency_contact" in raw
+        else None,
+        emergency_phone=(raw.get("emergency_phone") or "").strip()
+        if "emergency_phone" in raw
+        else None,
+        trains_to_lead=leads == "yes" if LEADER_HEADER in raw else None,
     )
 
 
@@ -333,7 +357,9 @@ def parse_roster(text: str, *, today: date) -> tuple[MemberRow, ...]:
     missing = [
         name for name in ROSTER_HEADERS if name not in header and name not in OPTIONAL_HEADERS
     ]
-    unknown = [name for name in header if name not in ROSTER_HEADERS]
+    unknown = [
+        name for name in header if name not in (*ROSTER_HEADERS, *SAFETY_HEADERS, LEADER_HEADER)
+    ]
     if missing or unknown:
         bad_header = [RowProblem(1, name, "missing column") for name in missing]
         bad_header += [RowProblem(1, name, "unknown column") for name in unknown]
@@ -396,6 +422,18 @@ def import_roster(
                 "BALINT_DATA_KEY is not set, so PHI (health number, version code, birth date) "
                 "cannot be stored encrypted; set it (see docs/roster.md) or remove the PHI",
             )
+    if not keyring.has_current:
+        contact_rows = [
+            RowProblem(row.row, "emergency_contact", "the safety plan needs a data key")
+            for row in rows
+            if row.emergency_contact or row.emergency_phone
+        ]
+        if contact_rows:
+            raise RosterImportError(
+                contact_rows,
+                "BALINT_DATA_KEY is not set, so emergency contacts cannot be stored encrypted; "
+                "set it (see docs/roster.md) or leave the emergency columns empty",
+            )
     group_id = ensure_group(session, name=group_name, now=now)
     existing = {
         member.name_key: member
@@ -429,11 +467,22 @@ def import_roster(
         member.relationship_date = row.relationship_date
         member.consent_date = row.consent_date
         member.bill_ohip = row.bill_ohip
+        if row.trains_to_lead is not None:
+            member.trains_to_lead = row.trains_to_lead
         member.updated_at = now
         _seal(member, row, keyring)
         session.flush()
         session.execute(delete(MemberModule).where(MemberModule.member_id == member.id))
         session.add_all(MemberModule(member_id=member.id, module_name=m) for m in row.modules)
+        if row.emergency_contact is not None or row.emergency_phone is not None:
+            safety.set_roster_contact(
+                session,
+                member_id=member.id,
+                name=row.emergency_contact or "",
+                phone=row.emergency_phone or "",
+                keyring=keyring,
+                now=now,
+            )
         ids.append(member.id)
     listed = set(ids)
     gone = [m for m in existing.values() if m.id not in listed and m.status != "inactive"]

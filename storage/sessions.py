@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ __all__ = [
     "module_bounds",
     "module_name_for",
     "session_by_meeting",
+    "sessions_on",
 ]
 
 logger = logging.getLogger(__name__)
@@ -222,3 +223,25 @@ def list_sessions(session: Session, *, group_name: str | None = None) -> tuple[S
         )
         for record, group, module, count in session.execute(query).all()
     )
+
+
+def sessions_on(session: Session, *, group_name: str, day: date) -> tuple[SessionRecord, ...]:
+    """The group's sessions whose scheduled start falls on `day` in the group's time zone."""
+    group = session.scalar(select(Group).where(Group.name == group_name))
+    if group is None:
+        return ()
+    zone = ZoneInfo(group.timezone)
+    # a day in any zone lies within a day either side of the same UTC date
+    near = select(SessionRecord).where(
+        SessionRecord.group_id == group.id,
+        SessionRecord.scheduled_start >= datetime.combine(day, datetime.min.time(), zone) - _DAY,
+        SessionRecord.scheduled_start < datetime.combine(day, datetime.min.time(), zone) + 2 * _DAY,
+    )
+    return tuple(
+        record
+        for record in session.scalars(near.order_by(SessionRecord.scheduled_start))
+        if record.scheduled_start.astimezone(zone).date() == day
+    )
+
+
+_DAY = timedelta(days=1)

@@ -77,6 +77,7 @@ from webhooks.redaction import (
     stored_document,
     unreadable_body,
 )
+from webhooks.sealing import ReplySealer
 from webhooks.settings import ReceiverSettings
 from webhooks.signature import encrypt_plain_token
 from webhooks.verify import signing_secret, verify_request
@@ -108,6 +109,7 @@ def create_app(
     readiness: ReadinessCheck | None = None,
     lifespan: Lifespan | None = None,
     clock: Callable[[], datetime] | None = None,
+    sealer: ReplySealer | None = None,
 ) -> FastAPI:
     """The webhook receiver app.
 
@@ -126,6 +128,8 @@ def create_app(
         readiness: extra checks for `/readyz` (worker, scheduler), sync or async.
         lifespan: the caller's lifespan (starts the worker and scheduler), run inside ours.
         clock: the current time (aware); default the system clock. Tests freeze it.
+        sealer: seals a member's private line to the bot before it is journaled
+            (`webhooks.sealing`); without one such a line is emptied like other chat text.
 
     Everything is reachable from `app.state`: `settings`, `engine`, `session_factory`,
     `metrics`, `journal_writer`.
@@ -285,7 +289,11 @@ def create_app(
             event, error = None, unfit.reason
         if isinstance(event, UnknownEvent):  # nothing to process: it must not open a session
             info = dataclasses.replace(info, meeting_uuid=None)
-        kept = stored_document(document)  # after the dedupe key, before the journal
+        # after the dedupe key, before the journal: chat text reduced to its command; a
+        # member's private answer to the bot sealed (`webhooks.sealing`)
+        kept = stored_document(document)
+        if sealer is not None:
+            kept = sealer.into(document, kept)
         record = JournalRecord(
             received_at=received_at,
             info=info,

@@ -291,6 +291,8 @@ class ChatMessage(_Model):
     message_id: Text = ""
     message_content: Text = ""
     file_ids: list[Text] = Field(default_factory=list)
+    #: a private answer to the bot, sealed by the receiver (`webhooks.sealing`); never Zoom's
+    balint_sealed_content: Text = ""
 
     @property
     def private(self) -> bool:

@@ -41,6 +41,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    PrivateReply,
     RecordingStarted,
     RoleChanged,
     ZoomRole,
@@ -220,6 +221,15 @@ def _chat(event: ChatMessageSentEvent, *, bot_name: str) -> list[Event]:
         name=message.sender_name,
         email=message.sender_email,
     )
+    if message.balint_sealed_content:
+        return [
+            PrivateReply(
+                sender=sender,
+                sealed=message.balint_sealed_content,
+                recipient_id=message.recipient_session_id,
+                message_id=message.message_id,
+            )
+        ]
     return [
         ChatMessage(
             sender=sender,

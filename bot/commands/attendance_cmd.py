@@ -6,8 +6,12 @@
 - `attendance rebuild --session ID`: re-derive the session's presence rows from the webhook
   journal (`webhooks.parse.parse_event` + `webhooks.translate.to_presence`, exactly as live
   processing does) and finalise again.
+  Below the table, every member enrolled in the session's module who was not present, with
+  their notice (`balint-bot absence add`) or "unexplained".
 - `attendance report --module NAME`: per member sessions attended of sessions held, rate, and
-  a flag under one third with how many more absences would cross it.
+  a flag under one third with how many more absences would cross it; missed sessions split
+  into notified and unexplained; then whom to contact: every enrolled member under one third
+  (those who never came included) with the date of the last contact (`absence contact`).
 - `attendance reconcile --session ID`: fetch Zoom's past-meeting participant report (REST),
   fill gaps in the stored attendance and record disagreements (`storage.reconcile`).
 
@@ -24,11 +28,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.zoom_api.client import ZoomClient, open_http_client
-from storage import audit, journal
+from storage import absences, audit, journal
 from storage.attendance import (
     AttendancePolicy,
     PresenceEvent,
@@ -39,9 +46,10 @@ from storage.attendance import (
     replace_presence,
     stored_attendance,
 )
+from storage.billing.snapshots import held_sessions, member_times
 from storage.reconcile import ParticipantReportSource, ReportRow, reconcile
 from storage.sessions import get_session, session_by_meeting
-from storage.tables.core import SessionRecord
+from storage.tables.core import Member, SessionRecord
 from webhooks.errors import WebhookError
 from webhooks.parse import parse_event
 from webhooks.translate import to_presence
@@ -137,6 +145,18 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         else:
             computed = attendance_for(session, meeting_uuid=meeting_uuid, policy=policy)
             rows = [{column: getattr(p, column) for column in _COLUMNS} for p in computed.people]
+        reflection = _reflection(session, record, settings) if record is not None else None
+        missed = (
+            absences.missed_session(
+                session,
+                session_id=record.id,
+                present_member_ids=[
+                    int(row["member_id"]) for row in rows if row["present"] and row["member_id"]
+                ],
+            )
+            if record is not None
+            else ()
+        )
         audit.record(
             session,
             command="attendance --jsonl" if args.jsonl else "attendance",
@@ -166,7 +186,42 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             f"{_time(row['last_leave'], zone):<16}  {'yes' if row['late'] else 'no':<4}  "
             f"{'yes' if row['left_early'] else 'no':<5}  {'yes' if row['present'] else 'no'}"
         )
+    if reflection is not None:
+        print(
+            "reflection: "
+            + (", ".join(reflection) or "no member")
+            + " (counted for CME: "
+            + settings.billing.cme_reflection.replace("_", " ")
+            + ")"
+        )
+    if missed:
+        print("not present (enrolled in the module):")
+    for gone in missed:
+        told = f"notified ({gone.notice})" if gone.notice else "unexplained"
+        print(f"  {gone.name[:20]:<20} {gone.member_id:>6}  {told}")
     return 0
+
+
+def _reflection(session: Session, record: SessionRecord, settings: Settings) -> list[str] | None:
+    """Who of the members attended the session's reflection, with their minutes and whether
+    they train to lead; None when the session is not finalised or had no reflection."""
+    if record.finalized_at is None:
+        return None
+    held = held_sessions(session, records=[record], length_minutes=settings.agenda.length_minutes)
+    if not held or not held[0].window.reflection:
+        return None
+    times = [
+        t for t in member_times(held, timezone=settings.group.timezone) if t.reflection_minutes
+    ]
+    members = {
+        m.id: m
+        for m in session.scalars(select(Member).where(Member.id.in_([t.member_id for t in times])))
+    }
+    return [
+        f"{members[t.member_id].display_name} {t.reflection_minutes} min"
+        + (" (trains to lead)" if members[t.member_id].trains_to_lead else "")
+        for t in sorted(times, key=lambda t: members[t.member_id].display_name)
+    ]
 
 
 def presence_from_journal(entries: list[journal.JournalEntry]) -> list[tuple[int, PresenceEvent]]:
@@ -279,6 +334,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
                         "rate": round(s.rate, 3),
                         "under_third": s.under_third,
                         "absences_to_cross": s.absences_to_cross,
+                        "notified": s.notified,
+                        "unexplained": s.unexplained,
+                        "last_contact": s.last_contact.isoformat() if s.last_contact else None,
                     }
                 )
             )
@@ -288,7 +346,10 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     held = standings[0].held
     print(f"module {args.module_name}: {held} session(s) held; the group asks for one third")
-    print(f"{'member':>6}  {'name':<20}  {'attended':>8}  {'rate':>5}  status")
+    print(
+        f"{'member':>6}  {'name':<20}  {'attended':>8}  {'rate':>5}  "
+        f"{'notified':>8}  {'unexpl.':>7}  status"
+    )
     for s in standings:
         status = (
             "UNDER ONE THIRD"
@@ -297,6 +358,12 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(
             f"{s.member_id:>6}  {s.name[:20]:<20}  {s.attended:>3}/{s.held:<4}  "
-            f"{s.rate:>5.0%}  {status}"
+            f"{s.rate:>5.0%}  {s.notified:>8}  {s.unexplained:>7}  {status}"
         )
+    under = [s for s in standings if s.under_third]
+    if under:
+        print("to contact (under one third):")
+    for s in under:
+        last = s.last_contact.isoformat() if s.last_contact else "never"
+        print(f"  {s.name[:20]:<20}  last contact: {last}")
     return 0

@@ -13,9 +13,12 @@ from typing import Any
 
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
+from storage.absences import reseal_absences
 from storage.billing.ledger import reseal_claims
 from storage.crypto import generate_key
+from storage.notes import reseal_notes
 from storage.roster import reseal_all
+from storage.safety import reseal_safety
 
 __all__ = ["register"]
 
@@ -37,7 +40,14 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
         now = args.clock()
         count = reseal_all(session, keyring=keyring, now=now)
         claims = reseal_claims(session, keyring=keyring, now=now)
-    print(f"re-encrypted {count} member(s) and {claims} claim(s) under key {keyring.current_id}")
+        clinical = reseal_notes(session, keyring=keyring)
+        clinical += reseal_absences(session, keyring=keyring)
+        clinical += reseal_safety(session, keyring=keyring)
+    print(
+        f"re-encrypted {count} member(s), {claims} claim(s) and {clinical} note(s), "
+        f"reason(s), contact note(s), emergency contact(s) and location(s) under key "
+        f"{keyring.current_id}"
+    )
     return 0
 
 

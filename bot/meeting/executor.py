@@ -34,7 +34,9 @@ from phases.actions import (
     Mute,
     PhaseChanged,
     PutInWaitingRoom,
+    RecordLocation,
     Rename,
+    SafetyAnswer,
     ScheduleWakeup,
     SendChat,
     StopRecording,
@@ -75,6 +77,8 @@ _KINDS: dict[type, str] = {
     AllowSelfMedia: "allow_self_media",
     StopRecording: "stop_recording",
     SendChat: "send_chat",
+    SafetyAnswer: "safety_answer",
+    RecordLocation: "record_location",
     ScheduleWakeup: "schedule_wakeup",
     PhaseChanged: "phase_changed",
 }
@@ -86,8 +90,9 @@ def action_kind(action: Action) -> str:
 
 
 def is_meeting_action(action: Action) -> bool:
-    """True for actions carried out in the meeting (not wake-ups or phase records)."""
-    return not isinstance(action, ScheduleWakeup | PhaseChanged)
+    """True for actions carried out in the meeting (not wake-ups, phase records or a kept
+    location; a `/safety` answer is one: a private line, composed when it is sent)."""
+    return not isinstance(action, ScheduleWakeup | PhaseChanged | RecordLocation)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,7 @@ from phases.actions import (
     Mute,
     PutInWaitingRoom,
     Rename,
+    SafetyAnswer,
     SendChat,
     StopRecording,
     StopVideo,
@@ -45,7 +46,7 @@ class CodecError(BalintError):
     """A stored action could not be decoded (the log was written by an incompatible version)."""
 
 
-def encode_action(action: MeetingAction) -> str:
+def encode_action(action: MeetingAction | SafetyAnswer) -> str:
     """The action as compact JSON, with its kind."""
     fields = dataclasses.asdict(action)
     return json.dumps({"kind": action_kind(action), **fields}, sort_keys=True)
@@ -55,7 +56,7 @@ def _target(data: Any) -> Target:
     return Target(key=str(data["key"]), user_id=str(data["user_id"]), name=str(data["name"]))
 
 
-def decode_action(text: str) -> MeetingAction:
+def decode_action(text: str) -> MeetingAction | SafetyAnswer:
     """Rebuild an action from `encode_action`'s JSON.
 
     Raises:
@@ -91,6 +92,12 @@ def decode_action(text: str) -> MeetingAction:
                 to=Audience(data["to"]),
                 text=str(data["text"]),
                 recipients=tuple(_target(t) for t in data["recipients"]),
+            )
+        if kind == "safety_answer":  # carries no PHI: the runtime reads it when sending
+            return SafetyAnswer(
+                to=_target(data["to"]),
+                member_id=str(data["member_id"]),
+                member_name=str(data["member_name"]),
             )
     except (ValueError, KeyError, TypeError) as bad:
         raise CodecError(f"stored action cannot be decoded: {bad}") from None

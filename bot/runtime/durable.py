@@ -132,6 +132,8 @@ from phases.actions import (
     AllowSelfMedia,
     Mute,
     PhaseChanged,
+    RecordLocation,
+    SafetyAnswer,
     ScheduleWakeup,
     SendChat,
     StopRecording,
@@ -151,6 +153,7 @@ from phases.events import (
     MeetingEnded,
     MeetingStarted,
     Participant,
+    PrivateReply,
     RecordingStarted,
     RoleChanged,
     TimerDue,
@@ -221,6 +224,22 @@ class MeetingHooks(Protocol):
 
     def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         """Finalise attendance when the meeting ends."""
+        ...
+
+    def seal(self, text: str) -> str | None:
+        """A member's private line to the bot, sealed with the data key (None: no key)."""
+        ...
+
+    def record_location(
+        self, db: Session, *, meeting_uuid: str, action: RecordLocation, at: datetime
+    ) -> None:
+        """Keep a member's sealed answer to the location question, in the step's transaction."""
+        ...
+
+    def safety_line(
+        self, db: Session, *, meeting_uuid: str, action: SafetyAnswer, now: datetime
+    ) -> SendChat:
+        """The private line that answers `/safety` (the PHI read and audited here)."""
         ...
 
 
@@ -349,6 +368,10 @@ REFUSAL_CAUSE = "refused:"
 DONE_CAUSE = "done:"
 
 
+def _is_command(text: str) -> bool:
+    return text.strip().startswith("/")
+
+
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -419,7 +442,7 @@ _UNREADABLE = StepReport(handled=1, dropped=1)
 def _entry_cause(entry: JournalEntry, decoded: Decoded) -> str:
     """A journal entry's cause key: `chat:<message id>` for a chat message (shared with the
     meeting's callback), else `j<entry id>`."""
-    if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage):
+    if len(decoded.events) == 1 and isinstance(decoded.events[0], ChatMessage | PrivateReply):
         if decoded.events[0].message_id:
             return f"chat:{decoded.events[0].message_id}"
     return f"j{entry.id}"
@@ -551,7 +574,13 @@ class MeetingRuntime:
         Once handed over, the event is the runtime's: if the database stalls it waits, and
         is fed once, by a later call.
         """
-        if isinstance(event, ChatMessage) and event.message_id:
+        if isinstance(event, ChatMessage) and event.private and not _is_command(event.text):
+            # a member's private line to the bot: sealed here, before anything keeps it
+            sealed = self._hooks.seal(event.text.strip()) if event.text.strip() else None
+            if sealed is None:
+                return StepReport(handled=1, dropped=1)
+            event = PrivateReply(sender=event.sender, sealed=sealed, message_id=event.message_id)
+        if isinstance(event, ChatMessage | PrivateReply) and event.message_id:
             cause = f"chat:{event.message_id}"
         else:
             cause = f"live:{uuid.uuid4().hex}"
@@ -1022,6 +1051,10 @@ class MeetingRuntime:
         for action in planned:
             if isinstance(action, ScheduleWakeup):
                 work.wakeups[action.timer] = action.at
+            elif isinstance(action, RecordLocation):
+                self._hooks.record_location(
+                    db, meeting_uuid=self.meeting_uuid, action=action, at=work.last_now
+                )
             elif isinstance(action, PhaseChanged):
                 # the therapy window billing claims is derived from these records
                 record_phase_change(
@@ -1084,6 +1117,8 @@ class MeetingRuntime:
                         extra={"meeting_id": self.meeting_uuid, "source": source},
                     )
             return chat
+        if isinstance(event, PrivateReply):
+            return dataclasses.replace(event, sender=work.identities.person(event.sender, source))
         participant = getattr(event, "participant", None)
         if not isinstance(participant, Participant):
             return event
@@ -1201,7 +1236,12 @@ class MeetingRuntime:
     async def _carry_out(self, record: rs.ActionRecord, known: _Whom) -> tuple[StepReport, bool]:
         """Carry out one action this runtime has claimed and record its outcome; returns the
         report and whether a refusal was fed back."""
-        action = decode_action(record.payload)
+        stored = decode_action(record.payload)
+        action = (
+            await self._call(functools.partial(self._safety_line, stored), claimed=(record, known))
+            if isinstance(stored, SafetyAnswer)
+            else stored
+        )
         try:
             outcome = await execute(
                 action, self.control, aliases=known.aliases, by_id_only=known.by_id_only
@@ -1234,6 +1274,13 @@ class MeetingRuntime:
         )
         report = await self._call(record_it, redo=record_it)
         return report + StepReport(executed=1), feedback is not None
+
+    def _safety_line(self, action: SafetyAnswer) -> SendChat:
+        """The `/safety` answer, read (and audited) when it is carried out, never stored."""
+        with session_scope(self._factory) as db:
+            return self._hooks.safety_line(
+                db, meeting_uuid=self.meeting_uuid, action=action, now=self._clock()
+            )
 
     def _pending_actions(self) -> tuple[list[rs.ActionRecord], _Whom]:
         """The actions to carry out now, and how to find the people they name (`_Whom`)."""

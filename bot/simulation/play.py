@@ -17,7 +17,7 @@ from bot.meeting.port import MeetingControl
 from bot.meeting.simulated import BOT, Presence, WebhookSink
 from bot.meeting.zoom_wire import Webhook
 from bot.simulation.scenario import Scenario, ScenarioEvent
-from phases.actions import AllowSelfMedia, Audience, SendChat, StopRecording
+from phases.actions import AllowSelfMedia, Audience, SafetyAnswer, SendChat, StopRecording
 from phases.events import ZoomRole
 
 __all__ = ["ZoomSide", "action_fields", "play"]
@@ -147,7 +147,9 @@ async def play(meeting: ZoomSide, scenario: Scenario, event: ScenarioEvent) -> d
     return fields
 
 
-def action_fields(action: MeetingAction, *, kind: str, ok: bool, error: str) -> dict[str, Any]:
+def action_fields(
+    action: MeetingAction | SafetyAnswer, *, kind: str, ok: bool, error: str
+) -> dict[str, Any]:
     """The fields of an `action` timeline record (`error` is used only when not `ok`)."""
     fields: dict[str, Any] = {"action": kind}
     if isinstance(action, SendChat):
@@ -156,6 +158,9 @@ def action_fields(action: MeetingAction, *, kind: str, ok: bool, error: str) -> 
     elif isinstance(action, AllowSelfMedia):
         fields["unmute"] = action.unmute
         fields["video"] = action.video
+    elif isinstance(action, SafetyAnswer):  # who asked about whom; never the plan itself
+        fields["to"] = action.to.name
+        fields["about"] = action.member_name
     elif isinstance(action, StopRecording):
         if action.started_by is not None:
             fields["target"] = action.started_by.name

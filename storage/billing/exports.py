@@ -514,7 +514,15 @@ def export_cme(
             led_by[row.session_id].append(row.member_id)
     times: dict[int, list[CmeSession]] = defaultdict(list)
     sessions_of: dict[int, set[int]] = defaultdict(set)
-    for time in member_times(held, timezone=settings.group.timezone):
+    training = {person.id for person in members if person.trains_to_lead}
+    rule = settings.billing.cme_reflection
+    for time in member_times(
+        held,
+        timezone=settings.group.timezone,
+        reflection_counts=lambda member: (
+            rule == "everyone" or (rule == "trains_to_lead" and member in training)
+        ),
+    ):
         times[time.member_id].append(
             CmeSession(str(time.session_id), time.service_date, time.minutes)
         )

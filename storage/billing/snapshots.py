@@ -13,7 +13,7 @@ audits the read. The result is `SessionAttendance` snapshots for `claims.build_c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -122,6 +122,8 @@ class MemberTime:
     session_id: int
     service_date: date
     minutes: int
+    #: of which in the optional reflection (counted in `minutes` only when it counts for them)
+    reflection_minutes: int = 0
 
 
 def keyring_for(settings: ExportSettingsLike, keyring: Keyring | None) -> Keyring:
@@ -394,25 +396,37 @@ def _snapshot(
     )
 
 
-def member_times(held: Sequence[HeldSession], *, timezone: str) -> list[MemberTime]:
-    """Each member's minutes inside each session's therapy window and reflection (for CME).
+def member_times(
+    held: Sequence[HeldSession],
+    *,
+    timezone: str,
+    reflection_counts: Callable[[int], bool] = lambda _member_id: True,
+) -> list[MemberTime]:
+    """Each member's minutes inside each session's therapy window and, for the members
+    `reflection_counts` names (`[billing] cme_reflection`), its reflection (for CME).
 
     Not bounded by the billing physician: continuing education counts the time in the group.
+    Who attended the reflection, and how long, is in `reflection_minutes` either way.
     """
     found: list[MemberTime] = []
     for one in held:
-        window = one.window.counted(reflection=True)
         day = service_date(one.record, timezone)
         for person in one.people:
             if person.row.role != "member" or person.row.member_id is None:
                 continue
+            counts = reflection_counts(person.row.member_id)
+            window = one.window.counted(reflection=counts)
             minutes = whole_minutes(intersect((s.interval for s in person.spans), window))
+            reflection = whole_minutes(
+                intersect((s.interval for s in person.spans), one.window.reflection)
+            )
             found.append(
                 MemberTime(
                     member_id=person.row.member_id,
                     session_id=one.record.id,
                     service_date=day,
                     minutes=minutes,
+                    reflection_minutes=reflection,
                 )
             )
     return found

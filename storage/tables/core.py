@@ -142,6 +142,8 @@ class Member(Base):
     #: The physician's decision to bill OHIP for this member: True, False, or None when the
     #: roster does not say (undecided: never claimed, never defaulted).
     bill_ohip: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    #: Training to lead Balint groups (roster `trains_to_lead`): the reflection is for them.
+    trains_to_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Id of the data key that sealed the PHI columns ("" when the row carries no PHI).
     key_id: Mapped[str] = mapped_column(String(16), default="")
     health_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

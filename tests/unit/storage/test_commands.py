@@ -301,6 +301,9 @@ def test_attendance_show_rebuild_equals_live_and_report(cli, capsys, db_url):
         "rate": 1.0,
         "under_third": False,
         "absences_to_cross": 3,
+        "notified": 0,
+        "unexplained": 0,
+        "last_contact": None,
     }
     assert report["Cal"]["attended"] == 0 and report["Cal"]["under_third"] is True
     assert cli("attendance", "report", "--module", "2026-09") == 0
