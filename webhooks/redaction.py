@@ -45,6 +45,7 @@ from phases.commands import (
     PauseCmd,
     ReflectionCmd,
     ResumeCmd,
+    SafetyCmd,
     StatusCmd,
     Unknown,
     parse,
@@ -132,6 +133,8 @@ def _render(command: Command) -> str:
             return f"/case {_argument(name)}"
         case HoldCmd(name=name):
             return f"/hold {_argument(name)}"
+        case SafetyCmd(name=name):
+            return f"/safety {_argument(name)}"
         case AdmitCmd(everyone=True):
             return "/admit all"
         case AdmitCmd(name=name, as_name=as_name) if as_name:

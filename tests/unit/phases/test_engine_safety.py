@@ -107,7 +107,8 @@ def test_safety_is_answered_only_for_a_facilitator_zoom_vouches_for():
     sim.enter("Raj", -2, key="k-fake", user_id="u-fake")
     fake = sim.say("Raj", "/safety Ana", -1, key="k-fake", user_id="u-fake")
     assert not any(isinstance(a, SafetyAnswer) for a in fake)
-    assert any("only for a facilitator Zoom vouches for" in t for t in _private(fake, "Raj"))
+    # refused by the engine's one rule of rights (issue 13) before /safety is even read
+    assert any("only from the host, co-hosts and facilitators" in t for t in _private(fake, "Raj"))
     unknown = sim.say("Mira", "/safety Zed", 0)
     assert not any(isinstance(a, SafetyAnswer) for a in unknown)
     assert any("'Zed' is no member" in t for t in _private(unknown, "Mira"))

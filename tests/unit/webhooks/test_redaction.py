@@ -55,7 +55,15 @@ def _content(document: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize(
     "text",
-    ["/next", "/case Anna", "/extend 10", "/admit all", "/mirror off", "/admit 416 as Ben"],
+    [
+        "/next",
+        "/case Anna",
+        "/extend 10",
+        "/admit all",
+        "/mirror off",
+        "/admit 416 as Ben",
+        "/safety Anna",  # issue 20: dropped to "/" (the help line) until it was rendered
+    ],
 )
 def test_commands_as_written_canonically_are_kept_byte_for_byte(text: str) -> None:
     assert stored_document(_chat(text)) is None
@@ -72,6 +80,7 @@ def test_commands_as_written_canonically_are_kept_byte_for_byte(text: str) -> No
         ("/case", "/case"),  # a known command with a missing argument: the engine explains
         # who a facilitator says someone is stays part of the command (issue 13)
         ("/admit  416   AS  Ben Test", "/admit 416 as Ben Test"),
+        ("/SAFETY   Anna  Keller", "/safety Anna Keller"),
         ("/mirror maybe", "/mirror"),
         ("/back", "/"),  # unknown: the engine answers with the help line; the word is gone
         ("/I feel awful about this case", "/"),
