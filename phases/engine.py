@@ -936,8 +936,13 @@ def _decide_waiting(d: _Draft, person: Person) -> None:
     rule = RULES[d.phase]
     if rule.arrivals == "none" or person.key in d.held:
         return
-    if _doubt(d, person) or (rule.arrivals == "members" and person.kind == "guest"):
+    if _doubt(d, person):
         _announce(d, person)
+        return
+    if person.kind == "guest" and rule.arrivals == "members":
+        # Let in before, but the reflection is for the members: the facilitators decide.
+        if any(p.where == "meeting" and p.is_facilitator for p in d.people.values()):
+            d.tell_facilitators("unknown_waiting", name=_shown(d, person.name))
         return
     if d.agenda.rename_in_waiting_room and _shows_more(person):
         d.out.append(Rename(target=_target(person), new_name=person.roster_name))

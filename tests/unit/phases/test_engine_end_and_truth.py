@@ -151,7 +151,9 @@ def test_the_reflection_admits_members_only_even_a_guest_let_in_before():
     sim.say("Mira", "/end", 20)
     sim.say("Mira", "/reflection", 21)
     assert sim.phase is Phase.REFLECTION
-    assert admitted(arrive(sim, "Stranger", 22)) == []
+    again = arrive(sim, "Stranger", 22)
+    assert admitted(again) == []
+    assert private(again) == [line("unknown_waiting", name="Stranger")]
     assert admitted(arrive(sim, "Dev", 22)) == ["Dev"]
     assert admitted(sim.say("Mira", "/admit Stranger", 23)) == ["Stranger"]  # by hand
 
