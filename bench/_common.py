@@ -314,6 +314,8 @@ meeting_id = "85746065432"
 meeting_adapter = "none"
 [log]
 level = "WARNING"
+[console]
+enabled = false
 """
 
 

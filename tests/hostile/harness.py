@@ -198,6 +198,8 @@ class Serve:
             "group": {"name": "Hostile test group", "meeting_id": MEETING_ID},
             "bot": {"meeting_adapter": "none"},
             "log": {"format": "json"},
+            # the console's fixed port (8001) would collide with any other serve on the machine
+            "console": {"enabled": False},
         }
         for name, values in self.sections.items():
             sections[name] = {**sections.get(name, {}), **values}

@@ -264,6 +264,9 @@ webhook_secret_tokens = ["{SECRET}"]
 [storage]
 url = "{url}"
 
+[console]
+enabled = false
+
 [group]
 name = "{GROUP}"
 meeting_id = "85746065432"

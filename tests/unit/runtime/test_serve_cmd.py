@@ -41,7 +41,7 @@ def test_serve_process_is_ready_logs_json_and_stops_on_sigterm(tmp_path: Path) -
     config.write_text(
         f'[storage]\nurl = "sqlite:///{db}"\n[bot]\nmeeting_adapter = "none"\n'
         '[log]\nformat = "json"\n[zoom]\nwebhook_secret_tokens = ["serve-test-secret-token"]\n'
-        '[group]\nmeeting_id = "85746065432"\n',
+        '[group]\nmeeting_id = "85746065432"\n[console]\nenabled = false\n',
         encoding="utf-8",
     )
     port = _free_port()
