@@ -32,7 +32,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.config import Settings
-from bot.console import group_pages, live_pages, member_notes, notes_pages, safety_pages
+from bot.console import (
+    absence_pages,
+    group_pages,
+    live_pages,
+    member_notes,
+    notes_pages,
+    safety_pages,
+)
 from bot.console.context import ConsoleContext, NotSignedIn, read_form
 from bot.console.security import SecurityHeaders, same_origin
 from bot.console.zoom_signin import ZoomIdentity, ZoomSigninError
@@ -298,6 +305,7 @@ def create_console_app(
     app.include_router(member_notes.router)
     app.include_router(notes_pages.router)
     app.include_router(safety_pages.router)
+    app.include_router(absence_pages.router)
     return app
 
 

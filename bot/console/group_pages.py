@@ -19,6 +19,7 @@ from bot.console.chart import attendance_chart
 from bot.console.context import ConsoleContext
 from bot.console.downloads import DownloadError, list_exports, read_export
 from storage.db import session_scope
+from storage.roster import list_members
 from storage.sessions import module_name_for
 
 __all__ = ["router"]
@@ -51,6 +52,11 @@ def attendance_page(request: Request, module: str = "") -> Response:
         if module and module not in names:
             raise HTTPException(404, f"No sessions in module {module!r}.")
         grid = group.attendance_grid(session, settings=context.settings, module=chosen)
+        members = [
+            m
+            for m in list_members(session, group_name=context.settings.group.name)
+            if m.role == "member"
+        ]
         context.audit(
             session,
             command="console attendance",
@@ -62,7 +68,14 @@ def attendance_page(request: Request, module: str = "") -> Response:
     return context.page(
         request,
         "attendance.html",
-        {"grid": grid, "modules": names, "chosen": chosen, "chart": chart},
+        {
+            "grid": grid,
+            "modules": names,
+            "chosen": chosen,
+            "chart": chart,
+            "members": members,
+            "today": today.isoformat(),
+        },
         who=who,
     )
 
