@@ -147,6 +147,7 @@ from phases.state import Person, Phase, SessionState, Setup, Where
 __all__ = [
     "RECENT_MESSAGE_IDS",
     "WAITING_LINE_SECONDS",
+    "as_participant",
     "doubt",
     "handle",
     "new_session",
@@ -778,7 +779,8 @@ def _news(old: Person, facts: Participant) -> bool:
     return said != known or (bool(old.roster_name) and not old.evidence)
 
 
-def _as_participant(person: Person) -> Participant:
+def as_participant(person: Person) -> Participant:
+    """`person` as the identity resolver (`phases.identity.resolve`) reads a participant."""
     return Participant(
         key=person.key,
         user_id=person.user_id,
@@ -883,7 +885,7 @@ def doubt(state: SessionState, person: Person) -> str:
     facilitator's earlier decision settles every doubt. The console's live page shows it.
     """
     reason = _doubt(state, person)
-    if reason == "unknown" and resolve(state.setup.roster, _as_participant(person)).ambiguous:
+    if reason == "unknown" and resolve(state.setup.roster, as_participant(person)).ambiguous:
         return "ambiguous"
     return reason
 
@@ -998,7 +1000,7 @@ def _held_line(d: _Draft, person: Person) -> tuple[str, dict[str, object]]:
     reason = _doubt(d, person) or "unknown"
     name = _shown(d, person.name)
     if reason in ("unknown", "phone"):
-        found = resolve(d.setup.roster, _as_participant(person))
+        found = resolve(d.setup.roster, as_participant(person))
         names = " or ".join(entry.display_name for entry in found.likely)
         if found.ambiguous:
             return "ambiguous_waiting", {"name": name, "names": names}

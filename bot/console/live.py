@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from phases.engine import doubt, wakeups
-from phases.events import Participant
+from phases.engine import as_participant, doubt, wakeups
 from phases.identity import resolve
 from phases.state import Person, Phase, SessionState
 
@@ -139,7 +138,7 @@ def _doubt_words(state: SessionState, person: Person, reason: str) -> str:
     """`phases.engine.doubt`'s reason as the page says it, with the likely roster match."""
     roster = person.roster_name
     if reason in ("unknown", "ambiguous", "phone"):
-        found = resolve(state.setup.roster, _participant(person))
+        found = resolve(state.setup.roster, as_participant(person))
         names = ", ".join(entry.display_name for entry in found.likely)
         if reason == "ambiguous":
             return f"name fits several on the roster ({names})"
@@ -153,18 +152,6 @@ def _doubt_words(state: SessionState, person: Person, reason: str) -> str:
         "name_only": f"looks like {roster} by name only: this group admits by name only by hand",
         "duplicate": f"someone showing as {roster} is already here",
     }.get(reason, reason)
-
-
-def _participant(person: Person) -> Participant:
-    return Participant(
-        key=person.key,
-        user_id=person.user_id,
-        name=person.name,
-        email=person.email,
-        registrant_id=person.registrant_id,
-        signed_in=person.signed_in,
-        phone=person.phone,
-    )
 
 
 def _clock(state: SessionState, moment: datetime) -> str:
