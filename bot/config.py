@@ -95,6 +95,8 @@ class ServerSettings(_Section):
     max_connections: int = Field(default=0, ge=0, le=1_000_000)
     journal_timeout_seconds: float = Field(default=0.7, ge=0.05, le=2.5)
     trusted_proxies: list[str] = Field(default_factory=list)
+    # how many processes run the meetings beside the receiver (`serve`; not in sdk mode)
+    meeting_workers: int = Field(default=1, ge=1, le=64)
 
 
 class ModuleSettings(_Section):

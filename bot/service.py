@@ -78,6 +78,7 @@ from webhooks.translate import to_engine_events, to_presence
 __all__ = [
     "ServiceHooks",
     "build_service",
+    "default_controls",
     "replica_owner",
     "stored_changes",
     "supervise_sessions",
@@ -305,7 +306,9 @@ def stored_changes(factory: sessionmaker[Session], *, group_name: str) -> Change
     return changes
 
 
-def _default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
+def default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
+    """The `MeetingControl` of each meeting by `[bot] meeting_adapter` (not `sdk`): observe
+    only, or the simulated meeting registered in `registry` under its uuid."""
     adapter = settings.bot.meeting_adapter
     if adapter == "none":
         return ObservingMeeting
@@ -372,7 +375,7 @@ def build_service(
     if sdk_mode and supervisor is None:
         supervisor = BotSupervisor(join_command(settings.group.meeting_id, config_path=config_path))
     controls = (
-        control_factory if control_factory is not None else _default_controls(settings, registry)
+        control_factory if control_factory is not None else default_controls(settings, registry)
     )
     owns_database = database is None
     database = database if database is not None else make_engine(settings.storage.url)

@@ -6,29 +6,43 @@ explicitly and keyword-only arguments, and flushes but never commits: the caller
 transaction. `append` is safe against concurrent duplicates (two replicas receiving the same
 retry at once): the insert is `ON CONFLICT (dedupe_key) DO NOTHING` on SQLite and PostgreSQL.
 `probe` tells whether the journal takes a write right now, without leaving anything behind.
+
+`record_many` is the receiver's group commit: a batch of deliveries in ONE multi-row insert
+(and one select for the batch's duplicates, if it has any); on PostgreSQL `announce` then
+sends `NOTIFY` on `JOURNAL_CHANNEL` with each new entry's meeting uuid, delivered to the
+listeners (serve's meeting workers, every replica's) when the transaction commits.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.tables.journal import DEDUPE_KEY_LENGTH, JournalEntry
 
 __all__ = [
+    "JOURNAL_CHANNEL",
+    "Delivery",
     "JournalEntry",
+    "announce",
     "append",
     "entries_for_meeting",
     "entry",
     "mark_processed",
     "probe",
     "record",
+    "record_many",
     "unprocessed",
 ]
+
+#: The PostgreSQL `NOTIFY` channel on which a new entry's meeting uuid is announced.
+JOURNAL_CHANNEL = "balint_journal"
 
 
 def append(
@@ -124,6 +138,89 @@ def record(
     existing = session.scalar(select(JournalEntry.id).where(JournalEntry.dedupe_key == dedupe_key))
     assert existing is not None
     return existing, False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """One delivery for `record_many` (the arguments of `record`)."""
+
+    received_at: datetime
+    event: str
+    event_ts: int | None
+    meeting_uuid: str | None
+    dedupe_key: str
+    body: bytes
+    parsed_ok: bool
+    parse_error: str | None = None
+    redacted: bool = False
+
+
+def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int, bool]]:
+    """`record` for several deliveries in one insert: (entry id, is new) for each, in order.
+
+    A key seen twice in the batch is new only the first time (the second is its duplicate).
+
+    Raises:
+        ValueError: a `dedupe_key` is empty or too long (nothing is written).
+        sqlalchemy.exc.SQLAlchemyError: the database refused the write.
+    """
+    if not deliveries:
+        return []
+    rows: list[dict[str, Any]] = []
+    for delivery in deliveries:
+        key = delivery.dedupe_key
+        if not key or len(key) > DEDUPE_KEY_LENGTH:
+            raise ValueError("dedupe_key must be 1 to 200 characters")
+        uuid = delivery.meeting_uuid
+        rows.append(
+            {
+                "received_at": delivery.received_at,
+                "event": delivery.event[:128],
+                "event_ts": delivery.event_ts,
+                "meeting_uuid": uuid[:128] if uuid is not None else None,
+                "dedupe_key": key,
+                "body": delivery.body,
+                "parsed_ok": delivery.parsed_ok,
+                "parse_error": delivery.parse_error,
+                "redacted": delivery.redacted,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        upsert(JournalEntry)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(JournalEntry.id, JournalEntry.dedupe_key)
+    )
+    inserted = {key: entry_id for entry_id, key in session.execute(statement)}
+    missing = {row["dedupe_key"] for row in rows} - inserted.keys()
+    earlier: dict[str, int] = {}
+    if missing:
+        found = select(JournalEntry.id, JournalEntry.dedupe_key).where(
+            JournalEntry.dedupe_key.in_(missing)
+        )
+        earlier = {key: entry_id for entry_id, key in session.execute(found)}
+    results: list[tuple[int, bool]] = []
+    for row in rows:
+        key = row["dedupe_key"]
+        if key in inserted:
+            results.append((inserted.pop(key), True))
+            earlier[key] = results[-1][0]
+        else:
+            results.append((earlier[key], False))
+    return results
+
+
+def announce(session: Session, meeting_uuids: set[str]) -> None:
+    """PostgreSQL: `NOTIFY` each meeting uuid on `JOURNAL_CHANNEL` when this transaction
+    commits (nothing if it rolls back); other databases: nothing."""
+    if not meeting_uuids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_notify(:channel, uuid) FROM unnest(CAST(:uuids AS text[])) AS uuid"),
+        {"channel": JOURNAL_CHANNEL, "uuids": sorted(meeting_uuids)},
+    )
 
 
 def probe(session: Session, *, now: datetime) -> None:

@@ -110,6 +110,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     clock: Callable[[], datetime] | None = None,
     sealer: ReplySealer | None = None,
+    announce: bool = False,
 ) -> FastAPI:
     """The webhook receiver app.
 
@@ -130,6 +131,9 @@ def create_app(
         clock: the current time (aware); default the system clock. Tests freeze it.
         sealer: seals a member's private line to the bot before it is journaled
             (`webhooks.sealing`); without one such a line is emptied like other chat text.
+        announce: PostgreSQL: `NOTIFY` each new entry's meeting uuid in the journal's
+            transaction (`webhooks.intake.JournalWriter`), for meeting workers in other
+            processes and replicas.
 
     Everything is reachable from `app.state`: `settings`, `engine`, `session_factory`,
     `metrics`, `journal_writer`.
@@ -168,6 +172,7 @@ def create_app(
         max_waiting=max(1, server.max_concurrent_requests),
         on_committed=committed,
         checkpoint_every=CHECKPOINT_EVERY if db.dialect.name == "sqlite" else 0,
+        announce=announce,
     )
 
     @asynccontextmanager

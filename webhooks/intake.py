@@ -2,9 +2,10 @@
 
 Zoom wants an answer within 3 seconds and the journal must be committed before it, so the
 write sits on the acknowledgement path. Requests that arrive while a write is in progress
-wait for the next batch, and a batch is written in ONE transaction on a worker thread: under
-load this costs one thread hand-off and one commit per batch instead of per request (SQLite
-takes one writer at a time anyway), and when idle a batch is just one request. The event loop
+wait for the next batch, and a batch is written in ONE transaction and one multi-row insert
+(`storage.journal.record_many`) on a worker thread: under load this costs one thread
+hand-off, one insert and one commit per batch instead of per request (SQLite takes one
+writer at a time anyway), and when idle a batch is just one request. The event loop
 never touches the database.
 
 Nothing here waits without a deadline, because a database can hang (a SQLite file locked
@@ -91,6 +92,9 @@ class JournalWriter:
             on another thread (0 = never). SQLite otherwise checkpoints inside a commit once
             the WAL reaches 1000 pages, and that fsync stalls every request queued behind
             it; a passive checkpoint beside the writer keeps the WAL short instead.
+        announce: PostgreSQL only: in each batch's transaction, `NOTIFY` the meeting uuid of
+            every new, parsed entry (`storage.journal.announce`), so the meeting workers of
+            every replica are woken when it commits.
     """
 
     def __init__(
@@ -103,8 +107,10 @@ class JournalWriter:
         threads: int = 4,
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
         checkpoint_every: int = 0,
+        announce: bool = False,
     ) -> None:
         self._factory = factory
+        self._announce = announce
         self._deadline = deadline
         self._max_batch = max_batch
         self._max_waiting = max_waiting
@@ -271,23 +277,33 @@ class JournalWriter:
             logger.exception("journal on_committed callback failed")
 
     def _write_batch(self, records: list[JournalRecord]) -> list[_Result]:
+        deliveries = [
+            journal.Delivery(
+                received_at=record.received_at,
+                event=record.info.event,
+                event_ts=record.info.event_ts,
+                meeting_uuid=record.info.meeting_uuid,
+                dedupe_key=record.info.dedupe_key,
+                body=record.body,
+                parsed_ok=record.parsed_ok,
+                parse_error=record.parse_error,
+                redacted=record.redacted,
+            )
+            for record in records
+        ]
         with session_scope(self._factory) as session:
             with bounded_waits(session, seconds=self._deadline / 2):
-                return [
-                    journal.record(
+                results = journal.record_many(session, deliveries)
+                if self._announce:
+                    journal.announce(
                         session,
-                        received_at=record.received_at,
-                        event=record.info.event,
-                        event_ts=record.info.event_ts,
-                        meeting_uuid=record.info.meeting_uuid,
-                        dedupe_key=record.info.dedupe_key,
-                        body=record.body,
-                        parsed_ok=record.parsed_ok,
-                        parse_error=record.parse_error,
-                        redacted=record.redacted,
+                        {
+                            record.info.meeting_uuid
+                            for record, (_id, is_new) in zip(records, results, strict=True)
+                            if is_new and record.parsed_ok and record.info.meeting_uuid
+                        },
                     )
-                    for record in records
-                ]
+                return results
 
     def _run_probe(self, now: datetime) -> None:
         with session_scope(self._factory) as session:

@@ -1,12 +1,18 @@
-"""`balint-bot serve`: the webhook receiver, worker and scheduler under uvicorn.
+"""`balint-bot serve`: the webhook receiver under uvicorn, and the meetings' worker processes.
 
-One uvicorn worker process only: the process owns an APScheduler doorbell, and several
-workers in one container would each run one. Scale out with several `serve` replicas on
-one PostgreSQL instead; database leases give each live meeting exactly one owner. With
-`[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join` process instead of
-driving the meeting itself (see `bot.service`). Unless `[console] enabled = false`, the
-facilitator's console listens beside it on its own address (`[console] host`, `port`;
-loopback by default), in the same process (`bot.console.server`).
+The receiver process acknowledges webhooks (`bot.receiver`); the meetings run in
+`[server] meeting_workers` child processes (`balint-bot serve-worker`, `bot.worker_process`,
+started, watched and restarted by `bot.worker_pool`), each with its own APScheduler
+doorbell and a shard of the meetings. One uvicorn process for the receiver. Scale out with
+several `serve` replicas on one PostgreSQL; database leases give each live meeting exactly
+one owner. With `[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join`
+process instead of driving the meeting itself, in one process (see `bot.service`). Unless
+`[console] enabled = false`, the facilitator's console listens beside the receiver on its
+own address (`[console] host`, `port`; loopback by default), in the same process
+(`bot.console.server`).
+
+`serve-worker` is not a command to run by hand: it is how `serve` starts a worker (its
+socket to the receiver is an inherited file descriptor).
 
 Before it listens, serve runs the settings checks it needs (`bot.validation`, the same as
 `balint-bot config check`), checks the database's schema (creating or upgrading only the
@@ -34,6 +40,25 @@ def register(subparsers: Any) -> None:
         "--port", type=int, default=None, help="listen port (default [server] port)"
     )
     parser.set_defaults(handler=_serve)
+    worker = subparsers.add_parser(
+        "serve-worker", help="(started by serve) one of serve's meeting worker processes"
+    )
+    worker.add_argument("--index", type=int, required=True, help="this worker's shard")
+    worker.add_argument("--count", type=int, required=True, help="how many workers serve runs")
+    worker.add_argument(
+        "--channel-fd", type=int, required=True, help="the socket to serve (a file descriptor)"
+    )
+    worker.set_defaults(handler=_serve_worker)
+
+
+def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.errors import ConfigError
+    from bot.worker_process import run_worker
+
+    if not 0 <= args.index < args.count:
+        raise ConfigError(f"serve-worker: no worker {args.index} among {args.count}")
+    configure_logging(settings.log)
+    return run_worker(settings, index=args.index, count=args.count, channel_fd=args.channel_fd)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,6 +69,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.commands.db_cmd import check_schema
     from bot.console import server as console_server
     from bot.listener import raise_open_file_limit, server_config
+    from bot.receiver import build_receiver
     from bot.service import build_service
     from bot.validation import require
 
@@ -51,7 +77,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log)
     check_schema(settings, migrate_embedded=True)
     open_files = raise_open_file_limit()
-    app = build_service(settings, config_path=args.config)
+    if settings.bot.meeting_adapter == "sdk":
+        app = build_service(settings, config_path=args.config)
+    else:
+        app = build_receiver(settings, config_path=args.config)
     host = args.host if args.host is not None else settings.server.host
     port = args.port if args.port is not None else settings.server.port
     config = server_config(app, settings.server, host=host, port=port, open_files=open_files)
@@ -72,13 +101,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _console_app(settings: Settings, service: Any) -> Any:
-    """The console app, nudging this process's worker (if it runs the meetings) after a
-    console command is journaled."""
+    """The console app, nudging the meetings' workers (serve's worker processes, or this
+    process's worker) after a console command is journaled."""
     from bot.console.app import create_console_app
     from storage.db import make_engine, make_session_factory
 
     def nudge(meeting_uuid: str) -> None:
-        worker = getattr(service.state, "worker", None)
+        worker = getattr(service.state, "pool", None) or getattr(service.state, "worker", None)
         if worker is not None:
             worker.notify(meeting_uuid)
 

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import zlib
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -51,11 +52,17 @@ from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "shard_of"]
 
 _log = logging.getLogger(__name__)
 
 ControlFactory = Callable[[str], MeetingControl]
+
+
+def shard_of(meeting_uuid: str, count: int) -> int:
+    """Which of `count` worker processes steps `meeting_uuid`: the same answer in every
+    process and replica (CRC-32 of the uuid, not Python's salted `hash`)."""
+    return zlib.crc32(meeting_uuid.encode("utf-8", "surrogatepass")) % count
 
 
 class Worker:
@@ -73,6 +80,8 @@ class Worker:
         meeting_id: serve only the instances of this Zoom meeting number (the join
             process); None serves every meeting.
         database_timeout: longest the worker waits for one database call, in seconds.
+        shard: `(index, count)`: serve only the meetings `shard_of` puts in shard `index`
+            of `count` (one of `serve`'s worker processes); None serves every meeting.
     """
 
     def __init__(
@@ -88,7 +97,11 @@ class Worker:
         metrics: RuntimeMetrics | None = None,
         meeting_id: str | None = None,
         database_timeout: float = DEADLINE_SECONDS,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            raise ValueError(f"shard {shard[0]} of {shard[1]} does not exist")
+        self._shard = shard
         self._factory = session_factory
         self._calls = DatabaseCalls(
             deadline=database_timeout, on_returned=lambda: self.notify(None)
@@ -336,7 +349,10 @@ class Worker:
 
     def _serves_in(self, db: Session, meeting_uuid: str) -> bool:
         """Whether `meeting_uuid` is an instance of `meeting_id` (always, without one): by
-        its runtime's record, else by its first journal entry's meeting number."""
+        its runtime's record, else by its first journal entry's meeting number; and, with a
+        `shard`, whether the meeting falls in it."""
+        if self._shard is not None and shard_of(meeting_uuid, self._shard[1]) != self._shard[0]:
+            return False
         if self.meeting_id is None:
             return True
         known = self._serves.get(meeting_uuid)

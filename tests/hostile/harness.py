@@ -195,7 +195,13 @@ class Serve:
                 "keep_alive_seconds": 2,
                 **self.server,
             },
-            "group": {"name": "Hostile test group", "meeting_id": MEETING_ID},
+            # no summer break: the bodies' `event_ts` (see `unique_ts`) fall on any day of any
+            # year, and a meeting the calendar puts in a break would open no session
+            "group": {
+                "name": "Hostile test group",
+                "meeting_id": MEETING_ID,
+                "calendar": {"breaks": []},
+            },
             "bot": {"meeting_adapter": "none"},
             "log": {"format": "json"},
             # the console's fixed port (8001) would collide with any other serve on the machine

@@ -1,0 +1,203 @@
+"""One of `serve`'s meeting worker processes (`balint-bot serve-worker`, started by `serve`).
+
+`serve` acknowledges webhooks in its own process and runs the meetings in
+`[server] meeting_workers` of these (`bot.worker_pool` starts, watches and restarts them).
+Each runs the same `bot.runtime.worker.Worker` as before, with its doorbell, over the
+meetings of its shard (`bot.runtime.worker.shard_of`): a meeting is stepped by one worker
+process of a replica, and across replicas the database lease still decides.
+
+Lease owner: the replica's (`bot.service.replica_owner`) with one worker, and that id +
+`:w<index>` with several. Stable across restarts on purpose: a worker restarted after a
+crash takes back its predecessor's leases at once (see `replica_owner` for why that is safe).
+
+Woken without polling delay: on SQLite the receiver writes the meeting's uuid on the
+worker's socket (`bot.worker_channel`) after the journal commit; on PostgreSQL the journal's
+own transaction sends a `NOTIFY` (`webhooks.intake`, channel `JOURNAL_CHANNEL`) that every
+worker of every replica hears on a `LISTEN` connection (`bot.runtime.journal_listener`), so a
+replica's worker holding a meeting's lease hears of a webhook another replica received. The
+periodic sweep stays as the safety net either way.
+
+The process ends when its socket reads end-of-file (the receiver is gone, even by
+`kill -9`: no worker outlives it) or on SIGTERM/SIGINT; it then finishes the step in
+progress and gives up its leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.runtime.journal_listener import listen_for_journal
+from bot.runtime.worker import Worker, shard_of
+from bot.service import ServiceHooks, default_controls, replica_owner
+from bot.worker_channel import (
+    HEARTBEAT_SECONDS,
+    MAX_LINE,
+    Status,
+    action_line,
+    lag_line,
+    read_message,
+    status_line,
+)
+from storage.clock import system_clock
+from storage.db import make_engine, make_session_factory
+
+__all__ = ["ChannelMetrics", "run_worker", "worker_owner"]
+
+_log = logging.getLogger(__name__)
+
+
+def worker_owner(settings: Settings, index: int, count: int) -> str:
+    """The lease owner id of worker `index` of `count` (see the module docstring)."""
+    replica = replica_owner(settings)
+    return replica if count == 1 else f"{replica}:w{index}"
+
+
+class ChannelMetrics:
+    """The runtime's metrics, sent to the receiver (whose `/metrics` shows them)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def observe_lag(self, seconds: float) -> None:
+        self._send(lag_line(seconds))
+
+    def count_action(self, *, kind: str, result: str) -> None:
+        self._send(action_line(kind, result))
+
+    def _send(self, line: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(line)
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    index: int,
+    count: int,
+    channel_fd: int,
+    lease_ttl: timedelta = timedelta(seconds=30),
+    sweep_interval: float = 5.0,
+) -> int:
+    """Run worker `index` of `count` until its receiver is gone or it is told to stop."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(
+            _serve(
+                settings,
+                index=index,
+                count=count,
+                channel_fd=channel_fd,
+                lease_ttl=lease_ttl,
+                sweep_interval=sweep_interval,
+            )
+        )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (as the receiver's uvicorn picks it)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    index: int,
+    count: int,
+    channel_fd: int,
+    lease_ttl: timedelta,
+    sweep_interval: float,
+) -> int:
+    channel = socket.socket(fileno=channel_fd)
+    channel.setblocking(False)
+    reader, writer = await asyncio.open_unix_connection(sock=channel, limit=MAX_LINE)
+    database = make_engine(settings.storage.url, application_name=f"balint-bot-worker-{index}")
+    worker = Worker(
+        session_factory=make_session_factory(database),
+        control_factory=default_controls(settings, {}),
+        hooks=ServiceHooks(settings),
+        owner=worker_owner(settings, index, count),
+        clock=system_clock,
+        lease_ttl=lease_ttl,
+        sweep_interval=sweep_interval,
+        metrics=ChannelMetrics(writer),
+        database_timeout=settings.bot.database_timeout_seconds,
+        shard=(index, count),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await worker.start()
+    _log.info("meeting worker started", extra={"owner": worker.owner, "worker": index})
+
+    def wake(meeting_uuid: str) -> None:
+        if shard_of(meeting_uuid, count) == index:
+            worker.notify(meeting_uuid)
+
+    tasks = [
+        asyncio.create_task(_notices(reader, worker, stop), name="balint-worker-notices"),
+        asyncio.create_task(_heartbeat(writer, worker), name="balint-worker-heartbeat"),
+    ]
+    if database.dialect.name == "postgresql":
+        tasks.append(
+            asyncio.create_task(
+                listen_for_journal(database, wake=wake, resweep=lambda: worker.notify(None)),
+                name="balint-worker-listen",
+            )
+        )
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await worker.stop(release=True)
+        writer.close()
+        database.dispose()
+        _log.info("meeting worker stopped", extra={"owner": worker.owner, "worker": index})
+    return 0
+
+
+async def _notices(reader: asyncio.StreamReader, worker: Worker, stop: asyncio.Event) -> None:
+    """Hand each notice to the worker; stop at end-of-file (the receiver is gone)."""
+    try:
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError:  # a line over MAX_LINE: skipped (LimitOverrunError)
+                continue
+            if not line:
+                _log.info("receiver gone: meeting worker stopping", extra={"owner": worker.owner})
+                return
+            message = read_message(line)
+            if message is None or "meeting" not in message:
+                continue
+            meeting = message["meeting"]
+            worker.notify(meeting if isinstance(meeting, str) else None)
+    except (ConnectionError, OSError):
+        _log.info("receiver gone: meeting worker stopping", extra={"owner": worker.owner})
+    finally:
+        stop.set()
+
+
+async def _heartbeat(writer: asyncio.StreamWriter, worker: Worker) -> None:
+    """Tell the receiver how this worker is, twice per `HEARTBEAT_SECONDS`."""
+    while not writer.is_closing():
+        status = Status(
+            running=worker.running, stalled=worker.stalled, scheduler=worker.doorbell.running
+        )
+        writer.write(status_line(status))
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+        await asyncio.sleep(HEARTBEAT_SECONDS / 2)
