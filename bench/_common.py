@@ -13,6 +13,7 @@ engineer measured this for the first load generator, which this module folds in)
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -44,6 +45,10 @@ __all__ = [
     "ServeProcess",
     "closed_loop",
     "cpu_seconds",
+    "family",
+    "family_cpu_seconds",
+    "family_rss_mib",
+    "flavour",
     "free_port",
     "journal_rows",
     "open_loop",
@@ -97,6 +102,48 @@ def rss_mib(pid: int) -> tuple[float, float]:
         if name in ("VmRSS", "VmHWM"):
             found[name] = int(value.split()[0]) / 1024
     return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and its live descendants (serve's meeting worker processes), from `/proc`."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def family_rss_mib(pid: int) -> float:
+    """The resident memory of `pid` and all its descendants together, in MiB."""
+    total = 0.0
+    for member in family(pid):
+        try:
+            total += rss_mib(member)[0]
+        except OSError:
+            continue
+    return total
+
+
+def family_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its live descendants so far."""
+    total = 0.0
+    for member in family(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            continue
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
@@ -319,6 +366,13 @@ enabled = false
 """
 
 
+def flavour() -> str:
+    """uvicorn's event loop and HTTP parser here (`auto` picks these, serve's listener too)."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop}+{http}"
+
+
 class ServeProcess:
     """A child process serving HTTP on a free loopback port; a context manager.
 
@@ -346,13 +400,23 @@ class ServeProcess:
         self._log: IO[bytes] | None = None
 
     @classmethod
-    def serve(cls, *, secret: str = SECRET) -> ServeProcess:
+    def serve(
+        cls,
+        *,
+        secret: str = SECRET,
+        url: str | None = None,
+        server: dict[str, object] | None = None,
+    ) -> ServeProcess:
+        """`balint-bot serve` on a fresh SQLite file, or on `url` (migrated here); `server`:
+        extra `[server]` keys (`meeting_workers`, `instance_id`)."""
         holder = tempfile.TemporaryDirectory(prefix="balint-bench-")
         tmp = Path(holder.name)
-        url = f"sqlite:///{tmp / 'bench.db'}"
+        url = url if url is not None else f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
         config = tmp / "bench.toml"
-        config.write_text(_CONFIG.format(secret=secret, url=url))
+        extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in (server or {}).items())
+        text = _CONFIG.format(secret=secret, url=url)
+        config.write_text(text.replace("[server]\n", "[server]\n" + extra, 1))
         port = free_port()
         argv = [
             sys.executable,

@@ -1,6 +1,7 @@
 """Benchmark: webhook acknowledgement, `balint-bot serve` against a bare signature check.
 
-`python -m bench.webhooks [--requests N] [--concurrency C] [--rate R] [--seconds S]`
+`python -m bench.webhooks [--requests N] [--concurrency C] [--rate R] [--seconds S]
+[--workers W]`
 
 Three runs, one after the other, in one invocation (the machines are shared and noisy, so
 the figure that counts is the ratio between runs made minutes apart on the same load):
@@ -8,10 +9,12 @@ the figure that counts is the ratio between runs made minutes apart on the same 
 1. baseline: a bare FastAPI app (`bare_app`) whose only work is the signature and
    timestamp check, under the same `uvicorn.run` settings as serve; `N` signed
    `participant_joined` webhooks over `C` keep-alive connections, closed loop;
-2. serve: the real `balint-bot serve` process on a fresh, migrated SQLite file (its
-   journal, group commit, metrics and the background worker processing what it journals),
-   the same load; prints both throughputs, p50/p99 ack latency and the ratio
-   (target >= 0.6);
+2. serve: the real `balint-bot serve` command on a fresh, migrated SQLite file (the
+   receiver process: journal, group commit, metrics; and its `W` meeting worker processes
+   processing what it journals meanwhile), the same load; prints both throughputs, p50/p99
+   ack latency, CPU per request of the receiver and of the workers, and the ratio
+   (target >= 0.6). The bare endpoint runs on the same uvicorn flavour (uvloop and
+   httptools where installed, as `flavour` prints);
    Between the two, the receiver alone (`receiver_app`: `create_app` journaling into
    SQLite, no worker) shows what the journal costs without the worker;
 3. serve at a fixed rate: `R` requests per second for `S` seconds, open loop (latency from
@@ -42,6 +45,9 @@ from bench._common import (
     ServeProcess,
     closed_loop,
     cpu_seconds,
+    family,
+    family_cpu_seconds,
+    flavour,
     journal_rows,
     open_loop,
     participant_body,
@@ -130,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=500, help="fixed rate, requests/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="fixed-rate run length")
     parser.add_argument("--time-limit", type=float, default=120.0, help="per run, seconds")
+    parser.add_argument("--workers", type=int, default=1, help="serve's meeting_workers")
     args = parser.parse_args(argv)
+    print(f"uvicorn flavour (bare and serve): {flavour()}; serve meeting_workers={args.workers}")
 
     bodies = _bodies(0, args.requests)
     with ServeProcess.app("bench.webhooks", "bare_app") as bare:
@@ -164,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         f"journal_rows={only_rows} ratio={only.rate / base.rate if base.rate else 0.0:.2f}"
     )
 
-    serve = ServeProcess.serve()
+    serve = ServeProcess.serve(server={"meeting_workers": args.workers})
     try:
         with serve:
+            _await_workers(serve.pid, args.workers, time_limit=args.time_limit)
             cpu = cpu_seconds(serve.pid)
+            all_cpu = family_cpu_seconds(serve.pid)
             load = asyncio.run(
                 closed_loop(
                     serve.port,
@@ -177,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             serve_cpu = cpu_seconds(serve.pid) - cpu
-            print(f"serve (SQLite): {summary(load)} server_cpu/request={_per(serve_cpu, load)}ms")
+            workers_cpu = family_cpu_seconds(serve.pid) - all_cpu - serve_cpu
+            print(
+                f"serve (SQLite): {summary(load)} server_cpu/request={_per(serve_cpu, load)}ms "
+                f"(receiver) + {_per(workers_cpu, load)}ms (workers, so far)"
+            )
             ratio = load.rate / base.rate if base.rate else 0.0
             print(
                 f"throughput ratio serve/bare = {ratio:.2f} (target >= 0.6) "
@@ -210,6 +224,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{_verdict(lost == 0 and load.errors + fixed.errors == 0)}"
     )
     return 0 if lost == 0 else 1
+
+
+def _await_workers(pid: int, count: int, *, time_limit: float) -> None:
+    """Wait until serve's meeting workers run (their imports would otherwise share the
+    first seconds of the load with the receiver)."""
+    deadline = time.perf_counter() + time_limit
+    while len(family(pid)) < 1 + count and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)  # their start-up: imports, the first sweep
 
 
 def _per(cpu: float, result: LoadResult) -> str:

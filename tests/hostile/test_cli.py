@@ -21,7 +21,7 @@ from bot.cli import main
 from storage.crypto import generate_key
 from tests.clock import HandClock
 from tests.hostile.conftest import migrated_copy
-from tests.hostile.harness import MEETING_ID, ROOT, SECRET, Serve, record, toml
+from tests.hostile.harness import MEETING_ID, ROOT, SECRET, Serve, record, toml, wait_until
 
 
 def _sections(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -204,6 +204,8 @@ def test_serve_creates_the_embedded_database_owner_only(tmp_path: Path) -> None:
     serve.start()
     names = ("balint-bot.db", "balint-bot.db-wal", "balint-bot.db-shm")
     try:
+        # the WAL appears with the first connection in WAL mode (the meeting workers')
+        assert wait_until(lambda: (tmp_path / "balint-bot.db-wal").exists(), 30)
         modes = {
             name: stat.S_IMODE((tmp_path / name).stat().st_mode)
             for name in names

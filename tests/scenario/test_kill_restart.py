@@ -16,7 +16,10 @@ three moments of one session:
 Across the run no journaled event is left unprocessed and no action is planned twice. The
 test runs on SQLite, and on PostgreSQL when `BALINT_TEST_POSTGRES_URL` is set (`.ci/run`).
 
-The last test runs the `balint-bot serve` command itself. The others use a launcher with two
+The last tests run the `balint-bot serve` command itself; one of them with two meeting worker
+processes, killing (-9) each process on its own: the worker that steps the meeting at the
+same three moments (`serve` restarts it; the receiver acks throughout), and the receiver
+(its workers stop with it: no orphan). The others use a launcher with two
 deliberate differences from `balint-bot serve`, both so that they take seconds:
 the launcher passes `lease_ttl=2s` and `sweep_interval=0.25s` to `build_service` (serve uses
 its defaults, 30 s and 5 s; a restarted serve keeps its lease owner id, `[server]
@@ -254,7 +257,7 @@ def _seed_roster(url: str) -> None:
         engine.dispose()
 
 
-def _config(path: Path, url: str, start: datetime) -> None:
+def _config(path: Path, url: str, start: datetime, *, server: str = "") -> None:
     weekday = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
     path.write_text(
         f"""
@@ -266,6 +269,9 @@ url = "{url}"
 
 [console]
 enabled = false
+
+[server]
+{server}
 
 [group]
 name = "{GROUP}"
@@ -473,6 +479,179 @@ def test_the_serve_command_itself_resumes_after_kill_9(
         assert len(_of(actions, "admit", "Anna")) == 1
         assert world.phase(uuid) == "social"
         assert waited < 45
+    finally:
+        serve.stop()
+        world.engine.dispose()
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: {pid: command line}."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(entry.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_kill_9_of_each_process_of_serve_with_two_workers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`balint-bot serve` with `meeting_workers = 2`: the worker stepping the meeting is
+    killed with SIGKILL during the meditation (a latecomer held), right after `/next` into
+    the discussion is acked, and right after `meeting.ended` is acked; each time serve
+    starts it again, the receiver acks meanwhile, and the latecomer is admitted once at the
+    meditation's end, the presenter muted once, attendance finalised. The receiver killed
+    with SIGKILL takes its workers with it; a new serve carries on. Nothing is lost or
+    planned twice."""
+    from bot.runtime.worker import shard_of
+
+    url = str(request.getfixturevalue("sqlite_url"))
+    _seed_roster(url)
+    # The meditation started 30 s ago and ends 30 s from now (1-minute meditation).
+    start = (datetime.now(UTC) - timedelta(seconds=30)).replace(microsecond=0)
+    config = tmp_path / "balint-bot.toml"
+    _config(config, url, start, server="meeting_workers = 2")
+    serve = Serve(config, tmp_path, real_command=True)
+    world = World(url)
+    meeting = wire.MeetingIdentity(
+        meeting_id="85746065432", uuid="kill9-workers==", start_time=start, duration=60
+    )
+    uuid = meeting.uuid
+    posted = 0
+    message = 0
+
+    def post(body: bytes) -> None:
+        nonlocal posted
+        serve.post(body)
+        posted += 1
+
+    def joined(who: wire.WireParticipant, at: datetime, event: str) -> bytes:
+        return wire.participant_body(event, meeting=meeting, participant=who, at=at)
+
+    def say(text: str, sender: wire.WireParticipant = FAY) -> bytes:
+        nonlocal message
+        message += 1
+        role = "host" if sender is FAY else "guest"
+        return wire.chat_body(
+            meeting=meeting,
+            sender=wire.ChatParty(session_id=sender.user_id, name=sender.user_name, party_type=role),
+            recipient=None,
+            message_id=f"msg-{message}",
+            text=text,
+            at=datetime.now(UTC),
+        )
+
+    def settled() -> bool:
+        entries, unprocessed = world.journal()
+        busy = [a for a in world.actions() if a["status"] in ("planned", "executing")]
+        return entries == posted and unprocessed == 0 and not busy
+
+    def workers() -> dict[int, str]:
+        assert serve.process is not None
+        return {
+            pid: command
+            for pid, command in _children(serve.process.pid).items()
+            if "serve-worker" in command
+        }
+
+    def stepping_worker() -> int:
+        """The pid of the worker of the meeting's shard, once serve runs both."""
+        index = f"--index {shard_of(uuid, 2)} "
+        world.wait("both workers", lambda: len(workers()) == 2, serve)
+        return next(pid for pid, command in workers().items() if index in command)
+
+    def kill_worker() -> int:
+        """SIGKILL the meeting's worker; wait for its successor; returns the successor."""
+        victim = stepping_worker()
+        os.kill(victim, signal.SIGKILL)
+        world.wait("the worker to die", lambda: victim not in workers(), serve)
+        post(say("thank you", sender=ANNA))  # acked while the worker is dead
+        post(say("see you soon", sender=ANNA))
+        world.wait(
+            "the worker's restart",
+            lambda: len(workers()) == 2 and victim not in workers(),
+            serve,
+        )
+        return stepping_worker()
+
+    try:
+        # -- 1. the meditation, a latecomer held; the worker killed; admitted once at its end
+        serve.start()
+        post(
+            wire.meeting_body(
+                wire.MEETING_STARTED, meeting=meeting, at=start - timedelta(minutes=10)
+            )
+        )
+        post(joined(FAY, start - timedelta(minutes=9), wire.PARTICIPANT_JOINED))
+        post(joined(ANNA, start - timedelta(minutes=8), wire.PARTICIPANT_JOINED))
+        post(joined(BEN, start + timedelta(seconds=20), wire.PARTICIPANT_JOINED_WAITING_ROOM))
+        world.wait("the arrivals to be processed", settled, serve)
+        assert world.phase(uuid) == "meditation"
+        assert _of(world.actions(), "admit", "Ben") == []
+        meditation_end = start + timedelta(minutes=1)
+        assert datetime.now(UTC) < meditation_end - timedelta(seconds=5), "too slow to test"
+        kill_worker()
+        world.wait("the meditation to end", lambda: world.phase(uuid) == "case_call", serve)
+        world.wait("the admission to be recorded", settled, serve)
+        admits = _of(world.actions(), "admit", "Ben")
+        assert len(admits) == 1, admits
+        assert admits[0]["key"].startswith("t:meditation_end@")
+
+        # -- 2. into the discussion; the worker killed right after the acks ---------------
+        post(say("/case Anna"))
+        post(say("/next"))
+        post(say("/next"))
+        os.kill(stepping_worker(), signal.SIGKILL)
+        world.wait("the discussion", lambda: world.phase(uuid) == "discussion", serve)
+        world.wait("the journal to be processed", settled, serve)
+        actions = world.actions()
+        assert len(_of(actions, "mute", "Anna")) == 1
+        assert len(_of(actions, "stop_video", "Anna")) == 1
+
+        # -- 3. the receiver killed: its workers stop with it; a new serve carries on -----
+        orphans = list(workers())
+        post(say("/next"))
+        serve.kill9()
+        world.wait("no orphan worker", lambda: not any(_alive(pid) for pid in orphans), serve)
+        serve.start()
+        world.wait("the return", lambda: world.phase(uuid) == "return", serve)
+        world.wait("the return's actions", settled, serve)
+        actions = world.actions()
+        assert len(_of(actions, "ask_unmute", "Anna")) == 1
+        assert len(_of(actions, "ask_start_video", "Anna")) == 1
+
+        # -- 4. the meeting ends; the worker killed before finalisation can be relied on --
+        post(joined(ANNA, datetime.now(UTC), wire.PARTICIPANT_LEFT))
+        post(wire.meeting_body(wire.MEETING_ENDED, meeting=meeting, at=datetime.now(UTC)))
+        os.kill(stepping_worker(), signal.SIGKILL)
+        world.wait("the session to be finalised", lambda: world.finalized(uuid), serve)
+        world.wait("the journal to be processed", settled, serve)
+        assert world.phase(uuid) == "ended"
+
+        # -- across the run: nothing lost, nothing planned twice ----------------------------
+        assert world.journal() == (posted, 0)
+        actions = world.actions()
+        assert len({a["key"] for a in actions}) == len(actions)
+        chats = [a["text"] for a in _of(actions, "send_chat")]
+        assert len(chats) == len(set(chats)), chats
+        assert {a["status"] for a in actions} <= {"done", "not_executed", "interrupted", "refused"}
+        assert len(_of(actions, "admit", "Ben")) == 1
     finally:
         serve.stop()
         world.engine.dispose()
