@@ -1,9 +1,16 @@
 """Benchmark: many simulated meetings at once through the real receiver and runtime.
 
-`python -m bench.meetings [--meetings N] [--members M] [--latecomers L] [--social S]
+`python -m bench.meetings [--mode serve|in-process] [--meetings N] [--members M]
+[--latecomers L] [--social S] [--workers W] [--postgres URL --replicas R]
 [--speed X] [--sweep-interval I]`
 
-Theory of operation. One asyncio loop holds the whole `balint-bot serve` app
+`--mode serve` (the default) runs the real `balint-bot serve` command, its receiver and
+meeting worker processes, on SQLite or (`--postgres`) on a throwaway PostgreSQL database
+with R replicas: see `bench.meetings_serve`. `--mode in-process` is the run described
+below, the whole service in the benchmark's own process with simulated meetings reacting
+to every action (it measures the runtime alone, not the process split).
+
+Theory of operation (in-process). One asyncio loop holds the whole `balint-bot serve` app
 (`bot.service.build_service`: receiver, journal, worker, APScheduler doorbell, leases) under
 uvicorn on a loopback port with a fresh, migrated SQLite file, and N `SimulatedMeeting`s
 (one per Zoom meeting uuid, the simulator's wire-format webhooks signed with the app's
@@ -476,6 +483,15 @@ def _report(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--mode", choices=("serve", "in-process"), default="serve")
+    parser.add_argument("--workers", type=int, default=1, help="serve mode: meeting_workers")
+    parser.add_argument(
+        "--postgres", default="", help="serve mode: a THROWAWAY PostgreSQL database URL"
+    )
+    parser.add_argument("--replicas", type=int, default=2, help="serve mode with --postgres")
+    parser.add_argument(
+        "--startup", type=float, default=20.0, help="serve mode: seconds to start serve"
+    )
     parser.add_argument("--meetings", type=int, default=200)
     parser.add_argument("--members", type=int, default=12)
     parser.add_argument("--latecomers", type=int, default=3, help="per meeting, in meditation")
@@ -491,6 +507,12 @@ def main(argv: list[str] | None = None) -> int:
     # Every meeting here is a session of one configured group, so storage's "module has more
     # than 13 sessions" warning would fire once per meeting; it says nothing about speed.
     logging.getLogger("storage.sessions").setLevel(logging.ERROR)
+    if args.mode == "serve":
+        from bench.meetings_serve import run_serve_mode
+
+        if args.speed != 1.0:
+            parser.error("--speed is for --mode in-process (serve runs on the real clock)")
+        return run_serve_mode(args)
     with tempfile.TemporaryDirectory(prefix="balint-bench-meetings-") as tmp:
         return asyncio.run(run(args, Path(tmp)))
 

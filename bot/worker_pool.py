@@ -111,12 +111,19 @@ class WorkerPool:
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start every worker; each is then watched (and restarted) by its own task."""
+    async def start(self, *, wait: float = 60.0) -> None:
+        """Start every worker (each then watched, and restarted, by its own task) and wait
+        up to `wait` seconds until each has reported itself running, so that `serve` listens
+        ready; one that does not is reported by `checks` (serve listens all the same)."""
         self._stopping = False
         for slot in self._slots:
             await self._spawn(slot)
             slot.task = asyncio.create_task(self._watch(slot), name=f"balint-pool-{slot.index}")
+        deadline = time.monotonic() + wait
+        while not self.checks()["worker"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if not self.checks()["worker"]:
+            _log.error("meeting workers not running after start-up", extra={"seconds": wait})
 
     async def stop(self) -> None:
         """Stop every worker: socket closed and SIGTERM, SIGKILL after the grace period."""

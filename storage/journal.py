@@ -18,9 +18,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, insert, select, text, update
+from sqlalchemy import Select, Table, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -187,13 +187,16 @@ def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int,
         )
     dialect = session.get_bind().dialect.name
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement with the rows as parameters: SQLAlchemy sends it as one multi-row
+    # INSERT ("insertmanyvalues") from a cached compilation, on the Core table (no ORM
+    # bookkeeping per row); a `.values(rows)` statement would be compiled anew each time.
+    table = cast(Table, JournalEntry.__table__)
     statement = (
-        upsert(JournalEntry)
-        .values(rows)
+        upsert(table)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(JournalEntry.id, JournalEntry.dedupe_key)
+        .returning(table.c.id, table.c.dedupe_key)
     )
-    inserted = {key: entry_id for entry_id, key in session.execute(statement)}
+    inserted = {key: entry_id for entry_id, key in session.connection().execute(statement, rows)}
     missing = {row["dedupe_key"] for row in rows} - inserted.keys()
     earlier: dict[str, int] = {}
     if missing:

@@ -82,6 +82,9 @@ class Worker:
         database_timeout: longest the worker waits for one database call, in seconds.
         shard: `(index, count)`: serve only the meetings `shard_of` puts in shard `index`
             of `count` (one of `serve`'s worker processes); None serves every meeting.
+        gather: seconds a notice that found the worker idle waits before its step, so that
+            the rest of a burst of webhooks is handled in the same step (serve's worker
+            processes, which are woken at once for every webhook, use a few milliseconds).
     """
 
     def __init__(
@@ -98,10 +101,12 @@ class Worker:
         meeting_id: str | None = None,
         database_timeout: float = DEADLINE_SECONDS,
         shard: tuple[int, int] | None = None,
+        gather: float = 0.0,
     ) -> None:
         if shard is not None and not 0 <= shard[0] < shard[1]:
             raise ValueError(f"shard {shard[0]} of {shard[1]} does not exist")
         self._shard = shard
+        self._gather = gather
         self._factory = session_factory
         self._calls = DatabaseCalls(
             deadline=database_timeout, on_returned=lambda: self.notify(None)
@@ -432,6 +437,10 @@ class Worker:
                 )
                 if getting in done:
                     wanted = getting.result()
+                    if wanted is not None and self._gather and self._queue.empty():
+                        # the rest of a burst joins this step (its notices are not queued
+                        # again meanwhile): one step for many webhooks under load
+                        await asyncio.sleep(self._gather)
                     if wanted is not None:  # from now on a new notice queues it again
                         self._queued.discard(wanted)
                 else:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
@@ -59,7 +61,8 @@ def test_engine_benchmark_prints_events_per_second():
 def test_meetings_benchmark_pairs_webhooks_with_actions_and_admits_every_latecomer():
     out = _run(
         "bench.meetings",
-        *("--meetings", "2", "--latecomers", "2", "--speed", "10", "--sweep-interval", "0.2"),
+        *("--mode", "in-process", "--meetings", "2", "--latecomers", "2", "--speed", "10"),
+        *("--sweep-interval", "0.2"),
         *("--social", "20", "--after", "1", "--time-limit", "30"),
     )
     _figure(out, r"^2 meetings x 12 members .* failed=0 journal_left_unprocessed=0$")
@@ -67,11 +70,33 @@ def test_meetings_benchmark_pairs_webhooks_with_actions_and_admits_every_latecom
     _figure(out, rf"^admission at the meditation's end: admitted=4/4 p50={_NUMBER}ms")
 
 
+@pytest.mark.slow
+def test_meetings_benchmark_through_the_serve_command_and_its_workers():
+    """The real serve (receiver + 2 worker processes) on the real clock: about 90 s, the
+    meditation being one minute."""
+    out = _run(
+        "bench.meetings",
+        *("--meetings", "2", "--members", "4", "--latecomers", "1", "--workers", "2"),
+        *("--social", "6", "--startup", "15", "--time-limit", "60"),
+        time_limit=300,
+    )
+    _figure(out, r"^serve mode on SQLite: 1 replica\(s\) x 2 meeting worker\(s\) \(processes per")
+    _figure(out, r"^replica 0: webhooks posted=(\d+) acked=\1$")
+    _figure(out, rf"^webhook -> action: pairs=[1-9][0-9]* p50={_NUMBER}ms p99={_NUMBER}ms")
+    _figure(out, rf"^admission at the meditation's end: admitted=2/2 p50={_NUMBER}ms")
+
+
 def test_memory_benchmark_prints_idle_and_loaded_rss():
-    out = _run("bench.memory", "--meetings", "2", "--members", "3", "--time-limit", "30")
-    _figure(out, rf"^serve idle: rss={_NUMBER} MiB$")
+    out = _run(
+        "bench.memory", "--meetings", "2", "--members", "3", "--workers", "2", "--time-limit", "30"
+    )
+    _figure(out, rf"^serve idle: rss={_NUMBER} MiB in 3 processes \(receiver {_NUMBER} MiB\)$")
     _figure(out, r"^webhooks of 2 meetings x 3 members: requests=\d+ ok=\d+ errors=0")
-    _figure(out, rf"^serve under load: peak rss={_NUMBER} MiB, after processing={_NUMBER} MiB")
+    _figure(
+        out,
+        rf"^serve under load \(all processes\): peak rss={_NUMBER} MiB, "
+        rf"after processing={_NUMBER} MiB",
+    )
 
 
 def test_export_benchmark_prints_the_export_and_its_baseline():

@@ -1,0 +1,384 @@
+"""`bench.meetings --mode serve`: many meetings at once through the real `balint-bot serve`.
+
+The real command (receiver process + `[server] meeting_workers` worker processes), as a
+subprocess on a migrated database: a fresh SQLite file, or with `--postgres URL` a
+throwaway PostgreSQL database, served by `--replicas` `serve` processes (each its own
+`instance_id`; the webhooks are spread over them in turn, as a load balancer would). The
+meetings are observed only (`meeting_adapter = "none"`): each action the runtime decides is
+recorded in the action log with the time it was carried out (`executed_at`, here: logged as
+not executed), which is what is measured; no Zoom reacts to it, so the benchmark posts what
+Zoom would: every member arriving during the social time goes to the waiting room and,
+a second later, into the meeting.
+
+The evening is `bench.meetings`'s: N instances of the group's one recurring meeting (the
+receiver keeps only its meeting number) open S seconds before the start, a facilitator and
+M - L members arrive over the social time, L latecomers arrive during the (1-minute)
+meditation into the waiting room and must be admitted when it ends. Figures: webhook ->
+action (an action naming a participant, from the POST of the latest webhook about them
+before it; target p99 < 250 ms) and the latecomers' admission after the meditation's end
+(target p99 < 1 s); per replica, the acks and the actions its workers carried out (by
+lease owner). Every wait is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import func, select
+
+from bench._common import (
+    SECRET,
+    BenchError,
+    Connection,
+    ServeProcess,
+    family,
+    free_port,
+    percentile,
+)
+from bench.export import roster_csv
+from bot.meeting import zoom_wire as wire
+from bot.runtime.codec import decode_action
+from storage.crypto import Keyring, generate_key
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.migrate import upgrade
+from storage.roster import import_roster, parse_roster
+from storage.tables.journal import JournalEntry
+from storage.tables.runtime import RuntimeAction
+
+__all__ = ["run_serve_mode"]
+
+GROUP = "Bench Balint group"
+ZONE = "America/Toronto"
+MEETING_ID = "85746065432"
+MEDITATION = timedelta(minutes=1)
+_SENDERS = 32
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    at: datetime
+    meeting: int
+    event: str
+    handle: str  # "" for meeting events
+    latecomer: bool = False
+
+
+def _config(url: str, key: str, start: datetime, *, workers: int, instance: str) -> str:
+    local = start.astimezone(ZoneInfo(ZONE))
+    return f"""
+data_key = "{key}"
+[zoom]
+webhook_secret_tokens = ["{SECRET}"]
+[storage]
+url = "{url}"
+[server]
+meeting_workers = {workers}
+instance_id = "{instance}"
+max_concurrent_requests = 256
+[group]
+name = "{GROUP}"
+meeting_id = "{MEETING_ID}"
+timezone = "{ZONE}"
+weekday = "{_WEEKDAYS[local.weekday()]}"
+start_time = "{local.strftime("%H:%M:%S")}"
+[group.calendar]
+breaks = []
+[agenda]
+meditation_minutes = 1
+opens_minutes_before = 1
+reflection_minutes = 0
+[bot]
+meeting_adapter = "none"
+[log]
+level = "ERROR"
+[console]
+enabled = false
+"""
+
+
+def _prepare(url: str, key: str, members: int) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        now = datetime.now(UTC)
+        rows = parse_roster(roster_csv(members, [], seed=7), today=now.date())
+        with session_scope(make_session_factory(engine)) as session:
+            import_roster(
+                session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key), now=now
+            )
+    finally:
+        engine.dispose()
+
+
+def _evening(
+    meetings: int, members: int, latecomers: int, opens: datetime, start: datetime, seed: int
+) -> list[_Post]:
+    rng = random.Random(seed)
+    social = (start - opens).total_seconds()
+    posts: list[_Post] = []
+    for number in range(meetings):
+        posts.append(_Post(opens, number, wire.MEETING_STARTED, ""))
+        arrivals = [("lead", False)] + [
+            (f"m{index}", index > members - latecomers) for index in range(1, members + 1)
+        ]
+        for handle, late in arrivals:
+            if late:  # during the meditation, not in its last five seconds
+                at = start + timedelta(seconds=rng.uniform(2.0, MEDITATION.total_seconds() - 5))
+                posts.append(_Post(at, number, wire.PARTICIPANT_JOINED_WAITING_ROOM, handle, True))
+                continue
+            at = opens + timedelta(seconds=rng.uniform(social * 0.05, social * 0.9))
+            posts.append(_Post(at, number, wire.PARTICIPANT_JOINED_WAITING_ROOM, handle))
+            # Zoom's side of the admission the bot decides (nothing here carries it out)
+            later = at + timedelta(seconds=1)
+            posts.append(_Post(later, number, wire.PARTICIPANT_ADMITTED, handle))
+            posts.append(_Post(later, number, wire.PARTICIPANT_LEFT_WAITING_ROOM, handle))
+            posts.append(_Post(later, number, wire.PARTICIPANT_JOINED, handle))
+    return sorted(posts, key=lambda post: post.at)
+
+
+def _person(handle: str) -> wire.WireParticipant:
+    if handle == "lead":
+        return wire.WireParticipant(
+            user_id="16778240", user_name="Lead Facilitator", participant_uuid="p-lead"
+        )
+    index = int(handle[1:])
+    return wire.WireParticipant(
+        user_id=str(16778240 + 1024 * index),
+        user_name=f"Member{index} Sample{index}",
+        participant_uuid=f"p-{handle}",
+    )
+
+
+class _Senders:
+    """Posts over keep-alive connections to every replica in turn; stamps each POST."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = ports
+        self.queue: asyncio.Queue[tuple[str, str, bytes] | None] = asyncio.Queue()
+        self.posted: dict[str, list[tuple[float, str]]] = defaultdict(list)  # uuid -> (t, who)
+        self.statuses: dict[tuple[int, int], int] = defaultdict(int)  # (replica, status)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for number in range(_SENDERS):
+            replica = number % len(self.ports)
+            self.tasks.append(asyncio.create_task(self._run(replica)))
+
+    async def _run(self, replica: int) -> None:
+        port = self.ports[replica]
+        connection = await Connection.open(port)
+        try:
+            while (item := await self.queue.get()) is not None:
+                uuid, name, body = item
+                headers = wire.signed_headers(secret=SECRET, body=body, at=datetime.now(UTC))
+                self.posted[uuid].append((time.time(), name))
+                status = 0
+                for _attempt in range(2):  # uvicorn closes a connection idle for 5 s: reopen
+                    try:
+                        status = await connection.post("/zoom/webhook", body, headers)
+                        break
+                    except (OSError, BenchError, asyncio.IncompleteReadError):
+                        connection.close()
+                        connection = await Connection.open(port)
+                self.statuses[(replica, status)] += 1
+        finally:
+            connection.close()
+
+    async def stop(self, time_limit: float) -> None:
+        for _ in self.tasks:
+            self.queue.put_nowait(None)
+        await asyncio.wait_for(asyncio.gather(*self.tasks), timeout=time_limit)
+
+
+def _actions(url: str) -> list[tuple[str, str, str, str, float]]:
+    """(meeting uuid, kind, target user id, owner, carried out at epoch seconds) of each
+    action."""
+    engine = make_engine(url)
+    found = []
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            for row in session.scalars(select(RuntimeAction)):
+                action = decode_action(row.payload)
+                target = getattr(getattr(action, "target", None), "user_id", "") or ""
+                moment = row.executed_at or row.created_at
+                found.append((row.meeting_uuid, row.kind, target, row.owner, moment.timestamp()))
+    finally:
+        engine.dispose()
+    return found
+
+
+def _unprocessed(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            query = select(func.count()).select_from(JournalEntry)
+            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
+    finally:
+        engine.dispose()
+
+
+def _ready(port: int) -> bool:
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2.0, trust_env=False)
+    except httpx.TransportError:
+        return False
+    return response.status_code == 200
+
+
+async def _wait(predicate: object, *, time_limit: float, step: float = 0.25) -> bool:
+    assert callable(predicate)
+    deadline = time.perf_counter() + time_limit
+    while not predicate():
+        if time.perf_counter() > deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+def run_serve_mode(args: argparse.Namespace) -> int:
+    """The benchmark in serve mode (see the module docstring); exit status 1 if incomplete."""
+    with tempfile.TemporaryDirectory(prefix="balint-bench-meetings-") as tmp:
+        return asyncio.run(_run(args, Path(tmp)))
+
+
+async def _run(args: argparse.Namespace, folder: Path) -> int:
+    url = args.postgres or f"sqlite:///{folder / 'meetings.db'}"
+    replicas = args.replicas if args.postgres else 1
+    key = generate_key()
+    _prepare(url, key, args.members)
+    # time to start the replicas and their workers before the room opens
+    opens = datetime.now(UTC) + timedelta(seconds=args.startup)
+    start = (opens + timedelta(seconds=args.social)).replace(microsecond=0)
+    serves: list[ServeProcess] = []
+    for replica in range(replicas):
+        config = folder / f"replica-{replica}.toml"
+        config.write_text(
+            _config(url, key, start, workers=args.workers, instance=f"bench-{replica}")
+        )
+        port = free_port()
+        argv = [sys.executable, "-m", "bot.cli", "--config", str(config), "serve"]
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
+        serves.append(ServeProcess(argv, port=port, url=url))
+    uuids = [
+        f"bench-{n:04d}-{random.Random(n).getrandbits(40):010x}==" for n in range(args.meetings)
+    ]
+    identities = [
+        wire.MeetingIdentity(
+            meeting_id=MEETING_ID, uuid=uuid, topic=GROUP, timezone=ZONE, start_time=opens
+        )
+        for uuid in uuids
+    ]
+    posts = _evening(args.meetings, args.members, args.latecomers, opens, start, args.seed)
+    held = {(uuids[p.meeting], _person(p.handle).user_id) for p in posts if p.latecomer}
+    try:
+        for serve in serves:
+            serve.__enter__()
+        ports = [serve.port for serve in serves]
+        if not await _wait(lambda: all(_ready(port) for port in ports), time_limit=60):
+            raise BenchError("serve did not become ready (its workers)")
+        processes = [len(family(serve.pid)) for serve in serves]
+        senders = _Senders(ports)
+        await senders.start()
+        for post in posts:
+            delay = post.at.timestamp() - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            meeting = identities[post.meeting]
+            if post.handle:
+                person = _person(post.handle)
+                body = wire.participant_body(
+                    post.event, meeting=meeting, participant=person, at=post.at
+                )
+                name = person.user_id
+            else:
+                body, name = wire.meeting_body(post.event, meeting=meeting, at=post.at), ""
+            senders.queue.put_nowait((uuids[post.meeting], name, body))
+        meditation_end = (start + MEDITATION).timestamp()
+
+        def admitted() -> bool:
+            done = {
+                (uuid, target) for uuid, kind, target, _o, _t in _actions(url) if kind == "admit"
+            }
+            return held <= done
+
+        await asyncio.sleep(max(0.0, meditation_end - time.time()))
+        all_in = await _wait(admitted, time_limit=args.time_limit, step=1.0)
+        for number, meeting in enumerate(identities):
+            ended = wire.meeting_body(wire.MEETING_ENDED, meeting=meeting, at=datetime.now(UTC))
+            senders.queue.put_nowait((uuids[number], "", ended))
+        await senders.stop(time_limit=60)
+        await _wait(lambda: _unprocessed(url) == 0, time_limit=args.time_limit, step=0.5)
+        left = _unprocessed(url)
+        actions = _actions(url)
+    finally:
+        for serve in serves:
+            serve.stop()
+            serve.cleanup()
+    return _report(args, senders, actions, held, meditation_end, processes, all_in, left)
+
+
+def _report(
+    args: argparse.Namespace,
+    senders: _Senders,
+    actions: list[tuple[str, str, str, str, float]],
+    held: set[tuple[str, str]],
+    meditation_end: float,
+    processes: list[int],
+    all_in: bool,
+    left: int,
+) -> int:
+    caused: list[float] = []
+    admissions: list[float] = []
+    by_kind: dict[str, int] = defaultdict(int)
+    by_owner: dict[str, int] = defaultdict(int)
+    for uuid, kind, target, owner, landed in actions:
+        by_kind[kind] += 1
+        by_owner[owner] += 1
+        if kind == "admit" and (uuid, target) in held:
+            admissions.append((landed - meditation_end) * 1000)
+            continue
+        if not target:
+            continue
+        causes = [t for t, name in senders.posted[uuid] if name == target and t <= landed]
+        if causes:
+            caused.append((landed - max(causes)) * 1000)
+    replicas = len(processes)
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"serve mode on {store}: {replicas} replica(s) x {args.workers} meeting worker(s) "
+        f"(processes per replica: {processes}); {args.meetings} meetings x {args.members} "
+        f"members ({args.latecomers} latecomers each); journal left unprocessed={left}"
+    )
+    for replica in range(replicas):
+        acked = senders.statuses.get((replica, 200), 0)
+        total = sum(n for (r, _s), n in senders.statuses.items() if r == replica)
+        print(f"replica {replica}: webhooks posted={total} acked={acked}")
+    print("actions by lease owner: " + ", ".join(f"{o}={n}" for o, n in sorted(by_owner.items())))
+    print("actions: " + ", ".join(f"{kind}={count}" for kind, count in sorted(by_kind.items())))
+    p99 = percentile(caused, 99)
+    print(
+        f"webhook -> action: pairs={len(caused)} p50={percentile(caused, 50):.1f}ms "
+        f"p99={p99:.1f}ms max={max(caused, default=0.0):.1f}ms (target p99 < 250 ms) "
+        f"{'PASS' if caused and p99 < 250 else 'MISS'}"
+    )
+    expected = len(held)
+    held_p99 = percentile(admissions, 99)
+    print(
+        f"admission at the meditation's end: admitted={len(admissions)}/{expected} "
+        f"p50={percentile(admissions, 50):.1f}ms p99={held_p99:.1f}ms "
+        f"max={max(admissions, default=0.0):.1f}ms (target p99 < 1 s) "
+        f"{'PASS' if admissions and held_p99 < 1000 else 'MISS'} all_in={all_in}"
+    )
+    return 0 if all_in and len(admissions) == expected and left == 0 else 1
