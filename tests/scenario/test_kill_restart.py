@@ -550,7 +550,9 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
         role = "host" if sender is FAY else "guest"
         return wire.chat_body(
             meeting=meeting,
-            sender=wire.ChatParty(session_id=sender.user_id, name=sender.user_name, party_type=role),
+            sender=wire.ChatParty(
+                session_id=sender.user_id, name=sender.user_name, party_type=role
+            ),
             recipient=None,
             message_id=f"msg-{message}",
             text=text,
