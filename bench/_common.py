@@ -47,6 +47,7 @@ __all__ = [
     "cpu_seconds",
     "family",
     "family_cpu_seconds",
+    "family_pss_mib",
     "family_rss_mib",
     "flavour",
     "free_port",
@@ -132,6 +133,21 @@ def family_rss_mib(pid: int) -> float:
             total += rss_mib(member)[0]
         except OSError:
             continue
+    return total
+
+
+def family_pss_mib(pid: int) -> float:
+    """The proportional set size of `pid` and its descendants together, in MiB: pages they
+    share (the interpreter's libraries) counted once, split among them."""
+    total = 0.0
+    for member in family(pid):
+        try:
+            text = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) / 1024
     return total
 
 

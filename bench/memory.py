@@ -10,8 +10,9 @@ format (`bot.meeting.zoom_wire`), N meetings' evenings as webhooks: each meeting
 `meeting.started` and its M members arriving in the waiting room, admitted and joining,
 then half of them leaving and coming back, over C keep-alive connections; and samples the
 resident memory every 50 ms until the background worker has processed every journaled
-event. Prints idle, peak and settled RSS in MiB, all processes summed (the receiver's own
-beside it); target under 250 MiB.
+event (exit status 1 if some is left unprocessed). Prints idle, peak and settled RSS in
+MiB, all processes summed (the receiver's own beside it; and their PSS, shared pages
+counted once); target under 250 MiB.
 Loopback only; the load is bounded in count and every wait in time.
 """
 
@@ -25,7 +26,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bench._common import ServeProcess, closed_loop, family, family_rss_mib, rss_mib, summary
+from bench._common import (
+    ServeProcess,
+    closed_loop,
+    family,
+    family_pss_mib,
+    family_rss_mib,
+    rss_mib,
+    summary,
+)
 from bot.meeting import zoom_wire as wire
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
@@ -41,7 +50,7 @@ def evening_bodies(meetings: int, members: int) -> list[bytes]:
     per_meeting: list[list[bytes]] = []
     for number in range(meetings):
         meeting = wire.MeetingIdentity(
-            meeting_id=f"8{number:010d}",
+            meeting_id="85746065432",  # the group's one meeting: serve keeps no other
             uuid=f"bench-memory-{number:04d}==",
             start_time=start,
         )
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"serve idle: rss={idle:.1f} MiB in {processes} processes "
                 f"(receiver {receiver_idle:.1f} MiB)"
             )
+            print(f"serve idle: pss={family_pss_mib(serve.pid):.1f} MiB (shared pages once)")
             with _Sampler(serve.pid) as sampler:
                 load = asyncio.run(
                     closed_loop(
@@ -169,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     left = _unprocessed(serve.url)
                 drained = time.perf_counter() - started
             settled = family_rss_mib(serve.pid)
+            settled_pss = family_pss_mib(serve.pid)
             peak = max(settled, sampler.peak)
             print(f"worker processed the backlog {drained:.1f}s after the last ack (left={left})")
             print(
@@ -176,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"after processing={settled:.1f} MiB "
                 f"(target < {_TARGET_MIB:.0f} MiB) {'PASS' if peak < _TARGET_MIB else 'MISS'}"
             )
+            print(f"serve after processing: pss={settled_pss:.1f} MiB (shared pages once)")
     finally:
         serve.cleanup()
-    return 0
+    return 0 if left == 0 else 1
 
 
 if __name__ == "__main__":
