@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import DatabaseStalled
+from bot.errors import ConfigError, DatabaseStalled
 from bot.meeting.port import MeetingControl
 from bot.runtime.database_calls import DEADLINE_SECONDS, DatabaseCalls
 from bot.runtime.durable import LeaseLost, MeetingHooks, MeetingRuntime, RuntimeMetrics
@@ -104,7 +104,7 @@ class Worker:
         gather: float = 0.0,
     ) -> None:
         if shard is not None and not 0 <= shard[0] < shard[1]:
-            raise ValueError(f"shard {shard[0]} of {shard[1]} does not exist")
+            raise ConfigError(f"worker shard {shard[0]} of {shard[1]} does not exist")
         self._shard = shard
         self._gather = gather
         self._factory = session_factory

@@ -103,3 +103,14 @@ def test_every_command_accepts_config_after_it():
     for argv in (["serve"], ["attendance", "rebuild", "--session", "1"], ["db", "upgrade"]):
         args = parser.parse_args([*argv, "--config", "x.toml"])
         assert str(args.config) == "x.toml"
+
+
+def test_meeting_workers_is_one_by_default_and_at_least_one(tmp_path):
+    path = tmp_path / "workers.toml"
+    path.write_text("[server]\n")
+    assert load_settings(path).server.meeting_workers == 1
+    path.write_text("[server]\nmeeting_workers = 0\n")
+    with pytest.raises(ConfigError, match="server.meeting_workers"):
+        load_settings(path)
+    path.write_text("[server]\nmeeting_workers = 3\n")
+    assert load_settings(path).server.meeting_workers == 3

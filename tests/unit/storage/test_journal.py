@@ -149,3 +149,71 @@ def test_append_refuses_bad_keys(engine: Engine) -> None:
             _append(session, "", ts=1)
         with pytest.raises(ValueError):
             _append(session, "k" * 201, ts=1)
+
+
+def _delivery(key: str, *, ts: int, uuid: str | None = "m1") -> journal.Delivery:
+    return journal.Delivery(
+        received_at=T0,
+        event="meeting.participant_joined",
+        event_ts=ts,
+        meeting_uuid=uuid,
+        dedupe_key=key,
+        body=f"body-{key}".encode(),
+        parsed_ok=True,
+    )
+
+
+def test_record_many_is_one_batch_with_duplicates_inside_and_before_it(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        [(earlier, earlier_new)] = journal.record_many(session, [_delivery("old", ts=1)])
+    with session_scope(factory) as session:
+        results = journal.record_many(
+            session,
+            [
+                _delivery("a", ts=2),
+                _delivery("old", ts=1),  # journaled by an earlier batch
+                _delivery("b", ts=3, uuid=None),
+                _delivery("a", ts=2),  # Zoom's retry inside the same batch
+            ],
+        )
+    assert earlier_new
+    (a, a_new), (old, old_new), (b, b_new), (again, again_new) = results
+    assert (a_new, old_new, b_new, again_new) == (True, False, True, False)
+    assert old == earlier and again == a and len({a, b, earlier}) == 3
+    with session_scope(factory) as session:
+        stored = {e.dedupe_key: e for e in session.scalars(select(JournalEntry))}
+        assert set(stored) == {"old", "a", "b"}
+        assert (stored["a"].id, stored["a"].body, stored["b"].meeting_uuid) == (a, b"body-a", None)
+    with session_scope(factory) as session:
+        assert journal.record_many(session, []) == []
+
+
+def test_record_many_refuses_a_bad_key_and_writes_nothing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with pytest.raises(ValueError, match="dedupe_key"):
+        with session_scope(factory) as session:
+            journal.record_many(session, [_delivery("fine", ts=1), _delivery("", ts=2)])
+    with session_scope(factory) as session:
+        assert session.scalar(select(func.count()).select_from(JournalEntry)) == 0
+
+
+@pytest.mark.postgres
+def test_announce_notifies_listeners_when_the_batch_commits(postgres_engine: Engine) -> None:  # noqa: F811
+    import psycopg
+
+    url = postgres_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    factory = make_session_factory(postgres_engine)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {journal.JOURNAL_CHANNEL}")
+        with session_scope(factory) as session:
+            journal.record_many(session, [_delivery("n1", ts=1)])
+            journal.announce(session, {"m1", "m2"})
+            assert list(listener.notifies(timeout=0.2)) == []  # nothing before the commit
+        heard = {note.payload for note in listener.notifies(timeout=5.0, stop_after=2)}
+        assert heard == {"m1", "m2"}
+        with pytest.raises(RuntimeError):
+            with session_scope(factory) as session:
+                journal.announce(session, {"rolled-back"})
+                raise RuntimeError("the batch failed")
+        assert list(listener.notifies(timeout=0.3)) == []

@@ -1,0 +1,73 @@
+"""serve's worker processes: each `Worker` steps only the meetings of its shard."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.errors import ConfigError
+from bot.runtime.worker import Worker, shard_of
+from bot.worker_channel import Status, read_message, status_line
+from phases.events import MeetingStarted
+from storage.db import make_session_factory, session_scope
+from tests.clock import HandClock
+from tests.storage_fixtures import *  # noqa: F403
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+
+
+def test_a_meeting_has_one_shard_the_same_in_every_process() -> None:
+    uuids = [f"meeting-{n}==" for n in range(200)]
+    shards = [shard_of(uuid, 3) for uuid in uuids]
+    assert shard_of("4118UHIiRCAAAtBlDkcVyw==", 2) == shard_of("4118UHIiRCAAAtBlDkcVyw==", 2)
+    assert set(shards) == {0, 1, 2} and min(shards.count(n) for n in range(3)) > 40
+    assert {shard_of(uuid, 1) for uuid in uuids} == {0}
+
+
+def test_two_shards_step_disjoint_meetings_that_cover_them_all(sqlite_engine: Engine) -> None:
+    factory = make_session_factory(sqlite_engine)
+    hooks, clock = ScriptedHooks(), HandClock(START - timedelta(minutes=10))
+    uuids = [f"meeting-{n}==" for n in range(6)]
+    for uuid in uuids:
+        with session_scope(factory) as db:
+            hooks.journal(db, meeting_uuid=uuid, label=uuid, at=clock(), events=(MeetingStarted(),))
+    pumps = [
+        Worker(
+            session_factory=factory,
+            control_factory=lambda _uuid: RecordingMeeting(),
+            hooks=hooks,
+            owner=f"serve:test:w{index}",
+            clock=clock,
+            sweep_interval=3600,
+            shard=(index, 2),
+        )
+        for index in range(2)
+    ]
+    stepped = []
+    for pump in pumps:
+        before = len(hooks.started)
+        asyncio.run(pump.sweep())
+        stepped.append(set(hooks.started[before:]))
+        assert all(shard_of(uuid, 2) == pumps.index(pump) for uuid in stepped[-1])
+    assert stepped[0] | stepped[1] == set(uuids) and not stepped[0] & stepped[1]
+
+
+def test_a_shard_that_does_not_exist_is_refused(sqlite_engine: Engine) -> None:
+    with pytest.raises(ConfigError):
+        Worker(
+            session_factory=make_session_factory(sqlite_engine),
+            control_factory=lambda _uuid: RecordingMeeting(),
+            hooks=ScriptedHooks(),
+            owner="serve:test:w2",
+            clock=HandClock(START),
+            shard=(2, 2),
+        )
+
+
+def test_the_channel_reads_what_it_writes_and_skips_what_is_not_a_message() -> None:
+    line = status_line(Status(running=True, stalled=False, scheduler=True))
+    assert read_message(line) == {"status": {"running": True, "stalled": False, "scheduler": True}}
+    assert read_message(b"not json\n") is None
+    assert read_message(b"[1, 2]\n") is None
