@@ -509,8 +509,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_of_each_process_of_serve_with_two_workers(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, store: str
 ) -> None:
     """`balint-bot serve` with `meeting_workers = 2`: the worker stepping the meeting is
     killed with SIGKILL during the meditation (a latecomer held), right after `/next` into
@@ -518,10 +519,14 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
     starts it again, the receiver acks meanwhile, and the latecomer is admitted once at the
     meditation's end, the presenter muted once, attendance finalised. The receiver killed
     with SIGKILL takes its workers with it; a new serve carries on. Nothing is lost or
-    planned twice."""
+    planned twice. On PostgreSQL the workers are woken by the journal's NOTIFY."""
     from bot.runtime.worker import shard_of
 
-    url = str(request.getfixturevalue("sqlite_url"))
+    if store == "sqlite":
+        url = str(request.getfixturevalue("sqlite_url"))
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        url = engine.url.render_as_string(hide_password=False)
     _seed_roster(url)
     # The meditation started 30 s ago and ends 30 s from now (1-minute meditation).
     start = (datetime.now(UTC) - timedelta(seconds=30)).replace(microsecond=0)
