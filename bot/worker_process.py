@@ -33,6 +33,8 @@ import socket
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy.engine import make_url
+
 from bot.config import Settings
 from bot.runtime.journal_listener import listen_for_journal
 from bot.runtime.worker import Worker, shard_of
@@ -57,8 +59,10 @@ _log = logging.getLogger(__name__)
 #: at once for each webhook, it would otherwise take one step (and its transactions, which
 #: contend with the receiver's journal writes on SQLite) per webhook under load.
 GATHER_SECONDS = 0.01
-#: Added to the worker's niceness: when the cores are short, the scheduler gives the
-#: receiver (Zoom's 3-second ack deadline) the CPU first; the meetings' steps follow.
+#: Added to the worker's niceness on PostgreSQL: when the cores are short, the scheduler
+#: gives the receiver (Zoom's 3-second ack deadline) the CPU first. Not on SQLite, where a
+#: worker shares the file's one write lock with the receiver: descheduled while holding it,
+#: a lower-priority worker would hold up the acknowledgements instead.
 NICENESS = 5
 
 
@@ -95,7 +99,8 @@ def run_worker(
     sweep_interval: float = 5.0,
 ) -> int:
     """Run worker `index` of `count` until its receiver is gone or it is told to stop."""
-    os.nice(NICENESS)
+    if make_url(settings.storage.url).get_backend_name() == "postgresql":
+        os.nice(NICENESS)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(
             _serve(
