@@ -1,4 +1,9 @@
-"""`build_service`: the whole `balint-bot serve` process as one FastAPI app.
+"""`build_service`: the webhook receiver and the meetings' worker as one app in one process.
+
+`balint-bot serve` uses it in `sdk` mode; otherwise serve splits the two into a receiver
+process and worker processes (`bot.receiver`, `bot.worker_process`), which reuse
+`ServiceHooks`, `default_controls` and `replica_owner` from here. `simulate`, the demo,
+`bench.meetings --mode in-process` and the tests run it whole.
 
 Wires the webhook receiver (`webhooks.http.create_app`) to the background worker
 (`bot.runtime.worker.Worker`, with its APScheduler doorbell), the database leases and the
