@@ -79,7 +79,6 @@ class _Slot:
     heard_at: float = 0.0
     started_at: float = 0.0
     backoff: float = _FIRST_BACKOFF
-    restarts: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     reader: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -211,7 +210,6 @@ class WorkerPool:
             slot.backoff = min(_MAX_BACKOFF, slot.backoff * 2)
             if self._stopping:
                 return
-            slot.restarts += 1
             try:
                 await self._spawn(slot)
             except OSError as failed:  # try again after the next back-off
@@ -279,16 +277,3 @@ class WorkerPool:
             worker = worker and status.running and not status.stalled
             scheduler = scheduler and status.scheduler
         return {"worker": worker, "scheduler": scheduler}
-
-    def pids(self) -> list[int]:
-        """The worker processes' ids (for benchmarks and tests)."""
-        return [
-            slot.process.pid
-            for slot in self._slots
-            if slot.process is not None and slot.process.returncode is None
-        ]
-
-    @property
-    def restarts(self) -> int:
-        """How many times a worker was restarted since the pool started."""
-        return sum(slot.restarts for slot in self._slots)
