@@ -11,9 +11,10 @@ each woken as soon as a delivery of one of its meetings is committed:
   (`announce`), which the workers of every replica on the database `LISTEN` to, so a
   replica's worker holding a meeting's lease hears of a webhook another replica received.
 
-`/readyz` reports the database, the journal and, as `worker` and `scheduler`, every worker
-process (alive, heard from within three heartbeats, not stalled on a database call, its
-doorbell running); `/metrics` shows the workers' processing lag and action counts next to
+`/healthz` stays 200 while the receiver lives and shows the workers (configured, alive,
+restarts); `/readyz` reports the database, the journal and, as `worker` and `scheduler`,
+every worker process (alive, heard from within three heartbeats, not stalled on a database
+call, its doorbell running); `/metrics` shows the workers' processing lag and action counts next to
 the receiver's own figures. The facilitator's console nudges the pool the same way
 (`app.state.pool`).
 
@@ -68,6 +69,7 @@ def build_receiver(settings: Settings, *, config_path: Path | None) -> FastAPI:
         metrics=counters,
         on_journaled=on_journaled,
         readiness=pool.checks,
+        health=pool.health,
         lifespan=lifespan,
         sealer=safety_plan.reply_sealer(settings, safety_plan.keyring_of(settings)),
         announce=postgres,

@@ -35,6 +35,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.runtime.worker import shard_of
 from bot.worker_channel import HEARTBEAT_SECONDS, MAX_LINE, Status, notice_line, read_message
@@ -79,6 +80,7 @@ class _Slot:
     heard_at: float = 0.0
     started_at: float = 0.0
     backoff: float = _FIRST_BACKOFF
+    restarts: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     reader: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -210,6 +212,7 @@ class WorkerPool:
             slot.backoff = min(_MAX_BACKOFF, slot.backoff * 2)
             if self._stopping:
                 return
+            slot.restarts += 1
             try:
                 await self._spawn(slot)
             except OSError as failed:  # try again after the next back-off
@@ -277,3 +280,14 @@ class WorkerPool:
             worker = worker and status.running and not status.stalled
             scheduler = scheduler and status.scheduler
         return {"worker": worker, "scheduler": scheduler}
+
+    def health(self) -> dict[str, Any]:
+        """`/healthz`'s view of the workers: how many are configured and alive, and how
+        often one was started again."""
+        alive = sum(
+            1
+            for slot in self._slots
+            if slot.process is not None and slot.process.returncode is None
+        )
+        restarts = sum(slot.restarts for slot in self._slots)
+        return {"workers": {"configured": self.count, "alive": alive, "restarts": restarts}}

@@ -111,6 +111,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     sealer: ReplySealer | None = None,
     announce: bool = False,
+    health: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     """The webhook receiver app.
 
@@ -134,6 +135,8 @@ def create_app(
         announce: PostgreSQL: `NOTIFY` each new entry's meeting uuid in the journal's
             transaction (`webhooks.intake.JournalWriter`), for meeting workers in other
             processes and replicas.
+        health: more fields for `/healthz` (serve's worker processes); it stays 200, the
+            liveness of this process.
 
     Everything is reachable from `app.state`: `settings`, `engine`, `session_factory`,
     `metrics`, `journal_writer`.
@@ -360,8 +363,8 @@ def create_app(
     # bytes) and FastAPI's parameter machinery would only cost time on the ack path.
     app.add_route(server.webhook_path, receive, methods=["POST"])
 
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", **(health() if health is not None else {})}
 
     async def readyz() -> Response:
         checks: dict[str, bool] = {"secret": any(secrets)}

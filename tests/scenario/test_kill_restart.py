@@ -595,6 +595,10 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
             lambda: len(workers()) == 2 and victim not in workers(),
             serve,
         )
+        ready = lambda: serve.client.get(f"{serve.base}/readyz").status_code == 200  # noqa: E731
+        world.wait("the restarted worker to be ready", ready, serve)
+        health = serve.client.get(f"{serve.base}/healthz").json()["workers"]
+        assert health["configured"] == health["alive"] == 2 and health["restarts"] >= 1
         return stepping_worker()
 
     try:
