@@ -309,12 +309,19 @@ class JournalWriter:
         # SQLite: its own busy handler sleeps ever longer (up to 100 ms) between looks at a
         # lock, and a meeting worker writing step after step takes the lock back in the gaps
         # it leaves: look again every half millisecond instead, until half the deadline.
-        give_up = time.monotonic() + self._deadline / 2
+        # Half the deadline from the first refusal, as SQLite's own wait would count it (a
+        # batch that hung and then resumes still gets its full wait for the lock).
+        give_up: float | None = None
         while True:
             try:
                 return self._write_once(records, deliveries, wait=_SQLITE_LOOK_SECONDS)
             except OperationalError as failure:
-                if not _busy(failure) or time.monotonic() >= give_up:
+                if not _busy(failure):
+                    raise
+                moment = time.monotonic()
+                if give_up is None:
+                    give_up = moment + self._deadline / 2
+                elif moment >= give_up:
                     raise
             time.sleep(_SQLITE_PAUSE_SECONDS)
 
