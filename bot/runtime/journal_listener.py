@@ -50,7 +50,9 @@ async def listen_for_journal(
     try:
         await asyncio.Event().wait()  # until cancelled
     finally:
-        stop.set()  # the thread ends at its next timeout; it is a daemon either way
+        stop.set()
+        # its connection closed before this returns (the thread sees `stop` within a second)
+        await asyncio.shield(asyncio.to_thread(thread.join, retry + 6.0))
 
 
 def _listen(
