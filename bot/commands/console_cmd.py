@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
+from bot.groups import add_group_option
 from bot.console.context import public_url
 from bot.errors import BalintError
 from storage import audit
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
     link.add_argument(
         "--facilitator", required=True, metavar="NAME", help="the facilitator's roster name"
     )
+    add_group_option(link)
     link.set_defaults(handler=_link)
 
 

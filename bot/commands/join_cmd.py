@@ -37,6 +37,13 @@ from sqlalchemy import Engine
 from bot.commands.db_cmd import check_schema
 from bot.config import Settings
 from bot.errors import ConfigError, DatabaseStalled
+from bot.groups import (
+    UnknownGroup,
+    add_group_option,
+    group_for,
+    settings_for,
+    settings_for_meeting,
+)
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
@@ -55,12 +62,24 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "join", help="run the Meeting SDK bot in one meeting (its own process)"
     )
-    parser.add_argument("--meeting", default="", help="meeting number (default group.meeting_id)")
-    parser.set_defaults(handler=_handle)
+    parser.add_argument(
+        "--meeting", default="", help="meeting number (default: the group's meeting_id)"
+    )
+    add_group_option(parser)
+    # the group follows from --meeting (the group that lists it); --group only without it
+    parser.set_defaults(handler=_handle, group_scoped=False)
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
-    meeting_id = args.meeting or settings.group.meeting_id
+    name = getattr(args, "group", None)
+    if args.meeting:
+        settings = settings_for_meeting(settings, args.meeting)
+        if name is not None and group_for(settings, name).name != settings.group.name:
+            raise UnknownGroup(f"meeting {args.meeting} is not group {name!r}'s")
+        meeting_id = args.meeting
+    else:
+        settings = settings_for(settings, name)
+        meeting_id = next(iter(settings.group.meeting_numbers()), "")
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     check_schema(settings)

@@ -195,7 +195,13 @@ class Serve:
                 "keep_alive_seconds": 2,
                 **self.server,
             },
-            "group": {"name": "Hostile test group", "meeting_id": MEETING_ID},
+            # no summer break: `unique_ts` puts the events on any day of any year, and an
+            # evening in July or August would be no session (the Ontario calendar's default)
+            "group": {
+                "name": "Hostile test group",
+                "meeting_id": MEETING_ID,
+                "calendar": {"breaks": []},
+            },
             "bot": {"meeting_adapter": "none"},
             "log": {"format": "json"},
             # the console's fixed port (8001) would collide with any other serve on the machine
