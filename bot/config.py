@@ -33,8 +33,8 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
-from webhooks.meetings import meeting_number
 from phases.calendar import WEEKDAYS, CalendarError, DayRange, MonthlyDay
+from webhooks.meetings import meeting_number
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
-from bot.groups import add_group_option, ensure_groups_session
 from bot.errors import ConfigError
+from bot.groups import add_group_option, ensure_groups_session
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage import absences, audit, journal
 from storage.attendance import (

@@ -18,8 +18,8 @@ from typing import Any
 
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from storage.billing.fee_store import fee_table, import_fee_schedule
 from storage.billing.ledger import (
     StatusRow,

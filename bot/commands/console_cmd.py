@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.console.context import public_url
 from bot.errors import BalintError
+from bot.groups import add_group_option
 from storage import audit
 from storage import console as records
 

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar import calendar_from_settings
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
 from bot.zoom_api.policy import Check, check_meeting, fixes_for

@@ -17,8 +17,8 @@ from typing import Any
 
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.validation import require
 from storage.billing.exports import (
     ClaimsExportResult,

@@ -20,8 +20,8 @@ from typing import Any, TextIO
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.registration import Member, Outcome, SyncReport, sync_registrants
 from storage.db import make_engine, make_session_factory, session_scope

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
-from bot.groups import add_group_option
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from storage import audit
 from storage.roster import import_roster, list_members, parse_roster
 
