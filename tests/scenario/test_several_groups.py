@@ -20,24 +20,29 @@ import io
 import json
 import random
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
 from bot.cli import main
-from bot.config import load_settings
+from bot.config import Settings, load_settings
+from bot.console.app import create_console_app
 from bot.groups import UnknownGroup, settings_for
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.meeting.zoom_wire import MeetingIdentity
 from phases.state import Phase, SessionState
+from storage import console as records
 from storage import runtime_state as rs
 from storage.crypto import generate_key
 from storage.db import make_session_factory, session_scope
 from storage.health_number import generate
 from storage.roster import ROSTER_HEADERS
+from storage.sessions import list_sessions
 from tests.clock import HandClock
 from tests.scenario.serve_harness import SECRET, running
 
@@ -215,6 +220,9 @@ async def test_two_groups_on_the_same_evening_each_run_as_their_own(
             LOS_ANGELES, "2026-12-02T18:00"
         )
 
+        # the console: a leader of the monthly group sees her group's meeting, not the other's
+        await _console_is_per_group(settings, engine, clock, svc.app.state.worker.notify)
+
         # each group's own facilitator closes their group's meeting: the same /end works
         await monthly.person_says("hana", "/end")
         await ontario.person_says("fay", "/end")
@@ -275,6 +283,38 @@ async def test_two_groups_on_the_same_evening_each_run_as_their_own(
         path, "export", "billing", "--group", MONTHLY, "--session", monthly_id, capsys=capsys
     )
     assert code != 0 and "provider_number" in err
+
+
+async def _console_is_per_group(
+    settings: Settings, engine: Engine, clock: HandClock, nudge: Callable[[str], None]
+) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        ids = {s.group: s.id for s in list_sessions(session)}
+        hana = records.facilitator_by_name(session, group_name=MONTHLY, name="Hana")
+        fay_elsewhere = records.facilitator_by_name(session, group_name=MONTHLY, name="Fay")
+        assert hana is not None and fay_elsewhere is None
+        token = records.issue_link(
+            session, member_id=hana.member_id, now=clock(), ttl=timedelta(minutes=10)
+        )
+    console = create_console_app(settings, session_factory=factory, clock=clock, nudge=nudge)
+    transport = httpx.ASGITransport(app=console)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as browser:
+        assert (await browser.post("/signin/link", data={"token": token})).status_code == 303
+        index = await browser.get("/live")
+        assert index.status_code == 303 and index.headers["location"] == f"/live/{ids[MONTHLY]}"
+        own = await browser.get(f"/live/{ids[MONTHLY]}")
+        assert own.status_code == 200 and MONTHLY in own.text and ONTARIO not in own.text
+        other = await browser.get(f"/live/{ids[ONTARIO]}")
+        assert other.status_code == 404
+        csrf = re.search(r'name="csrf" value="([^"]+)"', own.text)
+        assert csrf is not None
+        pushed = await browser.post(
+            f"/live/{ids[ONTARIO]}/command",
+            data={"csrf": csrf.group(1), "action": "end"},
+            headers={"origin": "http://127.0.0.1:8001"},
+        )
+        assert pushed.status_code == 404  # no button of hers reaches the other group's meeting
 
 
 def test_the_settings_refuse_groups_that_overlap(tmp_path: Path) -> None:
