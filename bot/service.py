@@ -18,6 +18,11 @@ stored changes, `supervise_sessions`); `/readyz` then reports the supervisor ins
 worker.
 A caller (tests, `simulate`, the demo) may pass its own `control_factory`.
 
+Several groups in one service (`[[groups]]`): the receiver routes each webhook by meeting
+number to the group that lists it; `ServiceHooks` opens each meeting's session with that
+group's calendar, agenda, time zone and roster (its facilitators), and finalises it with
+its attendance policy; in `sdk` mode each group has its own supervisor and join process.
+
 Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`); the
 engine of this project is the phase engine, and a group's weekly *session* is what
 `start_session` opens (`storage.sessions`).
