@@ -153,6 +153,8 @@ class ServiceHooks:
         )
 
     def _run_of_meeting(self, meeting_id: str) -> _GroupRun | None:
+        if len(self._runs) == 1:  # one group: every meeting that reaches the runtime is its
+            return next(iter(self._runs.values()))
         group = group_of_meeting(self._settings, meeting_id)
         return self._runs[group.name] if group is not None else None
 

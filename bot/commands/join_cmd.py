@@ -51,7 +51,7 @@ from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory
 
-__all__ = ["binding_output_discarded", "join_owner", "register", "run_join"]
+__all__ = ["binding_output_discarded", "join_owner", "join_target", "register", "run_join"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +71,35 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
-    name = getattr(args, "group", None)
-    if args.meeting:
-        settings = settings_for_meeting(settings, args.meeting)
-        if name is not None and group_for(settings, name).name != settings.group.name:
-            raise UnknownGroup(f"meeting {args.meeting} is not group {name!r}'s")
-        meeting_id = args.meeting
-    else:
-        settings = settings_for(settings, name)
-        meeting_id = next(iter(settings.group.meeting_numbers()), "")
+    settings, meeting_id = join_target(
+        settings, meeting=args.meeting, group=getattr(args, "group", None)
+    )
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     check_schema(settings)
     return asyncio.run(run_join(settings, meeting_id))
+
+
+def join_target(settings: Settings, *, meeting: str, group: str | None) -> tuple[Settings, str]:
+    """The settings of the group the bot joins for, and the meeting number ("" if none).
+
+    With several groups `--meeting` picks the group that lists it (`--group`, if also given,
+    must agree); without it, `--group` picks the group and its first meeting number. With one
+    group, any `--meeting` is that group's, as before several groups existed.
+
+    Raises:
+        UnknownGroup: the meeting is no group's, `--group` disagrees or names no group, or
+            several groups and neither option.
+    """
+    if meeting and len(settings.all_groups()) > 1:
+        owner = settings_for_meeting(settings, meeting)
+        if group is not None and group_for(settings, group).name != owner.group.name:
+            raise UnknownGroup(
+                f"meeting {meeting} is group {owner.group.name!r}'s, not {group!r}'s"
+            )
+        return owner, meeting
+    own = settings_for(settings, group)
+    return own, meeting or next(iter(own.group.meeting_numbers()), "")
 
 
 @contextlib.contextmanager

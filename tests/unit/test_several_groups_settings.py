@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.commands.join_cmd import join_target
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.groups import UnknownGroup, group_of_meeting, settings_for
@@ -97,3 +98,21 @@ def test_serve_needs_each_groups_meeting_number(tmp_path: Path) -> None:
     path.write_text('[[groups]]\nname = "A"\nmeeting_ids = ["12"]\n', encoding="utf-8")
     keys = {p.key for p in problems(load_settings(path), "serve")}
     assert "groups.0.meeting_ids[0]" in keys
+
+
+def test_join_finds_the_group_of_its_meeting(two: Path, tmp_path: Path) -> None:
+    settings = load_settings(two)
+    own, meeting = join_target(settings, meeting="83312345679", group=None)
+    assert (own.group.name, meeting, own.agenda.length_minutes) == ("Monthly", "83312345679", 90)
+    own, meeting = join_target(settings, meeting="", group="Weekly")
+    assert (own.group.name, meeting) == ("Weekly", "85746065432")
+    with pytest.raises(UnknownGroup, match="is group 'Monthly's, not 'Weekly's"):
+        join_target(settings, meeting="83312345678", group="Weekly")
+    with pytest.raises(UnknownGroup, match="no configured group's"):
+        join_target(settings, meeting="91234567890", group=None)
+    with pytest.raises(UnknownGroup, match="several groups"):
+        join_target(settings, meeting="", group=None)
+    one = tmp_path / "one.toml"
+    one.write_text('[group]\nname = "Solo"\nmeeting_id = "85746065432"\n', encoding="utf-8")
+    solo = load_settings(one)
+    assert join_target(solo, meeting="91234567890", group=None)[1] == "91234567890"
