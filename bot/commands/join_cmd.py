@@ -95,7 +95,7 @@ def join_target(settings: Settings, *, meeting: str, group: str | None) -> tuple
         owner = settings_for_meeting(settings, meeting)
         if group is not None and group_for(settings, group).name != owner.group.name:
             raise UnknownGroup(
-                f"meeting {meeting} is group {owner.group.name!r}'s, not {group!r}'s"
+                f"meeting {meeting} belongs to group {owner.group.name!r}, not {group!r}"
             )
         return owner, meeting
     own = settings_for(settings, group)

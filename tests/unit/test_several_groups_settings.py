@@ -106,7 +106,7 @@ def test_join_finds_the_group_of_its_meeting(two: Path, tmp_path: Path) -> None:
     assert (own.group.name, meeting, own.agenda.length_minutes) == ("Monthly", "83312345679", 90)
     own, meeting = join_target(settings, meeting="", group="Weekly")
     assert (own.group.name, meeting) == ("Weekly", "85746065432")
-    with pytest.raises(UnknownGroup, match="is group 'Monthly's, not 'Weekly's"):
+    with pytest.raises(UnknownGroup, match="belongs to group 'Monthly', not 'Weekly'"):
         join_target(settings, meeting="83312345678", group="Weekly")
     with pytest.raises(UnknownGroup, match="no configured group's"):
         join_target(settings, meeting="91234567890", group=None)
