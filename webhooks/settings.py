@@ -46,8 +46,7 @@ class _Group(Protocol):
     @property
     def name(self) -> str: ...
 
-    @property
-    def meeting_id(self) -> str: ...
+    def meeting_numbers(self) -> tuple[str, ...]: ...
 
 
 class _Storage(Protocol):
@@ -56,13 +55,12 @@ class _Storage(Protocol):
 
 
 class ReceiverSettings(Protocol):
-    """The settings sections the receiver uses: `server`, `zoom`, `group` and `storage`."""
+    """The settings sections the receiver uses: `server`, `zoom`, the groups and `storage`."""
 
     @property
     def server(self) -> _Server: ...
 
-    @property
-    def group(self) -> _Group: ...
+    def all_groups(self) -> Sequence[_Group]: ...
 
     @property
     def zoom(self) -> _Zoom: ...
