@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import time, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from bot.meeting.supervisor import BotSupervisor, join_command
 from bot.service import build_service
 from tests.clock import HandClock
 from tests.scenario.serve_harness import SCHEDULED_START, settings_for
-from tests.unit.runtime.test_service import _FakeProcess
+from tests.unit.runtime.fakes import JoinSpawner
 
 pytestmark = pytest.mark.anyio
 
@@ -24,14 +23,7 @@ async def test_each_group_gets_its_own_join_process_at_its_own_times(
 ) -> None:
     """Wednesday 19:20 in Toronto: the Toronto group (19:00) and the Los Angeles group
     (16:30 there, 19:30 here) are both in their windows, the Thursday group is not."""
-    spawned: list[list[str]] = []
-    processes: list[_FakeProcess] = []
-
-    async def spawn(command: Sequence[str]) -> _FakeProcess:
-        spawned.append(list(command))
-        processes.append(_FakeProcess())
-        return processes[-1]
-
+    spawn = JoinSpawner()
     groups = [
         GroupSettings(name="Toronto", meeting_id="85746065432", start_time=time(19)),
         GroupSettings(
@@ -54,10 +46,10 @@ async def test_each_group_gets_its_own_join_process_at_its_own_times(
     assert app.state.supervisors == supervisors
     async with app.router.lifespan_context(app):
         for _ in range(200):
-            if len(spawned) >= 2:
+            if len(spawn.commands) >= 2:
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)  # the Thursday group's would have started by now
-    meetings = sorted(command[command.index("--meeting") + 1] for command in spawned)
+    meetings = sorted(command[command.index("--meeting") + 1] for command in spawn.commands)
     assert meetings == ["83312345678", "85746065432"]
-    assert all(process.terminated for process in processes)  # stopped with the service
+    assert all(process.terminated for process in spawn.processes)  # stopped with the service
