@@ -18,7 +18,8 @@ from bot.config import GroupSettings, Settings
 from phases.errors import BalintError
 from storage.sessions import group_name_of
 from storage.tables.core import SessionRecord
-from webhooks.meetings import meeting_number
+from webhooks.meetings import group_for as group_of_number
+from webhooks.meetings import routes
 
 __all__ = [
     "UnknownGroup",
@@ -78,13 +79,9 @@ def group_of_meeting(settings: Settings, meeting_id: str) -> GroupSettings | Non
     """The group whose meeting `meeting_id` is; with one group that lists no meeting, it
     (the in-process modes); else None: no group's."""
     groups = settings.all_groups()
-    number = meeting_number(meeting_id)
-    for group in groups:
-        if number and number in group.meeting_numbers():
-            return group
-    if len(groups) == 1 and not groups[0].meeting_numbers():
-        return groups[0]
-    return None
+    meetings, unfiltered = routes(groups)
+    name = group_of_number(meeting_id, meetings, unfiltered=unfiltered)
+    return next((group for group in groups if group.name == name), None)
 
 
 def settings_for_meeting(settings: Settings, meeting_id: str) -> Settings:

@@ -58,7 +58,7 @@ from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
-from webhooks.meetings import group_for
+from webhooks.meetings import group_for, routes
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.models import UnknownEvent, UrlValidationEvent, ZoomEvent
 from webhooks.parse import (
@@ -143,10 +143,7 @@ def create_app(
     server = settings.server
     max_bytes = server.max_body_bytes
     window = server.timestamp_window_seconds
-    groups = settings.all_groups()
-    meetings = {number: group.name for group in groups for number in group.meeting_numbers()}
-    # one group that names no meeting: every meeting is its (in-process modes; serve refuses)
-    unfiltered = groups[0].name if len(groups) == 1 and not meetings else None
+    meetings, unfiltered = routes(settings.all_groups())
     in_progress = 0
 
     def committed(record: JournalRecord, entry_id: int, is_new: bool) -> None:

@@ -12,12 +12,31 @@ groups in one service (`[[groups]]`) it is also the routing. Pure, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-__all__ = ["GroupMeetings", "group_for", "meeting_number"]
+__all__ = ["GroupMeetings", "MeetingGroup", "group_for", "meeting_number", "routes"]
 
 GroupMeetings = Mapping[str, str]
 """Meeting number (digits only) -> the name of the group that meets there."""
+
+
+class MeetingGroup(Protocol):
+    """A configured group, as routing sees it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def meeting_numbers(self) -> tuple[str, ...]: ...
+
+
+def routes(groups: Sequence[MeetingGroup]) -> tuple[dict[str, str], str | None]:
+    """The arguments of `group_for` for these groups: each meeting number to its group, and
+    the group every meeting is when there is one group that names no meeting (in-process
+    modes; serve refuses to start so)."""
+    meetings = {number: group.name for group in groups for number in group.meeting_numbers()}
+    unfiltered = groups[0].name if len(groups) == 1 and not meetings else None
+    return meetings, unfiltered
 
 
 def meeting_number(text: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from webhooks.meetings import MeetingGroup
+
 __all__ = ["ReceiverSettings"]
 
 
@@ -42,13 +44,6 @@ class _Zoom(Protocol):
     def webhook_secret_tokens(self) -> Sequence[_Secret]: ...
 
 
-class _Group(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    def meeting_numbers(self) -> tuple[str, ...]: ...
-
-
 class _Storage(Protocol):
     @property
     def url(self) -> str: ...
@@ -60,7 +55,7 @@ class ReceiverSettings(Protocol):
     @property
     def server(self) -> _Server: ...
 
-    def all_groups(self) -> Sequence[_Group]: ...
+    def all_groups(self) -> Sequence[MeetingGroup]: ...
 
     @property
     def zoom(self) -> _Zoom: ...
