@@ -373,6 +373,8 @@ url = "{url}"
 timestamp_window_seconds = 7200
 [group]
 meeting_id = "85746065432"
+[group.calendar]
+breaks = []
 [bot]
 meeting_adapter = "none"
 [log]

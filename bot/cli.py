@@ -7,6 +7,11 @@ the failures a user can expect from the world, never as a traceback: a database 
 be reached or refuses (its driver's first line, which names no row values), a file that
 cannot be read or written, Ctrl-C (exit 130).
 
+A command about one group registers `--group NAME` (`bot.groups.add_group_option`); `main`
+narrows the settings to that group before the handler runs, so with several groups
+(`[[groups]]`) every such command reads its own group's settings, and a missing or unknown
+`--group` is one clear line naming the groups.
+
 The clock is chosen here, once: `main` puts it on `args.clock`, and a command reads "now" from
 it (once per operation) instead of from the wall clock, so tests run any command on any day.
 """
@@ -23,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.config import load_settings
 from bot.errors import BalintError, ConfigError
+from bot.groups import settings_for
 from storage.clock import Clock, system_clock
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -102,6 +108,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> i
     args.clock = clock
     try:
         settings = load_settings(args.config)
+        if getattr(args, "group_scoped", False):
+            # a command about one group sees that group's settings (`bot.groups`)
+            settings = settings_for(settings, getattr(args, "group", None))
         status: int = args.handler(args, settings)
     except ConfigError as bad:
         print(f"balint-bot: configuration error: {bad}", file=sys.stderr)

@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from bot.errors import ConfigError
 from phases.calendar import WEEKDAYS, CalendarError, DayRange, MonthlyDay
+from webhooks.meetings import meeting_number
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -160,8 +161,17 @@ class CalendarSettings(_Section):
 
 
 class GroupSettings(_Section):
-    name: str = "Balint group"
+    """One group: `[group]` in a file of one group, each `[[groups]]` entry in a file of
+    several (docs/configuration.md, "Several groups"). A group's own `agenda` and `billing`
+    tables, when given, replace the file's `[agenda]` and `[billing]` for that group
+    (whole tables, not key by key: a group's billing rules hang together)."""
+
+    name: str = Field(default="Balint group", min_length=1, max_length=200)
     meeting_id: str = ""
+    #: more meeting numbers of the same group (a second recurring meeting, a replacement
+    #: meeting); webhooks of each are the group's. The SDK bot joins `meeting_id`, else the
+    #: first of these.
+    meeting_ids: list[str] = Field(default_factory=list)
     timezone: str = "America/Toronto"
     weekday: Weekday = "wednesday"
     start_time: time = time(19, 0)
@@ -172,6 +182,18 @@ class GroupSettings(_Section):
     # The group runs closed modules: only members enrolled in the current one are admitted.
     closed_modules: bool = True
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    #: this group's own agenda and billing (None: the file's `[agenda]`, `[billing]`)
+    agenda: AgendaSettings | None = None
+    billing: BillingSettings | None = None
+
+    def meeting_numbers(self) -> tuple[str, ...]:
+        """The group's meeting numbers, digits only, `meeting_id` first, each once."""
+        numbers: list[str] = []
+        for text in (self.meeting_id, *self.meeting_ids):
+            number = meeting_number(text)
+            if number and number not in numbers:
+                numbers.append(number)
+        return tuple(numbers)
 
     @model_validator(mode="after")
     def _one_weekday(self) -> GroupSettings:
@@ -298,6 +320,9 @@ class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+GroupSettings.model_rebuild()
+
+
 class Settings(BaseSettings):
     """All of balint-bot's settings. Build with `load_settings(path)`."""
 
@@ -312,6 +337,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     group: GroupSettings = Field(default_factory=GroupSettings)
+    #: several groups in one service (`[[groups]]`); empty: the one `[group]`
+    groups: list[GroupSettings] = Field(default_factory=list)
     agenda: AgendaSettings = Field(default_factory=AgendaSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
@@ -323,6 +350,57 @@ class Settings(BaseSettings):
     data_key_previous: SecretStr | None = None
 
     _toml_path: ClassVar[Path | None] = None
+
+    @model_validator(mode="after")
+    def _groups_apart(self) -> Settings:
+        """`[group]` or `[[groups]]`; names and meeting numbers each belong to one group."""
+        if not self.groups:
+            return self
+        if "group" in self.model_fields_set:
+            raise ValueError(
+                "key group: give either [group] (one group) or [[groups]] (several), not both"
+            )
+        names: dict[str, int] = {}
+        owners: dict[str, int] = {}
+        for index, group in enumerate(self.groups):
+            key = group.name.strip().casefold()
+            if key in names:
+                raise ValueError(
+                    f"key groups.{index}.name: {group.name!r} is already the name of "
+                    f"groups.{names[key]}; each group needs its own name"
+                )
+            names[key] = index
+            numbers = group.meeting_numbers()
+            if not numbers and len(self.groups) > 1:
+                raise ValueError(
+                    f"key groups.{index}.meeting_id: group {group.name!r} has no meeting id; "
+                    "with several groups each needs its own (webhooks are routed by meeting)"
+                )
+            for number in numbers:
+                if number in owners:
+                    raise ValueError(
+                        f"key groups.{index}.meeting_ids: meeting {number} already belongs "
+                        f"to group {self.groups[owners[number]].name!r} "
+                        f"(groups.{owners[number]}); a meeting belongs to one group"
+                    )
+                owners[number] = index
+        return self
+
+    def all_groups(self) -> tuple[GroupSettings, ...]:
+        """Every group of the service: the `[[groups]]` entries, else the one `[group]`."""
+        return tuple(self.groups) if self.groups else (self.group,)
+
+    def for_group(self, group: GroupSettings) -> Settings:
+        """These settings as seen by one of their groups: `group` is it, `agenda` and
+        `billing` are its own (or the file's), and it is the only group."""
+        return self.model_copy(
+            update={
+                "group": group,
+                "agenda": group.agenda if group.agenda is not None else self.agenda,
+                "billing": group.billing if group.billing is not None else self.billing,
+                "groups": [],
+            }
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -365,7 +443,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as invalid:
         problems = "; ".join(
-            f"key {'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
+            (
+                f"key {'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
+                if err["loc"]
+                else str(err["msg"]).removeprefix("Value error, ")  # names its own key
+            )
             + (f" (got {err['input']!r})" if _printable(err) else "")
             for err in invalid.errors()
         )

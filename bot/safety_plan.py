@@ -50,7 +50,8 @@ def seal_reply(keyring: Keyring, text: str) -> str | None:
 def reply_sealer(settings: Settings, keyring: Keyring) -> ReplySealer | None:
     """The webhook receiver's sealer (None without a data key: such lines are emptied)."""
     if not keyring.has_current:
-        if settings.agenda.ask_location:
+        asking = [settings.for_group(group).agenda.ask_location for group in settings.all_groups()]
+        if any(asking):
             _log.warning("no data key: the location question is not asked (nothing could be kept)")
         return None
     return ReplySealer(

@@ -23,6 +23,11 @@ stored changes, `supervise_sessions`); `/readyz` then reports the supervisor ins
 worker.
 A caller (tests, `simulate`, the demo) may pass its own `control_factory`.
 
+Several groups in one service (`[[groups]]`): the receiver routes each webhook by meeting
+number to the group that lists it; `ServiceHooks` opens each meeting's session with that
+group's calendar, agenda, time zone and roster (its facilitators), and finalises it with
+its attendance policy; in `sdk` mode each group has its own supervisor and join process.
+
 Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`); the
 engine of this project is the phase engine, and a group's weekly *session* is what
 `start_session` opens (`storage.sessions`).
@@ -43,7 +48,7 @@ import contextlib
 import dataclasses
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +64,7 @@ from bot.agenda import agenda_from_settings, messages_from_settings
 from bot.calendar import calendar_from_settings, match_meeting
 from bot.config import Settings
 from bot.errors import BalintError, ConfigError
+from bot.groups import group_of_meeting
 from bot.meeting.observe import ObservingMeeting
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
@@ -66,7 +72,8 @@ from bot.runtime import inbox
 from bot.runtime.durable import Decoded, MeetingHooks
 from bot.runtime.worker import Worker
 from phases.actions import Action, RecordLocation, SafetyAnswer, SendChat
-from phases.calendar import Override, SkippedMeeting, UnplannedSession
+from phases.agenda import Agenda
+from phases.calendar import Calendar, Override, SkippedMeeting, UnplannedSession
 from phases.engine import new_session
 from phases.state import SessionState
 from storage import attendance, sessions
@@ -107,23 +114,64 @@ def replica_owner(settings: Settings) -> str:
     return f"serve:{settings.server.instance_id or socket.gethostname()}"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _GroupRun:
+    """What one group's sessions are run with: its own settings, agenda, wording, calendar
+    and attendance policy (`Settings.for_group`)."""
+
+    settings: Settings
+    agenda: Agenda
+    messages: Mapping[str, str]
+    calendar: Calendar
+    policy: attendance.AttendancePolicy
+
+
 class ServiceHooks:
-    """The runtime's hooks onto the receiver's models and the storage engineer's tables."""
+    """The runtime's hooks onto the receiver's models and the storage engineer's tables.
+
+    With several groups (`[[groups]]`) each meeting is run as its group's: the group is the
+    one that lists the meeting's number (`bot.groups.group_of_meeting`, the receiver's
+    routing rule) when the session opens, and the session's stored group after that.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._agenda = agenda_from_settings(settings)
-        # `[agenda.messages]`: the group's own wording of the engine's lines
-        self._messages = messages_from_settings(settings)
-        self._calendar = calendar_from_settings(settings.group, settings.agenda)
-        # the same policy as the CLI's rebuild: the bot's own name is not a person
-        self._policy = attendance.policy_for(
-            length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
-        )
         self._keyring = safety_plan.keyring_of(settings)
-        if self._agenda.ask_location and not self._keyring.has_current:
+        self._runs = {
+            group.name: self._run_of(settings.for_group(group)) for group in settings.all_groups()
+        }
+
+    def _run_of(self, settings: Settings) -> _GroupRun:
+        agenda = agenda_from_settings(settings)
+        if agenda.ask_location and not self._keyring.has_current:
             # an answer could not be kept sealed: better not to ask for it at all
-            self._agenda = dataclasses.replace(self._agenda, ask_location=False)
+            agenda = dataclasses.replace(agenda, ask_location=False)
+        return _GroupRun(
+            settings=settings,
+            agenda=agenda,
+            # `[agenda.messages]`: the group's own wording of the engine's lines
+            messages=messages_from_settings(settings),
+            calendar=calendar_from_settings(settings.group, settings.agenda),
+            # the same policy as the CLI's rebuild: the bot's own name is not a person
+            policy=attendance.policy_for(
+                length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
+            ),
+        )
+
+    def _run_of_meeting(self, meeting_id: str) -> _GroupRun | None:
+        if len(self._runs) == 1:  # one group: every meeting that reaches the runtime is its
+            return next(iter(self._runs.values()))
+        group = group_of_meeting(self._settings, meeting_id)
+        return self._runs[group.name] if group is not None else None
+
+    def _run_of_session(self, db: Session, meeting_uuid: str) -> _GroupRun:
+        """The group of the meeting's stored session (the only group if there is none)."""
+        record = sessions.session_by_meeting(db, meeting_uuid=meeting_uuid)
+        if record is not None:
+            name = sessions.group_name_of(db, record=record)
+            if name in self._runs:
+                return self._runs[name]
+        return next(iter(self._runs.values()))
 
     def decode(self, entry: JournalEntry) -> Decoded:
         if inbox.is_command(entry):
@@ -145,23 +193,34 @@ class ServiceHooks:
     def start_session(
         self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
     ) -> tuple[SessionState, Sequence[Action]]:
-        group = self._settings.group
+        run = self._run_of_meeting(meeting_id)
+        if run is None:
+            # the receiver keeps other meetings out; a console command naming one is inert
+            _log.warning("meeting of no group: not run", extra={"meeting_id": meeting_uuid})
+            first = next(iter(self._runs.values()))
+            return new_session(
+                agenda=first.agenda,
+                roster=(),
+                scheduled_start=first.calendar.local(now),
+                skipped="no group's meeting",
+            )
+        group = run.settings.group
         # the calendar's matching rule: a planned session's start, else the meeting's own;
         # a cancelled evening or a break is no session: its engine state stays inert and the
         # runtime stores nothing of it (`bot.runtime.durable`, "No session")
         match = match_meeting(
             db,
-            calendar=self._calendar,
+            calendar=run.calendar,
             group_name=group.name,
             meeting_uuid=meeting_uuid,
             started=now,
         )
         if isinstance(match, SkippedMeeting):
             return new_session(
-                agenda=self._agenda,
+                agenda=run.agenda,
                 roster=(),
-                scheduled_start=self._calendar.local(now),
-                messages=self._messages,
+                scheduled_start=run.calendar.local(now),
+                messages=run.messages,
                 skipped=match.reason,
             )
         start = match.scheduled_start
@@ -180,10 +239,10 @@ class ServiceHooks:
         module = match.module.name if group.closed_modules and match.module else None
         roster = roster_entries(db, group_name=group.name, module=module)
         return new_session(
-            agenda=self._agenda,
+            agenda=run.agenda,
             roster=roster,
             scheduled_start=start,
-            messages=self._messages,
+            messages=run.messages,
             unplanned=isinstance(match, UnplannedSession),
         )
 
@@ -209,7 +268,7 @@ class ServiceHooks:
     ) -> SendChat:
         return safety_plan.safety_line(
             db,
-            settings=self._settings,
+            settings=self._run_of_session(db, meeting_uuid).settings,
             keyring=self._keyring,
             meeting_uuid=meeting_uuid,
             action=action,
@@ -219,7 +278,8 @@ class ServiceHooks:
     def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
         try:
             with db.begin_nested():
-                attendance.finalize(db, meeting_uuid=meeting_uuid, policy=self._policy, now=now)
+                policy = self._run_of_session(db, meeting_uuid).policy
+                attendance.finalize(db, meeting_uuid=meeting_uuid, policy=policy, now=now)
         except BalintError as failed:  # attendance can be recomputed from the journal later
             _log.error(
                 "attendance not finalised",
@@ -344,6 +404,7 @@ def build_service(
     hooks: MeetingHooks | None = None,
     config_path: Path | None = None,
     supervisor: BotSupervisor | None = None,
+    supervisors: Mapping[str, BotSupervisor] | None = None,
 ) -> FastAPI:
     """The serve app: receiver + worker + doorbell + leases + metrics.
 
@@ -359,26 +420,38 @@ def build_service(
         metrics: the Prometheus registry wrapper (default: a fresh one).
         hooks: the runtime's hooks (default `ServiceHooks(settings)`).
         config_path: the settings file, passed on to the SDK join process (sdk mode).
-        supervisor: the join-process supervisor (sdk mode; default one running
-            `balint-bot join --meeting <group.meeting_id>`).
+        supervisor: the join-process supervisor of the one group (sdk mode; default one
+            running `balint-bot join --meeting <group.meeting_id>`).
+        supervisors: with several groups, theirs by group name (sdk mode; default one per
+            group, each joining its group's first meeting id at its own calendar's times).
 
     Raises:
-        ConfigError: sdk mode without `[group] meeting_id`.
+        ConfigError: sdk mode with a group without a meeting id.
 
-    `app.state` gains `worker` (None in sdk mode), `supervisor` (sdk mode),
+    `app.state` gains `worker` (None in sdk mode), `supervisors` by group and
+    `supervisor` (the first group's) in sdk mode,
     `simulated_meetings` (the simulator's registry) and `hooks`, next to the receiver's
     `settings`, `engine`, `session_factory`, `metrics`.
     """
     now = clock if clock is not None else system_clock
     registry: dict[str, MeetingControl] = {}
     sdk_mode = control_factory is None and settings.bot.meeting_adapter == "sdk"
-    if sdk_mode and not settings.group.meeting_id:
-        raise ConfigError(
-            '[bot] meeting_adapter = "sdk" needs [group] meeting_id: the SDK bot process '
-            "joins that meeting"
+    groups = settings.all_groups()
+    watched: dict[str, BotSupervisor] = {}
+    for group in groups if sdk_mode else ():
+        numbers = group.meeting_numbers()
+        if not numbers:
+            raise ConfigError(
+                f'[bot] meeting_adapter = "sdk" needs group {group.name!r}\'s meeting_id: '
+                "the SDK bot process joins that meeting"
+                if len(groups) > 1
+                else '[bot] meeting_adapter = "sdk" needs [group] meeting_id: the SDK bot '
+                "process joins that meeting"
+            )
+        given = supervisor if len(groups) == 1 else (supervisors or {}).get(group.name)
+        watched[group.name] = given or BotSupervisor(
+            join_command(numbers[0], config_path=config_path)
         )
-    if sdk_mode and supervisor is None:
-        supervisor = BotSupervisor(join_command(settings.group.meeting_id, config_path=config_path))
     controls = (
         control_factory if control_factory is not None else default_controls(settings, registry)
     )
@@ -398,7 +471,8 @@ def build_service(
 
     def readiness() -> dict[str, bool]:
         if sdk_mode:
-            return {"supervisor": bool(sdk_task) and not sdk_task[0].done()}
+            alive = bool(sdk_task) and not any(task.done() for task in sdk_task)
+            return {"supervisor": alive}
         worker = holder.get("worker")
         return {
             "worker": worker is not None and worker.running and not worker.stalled,
@@ -407,23 +481,28 @@ def build_service(
 
     @asynccontextmanager
     async def sdk_lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        assert supervisor is not None
         app.state.worker = None
-        changes = stored_changes(app.state.session_factory, group_name=settings.group.name)
-        sdk_task.append(
-            asyncio.create_task(
-                supervise_sessions(settings, supervisor, clock=now, changes=changes),
-                name="balint-sdk-sessions",
+        # each group's SDK bot at its own calendar's windows (with its facilitators' changes)
+        for group in groups:
+            changes = stored_changes(app.state.session_factory, group_name=group.name)
+            sdk_task.append(
+                asyncio.create_task(
+                    supervise_sessions(
+                        settings.for_group(group), watched[group.name], clock=now, changes=changes
+                    ),
+                    name=f"balint-sdk-sessions-{len(sdk_task)}",
+                )
             )
-        )
         _log.info("SDK bot supervisor started", extra={"owner": replica})
         try:
             yield None
         finally:
-            task = sdk_task.pop()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in sdk_task:
+                task.cancel()
+            for task in sdk_task:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            sdk_task.clear()
             _log.info("SDK bot supervisor stopped", extra={"owner": replica})
             if owns_database:
                 database.dispose()
@@ -465,7 +544,8 @@ def build_service(
         sealer=safety_plan.reply_sealer(settings, safety_plan.keyring_of(settings)),
     )
     app.state.simulated_meetings = registry
-    app.state.supervisor = supervisor
+    app.state.supervisors = watched
+    app.state.supervisor = next(iter(watched.values()), None)
     app.state.hooks = runtime_hooks
     app.state.owner = replica
     return app

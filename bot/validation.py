@@ -22,9 +22,9 @@ functions (`bot.agenda`) when its scenario uses the settings' agenda.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from bot.agenda import agenda_from_settings, messages_from_settings
 from bot.config import Settings
@@ -39,7 +39,7 @@ COMMANDS = ("serve", "simulate", "exports")
 MIN_SECRET_LENGTH = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Problem:
     """One setting that stops `commands` from running; `message` never quotes a secret."""
 
@@ -55,6 +55,23 @@ def problems(settings: Settings, command: str | None = None) -> list[Problem]:
     """Every problem of `settings`, or only those that stop `command`."""
     found = [problem for check in _CHECKS for problem in check(settings)]
     return [p for p in found if command is None or command in p.commands]
+
+
+def _per_group(settings: Settings, check: Callable[[Settings], list[Problem]]) -> list[Problem]:
+    """`check` on each group's own view of the settings; a key of a group's own `agenda` or
+    `billing` table is named inside it (`groups.1.billing.provider_number`)."""
+    if not settings.groups:
+        return check(settings)
+    found: list[Problem] = []
+    for index, group in enumerate(settings.groups):
+        for problem in check(settings.for_group(group)):
+            section = problem.key.split(".", 1)[0].split("[", 1)[0]
+            own = getattr(group, section, None) is not None and section in ("agenda", "billing")
+            if own:
+                problem = dataclasses.replace(problem, key=f"groups.{index}.{problem.key}")
+            if problem not in found:
+                found.append(problem)
+    return found
 
 
 def require(settings: Settings, command: str) -> None:
@@ -106,20 +123,34 @@ def _secrets(settings: Settings) -> list[Problem]:
 
 
 def _meeting(settings: Settings) -> list[Problem]:
-    text = settings.group.meeting_id
-    digits = "".join(character for character in text if character.isdigit())
-    if not text.strip():
-        message = (
-            "empty: set it to the group's Zoom meeting number; events of other meetings "
-            "are never stored"
-        )
-    elif not all(c.isascii() and (c.isdigit() or c in " -") for c in text) or not (
-        9 <= len(digits) <= 12
-    ):
-        message = f"{text!r} is not a Zoom meeting number (9 to 12 digits)"
-    else:
-        return []
-    return [Problem("group.meeting_id", message, ("serve",))]
+    problems: list[Problem] = []
+    several = bool(settings.groups)
+    for index, group in enumerate(settings.all_groups()):
+        where = f"groups.{index}" if several else "group"
+        texts = [("meeting_id", group.meeting_id)] if group.meeting_id.strip() else []
+        texts += [(f"meeting_ids[{i}]", text) for i, text in enumerate(group.meeting_ids)]
+        if not texts:
+            problems.append(
+                Problem(
+                    f"{where}.meeting_id",
+                    "empty: set it to the group's Zoom meeting number; events of other "
+                    "meetings are never stored",
+                    ("serve",),
+                )
+            )
+        for key, text in texts:
+            digits = "".join(character for character in text if character.isdigit())
+            if not all(c.isascii() and (c.isdigit() or c in " -") for c in text) or not (
+                9 <= len(digits) <= 12
+            ):
+                problems.append(
+                    Problem(
+                        f"{where}.{key}",
+                        f"{text!r} is not a Zoom meeting number (9 to 12 digits)",
+                        ("serve",),
+                    )
+                )
+    return problems
 
 
 def _proxies(settings: Settings) -> list[Problem]:
@@ -169,11 +200,19 @@ def _billing(settings: Settings) -> list[Problem]:
     return []
 
 
+def _agendas(settings: Settings) -> list[Problem]:
+    return _per_group(settings, _agenda)
+
+
+def _billings(settings: Settings) -> list[Problem]:
+    return _per_group(settings, _billing)
+
+
 _CHECKS: Sequence[Callable[[Settings], list[Problem]]] = (
-    _agenda,
+    _agendas,
     _secrets,
     _meeting,
     _proxies,
     _storage,
-    _billing,
+    _billings,
 )

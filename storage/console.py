@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from phases.roster import normalise_name
 from storage.roster import roster_entries
 from storage.tables.console import ConsoleLink, ConsoleSession, OAuthState
+from storage.tables.core import Group, Member
 
 __all__ = [
     "ConsoleUser",
@@ -34,6 +35,8 @@ __all__ = [
     "facilitator_by_id",
     "facilitator_by_name",
     "facilitators",
+    "group_of_member",
+    "group_of_session",
     "issue_link",
     "open_session",
     "purge_expired",
@@ -111,6 +114,21 @@ def facilitator_by_email(session: Session, *, group_name: str, email: str) -> Fa
         if f.email and f.email.strip().casefold() == wanted
     ]
     return found[0] if len(found) == 1 else None
+
+
+def group_of_member(session: Session, *, member_id: int) -> str | None:
+    """The name of the group whose roster row `member_id` is (None: no such member)."""
+    return session.scalar(
+        select(Group.name).join(Member, Member.group_id == Group.id).where(Member.id == member_id)
+    )
+
+
+def group_of_session(session: Session, *, token: str) -> str | None:
+    """The group of the facilitator a console session cookie belongs to (None: unknown)."""
+    member_id = session.scalar(
+        select(ConsoleSession.member_id).where(ConsoleSession.token_hash == token_hash(token))
+    )
+    return None if member_id is None else group_of_member(session, member_id=member_id)
 
 
 def facilitator_by_id(session: Session, *, group_name: str, member_id: int) -> Facilitator | None:

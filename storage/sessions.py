@@ -30,6 +30,7 @@ __all__ = [
     "ensure_group",
     "ensure_session",
     "get_session",
+    "group_name_of",
     "list_sessions",
     "module_bounds",
     "module_name_for",
@@ -191,6 +192,13 @@ def get_session(session: Session, *, session_id: int) -> SessionRecord:
 def session_by_meeting(session: Session, *, meeting_uuid: str) -> SessionRecord | None:
     """The session row for a Zoom meeting uuid, if one was recorded."""
     return session.scalar(select(SessionRecord).where(SessionRecord.meeting_uuid == meeting_uuid))
+
+
+def group_name_of(session: Session, *, record: SessionRecord) -> str:
+    """The name of the group a session is of."""
+    group = session.get(Group, record.group_id)
+    assert group is not None  # sessions.group_id is a foreign key
+    return group.name
 
 
 def list_sessions(session: Session, *, group_name: str | None = None) -> tuple[SessionSummary, ...]:

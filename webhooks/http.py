@@ -58,7 +58,7 @@ from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
-from webhooks.meetings import group_for, meeting_number
+from webhooks.meetings import group_for, routes
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.models import UnknownEvent, UrlValidationEvent, ZoomEvent
 from webhooks.parse import (
@@ -150,9 +150,7 @@ def create_app(
     server = settings.server
     max_bytes = server.max_body_bytes
     window = server.timestamp_window_seconds
-    number = meeting_number(settings.group.meeting_id)
-    meetings = {number: settings.group.name} if number else {}
-    unfiltered = None if meetings else settings.group.name
+    meetings, unfiltered = routes(settings.all_groups())
     in_progress = 0
 
     def committed(record: JournalRecord, entry_id: int, is_new: bool) -> None:

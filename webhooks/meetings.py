@@ -1,22 +1,42 @@
 """Which meetings are the group's: the one decision that keeps other meetings out of storage.
 
 A Zoom app's event subscription covers every meeting on the account, so the receiver also
-hears of a physician's one-to-one calls, other groups and test meetings. Only the group's
-own meeting (`[group] meeting_id`, its Zoom meeting number) exists for balint-bot: the
+hears of a physician's one-to-one calls, other groups and test meetings. Only the groups'
+own meetings (each group's `meeting_id` / `meeting_ids`, Zoom meeting numbers) exist for
+balint-bot, each routed to the one group that lists it: the
 events of any other meeting are acknowledged, counted and journaled as one redacted line
 (`webhooks.redaction.foreign_body`: no names, no e-mails, no meeting instance, so no
-session). The decision is `group_for`, keyed on the meeting number alone, so that serving
-several groups later is a matter of giving it more entries (routing). Pure, no I/O.
+session). The decision is `group_for`, keyed on the meeting number alone; with several
+groups in one service (`[[groups]]`) it is also the routing. Pure, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-__all__ = ["GroupMeetings", "group_for", "meeting_number"]
+__all__ = ["GroupMeetings", "MeetingGroup", "group_for", "meeting_number", "routes"]
 
 GroupMeetings = Mapping[str, str]
 """Meeting number (digits only) -> the name of the group that meets there."""
+
+
+class MeetingGroup(Protocol):
+    """A configured group, as routing sees it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def meeting_numbers(self) -> tuple[str, ...]: ...
+
+
+def routes(groups: Sequence[MeetingGroup]) -> tuple[dict[str, str], str | None]:
+    """The arguments of `group_for` for these groups: each meeting number to its group, and
+    the group every meeting is when there is one group that names no meeting (in-process
+    modes; serve refuses to start so)."""
+    meetings = {number: group.name for group in groups for number in group.meeting_numbers()}
+    unfiltered = groups[0].name if len(groups) == 1 and not meetings else None
+    return meetings, unfiltered
 
 
 def meeting_number(text: str) -> str:
@@ -35,8 +55,8 @@ def group_for(
             bodies that are not meeting events): such a body is no group's.
         meetings: the configured meetings.
         unfiltered: the group every meeting belongs to when `meetings` is empty (a process
-            with no `[group] meeting_id`: the in-process tests; `serve` refuses to start
-            without one); None to accept no meeting then.
+            of one group with no meeting id: the in-process tests; `serve` refuses to start
+            without one); None to accept no meeting then (several groups each list theirs).
     """
     if not meetings:
         return unfiltered

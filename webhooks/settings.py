@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from webhooks.meetings import MeetingGroup
+
 __all__ = ["ReceiverSettings"]
 
 
@@ -42,27 +44,18 @@ class _Zoom(Protocol):
     def webhook_secret_tokens(self) -> Sequence[_Secret]: ...
 
 
-class _Group(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def meeting_id(self) -> str: ...
-
-
 class _Storage(Protocol):
     @property
     def url(self) -> str: ...
 
 
 class ReceiverSettings(Protocol):
-    """The settings sections the receiver uses: `server`, `zoom`, `group` and `storage`."""
+    """The settings sections the receiver uses: `server`, `zoom`, the groups and `storage`."""
 
     @property
     def server(self) -> _Server: ...
 
-    @property
-    def group(self) -> _Group: ...
+    def all_groups(self) -> Sequence[MeetingGroup]: ...
 
     @property
     def zoom(self) -> _Zoom: ...

@@ -22,6 +22,7 @@ from typing import Any
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.commands.notes_cmd import member_by_name, operator
 from bot.config import Settings
+from bot.groups import add_group_option
 from storage import absences, audit
 
 __all__ = ["register"]
@@ -38,6 +39,7 @@ def register(subparsers: Any) -> None:
     )
     add.add_argument("--late", action="store_true", help="late, not absent")
     add.add_argument("--reason", default="", help="why (PHI: sealed with the data key)")
+    add_group_option(add)
     add.set_defaults(handler=_add)
 
     contact = actions.add_parser("contact", help="record that you contacted a member")
@@ -46,10 +48,12 @@ def register(subparsers: Any) -> None:
         "--date", required=True, type=_day, metavar="YYYY-MM-DD", help="the day of the contact"
     )
     contact.add_argument("--note", default="", help="what was said (PHI: sealed)")
+    add_group_option(contact)
     contact.set_defaults(handler=_contact)
 
     show = actions.add_parser("list", help="a member's notices and contacts (audited)")
     show.add_argument("--member", required=True, metavar="NAME")
+    add_group_option(show)
     show.set_defaults(handler=_list)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option, ensure_groups_session
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage import absences, audit, journal
 from storage.attendance import (
@@ -81,21 +82,25 @@ def register(subparsers: Any) -> None:
         default=None,
         help="minutes in the meeting needed to count as present (default 60)",
     )
+    add_group_option(parser)
     parser.set_defaults(handler=_show)
     actions = parser.add_subparsers(dest="attendance_action", metavar="ACTION")
     rebuild = actions.add_parser(
         "rebuild", help="re-derive a session's attendance from the journal"
     )
     rebuild.add_argument("--session", dest="rebuild_session", type=int, required=True)
+    add_group_option(rebuild)
     rebuild.set_defaults(handler=_rebuild)
     report = actions.add_parser("report", help="per-member attendance over a module")
     report.add_argument("--module", dest="module_name", required=True, help="e.g. 2026-09")
     report.add_argument("--jsonl", dest="report_jsonl", action="store_true")
+    add_group_option(report)
     report.set_defaults(handler=_report)
     check = actions.add_parser(
         "reconcile", help="compare with Zoom's participant report; fill gaps, note differences"
     )
     check.add_argument("--session", dest="reconcile_session", type=int, required=True)
+    add_group_option(check)
     check.set_defaults(handler=_reconcile)
 
 
@@ -126,6 +131,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         else:
             meeting_uuid = args.meeting
             record = session_by_meeting(session, meeting_uuid=meeting_uuid)
+        if record is not None:
+            ensure_groups_session(session, record, settings)
         rows: list[dict[str, Any]]
         if record is not None and record.finalized_at is not None and args.present_minutes is None:
             rows = [
@@ -244,6 +251,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     policy = attendance_policy(settings)
     with open_session(settings) as session:
         record = get_session(session, session_id=args.rebuild_session)
+        ensure_groups_session(session, record, settings)
         entries = journal.entries_for_meeting(session, meeting_uuid=record.meeting_uuid)
         stored = replace_presence(
             session, meeting_uuid=record.meeting_uuid, events=presence_from_journal(entries)
@@ -283,7 +291,9 @@ async def _fetch(settings: Settings, meeting_uuid: str) -> Sequence[ReportRow]:
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     now: datetime = args.clock()
     with open_session(settings) as session:
-        meeting_uuid = get_session(session, session_id=args.reconcile_session).meeting_uuid
+        record = get_session(session, session_id=args.reconcile_session)
+        ensure_groups_session(session, record, settings)
+        meeting_uuid = record.meeting_uuid
     rows = asyncio.run(_fetch(settings, meeting_uuid))
     with open_session(settings) as session:
         result = reconcile(

@@ -19,6 +19,7 @@ from typing import Any
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from storage.billing.fee_store import fee_table, import_fee_schedule
 from storage.billing.ledger import (
     StatusRow,
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("billing", help="OHIP claims: status, corrections, fees")
     actions = parser.add_subparsers(dest="billing_action", metavar="ACTION", required=True)
     status = actions.add_parser("status", help="what waits on whom")
+    add_group_option(status)
     status.set_defaults(handler=_status)
 
     correct = actions.add_parser(
@@ -51,6 +53,7 @@ def register(subparsers: Any) -> None:
         "--diagnostic-code", help="the 3-digit diagnostic code this claim carries instead"
     )
     correct.add_argument("--note", default="", help="what was corrected (kept with the claim)")
+    add_group_option(correct)
     correct.set_defaults(handler=_correct)
 
     resubmit = actions.add_parser(

@@ -40,11 +40,13 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     found = problems(settings, args.command)
     which = args.command or ", ".join(COMMANDS)
     if not found:
-        # the calendar serve follows, from settings checked on load (see bot.validation)
-        calendar = calendar_from_settings(settings.group, settings.agenda)
-        print(
-            f"configuration ok for {which} (group {settings.group.name!r}, {calendar.describe()})"
-        )
+        # the calendars serve follows, from settings checked on load (see bot.validation)
+        described = []
+        for group in settings.all_groups():
+            own = settings.for_group(group)
+            calendar = calendar_from_settings(own.group, own.agenda)
+            described.append(f"group {group.name!r}, {calendar.describe()}")
+        print(f"configuration ok for {which} ({'; '.join(described)})")
         return 0
     for problem in found:
         print(f"{problem}  [stops {', '.join(problem.commands)}]")

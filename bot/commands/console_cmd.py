@@ -19,6 +19,7 @@ from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.console.context import public_url
 from bot.errors import BalintError
+from bot.groups import add_group_option
 from storage import audit
 from storage import console as records
 
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
     link.add_argument(
         "--facilitator", required=True, metavar="NAME", help="the facilitator's roster name"
     )
+    add_group_option(link)
     link.set_defaults(handler=_link)
 
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from bot.calendar import calendar_from_settings
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.errors import ZoomAuthError, ZoomNotFound
 from bot.zoom_api.policy import Check, check_meeting, fixes_for
@@ -87,6 +88,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--offline", action="store_true", help="skip the check that this machine reaches Zoom"
     )
+    add_group_option(parser)
     parser.set_defaults(handler=_handle)
 
 
@@ -250,7 +252,7 @@ async def diagnose(
     config = check_config(settings, today=today)
     _print(config, out)
     passed = passed and _passed(config)
-    meeting_id = settings.group.meeting_id
+    meeting_id = next(iter(settings.group.meeting_numbers()), "")
     if client is None or not meeting_id or not settings.zoom.bot_user_id:
         print(
             "meeting: skipped (needs REST credentials, group.meeting_id and zoom.bot_user_id)",

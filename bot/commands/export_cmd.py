@@ -18,6 +18,7 @@ from typing import Any
 from bot.commands.db_cmd import open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.validation import require
 from storage.billing.exports import (
     ClaimsExportResult,
@@ -42,6 +43,7 @@ def register(subparsers: Any) -> None:
     which.add_argument("--from", dest="date_from", type=parse_day, help="first date YYYY-MM-DD")
     billing.add_argument("--to", dest="date_to", type=parse_day, help="last date (with --from)")
     billing.add_argument("--out", type=Path, help="CSV file to create (default: a new file here)")
+    add_group_option(billing)
     billing.set_defaults(handler=_billing)
 
     claims = kinds.add_parser("claims", help="the Ministry's claims file (MRI format)")
@@ -51,12 +53,13 @@ def register(subparsers: Any) -> None:
     claims.add_argument(
         "--dry-run", action="store_true", help="show what would be written; write nothing"
     )
+    add_group_option(claims)
     claims.set_defaults(handler=_claims)
 
     cme = kinds.add_parser(
         "cme", help="hours attended for continuing education, and a certificate per member"
     )
-    cme.add_argument("--group", help="the group (must be this service's [group] name; the default)")
+    add_group_option(cme)
     cme.add_argument("--year", type=int, required=True)
     cme.add_argument("--member", type=int, help="only this member (id, see roster list)")
     cme.add_argument(
@@ -165,7 +168,7 @@ def _cme(args: argparse.Namespace, settings: Settings) -> int:
             session,
             settings=settings,
             year=args.year,
-            group=args.group,
+            group=None,  # the settings are narrowed to --group already (`bot.cli`)
             member_id=args.member,
             out_dir=args.out,
             now=args.clock(),

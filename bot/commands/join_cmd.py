@@ -37,6 +37,13 @@ from sqlalchemy import Engine
 from bot.commands.db_cmd import check_schema
 from bot.config import Settings
 from bot.errors import ConfigError, DatabaseStalled
+from bot.groups import (
+    UnknownGroup,
+    add_group_option,
+    group_for,
+    settings_for,
+    settings_for_meeting,
+)
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
@@ -44,7 +51,7 @@ from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory
 
-__all__ = ["binding_output_discarded", "join_owner", "register", "run_join"]
+__all__ = ["binding_output_discarded", "join_owner", "join_target", "register", "run_join"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +62,44 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "join", help="run the Meeting SDK bot in one meeting (its own process)"
     )
-    parser.add_argument("--meeting", default="", help="meeting number (default group.meeting_id)")
-    parser.set_defaults(handler=_handle)
+    parser.add_argument(
+        "--meeting", default="", help="meeting number (default: the group's meeting_id)"
+    )
+    add_group_option(parser)
+    # the group follows from --meeting (the group that lists it); --group only without it
+    parser.set_defaults(handler=_handle, group_scoped=False)
 
 
 def _handle(args: argparse.Namespace, settings: Settings) -> int:
-    meeting_id = args.meeting or settings.group.meeting_id
+    settings, meeting_id = join_target(
+        settings, meeting=args.meeting, group=getattr(args, "group", None)
+    )
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     check_schema(settings)
     return asyncio.run(run_join(settings, meeting_id))
+
+
+def join_target(settings: Settings, *, meeting: str, group: str | None) -> tuple[Settings, str]:
+    """The settings of the group the bot joins for, and the meeting number ("" if none).
+
+    With several groups `--meeting` picks the group that lists it (`--group`, if also given,
+    must agree); without it, `--group` picks the group and its first meeting number. With one
+    group, any `--meeting` is that group's, as before several groups existed.
+
+    Raises:
+        UnknownGroup: the meeting is no group's, `--group` disagrees or names no group, or
+            several groups and neither option.
+    """
+    if meeting and len(settings.all_groups()) > 1:
+        owner = settings_for_meeting(settings, meeting)
+        if group is not None and group_for(settings, group).name != owner.group.name:
+            raise UnknownGroup(
+                f"meeting {meeting} belongs to group {owner.group.name!r}, not {group!r}"
+            )
+        return owner, meeting
+    own = settings_for(settings, group)
+    return own, meeting or next(iter(own.group.meeting_numbers()), "")
 
 
 @contextlib.contextmanager

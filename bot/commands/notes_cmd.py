@@ -1,14 +1,17 @@
 """`balint-bot notes`: the facilitators' confidential notes, and a member's link to their own.
 
-- `notes add (--member NAME | --group) (--session ID | --date DATE) [--text TEXT]`: a note
+- `notes add (--member NAME | --whole-group) (--session ID | --date DATE) [--text TEXT]`: a note
   on one member, or on the group as a whole, for one session. Without `--text` the note is
   read from standard input (so it stays out of the shell's history).
 - `notes amend --note ID [--text TEXT]`: a dated correction; the original is kept.
-- `notes list [--member NAME | --group] [--session ID]`: the notes, each original followed
+- `notes list [--member NAME | --whole-group] [--session ID]`: the notes, each original followed
   by its amendments (every read is written to the audit log).
 - `notes link --member NAME [--hours N]`: a single-use link, valid N hours (72 by default,
   at most 14 days), to a read-only page of that member's own notes and its PDF. Give it to
   that member only: whoever opens it first reads their notes.
+
+Each takes `--group NAME`, the group as in every command (`bot.groups`; needed when the
+settings hold several); a note on the group as a whole is `--whole-group`.
 
 Notes are PHI: sealed with `BALINT_DATA_KEY`, never printed to the logs (`docs/notes.md`).
 """
@@ -28,6 +31,7 @@ from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
 from bot.console.context import public_url
 from bot.errors import BalintError
+from bot.groups import add_group_option
 from phases.roster import normalise_name
 from storage import audit, note_links, notes
 from storage.roster import list_members
@@ -45,25 +49,28 @@ def register(subparsers: Any) -> None:
     add = actions.add_parser("add", help="write a note on a member or the group for a session")
     whom = add.add_mutually_exclusive_group(required=True)
     whom.add_argument("--member", metavar="NAME", help="the member's roster name")
-    whom.add_argument("--group", action="store_true", help="a note on the group as a whole")
+    whom.add_argument("--whole-group", action="store_true", help="a note on the group as a whole")
     when = add.add_mutually_exclusive_group(required=True)
     when.add_argument("--session", type=int, metavar="ID", help="session id (`sessions list`)")
     when.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the session's date")
     add.add_argument("--text", help="the note (default: read from standard input)")
     add.add_argument("--author", help="who writes it (default: the operating-system user)")
+    add_group_option(add)
     add.set_defaults(handler=_add)
 
     amend = actions.add_parser("amend", help="correct a note (the original is kept)")
     amend.add_argument("--note", type=int, required=True, metavar="ID", help="the note's id")
     amend.add_argument("--text", help="the correction (default: read from standard input)")
     amend.add_argument("--author", help="who writes it (default: the operating-system user)")
+    add_group_option(amend)
     amend.set_defaults(handler=_amend)
 
     show = actions.add_parser("list", help="print notes (audited)")
     about = show.add_mutually_exclusive_group()
     about.add_argument("--member", metavar="NAME", help="only this member's notes")
-    about.add_argument("--group", action="store_true", help="only the group notes")
+    about.add_argument("--whole-group", action="store_true", help="only the group notes")
     show.add_argument("--session", type=int, metavar="ID", help="only this session")
+    add_group_option(show)
     show.set_defaults(handler=_list)
 
     link = actions.add_parser("link", help="a single-use link to a member's own notes")
@@ -74,6 +81,7 @@ def register(subparsers: Any) -> None:
         default=_DEFAULT_LINK_HOURS,
         help=f"how long the link may wait to be opened (default {_DEFAULT_LINK_HOURS})",
     )
+    add_group_option(link)
     link.set_defaults(handler=_link)
 
 
@@ -189,7 +197,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             session,
             group_name=group_name,
             keyring=keyring_from(settings),
-            about="member" if member_id is not None else "group" if args.group else "all",
+            about="member" if member_id is not None else "group" if args.whole_group else "all",
             member_id=member_id,
             session_id=args.session,
             command="notes list",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from bot.zoom_api.client import ZoomClient, open_http_client
 from bot.zoom_api.registration import Member, Outcome, SyncReport, sync_registrants
 from storage.db import make_engine, make_session_factory, session_scope
@@ -37,7 +38,10 @@ def register(subparsers: Any) -> None:
     sync = actions.add_parser(
         "sync", help="register every roster member (auto-approved); print the outcome"
     )
-    sync.add_argument("--meeting", default="", help="meeting number (default group.meeting_id)")
+    sync.add_argument(
+        "--meeting", default="", help="meeting number (default: the group's meeting_id)"
+    )
+    add_group_option(sync)
     sync.set_defaults(handler=_handle_sync)
 
 
@@ -72,7 +76,7 @@ def record_registrant_ids(session: Session, *, outcomes: Iterable[Outcome]) -> i
 
 
 def _handle_sync(args: argparse.Namespace, settings: Settings) -> int:
-    meeting_id = args.meeting or settings.group.meeting_id
+    meeting_id = args.meeting or next(iter(settings.group.meeting_numbers()), "")
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     engine = make_engine(settings.storage.url)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.commands.db_cmd import keyring_from, open_session
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.groups import add_group_option
 from storage import audit
 from storage.roster import import_roster, list_members, parse_roster
 
@@ -28,8 +29,10 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="roster_action", metavar="ACTION", required=True)
     load = actions.add_parser("import", help="import a roster CSV (see docs/roster.md)")
     load.add_argument("file", type=Path, help="the CSV file")
+    add_group_option(load)
     load.set_defaults(handler=_import)
     listing = actions.add_parser("list", help="list the roster (health numbers masked)")
+    add_group_option(listing)
     listing.set_defaults(handler=_list)
 
 

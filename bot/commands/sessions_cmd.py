@@ -26,7 +26,7 @@ from bot.commands.db_cmd import open_session
 from bot.commands.export_cmd import parse_day
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.groups import group_for
+from bot.groups import add_group_option, group_for
 from phases.calendar import Calendar, Override, PlannedSession
 from phases.calendar_changes import (
     CalendarChange,
@@ -44,17 +44,16 @@ __all__ = ["register"]
 #: How many sessions `sessions plan` shows without --to or --count.
 PLAN_COUNT = 10
 
-_GROUP_HELP = "the group (default: the one in the settings)"
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("sessions", help="the group's sessions, held and planned")
     actions = parser.add_subparsers(dest="sessions_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list recorded sessions, oldest first")
-    listing.add_argument("--all-groups", action="store_true", help="not only [group] name")
+    listing.add_argument("--all-groups", action="store_true", help="every group's sessions")
     listing.add_argument("--jsonl", action="store_true", help="one JSON object per line")
-    listing.add_argument("--group", help=_GROUP_HELP)
-    listing.set_defaults(handler=_list)
+    add_group_option(listing)
+    # chooses its group itself: --all-groups needs none
+    listing.set_defaults(handler=_list, group_scoped=False)
 
     plan = actions.add_parser("plan", help="the coming sessions of the group's calendar")
     plan.add_argument(
@@ -67,12 +66,12 @@ def register(subparsers: Any) -> None:
         help=f"at most this many sessions (default {PLAN_COUNT}; all of --from..--to)",
     )
     plan.add_argument("--jsonl", action="store_true", help="one JSON object per line")
-    plan.add_argument("--group", help=_GROUP_HELP)
+    add_group_option(plan)
     plan.set_defaults(handler=_plan)
 
     cancel = actions.add_parser("cancel", help="cancel the session on a date")
     cancel.add_argument("day", metavar="DATE", help="its date, YYYY-MM-DD (or date and time)")
-    cancel.add_argument("--group", help=_GROUP_HELP)
+    add_group_option(cancel)
     cancel.set_defaults(handler=_cancel)
 
     move = actions.add_parser("move", help="move the session on a date to another time")
@@ -80,12 +79,12 @@ def register(subparsers: Any) -> None:
     move.add_argument(
         "--to", dest="to", required=True, metavar="DATETIME", help="new start: 2026-12-10 19:00"
     )
-    move.add_argument("--group", help=_GROUP_HELP)
+    add_group_option(move)
     move.set_defaults(handler=_move)
 
     add = actions.add_parser("add", help="add a session")
     add.add_argument("when", metavar="DATETIME", help="its start: 2026-12-10 19:00")
-    add.add_argument("--group", help=_GROUP_HELP)
+    add_group_option(add)
     add.set_defaults(handler=_add)
 
 
@@ -103,10 +102,10 @@ def _positive(text: str) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    group = group_for(settings, args.group)
-    zone = group_zone(group)
+    chosen = None if args.all_groups else group_for(settings, getattr(args, "group", None))
+    zones = {group.name: group_zone(group) for group in settings.all_groups()}
     with open_session(settings) as session:
-        found = list_sessions(session, group_name=None if args.all_groups else group.name)
+        found = list_sessions(session, group_name=None if chosen is None else chosen.name)
     if args.jsonl:
         for item in found:
             print(
@@ -131,6 +130,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         f"{'id':>4}  {'scheduled start':<16}  {'module':<7}  {'final':<5}  {'present':>7}  meeting"
     )
     for item in found:
+        zone = zones.get(item.group, group_zone(chosen or settings.all_groups()[0]))
         start = item.scheduled_start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         print(
             f"{item.id:>4}  {start:<16}  {item.module or '-':<7}  "
@@ -143,7 +143,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _plan(args: argparse.Namespace, settings: Settings) -> int:
-    group = group_for(settings, args.group)
+    group = settings.group
     calendar = calendar_from_settings(group, settings.agenda)
     now: datetime = args.clock()
     first: date | None = args.date_from
@@ -215,7 +215,7 @@ Compute = Callable[[Calendar, tuple[Override, ...], datetime], CalendarChange]
 
 
 def _cancel(args: argparse.Namespace, settings: Settings) -> int:
-    group = group_for(settings, args.group)
+    group = settings.group
     which, read = parse_day_or_when(args.day, group_zone(group), group.timezone)
     return _change(
         args,
@@ -226,7 +226,7 @@ def _cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _move(args: argparse.Namespace, settings: Settings) -> int:
-    group = group_for(settings, args.group)
+    group = settings.group
     zone = group_zone(group)
     which, read_which = parse_day_or_when(args.day, zone, group.timezone)
     to, read_to = parse_when(args.to, zone, group.timezone)
@@ -240,7 +240,7 @@ def _move(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
-    group = group_for(settings, args.group)
+    group = settings.group
     when, read = parse_when(args.when, group_zone(group), group.timezone)
     return _change(
         args,
@@ -252,7 +252,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _change(args: argparse.Namespace, settings: Settings, compute: Compute, *reads: str) -> int:
     """Compute a change against the stored overrides and store it, in one transaction."""
-    group = group_for(settings, args.group)
+    group = settings.group
     calendar = calendar_from_settings(group, settings.agenda)
     now: datetime = args.clock()
     with open_session(settings) as session:

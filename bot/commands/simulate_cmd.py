@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.groups import add_group_option
 from bot.simulation.driver import run_scenario
 from bot.simulation.scenario import ScenarioError, load_scenario
 
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--jsonl", action="store_true", help="print one JSON object per line instead of text"
     )
+    add_group_option(parser)  # whose agenda and bot name a scenario without its own uses
     parser.set_defaults(handler=_simulate)
 
 

@@ -40,7 +40,7 @@ def _record(context: ConsoleContext, who: SignedIn, form: dict[str, str]) -> Non
     except ValueError:
         raise HTTPException(400, "Choose a member and a date (YYYY-MM-DD).") from None
     kind = form.get("kind", "")
-    group_name = context.settings.group.name
+    group_name = who.settings.group.name
     with session_scope(context.factory) as db:
         try:
             if kind == "absence":

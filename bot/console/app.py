@@ -136,11 +136,15 @@ def create_console_app(
         with session_scope(context.factory) as session:
             records.purge_expired(session, now=now)
             member_id = records.redeem_link(session, token=token, now=now) if token else None
-            facilitator = (
-                records.facilitator_by_id(
-                    session, group_name=settings.group.name, member_id=member_id
-                )
+            # the link's facilitator, in their own group (one of the configured groups)
+            own = (
+                context.group_settings(records.group_of_member(session, member_id=member_id))
                 if member_id is not None
+                else None
+            )
+            facilitator = (
+                records.facilitator_by_id(session, group_name=own.group.name, member_id=member_id)
+                if member_id is not None and own is not None
                 else None
             )
             if facilitator is None:
@@ -239,9 +243,16 @@ def create_console_app(
             else:
                 zoom_user = identity.user_id
                 with session_scope(context.factory) as session:
-                    facilitator = records.facilitator_by_email(
-                        session, group_name=settings.group.name, email=identity.email
+                    # the first group (in the settings' order) whose roster has them as a
+                    # facilitator: one console session is one group's (`console link
+                    # --group` signs in to another)
+                    found = (
+                        records.facilitator_by_email(
+                            session, group_name=group.name, email=identity.email
+                        )
+                        for group in settings.all_groups()
                     )
+                    facilitator = next((f for f in found if f is not None), None)
                 if facilitator is None:
                     problem = (
                         "Your Zoom account's e-mail is not a facilitator's on this group's "

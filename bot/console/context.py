@@ -8,6 +8,12 @@ token and the same-origin rule on every POST; `audit` writes the audit log with 
 facilitator as the actor. Two clocks: `clock` (the wall clock: sign-in sessions, links, the
 audit log) and `meeting_clock` (the service's clock, which the runtime runs the meetings on;
 the same in `serve`, the demo's virtual evening in `balint-bot demo --console`).
+
+Several groups in one service (`[[groups]]`): a facilitator signs in as a roster row of one
+group and the console is that group's for them: `SignedIn.settings` are the service's
+settings narrowed to it (`Settings.for_group`), and every page reads its group, time zone,
+sessions and meetings from there, so a facilitator of one group sees nothing of another's
+and cannot steer its meeting. `ConsoleContext.settings` stay the whole service's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import HTTPException
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -52,10 +59,12 @@ class NotSignedIn(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignedIn:
-    """The facilitator behind a request, and their cookie token (for the CSRF token)."""
+    """The facilitator behind a request, their cookie token (for the CSRF token) and their
+    group's settings (see the module docstring)."""
 
     user: ConsoleUser
     token: str
+    settings: Settings
 
     @property
     def csrf(self) -> str:
@@ -80,11 +89,22 @@ class ConsoleContext:
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(_TEMPLATES))
-        zone = ZoneInfo(self.settings.group.timezone)
+        groups = self.settings.all_groups()
+        first = ZoneInfo(groups[0].timezone)
+
+        def zone(values: Any) -> ZoneInfo:
+            """The page's group's clock (`page` puts it in the template's values)."""
+            name = values.get("zone")
+            return ZoneInfo(name) if name else first
+
         env = self.templates.env
-        env.filters["hm"] = lambda at: at.astimezone(zone).strftime("%H:%M") if at else "—"
-        env.filters["day"] = lambda at: at.astimezone(zone).strftime("%a %d %b %Y") if at else ""
-        env.globals["group_name"] = self.settings.group.name
+        env.filters["hm"] = pass_context(
+            lambda values, at: at.astimezone(zone(values)).strftime("%H:%M") if at else "—"
+        )
+        env.filters["day"] = pass_context(
+            lambda values, at: at.astimezone(zone(values)).strftime("%a %d %b %Y") if at else ""
+        )
+        env.globals["group_name"] = " · ".join(group.name for group in groups)
 
     # -- addresses and cookies -------------------------------------------------------------
 
@@ -131,21 +151,31 @@ class ConsoleContext:
 
     # -- who is signed in ------------------------------------------------------------------
 
+    def group_settings(self, group_name: str | None) -> Settings | None:
+        """The settings narrowed to the configured group called `group_name` (None: none)."""
+        for group in self.settings.all_groups():
+            if group.name == group_name:
+                return self.settings.for_group(group)
+        return None
+
     def signed_in(self, request: Request, *, extend: bool = True) -> SignedIn | None:
         """The facilitator signed in on this request, or None (see the module docstring)."""
         token = request.cookies.get(self.cookie, "")
         if not token or len(token) > 200:
             return None
         with session_scope(self.factory) as session:
+            own = self.group_settings(records.group_of_session(session, token=token))
+            if own is None:  # unknown token, or a group no longer in the settings
+                return None
             user = records.touch_session(
                 session,
                 token=token,
-                group_name=self.settings.group.name,
+                group_name=own.group.name,
                 now=self.clock(),
                 idle=timedelta(minutes=self.settings.console.idle_minutes),
                 extend=extend,
             )
-        return None if user is None else SignedIn(user=user, token=token)
+        return None if user is None else SignedIn(user=user, token=token, settings=own)
 
     def require(self, request: Request) -> SignedIn:
         """The signed-in facilitator, or `NotSignedIn` (a page answers with the sign-in page)."""
@@ -197,7 +227,10 @@ class ConsoleContext:
         status: int = 200,
         who: SignedIn | None = None,
     ) -> HTMLResponse:
-        context = {"request": request, "who": who, "csrf": who.csrf if who else "", **values}
+        context: dict[str, Any] = {"request": request, "who": who, "csrf": who.csrf if who else ""}
+        if who is not None:  # the signed-in facilitator's group
+            context.update(group_name=who.settings.group.name, zone=who.settings.group.timezone)
+        context.update(values)
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
 

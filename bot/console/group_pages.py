@@ -37,7 +37,7 @@ def group_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
     with session_scope(context.factory) as session:
-        entries = group.calendar(session, settings=context.settings, now=context.meeting_clock())
+        entries = group.calendar(session, settings=who.settings, now=context.meeting_clock())
     return context.page(request, "group.html", {"calendar": entries}, who=who)
 
 
@@ -46,15 +46,15 @@ def attendance_page(request: Request, module: str = "") -> Response:
     context = _context(request)
     who = context.require(request)
     with session_scope(context.factory) as session:
-        names = group.module_names(group.group_sessions(session, settings=context.settings))
-        today = context.clock().astimezone(ZoneInfo(context.settings.group.timezone)).date()
+        names = group.module_names(group.group_sessions(session, settings=who.settings))
+        today = context.clock().astimezone(ZoneInfo(who.settings.group.timezone)).date()
         chosen = module or (names[0] if names else module_name_for(today) or "")
         if module and module not in names:
             raise HTTPException(404, f"No sessions in module {module!r}.")
-        grid = group.attendance_grid(session, settings=context.settings, module=chosen)
+        grid = group.attendance_grid(session, settings=who.settings, module=chosen)
         members = [
             m
-            for m in list_members(session, group_name=context.settings.group.name)
+            for m in list_members(session, group_name=who.settings.group.name)
             if m.role == "member"
         ]
         context.audit(
@@ -85,7 +85,7 @@ def billing_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
     with session_scope(context.factory) as session:
-        overview = group.billing_overview(session, settings=context.settings)
+        overview = group.billing_overview(session, settings=who.settings)
         context.audit(
             session,
             command="console billing",
@@ -101,11 +101,11 @@ def cme_page(request: Request, year: int | None = None) -> Response:
     context = _context(request)
     who = context.require(request)
     now = context.clock()
-    chosen = year or now.astimezone(ZoneInfo(context.settings.group.timezone)).year
+    chosen = year or now.astimezone(ZoneInfo(who.settings.group.timezone)).year
     if not 2000 <= chosen <= 2100:
         raise HTTPException(404, "No such year.")
     with session_scope(context.factory) as session:
-        rows = group.cme_hours(session, settings=context.settings, year=chosen, now=now)
+        rows = group.cme_hours(session, settings=who.settings, year=chosen, now=now)
         context.audit(
             session,
             command="console cme",

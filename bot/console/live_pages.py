@@ -56,12 +56,13 @@ def _context(request: Request) -> ConsoleContext:
     return context
 
 
-def _group_sessions(context: ConsoleContext, session: Session) -> tuple[SessionSummary, ...]:
-    return list_sessions(session, group_name=context.settings.group.name)
+def _group_sessions(who: SignedIn, session: Session) -> tuple[SessionSummary, ...]:
+    """The sessions of the signed-in facilitator's group: the only meetings they may see."""
+    return list_sessions(session, group_name=who.settings.group.name)
 
 
-def _meeting(context: ConsoleContext, session: Session, session_id: int) -> _Meeting:
-    summary = next((s for s in _group_sessions(context, session) if s.id == session_id), None)
+def _meeting(context: ConsoleContext, session: Session, session_id: int, who: SignedIn) -> _Meeting:
+    summary = next((s for s in _group_sessions(who, session) if s.id == session_id), None)
     record = rs.load_meeting(session, meeting_uuid=summary.meeting_uuid) if summary else None
     if summary is None or record is None:
         raise HTTPException(404, "No such meeting of this group.")
@@ -79,7 +80,11 @@ def _meeting(context: ConsoleContext, session: Session, session_id: int) -> _Mee
 def _panel(context: ConsoleContext, meeting: _Meeting, who: SignedIn) -> str:
     template = context.templates.get_template("live_panel.html")
     return template.render(
-        view=meeting.view, sid=meeting.summary.id, csrf=who.csrf, max_extend=MAX_EXTEND
+        view=meeting.view,
+        sid=meeting.summary.id,
+        csrf=who.csrf,
+        max_extend=MAX_EXTEND,
+        zone=who.settings.group.timezone,
     )
 
 
@@ -89,7 +94,7 @@ def live_index(request: Request) -> Response:
     who = context.require(request)
     with session_scope(context.factory) as session:
         live = set(rs.live_meetings(session))
-        running = [s for s in _group_sessions(context, session) if s.meeting_uuid in live]
+        running = [s for s in _group_sessions(who, session) if s.meeting_uuid in live]
     if len(running) == 1:
         return RedirectResponse(f"/live/{running[0].id}", status_code=303)
     return context.page(request, "live_index.html", {"running": running}, who=who)
@@ -100,7 +105,7 @@ def live_page(request: Request, session_id: int, command: int | None = None) -> 
     context = _context(request)
     who = context.require(request)
     with session_scope(context.factory) as session:
-        meeting = _meeting(context, session, session_id)
+        meeting = _meeting(context, session, session_id, who)
         answer = ""
         if command is not None:
             answer = _answer(session, meeting, command)
@@ -140,7 +145,7 @@ async def live_stream(request: Request, session_id: int, seen: str = "") -> Resp
 
     def opening() -> None:
         with session_scope(context.factory) as session:
-            _meeting(context, session, session_id)
+            _meeting(context, session, session_id, who)
             context.audit(
                 session,
                 command="console live",
@@ -171,7 +176,7 @@ async def _events(
         if who is None:
             return None
         with session_scope(context.factory) as session:
-            return _panel(context, _meeting(context, session, session_id), who)
+            return _panel(context, _meeting(context, session, session_id, who), who)
 
     while not await request.is_disconnected():
         html = await asyncio.to_thread(render)
@@ -238,7 +243,7 @@ async def live_command(request: Request, session_id: int) -> Response:
 
     def submit() -> tuple[str, int]:
         with session_scope(context.factory) as session:
-            meeting = _meeting(context, session, session_id)
+            meeting = _meeting(context, session, session_id, who)
             if meeting.view.ended:
                 raise HTTPException(409, "This session has ended.")
             sent = inbox.submit_command(

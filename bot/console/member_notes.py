@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.config import Settings
 from bot.console.context import ConsoleContext, read_form
 from bot.console.security import same_origin
 from bot.safety_plan import keyring_of
-from storage import note_links, notes
+from storage import console, note_links, notes
 from storage.billing.pdf import Line, text_pdf
 from storage.crypto import DataKeyError
 from storage.db import session_scope
@@ -102,8 +103,9 @@ class _NoView(Exception):
 
 def _member_notes(
     context: ConsoleContext, request: Request, *, command: str
-) -> tuple[str, tuple[notes.NoteThread, ...]]:
-    """The viewer's name and own notes (audited); `_NoView` without a valid view cookie."""
+) -> tuple[str, tuple[notes.NoteThread, ...], Settings]:
+    """The viewer's name, own notes (audited) and their group's settings; `_NoView` without
+    a valid view cookie."""
     view = request.cookies.get(VIEW_COOKIE, "")[:200]
     now = context.clock()
     with session_scope(context.factory) as session:
@@ -111,10 +113,13 @@ def _member_notes(
         if member_id is None:
             raise _NoView()
         name = _name(session, member_id)
+        own = context.group_settings(console.group_of_member(session, member_id=member_id))
+        if own is None:  # their group is no longer in the settings
+            raise _NoView()
         try:
             threads = notes.read_notes(
                 session,
-                group_name=context.settings.group.name,
+                group_name=own.group.name,
                 keyring=keyring_of(context.settings),
                 about="member",
                 member_id=member_id,
@@ -126,7 +131,7 @@ def _member_notes(
             raise HTTPException(
                 503, "Your notes cannot be opened right now. Please tell your facilitator."
             ) from None
-    return name, threads
+    return name, threads, own
 
 
 def _name(session: Session, member_id: int) -> str:
@@ -150,20 +155,22 @@ def _refused(context: ConsoleContext, request: Request) -> Response:
 def notes_page(request: Request) -> Response:
     context = _context(request)
     try:
-        name, threads = _member_notes(context, request, command="notes member page")
+        name, threads, own = _member_notes(context, request, command="notes member page")
     except _NoView:
         return _refused(context, request)
-    return context.page(request, "member_notes.html", {"name": name, "threads": threads})
+    group = own.group
+    values = {"name": name, "threads": threads, "group_name": group.name, "zone": group.timezone}
+    return context.page(request, "member_notes.html", values)
 
 
 @router.get(_PATH + "/notes.pdf", include_in_schema=False)
 def notes_pdf(request: Request) -> Response:
     context = _context(request)
     try:
-        name, threads = _member_notes(context, request, command="notes member pdf")
+        name, threads, own = _member_notes(context, request, command="notes member pdf")
     except _NoView:
         return _refused(context, request)
-    body = text_pdf(_pdf_lines(name, threads, context), title=f"Notes for {name}")
+    body = text_pdf(_pdf_lines(name, threads, own), title=f"Notes for {name}")
     return Response(
         body,
         media_type="application/pdf",
@@ -171,13 +178,11 @@ def notes_pdf(request: Request) -> Response:
     )
 
 
-def _pdf_lines(
-    name: str, threads: tuple[notes.NoteThread, ...], context: ConsoleContext
-) -> list[Line]:
-    zone = ZoneInfo(context.settings.group.timezone)
+def _pdf_lines(name: str, threads: tuple[notes.NoteThread, ...], own: Settings) -> list[Line]:
+    zone = ZoneInfo(own.group.timezone)
     lines = [
         Line(f"Notes for {name}", size=16, bold=True),
-        Line(f"{context.settings.group.name}: your own notes, as your facilitators wrote them."),
+        Line(f"{own.group.name}: your own notes, as your facilitators wrote them."),
     ]
     if not threads:
         lines.append(Line("No notes yet."))

@@ -36,7 +36,7 @@ def _context(request: Request) -> ConsoleContext:
 def notes_page(request: Request, session: int | None = None) -> Response:
     context = _context(request)
     who = context.require(request)
-    group_name = context.settings.group.name
+    group_name = who.settings.group.name
     with session_scope(context.factory) as db:
         held = list_sessions(db, group_name=group_name)
         chosen = session if session is not None else (held[-1].id if held else None)
@@ -75,7 +75,7 @@ def notes_page(request: Request, session: int | None = None) -> Response:
 
 def _write(context: ConsoleContext, who: SignedIn, form: dict[str, str]) -> int:
     """Add a note or an amendment from a form; the session to show afterwards."""
-    group_name = context.settings.group.name
+    group_name = who.settings.group.name
     try:
         session_id = int(form.get("session", ""))
     except ValueError:

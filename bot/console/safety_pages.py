@@ -31,7 +31,7 @@ router = APIRouter()
 def safety_page(request: Request) -> Response:
     context: ConsoleContext = request.app.state.console
     who = context.require(request)
-    settings = context.settings
+    settings = who.settings
     now = context.clock()
     today = now.astimezone(ZoneInfo(settings.group.timezone)).date()
     with session_scope(context.factory) as db:

@@ -1323,9 +1323,14 @@ class MeetingRuntime:
 
         try:
             with session_scope(self._factory) as db:
-                record_it(db)
                 if feedback is None:
+                    record_it(db)
                     return StepReport()
+                # The lease before the action's row, the order every other transaction takes
+                # them in (`_claim`, `_abandon_leftovers`): the other order deadlocks on
+                # PostgreSQL against a restarted runtime of the same owner abandoning leftovers.
+                self._hold_lease(db)
+                record_it(db)
                 prefix, event = feedback
                 return self._step_in(
                     db,

@@ -388,6 +388,13 @@ def export_worksheet(
         record = session.get(SessionRecord, session_id)
         if record is None:
             raise BillingError(f"no session with id {session_id}")
+        owner = session.get(Group, record.group_id)
+        if owner is not None and owner.name != settings.group.name:
+            # priced with another group's billing settings it would be another provider's
+            raise BillingError(
+                f"session {session_id} is of group {owner.name!r}, not "
+                f"{settings.group.name!r}: give --group {owner.name!r}"
+            )
         records = [record]
     elif module is not None:
         records = list(
@@ -471,8 +478,8 @@ def export_cme(
     """
     if group is not None and group.strip() != settings.group.name:
         raise BillingError(
-            f"--group {group!r} is not this service's group ({settings.group.name!r}); "
-            "one group per settings file"
+            f"--group {group!r} is not the group these settings are narrowed to "
+            f"({settings.group.name!r})"
         )
     if not 1900 <= year <= 9999:
         raise BillingError(f"year {year} is out of range")

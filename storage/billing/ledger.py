@@ -321,7 +321,8 @@ def correct_claim(
     `diagnostic_code` for this claim, if given) exactly as the next export would build it.
 
     Raises:
-        BillingError: no such claim, it is not rejected, the diagnostic code is not 3
+        BillingError: no such claim, it is another group's, it is not rejected, the
+            diagnostic code is not 3
             digits, the rebuilt claim is still invalid (its problems are named), or it is
             exactly the claim that was rejected (nothing was corrected).
     """
@@ -331,6 +332,13 @@ def correct_claim(
         raise BillingError("--diagnostic-code must be OHIP's 3-digit diagnostic code")
     record = session.get(SessionRecord, claim.session_id)
     assert record is not None  # billing_claims.session_id is a foreign key
+    owner = session.get(Group, record.group_id)
+    if owner is not None and owner.name != settings.group.name:
+        # rebuilt with another group's billing settings it would be another provider's claim
+        raise BillingError(
+            f"claim {accounting_number} is of group {owner.name!r}, not "
+            f"{settings.group.name!r}: give --group {owner.name!r}"
+        )
     options = BillingOptions.from_settings(settings.billing)
     today = now.astimezone(ZoneInfo(settings.group.timezone)).date()
     ring = keyring_for(settings, keyring)

@@ -10,7 +10,7 @@ only the database (and the simulated Zoom meeting, which is not ours) survives.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -117,13 +117,17 @@ async def running(
     lease_ttl: timedelta = timedelta(seconds=30),
     hooks: MeetingHooks | None = None,
     wire: bool = True,
+    others: Sequence[SimulatedMeeting] = (),
 ) -> AsyncIterator[Service]:
     """Run a service whose meetings are all `meeting`; `wire` posts its webhooks back here.
 
-    `owner` None: the lease owner id comes from the settings (`[server] instance_id`)."""
+    `others`: more meetings on the same evening (several groups), each its own control (by
+    meeting uuid) and wired too. `owner` None: the lease owner id comes from the settings
+    (`[server] instance_id`)."""
+    by_uuid = {other.meeting_uuid: other for other in others}
 
-    def controls(_meeting_uuid: str) -> MeetingControl:
-        return meeting
+    def controls(meeting_uuid: str) -> MeetingControl:
+        return by_uuid.get(meeting_uuid, meeting)
 
     app = build_service(
         settings,
@@ -142,9 +146,11 @@ async def running(
         )
         delivery = WebhookDelivery(transport=HttpTransport(client, settings.server.webhook_path))
         if wire:
-            meeting.set_webhook_sink(delivery.sink(clock))
+            for each in (meeting, *others):
+                each.set_webhook_sink(delivery.sink(clock))
         try:
             yield Service(app=app, client=client)
         finally:
             if wire:
-                meeting.set_webhook_sink(None)
+                for each in (meeting, *others):
+                    each.set_webhook_sink(None)

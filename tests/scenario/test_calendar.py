@@ -263,7 +263,11 @@ def _seed_001_settings(tmp_path: Path, url: str) -> Settings:
     """The monthly group's complete example from docs/configuration.md (seed 001), with this
     test's database and webhook secret, and the simulator as the meeting."""
     text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "first thursday" in b]
+    (block,) = [
+        b
+        for b in re.findall(r"```toml\n(.*?)```", text, re.S)
+        if "first thursday" in b and "[[groups]]" not in b  # the file of one group
+    ]
     block = block.replace('url = "sqlite:///monthly-balint.db"', f'url = "{url}"')
     block = block.replace("[zoom]\n", f'[zoom]\nwebhook_secret_tokens = ["{SECRET}"]\n', 1)
     path = tmp_path / "monthly.toml"

@@ -280,6 +280,10 @@ timezone = "UTC"
 weekday = "{weekday[start.weekday()]}"
 start_time = "{start.strftime("%H:%M:%S")}"
 
+[group.calendar]
+# the test runs on the real clock: a session on any day of the year, July's included
+breaks = []
+
 [agenda]
 meditation_minutes = 1
 length_minutes = 60
@@ -311,8 +315,9 @@ def session_world(
         engine = request.getfixturevalue("postgres_engine")
         url = engine.url.render_as_string(hide_password=False)
     _seed_roster(url)
-    # The meditation started 44 s ago and ends 16 s from now (1-minute meditation).
-    start = (datetime.now(UTC) - timedelta(seconds=44)).replace(microsecond=0)
+    # The meditation started 30 s ago and ends 30 s from now (1-minute meditation): the test
+    # must reach its first kill -9 before the end, also on a loaded machine.
+    start = (datetime.now(UTC) - timedelta(seconds=30)).replace(microsecond=0)
     config = tmp_path / "balint-bot.toml"
     _config(config, url, start)
     serve = Serve(config, tmp_path)
@@ -370,7 +375,7 @@ def test_kill_9_during_meditation_discussion_and_before_finalisation(
     post(wire.meeting_body(wire.MEETING_STARTED, meeting=meeting, at=start - timedelta(minutes=10)))
     post(joined(FAY, start - timedelta(minutes=9), wire.PARTICIPANT_JOINED))
     post(joined(ANNA, start - timedelta(minutes=8), wire.PARTICIPANT_JOINED))
-    post(joined(BEN, start + timedelta(seconds=30), wire.PARTICIPANT_JOINED_WAITING_ROOM))
+    post(joined(BEN, start + timedelta(seconds=20), wire.PARTICIPANT_JOINED_WAITING_ROOM))
     world.wait("the arrivals to be processed", settled, serve)
     assert world.phase(uuid) == "meditation"
     state = world.state(uuid)

@@ -132,7 +132,7 @@ def _docs_examples() -> list[str]:
 
 
 def test_the_seed_groups_in_the_reference_are_complete_valid_settings(tmp_path: Path) -> None:
-    ontario_text, monthly_text = _docs_examples()
+    ontario_text, monthly_text, _both = _docs_examples()
     ontario = _load(tmp_path, ontario_text)
     assert tomllib.loads(ontario_text)["group"]["calendar"]  # written out, not defaulted
     calendar = calendar_from_settings(ontario.group, ontario.agenda)
@@ -149,6 +149,27 @@ def test_the_seed_groups_in_the_reference_are_complete_valid_settings(tmp_path: 
     assert [r.day.month for r in rows] == [1, 2, 3, 4, 9, 10, 11, 12]
     assert all(r.day.weekday() == 3 and r.day.day <= 7 for r in rows)  # first Thursdays
     assert f"{rows[0].start:%H:%M %Z}" == "18:45 PST"
+
+
+def test_the_reference_file_of_both_groups_is_each_group_as_its_own_file(tmp_path: Path) -> None:
+    """`[[groups]]` holds the two seed groups exactly as their files of one group do: each
+    group's own view (`Settings.for_group`) has the same group, calendar, agenda and billing."""
+    ontario_text, monthly_text, both_text = _docs_examples()
+    assert "[[groups]]" in both_text
+    both = _load(tmp_path, both_text)
+    assert len(both.all_groups()) == 2
+    for alone_text, group in zip((ontario_text, monthly_text), both.all_groups(), strict=True):
+        alone, own = _load(tmp_path, alone_text), both.for_group(group)
+        mine = own.group.model_dump(exclude={"agenda", "billing", "meeting_id", "meeting_ids"})
+        assert mine == alone.group.model_dump(
+            exclude={"agenda", "billing", "meeting_id", "meeting_ids"}
+        )
+        assert own.group.meeting_numbers() == alone.group.meeting_numbers()
+        assert (own.agenda, own.billing) == (alone.agenda, alone.billing)
+        start, end = date(2026, 9, 1), date(2027, 12, 31)
+        assert calendar_from_settings(own.group, own.agenda).plan(start, end) == (
+            calendar_from_settings(alone.group, alone.agenda).plan(start, end)
+        )
 
 
 def test_the_monthly_example_file_meets_on_the_first_thursday() -> None:

@@ -143,7 +143,7 @@ def test_export_billing_and_cme(setup, capsys, tmp_path):
     )
     assert code == 0 and "Alex3 Sample3" in text and "wrote 10 file(s)" in text
     code, _, err = run([*base, "export", "cme", "--group", "Other", "--year", "2026"], capsys)
-    assert code == 1 and "not this service's group" in err
+    assert code == 1 and "no group called 'Other'" in err
 
 
 def test_errors_are_one_line_and_non_zero(setup, capsys, tmp_path):

@@ -79,7 +79,7 @@ def test_one_member_and_the_groups_name_are_checked(db):
     member = world.members["Alex1 Sample1"]
     one = export_cme(db, settings=world.settings, year=2026, member_id=member, now=NOW)
     assert one.report.member_id == str(member) and "total" in one.text
-    with pytest.raises(BillingError, match="not this service's group"):
+    with pytest.raises(BillingError, match="not the group these settings are narrowed to"):
         export_cme(db, settings=world.settings, group="Another group", year=2026, now=NOW)
     with pytest.raises(BillingError, match="no member"):
         export_cme(db, settings=world.settings, year=2026, member_id=9999, now=NOW)

@@ -61,7 +61,7 @@ def world(factory, tmp_path, db_url, clock, key, capsys):
     sid = str(session_id)
     assert cli("notes", "add", "--member", "ann", "--session", sid, "--text", ANN_NOTE) == 0
     assert cli("notes", "add", "--member", "Ben T", "--session", sid, "--text", BEN_NOTE) == 0
-    assert cli("notes", "add", "--group", "--date", "2026-10-07", "--text", GROUP_NOTE) == 0
+    assert cli("notes", "add", "--whole-group", "--date", "2026-10-07", "--text", GROUP_NOTE) == 0
     assert cli("notes", "amend", "--note", "1", "--text", ANN_FIX) == 0
     capsys.readouterr()
     assert cli("notes", "link", "--member", "Ann") == 0

@@ -3,6 +3,7 @@ that hangs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -187,3 +188,39 @@ class HangingStatement:
         self._gate.wait(timeout=30)
         if self._fail:
             raise ConnectionError("the database server went away")
+
+
+class FakeJoinProcess:
+    """A `balint-bot join` child process that runs until terminated."""
+
+    def __init__(self) -> None:
+        self.pid = 4242
+        self.returncode: int | None = None
+        self._done = asyncio.Event()
+        self.terminated = False
+
+    async def wait(self) -> int:
+        await self._done.wait()
+        assert self.returncode is not None
+        return self.returncode
+
+    def terminate(self) -> None:
+        self.terminated = True
+        self.returncode = 0
+        self._done.set()
+
+    def kill(self) -> None:
+        self.terminate()
+
+
+@dataclass
+class JoinSpawner:
+    """A `BotSupervisor` spawn function that records each command and the process it gave."""
+
+    commands: list[list[str]] = field(default_factory=list)
+    processes: list[FakeJoinProcess] = field(default_factory=list)
+
+    async def __call__(self, command: Sequence[str]) -> FakeJoinProcess:
+        self.commands.append(list(command))
+        self.processes.append(FakeJoinProcess())
+        return self.processes[-1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from storage.calendar import apply_change
 from storage.db import make_session_factory, session_scope
 from tests.clock import TEST_NOW, HandClock
 from tests.scenario.serve_harness import SCHEDULED_START, seed_roster, settings_for
+from tests.unit.runtime.fakes import JoinSpawner
 
 pytestmark = pytest.mark.anyio
 
@@ -42,38 +42,10 @@ def test_sdk_mode_needs_a_meeting_id() -> None:
         build_service(settings)
 
 
-class _FakeProcess:
-    def __init__(self) -> None:
-        self.pid = 4242
-        self.returncode: int | None = None
-        self._done = asyncio.Event()
-        self.terminated = False
-
-    async def wait(self) -> int:
-        await self._done.wait()
-        assert self.returncode is not None
-        return self.returncode
-
-    def terminate(self) -> None:
-        self.terminated = True
-        self.returncode = 0
-        self._done.set()
-
-    def kill(self) -> None:
-        self.terminate()
-
-
 async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeting(
     sqlite_engine: Engine,
 ) -> None:
-    spawned: list[list[str]] = []
-    processes: list[_FakeProcess] = []
-
-    async def spawn(command: Sequence[str]) -> _FakeProcess:
-        spawned.append(list(command))
-        processes.append(_FakeProcess())
-        return processes[-1]
-
+    spawn = JoinSpawner()
     settings = _with(
         settings_for("sqlite://"),
         bot=BotSettings(meeting_adapter="sdk"),
@@ -89,7 +61,7 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
             transport=httpx.ASGITransport(app=app), base_url="http://serve"
         ) as client:
             for _ in range(100):
-                if spawned:
+                if spawn.commands:
                     break
                 await asyncio.sleep(0.01)
             ready = await client.get("/readyz")
@@ -101,19 +73,14 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
             "supervisor": True,
         }
         assert app.state.worker is None
-    assert spawned == [["balint-bot", "join", "--meeting", "85746065432"]]
-    assert processes[0].terminated  # stopped with the service
+    assert spawn.commands == [["balint-bot", "join", "--meeting", "85746065432"]]
+    assert spawn.processes[0].terminated  # stopped with the service
 
 
 async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engine) -> None:
     """Thursday evening, no regular session: Wednesday's, moved to tonight with `sessions
     move`, gets its bot at once (serve reads the stored changes)."""
-    spawned: list[_FakeProcess] = []
-
-    async def spawn(_command: Sequence[str]) -> _FakeProcess:
-        spawned.append(_FakeProcess())
-        return spawned[-1]
-
+    spawn = JoinSpawner()
     settings = _with(
         settings_for("sqlite://"),
         bot=BotSettings(meeting_adapter="sdk"),
@@ -133,8 +100,8 @@ async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engin
     supervisor = BotSupervisor(["balint-bot", "join"], spawn=spawn)
     app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
     async with app.router.lifespan_context(app):
-        await _wait_for(lambda: bool(spawned))
-    assert spawned[0].terminated  # stopped with the service
+        await _wait_for(lambda: bool(spawn.processes))
+    assert spawn.processes[0].terminated  # stopped with the service
 
 
 async def test_serve_reads_the_stored_changes_and_keeps_the_last_on_a_database_error(

@@ -119,15 +119,15 @@ def test_an_amendment_keeps_the_original_and_the_database_refuses_an_edit(
 
 
 def test_group_notes_every_read_audited_and_bad_input_refused(cli, session_id, factory, capsys):
-    assert cli("notes", "add", "--group", "--date", "2026-10-07", "--text", "the group") == 0
-    assert cli("notes", "add", "--group", "--date", "2026-10-08", "--text", "x") == 1
+    assert cli("notes", "add", "--whole-group", "--date", "2026-10-07", "--text", "the group") == 0
+    assert cli("notes", "add", "--whole-group", "--date", "2026-10-08", "--text", "x") == 1
     assert "no session of 'G' on 2026-10-08" in capsys.readouterr().err
     assert cli("notes", "add", "--member", "Fay", "--session", str(session_id), "--text", "x") == 1
-    assert cli("notes", "add", "--group", "--session", str(session_id), "--text", "  ") == 1
-    assert cli("notes", "add", "--group", "--session", "999", "--text", "x") == 1
+    assert cli("notes", "add", "--whole-group", "--session", str(session_id), "--text", "  ") == 1
+    assert cli("notes", "add", "--whole-group", "--session", "999", "--text", "x") == 1
     assert cli("notes", "amend", "--note", "42", "--text", "x") == 1
     capsys.readouterr()
-    assert cli("notes", "list", "--group") == 0
+    assert cli("notes", "list", "--whole-group") == 0
     assert "on the group" in capsys.readouterr().out
     assert cli("notes", "list", "--member", "Ann") == 0
     assert "no notes" in capsys.readouterr().out
@@ -139,7 +139,7 @@ def test_group_notes_every_read_audited_and_bad_input_refused(cli, session_id, f
 
 def test_without_the_data_key_nothing_is_written(cli, session_id, factory, capsys, monkeypatch):
     monkeypatch.delenv("BALINT_DATA_KEY")
-    assert cli("notes", "add", "--group", "--session", str(session_id), "--text", "x") == 1
+    assert cli("notes", "add", "--whole-group", "--session", str(session_id), "--text", "x") == 1
     assert "need the data key" in capsys.readouterr().err
     with session_scope(factory) as session:
         assert session.scalars(select(ClinicalNote)).all() == []
