@@ -35,6 +35,7 @@ __all__ = [
     "entries_for_meeting",
     "entry",
     "mark_processed",
+    "mark_unreadable",
     "probe",
     "record",
     "record_many",
@@ -282,6 +283,25 @@ def unprocessed(
     if meeting_uuid is not None:
         statement = statement.where(JournalEntry.meeting_uuid == meeting_uuid)
     return list(session.scalars(_in_event_order(statement).limit(limit)))
+
+
+def mark_unreadable(
+    session: Session, *, entry_id: int, reason: str, processed_at: datetime
+) -> bool:
+    """Record that the runtime could not read entry `entry_id` (its body does not fit our
+    models): unparsed, with `reason` (no payload values), and processed, so it is not read
+    again. The body stays as it was journaled.
+
+    Returns:
+        True if this call marked it; False if it was already processed or does not exist.
+    """
+    result = session.execute(
+        update(JournalEntry)
+        .where(JournalEntry.id == entry_id, JournalEntry.processed_at.is_(None))
+        .values(parsed_ok=False, parse_error=reason[:2000], processed_at=processed_at)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -> bool:

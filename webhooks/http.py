@@ -18,10 +18,14 @@ route does, in order and as fast as it can, since Zoom fails a delivery not answ
      redacted line (event name and time only; no meeting instance, so no session);
    - a body that is not readable JSON (not JSON, nested too deep, not UTF-8/16/32): one
      redacted line with its size and digest, marked unparsed;
+   - a JSON body that is not an event (not an object, no event name): stored unparsed with
+     the error;
    - otherwise the body, except that chat is cut to its command
-     (`webhooks.redaction.stored_document`); one that does not fit our models is stored
-     unparsed with the error, so a Zoom schema change loses nothing. An event we have no
-     model for is stored without its meeting instance, so it never opens a session.
+     (`webhooks.redaction.stored_document`). Only the envelope is read here: the event's
+     model is checked by the meeting worker, which marks a body that does not fit unparsed
+     with the error (the body stays), so a Zoom schema change loses nothing and the full
+     parse costs the acknowledgement nothing. An event we have no model for is stored
+     without its meeting instance, so it never opens a session.
    The dedupe key is always computed from what was received, so Zoom's retries stay
    duplicates; a duplicate is acknowledged and not journaled again. If the journal cannot
    take the write within `server.journal_timeout_seconds` the answer is 503, so that Zoom
@@ -60,12 +64,14 @@ from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
 from webhooks.meetings import group_for, routes
 from webhooks.metrics import CONTENT_TYPE, Metrics
-from webhooks.models import UnknownEvent, UrlValidationEvent, ZoomEvent
+from webhooks.models import UrlValidationEvent
 from webhooks.parse import (
     BodyInfo,
     column_text,
     decode_json,
     describe,
+    event_name,
+    is_known_event,
     parse_document,
     raw_dedupe_key,
 )
@@ -287,13 +293,15 @@ def create_app(
                 redacted=True,
             )
             return await journal(record, outcome="foreign_meeting")
-        event: ZoomEvent | None
+        # The envelope only: the event's model is checked by the meeting worker, off the
+        # acknowledgement path (it marks a body that does not fit unparsed).
+        error: str | None
         try:
-            event = parse_document(document)
-            error = None
+            name, error = event_name(document), None
         except PayloadError as unfit:
-            event, error = None, unfit.reason
-        if isinstance(event, UnknownEvent):  # nothing to process: it must not open a session
+            name, error = None, unfit.reason
+        if name is not None and not is_known_event(name):
+            # nothing to process: it must not open a session
             info = dataclasses.replace(info, meeting_uuid=None)
         # after the dedupe key, before the journal: chat text reduced to its command; a
         # member's private answer to the bot sealed (`webhooks.sealing`)
@@ -304,13 +312,13 @@ def create_app(
             received_at=received_at,
             info=info,
             body=body if kept is None else serialise(kept),
-            parsed_ok=event is not None,
+            parsed_ok=error is None,
             parse_error=error,
             redacted=kept is not None,
         )
         command = command_name(_chat_text(document)) if info.event == CHAT_EVENT else None
         return await journal(
-            record, outcome="journaled" if event is not None else "unparsed", command=command
+            record, outcome="journaled" if error is None else "unparsed", command=command
         )
 
     async def journal(

@@ -1,11 +1,13 @@
 """Raw webhook bytes to typed Zoom events, and what the journal needs to know about a body.
 
 Pure functions, no I/O. Parsing happens only after the signature was checked on the raw
-bytes (`webhooks.verify`). Two steps, so the receiver can journal a body that is JSON but does
-not fit our models: `decode_json` (not readable JSON: `NotJsonError`) and `parse_document`
-(does not fit: `PayloadError`); both kinds of signed body are journaled as unparsed.
-`describe` reads the journal's columns from any JSON document on a best-effort basis, so it
-never fails.
+bytes (`webhooks.verify`). In steps, so the receiver can journal a body that is JSON but does
+not fit our models: `decode_json` (not readable JSON: `NotJsonError`), `event_name` (not an
+event: `PayloadError`) and `parse_document` (does not fit its event's model: `PayloadError`).
+The receiver does the first two before it acknowledges and journals those failures as
+unparsed; the full parse is the meeting worker's, which marks an entry that fails it unparsed
+(`storage.journal.mark_unreadable`). `describe` reads the journal's columns from any JSON
+document on a best-effort basis, so it never fails.
 
 Whatever a signed body holds, nothing here raises anything but these two errors: bodies
 nested deeper than `MAX_DEPTH` are refused by `decode_json` (so no later step can exhaust the
@@ -43,6 +45,8 @@ __all__ = [
     "decode_json",
     "dedupe_key",
     "describe",
+    "event_name",
+    "is_known_event",
     "parse_document",
     "parse_event",
     "raw_dedupe_key",
@@ -89,6 +93,26 @@ def _deeper_than(document: Any, limit: int) -> bool:
     return False
 
 
+def event_name(document: Any) -> str:
+    """The event name of a decoded JSON `document`: the envelope, all the receiver checks
+    before journaling (the event's model is the worker's to check, `parse_document`).
+
+    Raises:
+        PayloadError: not a JSON object, or no string `event`.
+    """
+    if not isinstance(document, dict):
+        raise PayloadError(f"body is a JSON {type(document).__name__}, not an object")
+    name = document.get("event")
+    if not isinstance(name, str) or not name:
+        raise PayloadError("body has no event name")
+    return name
+
+
+def is_known_event(name: str) -> bool:
+    """Whether `name` has a model (an event we process); other events are journaled inert."""
+    return name in EVENT_MODELS
+
+
 def parse_document(document: Any) -> ZoomEvent:
     """The typed event for a decoded JSON `document`.
 
@@ -96,11 +120,7 @@ def parse_document(document: Any) -> ZoomEvent:
         PayloadError: not a JSON object, no string `event`, or a known event whose body does
             not fit its model. The message names the failing fields, never their values.
     """
-    if not isinstance(document, dict):
-        raise PayloadError(f"body is a JSON {type(document).__name__}, not an object")
-    name = document.get("event")
-    if not isinstance(name, str) or not name:
-        raise PayloadError("body has no event name")
+    name = event_name(document)
     model = EVENT_MODELS.get(name, UnknownEvent)
     try:
         return model.model_validate(document)

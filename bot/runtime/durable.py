@@ -826,16 +826,21 @@ class MeetingRuntime:
         return report
 
     def _skip_unreadable(self, db: Session, entry: JournalEntry, error: Exception) -> None:
+        """Mark an entry the hooks cannot decode unparsed and processed. Our errors say why
+        without payload values (a body that does not fit its event's model names the
+        fields); anything else is named by its type only."""
+        reason = str(error) if isinstance(error, BalintError) else type(error).__name__
         _log.error(
-            "journal entry not decodable; skipped (the raw body stays journaled)",
+            "journal entry not decodable; marked unparsed and skipped (the body stays journaled)",
             extra={
                 "meeting_id": self.meeting_uuid,
                 "delivery_id": entry.id,
                 "event_type": entry.event,
                 "error_type": type(error).__name__,
+                "parse_error": reason,
             },
         )
-        journal.mark_processed(db, entry_id=entry.id, processed_at=self._clock())
+        journal.mark_unreadable(db, entry_id=entry.id, reason=reason, processed_at=self._clock())
 
     def _processed(
         self, entry_id: int, event_type: str, received_at: datetime, report: StepReport

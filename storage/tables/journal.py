@@ -3,13 +3,14 @@
 One row per distinct event (the dedupe key is unique, so Zoom's retries land on the existing
 row). The raw body is kept byte for byte (except chat text, see `redacted`), so attendance can
 be recomputed and a Zoom schema change loses nothing: a body that did not fit our models is
-stored with `parsed_ok = False` and the parse error. `event_ts` is Zoom's epoch-millisecond
-event time, the order in which a meeting's events are processed; `processed_at` is set once
-the runtime has fed the event. `redacted` marks a body the receiver did not store as
-received: a chat line cut to its command (the bot stores no other chat text), or one
-redacted line standing for an event of another meeting or for a body that is not readable
-JSON (`webhooks.redaction`); its dedupe key is the original body's. An event of another
-meeting, or one we have no model for, has no `meeting_uuid`, so it never reaches a session.
+stored with `parsed_ok = False` and the parse error (by the receiver if it is not an event at
+all, by the meeting worker if it does not fit its event's model). `event_ts` is Zoom's epoch-
+millisecond event time, the order in which a meeting's events are processed; `processed_at` is
+set once the runtime has fed the event. `redacted` marks a body the receiver did not store as
+received: a chat line cut to its command (the bot stores no other chat text), or one redacted
+line standing for an event of another meeting or for a body that is not readable JSON
+(`webhooks.redaction`); its dedupe key is the original body's. An event of another meeting, or
+one we have no model for, has no `meeting_uuid`, so it never reaches a session.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ from sqlalchemy import Engine, create_engine, event, select
 from bot.config import Settings
 from bot.meeting import zoom_wire as wire
 from bot.meeting.delivery import Faults, HttpTransport, WebhookDelivery
+from bot.meeting.observe import ObservingMeeting
+from bot.runtime.durable import MeetingRuntime
+from bot.service import ServiceHooks
 from storage import journal
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
@@ -410,6 +413,28 @@ async def test_unknown_event_is_journaled_without_its_meeting_so_it_opens_no_ses
 
 
 @pytest.mark.parametrize(
+    ("document", "error_part"),
+    [([1, 2, 3], "not an object"), ({"payload": {}}, "no event name")],
+    ids=["json array", "no event"],
+)
+async def test_signed_json_that_is_no_event_is_journaled_unparsed_and_acknowledged(
+    receiver: Receiver, document: Any, error_part: str
+) -> None:
+    payload = json.dumps(document).encode()
+
+    response = await receiver.post(payload)
+
+    assert response.status_code == 200
+    [row] = receiver.rows()
+    assert (row.body, row.event, row.parsed_ok) == (payload, "", False)
+    assert row.parse_error is not None and error_part in row.parse_error
+    assert receiver.journaled == []  # nothing for the worker to feed
+    assert receiver.count("", "unparsed") == 1
+    with session_scope(make_session_factory(receiver.engine)) as session:
+        assert journal.unprocessed(session) == []
+
+
+@pytest.mark.parametrize(
     ("document", "event_name", "error_part"),
     [
         (
@@ -430,26 +455,50 @@ async def test_unknown_event_is_journaled_without_its_meeting_so_it_opens_no_ses
             "meeting.started",
             "event_ts",
         ),
-        ([1, 2, 3], "", "not an object"),
-        ({"payload": {}}, "", "no event name"),
     ],
-    ids=["participant missing", "event_ts not a number", "json array", "no event"],
+    ids=["participant missing", "event_ts not a number"],
 )
-async def test_signed_body_that_fails_the_models_is_journaled_unparsed_and_acknowledged(
-    receiver: Receiver, document: Any, event_name: str, error_part: str
+async def test_an_event_that_fails_its_model_is_acked_then_marked_unparsed_by_the_worker(
+    receiver: Receiver,
+    document: Any,
+    event_name: str,
+    error_part: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The receiver reads the envelope only (the full parse costs the ack nothing); the
+    meeting worker finds that the body does not fit, marks it unparsed with the error and
+    goes on. The body stays as it came."""
     payload = json.dumps(document).encode()
 
     response = await receiver.post(payload)
 
     assert response.status_code == 200
     [row] = receiver.rows()
-    assert row.body == payload
-    assert row.event == event_name
-    assert row.parsed_ok is False
+    assert (row.body, row.event, row.parsed_ok, row.parse_error) == (
+        payload,
+        event_name,
+        True,
+        None,
+    )
+    assert receiver.journaled == [(row.id, MEETING)]
+    assert receiver.count(event_name, "journaled") == 1
+
+    runtime = MeetingRuntime(
+        meeting_uuid=MEETING,
+        control=ObservingMeeting(MEETING),
+        hooks=ServiceHooks(_settings()),
+        session_factory=make_session_factory(receiver.engine),
+        owner="test-worker",
+        lease_ttl=timedelta(seconds=30),
+        clock=lambda: NOW,
+    )
+    caplog.set_level(logging.ERROR)
+    await runtime.process_journal()
+
+    [row] = receiver.rows()
+    assert (row.body, row.parsed_ok, row.processed_at) == (payload, False, NOW)
     assert row.parse_error is not None and error_part in row.parse_error
-    assert receiver.journaled == []  # nothing for the worker to feed
-    assert receiver.count(event_name, "unparsed") == 1
+    assert "marked unparsed" in caplog.text and "yesterday" not in caplog.text
     with session_scope(make_session_factory(receiver.engine)) as session:
         assert journal.unprocessed(session) == []
 

@@ -217,3 +217,27 @@ def test_announce_notifies_listeners_when_the_batch_commits(postgres_engine: Eng
                 journal.announce(session, {"rolled-back"})
                 raise RuntimeError("the batch failed")
         assert list(listener.notifies(timeout=0.3)) == []
+
+
+def test_mark_unreadable_keeps_the_body_and_records_why(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        [(entry_id, _new)] = journal.record_many(session, [_delivery("unfit", ts=1)])
+    later = T0 + timedelta(seconds=5)
+    with session_scope(factory) as session:
+        assert journal.mark_unreadable(
+            session, entry_id=entry_id, reason="meeting.started: event_ts: bad", processed_at=later
+        )
+    with session_scope(factory) as session:  # once only, like mark_processed
+        assert not journal.mark_unreadable(
+            session, entry_id=entry_id, reason="again", processed_at=later
+        )
+        entry = journal.entry(session, entry_id=entry_id)
+        assert entry is not None
+        assert (entry.body, entry.parsed_ok, entry.parse_error, entry.processed_at) == (
+            b"body-unfit",
+            False,
+            "meeting.started: event_ts: bad",
+            later,
+        )
+        assert journal.unprocessed(session) == []
