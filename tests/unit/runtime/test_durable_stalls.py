@@ -9,6 +9,7 @@ thread until the test lets it go on (commit) or fail (a server that went away).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -112,6 +113,11 @@ def meeting(db_engine: Engine) -> Iterator[Meeting]:
     hang = HangingStatement(db_engine)
     yield Meeting(runtime, calls, control, hooks, factory, clock, hang)
     hang.remove()
+    # a call still hung returns now: its connection back in the pool before the engine is
+    # disposed (one returned to a disposed pool is never closed)
+    deadline = time.monotonic() + 10
+    while calls.stalled and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 async def _opened(meeting: Meeting) -> None:

@@ -133,6 +133,9 @@ async def test_a_hanging_database_stalls_the_worker_which_catches_up_once_it_ans
         await worker.stop(release=True)  # the release hangs: stopping does not wait for it
         stopped_in = asyncio.get_running_loop().time() - stopping
         hang.remove()
+        # the hung release returns now: its connection must be back in the pool before the
+        # fixture disposes the engine (one returned to a disposed pool is never closed)
+        await _until(lambda: not worker.stalled)
     assert stopped_in < 5, stopped_in
     assert meeting.admits() == [ANNA.user_id]
 
