@@ -56,6 +56,7 @@ __all__ = [
     "participant_body",
     "percentile",
     "rss_mib",
+    "unprocessed_rows",
     "signed_headers",
     "summary",
 ]
@@ -352,6 +353,17 @@ async def open_loop(
     while not idle.empty():
         idle.get_nowait().close()
     return result
+
+
+def unprocessed_rows(url: str) -> int:
+    """How many webhooks the journal at `url` holds that the workers have not processed."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            query = select(func.count()).select_from(JournalEntry)
+            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
+    finally:
+        engine.dispose()
 
 
 def journal_rows(url: str) -> int:

@@ -55,9 +55,8 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import func, select
 
-from bench._common import SECRET, BenchError, Connection, percentile
+from bench._common import SECRET, BenchError, Connection, percentile, unprocessed_rows
 from bench.export import roster_csv
 from bot.config import (
     AgendaSettings,
@@ -78,7 +77,6 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import import_roster, parse_roster
-from storage.tables.journal import JournalEntry
 
 __all__ = ["ScaledClock", "main"]
 
@@ -316,16 +314,6 @@ async def _wait(predicate: Callable[[], bool], *, time_limit: float, step: float
     return True
 
 
-def _unprocessed(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            query = select(func.count()).select_from(JournalEntry)
-            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
-    finally:
-        engine.dispose()
-
-
 async def _sleep_until(clock: ScaledClock, moment: datetime) -> None:
     delay = clock.wall_at(moment) - time.perf_counter()
     if delay > 0:
@@ -418,8 +406,8 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
         # Every webhook posted and answered first (an empty queue still has posts in flight),
         # then the journal drained.
         await senders.stop(time_limit=60)
-        await _wait(lambda: _unprocessed(url) == 0, time_limit=args.time_limit, step=0.5)
-        left = _unprocessed(url)
+        await _wait(lambda: unprocessed_rows(url) == 0, time_limit=args.time_limit, step=0.5)
+        left = unprocessed_rows(url)
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, timeout=60)

@@ -35,7 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bench._common import (
     SECRET,
@@ -45,6 +45,7 @@ from bench._common import (
     family,
     free_port,
     percentile,
+    unprocessed_rows,
 )
 from bench.export import roster_csv
 from bot.meeting import zoom_wire as wire
@@ -53,7 +54,6 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import import_roster, parse_roster
-from storage.tables.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction
 
 __all__ = ["run_serve_mode"]
@@ -219,16 +219,6 @@ def _actions(url: str) -> list[tuple[str, str, str, str, float]]:
     return found
 
 
-def _unprocessed(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            query = select(func.count()).select_from(JournalEntry)
-            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
-    finally:
-        engine.dispose()
-
-
 def _ready(port: int) -> bool:
     try:
         response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2.0, trust_env=False)
@@ -319,8 +309,8 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
             ended = wire.meeting_body(wire.MEETING_ENDED, meeting=meeting, at=datetime.now(UTC))
             senders.queue.put_nowait((uuids[number], "", ended))
         await senders.stop(time_limit=60)
-        await _wait(lambda: _unprocessed(url) == 0, time_limit=args.time_limit, step=0.5)
-        left = _unprocessed(url)
+        await _wait(lambda: unprocessed_rows(url) == 0, time_limit=args.time_limit, step=0.5)
+        left = unprocessed_rows(url)
         actions = _actions(url)
     finally:
         for serve in serves:

@@ -24,8 +24,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-
 from bench._common import (
     ServeProcess,
     closed_loop,
@@ -34,10 +32,9 @@ from bench._common import (
     family_rss_mib,
     rss_mib,
     summary,
+    unprocessed_rows,
 )
 from bot.meeting import zoom_wire as wire
-from storage.db import make_engine, make_session_factory, session_scope
-from storage.tables.journal import JournalEntry
 
 __all__ = ["evening_bodies", "main"]
 
@@ -125,16 +122,6 @@ class _Sampler:
         self._thread.join(timeout=5)
 
 
-def _unprocessed(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            query = select(func.count()).select_from(JournalEntry)
-            return int(session.scalar(query.where(JournalEntry.processed_at.is_(None))) or 0)
-    finally:
-        engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--meetings", type=int, default=200)
@@ -173,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                 shape = f"{args.meetings} meetings x {args.members} members"
                 print(f"webhooks of {shape}: {summary(load)}")
                 started = time.perf_counter()
-                left = _unprocessed(serve.url)
+                left = unprocessed_rows(serve.url)
                 while left and time.perf_counter() - started < args.time_limit:
                     time.sleep(0.5)
-                    left = _unprocessed(serve.url)
+                    left = unprocessed_rows(serve.url)
                 drained = time.perf_counter() - started
             settled = family_rss_mib(serve.pid)
             settled_pss = family_pss_mib(serve.pid)

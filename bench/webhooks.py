@@ -36,7 +36,6 @@ import time
 
 from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
-from sqlalchemy import func, select
 
 from bench._common import (
     SECRET,
@@ -53,10 +52,9 @@ from bench._common import (
     participant_body,
     percentile,
     summary,
+    unprocessed_rows,
 )
 from bot.config import Settings, StorageSettings, ZoomSettings
-from storage.db import make_engine, make_session_factory, session_scope
-from storage.tables.journal import JournalEntry
 from webhooks.http import create_app
 from webhooks.signature import signature_matches
 
@@ -105,23 +103,13 @@ def _bodies(first: int, count: int) -> list[bytes]:
     ]
 
 
-def _unprocessed(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            query = select(func.count()).where(JournalEntry.processed_at.is_(None))
-            return int(session.scalar(query.select_from(JournalEntry)) or 0)
-    finally:
-        engine.dispose()
-
-
 def _drain(url: str, *, time_limit: float) -> tuple[float, int]:
     """Wait until the worker processed every journaled entry; (seconds, left over)."""
     start = time.perf_counter()
-    left = _unprocessed(url)
+    left = unprocessed_rows(url)
     while left and time.perf_counter() - start < time_limit:
         time.sleep(0.25)
-        left = _unprocessed(url)
+        left = unprocessed_rows(url)
     return time.perf_counter() - start, left
 
 

@@ -203,6 +203,12 @@ class World:
             rows = list(session.scalars(select(JournalEntry)))
             return len(rows), sum(1 for r in rows if r.processed_at is None)
 
+    def settled(self, posted: int) -> bool:
+        """All `posted` webhooks journaled and processed, and no action planned or under way."""
+        entries, unprocessed = self.journal()
+        busy = [a for a in self.actions() if a["status"] in ("planned", "executing")]
+        return entries == posted and unprocessed == 0 and not busy
+
     def actions(self) -> list[dict[str, Any]]:
         with session_scope(self.factory) as session:
             rows = list(session.scalars(select(RuntimeAction).order_by(RuntimeAction.id)))
@@ -366,9 +372,7 @@ def test_kill_9_during_meditation_discussion_and_before_finalisation(
         )
 
     def settled() -> bool:
-        entries, unprocessed = world.journal()
-        busy = [a for a in world.actions() if a["status"] in ("planned", "executing")]
-        return entries == posted and unprocessed == 0 and not busy
+        return world.settled(posted)
 
     # -- 1. the meditation, a latecomer held; kill -9; restart; admitted once at its end ----
     serve.start()
@@ -570,9 +574,7 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
         )
 
     def settled() -> bool:
-        entries, unprocessed = world.journal()
-        busy = [a for a in world.actions() if a["status"] in ("planned", "executing")]
-        return entries == posted and unprocessed == 0 and not busy
+        return world.settled(posted)
 
     def workers() -> dict[int, str]:
         assert serve.process is not None
