@@ -78,7 +78,7 @@ from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import import_roster, parse_roster
 
-__all__ = ["ScaledClock", "main"]
+__all__ = ["GROUP", "ScaledClock", "main", "prepare_database"]
 
 GROUP = "Bench Balint group"
 ZONE = "America/Toronto"
@@ -244,7 +244,8 @@ def _arrivals(
     return sorted(arrivals, key=lambda arrival: arrival.at)
 
 
-def _prepare_database(url: str, key: str, members: int) -> None:
+def prepare_database(url: str, key: str, members: int) -> None:
+    """Migrate the database at `url` and import a roster of `members` for `GROUP`."""
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -327,7 +328,7 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
     opens = clock() + timedelta(seconds=2 * args.speed)  # time to start the server first
     start = (opens + timedelta(seconds=args.social)).replace(microsecond=0)
     settings = _settings(url, key, start)
-    _prepare_database(url, key, args.members)
+    prepare_database(url, key, args.members)
     stamps = Stamps()
     meetings: dict[str, SimulatedMeeting] = {}
     controls: dict[str, Recording] = {}

@@ -47,18 +47,15 @@ from bench._common import (
     percentile,
     unprocessed_rows,
 )
-from bench.export import roster_csv
+from bench.meetings import GROUP, prepare_database
 from bot.meeting import zoom_wire as wire
 from bot.runtime.codec import decode_action
-from storage.crypto import Keyring, generate_key
+from storage.crypto import generate_key
 from storage.db import make_engine, make_session_factory, session_scope
-from storage.migrate import upgrade
-from storage.roster import import_roster, parse_roster
 from storage.tables.runtime import RuntimeAction
 
 __all__ = ["run_serve_mode"]
 
-GROUP = "Bench Balint group"
 ZONE = "America/Toronto"
 MEETING_ID = "85746065432"
 MEDITATION = timedelta(minutes=1)
@@ -106,20 +103,6 @@ level = "ERROR"
 [console]
 enabled = false
 """
-
-
-def _prepare(url: str, key: str, members: int) -> None:
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        now = datetime.now(UTC)
-        rows = parse_roster(roster_csv(members, [], seed=7), today=now.date())
-        with session_scope(make_session_factory(engine)) as session:
-            import_roster(
-                session, group_name=GROUP, rows=rows, keyring=Keyring.from_text(key), now=now
-            )
-    finally:
-        engine.dispose()
 
 
 def _evening(
@@ -247,7 +230,7 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
     url = args.postgres or f"sqlite:///{folder / 'meetings.db'}"
     replicas = args.replicas if args.postgres else 1
     key = generate_key()
-    _prepare(url, key, args.members)
+    prepare_database(url, key, args.members)
     # time to start the replicas and their workers before the room opens
     opens = datetime.now(UTC) + timedelta(seconds=args.startup)
     start = (opens + timedelta(seconds=args.social)).replace(microsecond=0)
