@@ -33,11 +33,10 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Literal, Protocol, cast, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
@@ -46,6 +45,7 @@ from phases.identity import resolve
 from phases.roster import RosterEntry, normalise_name
 from phases.state import SessionState
 from storage import absences
+from storage.db import insert_or_skip
 from storage.person_keys import person_ids
 from storage.roster import roster_entries
 from storage.runtime_state import load_meeting
@@ -555,26 +555,13 @@ def record_presence(
         "modality": event.modality,
         "phone": event.phone,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(PresenceRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["meeting_uuid", "journal_id"])
-            .returning(PresenceRow.id)
-        )
-        return session.execute(statement).scalar_one_or_none() is not None
-    exists = session.scalar(
-        select(PresenceRow.id).where(
-            PresenceRow.meeting_uuid == meeting_uuid, PresenceRow.journal_id == str(journal_id)
-        )
+    statement = insert_or_skip(
+        _PRESENCE, session.get_bind().dialect.name, ("meeting_uuid", "journal_id"), "id"
     )
-    if exists is not None:
-        return False
-    session.add(PresenceRow(**values))
-    session.flush()
-    return True
+    return session.connection().execute(statement, values).scalar_one_or_none() is not None
+
+
+_PRESENCE = cast(Table, PresenceRow.__table__)
 
 
 def presence_events(session: Session, *, meeting_uuid: str) -> tuple[PresenceEvent, ...]:

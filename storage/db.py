@@ -17,6 +17,7 @@ names, so the files are private to the service's user.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import stat
@@ -25,7 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, Insert, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -35,6 +37,7 @@ __all__ = [
     "SQLITE_BUSY_SECONDS",
     "Base",
     "bounded_waits",
+    "insert_or_skip",
     "make_engine",
     "make_session_factory",
     "session_scope",
@@ -173,6 +176,21 @@ def bounded_waits(session: Session, *, seconds: float) -> Iterator[None]:
         session.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
         session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
     yield
+
+
+@functools.cache
+def insert_or_skip(
+    table: Table, dialect: str, conflict: tuple[str, ...], returning: str = ""
+) -> Insert:
+    """`INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING returning]` on `table` for
+    `dialect` ("postgresql"; anything else is SQLite), built once per arguments.
+
+    Run it with the row(s) as parameters on `session.connection()`: one compilation, cached,
+    and no ORM bookkeeping, for the statements a worker runs on every step.
+    """
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.returning(table.c[returning]) if returning else statement
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

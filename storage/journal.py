@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, delete, insert, select, text, update
+from sqlalchemy import Select, Table, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,8 @@ __all__ = [
 
 #: The PostgreSQL `NOTIFY` channel on which a new entry's meeting uuid is announced.
 JOURNAL_CHANNEL = "balint_journal"
+
+_TABLE = cast(Table, JournalEntry.__table__)
 
 
 def append(
@@ -191,11 +193,10 @@ def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int,
     # One statement with the rows as parameters: SQLAlchemy sends it as one multi-row
     # INSERT ("insertmanyvalues") from a cached compilation, on the Core table (no ORM
     # bookkeeping per row); a `.values(rows)` statement would be compiled anew each time.
-    table = cast(Table, JournalEntry.__table__)
     statement = (
-        upsert(table)
+        upsert(_TABLE)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.id, table.c.dedupe_key)
+        .returning(_TABLE.c.id, _TABLE.c.dedupe_key)
     )
     inserted = {key: entry_id for entry_id, key in session.connection().execute(statement, rows)}
     missing = {row["dedupe_key"] for row in rows} - inserted.keys()
@@ -295,13 +296,9 @@ def mark_unreadable(
     Returns:
         True if this call marked it; False if it was already processed or does not exist.
     """
-    result = session.execute(
-        update(JournalEntry)
-        .where(JournalEntry.id == entry_id, JournalEntry.processed_at.is_(None))
-        .values(parsed_ok=False, parse_error=reason[:2000], processed_at=processed_at)
-        .execution_options(synchronize_session="fetch")
+    return _finish(
+        session, _MARK_UNREADABLE, entry_id=entry_id, done_at=processed_at, reason=reason[:2000]
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -> bool:
@@ -311,13 +308,24 @@ def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -
         True if this call marked it; False if it was already processed or does not exist,
         so two workers racing on one entry can tell which of them won.
     """
-    result = session.execute(
-        update(JournalEntry)
-        .where(JournalEntry.id == entry_id, JournalEntry.processed_at.is_(None))
-        .values(processed_at=processed_at)
-        .execution_options(synchronize_session="fetch")
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return _finish(session, _MARK_PROCESSED, entry_id=entry_id, done_at=processed_at)
+
+
+# The worker marks every entry it steps: these run on the Core table with bound parameters,
+# built once (compiled once, no ORM bookkeeping). An entry object already loaded in the
+# session keeps its old `processed_at`; nothing reads it after marking.
+_UNFINISHED = update(_TABLE).where(
+    _TABLE.c.id == bindparam("entry_id"), _TABLE.c.processed_at.is_(None)
+)
+_MARK_PROCESSED = _UNFINISHED.values(processed_at=bindparam("done_at"))
+_MARK_UNREADABLE = _UNFINISHED.values(
+    processed_at=bindparam("done_at"), parsed_ok=False, parse_error=bindparam("reason")
+)
+
+
+def _finish(session: Session, statement: Update, **params: object) -> bool:
+    """Run one of the marking statements; True if it marked the entry (and only it)."""
+    return session.connection().execute(statement, params).rowcount == 1
 
 
 def entries_for_meeting(session: Session, *, meeting_uuid: str) -> list[JournalEntry]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from storage.db import insert_or_skip
 from storage.tables.runtime import RuntimeCommandSeen, RuntimePersonKey
 
 __all__ = [
@@ -63,21 +65,28 @@ def person_ids(session: Session, *, meeting_uuid: str) -> list[PersonId]:
 def record_person_ids(
     session: Session, *, meeting_uuid: str, ids: Sequence[PersonId], now: datetime
 ) -> None:
-    """Add ids not recorded yet (an id, once linked to a person, stays with them)."""
-    for person_id in ids:
-        if session.get(RuntimePersonKey, (meeting_uuid, person_id.kind, person_id.value)):
-            continue
-        session.add(
-            RuntimePersonKey(
-                meeting_uuid=meeting_uuid,
-                id_kind=person_id.kind,
-                id_value=person_id.value,
-                person_key=person_id.person_key,
-                linked_by=person_id.linked_by,
-                seen_at=now,
-            )
-        )
-    session.flush()
+    """Add ids not recorded yet (an id, once linked to a person, stays with them: the insert
+    skips an id already there, and a repeated id's first link wins)."""
+    if not ids:
+        return
+    statement = insert_or_skip(
+        _PERSON_KEYS, session.get_bind().dialect.name, ("meeting_uuid", "id_kind", "id_value")
+    )
+    rows = [
+        {
+            "meeting_uuid": meeting_uuid,
+            "id_kind": person_id.kind,
+            "id_value": person_id.value,
+            "person_key": person_id.person_key,
+            "linked_by": person_id.linked_by,
+            "seen_at": now,
+        }
+        for person_id in ids
+    ]
+    session.connection().execute(statement, rows)
+
+
+_PERSON_KEYS = cast(Table, RuntimePersonKey.__table__)
 
 
 def commands_seen(session: Session, *, meeting_uuid: str, since: datetime) -> list[CommandSeen]:

@@ -16,11 +16,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, Row, Table, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import insert_or_skip
 from storage.tables.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction, RuntimeLease, RuntimeMeeting, RuntimeWakeup
 
@@ -86,7 +88,62 @@ class ActionRecord:
     error: str
 
 
-def _record(row: RuntimeMeeting) -> MeetingRecord:
+# The statements every step of a meeting runs (its lease, state, actions) are built once on
+# the Core tables and run with bound parameters on the session's connection: compiled once,
+# and no ORM bookkeeping. They return plain records, never ORM objects, so nothing in a
+# session's identity map can go stale behind them.
+_MEETINGS = cast(Table, RuntimeMeeting.__table__)
+_ACTIONS = cast(Table, RuntimeAction.__table__)
+_LEASES = cast(Table, RuntimeLease.__table__)
+_WAKEUPS = cast(Table, RuntimeWakeup.__table__)
+
+_LOAD_MEETING = select(_MEETINGS).where(_MEETINGS.c.meeting_uuid == bindparam("uuid"))
+_SAVE_STATE = (
+    update(_MEETINGS)
+    .where(_MEETINGS.c.meeting_uuid == bindparam("uuid"))
+    .values(
+        state_json=bindparam("state"),
+        last_event_ts=bindparam("event_ts"),
+        last_now=bindparam("at"),
+        ended=bindparam("is_ended"),
+        updated_at=bindparam("at"),
+    )
+)
+_SAVE_STATE_AND_CURSORS = _SAVE_STATE.values(cursors_json=bindparam("cursors"))
+_PENDING_ACTIONS = (
+    select(_ACTIONS)
+    .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
+    .order_by(_ACTIONS.c.id)
+)
+_CLAIM = (
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("action_id"), _ACTIONS.c.status == "planned")
+    .values(status="executing", owner=bindparam("by"))
+)
+_OUTCOME = (
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("action_id"))
+    .values(
+        status=bindparam("result"),
+        code=bindparam("result_code"),
+        error=bindparam("message"),
+        executed_at=bindparam("at"),
+    )
+)
+_TAKE_LEASE = (
+    update(_LEASES)
+    .where(
+        _LEASES.c.meeting_uuid == bindparam("uuid"),
+        or_(_LEASES.c.owner == bindparam("by"), _LEASES.c.expires_at <= bindparam("at")),
+    )
+    .values(owner=bindparam("by"), expires_at=bindparam("until"), acquired_at=bindparam("at"))
+)
+_PENDING_WAKEUPS = select(_WAKEUPS.c.timer, _WAKEUPS.c.due_at).where(
+    _WAKEUPS.c.meeting_uuid == bindparam("uuid")
+)
+
+
+def _record(row: RuntimeMeeting | Row[Any]) -> MeetingRecord:
     return MeetingRecord(
         meeting_uuid=row.meeting_uuid,
         meeting_id=row.meeting_id,
@@ -100,7 +157,7 @@ def _record(row: RuntimeMeeting) -> MeetingRecord:
 
 def load_meeting(session: Session, *, meeting_uuid: str) -> MeetingRecord | None:
     """The stored runtime state of `meeting_uuid`, or None if it has none yet."""
-    row = session.get(RuntimeMeeting, meeting_uuid, populate_existing=True)
+    row = session.connection().execute(_LOAD_MEETING, {"uuid": meeting_uuid}).first()
     return None if row is None else _record(row)
 
 
@@ -142,21 +199,18 @@ def save_state(
 
     `cursors` (participant key or "" -> newest fed `event_ts`) is left as it is when None.
     """
-    values: dict[str, object] = {}
+    values: dict[str, object] = {
+        "uuid": meeting_uuid,
+        "state": state_json,
+        "event_ts": last_event_ts,
+        "at": last_now,
+        "is_ended": ended,
+    }
+    statement = _SAVE_STATE
     if cursors is not None:
-        values["cursors_json"] = json.dumps(dict(cursors), sort_keys=True)
-    session.execute(
-        update(RuntimeMeeting)
-        .where(RuntimeMeeting.meeting_uuid == meeting_uuid)
-        .values(
-            state_json=state_json,
-            last_event_ts=last_event_ts,
-            last_now=last_now,
-            ended=ended,
-            updated_at=last_now,
-            **values,
-        )
-    )
+        values["cursors"] = json.dumps(dict(cursors), sort_keys=True)
+        statement = _SAVE_STATE_AND_CURSORS
+    session.connection().execute(statement, values)
 
 
 def live_meetings(session: Session) -> list[str]:
@@ -191,19 +245,19 @@ def replace_wakeups(
     session: Session, *, meeting_uuid: str, wakeups: Mapping[str, datetime]
 ) -> None:
     """Make `wakeups` (timer name -> due time) the meeting's complete set of pending timers."""
-    session.execute(delete(RuntimeWakeup).where(RuntimeWakeup.meeting_uuid == meeting_uuid))
-    for timer, due in sorted(wakeups.items()):
-        session.add(RuntimeWakeup(meeting_uuid=meeting_uuid, timer=timer, due_at=due))
-    session.flush()
+    connection = session.connection()
+    connection.execute(delete(_WAKEUPS).where(_WAKEUPS.c.meeting_uuid == meeting_uuid))
+    if wakeups:
+        rows = [
+            {"meeting_uuid": meeting_uuid, "timer": timer, "due_at": due}
+            for timer, due in sorted(wakeups.items())
+        ]
+        connection.execute(_WAKEUPS.insert(), rows)
 
 
 def pending_wakeups(session: Session, *, meeting_uuid: str) -> dict[str, datetime]:
     """The meeting's pending timers: name -> due time (UTC)."""
-    rows = session.execute(
-        select(RuntimeWakeup.timer, RuntimeWakeup.due_at).where(
-            RuntimeWakeup.meeting_uuid == meeting_uuid
-        )
-    )
+    rows = session.connection().execute(_PENDING_WAKEUPS, {"uuid": meeting_uuid})
     return {str(timer): due for timer, due in rows}
 
 
@@ -231,38 +285,31 @@ def plan_actions(
     now: datetime,
 ) -> list[int]:
     """Log actions as `planned`; returns the ids of those not logged before (by key)."""
+    connection = session.connection()
+    statement = insert_or_skip(
+        _ACTIONS, session.get_bind().dialect.name, ("meeting_uuid", "action_key"), "id"
+    )
     planned: list[int] = []
     for action in actions:
-        exists = session.scalar(
-            select(RuntimeAction.id).where(
-                RuntimeAction.meeting_uuid == meeting_uuid,
-                RuntimeAction.action_key == action.key,
-            )
-        )
-        if exists is not None:
-            continue
-        row = RuntimeAction(
-            meeting_uuid=meeting_uuid,
-            action_key=action.key,
-            kind=action.kind,
-            payload=action.payload,
-            status="planned",
-            code="",
-            error="",
-            owner=owner,
-            created_at=now,
-            executed_at=None,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            continue
-        planned.append(row.id)
+        row = {
+            "meeting_uuid": meeting_uuid,
+            "action_key": action.key,
+            "kind": action.kind,
+            "payload": action.payload,
+            "status": "planned",
+            "code": "",
+            "error": "",
+            "owner": owner,
+            "created_at": now,
+            "executed_at": None,
+        }
+        new_id = connection.execute(statement, row).scalar_one_or_none()
+        if new_id is not None:
+            planned.append(new_id)
     return planned
 
 
-def _action(row: RuntimeAction) -> ActionRecord:
+def _action(row: RuntimeAction | Row[Any]) -> ActionRecord:
     return ActionRecord(
         id=row.id,
         meeting_uuid=row.meeting_uuid,
@@ -277,11 +324,7 @@ def _action(row: RuntimeAction) -> ActionRecord:
 
 def pending_actions(session: Session, *, meeting_uuid: str) -> list[ActionRecord]:
     """Actions planned but not yet claimed, in the order they were planned."""
-    rows = session.scalars(
-        select(RuntimeAction)
-        .where(RuntimeAction.meeting_uuid == meeting_uuid, RuntimeAction.status == "planned")
-        .order_by(RuntimeAction.id)
-    )
+    rows = session.connection().execute(_PENDING_ACTIONS, {"uuid": meeting_uuid})
     return [_action(row) for row in rows]
 
 
@@ -297,23 +340,22 @@ def actions_for_meeting(
 
 def claim_action(session: Session, *, action_id: int, owner: str) -> bool:
     """Move a planned action to `executing`; False if someone else already claimed it."""
-    result = session.execute(
-        update(RuntimeAction)
-        .where(RuntimeAction.id == action_id, RuntimeAction.status == "planned")
-        .values(status="executing", owner=owner)
-    )
-    return _rowcount(result) == 1
+    result = session.connection().execute(_CLAIM, {"action_id": action_id, "by": owner})
+    return result.rowcount == 1
 
 
 def record_outcome(
     session: Session, *, action_id: int, status: str, code: str, error: str, now: datetime
 ) -> None:
     """Record what became of a claimed action (`done`, `refused` or `not_executed`)."""
-    session.execute(
-        update(RuntimeAction)
-        .where(RuntimeAction.id == action_id)
-        .values(status=status, code=code, error=error[:2000], executed_at=now)
-    )
+    values = {
+        "action_id": action_id,
+        "result": status,
+        "result_code": code,
+        "message": error[:2000],
+        "at": now,
+    }
+    session.connection().execute(_OUTCOME, values)
 
 
 def expire_planned(session: Session, *, meeting_uuid: str, planned_before: datetime) -> int:
@@ -356,15 +398,8 @@ def acquire_lease(
     only once committed.
     """
     at = now
-    taken = session.execute(
-        update(RuntimeLease)
-        .where(
-            RuntimeLease.meeting_uuid == meeting_uuid,
-            or_(RuntimeLease.owner == owner, RuntimeLease.expires_at <= at),
-        )
-        .values(owner=owner, expires_at=at + ttl, acquired_at=at)
-    )
-    if _rowcount(taken) == 1:
+    values = {"uuid": meeting_uuid, "by": owner, "at": at, "until": at + ttl}
+    if session.connection().execute(_TAKE_LEASE, values).rowcount == 1:
         return True
     if session.get(RuntimeLease, meeting_uuid, populate_existing=True) is not None:
         return False
