@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -73,10 +74,18 @@ def worker_owner(settings: Settings, index: int, count: int) -> str:
 
 
 class ChannelMetrics:
-    """The runtime's metrics, sent to the receiver (whose `/metrics` shows them)."""
+    """The runtime's metrics, sent to the receiver (whose `/metrics` shows them).
+
+    Made on the worker's event loop. The runtime reports from its database threads too (an
+    entry's lag is observed when the step that fed it commits, on the thread that ran it),
+    but a stream writer belongs to its loop and is not thread-safe: a line from another
+    thread is handed to the loop to write, so lines never interleave.
+    """
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
 
     def observe_lag(self, seconds: float) -> None:
         self._send(lag_line(seconds))
@@ -85,6 +94,14 @@ class ChannelMetrics:
         self._send(action_line(kind, result))
 
     def _send(self, line: bytes) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._write(line)
+            return
+        # The loop is closed only once the worker has stopped: a last line is not missed.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._write, line)
+
+    def _write(self, line: bytes) -> None:
         if not self._writer.is_closing():
             self._writer.write(line)
 

@@ -1,9 +1,12 @@
-"""serve's worker processes: each `Worker` steps only the meetings of its shard."""
+"""serve's worker processes: each `Worker` steps only the meetings of its shard; what a worker
+sends its receiver (status lines, metrics) arrives whole."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from sqlalchemy import Engine
@@ -11,6 +14,7 @@ from sqlalchemy import Engine
 from bot.errors import ConfigError
 from bot.runtime.worker import Worker, shard_of
 from bot.worker_channel import Status, read_message, status_line
+from bot.worker_process import ChannelMetrics
 from phases.events import MeetingStarted
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -71,3 +75,36 @@ def test_the_channel_reads_what_it_writes_and_skips_what_is_not_a_message() -> N
     assert read_message(line) == {"status": {"running": True, "stalled": False, "scheduler": True}}
     assert read_message(b"not json\n") is None
     assert read_message(b"[1, 2]\n") is None
+
+
+class _ThreadNotingWriter:
+    """A stream writer's two methods ChannelMetrics uses; notes the thread of each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[int, bytes]] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append((threading.get_ident(), data))
+
+
+def test_metrics_reported_from_database_threads_are_written_by_the_event_loop() -> None:
+    # The runtime observes an entry's lag on the database thread that stepped it; a stream
+    # writer is not thread-safe, so every line must be written on the worker's loop.
+    writer = _ThreadNotingWriter()
+
+    async def report() -> int:
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        for seconds in range(20):
+            await asyncio.to_thread(metrics.observe_lag, seconds / 10)
+        metrics.count_action(kind="admit", result="done")
+        await asyncio.sleep(0)  # the loop writes what the threads handed it
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(report())
+    messages = [read_message(data) for _thread, data in writer.writes]
+    assert {thread for thread, _data in writer.writes} == {loop_thread}
+    assert [m["lag"] for m in messages[:20] if m] == [n / 10 for n in range(20)]
+    assert messages[20] == {"action": ["admit", "done"]}
