@@ -34,6 +34,7 @@ __all__ = [
     "append",
     "entries_for_meeting",
     "entry",
+    "has_unprocessed",
     "mark_processed",
     "mark_unreadable",
     "probe",
@@ -286,6 +287,14 @@ def unprocessed(
     return list(session.scalars(_in_event_order(statement).limit(limit)))
 
 
+def has_unprocessed(session: Session, *, meeting_uuid: str) -> bool:
+    """Whether `unprocessed(meeting_uuid=...)` would list anything (the worker asks before
+    every step; one indexed row, no entry loaded)."""
+    return (
+        session.connection().execute(_ANY_UNPROCESSED, {"uuid": meeting_uuid}).first() is not None
+    )
+
+
 def mark_unreadable(
     session: Session, *, entry_id: int, reason: str, processed_at: datetime
 ) -> bool:
@@ -314,6 +323,15 @@ def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -
 # The worker marks every entry it steps: these run on the Core table with bound parameters,
 # built once (compiled once, no ORM bookkeeping). An entry object already loaded in the
 # session keeps its old `processed_at`; nothing reads it after marking.
+_ANY_UNPROCESSED = (
+    select(_TABLE.c.id)
+    .where(
+        _TABLE.c.meeting_uuid == bindparam("uuid"),
+        _TABLE.c.processed_at.is_(None),
+        _TABLE.c.parsed_ok.is_(True),
+    )
+    .limit(1)
+)
 _UNFINISHED = update(_TABLE).where(
     _TABLE.c.id == bindparam("entry_id"), _TABLE.c.processed_at.is_(None)
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.db import insert_or_skip
@@ -51,11 +51,7 @@ class CommandSeen:
 
 def person_ids(session: Session, *, meeting_uuid: str) -> list[PersonId]:
     """Every id recorded for the meeting's people, oldest first."""
-    rows = session.scalars(
-        select(RuntimePersonKey)
-        .where(RuntimePersonKey.meeting_uuid == meeting_uuid)
-        .order_by(RuntimePersonKey.seen_at, RuntimePersonKey.id_kind, RuntimePersonKey.id_value)
-    )
+    rows = session.connection().execute(_PERSON_IDS, {"uuid": meeting_uuid})
     return [
         PersonId(kind=r.id_kind, value=r.id_value, person_key=r.person_key, linked_by=r.linked_by)
         for r in rows
@@ -87,6 +83,17 @@ def record_person_ids(
 
 
 _PERSON_KEYS = cast(Table, RuntimePersonKey.__table__)
+# Read on every step of a meeting: built once on the Core table (see `storage.db.insert_or_skip`).
+_PERSON_IDS = (
+    select(
+        _PERSON_KEYS.c.id_kind,
+        _PERSON_KEYS.c.id_value,
+        _PERSON_KEYS.c.person_key,
+        _PERSON_KEYS.c.linked_by,
+    )
+    .where(_PERSON_KEYS.c.meeting_uuid == bindparam("uuid"))
+    .order_by(_PERSON_KEYS.c.seen_at, _PERSON_KEYS.c.id_kind, _PERSON_KEYS.c.id_value)
+)
 
 
 def commands_seen(session: Session, *, meeting_uuid: str, since: datetime) -> list[CommandSeen]:

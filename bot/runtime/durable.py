@@ -747,7 +747,7 @@ class MeetingRuntime:
         done: list[tuple[int, str, datetime, StepReport]] = []
         try:
             with session_scope(self._factory) as db:
-                if not journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=1):
+                if not journal.has_unprocessed(db, meeting_uuid=self.meeting_uuid):
                     return _Batch()
                 self._hold_lease(db)
                 db.expire_all()  # re-read under the lease: another step may have run

@@ -303,12 +303,15 @@ class Worker:
             return await self._process(meeting_uuid)
 
     async def _process(self, meeting_uuid: str) -> int:
-        holder, serves = await self._calls.run(functools.partial(self._holder, meeting_uuid))
-        if not serves:
-            return 0
-        if holder is not None and holder != self.owner:
-            self._drop(meeting_uuid, "owned elsewhere")
-            return 0
+        # A meeting this worker runs already is not looked up again: every step takes its
+        # lease in its own transaction (the fence), and a lost lease drops it below.
+        if meeting_uuid not in self._runtimes:
+            holder, serves = await self._calls.run(functools.partial(self._holder, meeting_uuid))
+            if not serves:
+                return 0
+            if holder is not None and holder != self.owner:
+                self._drop(meeting_uuid, "owned elsewhere")
+                return 0
         runtime = self.runtime(meeting_uuid)
         try:
             report = await runtime.process_journal()
