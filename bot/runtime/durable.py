@@ -527,6 +527,8 @@ class MeetingRuntime:
         self._waiting: deque[_Told] = deque()
         #: the call that overran its deadline, until `_settle` has finished its work
         self._in_doubt: _InDoubt | None = None
+        #: the engine state this runtime last decoded or saved, with its stored text
+        self._known: tuple[str, SessionState] | None = None
 
     # -- entry points --------------------------------------------------------------------
 
@@ -935,7 +937,7 @@ class MeetingRuntime:
         record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         known = person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)
         if record is not None:
-            state = SessionState.from_json(record.state_json)
+            state = self._decoded(record.state_json)
             return _Work(
                 record=record,
                 state=state,
@@ -1186,11 +1188,24 @@ class MeetingRuntime:
         self._save_ids(db, work)
         self._save_state(db, work)
 
+    def _decoded(self, state_json: str) -> SessionState:
+        """The engine state stored as `state_json`. The state this runtime saved or read
+        last is not decoded again: the same text is the same state (the JSON round trip is
+        exact), whether or not the transaction that saved it committed."""
+        known = self._known
+        if known is not None and known[0] == state_json:
+            return known[1]
+        state = SessionState.from_json(state_json)
+        self._known = (state_json, state)
+        return state
+
     def _save_state(self, db: Session, work: _Work) -> None:
+        state_json = work.state.to_json()
+        self._known = (state_json, work.state)
         rs.save_state(
             db,
             meeting_uuid=self.meeting_uuid,
-            state_json=work.state.to_json(),
+            state_json=state_json,
             last_event_ts=work.last_event_ts,
             last_now=work.last_now,
             ended=work.state.phase == Phase.ENDED,
@@ -1294,7 +1309,7 @@ class MeetingRuntime:
             if not pending:
                 return [], _Whom({}, frozenset())
             record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
-            people = {} if record is None else SessionState.from_json(record.state_json).people
+            people = {} if record is None else self._decoded(record.state_json).people
             known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
             return pending, _Whom(known, by_id_only(people))
 
