@@ -143,7 +143,7 @@ from phases.events import (
 from phases.identity import EVIDENCE_RANK, NAME_ONLY, STRONG, find_entries, resolve
 from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry, normalise_name
-from phases.state import Person, Phase, SessionState, Setup, Where
+from phases.state import EndMarks, Person, Phase, SessionState, Setup, Where, end_marks
 
 __all__ = [
     "RECENT_MESSAGE_IDS",
@@ -195,6 +195,16 @@ _WEBCAM_REMINDED = "webcam_reminded:"
 #: Timer names of the reminders, each followed by a person key.
 _LOCATION_TIMER = "location_reminder:"
 _WEBCAM_TIMER = "webcam_reminder:"
+#: The phases `_catch_up` asks about, twice per event: a member read from the enum class
+#: costs as much as a function call (Python 3.11's EnumType has a `__getattr__`).
+_SOCIAL, _MEDITATION, _REFLECTION, _ENDED = (
+    Phase.SOCIAL,
+    Phase.MEDITATION,
+    Phase.REFLECTION,
+    Phase.ENDED,
+)
+#: Events whose work is all done by `_catch_up` (`_dispatch` ignores them).
+_CLOCK_EVENTS = (TimerDue, MeetingStarted, MeetingEnded)
 #: Phases in which the webcam reminder does not run (before and after the group proper).
 _NO_WEBCAM_RULE = frozenset({Phase.SOCIAL, Phase.MEDITATION, Phase.REFLECTION, Phase.ENDED})
 
@@ -348,7 +358,17 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
 class _Draft:
     """A mutable working copy of a state for the length of one `handle` call."""
 
-    __slots__ = (*_FIELDS, "now", "out", "_own_people", "_bot", "console_sender")
+    __slots__ = (
+        *_FIELDS,
+        "now",
+        "out",
+        "agenda",
+        "_own_people",
+        "_bot",
+        "console_sender",
+        "_marks_for",
+        "_marks",
+    )
 
     setup: Setup
     phase: Phase
@@ -374,6 +394,9 @@ class _Draft:
     awaiting: frozenset[str]
     location_asked: Mapping[str, datetime]
     video_off_since: Mapping[str, datetime]
+    #: `end_marks` as worked out for the `extension_minutes` in `_marks_for`
+    _marks_for: int | None
+    _marks: EndMarks
 
     def __init__(self, state: SessionState, now: datetime) -> None:
         # Spelled out (one line per field, as declared above): this runs for every event, and
@@ -405,6 +428,9 @@ class _Draft:
         self.video_off_since = state.video_off_since
         self.now = now
         self.out: list[Action] = []
+        #: `setup.agenda` (a draft's setup never changes; read a few times per event)
+        self.agenda: Agenda = state.setup.agenda
+        self._marks_for = None  # `_marks` not worked out yet
         self._own_people: dict[str, Person] | None = None
         self._bot = normalise_name(state.setup.agenda.bot_name)
         #: key of the facilitator a `TrustedCommand` is being run for ("" otherwise)
@@ -425,13 +451,25 @@ class _Draft:
     # -- small helpers used everywhere -----------------------------------------------------
 
     @property
-    def agenda(self) -> Agenda:
-        return self.setup.agenda
-
-    @property
     def group_end(self) -> datetime:
-        minutes = self.setup.agenda.length_minutes + self.extension_minutes
-        return self.setup.scheduled_start + timedelta(minutes=minutes)
+        return self.end_marks()[0]
+
+    def end_marks(self) -> EndMarks:
+        """The group's end, the moment the clock closes it and each warning mark's moment
+        (`phases.state.end_marks`), for the current `extension_minutes`.
+
+        Before any `/extend` they are the setup's, worked out once a session; after one,
+        once per `handle` call (`_catch_up` runs twice per event).
+        """
+        extension = self.extension_minutes
+        if extension == 0:
+            return self.setup.unextended
+        if self._marks_for != extension:
+            minutes = self.agenda.length_minutes + extension
+            end = self.setup.scheduled_start + timedelta(minutes=minutes)
+            self._marks = end_marks(self.agenda, end)
+            self._marks_for = extension
+        return self._marks
 
     def put(self, person: Person) -> None:
         if self._own_people is None:
@@ -495,39 +533,32 @@ def _called(person: Person) -> str:
 
 def _catch_up(d: _Draft) -> None:
     """Make every clock move that is due at `d.now` (nothing while paused)."""
-    if d.paused or d.phase is Phase.ENDED:
+    if d.paused or d.phase is _ENDED:
         return
     now = d.now
     setup = d.setup
-    end = d.group_end
-    if d.phase is Phase.SOCIAL and now >= setup.scheduled_start:
+    if d.phase is _SOCIAL and now >= setup.scheduled_start:
+        end = d.group_end
         if d.agenda.meditation_minutes:
             d.meditation_ends_at = setup.meditation_end
             quiet = now >= setup.meditation_end or now >= end
             _enter(d, Phase.MEDITATION, "clock", at=setup.scheduled_start, quiet=quiet)
         else:
             _enter(d, Phase.CASE_CALL, "clock", at=setup.scheduled_start, quiet=now >= end)
-    if (
-        d.phase is Phase.MEDITATION
-        and d.meditation_ends_at is not None
-        and now >= d.meditation_ends_at
-    ):
-        _end_meditation(d, "clock", quiet=now >= end)
+    if d.phase is _MEDITATION and d.meditation_ends_at is not None and now >= d.meditation_ends_at:
+        _end_meditation(d, "clock", quiet=now >= d.group_end)
     told = d.waiting_told_at
-    if d.phase is Phase.MEDITATION and _WAITING_DUE in d.said and told is not None:
+    if d.phase is _MEDITATION and _WAITING_DUE in d.said and told is not None:
         if now >= told + timedelta(seconds=WAITING_LINE_SECONDS):
             _tell_waiting(d)
     if d.phase in BEFORE_CLOSING:
-        _warnings(d, end)
-        if now >= end + d.agenda.overrun_grace_minutes * _MINUTE:
+        end, close, warnings = d.end_marks()
+        _warnings(d, end, warnings)
+        if now >= close:
             _enter(d, Phase.CLOSING, "clock")
         elif now >= end:
             _overrun(d, end)
-    if (
-        d.phase is Phase.REFLECTION
-        and d.reflection_ends_at is not None
-        and now >= d.reflection_ends_at
-    ):
+    if d.phase is _REFLECTION and d.reflection_ends_at is not None and now >= d.reflection_ends_at:
         _enter(d, Phase.ENDED, "clock", line="reflection_end")
     _budget(d)
 
@@ -549,12 +580,11 @@ def _overrunning(d: _Draft) -> bool:
     return d.phase in BEFORE_CLOSING and d.now >= d.group_end
 
 
-def _warnings(d: _Draft, end: datetime) -> None:
-    due = [
-        mark
-        for mark in d.agenda.warning_minutes
-        if mark not in d.warned and d.now >= end - mark * _MINUTE
-    ]
+def _warnings(d: _Draft, end: datetime, marks: tuple[tuple[int, datetime], ...]) -> None:
+    """Post the warnings whose `marks` (`_Draft.end_marks`) are due and not posted yet."""
+    warned = d.warned
+    now = d.now
+    due = [mark for mark, at in marks if mark not in warned and now >= at]
     if not due:
         return
     d.warned = d.warned | frozenset(due)
@@ -1221,7 +1251,7 @@ def _refused(d: _Draft, event: ActionRefused) -> None:
 
 
 def _dispatch(d: _Draft, event: Event) -> None:
-    if isinstance(event, TimerDue | MeetingStarted | MeetingEnded):
+    if isinstance(event, _CLOCK_EVENTS):
         return  # the clock work is done by _catch_up
     if isinstance(event, RecordingStarted):
         _recording(d, event.participant)
