@@ -72,9 +72,10 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from phases._table import BEFORE_CLOSING, NEXT, RULES
 from phases.actions import (
@@ -155,15 +156,49 @@ __all__ = [
     "wakeups",
 ]
 
+_Value = TypeVar("_Value")
 #: How many recent chat message ids are remembered to run a duplicated command once.
 RECENT_MESSAGE_IDS = 64
+
+_SlotSetters = tuple[Callable[[object, object], None], ...]
+
+
+def _slot_setters(cls: type, names: Sequence[str]) -> _SlotSetters:
+    """The setter of each named slot of the frozen dataclass `cls`, for `_filled`.
+
+    Raises:
+        TypeError: `cls` has a `__post_init__`, which `_filled` would skip.
+    """
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} checks or derives in __post_init__: build it normally")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+def _filled(cls: type[_Value], setters: _SlotSetters, values: Iterable[object]) -> _Value:
+    """A new `cls` whose slots hold `values` (in `setters` order).
+
+    The same value as `cls(**fields)`: the dataclass `__init__` of a class without
+    `__post_init__` (`_slot_setters` refuses one) only assigns its fields. Filling the slots
+    directly costs half as much, which counts for the state and the person records built at
+    nearly every event.
+    """
+    made: _Value = object.__new__(cls)
+    for set_slot, value in zip(setters, values, strict=True):
+        set_slot(made, value)
+    return made
+
 
 _FIELDS = tuple(f.name for f in fields(SessionState))
 #: Every field of a state (or of a `_Draft`) as one tuple, in `_FIELDS` order.
 _field_values = operator.attrgetter(*_FIELDS)
-#: The setter of each field's slot on `SessionState`, in `_FIELDS` order (`_Draft.freeze`).
-_SLOT_SETTERS: tuple[Callable[[SessionState, object], None], ...] = tuple(
-    getattr(SessionState, name).__set__ for name in _FIELDS
+_STATE_SLOTS = _slot_setters(SessionState, _FIELDS)
+_PERSON_FIELDS = tuple(f.name for f in fields(Person))
+#: Every field of a `Person` as one tuple, in `_PERSON_FIELDS` order.
+_person_values = operator.attrgetter(*_PERSON_FIELDS)
+_PERSON_SLOTS = _slot_setters(Person, _PERSON_FIELDS)
+#: Where `_changed` finds the fields it changes in `_person_values`.
+_USER_ID, _WHERE, _MUTED, _VIDEO = (
+    _PERSON_FIELDS.index(name) for name in ("user_id", "where", "muted", "video")
 )
 _MINUTE = timedelta(minutes=1)
 #: A `said` flag remembering the phase a meeting was in when Zoom ended it mid-group.
@@ -437,16 +472,8 @@ class _Draft:
         self.console_sender = ""
 
     def freeze(self) -> SessionState:
-        """The draft as the next state.
-
-        Built by filling a new `SessionState`'s slots directly: its dataclass `__init__` only
-        assigns the same fields (it has no `__post_init__`: nothing is checked or derived),
-        and going through it with 24 keywords cost more than twice as much, once per event.
-        """
-        state: SessionState = object.__new__(SessionState)
-        for set_slot, value in zip(_SLOT_SETTERS, _field_values(self), strict=True):
-            set_slot(state, value)
-        return state
+        """The draft as the next state (see `_filled`)."""
+        return _filled(SessionState, _STATE_SLOTS, _field_values(self))
 
     # -- small helpers used everywhere -----------------------------------------------------
 
@@ -796,27 +823,18 @@ def _changed(
     muted: bool | None = None,
     video: bool | None = None,
 ) -> Person:
-    """`person` with their place, per-join id or media changed (spelled out, not
+    """`person` with their place, per-join id or media changed (`_filled`, not
     `dataclasses.replace`: this runs for nearly every event and is the engine's hot path)."""
-    return Person(
-        key=person.key,
-        user_id=person.user_id if user_id is None else user_id,
-        name=person.name,
-        email=person.email,
-        registrant_id=person.registrant_id,
-        where=person.where if where is None else where,
-        zoom_role=person.zoom_role,
-        kind=person.kind,
-        roster_name=person.roster_name,
-        muted=person.muted if muted is None else muted,
-        video=person.video if video is None else video,
-        came_through_waiting_room=person.came_through_waiting_room,
-        seq=person.seq,
-        evidence=person.evidence,
-        standing=person.standing,
-        signed_in=person.signed_in,
-        phone=person.phone,
-    )
+    values: list[object] = list(_person_values(person))
+    if user_id is not None:
+        values[_USER_ID] = user_id
+    if where is not None:
+        values[_WHERE] = where
+    if muted is not None:
+        values[_MUTED] = muted
+    if video is not None:
+        values[_VIDEO] = video
+    return _filled(Person, _PERSON_SLOTS, values)
 
 
 def _merged(participant: Participant, old: Person | None) -> Participant:
