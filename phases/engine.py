@@ -70,10 +70,12 @@ described in `phases._table` (the theory of operation) and in issue 2; in short:
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from phases._table import BEFORE_CLOSING, NEXT, RULES
 from phases.actions import (
@@ -142,7 +144,7 @@ from phases.events import (
 from phases.identity import EVIDENCE_RANK, NAME_ONLY, STRONG, find_entries, resolve
 from phases.messages import DEFAULT_MESSAGES, Messages
 from phases.roster import RosterEntry, normalise_name
-from phases.state import Person, Phase, SessionState, Setup, Where
+from phases.state import EndMarks, Person, Phase, SessionState, Setup, Where, end_marks
 
 __all__ = [
     "RECENT_MESSAGE_IDS",
@@ -154,10 +156,50 @@ __all__ = [
     "wakeups",
 ]
 
+_Value = TypeVar("_Value")
 #: How many recent chat message ids are remembered to run a duplicated command once.
 RECENT_MESSAGE_IDS = 64
 
+_SlotSetters = tuple[Callable[[object, object], None], ...]
+
+
+def _slot_setters(cls: type, names: Sequence[str]) -> _SlotSetters:
+    """The setter of each named slot of the frozen dataclass `cls`, for `_filled`.
+
+    Raises:
+        TypeError: `cls` has a `__post_init__`, which `_filled` would skip.
+    """
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} checks or derives in __post_init__: build it normally")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+def _filled(cls: type[_Value], setters: _SlotSetters, values: Iterable[object]) -> _Value:
+    """A new `cls` whose slots hold `values` (in `setters` order).
+
+    The same value as `cls(**fields)`: the dataclass `__init__` of a class without
+    `__post_init__` (`_slot_setters` refuses one) only assigns its fields. Filling the slots
+    directly costs half as much, which counts for the state and the person records built at
+    nearly every event.
+    """
+    made: _Value = object.__new__(cls)
+    for set_slot, value in zip(setters, values, strict=True):
+        set_slot(made, value)
+    return made
+
+
 _FIELDS = tuple(f.name for f in fields(SessionState))
+#: Every field of a state (or of a `_Draft`) as one tuple, in `_FIELDS` order.
+_field_values = operator.attrgetter(*_FIELDS)
+_STATE_SLOTS = _slot_setters(SessionState, _FIELDS)
+_PERSON_FIELDS = tuple(f.name for f in fields(Person))
+#: Every field of a `Person` as one tuple, in `_PERSON_FIELDS` order.
+_person_values = operator.attrgetter(*_PERSON_FIELDS)
+_PERSON_SLOTS = _slot_setters(Person, _PERSON_FIELDS)
+#: Where `_changed` finds the fields it changes in `_person_values`.
+_USER_ID, _WHERE, _MUTED, _VIDEO = (
+    _PERSON_FIELDS.index(name) for name in ("user_id", "where", "muted", "video")
+)
 _MINUTE = timedelta(minutes=1)
 #: A `said` flag remembering the phase a meeting was in when Zoom ended it mid-group.
 _ENDED_FROM = "ended_from:"
@@ -188,6 +230,16 @@ _WEBCAM_REMINDED = "webcam_reminded:"
 #: Timer names of the reminders, each followed by a person key.
 _LOCATION_TIMER = "location_reminder:"
 _WEBCAM_TIMER = "webcam_reminder:"
+#: The phases `_catch_up` asks about, twice per event: a member read from the enum class
+#: costs as much as a function call (Python 3.11's EnumType has a `__getattr__`).
+_SOCIAL, _MEDITATION, _REFLECTION, _ENDED = (
+    Phase.SOCIAL,
+    Phase.MEDITATION,
+    Phase.REFLECTION,
+    Phase.ENDED,
+)
+#: Events whose work is all done by `_catch_up` (`_dispatch` ignores them).
+_CLOCK_EVENTS = (TimerDue, MeetingStarted, MeetingEnded)
 #: Phases in which the webcam reminder does not run (before and after the group proper).
 _NO_WEBCAM_RULE = frozenset({Phase.SOCIAL, Phase.MEDITATION, Phase.REFLECTION, Phase.ENDED})
 
@@ -341,7 +393,17 @@ def handle(state: SessionState, event: Event, now: datetime) -> tuple[SessionSta
 class _Draft:
     """A mutable working copy of a state for the length of one `handle` call."""
 
-    __slots__ = (*_FIELDS, "now", "out", "_own_people", "_bot", "console_sender")
+    __slots__ = (
+        *_FIELDS,
+        "now",
+        "out",
+        "agenda",
+        "_own_people",
+        "_bot",
+        "console_sender",
+        "_marks_for",
+        "_marks",
+    )
 
     setup: Setup
     phase: Phase
@@ -367,30 +429,74 @@ class _Draft:
     awaiting: frozenset[str]
     location_asked: Mapping[str, datetime]
     video_off_since: Mapping[str, datetime]
+    #: `end_marks` as worked out for the `extension_minutes` in `_marks_for`
+    _marks_for: int | None
+    _marks: EndMarks
 
     def __init__(self, state: SessionState, now: datetime) -> None:
-        for name in _FIELDS:
-            setattr(self, name, getattr(state, name))
+        # Spelled out (one line per field, as declared above): this runs for every event, and
+        # a loop of getattr / setattr over `_FIELDS` cost three times as much. A field left
+        # out here fails every `freeze` (its slot is unset).
+        self.setup = state.setup
+        self.phase = state.phase
+        self.phase_since = state.phase_since
+        self.people = state.people
+        self.presenter = state.presenter
+        self.cases = state.cases
+        self.extension_minutes = state.extension_minutes
+        self.paused = state.paused
+        self.meditation_ends_at = state.meditation_ends_at
+        self.reflection_ends_at = state.reflection_ends_at
+        self.warned = state.warned
+        self.said = state.said
+        self.mirror_on = state.mirror_on
+        self.last_mirror_reminder = state.last_mirror_reminder
+        self.announced = state.announced
+        self.approved = state.approved
+        self.held = state.held
+        self.recent_messages = state.recent_messages
+        self.arrivals = state.arrivals
+        self.was_in = state.was_in
+        self.waiting_told_at = state.waiting_told_at
+        self.awaiting = state.awaiting
+        self.location_asked = state.location_asked
+        self.video_off_since = state.video_off_since
         self.now = now
         self.out: list[Action] = []
+        #: `setup.agenda` (a draft's setup never changes; read a few times per event)
+        self.agenda: Agenda = state.setup.agenda
+        self._marks_for = None  # `_marks` not worked out yet
         self._own_people: dict[str, Person] | None = None
         self._bot = normalise_name(state.setup.agenda.bot_name)
         #: key of the facilitator a `TrustedCommand` is being run for ("" otherwise)
         self.console_sender = ""
 
     def freeze(self) -> SessionState:
-        return SessionState(**{name: getattr(self, name) for name in _FIELDS})
+        """The draft as the next state (see `_filled`)."""
+        return _filled(SessionState, _STATE_SLOTS, _field_values(self))
 
     # -- small helpers used everywhere -----------------------------------------------------
 
     @property
-    def agenda(self) -> Agenda:
-        return self.setup.agenda
-
-    @property
     def group_end(self) -> datetime:
-        minutes = self.setup.agenda.length_minutes + self.extension_minutes
-        return self.setup.scheduled_start + timedelta(minutes=minutes)
+        return self.end_marks()[0]
+
+    def end_marks(self) -> EndMarks:
+        """The group's end, the moment the clock closes it and each warning mark's moment
+        (`phases.state.end_marks`), for the current `extension_minutes`.
+
+        Before any `/extend` they are the setup's, worked out once a session; after one,
+        once per `handle` call (`_catch_up` runs twice per event).
+        """
+        extension = self.extension_minutes
+        if extension == 0:
+            return self.setup.unextended
+        if self._marks_for != extension:
+            minutes = self.agenda.length_minutes + extension
+            end = self.setup.scheduled_start + timedelta(minutes=minutes)
+            self._marks = end_marks(self.agenda, end)
+            self._marks_for = extension
+        return self._marks
 
     def put(self, person: Person) -> None:
         if self._own_people is None:
@@ -454,39 +560,32 @@ def _called(person: Person) -> str:
 
 def _catch_up(d: _Draft) -> None:
     """Make every clock move that is due at `d.now` (nothing while paused)."""
-    if d.paused or d.phase is Phase.ENDED:
+    if d.paused or d.phase is _ENDED:
         return
     now = d.now
     setup = d.setup
-    end = d.group_end
-    if d.phase is Phase.SOCIAL and now >= setup.scheduled_start:
+    if d.phase is _SOCIAL and now >= setup.scheduled_start:
+        end = d.group_end
         if d.agenda.meditation_minutes:
             d.meditation_ends_at = setup.meditation_end
             quiet = now >= setup.meditation_end or now >= end
             _enter(d, Phase.MEDITATION, "clock", at=setup.scheduled_start, quiet=quiet)
         else:
             _enter(d, Phase.CASE_CALL, "clock", at=setup.scheduled_start, quiet=now >= end)
-    if (
-        d.phase is Phase.MEDITATION
-        and d.meditation_ends_at is not None
-        and now >= d.meditation_ends_at
-    ):
-        _end_meditation(d, "clock", quiet=now >= end)
+    if d.phase is _MEDITATION and d.meditation_ends_at is not None and now >= d.meditation_ends_at:
+        _end_meditation(d, "clock", quiet=now >= d.group_end)
     told = d.waiting_told_at
-    if d.phase is Phase.MEDITATION and _WAITING_DUE in d.said and told is not None:
+    if d.phase is _MEDITATION and _WAITING_DUE in d.said and told is not None:
         if now >= told + timedelta(seconds=WAITING_LINE_SECONDS):
             _tell_waiting(d)
     if d.phase in BEFORE_CLOSING:
-        _warnings(d, end)
-        if now >= end + d.agenda.overrun_grace_minutes * _MINUTE:
+        end, close, warnings = d.end_marks()
+        _warnings(d, end, warnings)
+        if now >= close:
             _enter(d, Phase.CLOSING, "clock")
         elif now >= end:
             _overrun(d, end)
-    if (
-        d.phase is Phase.REFLECTION
-        and d.reflection_ends_at is not None
-        and now >= d.reflection_ends_at
-    ):
+    if d.phase is _REFLECTION and d.reflection_ends_at is not None and now >= d.reflection_ends_at:
         _enter(d, Phase.ENDED, "clock", line="reflection_end")
     _budget(d)
 
@@ -508,12 +607,11 @@ def _overrunning(d: _Draft) -> bool:
     return d.phase in BEFORE_CLOSING and d.now >= d.group_end
 
 
-def _warnings(d: _Draft, end: datetime) -> None:
-    due = [
-        mark
-        for mark in d.agenda.warning_minutes
-        if mark not in d.warned and d.now >= end - mark * _MINUTE
-    ]
+def _warnings(d: _Draft, end: datetime, marks: tuple[tuple[int, datetime], ...]) -> None:
+    """Post the warnings whose `marks` (`_Draft.end_marks`) are due and not posted yet."""
+    warned = d.warned
+    now = d.now
+    due = [mark for mark, at in marks if mark not in warned and now >= at]
     if not due:
         return
     d.warned = d.warned | frozenset(due)
@@ -725,27 +823,18 @@ def _changed(
     muted: bool | None = None,
     video: bool | None = None,
 ) -> Person:
-    """`person` with their place, per-join id or media changed (spelled out, not
+    """`person` with their place, per-join id or media changed (`_filled`, not
     `dataclasses.replace`: this runs for nearly every event and is the engine's hot path)."""
-    return Person(
-        key=person.key,
-        user_id=person.user_id if user_id is None else user_id,
-        name=person.name,
-        email=person.email,
-        registrant_id=person.registrant_id,
-        where=person.where if where is None else where,
-        zoom_role=person.zoom_role,
-        kind=person.kind,
-        roster_name=person.roster_name,
-        muted=person.muted if muted is None else muted,
-        video=person.video if video is None else video,
-        came_through_waiting_room=person.came_through_waiting_room,
-        seq=person.seq,
-        evidence=person.evidence,
-        standing=person.standing,
-        signed_in=person.signed_in,
-        phone=person.phone,
-    )
+    values: list[object] = list(_person_values(person))
+    if user_id is not None:
+        values[_USER_ID] = user_id
+    if where is not None:
+        values[_WHERE] = where
+    if muted is not None:
+        values[_MUTED] = muted
+    if video is not None:
+        values[_VIDEO] = video
+    return _filled(Person, _PERSON_SLOTS, values)
 
 
 def _merged(participant: Participant, old: Person | None) -> Participant:
@@ -1180,7 +1269,7 @@ def _refused(d: _Draft, event: ActionRefused) -> None:
 
 
 def _dispatch(d: _Draft, event: Event) -> None:
-    if isinstance(event, TimerDue | MeetingStarted | MeetingEnded):
+    if isinstance(event, _CLOCK_EVENTS):
         return  # the clock work is done by _catch_up
     if isinstance(event, RecordingStarted):
         _recording(d, event.participant)

@@ -28,13 +28,25 @@ from phases.identity import EVIDENCE_RANK, STRONG, Evidence
 from phases.messages import Messages
 from phases.roster import STANDINGS, RosterEntry, Standing
 
-__all__ = ["Kind", "Person", "Phase", "SessionState", "Setup", "Where"]
+__all__ = ["EndMarks", "Kind", "Person", "Phase", "SessionState", "Setup", "Where", "end_marks"]
 
 _FORMAT = 1
 
 Where = Literal["meeting", "waiting", "gone"]
 #: member / facilitator from the roster; guest = not on the roster.
 Kind = Literal["member", "facilitator", "guest"]
+
+
+#: A group's end, the moment the clock closes it (`Agenda.overrun_grace_minutes` later) and
+#: each warning mark with its moment before the end (`end_marks`).
+EndMarks = tuple[datetime, datetime, tuple[tuple[int, datetime], ...]]
+
+
+def end_marks(agenda: Agenda, end: datetime) -> EndMarks:
+    """The clock's marks of a group that ends at `end` (see `EndMarks`)."""
+    minute = timedelta(minutes=1)
+    close = end + agenda.overrun_grace_minutes * minute
+    return end, close, tuple((mark, end - mark * minute) for mark in agenda.warning_minutes)
 
 
 class Phase(enum.StrEnum):
@@ -61,6 +73,10 @@ class Setup:
     answers every event with nothing, so the bot does nothing in that meeting. `unplanned`
     marks a session the calendar did not plan (`phases.calendar.UnplannedSession`), timed
     from its actual start: the facilitators are told so once.
+
+    `unextended` is worked out from the rest when the setup is made (it is neither compared
+    nor stored): the `end_marks` of the group before any `/extend`, which the engine's clock
+    reads at every event.
     """
 
     agenda: Agenda
@@ -69,10 +85,13 @@ class Setup:
     scheduled_start: datetime
     skipped: str = ""
     unplanned: bool = False
+    unextended: EndMarks = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.scheduled_start.tzinfo is None or self.scheduled_start.utcoffset() is None:
             raise AgendaError("scheduled_start must be timezone-aware")
+        end = self.scheduled_start + timedelta(minutes=self.agenda.length_minutes)
+        object.__setattr__(self, "unextended", end_marks(self.agenda, end))
 
     @property
     def meditation_end(self) -> datetime:
