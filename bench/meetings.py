@@ -43,6 +43,7 @@ import asyncio
 import logging
 import random
 import socket
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -55,6 +56,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from bench._common import SECRET, BenchError, Connection, percentile, unprocessed_rows
 from bench.export import roster_csv
@@ -77,6 +79,7 @@ from storage.crypto import Keyring, generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade
 from storage.roster import import_roster, parse_roster
+from storage.tables.journal import JournalEntry
 
 __all__ = ["GROUP", "ScaledClock", "main", "prepare_database"]
 
@@ -245,10 +248,22 @@ def _arrivals(
 
 
 def prepare_database(url: str, key: str, members: int) -> None:
-    """Migrate the database at `url` and import a roster of `members` for `GROUP`."""
+    """Migrate the database at `url` and import a roster of `members` for `GROUP`.
+
+    Raises:
+        BenchError: the database holds a journal already (an earlier run's: its meetings
+            have this run's uuids, so its actions would be counted as this run's).
+    """
     upgrade(url)
     engine = make_engine(url)
     try:
+        with session_scope(make_session_factory(engine)) as session:
+            earlier = session.scalar(select(func.count()).select_from(JournalEntry))
+        if earlier:
+            raise BenchError(
+                f"the database is not a throwaway one: it holds {earlier} journal entries "
+                "(give an empty database)"
+            )
         now = system_clock()
         rows = parse_roster(roster_csv(members, [], seed=7), today=now.date())
         with session_scope(make_session_factory(engine)) as session:
@@ -496,14 +511,18 @@ def main(argv: list[str] | None = None) -> int:
     # Every meeting here is a session of one configured group, so storage's "module has more
     # than 13 sessions" warning would fire once per meeting; it says nothing about speed.
     logging.getLogger("storage.sessions").setLevel(logging.ERROR)
-    if args.mode == "serve":
-        from bench.meetings_serve import run_serve_mode
+    try:
+        if args.mode == "serve":
+            from bench.meetings_serve import run_serve_mode
 
-        if args.speed != 1.0:
-            parser.error("--speed is for --mode in-process (serve runs on the real clock)")
-        return run_serve_mode(args)
-    with tempfile.TemporaryDirectory(prefix="balint-bench-meetings-") as tmp:
-        return asyncio.run(run(args, Path(tmp)))
+            if args.speed != 1.0:
+                parser.error("--speed is for --mode in-process (serve runs on the real clock)")
+            return run_serve_mode(args)
+        with tempfile.TemporaryDirectory(prefix="balint-bench-meetings-") as tmp:
+            return asyncio.run(run(args, Path(tmp)))
+    except BenchError as failure:
+        print(f"bench.meetings: {failure}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -337,7 +337,15 @@ def _report(
     for replica in range(replicas):
         acked = senders.statuses.get((replica, 200), 0)
         total = sum(n for (r, _s), n in senders.statuses.items() if r == replica)
-        print(f"replica {replica}: webhooks posted={total} acked={acked}")
+        others = ", ".join(
+            f"{status or 'no answer'}: {n}"
+            for (r, status), n in sorted(senders.statuses.items())
+            if r == replica and status != 200
+        )
+        print(
+            f"replica {replica}: webhooks posted={total} acked={acked}"
+            + (f" (not acked, by status: {others}; Zoom would retry them)" if others else "")
+        )
     print("actions by lease owner: " + ", ".join(f"{o}={n}" for o, n in sorted(by_owner.items())))
     print("actions: " + ", ".join(f"{kind}={count}" for kind, count in sorted(by_kind.items())))
     p99 = percentile(caused, 99)

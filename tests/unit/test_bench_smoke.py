@@ -17,6 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from bench._common import BenchError
+from bench.meetings import prepare_database
+from storage import journal
+from storage.crypto import generate_key
+from storage.db import make_engine, make_session_factory, session_scope
+from tests.clock import TEST_NOW
+
 ROOT = Path(__file__).resolve().parents[2]
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
@@ -105,3 +112,25 @@ def test_export_benchmark_prints_the_export_and_its_baseline():
     _figure(out, rf"^built 39 sessions, {39 * (members + 1)} attendance rows")
     _figure(out, rf"^read {39 * (members + 1)} attendance rows \(baseline\): {_NUMBER} ms$")
     _figure(out, rf"^claims export over 1 years: {_NUMBER} ms \(written=\d+, left_out=\d+")
+
+
+def test_meetings_benchmark_refuses_a_database_an_earlier_run_left(tmp_path: Path) -> None:
+    # Its meetings have the same uuids in every run: an earlier run's actions would be
+    # counted as this run's (admissions "before" the meditation ended, a PASS).
+    url = f"sqlite:///{tmp_path / 'used.db'}"
+    prepare_database(url, generate_key(), 4)
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        journal.record(
+            session,
+            received_at=TEST_NOW,
+            event="meeting.started",
+            event_ts=None,
+            meeting_uuid="bench-0000==",
+            dedupe_key="an earlier run",
+            body=b"{}",
+            parsed_ok=True,
+        )
+    engine.dispose()
+    with pytest.raises(BenchError, match="1 journal entries"):
+        prepare_database(url, generate_key(), 4)
