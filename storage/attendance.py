@@ -556,7 +556,7 @@ def record_presence(
         "phone": event.phone,
     }
     statement = insert_or_skip(
-        _PRESENCE, session.get_bind().dialect.name, ("meeting_uuid", "journal_id"), "id"
+        _PRESENCE, session.get_bind().dialect.name, ("meeting_uuid", "journal_id"), ("id",)
     )
     return session.connection().execute(statement, values).scalar_one_or_none() is not None
 

@@ -180,7 +180,7 @@ def bounded_waits(session: Session, *, seconds: float) -> Iterator[None]:
 
 @functools.cache
 def insert_or_skip(
-    table: Table, dialect: str, conflict: tuple[str, ...], returning: str = ""
+    table: Table, dialect: str, conflict: tuple[str, ...], returning: tuple[str, ...] = ()
 ) -> Insert:
     """`INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING returning]` on `table` for
     `dialect` ("postgresql"; anything else is SQLite), built once per arguments.
@@ -190,7 +190,7 @@ def insert_or_skip(
     """
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = upsert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    return statement.returning(table.c[returning]) if returning else statement
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

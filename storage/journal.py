@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, Update, bindparam, delete, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import insert_or_skip
 from storage.tables.journal import DEDUPE_KEY_LENGTH, JournalEntry
 
 __all__ = [
@@ -128,15 +128,8 @@ def record(
         "parse_error": parse_error,
         "redacted": redacted,
     }
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        upsert(JournalEntry)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(JournalEntry.id)
-    )
-    new_id = session.execute(statement).scalar_one_or_none()
+    statement = insert_or_skip(_TABLE, session.get_bind().dialect.name, ("dedupe_key",), ("id",))
+    new_id = session.connection().execute(statement, values).scalar_one_or_none()
     if new_id is not None:
         return new_id, True
     existing = session.scalar(select(JournalEntry.id).where(JournalEntry.dedupe_key == dedupe_key))
@@ -189,15 +182,11 @@ def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int,
                 "redacted": delivery.redacted,
             }
         )
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One statement with the rows as parameters: SQLAlchemy sends it as one multi-row
     # INSERT ("insertmanyvalues") from a cached compilation, on the Core table (no ORM
     # bookkeeping per row); a `.values(rows)` statement would be compiled anew each time.
-    statement = (
-        upsert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(_TABLE.c.id, _TABLE.c.dedupe_key)
+    statement = insert_or_skip(
+        _TABLE, session.get_bind().dialect.name, ("dedupe_key",), ("id", "dedupe_key")
     )
     inserted = {key: entry_id for entry_id, key in session.connection().execute(statement, rows)}
     missing = {row["dedupe_key"] for row in rows} - inserted.keys()

@@ -83,7 +83,7 @@ def record_person_ids(
 
 
 _PERSON_KEYS = cast(Table, RuntimePersonKey.__table__)
-# Read on every step of a meeting: built once on the Core table (see `storage.db.insert_or_skip`).
+# Read on every step of a meeting: built once on the Core table, run with bound parameters.
 _PERSON_IDS = (
     select(
         _PERSON_KEYS.c.id_kind,

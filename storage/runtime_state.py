@@ -287,7 +287,7 @@ def plan_actions(
     """Log actions as `planned`; returns the ids of those not logged before (by key)."""
     connection = session.connection()
     statement = insert_or_skip(
-        _ACTIONS, session.get_bind().dialect.name, ("meeting_uuid", "action_key"), "id"
+        _ACTIONS, session.get_bind().dialect.name, ("meeting_uuid", "action_key"), ("id",)
     )
     planned: list[int] = []
     for action in actions:
