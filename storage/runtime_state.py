@@ -41,6 +41,7 @@ __all__ = [
     "live_meetings",
     "load_meeting",
     "meetings_with_work",
+    "next_pending_action",
     "pending_actions",
     "pending_wakeups",
     "plan_actions",
@@ -115,6 +116,7 @@ _PENDING_ACTIONS = (
     .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
     .order_by(_ACTIONS.c.id)
 )
+_NEXT_PENDING = _PENDING_ACTIONS.limit(1)
 _CLAIM = (
     update(_ACTIONS)
     .where(_ACTIONS.c.id == bindparam("action_id"), _ACTIONS.c.status == "planned")
@@ -326,6 +328,12 @@ def pending_actions(session: Session, *, meeting_uuid: str) -> list[ActionRecord
     """Actions planned but not yet claimed, in the order they were planned."""
     rows = session.connection().execute(_PENDING_ACTIONS, {"uuid": meeting_uuid})
     return [_action(row) for row in rows]
+
+
+def next_pending_action(session: Session, *, meeting_uuid: str) -> ActionRecord | None:
+    """The first action planned but not yet claimed, in planning order (None: none)."""
+    row = session.connection().execute(_NEXT_PENDING, {"uuid": meeting_uuid}).first()
+    return None if row is None else _action(row)
 
 
 def actions_for_meeting(

@@ -14,7 +14,17 @@ meeting, so a replica that lost its lease cannot write (on SQLite that first wri
 serialises the step's reads).
 Only after that commit are the planned actions carried out through the `MeetingControl`
 port, in plan order, each one claimed (`planned` -> `executing`, a compare-and-set) before
-the call and its outcome recorded after it.
+the call and its outcome recorded after it. The claims ride on transactions that run anyway:
+the step claims the first action it planned, and the transaction that records an outcome
+claims the next, so a step costs one transaction and each action one more (a claim commits
+only with its transaction, and the call comes right after that commit, as it did when each
+claim had a transaction of its own).
+
+The view. Between steps the runtime keeps what its last committed transaction saved of the
+meeting (`MeetingView`: its wake-ups, whether it ended), so that the worker need not read
+them back to arm the doorbell or fire a due wake-up. It is trusted only while the lease the
+runtime last took has not expired: until then no other replica can have written the
+meeting. Otherwise, and after any failed transaction, they are read from the database.
 
 Batches. A meeting's pending journal entries are stepped up to `BATCH` per transaction, in
 `event_ts` order: the lease is renewed and the engine state loaded once, each entry is fed
@@ -28,8 +38,9 @@ callback events and refusals are stepped one cause per transaction. Hence:
 
 - a restart resumes in the right phase (the state is in the database) and executes the
   actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
-  they are `expired`); an action a dead process had claimed is marked `interrupted` and
-  never repeated: at most once, exactly once when nothing crashes;
+  they are `expired`); an action a dead process had claimed (the next one to carry out
+  when it died) is marked `interrupted` and never repeated: at most once, exactly once when
+  nothing crashes;
 - reprocessing a cause plans nothing twice (the action keys are unique), and a chat
   command delivered by both the webhook and the SDK runs once: by its shared message id
   (the action keys `chat:<id>:<n>` and the engine's memory of message ids), or, when the
@@ -79,27 +90,28 @@ most the deadline of `bot.runtime.database_calls.DatabaseCalls` (`[bot]
 database_timeout_seconds`); past it the entry point raises `DatabaseStalled`, and until the
 call returns every further call is refused without starting. The overrun call is not
 abandoned, since it may still commit: the runtime keeps it, and before its next step
-(`_settle`) reads what became of it, which is then certain. A claim that committed is
-carried out then, as the next action in plan order (a claim that did not leaves the action
-planned, to be claimed again); an outcome that was not recorded is recorded again; an event
-handed to `feed_live` waits in the runtime until a step that feeds it has
-committed, so it is fed once; journal entries, wake-ups and the actions a late commit
-planned are found in the database as always. So every action is still carried out once,
-and a step is never taken twice. Should the runtime be dropped meanwhile (its lease lapsed
-during the hang), a late claim is treated like a dead process's: `interrupted`, never
-carried out.
+(`_settle`) reads what became of it, which is then certain. A claim that committed (with
+the step or outcome it rode on) is carried out then, as the next action in plan order (a
+claim that did not leaves the action planned, to be claimed again); an outcome that was
+not recorded is recorded again; an event handed to `feed_live` waits in the runtime until a
+step that feeds it has committed, so it is fed once; journal entries, wake-ups and the
+actions a late commit planned are found in the database as always. So every action is
+still carried out once, and a step is never taken twice. Should the runtime be dropped
+meanwhile (its lease lapsed during the hang), a late claim is treated like a dead
+process's: `interrupted`, never carried out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -159,7 +171,7 @@ from phases.events import (
     TimerDue,
     ZoomRole,
 )
-from phases.state import Phase, SessionState
+from phases.state import Person, Phase, SessionState
 from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.db import session_scope
@@ -174,6 +186,7 @@ __all__ = [
     "LeaseLost",
     "MeetingHooks",
     "MeetingRuntime",
+    "MeetingView",
     "RuntimeMetrics",
     "StepReport",
     "confirmation_event",
@@ -479,6 +492,35 @@ class _InDoubt:
     redo: Callable[[], StepReport] | None = None
 
 
+#: An action this runtime has claimed, and how to find the people it names.
+_Claimed = tuple[rs.ActionRecord, _Whom]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingView:
+    """What the runtime's last committed step saved of its meeting: whether it ended, and
+    its pending wake-ups (timer name -> due time)."""
+
+    ended: bool
+    wakeups: Mapping[str, datetime]
+
+
+class _Staged:
+    """What a transaction in progress changes of the runtime's picture of its meeting: its
+    view, the action it claimed (`looked`: it looked for one) and how to find the people it
+    names, when the lease it took expires. It becomes the runtime's only once the
+    transaction has committed (`_commit`)."""
+
+    __slots__ = ("claimed", "lease_until", "looked", "view", "whom")
+
+    def __init__(self) -> None:
+        self.view: MeetingView | None = None
+        self.looked = False
+        self.claimed: _Claimed | None = None
+        self.whom: _Whom | None = None
+        self.lease_until: datetime | None = None
+
+
 class MeetingRuntime:
     """One meeting's durable runtime on this replica.
 
@@ -529,11 +571,27 @@ class MeetingRuntime:
         self._in_doubt: _InDoubt | None = None
         #: the engine state this runtime last decoded or saved, with its stored text
         self._known: tuple[str, SessionState] | None = None
+        #: the transaction in progress (`_transaction`), and what it changes
+        self._staged: _Staged | None = None
+        #: the meeting as the last committed step saved it (None: unknown, read it)
+        self._view: MeetingView | None = None
+        #: when the lease this runtime last took expires (the view is trusted until then)
+        self._lease_until: datetime | None = None
+        #: a committed transaction looked for the next action to carry out, and claimed it
+        #: (`claimed`, None if there was none); `_execute_planned` carries it out
+        self._looked = False
+        self._claimed: _Claimed | None = None
+        #: how to find the people actions name, as of the last committed step (None: read it)
+        self._whom: _Whom | None = None
 
     # -- entry points --------------------------------------------------------------------
 
     async def process_journal(self) -> StepReport:
         """Feed every unprocessed journal entry of this meeting, then carry out actions.
+
+        It stops once a batch was not full: an entry journaled after that batch's read comes
+        with a notice of its own (the receiver's `on_journaled`, the journal listener), so
+        looking again only costs a transaction.
 
         Raises:
             LeaseLost: another replica owns the meeting now.
@@ -554,12 +612,16 @@ class MeetingRuntime:
                 if not batch.entry_ids:
                     return report
                 report = report + batch.report + await self._execute_planned()
+                if len(batch.entry_ids) < BATCH:
+                    return report
 
     async def fire_due_timers(self) -> StepReport:
         """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
         async with self._lock:
             report = await self._begin()
-            due = await self._call(self._due_wakeups)
+            due = self._due_by_view()
+            if due is None:
+                due = await self._call(self._due_wakeups)
             for _uuid, timer, due_at in due:
                 step = functools.partial(self._step_timer, timer, due_at)
                 report = report + await self._call(step)
@@ -590,6 +652,26 @@ class MeetingRuntime:
         async with self._lock:
             self._waiting.append(_Told(cause=cause, event=event, at=seen_at, source="sdk"))
             return await self._begin()
+
+    def view(self) -> MeetingView | None:
+        """The meeting as this runtime's last committed step saved it, or None when that is
+        not certain (no step yet, a step failed, or the lease this runtime took has expired
+        since: another replica may have stepped it). Trusted while the lease is: no one else
+        can write the meeting meanwhile."""
+        view = self._view
+        until = self._lease_until
+        if view is None or until is None or self._clock() >= until:
+            return None
+        return view
+
+    def _due_by_view(self) -> list[tuple[str, str, datetime]] | None:
+        """`storage.runtime_state.due_wakeups` for this meeting, from the view (None: unknown)."""
+        view = self.view()
+        if view is None:
+            return None
+        now = self._clock()
+        due = [(self.meeting_uuid, timer, at) for timer, at in view.wakeups.items() if at <= now]
+        return sorted(due, key=lambda item: (item[2], item[1]))
 
     def _due_wakeups(self) -> list[tuple[str, str, datetime]]:
         with session_scope(self._factory) as db:
@@ -669,18 +751,17 @@ class MeetingRuntime:
         if call is None or failure is not None:  # it never started, or it rolled back
             if doubt.redo is not None:  # the outcome is not recorded: record it now
                 report = report + await self._call(doubt.redo, redo=doubt.redo)
-        elif doubt.claimed is not None:
-            if call.result():  # the claim is ours, and its action not yet carried out
-                record, known = doubt.claimed
-                _log.info(
-                    "a claim committed after its deadline; carrying the action out now",
-                    extra={"meeting_id": self.meeting_uuid, "kind": record.kind},
-                )
-                report = report + (await self._carry_out(record, known))[0]
+        elif doubt.claimed is not None:  # the action's `/safety` line was read late
+            report = report + await self._carry_out(*doubt.claimed)
         elif doubt.told is not None:
             if self._waiting and self._waiting[0] is doubt.told:
                 self._waiting.popleft()  # it was fed: do not feed it again
                 report = report + call.result()
+        if self._claimed is not None:
+            _log.info(
+                "a claim committed after its deadline; carrying the action out now",
+                extra={"meeting_id": self.meeting_uuid, "kind": self._claimed[0].kind},
+            )
         return report + await self._execute_planned()
 
     async def _feed_waiting(self) -> StepReport:
@@ -730,8 +811,8 @@ class MeetingRuntime:
 
     def _abandon_leftovers(self) -> tuple[int, int]:
         """Mark what a dead owner left `executing` interrupted and what waited too long
-        expired: (interrupted, expired)."""
-        with session_scope(self._factory) as db:
+        expired: (interrupted, expired); claim the first action left to carry out."""
+        with self._transaction() as db:
             self._hold_lease(db)
             interrupted = rs.interrupt_executing(db, meeting_uuid=self.meeting_uuid)
             expired = rs.expire_planned(
@@ -739,6 +820,7 @@ class MeetingRuntime:
                 meeting_uuid=self.meeting_uuid,
                 planned_before=self._clock() - self._expiry,
             )
+            self._claim_next(db, lease_held=True)
         return interrupted, expired
 
     def _step_batch(self) -> _Batch:
@@ -748,7 +830,7 @@ class MeetingRuntime:
         entry_ids: list[int] = []
         done: list[tuple[int, str, datetime, StepReport]] = []
         try:
-            with session_scope(self._factory) as db:
+            with self._transaction() as db:
                 if not journal.has_unprocessed(db, meeting_uuid=self.meeting_uuid):
                     return _Batch()
                 self._hold_lease(db)
@@ -781,6 +863,8 @@ class MeetingRuntime:
                     done.append((entry.id, entry.event, entry.received_at, report))
                 if work is not None:
                     self._close(db, work)
+                people = None if work is None else work.state.people
+                self._claim_next(db, people=people, lease_held=True)
         except LeaseLost:
             raise
         except Exception as failure:
@@ -803,7 +887,7 @@ class MeetingRuntime:
 
     def _step_entry(self, entry_id: int) -> StepReport:
         """One journal entry in its own transaction (the fallback when a batch failed)."""
-        with session_scope(self._factory) as db:
+        with self._transaction() as db:
             entry = journal.entry(db, entry_id=entry_id)
             if entry is None or entry.processed_at is not None:
                 return StepReport()
@@ -883,7 +967,7 @@ class MeetingRuntime:
         fired_timer: tuple[str, datetime] | None,
         source: Source | None = None,
     ) -> StepReport:
-        with session_scope(self._factory) as db:
+        with self._transaction() as db:
             return self._step_in(
                 db,
                 cause=cause,
@@ -907,8 +991,9 @@ class MeetingRuntime:
         meeting_id: str,
         source: Source | None,
     ) -> StepReport:
-        """One cause, inside the caller's transaction (see the module docstring); `source`
-        says where its participants' ids come from (None: no participants, e.g. a timer)."""
+        """One cause, inside the caller's transaction (see the module docstring), then the
+        claim of the first action to carry out; `source` says where its participants' ids
+        come from (None: no participants, e.g. a timer)."""
         self._hold_lease(db)
         work = self._open(db, meeting_id=meeting_id, at=at)
         if entry is not None and not work.skipped:
@@ -916,6 +1001,7 @@ class MeetingRuntime:
         if fired_timer is not None:
             timer, due_at = fired_timer
             if work.wakeups.get(timer) != due_at:
+                self._claim_next(db, people=work.state.people, lease_held=True)
                 return StepReport(handled=1, dropped=1)  # re-armed or fired already
             del work.wakeups[timer]
         report = self._feed(
@@ -928,6 +1014,7 @@ class MeetingRuntime:
             source=source,
         )
         self._close(db, work)
+        self._claim_next(db, people=work.state.people, lease_held=True)
         return report
 
     def _open(self, db: Session, *, meeting_id: str, at: datetime) -> _Work:
@@ -1141,7 +1228,12 @@ class MeetingRuntime:
     def _close(self, db: Session, work: _Work) -> None:
         """Save what the fed causes changed: person ids first seen, wake-ups (only if
         changed), planned actions in plan order, the engine state and cursors. A skipped
-        meeting's record is only marked ended, once."""
+        meeting's record is only marked ended, once. What it saves becomes the runtime's view
+        once the transaction has committed."""
+        staged = self._staged
+        if staged is not None:
+            ended = work.skipped or work.state.phase == Phase.ENDED
+            staged.view = MeetingView(ended=ended, wakeups=dict(work.wakeups))
         if work.skipped:
             if not work.loaded_ended:
                 rs.save_state(
@@ -1175,6 +1267,7 @@ class MeetingRuntime:
 
     def _save_ids(self, db: Session, work: _Work) -> None:
         if work.identities.new:
+            self._whom = None
             person_keys.record_person_ids(
                 db,
                 meeting_uuid=self.meeting_uuid,
@@ -1200,6 +1293,7 @@ class MeetingRuntime:
         return state
 
     def _save_state(self, db: Session, work: _Work) -> None:
+        self._whom = None  # who must be admitted by id may change with the state
         state_json = work.state.to_json()
         self._known = (state_json, work.state)
         rs.save_state(
@@ -1218,44 +1312,97 @@ class MeetingRuntime:
         Raises:
             LeaseLost: another replica holds an unexpired lease.
         """
+        now = self._clock()
         if not rs.acquire_lease(
-            db,
-            meeting_uuid=self.meeting_uuid,
-            owner=self._owner,
-            ttl=self._ttl,
-            now=self._clock(),
+            db, meeting_uuid=self.meeting_uuid, owner=self._owner, ttl=self._ttl, now=now
         ):
             self._resumed = False
             raise LeaseLost(f"meeting {self.meeting_uuid}: lease held by another replica")
+        if self._lease_until is None or now >= self._lease_until:
+            # this runtime's lease had expired: another replica may have stepped the meeting
+            self._view = None
+            self._whom = None
+        if self._staged is not None:
+            self._staged.lease_until = now + self._ttl
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A transaction of this runtime's: what it stages (`_Staged`) becomes the runtime's
+        once it has committed, on the thread that ran it, even if the caller stopped waiting
+        (see "A database that hangs" in the module docstring). After a failure the view is
+        unknown, and read from the database again."""
+        staged = self._staged = _Staged()
+        try:
+            with session_scope(self._factory) as db:
+                yield db
+        except BaseException:
+            self._view = None
+            self._whom = None
+            raise
+        finally:
+            self._staged = None
+        self._commit(staged)
+
+    def _commit(self, staged: _Staged) -> None:
+        """Take what a committed transaction staged."""
+        if staged.lease_until is not None:
+            self._lease_until = staged.lease_until
+        if staged.view is not None:
+            self._view = staged.view
+        if staged.whom is not None:
+            self._whom = staged.whom
+        if staged.looked:
+            self._looked = True
+            self._claimed = staged.claimed
+
+    def _claim_next(
+        self, db: Session, *, people: Mapping[str, Person] | None = None, lease_held: bool
+    ) -> None:
+        """Claim the first action planned and not yet claimed, in the caller's transaction
+        (`planned` -> `executing`, under the lease: taken here if the caller has not), so
+        that it is carried out once the transaction has committed (`_execute_planned`).
+        `people`: the engine's, as this transaction leaves them (None: read them)."""
+        staged = self._staged
+        assert staged is not None, "claims are made in a transaction of the runtime's"
+        staged.looked = True
+        while (record := rs.next_pending_action(db, meeting_uuid=self.meeting_uuid)) is not None:
+            if not lease_held:
+                self._hold_lease(db)
+                lease_held = True
+            if not rs.claim_action(db, action_id=record.id, owner=self._owner):
+                continue  # claimed meanwhile (not by a step of ours): look again
+            whom = self._whom
+            if whom is None:
+                if people is None:
+                    meeting = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+                    people = {} if meeting is None else self._decoded(meeting.state_json).people
+                known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+                whom = staged.whom = _Whom(known, by_id_only(people))
+            staged.claimed = (record, whom)
+            return
+
+    def _claim_first(self) -> None:
+        """Look for the first action to carry out in a transaction of its own (when no
+        committed transaction has: after a failed or overrun one)."""
+        with self._transaction() as db:
+            self._claim_next(db, lease_held=False)
 
     async def _execute_planned(self) -> StepReport:
-        """Carry out planned actions in order, then those their refusals planned."""
+        """Carry out the planned actions in plan order (those their refusals and
+        confirmations plan included), each claimed before its call: by the transaction that
+        planned it or recorded the previous outcome, else by one of its own."""
         report = StepReport()
         while True:
-            done, refusals = await self._execute_pending()
-            report = report + done
-            if not refusals:
+            if not self._looked:
+                await self._call(self._claim_first)
+            claimed, self._claimed, self._looked = self._claimed, None, False
+            if claimed is None:
                 return report
+            report = report + await self._carry_out(*claimed)
 
-    async def _execute_pending(self) -> tuple[StepReport, int]:
-        """Carry out the actions planned now: claim, call the meeting, record the outcome
-        (feeding a refusal back as its own cause). Returns the report and how many refusals
-        were fed."""
-        pending, known = await self._call(self._pending_actions)
-        refusals = 0
-        report = StepReport()
-        for record in pending:
-            claim = functools.partial(self._claim, record.id)
-            if not await self._call(claim, claimed=(record, known)):
-                continue
-            done, refused = await self._carry_out(record, known)
-            report = report + done
-            refusals += refused
-        return report, refusals
-
-    async def _carry_out(self, record: rs.ActionRecord, known: _Whom) -> tuple[StepReport, bool]:
-        """Carry out one action this runtime has claimed and record its outcome; returns the
-        report and whether a refusal was fed back."""
+    async def _carry_out(self, record: rs.ActionRecord, known: _Whom) -> StepReport:
+        """Carry out one action this runtime has claimed and record its outcome (the
+        transaction that records it claims the next action)."""
         stored = decode_action(record.payload)
         action = (
             await self._call(functools.partial(self._safety_line, stored), claimed=(record, known))
@@ -1293,7 +1440,7 @@ class MeetingRuntime:
             self._record_outcome, record, status=status, outcome=outcome, feedback=feedback
         )
         report = await self._call(record_it, redo=record_it)
-        return report + StepReport(executed=1), feedback is not None
+        return report + StepReport(executed=1)
 
     def _safety_line(self, action: SafetyAnswer) -> SendChat:
         """The `/safety` answer, read (and audited) when it is carried out, never stored."""
@@ -1301,22 +1448,6 @@ class MeetingRuntime:
             return self._hooks.safety_line(
                 db, meeting_uuid=self.meeting_uuid, action=action, now=self._clock()
             )
-
-    def _pending_actions(self) -> tuple[list[rs.ActionRecord], _Whom]:
-        """The actions to carry out now, and how to find the people they name (`_Whom`)."""
-        with session_scope(self._factory) as db:
-            pending = rs.pending_actions(db, meeting_uuid=self.meeting_uuid)
-            if not pending:
-                return [], _Whom({}, frozenset())
-            record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
-            people = {} if record is None else self._decoded(record.state_json).people
-            known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
-            return pending, _Whom(known, by_id_only(people))
-
-    def _claim(self, action_id: int) -> bool:
-        with session_scope(self._factory) as db:
-            self._hold_lease(db)
-            return rs.claim_action(db, action_id=action_id, owner=self._owner)
 
     def _record_outcome(
         self,
@@ -1328,8 +1459,8 @@ class MeetingRuntime:
     ) -> StepReport:
         """Record a carried-out action's outcome and, in the same transaction, step what is
         reported back of it (a refusal, or a success the engine asked for; cause prefix and
-        event) as a cause of its own. If the lease is lost, the outcome is still recorded and
-        nothing is fed."""
+        event) as a cause of its own, and claim the next action. If the lease is lost, the
+        outcome is still recorded and nothing is fed or claimed."""
 
         def record_it(db: Session) -> None:
             rs.record_outcome(
@@ -1342,15 +1473,15 @@ class MeetingRuntime:
             )
 
         try:
-            with session_scope(self._factory) as db:
-                if feedback is None:
-                    record_it(db)
-                    return StepReport()
+            with self._transaction() as db:
                 # The lease before the action's row, the order every other transaction takes
-                # them in (`_claim`, `_abandon_leftovers`): the other order deadlocks on
+                # them in (the steps, `_abandon_leftovers`): the other order deadlocks on
                 # PostgreSQL against a restarted runtime of the same owner abandoning leftovers.
                 self._hold_lease(db)
                 record_it(db)
+                if feedback is None:
+                    self._claim_next(db, lease_held=True)
+                    return StepReport()
                 prefix, event = feedback
                 return self._step_in(
                     db,

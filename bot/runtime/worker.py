@@ -326,7 +326,11 @@ class Worker:
         except LeaseLost:
             self._drop(meeting_uuid, "lease lost")
             return 0
-        ended, wakeups = await self._calls.run(functools.partial(self._after, meeting_uuid))
+        view = runtime.view()
+        if view is not None and not view.ended:  # as its last step left it: nothing to read
+            ended, wakeups = False, dict(view.wakeups)
+        else:
+            ended, wakeups = await self._calls.run(functools.partial(self._after, meeting_uuid))
         if ended:
             self._drop(meeting_uuid, "meeting ended")
         else:

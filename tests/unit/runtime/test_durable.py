@@ -103,16 +103,15 @@ def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeat
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
     asyncio.run(runtime.process_journal())
-    entry = _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    # plan only (as if the process died right after the step's commit)
-    runtime._step_entry(entry)
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
-    runtime._step_entry(entry + 1)
+    # the step only (as if the process died right after its commit): it planned both
+    # admissions and claimed the first, to be carried out once it had committed
+    assert runtime._step_batch().entry_ids
     with session_scope(factory) as s:
-        planned = rs.pending_actions(s, meeting_uuid=UUID)
-        assert [p.kind for p in planned] == ["admit", "admit"]
-        # the dead process had claimed Anna's admit when it died
-        assert rs.claim_action(s, action_id=planned[0].id, owner="a")
+        admits = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
+        assert [a.status for a in admits] == ["executing", "planned"]
+        assert [p.id for p in rs.pending_actions(s, meeting_uuid=UUID)] == [admits[1].id]
     restarted = _runtime(factory, hooks, clock, meeting)
     asyncio.run(restarted.process_journal())
     assert meeting.admits() == [BEN.user_id]
@@ -226,11 +225,13 @@ def test_actions_planned_long_before_a_restart_expire_instead_of_running_late(
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
     asyncio.run(runtime.process_journal())
-    entry = _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    runtime._step_entry(entry)  # planned, then the process died
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    # the step (Anna's admission claimed with it, Ben's planned), then the process died
+    assert runtime._step_batch().entry_ids
     clock.advance(minutes=11)  # the restart comes after the default 10-minute expiry
     asyncio.run(_runtime(factory, hooks, clock, meeting).process_journal())
     assert meeting.admits() == []
     with session_scope(factory) as s:
         log = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
-    assert [a.status for a in log] == ["expired"]
+    assert [a.status for a in log] == ["interrupted", "expired"]

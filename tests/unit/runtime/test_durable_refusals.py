@@ -32,6 +32,7 @@ from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 UUID = "xRefusedAdmitsUUID=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
 ANNA = Participant(key="ka", user_id="16778240", name="Anna")
+BEN = Participant(key="kb", user_id="16779264", name="Ben")
 ANNA_LINE = DEFAULT_MESSAGES["refused_admit"].format(
     name="Anna", reason=DEFAULT_MESSAGES["reason_not_privileged"]
 )
@@ -126,8 +127,11 @@ def test_an_admission_planned_before_a_crash_is_refused_and_reported_once_after_
     _post(factory, hooks, clock, "start", MeetingStarted())
     _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
     asyncio.run(first.process_journal())
-    entry = _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    first._step_entry(entry)  # planned and committed; the process dies before carrying it out
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    # the step commits (Ben's admission claimed with it, Anna's planned); the process dies
+    # before carrying either out
+    assert first._step_batch().entry_ids
     del first
     for _ in range(2):
         restarted = _runtime(factory, hooks, clock, meeting)
