@@ -653,6 +653,12 @@ class MeetingRuntime:
             self._waiting.append(_Told(cause=cause, event=event, at=seen_at, source="sdk"))
             return await self._begin()
 
+    def lease_renewed(self, until: datetime) -> None:
+        """The worker renewed this runtime's lease (an unexpired lease of the same owner,
+        committed) until `until`: it has been held without a break, so the view holds."""
+        if self._lease_until is not None and until > self._lease_until:
+            self._lease_until = until
+
     def view(self) -> MeetingView | None:
         """The meeting as this runtime's last committed step saved it, or None when that is
         not certain (no step yet, a step failed, or the lease this runtime took has expired
@@ -990,11 +996,14 @@ class MeetingRuntime:
         fired_timer: tuple[str, datetime] | None,
         meeting_id: str,
         source: Source | None,
+        lease_held: bool = False,
     ) -> StepReport:
         """One cause, inside the caller's transaction (see the module docstring), then the
         claim of the first action to carry out; `source` says where its participants' ids
-        come from (None: no participants, e.g. a timer)."""
-        self._hold_lease(db)
+        come from (None: no participants, e.g. a timer); `lease_held`: the caller has taken
+        the lease in this transaction already."""
+        if not lease_held:
+            self._hold_lease(db)
         work = self._open(db, meeting_id=meeting_id, at=at)
         if entry is not None and not work.skipped:
             self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
@@ -1492,6 +1501,7 @@ class MeetingRuntime:
                     fired_timer=None,
                     meeting_id="",
                     source=None,
+                    lease_held=True,
                 )
         except LeaseLost:
             # That transaction rolled back; the outcome must still be kept, on its own.

@@ -285,11 +285,14 @@ class Worker:
 
     async def sweep(self) -> int:
         """Renew leases, then process every meeting with work to do; returns causes handled."""
-        lost, candidates = await self._calls.run(
-            functools.partial(self._look, list(self._runtimes))
-        )
+        owned = list(self._runtimes)
+        lost, candidates, until = await self._calls.run(functools.partial(self._look, owned))
         for uuid in lost:
             self._drop(uuid, "lease lost")
+        for uuid in set(owned).difference(lost):
+            runtime = self._runtimes.get(uuid)
+            if runtime is not None:
+                runtime.lease_renewed(until)
         handled = 0
         for uuid in candidates:
             handled += await self.process(uuid)
@@ -339,8 +342,9 @@ class Worker:
 
     # -- database work (in a worker thread) ----------------------------------------------
 
-    def _look(self, owned: list[str]) -> tuple[list[str], list[str]]:
-        """Renew the leases of `owned`; returns those lost and the meetings with work."""
+    def _look(self, owned: list[str]) -> tuple[list[str], list[str], datetime]:
+        """Renew the leases of `owned`; returns those lost, the meetings with work and when
+        the renewed leases expire."""
         now = self._clock()
         with session_scope(self._factory) as db:
             lost = [
@@ -351,7 +355,8 @@ class Worker:
                 )
             ]
             candidates = rs.meetings_with_work(db, now=now)
-            return lost, [uuid for uuid in candidates if self._serves_in(db, uuid)]
+            serving = [uuid for uuid in candidates if self._serves_in(db, uuid)]
+        return lost, serving, now + self._ttl
 
     def _holder(self, meeting_uuid: str) -> tuple[str | None, bool]:
         """The meeting's lease holder, and whether this worker serves the meeting."""

@@ -137,3 +137,26 @@ def test_the_view_is_trusted_only_while_the_lease_holds(factory: sessionmaker[Se
     taken_back = first.view()
     assert taken_back is not None and dict(taken_back.wakeups) == first.pending_wakeups()
     assert "meditation_start" not in taken_back.wakeups
+
+
+def test_a_lease_the_worker_renews_keeps_the_view(factory: sessionmaker[Session]) -> None:
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    worker = Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: RecordingMeeting(),
+        hooks=hooks,
+        owner="a",
+        clock=clock,
+        lease_ttl=TTL,
+        sweep_interval=3600,
+    )
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    asyncio.run(worker.process(UUID))
+    runtime = worker.runtime(UUID)
+    clock.advance(seconds=20)
+    asyncio.run(worker.sweep())  # renews the lease of every meeting the worker runs
+    clock.advance(seconds=20)  # past the lease the runtime's own step took
+    assert runtime.view() is not None
+    clock.advance(seconds=20)  # past the renewed one too
+    assert runtime.view() is None
