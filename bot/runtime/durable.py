@@ -480,6 +480,10 @@ class _Whom:
     by_id_only: frozenset[str]
 
 
+#: An action this runtime has claimed, and how to find the people it names.
+_Claimed = tuple[rs.ActionRecord, _Whom]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _InDoubt:
     """A database call of this runtime that overran its deadline, and what it was doing:
@@ -487,13 +491,9 @@ class _InDoubt:
 
     #: None: it was refused without starting (another call hung)
     call: concurrent.futures.Future[Any] | None
-    claimed: tuple[rs.ActionRecord, _Whom] | None = None
+    claimed: _Claimed | None = None
     told: _Told | None = None
     redo: Callable[[], StepReport] | None = None
-
-
-#: An action this runtime has claimed, and how to find the people it names.
-_Claimed = tuple[rs.ActionRecord, _Whom]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -707,7 +707,7 @@ class MeetingRuntime:
         self,
         function: Callable[[], _T],
         *,
-        claimed: tuple[rs.ActionRecord, _Whom] | None = None,
+        claimed: _Claimed | None = None,
         told: _Told | None = None,
         redo: Callable[[], StepReport] | None = None,
     ) -> _T:
@@ -1276,7 +1276,6 @@ class MeetingRuntime:
 
     def _save_ids(self, db: Session, work: _Work) -> None:
         if work.identities.new:
-            self._whom = None
             person_keys.record_person_ids(
                 db,
                 meeting_uuid=self.meeting_uuid,
@@ -1302,7 +1301,9 @@ class MeetingRuntime:
         return state
 
     def _save_state(self, db: Session, work: _Work) -> None:
-        self._whom = None  # who must be admitted by id may change with the state
+        # the ids that find each person (saved with it, `_save_ids`) and who must be
+        # admitted by id may change with the state
+        self._whom = None
         state_json = work.state.to_json()
         self._known = (state_json, work.state)
         rs.save_state(

@@ -72,13 +72,13 @@ def _runtime(
     )
 
 
-def test_a_webhook_costs_its_step_and_one_transaction_per_action(
-    factory: sessionmaker[Session], commits: _Commits
-) -> None:
-    hooks = ScriptedHooks()
-    clock = HandClock(START - timedelta(minutes=10))
-    meeting = RecordingMeeting()
-    worker = Worker(
+def _worker(
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    meeting: RecordingMeeting,
+) -> Worker:
+    return Worker(
         session_factory=factory,
         control_factory=lambda _uuid: meeting,
         hooks=hooks,
@@ -87,6 +87,15 @@ def test_a_webhook_costs_its_step_and_one_transaction_per_action(
         lease_ttl=TTL,
         sweep_interval=3600,
     )
+
+
+def test_a_webhook_costs_its_step_and_one_transaction_per_action(
+    factory: sessionmaker[Session], commits: _Commits
+) -> None:
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    worker = _worker(factory, hooks, clock, meeting)
     _post(
         factory,
         hooks,
@@ -142,15 +151,7 @@ def test_the_view_is_trusted_only_while_the_lease_holds(factory: sessionmaker[Se
 def test_a_lease_the_worker_renews_keeps_the_view(factory: sessionmaker[Session]) -> None:
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
-    worker = Worker(
-        session_factory=factory,
-        control_factory=lambda _uuid: RecordingMeeting(),
-        hooks=hooks,
-        owner="a",
-        clock=clock,
-        lease_ttl=TTL,
-        sweep_interval=3600,
-    )
+    worker = _worker(factory, hooks, clock, RecordingMeeting())
     _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
     asyncio.run(worker.process(UUID))
     runtime = worker.runtime(UUID)
