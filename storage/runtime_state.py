@@ -32,7 +32,7 @@ __all__ = [
     "PlannedAction",
     "acquire_lease",
     "actions_for_meeting",
-    "claim_action",
+    "claim_next_action",
     "create_meeting",
     "due_wakeups",
     "expire_planned",
@@ -41,7 +41,6 @@ __all__ = [
     "live_meetings",
     "load_meeting",
     "meetings_with_work",
-    "next_pending_action",
     "pending_actions",
     "pending_wakeups",
     "plan_actions",
@@ -116,11 +115,28 @@ _PENDING_ACTIONS = (
     .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
     .order_by(_ACTIONS.c.id)
 )
-_NEXT_PENDING = _PENDING_ACTIONS.limit(1)
-_CLAIM = (
+_CLAIM_NEXT = (
     update(_ACTIONS)
-    .where(_ACTIONS.c.id == bindparam("action_id"), _ACTIONS.c.status == "planned")
+    .where(
+        _ACTIONS.c.id
+        == select(_ACTIONS.c.id)
+        .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
+        .order_by(_ACTIONS.c.id)
+        .limit(1)
+        .scalar_subquery(),
+        _ACTIONS.c.status == "planned",
+    )
     .values(status="executing", owner=bindparam("by"))
+    .returning(  # what an `ActionRecord` holds
+        _ACTIONS.c.id,
+        _ACTIONS.c.meeting_uuid,
+        _ACTIONS.c.action_key,
+        _ACTIONS.c.kind,
+        _ACTIONS.c.payload,
+        _ACTIONS.c.status,
+        _ACTIONS.c.code,
+        _ACTIONS.c.error,
+    )
 )
 _OUTCOME = (
     update(_ACTIONS)
@@ -330,12 +346,6 @@ def pending_actions(session: Session, *, meeting_uuid: str) -> list[ActionRecord
     return [_action(row) for row in rows]
 
 
-def next_pending_action(session: Session, *, meeting_uuid: str) -> ActionRecord | None:
-    """The first action planned but not yet claimed, in planning order (None: none)."""
-    row = session.connection().execute(_NEXT_PENDING, {"uuid": meeting_uuid}).first()
-    return None if row is None else _action(row)
-
-
 def actions_for_meeting(
     session: Session, *, meeting_uuid: str, kind: str | None = None
 ) -> list[ActionRecord]:
@@ -346,10 +356,13 @@ def actions_for_meeting(
     return [_action(row) for row in session.scalars(query.order_by(RuntimeAction.id))]
 
 
-def claim_action(session: Session, *, action_id: int, owner: str) -> bool:
-    """Move a planned action to `executing`; False if someone else already claimed it."""
-    result = session.connection().execute(_CLAIM, {"action_id": action_id, "by": owner})
-    return result.rowcount == 1
+def claim_next_action(session: Session, *, meeting_uuid: str, owner: str) -> ActionRecord | None:
+    """Move the meeting's first planned action (in planning order) to `executing`, in one
+    compare-and-set statement, and return it; None if none is planned, or if the one found
+    was claimed by someone else meanwhile (who then carries on from there)."""
+    values = {"uuid": meeting_uuid, "by": owner}
+    row = session.connection().execute(_CLAIM_NEXT, values).first()
+    return None if row is None else _action(row)
 
 
 def record_outcome(

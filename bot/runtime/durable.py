@@ -1316,13 +1316,23 @@ class MeetingRuntime:
             cursors=work.cursors,
         )
 
-    def _hold_lease(self, db: Session) -> None:
+    def _hold_lease(self, db: Session, *, unless_held: bool = False) -> None:
         """Take or renew this replica's lease in `db`'s transaction (the fence).
+
+        `unless_held`: not written while the lease this runtime holds has more than half its
+        time left, since no other replica can take it before it expires. Only for a
+        transaction that takes no step (it records outcomes and claims actions, each a
+        compare-and-set on the action's row): a step needs the write, which serialises it
+        against a stale runtime of the same owner (on PostgreSQL) and makes it the first
+        write (on SQLite).
 
         Raises:
             LeaseLost: another replica holds an unexpired lease.
         """
         now = self._clock()
+        until = self._lease_until
+        if unless_held and until is not None and until - now > self._ttl / 2:
+            return
         if not rs.acquire_lease(
             db, meeting_uuid=self.meeting_uuid, owner=self._owner, ttl=self._ttl, now=now
         ):
@@ -1369,27 +1379,26 @@ class MeetingRuntime:
         self, db: Session, *, people: Mapping[str, Person] | None = None, lease_held: bool
     ) -> None:
         """Claim the first action planned and not yet claimed, in the caller's transaction
-        (`planned` -> `executing`, under the lease: taken here if the caller has not), so
-        that it is carried out once the transaction has committed (`_execute_planned`).
-        `people`: the engine's, as this transaction leaves them (None: read them)."""
+        (`planned` -> `executing`, under the lease: taken here if the caller has not and
+        it is not held for long yet, see `_hold_lease`), so that it is carried out once the
+        transaction has committed (`_execute_planned`). `people`: the engine's, as this
+        transaction leaves them (None: read them)."""
         staged = self._staged
         assert staged is not None, "claims are made in a transaction of the runtime's"
         staged.looked = True
-        while (record := rs.next_pending_action(db, meeting_uuid=self.meeting_uuid)) is not None:
-            if not lease_held:
-                self._hold_lease(db)
-                lease_held = True
-            if not rs.claim_action(db, action_id=record.id, owner=self._owner):
-                continue  # claimed meanwhile (not by a step of ours): look again
-            whom = self._whom
-            if whom is None:
-                if people is None:
-                    meeting = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
-                    people = {} if meeting is None else self._decoded(meeting.state_json).people
-                known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
-                whom = staged.whom = _Whom(known, by_id_only(people))
-            staged.claimed = (record, whom)
+        if not lease_held:
+            self._hold_lease(db, unless_held=True)
+        record = rs.claim_next_action(db, meeting_uuid=self.meeting_uuid, owner=self._owner)
+        if record is None:
             return
+        whom = self._whom
+        if whom is None:
+            if people is None:
+                meeting = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+                people = {} if meeting is None else self._decoded(meeting.state_json).people
+            known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+            whom = staged.whom = _Whom(known, by_id_only(people))
+        staged.claimed = (record, whom)
 
     def _claim_first(self) -> None:
         """Look for the first action to carry out in a transaction of its own (when no
@@ -1487,7 +1496,9 @@ class MeetingRuntime:
                 # The lease before the action's row, the order every other transaction takes
                 # them in (the steps, `_abandon_leftovers`): the other order deadlocks on
                 # PostgreSQL against a restarted runtime of the same owner abandoning leftovers.
-                self._hold_lease(db)
+                # Without a step to take, it is written only when due (`_hold_lease`): the
+                # transaction then touches the actions' rows alone.
+                self._hold_lease(db, unless_held=feedback is None)
                 record_it(db)
                 if feedback is None:
                     self._claim_next(db, lease_held=True)

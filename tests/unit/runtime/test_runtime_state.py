@@ -79,10 +79,12 @@ def test_action_log_never_plans_a_key_twice_and_claims_once(
         again = rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="b", now=T0)
         assert again == []
         assert [a.key for a in rs.pending_actions(s, meeting_uuid="m1")] == ["j1:0", "j1:1"]
-        assert rs.claim_action(s, action_id=ids[0], owner="a")
-        assert not rs.claim_action(s, action_id=ids[0], owner="b")
+        claimed = rs.claim_next_action(s, meeting_uuid="m1", owner="a")
+        assert claimed is not None and (claimed.id, claimed.status) == (ids[0], "executing")
         rs.record_outcome(s, action_id=ids[0], status="done", code="", error="", now=T0)
-        assert rs.claim_action(s, action_id=ids[1], owner="a")
+        claimed = rs.claim_next_action(s, meeting_uuid="m1", owner="a")
+        assert claimed is not None and claimed.id == ids[1]
+        assert rs.claim_next_action(s, meeting_uuid="m1", owner="b") is None  # nothing left
     with session_scope(factory) as s:
         assert rs.interrupt_executing(s, meeting_uuid="m1") == 1
         log = rs.actions_for_meeting(s, meeting_uuid="m1")
