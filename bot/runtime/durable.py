@@ -590,8 +590,9 @@ class MeetingRuntime:
         """Feed every unprocessed journal entry of this meeting, then carry out actions.
 
         It stops once a batch was not full: an entry journaled after that batch's read comes
-        with a notice of its own (the receiver's `on_journaled`, the journal listener), so
-        looking again only costs a transaction.
+        with a notice of its own (serve's: the receiver's `on_journaled`, the journal
+        listener) or with the next sweep (the join process, which sweeps every 2 seconds
+        and hears what the bot sees at once), so looking again only costs a transaction.
 
         Raises:
             LeaseLost: another replica owns the meeting now.
