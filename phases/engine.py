@@ -774,6 +774,10 @@ def _mirror_enter(d: _Draft) -> None:
     presenter = d.presenter_present()
     if presenter is None:
         return
+    if not d.paused and d.now >= d.end_marks()[1]:
+        # the clock closes this discussion at once (a meeting restarted after the close
+        # mark, `_reopen`): the presenter is not muted only to be asked to unmute again
+        return
     if d.mirror_on:
         # "I have muted you and stopped your video" is told once Zoom did both (`_confirmed`).
         _enforce_mirror(d, presenter, audio=True, video=True, confirm=True)

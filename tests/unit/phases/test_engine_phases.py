@@ -660,6 +660,18 @@ def test_a_meeting_restarted_after_the_group_stays_ended_or_closes():
     assert transitions(sim.feed(MeetingStarted(), 22)) == []
 
 
+def test_a_discussion_restarted_after_the_close_mark_mutes_no_one():
+    """The clock closes it at once: the one-way mirror is not set up only to be lifted
+    (found by test_random_evenings_keep_every_invariant)."""
+    sim = to_phase(Phase.DISCUSSION)
+    sim.feed(MeetingEnded(), 60)
+    sim.feed(Joined(participant=person("Ana")), 115)  # the presenter is back first
+    actions = sim.feed(MeetingStarted(), 116)
+    assert transitions(actions) == [("ended", "discussion"), ("discussion", "closing")]
+    assert not any(isinstance(a, Mute | StopVideo) for a in actions)
+    assert not any(isinstance(a, AllowSelfMedia) and a.video is False for a in actions)
+
+
 def test_a_fact_told_by_both_sources_is_acted_on_once():
     """The runtime merges the webhook's and the SDK's reports under one person key: a
     repeated arrival, join or waiting-room exit changes nothing but the ids."""
