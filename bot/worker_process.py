@@ -37,6 +37,7 @@ from datetime import timedelta
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
+from bot.heap import freeze_start_up
 from bot.runtime.journal_listener import listen_for_journal
 from bot.runtime.worker import Worker, shard_of
 from bot.service import ServiceHooks, default_controls, replica_owner
@@ -171,6 +172,7 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await worker.start()
+    freeze_start_up()
     _log.info("worker started", extra={"owner": worker.owner, "worker": index})
 
     def wake(meeting_uuid: str) -> None:

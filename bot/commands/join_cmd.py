@@ -44,6 +44,7 @@ from bot.groups import (
     settings_for,
     settings_for_meeting,
 )
+from bot.heap import freeze_start_up
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker
@@ -77,6 +78,7 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     check_schema(settings)
+    freeze_start_up()
     return asyncio.run(run_join(settings, meeting_id))
 
 

@@ -68,6 +68,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.commands.db_cmd import check_schema
     from bot.console import server as console_server
+    from bot.heap import freeze_start_up
     from bot.listener import raise_open_file_limit, server_config
     from bot.receiver import build_receiver
     from bot.service import build_service
@@ -94,6 +95,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         from bot.console.context import public_url
 
         print(f"facilitator's console on {public_url(settings)}")
+    freeze_start_up()
     # uvicorn's own event loop (uvloop where it is installed), as `uvicorn.Server.run` picks it
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(console_server.run_beside(main, console, listener))
