@@ -52,6 +52,7 @@ from bot.worker_channel import (
 )
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
+from storage.turnstile import yield_to_receiver
 
 __all__ = ["ChannelMetrics", "run_worker", "worker_owner"]
 
@@ -154,6 +155,7 @@ async def _serve(
     channel.setblocking(False)
     reader, writer = await asyncio.open_unix_connection(sock=channel, limit=MAX_LINE)
     database = make_engine(settings.storage.url, application_name=f"balint-bot-worker-{index}")
+    yield_to_receiver(database)
     worker = Worker(
         session_factory=make_session_factory(database),
         control_factory=default_controls(settings, {}),

@@ -21,7 +21,10 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   to finish on its thread, and the next batch starts on another; once `threads` batches
   hang at once the writer is `stalled` and refuses at once, until one comes back. A late
   commit is still announced through `on_committed`;
-- at most `max_waiting` records queue up; past that, `JournalBusy` at once.
+- at most `max_waiting` records queue up; past that, `JournalBusy` at once;
+- on SQLite, a batch refused for the file's write lock looks again every half millisecond
+  and holds the turnstile (`storage.turnstile`) meanwhile, so that no meeting worker begins
+  another transaction before the batch had its turn.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -48,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import journal
 from storage.db import bounded_waits, session_scope
 from storage.threads import DaemonThreads
+from storage.turnstile import turnstile_of
 from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
@@ -124,6 +129,7 @@ class JournalWriter:
         self._announce = announce
         bind = factory.kw.get("bind")
         self._poll_locks = bind is not None and bind.dialect.name == "sqlite"
+        self._turnstile = turnstile_of(bind) if bind is not None else None
         self._deadline = deadline
         self._max_batch = max_batch
         self._max_waiting = max_waiting
@@ -308,22 +314,28 @@ class JournalWriter:
             return self._write_once(records, deliveries, wait=self._deadline / 2)
         # SQLite: its own busy handler sleeps ever longer (up to 100 ms) between looks at a
         # lock, and a meeting worker writing step after step takes the lock back in the gaps
-        # it leaves: look again every half millisecond instead, until half the deadline.
-        # Half the deadline from the first refusal, as SQLite's own wait would count it (a
-        # batch that hung and then resumes still gets its full wait for the lock).
+        # it leaves: look again every half millisecond instead, until half the deadline,
+        # holding the turnstile that keeps the workers from starting another transaction
+        # meanwhile (`storage.turnstile`). Half the deadline from the first refusal, as
+        # SQLite's own wait would count it (a batch that hung and then resumes still gets
+        # its full wait for the lock).
         give_up: float | None = None
-        while True:
-            try:
-                return self._write_once(records, deliveries, wait=_SQLITE_LOOK_SECONDS)
-            except OperationalError as failure:
-                if not _busy(failure):
-                    raise
-                moment = time.monotonic()
-                if give_up is None:
-                    give_up = moment + self._deadline / 2
-                elif moment >= give_up:
-                    raise
-            time.sleep(_SQLITE_PAUSE_SECONDS)
+        way = self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
+        with way as turn:
+            while True:
+                try:
+                    return self._write_once(records, deliveries, wait=_SQLITE_LOOK_SECONDS)
+                except OperationalError as failure:
+                    if not _busy(failure):
+                        raise
+                    moment = time.monotonic()
+                    if give_up is None:
+                        give_up = moment + self._deadline / 2
+                    elif moment >= give_up:
+                        raise
+                if turn is not None:
+                    turn.taken()
+                time.sleep(_SQLITE_PAUSE_SECONDS)
 
     def _write_once(
         self, records: list[JournalRecord], deliveries: list[journal.Delivery], *, wait: float

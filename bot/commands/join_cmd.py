@@ -51,6 +51,7 @@ from bot.runtime.worker import Worker
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory
+from storage.turnstile import yield_to_receiver
 
 __all__ = ["binding_output_discarded", "join_owner", "join_target", "register", "run_join"]
 
@@ -145,7 +146,10 @@ async def run_join(
         SdkJoinError: the bot could not join (the message says why).
         ZoomApiError: the passcode or ZAK could not be fetched.
     """
-    db = database if database is not None else make_engine(settings.storage.url)
+    db = database
+    if db is None:
+        db = make_engine(settings.storage.url)
+        yield_to_receiver(db)  # serve's receiver journals into the same file
     stop = stop if stop is not None else asyncio.Event()
     _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:

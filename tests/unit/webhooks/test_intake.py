@@ -4,6 +4,8 @@ database that hangs or refuses (deadlines, stalls, late commits, the readiness p
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from storage.db import bounded_waits, make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
+from storage.turnstile import turnstile_of
 from tests.storage_fixtures import (  # noqa: F401
     postgres_engine,
     postgres_ready,
@@ -114,6 +117,44 @@ async def test_sqlite_checkpoints_beside_the_writer(
         ).one()
     assert busy == 0 and log_frames == checkpointed
     assert "checkpoint failed" not in caplog.text
+
+
+async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Meanwhile no meeting worker begins a transaction (`storage.turnstile`): the receiver
+    waits for the one holding the lock, not for every one after it."""
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    turnstile = turnstile_of(engine)
+    assert turnstile is not None
+    writer = JournalWriter(make_session_factory(engine), deadline=5.0)
+    blocker = engine.connect()
+    blocker.exec_driver_sql("BEGIN IMMEDIATE")  # a worker's step holds the write lock
+
+    def held() -> bool:
+        descriptor = os.open(turnstile.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(descriptor)
+        return False
+
+    try:
+        write = asyncio.ensure_future(writer.write(_record("t1")))
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if held():
+                break
+        assert held() and not write.done()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    await write
+    assert not held()
+    assert _keys(engine) == ["t1"]
+    writer.close()
 
 
 # --- a database that hangs, refuses or fills up ---------------------------------------------------
