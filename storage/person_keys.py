@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage.db import insert_or_skip
@@ -22,6 +22,7 @@ __all__ = [
     "CommandSeen",
     "PersonId",
     "commands_seen",
+    "id_count",
     "match_command",
     "person_ids",
     "record_command",
@@ -56,6 +57,11 @@ def person_ids(session: Session, *, meeting_uuid: str) -> list[PersonId]:
         PersonId(kind=r.id_kind, value=r.id_value, person_key=r.person_key, linked_by=r.linked_by)
         for r in rows
     ]
+
+
+def id_count(session: Session, *, meeting_uuid: str) -> int:
+    """How many ids are recorded for the meeting's people (ids are only ever added)."""
+    return int(session.connection().execute(_ID_COUNT, {"uuid": meeting_uuid}).scalar_one())
 
 
 def record_person_ids(
@@ -93,6 +99,12 @@ _PERSON_IDS = (
     )
     .where(_PERSON_KEYS.c.meeting_uuid == bindparam("uuid"))
     .order_by(_PERSON_KEYS.c.seen_at, _PERSON_KEYS.c.id_kind, _PERSON_KEYS.c.id_value)
+)
+
+_ID_COUNT = (
+    select(func.count())
+    .select_from(_PERSON_KEYS)
+    .where(_PERSON_KEYS.c.meeting_uuid == bindparam("uuid"))
 )
 
 

@@ -27,7 +27,10 @@ runtime last took has not expired: until then no other replica can have written 
 meeting. Otherwise, and after any failed transaction, they are read from the database.
 
 Batches. A meeting's pending journal entries are stepped up to `BATCH` per transaction, in
-`event_ts` order: the lease is renewed and the engine state loaded once, each entry is fed
+`event_ts` order, and no more once the transaction has held the lease for `BATCH_SECONDS`
+(on SQLite a worker's transaction holds the file's one write lock, and the receiver's
+journal write, on Zoom's acknowledgement path, waits behind it: a backlog of 50 entries
+held it for 60 ms): the lease is renewed and the engine state loaded once, each entry is fed
 in turn (its presence recorded, the out-of-order rule applied, its actions keyed by its own
 cause exactly as if it were stepped alone), and state, wake-ups and processed marks are
 saved once: a step's cost is its transaction's statements, not the engine (see
@@ -109,6 +112,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -176,10 +180,12 @@ from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.db import session_scope
 from storage.journal import JournalEntry
+from storage.person_keys import PersonId
 from storage.phase_log import record_phase_change
 
 __all__ = [
     "BATCH",
+    "BATCH_SECONDS",
     "DONE_CAUSE",
     "REFUSAL_CAUSE",
     "Decoded",
@@ -391,6 +397,9 @@ def _ms(at: datetime) -> int:
 
 #: How many journal entries one transaction steps at most.
 BATCH = 50
+#: Most time a batch steps entries before it commits (see "Batches" in the module docstring);
+#: it always steps one.
+BATCH_SECONDS = 0.005
 
 
 class _Work:
@@ -446,6 +455,8 @@ class _Batch:
     entry_ids: tuple[int, ...] = ()
     failed: bool = False
     report: StepReport = StepReport()
+    #: the batch stopped short of what is pending (full, or out of time): look again
+    more: bool = False
 
 
 #: The report of an entry skipped as undecodable.
@@ -511,10 +522,11 @@ class _Staged:
     names, when the lease it took expires. It becomes the runtime's only once the
     transaction has committed (`_commit`)."""
 
-    __slots__ = ("claimed", "lease_until", "looked", "view", "whom")
+    __slots__ = ("claimed", "ids", "lease_until", "looked", "view", "whom")
 
     def __init__(self) -> None:
         self.view: MeetingView | None = None
+        self.ids: tuple[PersonId, ...] | None = None
         self.looked = False
         self.claimed: _Claimed | None = None
         self.whom: _Whom | None = None
@@ -537,6 +549,8 @@ class MeetingRuntime:
             carried out (after a long outage they would come too late to make sense).
         calls: where its database calls run, with their deadline (the worker shares one
             among its runtimes; default: its own, with the default deadline).
+        batch_seconds: how long a batch of journal entries may step before it commits
+            (None: up to `BATCH` entries, however long they take).
     """
 
     def __init__(
@@ -552,8 +566,12 @@ class MeetingRuntime:
         metrics: RuntimeMetrics | None = None,
         action_expiry: timedelta = timedelta(minutes=10),
         calls: DatabaseCalls | None = None,
+        batch_seconds: float | None = BATCH_SECONDS,
     ) -> None:
         self.meeting_uuid = meeting_uuid
+        self._batch_seconds = batch_seconds
+        #: how many entries the last batch stepped before its time ran out (None: it did not)
+        self._fitted: int | None = None
         self._expiry = action_expiry
         self.control = control
         self._hooks = hooks
@@ -583,16 +601,20 @@ class MeetingRuntime:
         self._claimed: _Claimed | None = None
         #: how to find the people actions name, as of the last committed step (None: read it)
         self._whom: _Whom | None = None
+        #: the person ids recorded for the meeting as the last committed transaction left
+        #: them (None: read them; see `_person_ids`)
+        self._ids: tuple[PersonId, ...] | None = None
 
     # -- entry points --------------------------------------------------------------------
 
     async def process_journal(self) -> StepReport:
         """Feed every unprocessed journal entry of this meeting, then carry out actions.
 
-        It stops once a batch was not full: an entry journaled after that batch's read comes
-        with a notice of its own (serve's: the receiver's `on_journaled`, the journal
-        listener) or with the next sweep (the join process, which sweeps every 2 seconds
-        and hears what the bot sees at once), so looking again only costs a transaction.
+        It stops once a batch took all that was pending: an entry journaled after that
+        batch's read comes with a notice of its own (serve's: the receiver's
+        `on_journaled`, the journal listener) or with the next sweep (the join process,
+        which sweeps every 2 seconds and hears what the bot sees at once), so looking again
+        only costs a transaction.
 
         Raises:
             LeaseLost: another replica owns the meeting now.
@@ -613,7 +635,7 @@ class MeetingRuntime:
                 if not batch.entry_ids:
                     return report
                 report = report + batch.report + await self._execute_planned()
-                if len(batch.entry_ids) < BATCH:
+                if not batch.more:
                     return report
 
     async def fire_due_timers(self) -> StepReport:
@@ -831,9 +853,9 @@ class MeetingRuntime:
         return interrupted, expired
 
     def _step_batch(self) -> _Batch:
-        """Step up to `BATCH` pending journal entries in ONE transaction (see the module
-        docstring); on an error other than a lost lease, hand their ids back for the caller
-        to step one per transaction."""
+        """Step up to `BATCH` pending journal entries in ONE transaction, for at most
+        `batch_seconds` (see the module docstring); on an error other than a lost lease,
+        hand their ids back for the caller to step one per transaction."""
         entry_ids: list[int] = []
         done: list[tuple[int, str, datetime, StepReport]] = []
         try:
@@ -841,11 +863,21 @@ class MeetingRuntime:
                 if not journal.has_unprocessed(db, meeting_uuid=self.meeting_uuid):
                     return _Batch()
                 self._hold_lease(db)
+                started = time.monotonic()
                 db.expire_all()  # re-read under the lease: another step may have run
-                entries = journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=BATCH)
-                entry_ids = [entry.id for entry in entries]
+                # after a batch cut short by time, read about as many as fitted in it
+                fitted = self._fitted
+                limit = BATCH if fitted is None else min(BATCH, 2 * fitted)
+                entries = journal.unprocessed(db, meeting_uuid=self.meeting_uuid, limit=limit)
+                more = len(entries) == limit
+                self._fitted = None
                 work: _Work | None = None
                 for entry in entries:
+                    if entry_ids and self._out_of_time(started):
+                        more = True
+                        self._fitted = len(entry_ids)
+                        break
+                    entry_ids.append(entry.id)
                     try:
                         decoded = self._hooks.decode(entry)
                     except Exception as unreadable:  # a poison entry must not block the meeting
@@ -890,7 +922,11 @@ class MeetingRuntime:
         for entry_id, event_type, received_at, report in done:
             self._processed(entry_id, event_type, received_at, report)
             total = total + report
-        return _Batch(entry_ids=tuple(entry_ids), report=total)
+        return _Batch(entry_ids=tuple(entry_ids), report=total, more=more)
+
+    def _out_of_time(self, started: float) -> bool:
+        budget = self._batch_seconds
+        return budget is not None and time.monotonic() - started >= budget
 
     def _step_entry(self, entry_id: int) -> StepReport:
         """One journal entry in its own transaction (the fallback when a batch failed)."""
@@ -1032,7 +1068,7 @@ class MeetingRuntime:
         none yet), under the lease the caller holds."""
         now_wall = self._clock()
         record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
-        known = person_keys.person_ids(db, meeting_uuid=self.meeting_uuid)
+        known = self._person_ids(db)
         if record is not None:
             state = self._decoded(record.state_json)
             return _Work(
@@ -1283,7 +1319,30 @@ class MeetingRuntime:
                 ids=work.identities.new,
                 now=work.now_wall,
             )
+            staged = self._staged
+            if staged is not None and staged.ids is not None:
+                staged.ids += tuple(work.identities.new)
             work.identities.new = []
+
+    def _person_ids(self, db: Session) -> tuple[PersonId, ...]:
+        """The ids recorded for the meeting's people (`storage.person_keys.person_ids`):
+        as this transaction has them, or as the last committed one left them if the table
+        still holds as many, else read. Ids are only ever added, by the step that holds the
+        lease, so the count tells whether another runtime of this owner added some since.
+        Reading them all is a step's largest cost once hundreds have joined.
+
+        Ids first seen at the same moment in different transactions may be in another
+        order than a read would give; they are sets to every reader (`Identities`,
+        `aliases`)."""
+        staged = self._staged
+        if staged is not None and staged.ids is not None:
+            return staged.ids
+        ids = self._ids
+        if ids is None or person_keys.id_count(db, meeting_uuid=self.meeting_uuid) != len(ids):
+            ids = tuple(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+        if staged is not None:
+            staged.ids = ids
+        return ids
 
     def _save_people(self, db: Session, work: _Work) -> None:
         """The person ids and the engine state as they are now (before attendance reads them)."""
@@ -1343,6 +1402,7 @@ class MeetingRuntime:
             # this runtime's lease had expired: another replica may have stepped the meeting
             self._view = None
             self._whom = None
+            self._ids = None
         if self._staged is not None:
             self._staged.lease_until = now + self._ttl
 
@@ -1359,6 +1419,7 @@ class MeetingRuntime:
         except BaseException:
             self._view = None
             self._whom = None
+            self._ids = None
             raise
         finally:
             self._staged = None
@@ -1372,6 +1433,8 @@ class MeetingRuntime:
             self._view = staged.view
         if staged.whom is not None:
             self._whom = staged.whom
+        if staged.ids is not None:
+            self._ids = staged.ids
         if staged.looked:
             self._looked = True
             self._claimed = staged.claimed
@@ -1397,7 +1460,7 @@ class MeetingRuntime:
             if people is None:
                 meeting = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
                 people = {} if meeting is None else self._decoded(meeting.state_json).people
-            known = aliases(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
+            known = aliases(self._person_ids(db))
             whom = staged.whom = _Whom(known, by_id_only(people))
         staged.claimed = (record, whom)
 

@@ -170,3 +170,73 @@ def test_a_lease_the_worker_renews_keeps_the_view(factory: sessionmaker[Session]
     assert runtime.view() is not None
     clock.advance(seconds=20)  # past the renewed one too
     assert runtime.view() is None
+
+
+class _IdReads:
+    """Reads of the meeting's person ids: whole (`full`) and counted (`counts`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.full = 0
+        self.counts = 0
+        self._engine = engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM runtime_person_keys" in statement and statement.startswith("SELECT"):
+            if statement.startswith("SELECT count("):
+                self.counts += 1
+            else:
+                self.full += 1
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._statement)
+
+
+@pytest.fixture
+def id_reads(factory: sessionmaker[Session]) -> Iterator[_IdReads]:
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    spy = _IdReads(engine)
+    yield spy
+    spy.close()
+
+
+def test_person_ids_are_read_whole_once_then_only_counted(
+    factory: sessionmaker[Session], id_reads: _IdReads
+) -> None:
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    runtime = _runtime(factory, hooks, clock, "a")
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    asyncio.run(runtime.process_journal())
+    assert id_reads.full == 1
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    asyncio.run(runtime.process_journal())
+    assert id_reads.full == 1  # Fay's ids and Anna's new ones, as the steps left them
+    assert id_reads.counts >= 1
+    state = runtime.load_state()
+    assert state is not None and sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]
+
+
+def test_person_ids_another_runtime_of_the_owner_added_are_read_again(
+    factory: sessionmaker[Session], id_reads: _IdReads
+) -> None:
+    """A runtime of the same owner still in flight (after a restart) may step the meeting
+    under the same lease: the ids it records change the count, and the first runtime reads
+    them all again instead of taking a known participant for a stranger."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    first = _runtime(factory, hooks, clock, "a")
+    other = _runtime(factory, hooks, clock, "a")
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    asyncio.run(first.process_journal())
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    asyncio.run(other.process_journal())
+    reads = id_reads.full
+    clock.advance(seconds=5)
+    _post(factory, hooks, clock, "anna-again", ArrivedInWaitingRoom(participant=ANNA))
+    asyncio.run(first.process_journal())
+    assert id_reads.full == reads + 1
+    state = first.load_state()
+    assert state is not None
+    assert sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]
