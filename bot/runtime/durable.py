@@ -27,17 +27,18 @@ runtime last took has not expired: until then no other replica can have written 
 meeting. Otherwise, and after any failed transaction, they are read from the database.
 
 Batches. A meeting's pending journal entries are stepped up to `BATCH` per transaction, in
-`event_ts` order, and no more once the transaction has held the lease for `BATCH_SECONDS`
-(on SQLite a worker's transaction holds the file's one write lock, and the receiver's
-journal write, on Zoom's acknowledgement path, waits behind it: a backlog of 50 entries
-held it for 60 ms): the lease is renewed and the engine state loaded once, each entry is fed
-in turn (its presence recorded, the out-of-order rule applied, its actions keyed by its own
-cause exactly as if it were stepped alone), and state, wake-ups and processed marks are
-saved once: a step's cost is its transaction's statements, not the engine (see
-`docs/benchmarks.md`). An undecodable entry is marked processed and skipped inside the
-batch; if anything else fails, the batch is rolled back and its entries are stepped again
-one per transaction, so one bad entry cannot hold back the others' actions. Wake-ups,
-callback events and refusals are stepped one cause per transaction. Hence:
+`event_ts` order, and on SQLite no more once the transaction has held the lease for
+`BATCH_SECONDS` (there a worker's transaction holds the file's one write lock, and the
+receiver's journal write, on Zoom's acknowledgement path, waits behind it: a backlog of 50
+entries held it for 60 ms; `Worker` sets it): the lease is renewed and the engine state
+loaded once, each entry is fed in turn (its presence recorded, the out-of-order rule
+applied, its actions keyed by its own cause exactly as if it were stepped alone), and
+state, wake-ups and processed marks are saved once: a step's cost is its transaction's
+statements, not the engine (see `docs/benchmarks.md`). An undecodable entry is marked
+processed and skipped inside the batch; if anything else fails, the batch is rolled back
+and its entries are stepped again one per transaction, so one bad entry cannot hold back
+the others' actions. Wake-ups, callback events and refusals are stepped one cause per
+transaction. Hence:
 
 - a restart resumes in the right phase (the state is in the database) and executes the
   actions planned but not yet claimed (unless planned more than `action_expiry` ago: then
@@ -397,8 +398,8 @@ def _ms(at: datetime) -> int:
 
 #: How many journal entries one transaction steps at most.
 BATCH = 50
-#: Most time a batch steps entries before it commits (see "Batches" in the module docstring);
-#: it always steps one.
+#: Most time a batch steps entries before it commits, on SQLite (see "Batches" in the module
+#: docstring); it always steps one.
 BATCH_SECONDS = 0.005
 
 
@@ -550,7 +551,8 @@ class MeetingRuntime:
         calls: where its database calls run, with their deadline (the worker shares one
             among its runtimes; default: its own, with the default deadline).
         batch_seconds: how long a batch of journal entries may step before it commits
-            (None: up to `BATCH` entries, however long they take).
+            (None: up to `BATCH` entries, however long they take; the worker gives
+            `BATCH_SECONDS` on SQLite).
     """
 
     def __init__(
@@ -566,10 +568,10 @@ class MeetingRuntime:
         metrics: RuntimeMetrics | None = None,
         action_expiry: timedelta = timedelta(minutes=10),
         calls: DatabaseCalls | None = None,
-        batch_seconds: float | None = BATCH_SECONDS,
+        batch_seconds: float | None = None,
     ) -> None:
         self.meeting_uuid = meeting_uuid
-        self._batch_seconds = batch_seconds
+        self.batch_seconds = batch_seconds
         #: how many entries the last batch stepped before its time ran out (None: it did not)
         self._fitted: int | None = None
         self._expiry = action_expiry
@@ -925,7 +927,7 @@ class MeetingRuntime:
         return _Batch(entry_ids=tuple(entry_ids), report=total, more=more)
 
     def _out_of_time(self, started: float) -> bool:
-        budget = self._batch_seconds
+        budget = self.batch_seconds
         return budget is not None and time.monotonic() - started >= budget
 
     def _step_entry(self, entry_id: int) -> StepReport:

@@ -45,7 +45,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import ConfigError, DatabaseStalled
 from bot.meeting.port import MeetingControl
 from bot.runtime.database_calls import DEADLINE_SECONDS, DatabaseCalls
-from bot.runtime.durable import LeaseLost, MeetingHooks, MeetingRuntime, RuntimeMetrics
+from bot.runtime.durable import (
+    BATCH_SECONDS,
+    LeaseLost,
+    MeetingHooks,
+    MeetingRuntime,
+    RuntimeMetrics,
+)
 from bot.runtime.timers import Doorbell
 from phases.events import Event
 from storage import journal
@@ -108,6 +114,12 @@ class Worker:
         self._shard = shard
         self._gather = gather
         self._factory = session_factory
+        bind = session_factory.kw.get("bind")
+        #: SQLite only: a batch's transaction holds the file's one write lock, which the
+        #: receiver's acknowledgements need (see "Batches" in `bot.runtime.durable`)
+        self._batch_seconds = (
+            BATCH_SECONDS if bind is not None and bind.dialect.name == "sqlite" else None
+        )
         self._calls = DatabaseCalls(
             deadline=database_timeout, on_returned=lambda: self.notify(None)
         )
@@ -256,6 +268,7 @@ class Worker:
                 clock=self._clock,
                 metrics=self._metrics,
                 calls=self._calls,
+                batch_seconds=self._batch_seconds,
             )
             self._runtimes[meeting_uuid] = runtime
             if runtime.control is self._attached:

@@ -56,8 +56,6 @@ def _runtime(
     *,
     batch_seconds: float | None = None,
 ) -> MeetingRuntime:
-    """A runtime whose batches are cut by count alone unless `batch_seconds` says otherwise
-    (so that the transactions these tests count do not depend on the machine's speed)."""
     return MeetingRuntime(
         meeting_uuid=uuid,
         control=meeting,

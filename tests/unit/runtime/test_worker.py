@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.runtime.durable import BATCH_SECONDS
 from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import journal
@@ -50,6 +51,13 @@ async def _until(condition: object) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+def test_batches_are_limited_in_time_on_sqlite_alone(factory: sessionmaker[Session]) -> None:
+    """On SQLite a batch's transaction holds the write lock the acknowledgements need."""
+    worker = _worker(factory, ScriptedHooks(), HandClock(START), RecordingMeeting(), "a")
+    sqlite = factory.kw["bind"].dialect.name == "sqlite"
+    assert worker.runtime(UUID).batch_seconds == (BATCH_SECONDS if sqlite else None)
 
 
 async def test_startup_sweep_then_nudges_from_another_thread(
