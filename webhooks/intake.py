@@ -22,9 +22,9 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   hang at once the writer is `stalled` and refuses at once, until one comes back. A late
   commit is still announced through `on_committed`;
 - at most `max_waiting` records queue up; past that, `JournalBusy` at once;
-- on SQLite, a batch refused for the file's write lock looks again every half millisecond
-  and holds the turnstile (`storage.turnstile`) meanwhile, so that no meeting worker begins
-  another transaction before the batch had its turn.
+- on SQLite, a batch holds the turnstile (`storage.turnstile`) while it writes, so that no
+  meeting worker begins a transaction before the batch had its turn, and refused for the
+  file's write lock, it looks again every half millisecond.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -316,13 +316,16 @@ class JournalWriter:
         # lock, and a meeting worker writing step after step takes the lock back in the gaps
         # it leaves: look again every half millisecond instead, until half the deadline,
         # holding the turnstile that keeps the workers from starting another transaction
-        # meanwhile (`storage.turnstile`). Half the deadline from the first refusal, as
-        # SQLite's own wait would count it (a batch that hung and then resumes still gets
-        # its full wait for the lock).
+        # meanwhile (`storage.turnstile`), taken before the first look: a worker that began
+        # while that look waited would be one more to wait for. Half the deadline from the
+        # first refusal, as SQLite's own wait would count it (a batch that hung and then
+        # resumes still gets its full wait for the lock).
         give_up: float | None = None
         way = self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
         with way as turn:
             while True:
+                if turn is not None:
+                    turn.taken()  # from the first try on, if no worker is passing through
                 try:
                     return self._write_once(records, deliveries, wait=_SQLITE_LOOK_SECONDS)
                 except OperationalError as failure:
@@ -333,8 +336,6 @@ class JournalWriter:
                         give_up = moment + self._deadline / 2
                     elif moment >= give_up:
                         raise
-                if turn is not None:
-                    turn.taken()
                 time.sleep(_SQLITE_PAUSE_SECONDS)
 
     def _write_once(
