@@ -52,8 +52,9 @@ class Turnstile:
 
     @contextmanager
     def right_of_way(self) -> Iterator[_Holder]:
-        """Hold the turnstile exclusively while the block runs; the block gets an object
-        whose `taken()` tries again (without waiting) if the first try found it taken."""
+        """The receiver's hold for the block: its `taken()` takes the turnstile exclusively
+        unless a worker is passing through that instant (it never waits; call it again at
+        the next look), and the block's end lets it go."""
         holder = _Holder(self)
         try:
             yield holder
