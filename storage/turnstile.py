@@ -38,9 +38,11 @@ from storage.db import sqlite_path
 
 __all__ = ["PATIENCE", "Turnstile", "turnstile_of", "yield_to_receiver"]
 
-#: Longest a worker waits at the turnstile before it goes ahead anyway (the receiver holds
-#: it for one write at most, bounded by the journal's deadline).
-PATIENCE = 1.0
+#: Longest a worker waits at the turnstile before it goes ahead anyway. The receiver holds
+#: it for one journal write, a millisecond or two; under a stream of writes that never
+#: pauses it would hold it back to back, and the worker's meetings would wait behind every
+#: acknowledgement: past this, the worker and the receiver take turns as SQLite decides.
+PATIENCE = 0.05
 _PAUSE = 0.0005
 
 
@@ -123,14 +125,15 @@ def turnstile_of(engine: Engine) -> Turnstile | None:
     return None if path is None else Turnstile(path.with_name(f"{path.name}-turnstile"))
 
 
-def yield_to_receiver(engine: Engine) -> None:
-    """Make every transaction on `engine` pass through its turnstile first (a meeting
-    worker's engine; nothing on PostgreSQL or in-memory SQLite)."""
+def yield_to_receiver(engine: Engine, *, patience: float = PATIENCE) -> None:
+    """Make every transaction on `engine` pass through its turnstile first, waiting at most
+    `patience` seconds (a meeting worker's engine; nothing on PostgreSQL or in-memory
+    SQLite)."""
     turnstile = turnstile_of(engine)
     if turnstile is None:
         return
 
     def before_begin(_connection: Any) -> None:
-        turnstile.pass_through()
+        turnstile.pass_through(patience=patience)
 
     event.listen(engine, "begin", before_begin)

@@ -28,11 +28,14 @@ TTL = timedelta(seconds=30)
 
 
 class _Commits:
-    """Transactions the database committed, and the lease writes among their statements."""
+    """Transactions the database committed, and among their statements the lease writes and
+    the reads of the meeting's person ids: whole (`id_reads`) or counted (`id_counts`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.count = 0
         self.lease_writes = 0
+        self.id_reads = 0
+        self.id_counts = 0
         self._engine = engine
         event.listen(engine, "commit", self._seen)
         event.listen(engine, "before_cursor_execute", self._statement)
@@ -43,6 +46,11 @@ class _Commits:
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("UPDATE runtime_leases"):
             self.lease_writes += 1
+        elif statement.startswith("SELECT") and "FROM runtime_person_keys" in statement:
+            if statement.startswith("SELECT count("):
+                self.id_counts += 1
+            else:
+                self.id_reads += 1
 
     def close(self) -> None:
         event.remove(self._engine, "commit", self._seen)
@@ -172,54 +180,25 @@ def test_a_lease_the_worker_renews_keeps_the_view(factory: sessionmaker[Session]
     assert runtime.view() is None
 
 
-class _IdReads:
-    """Reads of the meeting's person ids: whole (`full`) and counted (`counts`)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.full = 0
-        self.counts = 0
-        self._engine = engine
-        event.listen(engine, "before_cursor_execute", self._statement)
-
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM runtime_person_keys" in statement and statement.startswith("SELECT"):
-            if statement.startswith("SELECT count("):
-                self.counts += 1
-            else:
-                self.full += 1
-
-    def close(self) -> None:
-        event.remove(self._engine, "before_cursor_execute", self._statement)
-
-
-@pytest.fixture
-def id_reads(factory: sessionmaker[Session]) -> Iterator[_IdReads]:
-    engine = factory.kw["bind"]
-    assert isinstance(engine, Engine)
-    spy = _IdReads(engine)
-    yield spy
-    spy.close()
-
-
 def test_person_ids_are_read_whole_once_then_only_counted(
-    factory: sessionmaker[Session], id_reads: _IdReads
+    factory: sessionmaker[Session], commits: _Commits
 ) -> None:
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     runtime = _runtime(factory, hooks, clock, "a")
     _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
     asyncio.run(runtime.process_journal())
-    assert id_reads.full == 1
+    assert commits.id_reads == 1
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(runtime.process_journal())
-    assert id_reads.full == 1  # Fay's ids and Anna's new ones, as the steps left them
-    assert id_reads.counts >= 1
+    assert commits.id_reads == 1  # Fay's ids and Anna's new ones, as the steps left them
+    assert commits.id_counts >= 1
     state = runtime.load_state()
     assert state is not None and sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]
 
 
 def test_person_ids_another_runtime_of_the_owner_added_are_read_again(
-    factory: sessionmaker[Session], id_reads: _IdReads
+    factory: sessionmaker[Session], commits: _Commits
 ) -> None:
     """A runtime of the same owner still in flight (after a restart) may step the meeting
     under the same lease: the ids it records change the count, and the first runtime reads
@@ -232,11 +211,11 @@ def test_person_ids_another_runtime_of_the_owner_added_are_read_again(
     asyncio.run(first.process_journal())
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(other.process_journal())
-    reads = id_reads.full
+    reads = commits.id_reads
     clock.advance(seconds=5)
     _post(factory, hooks, clock, "anna-again", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(first.process_journal())
-    assert id_reads.full == reads + 1
+    assert commits.id_reads == reads + 1
     state = first.load_state()
     assert state is not None
     assert sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]

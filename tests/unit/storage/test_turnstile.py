@@ -8,6 +8,8 @@ import fcntl
 import os
 import stat
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -22,15 +24,24 @@ def _passing(turnstile: Turnstile, *, patience: float) -> threading.Thread:
     return thread
 
 
+def _within(seconds: float, done: Callable[[], bool]) -> bool:
+    """Whether `done()` holds within `seconds`, by looking every 10 ms. Not a timed wait on a
+    lock or an event: under faketime (scripts/test-clocks) those do not time out."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_a_worker_waits_at_the_turnstile_while_the_receiver_holds_it(tmp_path: Path) -> None:
     turnstile = Turnstile(tmp_path / "db-turnstile")
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=60)
-        worker.join(timeout=0.3)
-        assert worker.is_alive()  # held at the turnstile
-    worker.join(timeout=10)
-    assert not worker.is_alive()  # through once the receiver let go
+        assert not _within(0.3, lambda: not worker.is_alive())  # held at the turnstile
+    assert _within(10, lambda: not worker.is_alive())  # through once the receiver let go
 
 
 def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
@@ -38,8 +49,7 @@ def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=0.05)
-        worker.join(timeout=10)
-        assert not worker.is_alive()
+        assert _within(10, lambda: not worker.is_alive())
 
 
 def test_the_receiver_takes_it_only_between_workers(tmp_path: Path) -> None:
@@ -82,7 +92,7 @@ def test_the_turnstile_sits_beside_a_sqlite_file_owner_only(tmp_path: Path) -> N
 
 def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'balint.db'}")
-    yield_to_receiver(engine)
+    yield_to_receiver(engine, patience=60)
     turnstile = turnstile_of(engine)
     assert turnstile is not None
     began = threading.Event()
@@ -97,8 +107,8 @@ def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) ->
             assert way.taken()
             worker = threading.Thread(target=transaction)
             worker.start()
-            assert not began.wait(timeout=0.3)
-        assert began.wait(timeout=10)
-        worker.join(timeout=10)
+            assert not _within(0.3, began.is_set)
+        assert _within(10, began.is_set)
+        assert _within(10, lambda: not worker.is_alive())
     finally:
         engine.dispose()
