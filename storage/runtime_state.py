@@ -119,11 +119,7 @@ _CLAIM_NEXT = (
     update(_ACTIONS)
     .where(
         _ACTIONS.c.id
-        == select(_ACTIONS.c.id)
-        .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
-        .order_by(_ACTIONS.c.id)
-        .limit(1)
-        .scalar_subquery(),
+        == _PENDING_ACTIONS.with_only_columns(_ACTIONS.c.id).limit(1).scalar_subquery(),
         _ACTIONS.c.status == "planned",
     )
     .values(status="executing", owner=bindparam("by"))
