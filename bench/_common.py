@@ -451,7 +451,7 @@ class ServeProcess:
         argv = [
             sys.executable,
             "-c",
-            "from bot.cli import main; raise SystemExit(main())",
+            "from bot.cli import run; run()",
             "--config",
             str(config),
             "serve",

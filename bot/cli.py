@@ -23,15 +23,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.config import load_settings
 from bot.errors import BalintError, ConfigError
 from bot.groups import settings_for
+from bot.heap import freeze_imports
 from storage.clock import Clock, system_clock
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "build_parser", "main", "run", "start_up"]
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -96,8 +98,25 @@ def _accept_config_after_command(parser: argparse.ArgumentParser) -> None:
             _accept_config_after_command(command)
 
 
+def start_up() -> None:
+    """Import every command, then freeze what the imports built (`bot.heap.freeze_imports`).
+
+    The console script does this before `main`; tests call `main` alone, so the test
+    process is never frozen.
+    """
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+    freeze_imports()
+
+
+def run() -> NoReturn:
+    """The `balint-bot` console script: `start_up`, then `main`'s exit status."""
+    start_up()
+    raise SystemExit(main())
+
+
 def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> int:
-    """Entry point of the `balint-bot` console script; returns the exit status.
+    """The commands: parses `argv` and runs one; returns the exit status.
 
     Args:
         argv: the arguments (default: the process's).
@@ -147,4 +166,4 @@ def database_problem(failure: SQLAlchemyError) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Final, Literal, Protocol, cast, get_args
 from zoneinfo import ZoneInfo
 
@@ -371,9 +372,12 @@ def _tokens(
     return tokens
 
 
+_bounds = attrgetter("start", "end")  # sorts as `order=True` does, without a call per comparison
+
+
 def _merge(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
     merged: list[Interval] = []
-    for interval in sorted(intervals):
+    for interval in sorted(intervals, key=_bounds):
         if merged and interval.start <= merged[-1].end:
             if interval.end > merged[-1].end:
                 merged[-1] = Interval(merged[-1].start, interval.end)
@@ -1057,6 +1061,16 @@ def time_within(spans: Iterable[Span], bounds: Sequence[Interval]) -> ClaimableT
     present is the same for every member of a session).
     """
     own = list(spans)
+    modalities = {span.modality for span in own}
+    if len(modalities) <= 1:  # one way in all evening (the usual case): nothing to split
+        minutes = whole_minutes(intersect((s.interval for s in own), bounds))
+        way = modalities.pop() if modalities else ""
+        return ClaimableTime(
+            minutes=minutes,
+            video_minutes=minutes if way == "video" else 0,
+            telephone_minutes=minutes if way == "telephone" else 0,
+            unknown_minutes=0 if way in ("video", "telephone") else minutes,
+        )
     video = intersect((s.interval for s in own if s.modality == "video"), bounds)
     phone = subtract(
         intersect((s.interval for s in own if s.modality == "telephone"), bounds), video

@@ -197,3 +197,22 @@ def test_attendance_keeps_each_join_and_how_it_came_in():
 def test_an_unknown_modality_is_refused():
     with pytest.raises(BalintError, match="modality"):
         PresenceEvent(kind="joined", at=START, modality="carrier pigeon")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(minutes, minutes, st.sampled_from(["video", "telephone", ""])), max_size=5)
+)
+def test_the_split_by_modality_is_the_claimable_time_and_one_way_in_takes_all_of_it(joins):
+    spans = [span(min(x, y), max(x, y), way) for x, y, way in joins if x != y]
+    found = claimable_time(spans, window=window().therapy, physician=[Interval(at(-10), at(125))])
+    # whole-minute ends: the three parts add up exactly
+    assert found.video_minutes + found.telephone_minutes + found.unknown_minutes == found.minutes
+    ways = {s.modality for s in spans}
+    if len(ways) == 1:
+        parts = {
+            "video": found.video_minutes,
+            "telephone": found.telephone_minutes,
+            "": found.unknown_minutes,
+        }
+        assert parts[ways.pop()] == found.minutes
