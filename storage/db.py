@@ -123,8 +123,8 @@ def _private_file(path: Path) -> None:
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            _drop_other_permissions(candidate)
+        for suffix in ("", "-wal", "-shm", "-turnstile"):  # -turnstile: storage.turnstile
+            _drop_other_permissions(Path(f"{path}{suffix}"))
         return
     except OSError:
         return
