@@ -19,7 +19,7 @@ settings.load_profile("explore" if os.environ.get("BALINT_TEST_EXPLORE") else "r
 
 _CLEARED_PREFIXES = ("BALINT_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 #: Variables the CI harness sets for tests; they survive the clean-up.
-_KEPT = {"BALINT_TEST_POSTGRES_URL", "BALINT_TEST_PG_BINDIR"}
+_KEPT = {"BALINT_TEST_POSTGRES_URL", "BALINT_TEST_PG_BINDIR", "BALINT_TEST_EXPLORE"}
 
 
 @pytest.fixture(autouse=True)

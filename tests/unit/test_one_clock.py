@@ -1,14 +1,19 @@
 """One clock: no production module reads the wall clock except `storage.clock`.
 
 Every operation takes its "now" from an injected `Clock`, so a test runs the same on any day
-(and `scripts/test-clocks` proves it with the system clock moved). Monotonic timers for
-durations (`time.monotonic`, `time.perf_counter`) are not "now" and are allowed.
+(and `scripts/test-clocks` proves it with the system clock moved), and the property tests
+draw the same examples on every run. Monotonic timers for durations (`time.monotonic`,
+`time.perf_counter`) are not "now" and are allowed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "phases", "storage", "webhooks")
@@ -42,3 +47,10 @@ def test_the_one_clock_is_timezone_aware_utc() -> None:
 
     now = system_clock()
     assert now.utcoffset() is not None and now.utcoffset().total_seconds() == 0
+
+
+def test_property_tests_draw_the_same_examples_on_every_run() -> None:
+    if os.environ.get("BALINT_TEST_EXPLORE"):
+        pytest.skip("an exploring run asked for fresh examples")
+    assert settings.default.derandomize
+    assert settings.default.database is None
