@@ -195,6 +195,13 @@ class GroupSettings(_Section):
                 numbers.append(number)
         return tuple(numbers)
 
+    def key_of(self, number: str) -> str:
+        """The key that gives meeting `number`: `meeting_id`, or `meeting_ids[i]`."""
+        if meeting_number(self.meeting_id) == number:
+            return "meeting_id"
+        listed = [meeting_number(text) for text in self.meeting_ids]
+        return f"meeting_ids[{listed.index(number)}]" if number in listed else "meeting_ids"
+
     @model_validator(mode="after")
     def _one_weekday(self) -> GroupSettings:
         """A monthly "first thursday" names its weekday; a weekday set apart must agree."""
@@ -379,8 +386,8 @@ class Settings(BaseSettings):
             for number in numbers:
                 if number in owners:
                     raise ValueError(
-                        f"key groups.{index}.meeting_ids: meeting {number} already belongs "
-                        f"to group {self.groups[owners[number]].name!r} "
+                        f"key groups.{index}.{group.key_of(number)}: meeting {number} "
+                        f"already belongs to group {self.groups[owners[number]].name!r} "
                         f"(groups.{owners[number]}); a meeting belongs to one group"
                     )
                 owners[number] = index

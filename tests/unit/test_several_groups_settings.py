@@ -93,6 +93,25 @@ def test_a_groups_own_table_is_checked_on_load(tmp_path: Path) -> None:
         load_settings(path)
 
 
+@pytest.mark.parametrize(
+    ("second", "key"),
+    [
+        ('meeting_id = "857 4606 5432"', "groups.1.meeting_id"),
+        ('meeting_ids = ["83312345678", "85746065432"]', r"groups.1.meeting_ids\[1\]"),
+    ],
+)
+def test_a_meeting_number_given_twice_is_refused_at_the_key_that_repeats_it(
+    tmp_path: Path, second: str, key: str
+) -> None:
+    path = tmp_path / "twice.toml"
+    path.write_text(
+        f'[[groups]]\nname = "A"\nmeeting_id = "85746065432"\n[[groups]]\nname = "B"\n{second}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=rf"key {key}: meeting 85746065432 already belongs"):
+        load_settings(path)
+
+
 def test_serve_needs_each_groups_meeting_number(tmp_path: Path) -> None:
     path = tmp_path / "one.toml"
     path.write_text('[[groups]]\nname = "A"\nmeeting_ids = ["12"]\n', encoding="utf-8")
