@@ -140,16 +140,16 @@ async def run_join(
     """Join `meeting_id` and drive it until it ends or `stop` is set; returns the exit status.
 
     `interval`: seconds between the worker's sweeps of the journal (serve journals in
-    another process, so the sweep is how this one hears of new webhooks).
+    another process, so the sweep is how this one hears of new webhooks). `database`: the
+    engine to use (default: one made from the settings); either way, on SQLite its
+    transactions give serve's receiver the right of way (`storage.turnstile`).
 
     Raises:
         SdkJoinError: the bot could not join (the message says why).
         ZoomApiError: the passcode or ZAK could not be fetched.
     """
-    db = database
-    if db is None:
-        db = make_engine(settings.storage.url)
-        yield_to_receiver(db)  # serve's receiver journals into the same file
+    db = database if database is not None else make_engine(settings.storage.url)
+    yield_to_receiver(db)  # serve's receiver journals into the same file
     stop = stop if stop is not None else asyncio.Event()
     _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:

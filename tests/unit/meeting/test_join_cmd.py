@@ -78,6 +78,9 @@ def test_join_drives_the_meeting_until_it_ends(
             await asyncio.sleep(0.01)
         await meeting._thread.call(world.end)
         assert await asyncio.wait_for(task, 10) == 0
+        # its transactions passed through the receiver's turnstile, as a live join's do
+        database = sqlite_engine.url.database
+        assert database is not None and Path(f"{database}-turnstile").exists()
         assert world.violations == [] and world.crashes == []
         assert "sdk" in sdk.destroyed
 
