@@ -278,7 +278,7 @@ def unprocessed(
 
 def has_unprocessed(session: Session, *, meeting_uuid: str) -> bool:
     """Whether `unprocessed(meeting_uuid=...)` would list anything (the worker asks before
-    every step; one indexed row, no entry loaded)."""
+    every step; one row of the partial index of pending entries, no entry loaded)."""
     return (
         session.connection().execute(_ANY_UNPROCESSED, {"uuid": meeting_uuid}).first() is not None
     )

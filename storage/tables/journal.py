@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base
@@ -35,6 +45,17 @@ class JournalEntry(Base):
     __table_args__ = (
         Index("ix_webhook_journal_meeting_order", "meeting_uuid", "event_ts", "id"),
         Index("ix_webhook_journal_unprocessed", "processed_at", "event_ts", "id"),
+        # A meeting's entries still to feed, in feeding order: what a worker looks for at
+        # every visit, found without walking the meeting's processed entries (migration
+        # 0013).
+        Index(
+            "ix_webhook_journal_meeting_pending",
+            "meeting_uuid",
+            "event_ts",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

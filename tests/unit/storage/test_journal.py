@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from storage import journal
@@ -241,3 +241,48 @@ def test_mark_unreadable_keeps_the_body_and_records_why(engine: Engine) -> None:
             later,
         )
         assert journal.unprocessed(session) == []
+
+
+def test_has_unprocessed_sees_only_parsed_entries_still_to_feed(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        _append(session, "bad", ts=1, parsed_ok=False, parse_error="not an event")
+        assert not journal.has_unprocessed(session, meeting_uuid="m1")
+        entry, _ = _append(session, "good", ts=2)
+        assert journal.has_unprocessed(session, meeting_uuid="m1")
+        assert not journal.has_unprocessed(session, meeting_uuid="m2")
+        journal.mark_processed(session, entry_id=entry.id, processed_at=T0)
+        assert not journal.has_unprocessed(session, meeting_uuid="m1")
+
+
+def test_a_workers_looks_at_its_meeting_skip_the_entries_already_fed(
+    sqlite_engine: Engine,  # noqa: F811
+) -> None:
+    """Both looks a worker makes at every visit use the partial index of pending entries, so
+    their cost does not grow with the meeting's history (migration 0013)."""
+    factory = make_session_factory(sqlite_engine)
+    with session_scope(factory) as session:
+        for n in range(20):
+            entry, _ = _append(session, f"old{n}", ts=n)
+            journal.mark_processed(session, entry_id=entry.id, processed_at=T0)
+        _append(session, "new", ts=99)
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(sqlite_engine, "before_cursor_execute", keep)
+    try:
+        with session_scope(factory) as session:
+            assert journal.has_unprocessed(session, meeting_uuid="m1")
+            assert [e.dedupe_key for e in journal.unprocessed(session, meeting_uuid="m1")] == [
+                "new"
+            ]
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", keep)
+    assert len(seen) == 2
+    with sqlite_engine.connect() as connection:
+        for statement, parameters in seen:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            assert "ix_webhook_journal_meeting_pending" in " ".join(row[3] for row in plan)
