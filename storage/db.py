@@ -35,6 +35,7 @@ __all__ = [
     "POSTGRES_CONNECT_SECONDS",
     "POSTGRES_STATEMENT_SECONDS",
     "SQLITE_BUSY_SECONDS",
+    "TURNSTILE_SUFFIX",
     "Base",
     "bounded_waits",
     "insert_or_skip",
@@ -107,6 +108,10 @@ def make_engine(
     return create_engine(url, **kwargs)
 
 
+#: The file beside a SQLite database that carries `storage.turnstile`'s advisory lock.
+TURNSTILE_SUFFIX = "-turnstile"
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite `url`, or None for an in-memory database."""
     database = make_url(url).database
@@ -123,7 +128,7 @@ def _private_file(path: Path) -> None:
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        for suffix in ("", "-wal", "-shm", "-turnstile"):  # -turnstile: storage.turnstile
+        for suffix in ("", "-wal", "-shm", TURNSTILE_SUFFIX):
             _drop_other_permissions(Path(f"{path}{suffix}"))
         return
     except OSError:

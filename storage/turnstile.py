@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from storage.db import sqlite_path
+from storage.db import TURNSTILE_SUFFIX, sqlite_path
 
 __all__ = ["PATIENCE", "Turnstile", "turnstile_of", "yield_to_receiver"]
 
@@ -122,7 +122,7 @@ def turnstile_of(engine: Engine) -> Turnstile | None:
     if engine.dialect.name != "sqlite":
         return None
     path = sqlite_path(engine.url.render_as_string(hide_password=False))
-    return None if path is None else Turnstile(path.with_name(f"{path.name}-turnstile"))
+    return None if path is None else Turnstile(path.with_name(f"{path.name}{TURNSTILE_SUFFIX}"))
 
 
 def yield_to_receiver(engine: Engine, *, patience: float = PATIENCE) -> None:
