@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Row, Table, bindparam, delete, or_, select, update
@@ -150,8 +150,16 @@ _TAKE_LEASE = (
         _LEASES.c.meeting_uuid == bindparam("uuid"),
         or_(_LEASES.c.owner == bindparam("by"), _LEASES.c.expires_at <= bindparam("at")),
     )
-    .values(owner=bindparam("by"), expires_at=bindparam("until"), acquired_at=bindparam("at"))
+    .values(
+        owner=bindparam("by"),
+        expires_at=bindparam("until"),
+        acquired_at=bindparam("at"),
+        takes=_LEASES.c.takes + 1,
+    )
+    .returning(_LEASES.c.takes)
 )
+#: A released lease's expiry: before anyone's clock, so the next take finds it free.
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 _PENDING_WAKEUPS = select(_WAKEUPS.c.timer, _WAKEUPS.c.due_at).where(
     _WAKEUPS.c.meeting_uuid == bindparam("uuid")
 )
@@ -407,29 +415,41 @@ def acquire_lease(
     owner: str,
     ttl: timedelta,
     now: datetime,
-) -> bool:
-    """Take (or keep) the lease on a meeting's runtime for `ttl`.
+) -> int | None:
+    """Take (or keep) the lease on a meeting's runtime for `ttl`: the lease's takes so far,
+    this one included, or None if another replica holds it.
 
     Succeeds when no one holds it, when `owner` already holds it (this renews it), or when
     the holder's lease has expired. Commit promptly: the lease is visible to other replicas
     only once committed.
+
+    Every take counts, and the count never starts over (`release_lease` expires the row, it
+    does not delete it): a take that returns one more than the caller's own last committed
+    take proves that no one took the lease in between. Concurrent takes cannot both see the
+    same count: the second waits on the first's row lock (PostgreSQL) or on the write lock
+    (SQLite).
     """
     at = now
     values = {"uuid": meeting_uuid, "by": owner, "at": at, "until": at + ttl}
-    if session.connection().execute(_TAKE_LEASE, values).rowcount == 1:
-        return True
+    takes = session.connection().execute(_TAKE_LEASE, values).scalar_one_or_none()
+    if takes is not None:
+        return int(takes)
     if session.get(RuntimeLease, meeting_uuid, populate_existing=True) is not None:
-        return False
+        return None
     try:
         with session.begin_nested():
             session.add(
                 RuntimeLease(
-                    meeting_uuid=meeting_uuid, owner=owner, expires_at=at + ttl, acquired_at=at
+                    meeting_uuid=meeting_uuid,
+                    owner=owner,
+                    expires_at=at + ttl,
+                    acquired_at=at,
+                    takes=1,
                 )
             )
     except IntegrityError:
-        return False
-    return True
+        return None
+    return 1
 
 
 def renew_lease(
@@ -455,11 +475,16 @@ def renew_lease(
 
 
 def release_lease(session: Session, *, meeting_uuid: str, owner: str) -> bool:
-    """Give up a lease `owner` holds, so another replica can take it at once."""
+    """Give up a lease `owner` holds, so another replica can take it at once. The row stays,
+    expired, so its count of takes goes on (`acquire_lease`)."""
     result = session.execute(
-        delete(RuntimeLease).where(
-            RuntimeLease.meeting_uuid == meeting_uuid, RuntimeLease.owner == owner
+        update(RuntimeLease)
+        .where(
+            RuntimeLease.meeting_uuid == meeting_uuid,
+            RuntimeLease.owner == owner,
+            RuntimeLease.expires_at > _RELEASED,
         )
+        .values(expires_at=_RELEASED)
     )
     return _rowcount(result) == 1
 

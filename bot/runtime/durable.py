@@ -25,6 +25,12 @@ meeting (`MeetingView`: its wake-ups, whether it ended), so that the worker need
 them back to arm the doorbell or fire a due wake-up. It is trusted only while the lease the
 runtime last took has not expired: until then no other replica can have written the
 meeting. Otherwise, and after any failed transaction, they are read from the database.
+A step goes further: it also takes the meeting's row (engine state, cursors) and person ids
+as the runtime's last committed step saved them, without reading them, when its own take of
+the lease proves no one else stepped since. The lease counts its takes
+(`storage.runtime_state.acquire_lease`), so a take that returns one more than the runtime's
+last committed take is that proof; another replica's take after an expiry, or a runtime of
+the same owner still in flight after a restart, breaks the count and the step reads.
 
 Batches. A meeting's pending journal entries are stepped up to `BATCH` per transaction, in
 `event_ts` order, and on SQLite no more once the transaction has held the lease for
@@ -415,6 +421,7 @@ class _Work:
         "last_now",
         "loaded_ended",
         "loaded_wakeups",
+        "meeting_id",
         "now_wall",
         "planned",
         "skipped",
@@ -438,6 +445,7 @@ class _Work:
         self.skipped = bool(state.setup.skipped)
         self.wakeups = wakeups
         self.loaded_wakeups = dict(wakeups)
+        self.meeting_id = record.meeting_id
         self.cursors = dict(record.cursors)
         self.last_now = record.last_now
         self.last_event_ts = record.last_event_ts
@@ -519,11 +527,24 @@ class MeetingView:
 
 class _Staged:
     """What a transaction in progress changes of the runtime's picture of its meeting: its
-    view, the action it claimed (`looked`: it looked for one) and how to find the people it
-    names, when the lease it took expires. It becomes the runtime's only once the
-    transaction has committed (`_commit`)."""
+    view, the record it saved (`saved`: it wrote the meeting's row; None then: unknown), the
+    action it claimed (`looked`: it looked for one) and how to find the people it names, the
+    lease's count of takes and when the lease it took expires. It becomes the runtime's only
+    once the transaction has committed (`_commit`). `unbroken`: its takes of the lease
+    followed the runtime's own last one (see `_hold_lease`)."""
 
-    __slots__ = ("claimed", "ids", "lease_until", "looked", "view", "whom")
+    __slots__ = (
+        "claimed",
+        "ids",
+        "lease_until",
+        "looked",
+        "record",
+        "saved",
+        "takes",
+        "unbroken",
+        "view",
+        "whom",
+    )
 
     def __init__(self) -> None:
         self.view: MeetingView | None = None
@@ -532,6 +553,10 @@ class _Staged:
         self.claimed: _Claimed | None = None
         self.whom: _Whom | None = None
         self.lease_until: datetime | None = None
+        self.takes: int | None = None
+        self.unbroken = False
+        self.saved = False
+        self.record: rs.MeetingRecord | None = None
 
 
 class MeetingRuntime:
@@ -606,6 +631,10 @@ class MeetingRuntime:
         #: the person ids recorded for the meeting as the last committed transaction left
         #: them (None: read them; see `_person_ids`)
         self._ids: tuple[PersonId, ...] | None = None
+        #: the meeting's row as the last committed step saved it (None: read it), and the
+        #: lease's count of takes after this runtime's last committed take (see `_hold_lease`)
+        self._record: rs.MeetingRecord | None = None
+        self._takes: int | None = None
 
     # -- entry points --------------------------------------------------------------------
 
@@ -1067,16 +1096,24 @@ class MeetingRuntime:
 
     def _open(self, db: Session, *, meeting_id: str, at: datetime) -> _Work:
         """Load the meeting's engine state and wake-ups (starting its session if it has
-        none yet), under the lease the caller holds."""
+        none yet), under the lease the caller holds: as its last committed step saved them
+        when the lease proves them current (`_kept`), else from the database."""
         now_wall = self._clock()
-        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         known = self._person_ids(db)
+        kept = self._kept()
+        record = (
+            kept[0] if kept is not None else rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+        )
         if record is not None:
             state = self._decoded(record.state_json)
             return _Work(
                 record=record,
                 state=state,
-                wakeups=rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid),
+                wakeups=(
+                    kept[1]
+                    if kept is not None
+                    else rs.pending_wakeups(db, meeting_uuid=self.meeting_uuid)
+                ),
                 first=(),
                 now_wall=now_wall,
                 identities=Identities(known, state.people),
@@ -1111,6 +1148,16 @@ class MeetingRuntime:
             now_wall=now_wall,
             identities=Identities(known, state.people),
         )
+
+    def _kept(self) -> tuple[rs.MeetingRecord, dict[str, datetime]] | None:
+        """The meeting's row and wake-ups as this runtime's last committed step saved them,
+        if this transaction's take of the lease proves them current (no one has taken the
+        lease since that step: `_hold_lease`); else None, and they are read."""
+        staged = self._staged
+        record, view = self._record, self._view
+        if staged is None or not staged.unbroken or record is None or view is None:
+            return None
+        return record, dict(view.wakeups)
 
     def _feed(
         self,
@@ -1284,6 +1331,8 @@ class MeetingRuntime:
             staged.view = MeetingView(ended=ended, wakeups=dict(work.wakeups))
         if work.skipped:
             if not work.loaded_ended:
+                if staged is not None:
+                    staged.saved, staged.record = True, None
                 rs.save_state(
                     db,
                     meeting_uuid=self.meeting_uuid,
@@ -1330,8 +1379,10 @@ class MeetingRuntime:
         """The ids recorded for the meeting's people (`storage.person_keys.person_ids`):
         as this transaction has them, or as the last committed one left them if the table
         still holds as many, else read. Ids are only ever added, by the step that holds the
-        lease, so the count tells whether another runtime of this owner added some since.
-        Reading them all is a step's largest cost once hundreds have joined.
+        lease, so the count tells whether another runtime of this owner added some since;
+        it is not even counted when this transaction's take of the lease followed this
+        runtime's own last one (`_hold_lease`). Reading them all is a step's largest cost
+        once hundreds have joined.
 
         Ids first seen at the same moment in different transactions may be in another
         order than a read would give; they are sets to every reader (`Identities`,
@@ -1340,7 +1391,10 @@ class MeetingRuntime:
         if staged is not None and staged.ids is not None:
             return staged.ids
         ids = self._ids
-        if ids is None or person_keys.id_count(db, meeting_uuid=self.meeting_uuid) != len(ids):
+        unbroken = staged is not None and staged.unbroken
+        if ids is None or (
+            not unbroken and person_keys.id_count(db, meeting_uuid=self.meeting_uuid) != len(ids)
+        ):
             ids = tuple(person_keys.person_ids(db, meeting_uuid=self.meeting_uuid))
         if staged is not None:
             staged.ids = ids
@@ -1368,13 +1422,26 @@ class MeetingRuntime:
         self._whom = None
         state_json = work.state.to_json()
         self._known = (state_json, work.state)
+        ended = work.state.phase == Phase.ENDED
+        staged = self._staged
+        if staged is not None:
+            staged.saved = True
+            staged.record = rs.MeetingRecord(
+                meeting_uuid=self.meeting_uuid,
+                meeting_id=work.meeting_id,
+                state_json=state_json,
+                last_event_ts=work.last_event_ts,
+                last_now=work.last_now,
+                ended=ended,
+                cursors=dict(work.cursors),
+            )
         rs.save_state(
             db,
             meeting_uuid=self.meeting_uuid,
             state_json=state_json,
             last_event_ts=work.last_event_ts,
             last_now=work.last_now,
-            ended=work.state.phase == Phase.ENDED,
+            ended=ended,
             cursors=work.cursors,
         )
 
@@ -1388,6 +1455,14 @@ class MeetingRuntime:
         against a stale runtime of the same owner (on PostgreSQL) and makes it the first
         write (on SQLite).
 
+        The take also says whether anyone else took the lease since this runtime's own last
+        committed take (the lease counts its takes, `storage.runtime_state.acquire_lease`).
+        If no one did and the lease has not expired meanwhile, the transaction is `unbroken`:
+        what this runtime's last committed step saved of the meeting (its row, wake-ups and
+        person ids) is still what the database holds, and a step need not read it. Anyone
+        else's take (another replica's after the lease expired, or a runtime of the same
+        owner still in flight after a restart) breaks it, and the step reads.
+
         Raises:
             LeaseLost: another replica holds an unexpired lease.
         """
@@ -1395,18 +1470,28 @@ class MeetingRuntime:
         until = self._lease_until
         if unless_held and until is not None and until - now > self._ttl / 2:
             return
-        if not rs.acquire_lease(
+        takes = rs.acquire_lease(
             db, meeting_uuid=self.meeting_uuid, owner=self._owner, ttl=self._ttl, now=now
-        ):
+        )
+        if takes is None:
             self._resumed = False
             raise LeaseLost(f"meeting {self.meeting_uuid}: lease held by another replica")
-        if self._lease_until is None or now >= self._lease_until:
+        staged = self._staged
+        expired = until is None or now >= until
+        if expired:
             # this runtime's lease had expired: another replica may have stepped the meeting
+            self._ids = None
+        last = self._takes if staged is None or staged.takes is None else staged.takes
+        first = staged is None or staged.takes is None
+        unbroken = not expired and last is not None and takes == last + 1
+        if not unbroken:
             self._view = None
             self._whom = None
-            self._ids = None
-        if self._staged is not None:
-            self._staged.lease_until = now + self._ttl
+            self._record = None
+        if staged is not None:
+            staged.unbroken = unbroken and (first or staged.unbroken)
+            staged.takes = takes
+            staged.lease_until = now + self._ttl
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -1422,6 +1507,7 @@ class MeetingRuntime:
             self._view = None
             self._whom = None
             self._ids = None
+            self._record = None
             raise
         finally:
             self._staged = None
@@ -1437,6 +1523,10 @@ class MeetingRuntime:
             self._whom = staged.whom
         if staged.ids is not None:
             self._ids = staged.ids
+        if staged.takes is not None:
+            self._takes = staged.takes
+        if staged.saved:
+            self._record = staged.record
         if staged.looked:
             self._looked = True
             self._claimed = staged.claimed

@@ -14,7 +14,9 @@ tables:
   chat message) and its position. The key is unique, so reprocessing a cause never plans an
   action twice, and an action is claimed (`planned` -> `executing`) before it is carried out,
   so a crash can lose at most that one action but never repeat it.
-- `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`.
+- `runtime_leases`: which replica (`owner`) runs a meeting's runtime, until `expires_at`,
+  and how many times it has been taken (`takes`): a runtime whose take follows its own last
+  one knows that no one has stepped the meeting in between.
 - `runtime_person_keys` and `runtime_commands_seen`: one person key per participant across
   the webhook and SDK sources, and the commands each source delivered (run once).
 - `phase_changes`: every phase change with its time (the engine state keeps only the current
@@ -109,7 +111,11 @@ class RuntimeAction(Base):
 
 
 class RuntimeLease(Base):
-    """Which replica runs a meeting's runtime; free once `expires_at` has passed."""
+    """Which replica runs a meeting's runtime; free once `expires_at` has passed.
+
+    The row is never deleted (a released lease expires at once), so `takes` counts every take
+    since the meeting's first: see `storage.runtime_state.acquire_lease`.
+    """
 
     __tablename__ = "runtime_leases"
 
@@ -117,6 +123,7 @@ class RuntimeLease(Base):
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    takes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class RuntimePersonKey(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.runtime.durable import MeetingRuntime
 from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, Joined, MeetingStarted, Participant, ZoomRole
+from storage import runtime_state as rs
 from storage.db import session_scope
 from tests.clock import HandClock
 from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
@@ -24,18 +25,22 @@ from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 UUID = "ViewOfTheMeetingUUID=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
 ANNA = Participant(key="ka", user_id="16778240", name="Anna")
+BOB = Participant(key="kb", user_id="16779264", name="Bob")
 TTL = timedelta(seconds=30)
 
 
 class _Commits:
-    """Transactions the database committed, and among their statements the lease writes and
-    the reads of the meeting's person ids: whole (`id_reads`) or counted (`id_counts`)."""
+    """Transactions the database committed, and among their statements the lease writes, the
+    reads of the meeting's person ids (whole, `id_reads`, or counted, `id_counts`) and the
+    reads of its row (`state_reads`) and wake-ups (`wakeup_reads`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.count = 0
         self.lease_writes = 0
         self.id_reads = 0
         self.id_counts = 0
+        self.state_reads = 0
+        self.wakeup_reads = 0
         self._engine = engine
         event.listen(engine, "commit", self._seen)
         event.listen(engine, "before_cursor_execute", self._statement)
@@ -51,6 +56,10 @@ class _Commits:
                 self.id_counts += 1
             else:
                 self.id_reads += 1
+        elif statement.startswith("SELECT") and "FROM runtime_meetings" in statement:
+            self.state_reads += 1
+        elif statement.startswith("SELECT") and "FROM runtime_wakeups" in statement:
+            self.wakeup_reads += 1
 
     def close(self) -> None:
         event.remove(self._engine, "commit", self._seen)
@@ -74,7 +83,11 @@ def _post(
 
 
 def _runtime(
-    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, owner: str
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    owner: str,
+    ttl: timedelta = TTL,
 ) -> MeetingRuntime:
     return MeetingRuntime(
         meeting_uuid=UUID,
@@ -82,7 +95,7 @@ def _runtime(
         hooks=hooks,
         session_factory=factory,
         owner=owner,
-        lease_ttl=TTL,
+        lease_ttl=ttl,
         clock=clock,
     )
 
@@ -180,29 +193,38 @@ def test_a_lease_the_worker_renews_keeps_the_view(factory: sessionmaker[Session]
     assert runtime.view() is None
 
 
-def test_person_ids_are_read_whole_once_then_only_counted(
+def test_a_step_that_follows_its_own_take_of_the_lease_reads_nothing_it_saved(
     factory: sessionmaker[Session], commits: _Commits
 ) -> None:
+    """The lease counts its takes: while each step's take follows the runtime's own last
+    one, what its last committed step saved (the meeting's row, wake-ups and person ids) is
+    what the database holds, and is neither read nor counted again."""
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
-    runtime = _runtime(factory, hooks, clock, "a")
+    runtime = _runtime(factory, hooks, clock, "a", ttl=timedelta(hours=1))  # through the timer
     _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
     asyncio.run(runtime.process_journal())
     assert commits.id_reads == 1
+    reads = (commits.state_reads, commits.wakeup_reads, commits.id_counts)
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    asyncio.run(runtime.process_journal())
+    asyncio.run(runtime.process_journal())  # a step, and the outcomes of Anna's admission
     assert commits.id_reads == 1  # Fay's ids and Anna's new ones, as the steps left them
-    assert commits.id_counts >= 1
+    assert (commits.state_reads, commits.wakeup_reads, commits.id_counts) == reads
+    clock.set(runtime.pending_wakeups()["meditation_start"])  # reads them, here
+    asyncio.run(runtime.fire_due_timers())
+    assert (commits.state_reads, commits.wakeup_reads - 1, commits.id_counts) == reads
     state = runtime.load_state()
     assert state is not None and sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]
+    assert "meditation_start" not in runtime.pending_wakeups()
 
 
-def test_person_ids_another_runtime_of_the_owner_added_are_read_again(
+def test_what_another_runtime_of_the_owner_stepped_is_read_again(
     factory: sessionmaker[Session], commits: _Commits
 ) -> None:
     """A runtime of the same owner still in flight (after a restart) may step the meeting
-    under the same lease: the ids it records change the count, and the first runtime reads
-    them all again instead of taking a known participant for a stranger."""
+    under the same lease. Its take of the lease breaks the count the first runtime expects,
+    so the first reads the meeting's state, wake-ups and ids again: it neither takes a
+    known participant for a stranger nor saves over what the other stepped."""
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     first = _runtime(factory, hooks, clock, "a")
@@ -211,11 +233,35 @@ def test_person_ids_another_runtime_of_the_owner_added_are_read_again(
     asyncio.run(first.process_journal())
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(other.process_journal())
-    reads = commits.id_reads
+    reads = (commits.id_reads, commits.state_reads, commits.wakeup_reads)
     clock.advance(seconds=5)
+    _post(factory, hooks, clock, "bob", ArrivedInWaitingRoom(participant=BOB))
+    asyncio.run(first.process_journal())
+    assert (commits.id_reads, commits.state_reads, commits.wakeup_reads) == (
+        reads[0] + 1,
+        reads[1] + 1,
+        reads[2] + 1,
+    )
+    state = first.load_state()
+    assert state is not None  # Anna, whom only the other runtime has seen, is still there
+    assert sorted(p.name for p in state.people.values()) == ["Anna", "Bob", "Fay"]
     _post(factory, hooks, clock, "anna-again", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(first.process_journal())
-    assert commits.id_reads == reads + 1
     state = first.load_state()
-    assert state is not None
-    assert sorted(p.name for p in state.people.values()) == ["Anna", "Fay"]
+    assert state is not None and len(state.people) == 3  # she is known, not a stranger
+
+
+def test_a_released_lease_keeps_counting_its_takes(factory: sessionmaker[Session]) -> None:
+    """Releasing a lease expires it and keeps its row: were the row deleted, the count would
+    start over, and a runtime could take a later count for the one that follows its own."""
+    with session_scope(factory) as db:
+        taken = [
+            rs.acquire_lease(db, meeting_uuid=UUID, owner="a", ttl=TTL, now=START)
+            for _ in range(3)
+        ]
+        assert rs.release_lease(db, meeting_uuid=UUID, owner="a")
+        assert rs.lease_owner(db, meeting_uuid=UUID, now=START) is None
+        assert not rs.release_lease(db, meeting_uuid=UUID, owner="a")
+        taken.append(rs.acquire_lease(db, meeting_uuid=UUID, owner="b", ttl=TTL, now=START))
+        taken.append(rs.acquire_lease(db, meeting_uuid=UUID, owner="a", ttl=TTL, now=START))
+    assert taken == [1, 2, 3, 4, None]
