@@ -172,6 +172,11 @@ class HangingStatement:
         self._matches = matches
         self._gate.clear()
 
+    @property
+    def armed(self) -> bool:
+        """Armed, and no statement has matched yet."""
+        return self._matches is not None
+
     def go_on(self, *, fail: bool = False) -> None:
         self._fail = fail
         self._gate.set()

@@ -256,8 +256,7 @@ def test_a_released_lease_keeps_counting_its_takes(factory: sessionmaker[Session
     start over, and a runtime could take a later count for the one that follows its own."""
     with session_scope(factory) as db:
         taken = [
-            rs.acquire_lease(db, meeting_uuid=UUID, owner="a", ttl=TTL, now=START)
-            for _ in range(3)
+            rs.acquire_lease(db, meeting_uuid=UUID, owner="a", ttl=TTL, now=START) for _ in range(3)
         ]
         assert rs.release_lease(db, meeting_uuid=UUID, owner="a")
         assert rs.lease_owner(db, meeting_uuid=UUID, now=START) is None
