@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from storage.tables.runtime import PhaseChange
 
 __all__ = ["PhaseRecord", "phase_changes", "phase_changes_of", "record_phase_change"]
+
+_APPEND = cast(Table, PhaseChange.__table__).insert()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,17 +43,19 @@ def record_phase_change(
     to_phase: str,
     reason: str,
 ) -> None:
-    """Append one phase change (flushed, not committed: the caller owns the transaction)."""
-    session.add(
-        PhaseChange(
-            meeting_uuid=meeting_uuid,
-            at=at,
-            from_phase=from_phase,
-            to_phase=to_phase,
-            reason=reason[:100],
-        )
-    )
-    session.flush()
+    """Append one phase change (written, not committed: the caller owns the transaction).
+
+    A Core insert on the session's connection, built once: the runtime runs it in the step
+    that saves the state the change leads to, where the ORM's unit of work cost more than
+    the row."""
+    row = {
+        "meeting_uuid": meeting_uuid,
+        "at": at,
+        "from_phase": from_phase,
+        "to_phase": to_phase,
+        "reason": reason[:100],
+    }
+    session.connection().execute(_APPEND, row)
 
 
 def phase_changes(session: Session, *, meeting_uuid: str) -> tuple[PhaseRecord, ...]:

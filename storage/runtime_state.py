@@ -160,6 +160,10 @@ _TAKE_LEASE = (
 )
 #: A released lease's expiry: before anyone's clock, so the next take finds it free.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+_DROP_WAKEUPS = delete(_WAKEUPS).where(_WAKEUPS.c.meeting_uuid == bindparam("uuid"))
+_DROP_WAKEUP = delete(_WAKEUPS).where(
+    _WAKEUPS.c.meeting_uuid == bindparam("uuid"), _WAKEUPS.c.timer == bindparam("name")
+)
 _PENDING_WAKEUPS = select(_WAKEUPS.c.timer, _WAKEUPS.c.due_at).where(
     _WAKEUPS.c.meeting_uuid == bindparam("uuid")
 )
@@ -264,16 +268,37 @@ def meetings_with_work(session: Session, *, now: datetime) -> list[str]:
 
 
 def replace_wakeups(
-    session: Session, *, meeting_uuid: str, wakeups: Mapping[str, datetime]
+    session: Session,
+    *,
+    meeting_uuid: str,
+    wakeups: Mapping[str, datetime],
+    stored: Mapping[str, datetime] | None = None,
 ) -> None:
-    """Make `wakeups` (timer name -> due time) the meeting's complete set of pending timers."""
+    """Make `wakeups` (timer name -> due time) the meeting's complete set of pending timers.
+
+    `stored`: the set the database holds now, if the caller knows it (the runtime does: it
+    read it, or saved it, under the lease). Then only the timers that went or moved are
+    deleted and only those that came or moved are inserted, usually one statement for a
+    step that fires a timer; else every row is deleted and the set inserted again.
+    """
     connection = session.connection()
-    connection.execute(delete(_WAKEUPS).where(_WAKEUPS.c.meeting_uuid == meeting_uuid))
-    if wakeups:
-        rows = [
-            {"meeting_uuid": meeting_uuid, "timer": timer, "due_at": due}
-            for timer, due in sorted(wakeups.items())
+    if stored is None:
+        connection.execute(_DROP_WAKEUPS, {"uuid": meeting_uuid})
+        stored = {}
+    else:
+        gone = [
+            {"uuid": meeting_uuid, "name": timer}
+            for timer, due in sorted(stored.items())
+            if wakeups.get(timer) != due
         ]
+        if gone:
+            connection.execute(_DROP_WAKEUP, gone)
+    rows = [
+        {"meeting_uuid": meeting_uuid, "timer": timer, "due_at": due}
+        for timer, due in sorted(wakeups.items())
+        if stored.get(timer) != due
+    ]
+    if rows:
         connection.execute(_WAKEUPS.insert(), rows)
 
 

@@ -1352,7 +1352,12 @@ class MeetingRuntime:
                 },
             )
         if work.wakeups != work.loaded_wakeups:
-            rs.replace_wakeups(db, meeting_uuid=self.meeting_uuid, wakeups=work.wakeups)
+            rs.replace_wakeups(
+                db,
+                meeting_uuid=self.meeting_uuid,
+                wakeups=work.wakeups,
+                stored=work.loaded_wakeups,
+            )
         rs.plan_actions(
             db,
             meeting_uuid=self.meeting_uuid,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import runtime_state as rs
@@ -63,6 +64,34 @@ def test_wakeups_replace_and_due(factory: sessionmaker[Session]) -> None:
         rs.replace_wakeups(s, meeting_uuid="m1", wakeups={"b": T0 + timedelta(minutes=9)})
     with session_scope(factory) as s:
         assert rs.pending_wakeups(s, meeting_uuid="m1") == {"b": T0 + timedelta(minutes=9)}
+
+
+def test_wakeups_replaced_from_the_stored_set_change_only_what_moved(
+    factory: sessionmaker[Session],
+) -> None:
+    statements: list[str] = []
+    engine = factory.kw["bind"]
+    stored = {"a": T0, "b": T0 + timedelta(minutes=5), "c": T0 + timedelta(minutes=7)}
+    wanted = {"b": T0 + timedelta(minutes=6), "c": stored["c"], "d": T0 + timedelta(minutes=8)}
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0])
+
+    with session_scope(factory) as s:
+        rs.replace_wakeups(s, meeting_uuid="m1", wakeups=stored)
+        rs.replace_wakeups(s, meeting_uuid="m2", wakeups={"a": T0})
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_scope(factory) as s:
+            rs.replace_wakeups(s, meeting_uuid="m1", wakeups=wanted, stored=stored)
+            rs.replace_wakeups(s, meeting_uuid="m1", wakeups=wanted, stored=wanted)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with session_scope(factory) as s:
+        assert rs.pending_wakeups(s, meeting_uuid="m1") == wanted
+        assert rs.pending_wakeups(s, meeting_uuid="m2") == {"a": T0}
+    # a went and b moved: one delete of both; b and d: one insert; nothing for no change
+    assert statements == ["DELETE", "INSERT"]
 
 
 def test_action_log_never_plans_a_key_twice_and_claims_once(
