@@ -217,12 +217,16 @@ async def test_a_cancelled_evening_the_bot_does_nothing(
         assert rs.pending_wakeups(session, meeting_uuid="wed-cancelled==") == {}
     assert "meeting skipped by the calendar" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    # Stored of that evening: the journaled webhooks and the runtime's one record of the
-    # meeting (no presence, person id, command, cursor, wake-up, action or session).
+    # Stored of that evening: the journaled webhooks, the runtime's one record of the
+    # meeting and its lease, released (expired) when the meeting ended: the meeting's uuid,
+    # the worker's id, times and a count (no presence, person id, command, cursor, wake-up,
+    # action or session).
     after = _rows(engine)
     grown = {name: after[name] - before[name] for name in after if after[name] != before[name]}
     assert grown.pop("webhook_journal") >= 8
-    assert grown == {"runtime_meetings": 1}
+    assert grown == {"runtime_meetings": 1, "runtime_leases": 1}
+    with session_scope(make_session_factory(engine)) as session:
+        assert rs.lease_owner(session, meeting_uuid="wed-cancelled==", now=clock()) is None
     with session_scope(make_session_factory(engine)) as session:
         record = rs.load_meeting(session, meeting_uuid="wed-cancelled==")
     assert record is not None and record.ended and record.cursors == {}
