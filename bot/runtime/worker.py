@@ -13,7 +13,9 @@ again (the call that handles it processes everything journaled before it starts)
 burst of webhooks for one meeting costs one call, not one each. It falls back to a periodic
 sweep of everything with work (`storage.runtime_state.meetings_with_work`): unprocessed
 journal entries, live meetings and due wake-ups. On start the first sweep processes
-whatever was journaled while no worker ran.
+whatever was journaled while no worker ran. A visit that answers a notice skips the
+meeting's journal when no notice but the doorbell's came since a visit found it caught up
+(see `process`); a sweep always looks.
 
 Database work runs on database threads, never on the event loop (which must stay free to
 acknowledge Zoom within 3 seconds), and no wait for it is unbounded
@@ -51,6 +53,7 @@ from bot.runtime.durable import (
     MeetingHooks,
     MeetingRuntime,
     RuntimeMetrics,
+    StepReport,
 )
 from bot.runtime.timers import Doorbell
 from phases.events import Event
@@ -144,6 +147,11 @@ class Worker:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         #: meetings with a notice waiting in `_queue` (a meeting is queued at most once)
         self._queued: set[str] = set()
+        #: per meeting this worker runs: the notices heard that may mean a journal entry
+        #: (`notify`), and how many had been heard when a visit last found its journal
+        #: caught up (see `_process`)
+        self._heard: dict[str, int] = {}
+        self._caught_up: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -205,10 +213,11 @@ class Worker:
             for uuid in uuids:
                 rs.release_lease(db, meeting_uuid=uuid, owner=self.owner)
 
-    def notify(self, meeting_uuid: str | None) -> None:
+    def notify(self, meeting_uuid: str | None, *, journal: bool = True) -> None:
         """Ask the worker to look at a meeting soon (None: sweep everything).
 
-        Safe to call from any thread and from the receiver's request handler.
+        `journal`: the notice may mean a new journal entry (every notice but the
+        doorbell's). Safe to call from any thread and from the receiver's request handler.
         """
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -218,14 +227,16 @@ class Worker:
         except RuntimeError:
             running = None
         if running is loop:
-            self._enqueue(meeting_uuid)
+            self._enqueue(meeting_uuid, journal)
         else:
-            loop.call_soon_threadsafe(self._enqueue, meeting_uuid)
+            loop.call_soon_threadsafe(self._enqueue, meeting_uuid, journal)
 
-    def _enqueue(self, meeting_uuid: str | None) -> None:
+    def _enqueue(self, meeting_uuid: str | None, journal: bool) -> None:
         """Queue a notice unless the same meeting's notice is already waiting (one call
         processes everything journaled before it starts; see `_run`)."""
         if meeting_uuid is not None:
+            if journal and meeting_uuid in self._runtimes:
+                self._heard[meeting_uuid] = self._heard.get(meeting_uuid, 0) + 1
             if meeting_uuid in self._queued:
                 return
             self._queued.add(meeting_uuid)
@@ -312,13 +323,19 @@ class Worker:
         self.last_sweep = self._clock()
         return handled
 
-    async def process(self, meeting_uuid: str) -> int:
+    async def process(self, meeting_uuid: str, *, woken: bool = False) -> int:
         """Process one meeting's journal, callback events and due wake-ups if this replica
-        may own it. Calls are serialised, so when it returns, no earlier call is still busy."""
-        async with self._busy:
-            return await self._process(meeting_uuid)
+        may own it. Calls are serialised, so when it returns, no earlier call is still busy.
 
-    async def _process(self, meeting_uuid: str) -> int:
+        `woken`: the call answers a notice (`_run`). Its journal is then looked at only if a
+        notice that may mean a new entry (`notify`) came since a visit last found it caught
+        up: a wake-up that falls due alone (the meditation's end of every meeting at once)
+        costs no transaction for a journal with nothing in it. A sweep always looks.
+        """
+        async with self._busy:
+            return await self._process(meeting_uuid, woken=woken)
+
+    async def _process(self, meeting_uuid: str, *, woken: bool) -> int:
         # A meeting this worker runs already is not looked up again: every step takes its
         # lease in its own transaction (the fence), and a lost lease drops it below.
         if meeting_uuid not in self._runtimes:
@@ -329,8 +346,14 @@ class Worker:
                 self._drop(meeting_uuid, "owned elsewhere")
                 return 0
         runtime = self.runtime(meeting_uuid)
+        heard = self._heard.get(meeting_uuid, 0)
         try:
-            report = await runtime.process_journal()
+            report = StepReport()
+            if not woken or self._caught_up.get(meeting_uuid) != heard:
+                # Caught up once it returns: an entry committed after its last read comes
+                # with a notice of its own, heard after `heard` was taken
+                report = await runtime.process_journal()
+                self._caught_up[meeting_uuid] = heard
             if meeting_uuid == self._attached_uuid and self._newly_bound:
                 self._newly_bound = False
                 if await asyncio.to_thread(self._has_ended, meeting_uuid):
@@ -427,6 +450,8 @@ class Worker:
 
     def _drop(self, meeting_uuid: str, why: str) -> None:
         self._live.pop(meeting_uuid, None)
+        self._heard.pop(meeting_uuid, None)
+        self._caught_up.pop(meeting_uuid, None)
         if self._attached_uuid == meeting_uuid:
             self._attached_uuid = None
         if self._runtimes.pop(meeting_uuid, None) is not None:
@@ -434,7 +459,7 @@ class Worker:
         self.doorbell.disarm(meeting_uuid)
 
     async def _ring(self, meeting_uuid: str) -> None:
-        self.notify(meeting_uuid)
+        self.notify(meeting_uuid, journal=False)
 
     async def _run(self) -> None:
         # Stopping is a flag checked between steps, not a cancellation: a step (engine,
@@ -448,7 +473,7 @@ class Worker:
                     if wanted is None:
                         await self.sweep()
                     else:
-                        await self.process(wanted)
+                        await self.process(wanted, woken=True)
                 except DatabaseStalled as stalled:  # logged when it began and when it ends
                     _log.debug(
                         "worker step deferred: %s", stalled, extra={"meeting_id": wanted or ""}

@@ -6,7 +6,8 @@ the runtime's last committed step only while its lease holds."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,7 @@ class _Commits:
         self.id_counts = 0
         self.state_reads = 0
         self.wakeup_reads = 0
+        self.journal_looks = 0
         self._engine = engine
         event.listen(engine, "commit", self._seen)
         event.listen(engine, "before_cursor_execute", self._statement)
@@ -60,6 +62,8 @@ class _Commits:
             self.state_reads += 1
         elif statement.startswith("SELECT") and "FROM runtime_wakeups" in statement:
             self.wakeup_reads += 1
+        elif statement.startswith("SELECT") and "FROM webhook_journal" in statement:
+            self.journal_looks += 1
 
     def close(self) -> None:
         event.remove(self._engine, "commit", self._seen)
@@ -264,3 +268,47 @@ def test_a_released_lease_keeps_counting_its_takes(factory: sessionmaker[Session
         taken.append(rs.acquire_lease(db, meeting_uuid=UUID, owner="b", ttl=TTL, now=START))
         taken.append(rs.acquire_lease(db, meeting_uuid=UUID, owner="a", ttl=TTL, now=START))
     assert taken == [1, 2, 3, 4, None]
+
+
+def test_a_visit_a_wake_up_alone_woke_leaves_a_caught_up_journal_alone(
+    factory: sessionmaker[Session], commits: _Commits
+) -> None:
+    """A visit that answers a notice looks at the meeting's journal only if a notice that
+    may mean a new entry came since a visit last found it caught up; the doorbell's do
+    not. A sweep always looks."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    worker = _worker(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+
+    async def scenario() -> tuple[int, ...]:
+        await worker.start()  # its first act is a sweep, which looks and feeds Fay
+        try:
+            await _until(lambda: worker.last_sweep is not None)
+            looks = [commits.journal_looks]
+            await worker.process(UUID, woken=True)  # as a wake-up alone: nothing to look at
+            looks.append(commits.journal_looks)
+            _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+            worker.notify(UUID)  # the receiver's notice: the woken visit looks
+            await _until(lambda: meeting.admits() == [ANNA.user_id])
+            looks.append(commits.journal_looks)
+            await worker.process(UUID, woken=True)
+            looks.append(commits.journal_looks)
+            await worker.process(UUID)  # a sweep's visit
+            looks.append(commits.journal_looks)
+            return tuple(b - a for a, b in itertools.pairwise(looks))
+        finally:
+            await worker.stop()
+
+    no_notice, noticed, caught_up, swept = asyncio.run(scenario())
+    assert no_notice == 0 and caught_up == 0
+    assert noticed > 0 and swept > 0
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
