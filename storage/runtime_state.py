@@ -160,7 +160,6 @@ _TAKE_LEASE = (
 )
 #: A released lease's expiry: before anyone's clock, so the next take finds it free.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
-_DROP_WAKEUPS = delete(_WAKEUPS).where(_WAKEUPS.c.meeting_uuid == bindparam("uuid"))
 _DROP_WAKEUP = delete(_WAKEUPS).where(
     _WAKEUPS.c.meeting_uuid == bindparam("uuid"), _WAKEUPS.c.timer == bindparam("name")
 )
@@ -272,27 +271,23 @@ def replace_wakeups(
     *,
     meeting_uuid: str,
     wakeups: Mapping[str, datetime],
-    stored: Mapping[str, datetime] | None = None,
+    stored: Mapping[str, datetime],
 ) -> None:
     """Make `wakeups` (timer name -> due time) the meeting's complete set of pending timers.
 
-    `stored`: the set the database holds now, if the caller knows it (the runtime does: it
-    read it, or saved it, under the lease). Then only the timers that went or moved are
-    deleted and only those that came or moved are inserted, usually one statement for a
-    step that fires a timer; else every row is deleted and the set inserted again.
+    `stored`: the set the database holds now (the runtime read it, or saved it, under the
+    lease; empty for a new meeting). Only the timers that went or moved are deleted and
+    only those that came or moved are inserted: usually one statement for a step that
+    fires a timer.
     """
     connection = session.connection()
-    if stored is None:
-        connection.execute(_DROP_WAKEUPS, {"uuid": meeting_uuid})
-        stored = {}
-    else:
-        gone = [
-            {"uuid": meeting_uuid, "name": timer}
-            for timer, due in sorted(stored.items())
-            if wakeups.get(timer) != due
-        ]
-        if gone:
-            connection.execute(_DROP_WAKEUP, gone)
+    gone = [
+        {"uuid": meeting_uuid, "name": timer}
+        for timer, due in sorted(stored.items())
+        if wakeups.get(timer) != due
+    ]
+    if gone:
+        connection.execute(_DROP_WAKEUP, gone)
     rows = [
         {"meeting_uuid": meeting_uuid, "timer": timer, "due_at": due}
         for timer, due in sorted(wakeups.items())

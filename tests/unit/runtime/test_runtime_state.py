@@ -47,8 +47,11 @@ def test_meeting_state_round_trip_and_cursor(factory: sessionmaker[Session]) -> 
 
 def test_wakeups_replace_and_due(factory: sessionmaker[Session]) -> None:
     with session_scope(factory) as s:
-        rs.replace_wakeups(s, meeting_uuid="m1", wakeups={"a": T0, "b": T0 + timedelta(minutes=5)})
-        rs.replace_wakeups(s, meeting_uuid="m2", wakeups={"a": T0 + timedelta(minutes=1)})
+        rs.replace_wakeups(
+            s, meeting_uuid="m1", wakeups={"a": T0, "b": T0 + timedelta(minutes=5)}, stored={}
+        )
+        soon = {"a": T0 + timedelta(minutes=1)}
+        rs.replace_wakeups(s, meeting_uuid="m2", wakeups=soon, stored={})
     with session_scope(factory) as s:
         assert rs.pending_wakeups(s, meeting_uuid="m1") == {
             "a": T0,
@@ -61,7 +64,12 @@ def test_wakeups_replace_and_due(factory: sessionmaker[Session]) -> None:
         assert rs.due_wakeups(s, now=T0 + timedelta(minutes=1), meeting_uuid="m2") == [
             ("m2", "a", T0 + timedelta(minutes=1))
         ]
-        rs.replace_wakeups(s, meeting_uuid="m1", wakeups={"b": T0 + timedelta(minutes=9)})
+        rs.replace_wakeups(
+            s,
+            meeting_uuid="m1",
+            wakeups={"b": T0 + timedelta(minutes=9)},
+            stored={"a": T0, "b": T0 + timedelta(minutes=5)},
+        )
     with session_scope(factory) as s:
         assert rs.pending_wakeups(s, meeting_uuid="m1") == {"b": T0 + timedelta(minutes=9)}
 
@@ -78,8 +86,8 @@ def test_wakeups_replaced_from_the_stored_set_change_only_what_moved(
         statements.append(statement.split()[0])
 
     with session_scope(factory) as s:
-        rs.replace_wakeups(s, meeting_uuid="m1", wakeups=stored)
-        rs.replace_wakeups(s, meeting_uuid="m2", wakeups={"a": T0})
+        rs.replace_wakeups(s, meeting_uuid="m1", wakeups=stored, stored={})
+        rs.replace_wakeups(s, meeting_uuid="m2", wakeups={"a": T0}, stored={})
     event.listen(engine, "before_cursor_execute", seen)
     try:
         with session_scope(factory) as s:
