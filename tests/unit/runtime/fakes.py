@@ -157,6 +157,15 @@ class ScriptedHooks:
         self.finalized.append(meeting_uuid)
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait, polling every 10 ms for at most 5 s, until `condition()` holds."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
 class HangingStatement:
     """Makes the next statement `matches` accepts, once armed, hang until `go_on()`; it then
     runs (and its transaction commits) or, with `fail=True`, fails."""

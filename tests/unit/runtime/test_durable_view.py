@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from phases.events import ArrivedInWaitingRoom, Joined, MeetingStarted, Particip
 from storage import runtime_state as rs
 from storage.db import session_scope
 from tests.clock import HandClock
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks, until
 
 UUID = "ViewOfTheMeetingUUID=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
@@ -285,13 +285,13 @@ def test_a_visit_a_wake_up_alone_woke_leaves_a_caught_up_journal_alone(
     async def scenario() -> tuple[int, ...]:
         await worker.start()  # its first act is a sweep, which looks and feeds Fay
         try:
-            await _until(lambda: worker.last_sweep is not None)
+            await until(lambda: worker.last_sweep is not None)
             looks = [commits.journal_looks]
             await worker.process(UUID, woken=True)  # as a wake-up alone: nothing to look at
             looks.append(commits.journal_looks)
             _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
             worker.notify(UUID)  # the receiver's notice: the woken visit looks
-            await _until(lambda: meeting.admits() == [ANNA.user_id])
+            await until(lambda: meeting.admits() == [ANNA.user_id])
             looks.append(commits.journal_looks)
             await worker.process(UUID, woken=True)
             looks.append(commits.journal_looks)
@@ -304,11 +304,3 @@ def test_a_visit_a_wake_up_alone_woke_leaves_a_caught_up_journal_alone(
     no_notice, noticed, caught_up, swept = asyncio.run(scenario())
     assert no_notice == 0 and caught_up == 0
     assert noticed > 0 and swept > 0
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")

@@ -17,7 +17,13 @@ from storage import journal
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
-from tests.unit.runtime.fakes import START, HangingStatement, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import (
+    START,
+    HangingStatement,
+    RecordingMeeting,
+    ScriptedHooks,
+    until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -44,15 +50,6 @@ def _worker(
     )
 
 
-async def _until(condition: object) -> None:
-    assert callable(condition)
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def test_batches_are_limited_in_time_on_sqlite_alone(factory: sessionmaker[Session]) -> None:
     """On SQLite a batch's transaction holds the write lock the acknowledgements need."""
     worker = _worker(factory, ScriptedHooks(), HandClock(START), RecordingMeeting(), "a")
@@ -71,7 +68,7 @@ async def test_startup_sweep_then_nudges_from_another_thread(
     worker = _worker(factory, hooks, clock, meeting, "a")
     await worker.start()
     try:
-        await _until(lambda: hooks.started == [UUID])
+        await until(lambda: hooks.started == [UUID])
         with session_scope(factory) as s:
             hooks.journal(
                 s,
@@ -83,7 +80,7 @@ async def test_startup_sweep_then_nudges_from_another_thread(
         thread = threading.Thread(target=worker.notify, args=(UUID,))
         thread.start()
         thread.join()
-        await _until(lambda: meeting.admits() == [ANNA.user_id])
+        await until(lambda: meeting.admits() == [ANNA.user_id])
         assert worker.running
     finally:
         await worker.stop(release=False)  # as if the process died: the lease stays
@@ -124,16 +121,16 @@ async def test_a_hanging_database_stalls_the_worker_which_catches_up_once_it_ans
         hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
     await worker.start()
     try:
-        await _until(lambda: _all_processed(factory))
+        await until(lambda: _all_processed(factory))
         hang.arm(lambda statement, _: statement.startswith("UPDATE runtime_meetings"))
         with session_scope(factory) as s:
             events = [ArrivedInWaitingRoom(participant=ANNA)]
             hooks.journal(s, meeting_uuid=UUID, label="anna", at=clock(), events=events)
         worker.notify(UUID)
-        await _until(lambda: worker.stalled)  # the step hangs past the deadline
+        await until(lambda: worker.stalled)  # the step hangs past the deadline
         assert worker.running and meeting.admits() == []
         hang.go_on()  # it commits late; the worker sweeps at once and carries it out
-        await _until(lambda: meeting.admits() == [ANNA.user_id])
+        await until(lambda: meeting.admits() == [ANNA.user_id])
         assert not worker.stalled
         # the release (no sweep renews a lease meanwhile: the sweep interval is an hour)
         hang.arm(lambda statement, _: statement.startswith("UPDATE runtime_leases SET expires_at"))
@@ -145,7 +142,7 @@ async def test_a_hanging_database_stalls_the_worker_which_catches_up_once_it_ans
         hang.remove()
         # the hung release returns now: its connection must be back in the pool before the
         # fixture disposes the engine (one returned to a disposed pool is never closed)
-        await _until(lambda: not worker.stalled)
+        await until(lambda: not worker.stalled)
     assert released and stopped_in < 5, stopped_in
     assert meeting.admits() == [ANNA.user_id]
 

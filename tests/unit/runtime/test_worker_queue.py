@@ -12,7 +12,7 @@ from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage.db import session_scope
 from tests.clock import HandClock
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks, until
 
 pytestmark = pytest.mark.anyio
 
@@ -20,15 +20,6 @@ UUID = "QueuedOnce/kYLu1lA=="
 ANNA = Participant(key="ka", user_id="16778240", name="Anna")
 BEN = Participant(key="kb", user_id="16779264", name="Ben")
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
-
-
-async def _until(condition: object) -> None:
-    assert callable(condition)
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
@@ -50,7 +41,7 @@ async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
         hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
     await worker.start()
     try:
-        await _until(lambda: hooks.started == [UUID] and worker.last_sweep is not None)
+        await until(lambda: hooks.started == [UUID] and worker.last_sweep is not None)
         async with worker._busy:  # the worker is busy with another meeting meanwhile
             for label, person in (("anna", ANNA), ("ben", BEN)):
                 with session_scope(factory) as s:
@@ -70,8 +61,8 @@ async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
             assert worker._queue.qsize() == 1
             worker.notify(None)  # a sweep request is never merged
             assert worker._queue.qsize() == 2
-        await _until(lambda: meeting.admits() == [ANNA.user_id, BEN.user_id])
-        await _until(lambda: worker._queue.qsize() == 0)
+        await until(lambda: meeting.admits() == [ANNA.user_id, BEN.user_id])
+        await until(lambda: worker._queue.qsize() == 0)
         with session_scope(factory) as s:
             hooks.journal(
                 s,
@@ -81,6 +72,6 @@ async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
                 events=[ArrivedInWaitingRoom(participant=FAY)],
             )
         worker.notify(UUID)
-        await _until(lambda: len(meeting.admits()) == 3)
+        await until(lambda: len(meeting.admits()) == 3)
     finally:
         await worker.stop(release=True)
