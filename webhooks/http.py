@@ -46,6 +46,7 @@ import asyncio
 import dataclasses
 import gc
 import inspect
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -53,10 +54,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
@@ -197,7 +198,12 @@ def create_app(
             if owns_engine:
                 db.dispose()
 
-    app = FastAPI(
+    async def deliveries(scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(send, await answer(scope, receive))
+
+    app = _ReceiverApp(
+        webhook_path=server.webhook_path,
+        deliveries=deliveries,
         title="balint-bot",
         lifespan=app_lifespan,
         openapi_url=None,
@@ -210,7 +216,7 @@ def create_app(
     app.state.metrics = counters
     app.state.journal_writer = writer
 
-    async def receive(request: Request) -> Response:
+    async def answer(scope: Scope, receive: Receive) -> _Reply:
         nonlocal in_progress
         if in_progress >= server.max_concurrent_requests:
             counters.count_webhook(event="", outcome="busy")
@@ -218,7 +224,7 @@ def create_app(
         in_progress += 1
         started = time.perf_counter()
         try:
-            return await handle(request)
+            return await handle(scope, receive)
         except Exception:  # a bug: say so once, but answer 503 (Zoom retries), never a 500
             counters.count_webhook(event="", outcome="unavailable")
             logger.exception("webhook request failed unexpectedly; answered 503")
@@ -227,36 +233,35 @@ def create_app(
             in_progress -= 1
             counters.observe_ack(time.perf_counter() - started)
 
-    async def handle(request: Request) -> Response:
+    async def handle(scope: Scope, receive: Receive) -> _Reply:
         received_at = now()
+        headers = _headers(scope)
         try:
             # asyncio's own timeout, lighter than anyio's cancel scope (an eighth of py-spy's
             # samples in the receiver; no gain bench.webhooks could tell from its noise). The
             # app runs only on asyncio: uvicorn, its tests.
             async with asyncio.timeout(server.body_timeout_seconds):
-                body = await _read_limited(request, max_bytes)
+                body = await _read_limited(receive, headers, max_bytes)
         except TimeoutError:
             counters.count_webhook(event="", outcome="slow_body")
-            logger.info("webhook refused: body not received in time", extra=_peer(request))
+            logger.info("webhook refused: body not received in time", extra=_peer(scope))
             return _error(408, "request body not received in time", close=True)
-        except ClientDisconnect:
+        except _ClientGone:
             counters.count_webhook(event="", outcome="aborted")
-            logger.info("webhook request aborted by the client", extra=_peer(request))
-            return Response(status_code=400)  # nobody is listening any more
+            logger.info("webhook request aborted by the client", extra=_peer(scope))
+            return _EMPTY_400  # nobody is listening any more
         if body is None:
             counters.count_webhook(event="", outcome="too_large")
             logger.warning("webhook refused: body too large", extra={"limit": max_bytes})
             return _error(413, "request body too large", close=True)
         try:
-            verify_request(
-                request.headers, body, secrets=secrets, now=received_at, window_seconds=window
-            )
+            verify_request(headers, body, secrets=secrets, now=received_at, window_seconds=window)
         except SignatureError as refused:
             counters.count_webhook(event="", outcome="unauthorized")
             logger.warning(
                 "webhook refused: %s",
                 refused.reason,
-                extra={"reason": refused.reason, **_peer(request)},
+                extra={"reason": refused.reason, **_peer(scope)},
             )
             return _error(401, "invalid request")
         # Signed by Zoom from here on: whatever the body holds, it is journaled and acked.
@@ -279,12 +284,12 @@ def create_app(
         if info.event == "endpoint.url_validation":
             validation = _validation(document)
             if validation is not None:
-                secret = signing_secret(request.headers, body, secrets=secrets)
+                secret = signing_secret(headers, body, secrets=secrets)
                 plain = validation.payload.plain_token
                 counters.count_webhook(event=info.event, outcome="validated")
                 logger.info("answered endpoint.url_validation")
-                return JSONResponse(
-                    {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
+                return _json(
+                    200, {"plainToken": plain, "encryptedToken": encrypt_plain_token(secret, plain)}
                 )
         if group_for(info.meeting_id, meetings, unfiltered=unfiltered) is None:
             record = JournalRecord(
@@ -326,7 +331,7 @@ def create_app(
 
     async def journal(
         record: JournalRecord, *, outcome: str, note: str | None = None, command: str | None = None
-    ) -> Response:
+    ) -> _Reply:
         info = record.info
         try:
             entry_id, is_new = await writer.write(record)
@@ -350,7 +355,7 @@ def create_app(
         if not is_new:
             counters.count_webhook(event=info.event, outcome="duplicate")
             logger.info("duplicate webhook acknowledged", extra=extra)
-            return _ok()
+            return _OK
         counters.count_webhook(event=info.event, outcome=outcome)
         if outcome == "foreign_meeting":
             logger.info(
@@ -366,11 +371,7 @@ def create_app(
             if command is not None:
                 extra["command"] = command
             logger.info("webhook journaled", extra=extra)
-        return _ok()
-
-    # A plain route, not an API route: the body is read raw (the signature covers the exact
-    # bytes) and FastAPI's parameter machinery would only cost time on the ack path.
-    app.add_route(server.webhook_path, receive, methods=["POST"])
+        return _OK
 
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", **(health() if health is not None else {})}
@@ -402,13 +403,67 @@ def create_app(
     return app
 
 
-async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
+class _ReceiverApp(FastAPI):
+    """FastAPI, except for Zoom's deliveries: a POST to the webhook path goes to `deliveries`,
+    a plain ASGI callable, and not through FastAPI's and Starlette's layers (telemetry, error
+    and exception middleware, exit stacks, routing, request and response objects).
+
+    Those layers cost the acknowledgement about as much as everything the receiver itself
+    does for a delivery (py-spy, receiver alone), and the route needs none of them: it reads
+    the raw bytes the signature covers, catches its own failures (503, never a 500) and
+    answers with a few fixed headers. Other methods on the webhook path get FastAPI's 405;
+    every other request and the lifespan go through FastAPI as usual. Tests that drive the
+    app in process take the same path as uvicorn.
+    """
+
+    def __init__(self, *, webhook_path: str, deliveries: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._webhook_path = webhook_path
+        self._deliveries = deliveries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _route_path(scope) == self._webhook_path:
+            if scope["method"] == "POST":
+                await self._deliveries(scope, receive, send)
+            else:
+                await _answer(send, _NOT_ALLOWED)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path under the app's root path, as Starlette's router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+class _ClientGone(Exception):
+    """The client hung up before its whole body arrived."""
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by their (ASGI: lower-case) names; of a repeated header, the
+    first, as Starlette's `Headers.get` reads it."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
+
+
+async def _read_limited(
+    receive: Receive, headers: Mapping[str, str], max_bytes: int
+) -> bytes | None:
     """The request body, or None if it is (or announces itself as) over `max_bytes`.
 
     Raises:
-        ClientDisconnect: the client hung up before the whole body arrived.
+        _ClientGone: the client hung up before the whole body arrived.
     """
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None:
         try:
             if int(declared) > max_bytes:
@@ -417,12 +472,17 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
             return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientGone
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _validation(document: Any) -> UrlValidationEvent | None:
@@ -447,20 +507,58 @@ def _error_type(failure: BaseException) -> str:
     return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
-def _peer(request: Request) -> dict[str, str]:
+def _peer(scope: Scope) -> dict[str, str]:
     """The client's address for logs (the proxy's client only if it is a trusted proxy)."""
-    return {"client": column_text(request.client.host, 64) if request.client is not None else ""}
+    client = scope.get("client")
+    return {"client": column_text(str(client[0]), 64) if client else ""}
 
 
-def _ok() -> Response:
-    return JSONResponse({"status": "ok"})
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reply:
+    """An answer to a delivery: its status, its JSON body, its headers (ASGI: bytes)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
 
 
-def _error(status: int, message: str, *, retry: bool = False, close: bool = False) -> Response:
+def _json(status: int, content: dict[str, str], extra: dict[str, str] | None = None) -> _Reply:
+    """A JSON answer, encoded as Starlette's `JSONResponse` encodes it."""
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    encoded = body.encode("utf-8")
+    return _Reply(status, encoded, _reply_headers(encoded, "application/json", extra or {}))
+
+
+def _reply_headers(
+    body: bytes, media_type: str | None, extra: dict[str, str]
+) -> tuple[tuple[bytes, bytes], ...]:
+    fields = [(b"content-length", str(len(body)).encode("latin-1"))]
+    if media_type is not None:
+        fields.append((b"content-type", media_type.encode("latin-1")))
+    fields.extend(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()
+    )
+    return tuple(fields)
+
+
+async def _answer(send: Send, reply: _Reply) -> None:
+    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+#: The answer to every delivery journaled (or already in the journal).
+_OK = _json(200, {"status": "ok"})
+#: Any other method on the webhook path, as FastAPI answers it.
+_NOT_ALLOWED = _json(405, {"detail": "Method Not Allowed"}, {"allow": "POST"})
+#: The answer to a client that hung up: nobody reads it.
+_EMPTY_400 = _Reply(400, b"", _reply_headers(b"", None, {}))
+
+
+def _error(status: int, message: str, *, retry: bool = False, close: bool = False) -> _Reply:
     headers = {"retry-after": "1"} if retry else {}
     if close:
         headers["connection"] = "close"
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return _json(status, {"error": message}, headers)
 
 
 def _freeze_startup_objects() -> None:

@@ -163,15 +163,18 @@ class JournalWriter:
             raise JournalBusy("too many deliveries waiting for the journal")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Result] = loop.create_future()
-        # If the caller is gone when a failure arrives, nobody else will look at it.
-        future.add_done_callback(_consume)
         self._pending.append((record, future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
+        # The caller's wait ends with the future: settled by its batch, failed by this timer,
+        # or cancelled with the caller. Either way the record stays queued or in flight, and
+        # its batch skips a future already done (`_settle`). A timer on the future itself
+        # costs the acknowledgement less than `wait_for` and `shield` around it.
+        timer = loop.call_later(self._deadline, _expire, future, self._deadline)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout=self._deadline)
-        except TimeoutError:
-            raise JournalBusy(f"journal write not done within {self._deadline:g} s") from None
+            return await future
+        finally:
+            timer.cancel()
 
     @property
     def stalled(self) -> bool:
@@ -398,6 +401,11 @@ def _error_type(failure: BaseException) -> str:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _expire(future: asyncio.Future[_Result], deadline: float) -> None:
+    if not future.done():
+        future.set_exception(JournalBusy(f"journal write not done within {deadline:g} s"))
 
 
 def _settle(
