@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,10 +30,12 @@ from typing import Any
 from sqlalchemy import Engine, Insert, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 __all__ = [
     "POSTGRES_CONNECT_SECONDS",
+    "PING_AFTER_IDLE_SECONDS",
     "POSTGRES_STATEMENT_SECONDS",
     "SQLITE_BUSY_SECONDS",
     "TURNSTILE_SUFFIX",
@@ -53,6 +56,8 @@ SQLITE_BUSY_SECONDS = 5.0
 POSTGRES_CONNECT_SECONDS = 5
 #: Longest a PostgreSQL statement may run, in seconds (0: no limit; migrations use that).
 POSTGRES_STATEMENT_SECONDS = 60
+#: A pooled PostgreSQL connection left in the pool longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 2.0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,13 +79,15 @@ def make_engine(
     *,
     statement_seconds: float = POSTGRES_STATEMENT_SECONDS,
     application_name: str = "balint-bot",
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
     **kwargs: Any,
 ) -> Engine:
     """An engine for `url`.
 
     SQLite files get WAL, a `SQLITE_BUSY_SECONDS` busy timeout, foreign keys and owner-only
     permissions. PostgreSQL gets a connect timeout, TCP keepalives, a statement timeout of
-    `statement_seconds` (0 = none), `application_name` and a pre-ping on checkout.
+    `statement_seconds` (0 = none), `application_name` and a ping before a connection that
+    sat in the pool for more than `ping_after_idle` seconds is used (`_ping_when_idle`).
     Other keyword arguments go to `sqlalchemy.create_engine`.
     """
     if url.startswith("sqlite"):
@@ -104,8 +111,41 @@ def make_engine(
         }
         connect_args.update(kwargs.pop("connect_args", {}))
         kwargs["connect_args"] = connect_args
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, after=ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, *, after: float) -> None:
+    """Ping a pooled connection before use only if it sat in the pool for longer than
+    `after` seconds; a ping that fails replaces it with a new connection.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip for each transaction,
+    a sixth of a meeting worker's at the end of a meditation, when every meeting admits its
+    latecomers at once. A connection the server or the network dropped was almost always
+    dropped while it sat unused (a restart, an idle timeout, a failover), which is what this
+    catches. One dropped while in use, or in the instant before, fails that one transaction,
+    as it would have with the pre-ping; SQLAlchemy then sees the disconnect and replaces
+    every connection in the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= after:
+            return  # new, or back in the pool a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as failed:  # the pool retries with a new connection
+            raise DisconnectionError("pooled connection did not answer its ping") from failed
+
+
+_IDLE_SINCE = "balint_idle_since"
 
 
 #: The file beside a SQLite database that carries `storage.turnstile`'s advisory lock.

@@ -1,4 +1,5 @@
-"""SQLite database files are private to the service's user; PostgreSQL waits are bounded."""
+"""SQLite database files are private to the service's user; PostgreSQL waits are bounded, and
+a pooled PostgreSQL connection that sat idle is pinged before it is used."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine, sqlite_path
 
@@ -76,3 +78,52 @@ def test_postgresql_connections_have_a_statement_timeout_and_a_name(
     finally:
         engine.dispose()
     assert (timeout, name) == ("1min", "balint-bot")
+
+
+def _backend(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(url: str, pid: int) -> None:
+    killer = make_engine(url)
+    try:
+        with killer.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_that_sat_idle_is_pinged_and_replaced_if_the_server_dropped_it(
+    request: pytest.FixtureRequest,
+) -> None:
+    # The server drops a connection while it sits in the pool (a restart, an idle timeout):
+    # the ping before its next use finds it dead, and the transaction gets a new one.
+    url: str = request.getfixturevalue("postgres_ready")
+    engine = make_engine(url, ping_after_idle=0.0)
+    try:
+        first = _backend(engine)
+        _terminate(url, first)
+        second = _backend(engine)
+    finally:
+        engine.dispose()
+    assert second != first
+
+
+@pytest.mark.postgres
+def test_a_connection_back_in_the_pool_a_moment_ago_is_used_without_a_ping(
+    request: pytest.FixtureRequest,
+) -> None:
+    # No round trip for a ping between the transactions of a busy worker. The price: one
+    # dropped in that moment fails the transaction that takes it, and the pool is renewed.
+    url: str = request.getfixturevalue("postgres_ready")
+    engine = make_engine(url, ping_after_idle=3600.0)
+    try:
+        first = _backend(engine)
+        _terminate(url, first)
+        with pytest.raises(OperationalError):
+            _backend(engine)
+        assert _backend(engine) != first
+    finally:
+        engine.dispose()
