@@ -34,8 +34,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 __all__ = [
-    "POSTGRES_CONNECT_SECONDS",
     "PING_AFTER_IDLE_SECONDS",
+    "POSTGRES_CONNECT_SECONDS",
     "POSTGRES_STATEMENT_SECONDS",
     "SQLITE_BUSY_SECONDS",
     "TURNSTILE_SUFFIX",
@@ -117,6 +117,10 @@ def make_engine(
     return engine
 
 
+#: Where a pooled connection's record keeps when it went back into the pool.
+_IDLE_SINCE = "balint_idle_since"
+
+
 def _ping_when_idle(engine: Engine, *, after: float) -> None:
     """Ping a pooled connection before use only if it sat in the pool for longer than
     `after` seconds; a ping that fails replaces it with a new connection.
@@ -143,9 +147,6 @@ def _ping_when_idle(engine: Engine, *, after: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as failed:  # the pool retries with a new connection
             raise DisconnectionError("pooled connection did not answer its ping") from failed
-
-
-_IDLE_SINCE = "balint_idle_since"
 
 
 #: The file beside a SQLite database that carries `storage.turnstile`'s advisory lock.

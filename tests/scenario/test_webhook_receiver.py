@@ -655,6 +655,21 @@ async def test_configured_webhook_path_is_the_only_receiver(engine: Engine) -> N
     assert (await client.get("/hooks/zoom")).status_code == 405
 
 
+async def test_the_webhook_path_is_matched_under_the_apps_root_path(engine: Engine) -> None:
+    # Behind a proxy that mounts the service under a prefix (ASGI `root_path`), the webhook
+    # route is matched as FastAPI's router matches the others: below the prefix.
+    app = create_app(_settings(), engine=engine, clock=lambda: NOW)
+    client = AsyncClient(
+        transport=ASGITransport(app=app, root_path="/balint"), base_url="http://zoom.test"
+    )
+    headers = signed_headers(PARTICIPANT, secret=NEW_SECRET, at=NOW)
+    answer = await client.post(f"/balint{PATH}", content=PARTICIPANT, headers=headers)
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    assert answer.headers["content-type"] == "application/json"
+    assert (await client.get(f"/balint{PATH}")).headers["allow"] == "POST"
+    assert (await client.get("/balint/healthz")).status_code == 200
+
+
 # --- logs -----------------------------------------------------------------------------------
 
 
