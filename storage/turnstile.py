@@ -11,7 +11,8 @@ So a turnstile file beside the database carries an advisory lock (`flock`):
 - the receiver takes it exclusively for each journal write, and keeps it until that write
   commits or gives up (`right_of_way`; it only tries, never waits, so the journal's
   deadlines stay as they are: a worker passing through at that instant only delays the
-  hold to the receiver's next look at the lock);
+  hold to the receiver's next look at the lock); and while deliveries come faster than it
+  writes them, it keeps it from one write to the next (`webhooks.intake`, "Saturation");
 - a meeting worker passes through it before each transaction begins (`pass_through`:
   shared, released at once). While the receiver holds it, no worker transaction starts, so
   the receiver waits for the one in progress at most.
@@ -36,12 +37,12 @@ from sqlalchemy import Engine, event
 
 from storage.db import TURNSTILE_SUFFIX, sqlite_path
 
-__all__ = ["PATIENCE", "Turnstile", "turnstile_of", "yield_to_receiver"]
+__all__ = ["PATIENCE", "Holder", "Turnstile", "turnstile_of", "yield_to_receiver"]
 
 #: Longest a worker waits at the turnstile before it goes ahead anyway. The receiver holds
-#: it for one journal write, a millisecond or two; under a stream of writes that never
-#: pauses it would hold it back to back, and the worker's meetings would wait behind every
-#: acknowledgement: past this, the worker and the receiver take turns as SQLite decides.
+#: it for one journal write, a millisecond or two, and under a flood from one write to the
+#: next; the worker's meetings would then wait behind every acknowledgement: past this, the
+#: worker begins its transaction and takes its turn at the lock as SQLite decides.
 PATIENCE = 0.05
 _PAUSE = 0.0005
 
@@ -53,11 +54,11 @@ class Turnstile:
         self.path = path
 
     @contextmanager
-    def right_of_way(self) -> Iterator[_Holder]:
+    def right_of_way(self) -> Iterator[Holder]:
         """The receiver's hold for the block: its `taken()` takes the turnstile exclusively
         unless a worker is passing through that instant (it never waits; call it again at
         the next look), and the block's end lets it go."""
-        holder = _Holder(self)
+        holder = Holder(self)
         try:
             yield holder
         finally:
@@ -76,7 +77,7 @@ class Turnstile:
             os.close(descriptor)  # releases the shared hold
 
 
-class _Holder:
+class Holder:
     """The receiver's hold on a turnstile, taken by `taken()` (see `Turnstile.right_of_way`)."""
 
     def __init__(self, turnstile: Turnstile) -> None:

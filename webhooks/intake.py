@@ -26,6 +26,19 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   meeting worker begins a transaction before the batch had its turn, and refused for the
   file's write lock, it looks again every half millisecond.
 
+Saturation (SQLite). When a batch commits and `hold_when_waiting` deliveries or more already
+wait for the next one, deliveries arrive faster than the journal takes them: the writer then
+keeps the turnstile from that batch to the next, and so on until a batch commits with fewer
+waiting. Meanwhile a meeting worker starts a transaction only when its patience runs out
+(`storage.turnstile.PATIENCE`, 50 ms), instead of in every gap between two batches. Without
+this, under a flood the workers' transactions took the file's lock in those gaps (each
+batch then waited for one) and their processing took the CPU the acknowledgements needed:
+`bench.webhooks` measured serve at 0.26 to 0.31 of the bare endpoint, and 0.43 to 0.55 with
+it (docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
+workers defer is journaled and processed when the flood passes. At an evening's pace a batch
+rarely leaves that many waiting (`bench.meetings`, 200 meetings at once: about one batch in
+400 was that large), and nothing changes.
+
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
 the batch. A caller that goes away (client disconnect) does not cancel the write: the
@@ -52,11 +65,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import journal
 from storage.db import bounded_waits, session_scope
 from storage.threads import DaemonThreads
-from storage.turnstile import turnstile_of
+from storage.turnstile import Holder, turnstile_of
 from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
-__all__ = ["JournalBusy", "JournalRecord", "JournalWriter"]
+__all__ = ["HOLD_WHEN_WAITING", "JournalBusy", "JournalRecord", "JournalWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +92,11 @@ class JournalRecord:
 
 
 _Pending = tuple[JournalRecord, "asyncio.Future[_Result]"]
+
+#: SQLite: deliveries waiting when a batch commits that make the writer keep the turnstile
+#: until the next (see "Saturation" in the module docstring). Under a flood of 32 connections
+#: a batch commits with about 16 waiting; an evening of 200 meetings rarely leaves 12.
+HOLD_WHEN_WAITING = 12
 
 #: SQLite: how long one try waits for the write lock, and the pause between tries.
 _SQLITE_LOOK_SECONDS = 0.001
@@ -111,6 +129,8 @@ class JournalWriter:
         announce: PostgreSQL only: in each batch's transaction, `NOTIFY` the meeting uuid of
             every new, parsed entry (`storage.journal.announce`), so the meeting workers of
             every replica are woken when it commits.
+        hold_when_waiting: SQLite only: keep the turnstile from one batch to the next while
+            this many records or more wait when a batch commits (see "Saturation" above).
     """
 
     def __init__(
@@ -124,8 +144,12 @@ class JournalWriter:
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
         checkpoint_every: int = 0,
         announce: bool = False,
+        hold_when_waiting: int = HOLD_WHEN_WAITING,
     ) -> None:
         self._factory = factory
+        self._hold_when_waiting = hold_when_waiting
+        #: the turnstile is kept between batches (see "Saturation" in the module docstring)
+        self.holding_back_workers = False
         self._announce = announce
         bind = factory.kw.get("bind")
         self._poll_locks = bind is not None and bind.dialect.name == "sqlite"
@@ -211,33 +235,47 @@ class JournalWriter:
     # -- batches --------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        try:
-            while self._pending:
-                while self.stalled:
-                    self._slot_freed.clear()
-                    await self._slot_freed.wait()
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                try:
-                    results = await self._call(self._write_batch, [r for r, _ in batch], batch)
-                except _RECORD_FAILURES as failure:
-                    if len(batch) == 1:
-                        _settle(batch[0][1], failure=failure)
-                        continue
-                    logger.warning(
-                        "journal batch failed; writing its records one by one",
-                        extra={"batch_size": len(batch), "error_type": _error_type(failure)},
-                    )
-                    await self._one_by_one(batch)
+        rush = self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
+        with rush as hold:
+            try:
+                await self._flush_batches(hold)
+            finally:
+                self.holding_back_workers = False
+                self._flusher = None
+
+    async def _flush_batches(self, hold: Holder | None) -> None:
+        """Write what is pending, batch after batch; `hold`, the turnstile kept between
+        batches while deliveries come faster than they are written (SQLite)."""
+        while self._pending:
+            while self.stalled:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                results = await self._call(self._write_batch, [r for r, _ in batch], batch)
+            except _RECORD_FAILURES as failure:
+                if len(batch) == 1:
+                    _settle(batch[0][1], failure=failure)
                     continue
-                except Exception as failure:  # the database itself: the whole batch fails
-                    for _, future in batch:
-                        _settle(future, failure=failure)
-                    continue
-                self._deliver(batch, results)
-                self._maybe_checkpoint(len(batch))
-        finally:
-            self._flusher = None
+                logger.warning(
+                    "journal batch failed; writing its records one by one",
+                    extra={"batch_size": len(batch), "error_type": _error_type(failure)},
+                )
+                await self._one_by_one(batch)
+                continue
+            except Exception as failure:  # the database itself: the whole batch fails
+                for _, future in batch:
+                    _settle(future, failure=failure)
+                continue
+            self._deliver(batch, results)
+            self._maybe_checkpoint(len(batch))
+            if hold is not None:
+                self.holding_back_workers = (
+                    len(self._pending) >= self._hold_when_waiting and hold.taken()
+                )
+                if not self.holding_back_workers:
+                    hold.release()
 
     async def _one_by_one(self, batch: list[_Pending]) -> None:
         for record, future in batch:

@@ -157,6 +157,48 @@ async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits
     writer.close()
 
 
+async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
+    request: pytest.FixtureRequest,
+) -> None:
+    """While a batch commits with `hold_when_waiting` records or more waiting, the writer keeps
+    the turnstile until the next batch (no meeting worker starts a transaction in between),
+    and lets go once a batch commits with fewer waiting."""
+    engine: Engine = request.getfixturevalue("sqlite_engine")
+    turnstile = turnstile_of(engine)
+    assert turnstile is not None
+    writer = JournalWriter(
+        make_session_factory(engine), max_batch=2, hold_when_waiting=3, deadline=5.0
+    )
+    kept: list[bool] = []  # at each batch's insert: whether the turnstile was kept for it
+    flood_queued = threading.Event()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _at_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            kept.append(writer.holding_back_workers)
+            if len(kept) == 1:
+                flood_queued.wait(timeout=30)  # the flood queues up behind the first batch
+
+    first = asyncio.ensure_future(writer.write(_record("f00")))
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if kept:
+            break
+    flood = [asyncio.ensure_future(writer.write(_record(f"f{n:02d}"))) for n in range(1, 10)]
+    await asyncio.sleep(0)
+    flood_queued.set()
+    await asyncio.gather(first, *flood)
+
+    # batches: f00 | f01 f02 | f03 f04 | f05 f06 | f07 f08 | f09, committed with 9, 7, 5, 3,
+    # 1 and 0 waiting: kept after the first four, let go after the fifth
+    assert kept == [False, True, True, True, True, False]
+    assert _keys(engine) == [f"f{n:02d}" for n in range(10)]
+    assert not writer.holding_back_workers
+    with turnstile.right_of_way() as way:
+        assert way.taken()  # let go when the flood was written
+    writer.close()
+
+
 # --- a database that hangs, refuses or fills up ---------------------------------------------------
 
 
