@@ -26,18 +26,18 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   meeting worker begins a transaction before the batch had its turn, and refused for the
   file's write lock, it looks again every half millisecond.
 
-Saturation (SQLite). When a batch commits and `hold_when_waiting` deliveries or more already
-wait for the next one, deliveries arrive faster than the journal takes them: the writer then
-keeps the turnstile from that batch to the next, and so on until a batch commits with fewer
-waiting. Meanwhile a meeting worker starts a transaction only when its patience runs out
+Saturation (SQLite). When a batch begins with `hold_when_waiting` deliveries or more
+waiting (they came while the one before was written), deliveries arrive faster than the
+journal takes them: the writer then keeps the turnstile from that batch to the next, and so
+on until a batch begins with fewer waiting (or none can begin: `stalled`). Meanwhile a
+meeting worker starts a transaction only when its patience runs out
 (`storage.turnstile.PATIENCE`, 50 ms), instead of in every gap between two batches. Without
-this, under a flood the workers' transactions took the file's lock in those gaps (each
-batch then waited for one) and their processing took the CPU the acknowledgements needed:
-`bench.webhooks` measured serve at 0.26 to 0.31 of the bare endpoint, and 0.43 to 0.55 with
-it (docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
+this, under a flood the workers' transactions took the file's lock in those gaps (each batch
+then waited for one) and their processing took the CPU the acknowledgements needed
+(docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
 workers defer is journaled and processed when the flood passes. At an evening's pace a batch
-rarely leaves that many waiting (`bench.meetings`, 200 meetings at once: about one batch in
-400 was that large), and nothing changes.
+rarely gathers that many (`bench.meetings`, 200 meetings at once: about one batch in 400),
+and nothing changes.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -93,9 +93,9 @@ class JournalRecord:
 
 _Pending = tuple[JournalRecord, "asyncio.Future[_Result]"]
 
-#: SQLite: deliveries waiting when a batch commits that make the writer keep the turnstile
+#: SQLite: deliveries waiting as a batch begins that make the writer keep the turnstile
 #: until the next (see "Saturation" in the module docstring). Under a flood of 32 connections
-#: a batch commits with about 16 waiting; an evening of 200 meetings rarely leaves 12.
+#: a batch begins with about 16 waiting; an evening of 200 meetings rarely gathers 12.
 HOLD_WHEN_WAITING = 12
 
 #: SQLite: how long one try waits for the write lock, and the pause between tries.
@@ -130,7 +130,7 @@ class JournalWriter:
             every new, parsed entry (`storage.journal.announce`), so the meeting workers of
             every replica are woken when it commits.
         hold_when_waiting: SQLite only: keep the turnstile from one batch to the next while
-            this many records or more wait when a batch commits (see "Saturation" above).
+            batches begin with this many records or more waiting (see "Saturation" above).
     """
 
     def __init__(
@@ -247,9 +247,11 @@ class JournalWriter:
         """Write what is pending, batch after batch; `hold`, the turnstile kept between
         batches while deliveries come faster than they are written (SQLite)."""
         while self._pending:
-            while self.stalled:
+            while self.stalled:  # nothing is written meanwhile: nobody is held back for it
+                self._keep(hold, False)
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
+            self._keep(hold, len(self._pending) >= self._hold_when_waiting)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             try:
@@ -270,12 +272,15 @@ class JournalWriter:
                 continue
             self._deliver(batch, results)
             self._maybe_checkpoint(len(batch))
-            if hold is not None:
-                self.holding_back_workers = (
-                    len(self._pending) >= self._hold_when_waiting and hold.taken()
-                )
-                if not self.holding_back_workers:
-                    hold.release()
+
+    def _keep(self, hold: Holder | None, wanted: bool) -> None:
+        """Keep the turnstile between batches if `wanted` (and no worker is passing through
+        it this instant); let it go otherwise."""
+        if hold is None:
+            return
+        self.holding_back_workers = wanted and hold.taken()
+        if not self.holding_back_workers:
+            hold.release()
 
     async def _one_by_one(self, batch: list[_Pending]) -> None:
         for record, future in batch:

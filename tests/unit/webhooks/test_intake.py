@@ -160,9 +160,9 @@ async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits
 async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     request: pytest.FixtureRequest,
 ) -> None:
-    """While a batch commits with `hold_when_waiting` records or more waiting, the writer keeps
-    the turnstile until the next batch (no meeting worker starts a transaction in between),
-    and lets go once a batch commits with fewer waiting."""
+    """While batches begin with `hold_when_waiting` records or more waiting, the writer keeps
+    the turnstile from one to the next (no meeting worker starts a transaction in between),
+    and lets go once one begins with fewer waiting."""
     engine: Engine = request.getfixturevalue("sqlite_engine")
     turnstile = turnstile_of(engine)
     assert turnstile is not None
@@ -189,8 +189,8 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     flood_queued.set()
     await asyncio.gather(first, *flood)
 
-    # batches: f00 | f01 f02 | f03 f04 | f05 f06 | f07 f08 | f09, committed with 9, 7, 5, 3,
-    # 1 and 0 waiting: kept after the first four, let go after the fifth
+    # batches: f00 | f01 f02 | f03 f04 | f05 f06 | f07 f08 | f09, begun with 1, 9, 7, 5, 3
+    # and 1 waiting: kept for the second to the fifth, let go for the last
     assert kept == [False, True, True, True, True, False]
     assert _keys(engine) == [f"f{n:02d}" for n in range(10)]
     assert not writer.holding_back_workers
