@@ -11,8 +11,8 @@ So a turnstile file beside the database carries an advisory lock (`flock`):
 - the receiver takes it exclusively for each journal write, and keeps it until that write
   commits or gives up (`right_of_way`; it only tries, never waits, so the journal's
   deadlines stay as they are: a worker passing through at that instant only delays the
-  hold to the receiver's next look at the lock); and while deliveries come faster than it
-  writes them, it keeps it from one write to the next (`webhooks.intake`, "Saturation");
+  hold to the receiver's next look at the lock); and in a flood of deliveries, it keeps it
+  from one write to the next (`webhooks.intake`, "A flood");
 - a meeting worker passes through it before each transaction begins (`pass_through`:
   shared, released at once). While the receiver holds it, no worker transaction starts, so
   the receiver waits for the one in progress at most.

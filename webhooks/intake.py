@@ -26,18 +26,19 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   meeting worker begins a transaction before the batch had its turn, and refused for the
   file's write lock, it looks again every half millisecond.
 
-Saturation (SQLite). When a batch begins with `hold_when_waiting` deliveries or more
-waiting (they came while the one before was written), deliveries arrive faster than the
-journal takes them: the writer then keeps the turnstile from that batch to the next, and so
-on until a batch begins with fewer waiting (or none can begin: `stalled`). Meanwhile a
-meeting worker starts a transaction only when its patience runs out
+A flood (SQLite). When `flood_batches` batches in a row begin with `flood_waiting` deliveries
+or more waiting (they came while the one before was written), deliveries arrive faster than
+the journal takes them, and not for a moment only: the writer then keeps the turnstile from
+one batch to the next, until a batch begins with fewer waiting (or none can begin:
+`stalled`). Meanwhile a meeting worker begins a transaction only when its patience runs out
 (`storage.turnstile.PATIENCE`, 50 ms), instead of in every gap between two batches. Without
 this, under a flood the workers' transactions took the file's lock in those gaps (each batch
 then waited for one) and their processing took the CPU the acknowledgements needed
 (docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
-workers defer is journaled and processed when the flood passes. At an evening's pace a batch
-rarely gathers that many (`bench.meetings`, 200 meetings at once: about one batch in 400),
-and nothing changes.
+workers defer is journaled and processed when the flood passes. A burst is not a flood: at
+the end of a meditation every meeting admits its latecomers at once, and the workers that do
+it must not wait. Of an evening of 200 meetings at once (`bench.meetings`), about one batch
+in 400 begins with 12 waiting, never several in a row.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -69,7 +70,7 @@ from storage.turnstile import Holder, turnstile_of
 from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
-__all__ = ["HOLD_WHEN_WAITING", "JournalBusy", "JournalRecord", "JournalWriter"]
+__all__ = ["FLOOD_BATCHES", "FLOOD_WAITING", "JournalBusy", "JournalRecord", "JournalWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,11 @@ class JournalRecord:
 
 _Pending = tuple[JournalRecord, "asyncio.Future[_Result]"]
 
-#: SQLite: deliveries waiting as a batch begins that make the writer keep the turnstile
-#: until the next (see "Saturation" in the module docstring). Under a flood of 32 connections
-#: a batch begins with about 16 waiting; an evening of 200 meetings rarely gathers 12.
-HOLD_WHEN_WAITING = 12
+#: SQLite: a flood, in which the writer keeps the turnstile between batches (see "A flood" in
+#: the module docstring): this many batches in a row begin with `FLOOD_WAITING` deliveries or
+#: more waiting. Under 32 connections in a closed loop every batch begins with about 16.
+FLOOD_BATCHES = 8
+FLOOD_WAITING = 12
 
 #: SQLite: how long one try waits for the write lock, and the pause between tries.
 _SQLITE_LOOK_SECONDS = 0.001
@@ -129,8 +131,9 @@ class JournalWriter:
         announce: PostgreSQL only: in each batch's transaction, `NOTIFY` the meeting uuid of
             every new, parsed entry (`storage.journal.announce`), so the meeting workers of
             every replica are woken when it commits.
-        hold_when_waiting: SQLite only: keep the turnstile from one batch to the next while
-            batches begin with this many records or more waiting (see "Saturation" above).
+        flood_batches, flood_waiting: SQLite only: keep the turnstile from one batch to the
+            next once `flood_batches` batches in a row began with `flood_waiting` records or
+            more waiting, until one begins with fewer (see "A flood" above).
     """
 
     def __init__(
@@ -144,11 +147,15 @@ class JournalWriter:
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
         checkpoint_every: int = 0,
         announce: bool = False,
-        hold_when_waiting: int = HOLD_WHEN_WAITING,
+        flood_batches: int = FLOOD_BATCHES,
+        flood_waiting: int = FLOOD_WAITING,
     ) -> None:
         self._factory = factory
-        self._hold_when_waiting = hold_when_waiting
-        #: the turnstile is kept between batches (see "Saturation" in the module docstring)
+        self._flood_batches = flood_batches
+        self._flood_waiting = flood_waiting
+        #: batches in a row that began with `flood_waiting` records or more waiting
+        self._crowded = 0
+        #: the turnstile is kept between batches (see "A flood" in the module docstring)
         self.holding_back_workers = False
         self._announce = announce
         bind = factory.kw.get("bind")
@@ -241,6 +248,7 @@ class JournalWriter:
                 await self._flush_batches(hold)
             finally:
                 self.holding_back_workers = False
+                self._crowded = 0
                 self._flusher = None
 
     async def _flush_batches(self, hold: Holder | None) -> None:
@@ -251,7 +259,8 @@ class JournalWriter:
                 self._keep(hold, False)
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
-            self._keep(hold, len(self._pending) >= self._hold_when_waiting)
+            self._crowded = self._crowded + 1 if len(self._pending) >= self._flood_waiting else 0
+            self._keep(hold, self._crowded >= self._flood_batches)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             try:

@@ -160,14 +160,14 @@ async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits
 async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     request: pytest.FixtureRequest,
 ) -> None:
-    """While batches begin with `hold_when_waiting` records or more waiting, the writer keeps
-    the turnstile from one to the next (no meeting worker starts a transaction in between),
-    and lets go once one begins with fewer waiting."""
+    """Once `flood_batches` batches in a row began with `flood_waiting` records or more
+    waiting, the writer keeps the turnstile from one batch to the next (no meeting worker
+    starts a transaction in between), and lets go as soon as one begins with fewer."""
     engine: Engine = request.getfixturevalue("sqlite_engine")
     turnstile = turnstile_of(engine)
     assert turnstile is not None
     writer = JournalWriter(
-        make_session_factory(engine), max_batch=2, hold_when_waiting=3, deadline=5.0
+        make_session_factory(engine), max_batch=2, flood_batches=2, flood_waiting=3, deadline=5.0
     )
     kept: list[bool] = []  # at each batch's insert: whether the turnstile was kept for it
     flood_queued = threading.Event()
@@ -190,8 +190,8 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     await asyncio.gather(first, *flood)
 
     # batches: f00 | f01 f02 | f03 f04 | f05 f06 | f07 f08 | f09, begun with 1, 9, 7, 5, 3
-    # and 1 waiting: kept for the second to the fifth, let go for the last
-    assert kept == [False, True, True, True, True, False]
+    # and 1 waiting: crowded from the second to the fifth, a flood from the third
+    assert kept == [False, False, True, True, True, False]
     assert _keys(engine) == [f"f{n:02d}" for n in range(10)]
     assert not writer.holding_back_workers
     with turnstile.right_of_way() as way:
