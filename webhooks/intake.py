@@ -26,19 +26,17 @@ by another process, a PostgreSQL server that stops answering, a full disk):
   meeting worker begins a transaction before the batch had its turn, and refused for the
   file's write lock, it looks again every half millisecond.
 
-A flood (SQLite). When `flood_batches` batches in a row begin with `flood_waiting` deliveries
-or more waiting (they came while the one before was written), deliveries arrive faster than
-the journal takes them, and not for a moment only: the writer then keeps the turnstile from
-one batch to the next, until a batch begins with fewer waiting (or none can begin:
-`stalled`). Meanwhile a meeting worker begins a transaction only when its patience runs out
+A flood (SQLite). While more than `flood_rate` deliveries a second came to the journal over
+the last `flood_window` seconds, the writer keeps the turnstile from one batch to the next.
+Meanwhile a meeting worker begins a transaction only when its patience runs out
 (`storage.turnstile.PATIENCE`, 50 ms), instead of in every gap between two batches. Without
 this, under a flood the workers' transactions took the file's lock in those gaps (each batch
 then waited for one) and their processing took the CPU the acknowledgements needed
 (docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
-workers defer is journaled and processed when the flood passes. A burst is not a flood: at
-the end of a meditation every meeting admits its latecomers at once, and the workers that do
-it must not wait. Of an evening of 200 meetings at once (`bench.meetings`), about one batch
-in 400 begins with 12 waiting, never several in a row.
+workers defer is journaled and processed when the flood passes, at most a window after. A
+burst is not a flood: at the end of a meditation every meeting admits its latecomers at
+once, and the workers that do it must not wait. An evening of 200 meetings at once
+(`bench.meetings`) peaks below 1,000 deliveries a second over a quarter of a second.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -70,7 +68,7 @@ from storage.turnstile import Holder, turnstile_of
 from webhooks.errors import JournalBusy
 from webhooks.parse import BodyInfo
 
-__all__ = ["FLOOD_BATCHES", "FLOOD_WAITING", "JournalBusy", "JournalRecord", "JournalWriter"]
+__all__ = ["FLOOD_RATE", "FLOOD_WINDOW", "JournalBusy", "JournalRecord", "JournalWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +92,10 @@ class JournalRecord:
 
 _Pending = tuple[JournalRecord, "asyncio.Future[_Result]"]
 
-#: SQLite: a flood, in which the writer keeps the turnstile between batches (see "A flood" in
-#: the module docstring): this many batches in a row begin with `FLOOD_WAITING` deliveries or
-#: more waiting. Under 32 connections in a closed loop every batch begins with about 16.
-FLOOD_BATCHES = 8
-FLOOD_WAITING = 12
+#: SQLite: a flood, in which the writer keeps the turnstile between batches (see "A flood"
+#: in the module docstring): more than this many deliveries a second over the last window.
+FLOOD_RATE = 1500.0
+FLOOD_WINDOW = 0.25
 
 #: SQLite: how long one try waits for the write lock, and the pause between tries.
 _SQLITE_LOOK_SECONDS = 0.001
@@ -131,9 +128,10 @@ class JournalWriter:
         announce: PostgreSQL only: in each batch's transaction, `NOTIFY` the meeting uuid of
             every new, parsed entry (`storage.journal.announce`), so the meeting workers of
             every replica are woken when it commits.
-        flood_batches, flood_waiting: SQLite only: keep the turnstile from one batch to the
-            next once `flood_batches` batches in a row began with `flood_waiting` records or
-            more waiting, until one begins with fewer (see "A flood" above).
+        flood_rate, flood_window: SQLite only: keep the turnstile from one batch to the next
+            while more than `flood_rate` records a second came over the last `flood_window`
+            seconds (see "A flood" above).
+        clock: monotonic seconds, for the flood's windows.
     """
 
     def __init__(
@@ -147,14 +145,18 @@ class JournalWriter:
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
         checkpoint_every: int = 0,
         announce: bool = False,
-        flood_batches: int = FLOOD_BATCHES,
-        flood_waiting: int = FLOOD_WAITING,
+        flood_rate: float = FLOOD_RATE,
+        flood_window: float = FLOOD_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._factory = factory
-        self._flood_batches = flood_batches
-        self._flood_waiting = flood_waiting
-        #: batches in a row that began with `flood_waiting` records or more waiting
-        self._crowded = 0
+        self._flood_rate = flood_rate
+        self._flood_window = flood_window
+        self._clock = clock
+        #: the flood's current window: when it began, and the records taken into batches since
+        self._window_start = clock()
+        self._window_count = 0
+        self._flooded = False
         #: the turnstile is kept between batches (see "A flood" in the module docstring)
         self.holding_back_workers = False
         self._announce = announce
@@ -248,7 +250,6 @@ class JournalWriter:
                 await self._flush_batches(hold)
             finally:
                 self.holding_back_workers = False
-                self._crowded = 0
                 self._flusher = None
 
     async def _flush_batches(self, hold: Holder | None) -> None:
@@ -259,10 +260,9 @@ class JournalWriter:
                 self._keep(hold, False)
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
-            self._crowded = self._crowded + 1 if len(self._pending) >= self._flood_waiting else 0
-            self._keep(hold, self._crowded >= self._flood_batches)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
+            self._keep(hold, self._flood(len(batch)))
             try:
                 results = await self._call(self._write_batch, [r for r, _ in batch], batch)
             except _RECORD_FAILURES as failure:
@@ -281,6 +281,17 @@ class JournalWriter:
                 continue
             self._deliver(batch, results)
             self._maybe_checkpoint(len(batch))
+
+    def _flood(self, records: int) -> bool:
+        """Count a batch's `records` into the flood's window; whether the last window that
+        ended was a flood (see "A flood" in the module docstring)."""
+        now = self._clock()
+        elapsed = now - self._window_start
+        if elapsed >= self._flood_window:
+            self._flooded = self._window_count > self._flood_rate * elapsed
+            self._window_start, self._window_count = now, 0
+        self._window_count += records
+        return self._flooded
 
     def _keep(self, hold: Holder | None, wanted: bool) -> None:
         """Keep the turnstile between batches if `wanted` (and no worker is passing through

@@ -160,14 +160,20 @@ async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits
 async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     request: pytest.FixtureRequest,
 ) -> None:
-    """Once `flood_batches` batches in a row began with `flood_waiting` records or more
-    waiting, the writer keeps the turnstile from one batch to the next (no meeting worker
-    starts a transaction in between), and lets go as soon as one begins with fewer."""
+    """While more than `flood_rate` records a second came over the last `flood_window`, the
+    writer keeps the turnstile from one batch to the next (no meeting worker starts a
+    transaction in between); a window with fewer ends it."""
     engine: Engine = request.getfixturevalue("sqlite_engine")
     turnstile = turnstile_of(engine)
     assert turnstile is not None
+    now = [0.0]  # each batch's insert takes a quarter of a second on this clock
     writer = JournalWriter(
-        make_session_factory(engine), max_batch=2, flood_batches=2, flood_waiting=3, deadline=5.0
+        make_session_factory(engine),
+        max_batch=2,
+        deadline=5.0,
+        flood_rate=4.0,
+        flood_window=1.0,
+        clock=lambda: now[0],
     )
     kept: list[bool] = []  # at each batch's insert: whether the turnstile was kept for it
     flood_queued = threading.Event()
@@ -176,6 +182,7 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     def _at_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().upper().startswith("INSERT"):
             kept.append(writer.holding_back_workers)
+            now[0] += 0.25
             if len(kept) == 1:
                 flood_queued.wait(timeout=30)  # the flood queues up behind the first batch
 
@@ -188,14 +195,17 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     await asyncio.sleep(0)
     flood_queued.set()
     await asyncio.gather(first, *flood)
-
-    # batches: f00 | f01 f02 | f03 f04 | f05 f06 | f07 f08 | f09, begun with 1, 9, 7, 5, 3
-    # and 1 waiting: crowded from the second to the fifth, a flood from the third
-    assert kept == [False, False, True, True, True, False]
-    assert _keys(engine) == [f"f{n:02d}" for n in range(10)]
+    # batches f00 | f01 f02 | f03 f04 | f05 f06 begin at 0, 0.25, 0.5 and 0.75 s: 7 records
+    # in the first second, a flood; f07 f08 | f09 begin in the next window
+    assert kept == [False, False, False, False, True, True]
     assert not writer.holding_back_workers
     with turnstile.right_of_way() as way:
         assert way.taken()  # let go when the flood was written
+
+    now[0] += 5.0  # 3 records in the 5 s since: no flood
+    await writer.write(_record("later"))
+    assert kept[-1] is False
+    assert _keys(engine) == [f"f{n:02d}" for n in range(10)] + ["later"]
     writer.close()
 
 
