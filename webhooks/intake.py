@@ -244,8 +244,7 @@ class JournalWriter:
     # -- batches --------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        rush = self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
-        with rush as hold:
+        with self._right_of_way() as hold:
             try:
                 await self._flush_batches(hold)
             finally:
@@ -293,9 +292,14 @@ class JournalWriter:
         self._window_count += records
         return self._flooded
 
+    def _right_of_way(self) -> contextlib.AbstractContextManager[Holder | None]:
+        """A hold on the turnstile for a block (`Turnstile.right_of_way`); None without one."""
+        return self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
+
     def _keep(self, hold: Holder | None, wanted: bool) -> None:
         """Keep the turnstile between batches if `wanted` (and no worker is passing through
-        it this instant); let it go otherwise."""
+        it this instant); let it go otherwise. While it is kept, a batch's own try at it
+        (`_write_batch`) fails, harmlessly: the turnstile is already held for that batch."""
         if hold is None:
             return
         self.holding_back_workers = wanted and hold.taken()
@@ -387,8 +391,7 @@ class JournalWriter:
         # first refusal, as SQLite's own wait would count it (a batch that hung and then
         # resumes still gets its full wait for the lock).
         give_up: float | None = None
-        way = self._turnstile.right_of_way() if self._turnstile else contextlib.nullcontext()
-        with way as turn:
+        with self._right_of_way() as turn:
             while True:
                 if turn is not None:
                     turn.taken()  # from the first try on, if no worker is passing through
