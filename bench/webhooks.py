@@ -13,8 +13,9 @@ the figure that counts is the ratio between runs made minutes apart on the same 
    receiver process: journal, group commit, metrics; and its `W` meeting worker processes
    processing what it journals meanwhile), the same load; prints both throughputs, p50/p99
    ack latency, CPU per request of the receiver and of the workers, and the ratio
-   (target >= 0.6). The bare endpoint runs on the same uvicorn flavour (uvloop and
-   httptools where installed, as `flavour` prints);
+   (target >= 0.6), and the ceiling this machine puts on that ratio (every core busy with
+   serve and this client, at the CPU a delivery cost them). The bare endpoint runs on the
+   same uvicorn flavour (uvloop and httptools where installed, as `flavour` prints);
    Between the two, the receiver alone (`receiver_app`: `create_app` journaling into
    SQLite, no worker) shows what the journal costs without the worker;
 3. serve at a fixed rate: `R` requests per second for `S` seconds, open loop (latency from
@@ -130,12 +131,15 @@ def main(argv: list[str] | None = None) -> int:
 
     bodies = _bodies(0, args.requests)
     with ServeProcess.app("bench.webhooks", "bare_app") as bare:
-        cpu = cpu_seconds(bare.pid)
+        cpu, client = cpu_seconds(bare.pid), time.process_time()
         base = asyncio.run(
             closed_loop(bare.port, bodies, concurrency=args.concurrency, time_limit=args.time_limit)
         )
-        base_cpu = cpu_seconds(bare.pid) - cpu
-    print(f"bare endpoint : {summary(base)} server_cpu/request={_per(base_cpu, base)}ms")
+        base_cpu, base_client = cpu_seconds(bare.pid) - cpu, time.process_time() - client
+    print(
+        f"bare endpoint : {summary(base)} server_cpu/request={_per(base_cpu, base)}ms "
+        f"client_cpu/request={_per(base_client, base)}ms"
+    )
 
     alone = ServeProcess.serve()  # only for its migrated database
     try:
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with serve:
             _await_workers(serve.pid, args.workers, time_limit=args.time_limit)
-            cpu = cpu_seconds(serve.pid)
+            cpu, client = cpu_seconds(serve.pid), time.process_time()
             all_cpu = family_cpu_seconds(serve.pid)
             load = asyncio.run(
                 closed_loop(
@@ -174,17 +178,19 @@ def main(argv: list[str] | None = None) -> int:
                     time_limit=args.time_limit,
                 )
             )
-            serve_cpu = cpu_seconds(serve.pid) - cpu
+            serve_cpu, serve_client = cpu_seconds(serve.pid) - cpu, time.process_time() - client
             workers_cpu = family_cpu_seconds(serve.pid) - all_cpu - serve_cpu
             print(
                 f"serve (SQLite): {summary(load)} server_cpu/request={_per(serve_cpu, load)}ms "
-                f"(receiver) + {_per(workers_cpu, load)}ms (workers, so far)"
+                f"(receiver) + {_per(workers_cpu, load)}ms (workers, so far) "
+                f"client_cpu/request={_per(serve_client, load)}ms"
             )
             ratio = load.rate / base.rate if base.rate else 0.0
             print(
                 f"throughput ratio serve/bare = {ratio:.2f} (target >= 0.6) "
                 f"{_verdict(ratio >= 0.6)}"
             )
+            _ceiling(load, serve_cpu + workers_cpu + serve_client, base.rate)
             drained, left = _drain(serve.url, time_limit=args.time_limit)
             print(f"worker backlog after the closed run: drained in {drained:.1f}s, left={left}")
             count = int(args.rate * args.seconds)
@@ -221,6 +227,22 @@ def _await_workers(pid: int, count: int, *, time_limit: float) -> None:
     while len(family(pid)) < 1 + count and time.perf_counter() < deadline:
         time.sleep(0.1)
     time.sleep(3.0)  # their start-up: imports, the first sweep
+
+
+def _ceiling(load: LoadResult, cpu: float, bare_rate: float) -> None:
+    """Print the most serve could answer on this machine's cores, as a ratio to the bare
+    endpoint: every core busy with nothing but serve's processes and this client, at the
+    CPU each delivery cost them in the run (`cpu`). Above what serve reached, it is how
+    much better use of the cores could gain; below 0.6, no use of them reaches the target
+    here (docs/benchmarks.md, "ninth round")."""
+    if not load.statuses or not bare_rate:
+        return
+    cores = len(os.sched_getaffinity(0))
+    per = cpu / len(load.statuses)
+    print(
+        f"ceiling on this machine: serve/bare <= {cores / per / bare_rate:.2f} "
+        f"({cores} cores / {per * 1000:.2f} ms of CPU a delivery, serve's and the client's)"
+    )
 
 
 def _per(cpu: float, result: LoadResult) -> str:
