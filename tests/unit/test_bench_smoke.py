@@ -55,6 +55,9 @@ def test_webhooks_benchmark_prints_both_runs_the_ratio_and_the_journal_count():
     for name in ("bare endpoint :", "receiver only :", r"serve \(SQLite\):"):
         _figure(out, rf"^{name} requests=60 ok=60 errors=0 req/s={_NUMBER} p50={_NUMBER}ms")
     _figure(out, rf"^throughput ratio serve/bare = {_NUMBER} ")
+    _figure(out, rf"client_cpu/request={_NUMBER}ms$")
+    ceiling = rf"^ceiling on this machine: serve/bare <= {_NUMBER} \([0-9]+ cores / {_NUMBER} ms"
+    _figure(out, ceiling)
     _figure(out, rf"^p99 ack at 50 req/s = {_NUMBER} ms")
     _figure(out, r"^journal rows = 110, 200 answers = 110, lost = 0, stored after a 503 = 0 PASS")
 
