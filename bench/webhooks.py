@@ -59,7 +59,7 @@ from bot.config import Settings, StorageSettings, ZoomSettings
 from webhooks.http import create_app
 from webhooks.signature import signature_matches
 
-__all__ = ["bare_app", "main", "receiver_app"]
+__all__ = ["bare_app", "join_bodies", "main", "receiver_app"]
 
 _WINDOW_SECONDS = 7200
 _MEETINGS = 20
@@ -97,7 +97,8 @@ def receiver_app() -> FastAPI:
     return create_app(settings)
 
 
-def _bodies(first: int, count: int) -> list[bytes]:
+def join_bodies(first: int, count: int) -> list[bytes]:
+    """`count` distinct `participant_joined` bodies, numbered from `first`, over 20 meetings."""
     return [
         participant_body(n, meeting_uuid=f"bench-{n % _MEETINGS:02d}==")
         for n in range(first, first + count)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"uvicorn flavour (bare and serve): {flavour()}; serve meeting_workers={args.workers}")
 
-    bodies = _bodies(0, args.requests)
+    bodies = join_bodies(0, args.requests)
     with ServeProcess.app("bench.webhooks", "bare_app") as bare:
         cpu, client = cpu_seconds(bare.pid), time.process_time()
         base = asyncio.run(
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             only = asyncio.run(
                 closed_loop(
                     receiver.port,
-                    _bodies(args.requests, args.requests),
+                    join_bodies(args.requests, args.requests),
                     concurrency=args.concurrency,
                     time_limit=args.time_limit,
                 )
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             load = asyncio.run(
                 closed_loop(
                     serve.port,
-                    _bodies(args.requests, args.requests),
+                    join_bodies(args.requests, args.requests),
                     concurrency=args.concurrency,
                     time_limit=args.time_limit,
                 )
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             fixed = asyncio.run(
                 open_loop(
                     serve.port,
-                    _bodies(2 * args.requests, count),
+                    join_bodies(2 * args.requests, count),
                     rate=args.rate,
                     time_limit=args.seconds + 5,
                 )

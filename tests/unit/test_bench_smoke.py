@@ -29,9 +29,15 @@ _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
 
 def _run(module: str, *args: str, time_limit: float = 120.0) -> str:
+    done = _process(module, *args, time_limit=time_limit)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _process(module: str, *args: str, time_limit: float) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("BALINT_")}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
@@ -40,8 +46,6 @@ def _run(module: str, *args: str, time_limit: float = 120.0) -> str:
         timeout=time_limit,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def _figure(output: str, pattern: str) -> None:
@@ -60,6 +64,26 @@ def test_webhooks_benchmark_prints_both_runs_the_ratio_and_the_journal_count():
     _figure(out, ceiling)
     _figure(out, rf"^p99 ack at 50 req/s = {_NUMBER} ms")
     _figure(out, r"^journal rows = 110, 200 answers = 110, lost = 0, stored after a 503 = 0 PASS")
+
+
+def test_receivers_benchmark_runs_one_and_two_receivers_on_one_port():
+    out = _run("bench.receivers", "--requests", "40", "--concurrency", "4", "--receivers", "1,2")
+    share = rf"\(cores per process: {_NUMBER}\)"
+    _figure(out, rf"^bare endpoint  : requests=40 ok=40 errors=0 req/s={_NUMBER} .* {share}")
+    _figure(out, rf"^receivers x1   : requests=40 ok=40 .* {share} .* journal_rows=40 ratio=")
+    two = rf"\(cores per process: {_NUMBER}, {_NUMBER}\)"
+    _figure(out, rf"^receivers x2   : requests=40 ok=40 .* {two} .* speed-up over x1={_NUMBER}$")
+    _figure(out, rf"machine_idle={_NUMBER}%")
+    _figure(out, r"^journal rows missing for answers of 200: 0$")
+
+
+def test_receivers_benchmark_says_why_it_cannot_use_a_database():
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    done = _process("bench.receivers", "--postgres", unreachable, time_limit=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bench.receivers: the PostgreSQL database cannot be used: ")
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # it said so before running anything
 
 
 def test_engine_benchmark_prints_events_per_second():
