@@ -23,6 +23,7 @@ from storage import journal
 from storage.crypto import generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from tests.clock import TEST_NOW
+from tests.storage_fixtures import POSTGRES_ENV, reset_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -74,6 +75,19 @@ def test_receivers_benchmark_runs_one_and_two_receivers_on_one_port():
     two = rf"\(cores per process: {_NUMBER}, {_NUMBER}\)"
     _figure(out, rf"^receivers x2   : requests=40 ok=40 .* {two} .* speed-up over x1={_NUMBER}$")
     _figure(out, rf"machine_idle={_NUMBER}%")
+    _figure(out, r"^journal rows missing for answers of 200: 0$")
+
+
+@pytest.mark.postgres
+def test_receivers_benchmark_on_postgresql():
+    url = os.environ.get(POSTGRES_ENV) or pytest.skip(f"{POSTGRES_ENV} not set")
+    reset_postgres(url)  # the benchmark migrates it; later tests' fixtures migrate it again
+    try:
+        out = _run("bench.receivers", "--postgres", url, *("--requests", "40"), "--receivers", "2")
+    finally:
+        reset_postgres(url)
+    _figure(out, r"^uvicorn flavour: .*; database: PostgreSQL \(given\); cores: [0-9]+$")
+    _figure(out, r"^receivers x2   : requests=40 ok=40 .* journal_rows=40 ratio=")
     _figure(out, r"^journal rows missing for answers of 200: 0$")
 
 
