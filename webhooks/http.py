@@ -57,7 +57,6 @@ from typing import Any
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from starlette._utils import get_route_path  # the path below root_path, as routes match it
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage.clock import system_clock
@@ -423,13 +422,24 @@ class _ReceiverApp(FastAPI):
         self._deliveries = deliveries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and get_route_path(scope) == self._webhook_path:
+        if scope["type"] == "http" and _route_path(scope) == self._webhook_path:
             if scope["method"] == "POST":
                 await self._deliveries(scope, receive, send)
             else:
                 await _answer(send, _NOT_ALLOWED)
             return
         await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (ASGI `root_path`, set by a proxy that
+    serves the app under a prefix), as the router matches its routes; the whole path when it
+    is not below it (`/balint-old/...` is not below `/balint`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
 
 
 class _ClientGone(Exception):

@@ -668,6 +668,10 @@ async def test_the_webhook_path_is_matched_under_the_apps_root_path(engine: Engi
     assert answer.headers["content-type"] == "application/json"
     assert (await client.get(f"/balint{PATH}")).headers["allow"] == "POST"
     assert (await client.get("/balint/healthz")).status_code == 200
+    # a path that only begins with the prefix is not below it: no route, as for FastAPI's
+    stray = await client.post(f"/balint-old{PATH}", content=PARTICIPANT, headers=headers)
+    assert stray.status_code == 404
+    assert (await client.get("/balint-old/healthz")).status_code == 404
 
 
 # --- logs -----------------------------------------------------------------------------------
