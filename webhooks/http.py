@@ -418,11 +418,13 @@ class _ReceiverApp(FastAPI):
 
     def __init__(self, *, webhook_path: str, deliveries: ASGIApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._webhook_path = webhook_path
+        #: the path without a trailing slash: Zoom's endpoint entered with one still works
+        #: (Zoom does not follow the redirect FastAPI would answer a POST with)
+        self._webhook_path = webhook_path.rstrip("/")
         self._deliveries = deliveries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _route_path(scope) == self._webhook_path:
+        if scope["type"] == "http" and _route_path(scope).rstrip("/") == self._webhook_path:
             if scope["method"] == "POST":
                 await self._deliveries(scope, receive, send)
             else:

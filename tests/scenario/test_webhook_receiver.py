@@ -655,6 +655,19 @@ async def test_configured_webhook_path_is_the_only_receiver(engine: Engine) -> N
     assert (await client.get("/hooks/zoom")).status_code == 405
 
 
+async def test_the_webhook_path_with_a_trailing_slash_is_the_webhook_path(
+    receiver: Receiver,
+) -> None:
+    # An endpoint entered in Zoom with a slash at its end: a redirect would not be followed.
+    headers = signed_headers(PARTICIPANT, secret=NEW_SECRET, at=NOW)
+    answer = await receiver.client.post(f"{PATH}/", content=PARTICIPANT, headers=headers)
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    assert (await receiver.client.get(f"{PATH}/")).status_code == 405
+    assert len(receiver.rows()) == 1
+    unsigned = await receiver.client.post(f"{PATH}/", content=PARTICIPANT)
+    assert unsigned.status_code == 401
+
+
 async def test_the_webhook_path_is_matched_under_the_apps_root_path(engine: Engine) -> None:
     # Behind a proxy that mounts the service under a prefix (ASGI `root_path`), the webhook
     # route is matched as FastAPI's router matches the others: below the prefix.
