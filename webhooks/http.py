@@ -418,8 +418,8 @@ class _ReceiverApp(FastAPI):
 
     def __init__(self, *, webhook_path: str, deliveries: ASGIApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        #: the path without a trailing slash: Zoom's endpoint entered with one still works
-        #: (Zoom does not follow the redirect FastAPI would answer a POST with)
+        #: the path without a trailing slash: an endpoint entered in Zoom with one is the
+        #: same endpoint (before, it fell through to FastAPI's router and got 404)
         self._webhook_path = webhook_path.rstrip("/")
         self._deliveries = deliveries
 

@@ -658,7 +658,7 @@ async def test_configured_webhook_path_is_the_only_receiver(engine: Engine) -> N
 async def test_the_webhook_path_with_a_trailing_slash_is_the_webhook_path(
     receiver: Receiver,
 ) -> None:
-    # An endpoint entered in Zoom with a slash at its end: a redirect would not be followed.
+    # An endpoint entered in Zoom with a slash at its end is the same endpoint (it got 404).
     headers = signed_headers(PARTICIPANT, secret=NEW_SECRET, at=NOW)
     answer = await receiver.client.post(f"{PATH}/", content=PARTICIPANT, headers=headers)
     assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
