@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -175,7 +174,7 @@ def _line(figures: _Figures) -> str:
 
 def _measure(group: _Group, bodies: list[bytes], args: argparse.Namespace) -> _Figures:
     before = [cpu_seconds(pid) for pid in group.pids]
-    client_before = _own_cpu()
+    client_before = time.process_time()
     idle_before, ticks_before = _idle()
     load = asyncio.run(
         closed_loop(group.port, bodies, concurrency=args.concurrency, time_limit=args.time_limit)
@@ -184,7 +183,7 @@ def _measure(group: _Group, bodies: list[bytes], args: argparse.Namespace) -> _F
     server = [cpu_seconds(pid) - start for pid, start in zip(group.pids, before, strict=True)]
     elapsed = ticks - ticks_before
     share = (idle - idle_before) / elapsed if elapsed else 0.0
-    return _Figures(load, server, _own_cpu() - client_before, share)
+    return _Figures(load, server, time.process_time() - client_before, share)
 
 
 @contextmanager
@@ -252,11 +251,6 @@ def _migrate(url: str) -> None:
     except (ArgumentError, OperationalError) as failure:
         reason = str(getattr(failure, "orig", None) or failure).splitlines()[0]
         raise BenchError(f"the PostgreSQL database cannot be used: {reason}") from None
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _idle() -> tuple[int, int]:
