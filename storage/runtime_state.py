@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Table, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,13 +41,12 @@ __all__ = [
     "ActionRecord",
     "MeetingRecord",
     "PlannedAction",
+    "abandon_leftovers",
     "acquire_lease",
     "actions_for_meeting",
     "claim_next_action",
     "create_meeting",
     "due_wakeups",
-    "expire_planned",
-    "interrupt_executing",
     "lease_owner",
     "live_meetings",
     "load_meeting",
@@ -133,6 +143,18 @@ _CLAIM_NEXT = (
         _ACTIONS.c.code,
         _ACTIONS.c.error,
     )
+)
+_ABANDON = (
+    update(_ACTIONS)
+    .where(
+        _ACTIONS.c.meeting_uuid == bindparam("uuid"),
+        or_(
+            _ACTIONS.c.status == "executing",
+            and_(_ACTIONS.c.status == "planned", _ACTIONS.c.created_at < bindparam("before")),
+        ),
+    )
+    .values(status=case((_ACTIONS.c.status == "executing", "interrupted"), else_="expired"))
+    .returning(_ACTIONS.c.status)
 )
 _OUTCOME = (
     update(_ACTIONS)
@@ -403,29 +425,17 @@ def record_outcome(
     session.connection().execute(_OUTCOME, values)
 
 
-def expire_planned(session: Session, *, meeting_uuid: str, planned_before: datetime) -> int:
-    """Mark actions still `planned` since before `planned_before` as `expired` (too late to
-    carry out after a long outage: a welcome line an hour late helps no one)."""
-    result = session.execute(
-        update(RuntimeAction)
-        .where(
-            RuntimeAction.meeting_uuid == meeting_uuid,
-            RuntimeAction.status == "planned",
-            RuntimeAction.created_at < planned_before,
-        )
-        .values(status="expired")
-    )
-    return _rowcount(result)
-
-
-def interrupt_executing(session: Session, *, meeting_uuid: str) -> int:
-    """Mark actions left `executing` by a dead process as `interrupted` (never retried)."""
-    result = session.execute(
-        update(RuntimeAction)
-        .where(RuntimeAction.meeting_uuid == meeting_uuid, RuntimeAction.status == "executing")
-        .values(status="interrupted")
-    )
-    return _rowcount(result)
+def abandon_leftovers(
+    session: Session, *, meeting_uuid: str, planned_before: datetime
+) -> tuple[int, int]:
+    """What a stopped process left of a meeting's actions, in one statement: those left
+    `executing` become `interrupted` (never retried: at most once), and those still
+    `planned` since before `planned_before` become `expired` (too late to carry out after a
+    long outage: a welcome line an hour late helps no one). Returns (interrupted, expired)."""
+    values = {"uuid": meeting_uuid, "before": planned_before}
+    statuses = session.connection().execute(_ABANDON, values).scalars().all()
+    interrupted = statuses.count("interrupted")
+    return interrupted, len(statuses) - interrupted
 
 
 def acquire_lease(

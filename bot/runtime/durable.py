@@ -529,9 +529,10 @@ class _Staged:
     """What a transaction in progress changes of the runtime's picture of its meeting: its
     view, the record it saved (`saved`: it wrote the meeting's row; None then: unknown), the
     action it claimed (`looked`: it looked for one) and how to find the people it names, the
-    lease's count of takes and when the lease it took expires. It becomes the runtime's only
-    once the transaction has committed (`_commit`). `unbroken`: its takes of the lease
-    followed the runtime's own last one (see `_hold_lease`)."""
+    lease's count of takes and when the lease it took expires, and whether it abandoned what
+    a stopped process left (`resumed`). It becomes the runtime's only once the transaction
+    has committed (`_commit`). `unbroken`: its takes of the lease followed the runtime's own
+    last one (see `_hold_lease`)."""
 
     __slots__ = (
         "claimed",
@@ -539,6 +540,7 @@ class _Staged:
         "lease_until",
         "looked",
         "record",
+        "resumed",
         "saved",
         "takes",
         "unbroken",
@@ -557,6 +559,8 @@ class _Staged:
         self.unbroken = False
         self.saved = False
         self.record: rs.MeetingRecord | None = None
+        #: it abandoned what a stopped process left (`_resume_in`): (interrupted, expired)
+        self.resumed: tuple[int, int] | None = None
 
 
 class MeetingRuntime:
@@ -664,10 +668,11 @@ class MeetingRuntime:
                         report = report + await self._execute_planned()
                     continue
                 if not batch.entry_ids:
-                    return report
+                    break
                 report = report + batch.report + await self._execute_planned()
                 if not batch.more:
-                    return report
+                    break
+            return report + await self._resume()
 
     async def fire_due_timers(self) -> StepReport:
         """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
@@ -680,7 +685,7 @@ class MeetingRuntime:
                 step = functools.partial(self._step_timer, timer, due_at)
                 report = report + await self._call(step)
                 report = report + await self._execute_planned()
-            return report
+            return report + await self._resume()
 
     async def feed_live(self, event: Event, *, at: datetime | None = None) -> StepReport:
         """Feed an event the SDK bot in the meeting saw (its listener, `set_listener`).
@@ -705,7 +710,8 @@ class MeetingRuntime:
         seen_at = at if at is not None else self._clock()
         async with self._lock:
             self._waiting.append(_Told(cause=cause, event=event, at=seen_at, source="sdk"))
-            return await self._begin()
+            report = await self._begin()
+            return report + await self._resume()
 
     def lease_renewed(self, until: datetime) -> None:
         """The worker renewed this runtime's lease (an unexpired lease of the same owner,
@@ -783,10 +789,10 @@ class MeetingRuntime:
             raise
 
     async def _begin(self) -> StepReport:
-        """What every entry point does first: settle a call that overran, resume after a
-        restart, and feed the events waiting to be fed."""
+        """What every entry point does first: settle a call that overran, and feed the
+        events waiting to be fed. (What a stopped process left is abandoned by the first
+        transaction that takes the lease, `_resume_in`; `_resume` after it, if none did.)"""
         report = await self._settle()
-        report = report + await self._resume()
         return report + await self._feed_waiting()
 
     async def _settle(self) -> StepReport:
@@ -851,37 +857,37 @@ class MeetingRuntime:
         return report
 
     async def _resume(self) -> StepReport:
-        """First call on this replica: abandon actions a dead owner left half-done, then
-        carry out what was planned but never claimed."""
+        """The end of an entry point whose calls took the lease in no transaction (nothing
+        to step): abandon what a stopped process left in a transaction of its own, then
+        carry out what was planned but never claimed. Usually the entry point's first step
+        has done that already (`_resume_in`), and this costs nothing."""
         if self._resumed:
             return StepReport()
-        interrupted, expired = await self._call(self._abandon_leftovers)
-        if interrupted or expired:
-            _log.warning(
-                "actions left by a stopped process: interrupted ones are not repeated, "
-                "expired ones are not carried out",
-                extra={
-                    "meeting_id": self.meeting_uuid,
-                    "interrupted": interrupted,
-                    "expired": expired,
-                },
-            )
-        self._resumed = True
+        await self._call(self._abandon_leftovers)
         return await self._execute_planned()
 
-    def _abandon_leftovers(self) -> tuple[int, int]:
-        """Mark what a dead owner left `executing` interrupted and what waited too long
-        expired: (interrupted, expired); claim the first action left to carry out."""
+    def _abandon_leftovers(self) -> None:
+        """`_resume_in` in a transaction of its own; claim the first action left to carry
+        out."""
         with self._transaction() as db:
             self._hold_lease(db)
-            interrupted = rs.interrupt_executing(db, meeting_uuid=self.meeting_uuid)
-            expired = rs.expire_planned(
-                db,
-                meeting_uuid=self.meeting_uuid,
-                planned_before=self._clock() - self._expiry,
-            )
+            self._resume_in(db)
             self._claim_next(db, lease_held=True)
-        return interrupted, expired
+
+    def _resume_in(self, db: Session) -> None:
+        """Once per runtime (and again after a lost lease), in the first transaction that
+        takes the lease, before it claims anything: mark what a stopped process left
+        `executing` interrupted and what waited too long planned expired (see
+        `storage.runtime_state.abandon_leftovers`). Done inside the step that needs the
+        lease anyway, it costs a meeting's first visit no transaction of its own; what was
+        planned and not claimed is then claimed first, in plan order, by that step."""
+        staged = self._staged
+        assert staged is not None, "leftovers are abandoned in a transaction of the runtime's"
+        if self._resumed or staged.resumed is not None:
+            return
+        staged.resumed = rs.abandon_leftovers(
+            db, meeting_uuid=self.meeting_uuid, planned_before=self._clock() - self._expiry
+        )
 
     def _step_batch(self) -> _Batch:
         """Step up to `BATCH` pending journal entries in ONE transaction, for at most
@@ -894,6 +900,7 @@ class MeetingRuntime:
                 if not journal.has_unprocessed(db, meeting_uuid=self.meeting_uuid):
                     return _Batch()
                 self._hold_lease(db)
+                self._resume_in(db)
                 started = time.monotonic()
                 db.expire_all()  # re-read under the lease: another step may have run
                 # after a batch cut short by time, read about as many as fitted in it
@@ -1072,6 +1079,7 @@ class MeetingRuntime:
         the lease in this transaction already."""
         if not lease_held:
             self._hold_lease(db)
+        self._resume_in(db)
         work = self._open(db, meeting_id=meeting_id, at=at)
         if entry is not None and not work.skipped:
             self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
@@ -1535,6 +1543,19 @@ class MeetingRuntime:
         if staged.looked:
             self._looked = True
             self._claimed = staged.claimed
+        if staged.resumed is not None:
+            self._resumed = True
+            interrupted, expired = staged.resumed
+            if interrupted or expired:
+                _log.warning(
+                    "actions left by a stopped process: interrupted ones are not repeated, "
+                    "expired ones are not carried out",
+                    extra={
+                        "meeting_id": self.meeting_uuid,
+                        "interrupted": interrupted,
+                        "expired": expired,
+                    },
+                )
 
     def _claim_next(
         self, db: Session, *, people: Mapping[str, Person] | None = None, lease_held: bool
@@ -1548,7 +1569,8 @@ class MeetingRuntime:
         assert staged is not None, "claims are made in a transaction of the runtime's"
         staged.looked = True
         if not lease_held:
-            self._hold_lease(db, unless_held=True)
+            self._hold_lease(db, unless_held=self._resumed)
+            self._resume_in(db)
         record = rs.claim_next_action(db, meeting_uuid=self.meeting_uuid, owner=self._owner)
         if record is None:
             return

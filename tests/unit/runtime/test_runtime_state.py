@@ -123,9 +123,21 @@ def test_action_log_never_plans_a_key_twice_and_claims_once(
         assert claimed is not None and claimed.id == ids[1]
         assert rs.claim_next_action(s, meeting_uuid="m1", owner="b") is None  # nothing left
     with session_scope(factory) as s:
-        assert rs.interrupt_executing(s, meeting_uuid="m1") == 1
+        later = [rs.PlannedAction(key="j2:0", kind="send_chat", payload="{}")]
+        rs.plan_actions(s, meeting_uuid="m1", actions=later, owner="a", now=T0)
+        rs.plan_actions(s, meeting_uuid="m2", actions=later, owner="a", now=T0)
+    with session_scope(factory) as s:
+        # executing -> interrupted; planned before the cut-off -> expired; other meetings alone
+        left = rs.abandon_leftovers(s, meeting_uuid="m1", planned_before=T0 + timedelta(1))
+        assert left == (1, 1)
+        assert rs.abandon_leftovers(s, meeting_uuid="m1", planned_before=T0) == (0, 0)
         log = rs.actions_for_meeting(s, meeting_uuid="m1")
-        assert [(a.key, a.status) for a in log] == [("j1:0", "done"), ("j1:1", "interrupted")]
+        assert [(a.key, a.status) for a in log] == [
+            ("j1:0", "done"),
+            ("j1:1", "interrupted"),
+            ("j2:0", "expired"),
+        ]
+        assert [a.key for a in rs.pending_actions(s, meeting_uuid="m2")] == ["j2:0"]
         assert [a.key for a in rs.actions_for_meeting(s, meeting_uuid="m1", kind="admit")] == [
             "j1:0"
         ]
