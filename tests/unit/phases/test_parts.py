@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -75,6 +76,7 @@ def test_agenda_refuses_inconsistent_values(values):
 
 def test_agenda_dict_round_trip_and_errors():
     agenda = Agenda(warning_minutes=(5,), bot_name="Helper")
+    assert agenda.to_dict() == {**dataclasses.asdict(agenda), "warning_minutes": [5]}
     assert Agenda.from_dict(agenda.to_dict()) == agenda
     assert Agenda.from_dict(json.loads(json.dumps(agenda.to_dict()))) == agenda
     with pytest.raises(AgendaError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
-from bot.meeting.executor import MeetingAction
+from bot.meeting.executor import MeetingAction, action_kind
 from bot.runtime.codec import CodecError, decode_action, encode_action
 from phases.actions import (
     Admit,
@@ -15,6 +18,7 @@ from phases.actions import (
     Mute,
     PutInWaitingRoom,
     Rename,
+    SafetyAnswer,
     SendChat,
     StopRecording,
     StopVideo,
@@ -47,6 +51,19 @@ ACTIONS: list[MeetingAction] = [
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: type(a).__name__)
 def test_round_trip(action: MeetingAction) -> None:
     assert decode_action(encode_action(action)) == action
+
+
+@pytest.mark.parametrize(
+    "action",
+    [*ACTIONS, SafetyAnswer(to=A, member_id="m-7", member_name="Ben")],
+    ids=lambda a: type(a).__name__,
+)
+def test_the_stored_text_is_what_dataclasses_asdict_made(action: MeetingAction) -> None:
+    # the log's rows written before `encode_action` stopped using `asdict` read the same
+    expected = json.dumps(
+        {"kind": action_kind(action), **dataclasses.asdict(action)}, sort_keys=True
+    )
+    assert encode_action(action) == expected
 
 
 @pytest.mark.parametrize("text", ["not json", '{"kind": "dance"}', '{"kind": "admit"}'])
