@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.runtime.durable import LeaseLost, MeetingRuntime
@@ -118,6 +119,49 @@ def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeat
     with session_scope(factory) as s:
         statuses = [a.status for a in rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")]
     assert statuses == ["interrupted", "done"]
+
+
+def test_a_restart_with_news_abandons_leftovers_in_its_first_step_and_admits_in_order(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    asyncio.run(runtime.process_journal())
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    assert runtime._step_batch().entry_ids  # Anna's admission claimed, Ben's planned: died
+    _post(factory, hooks, clock, "fay", ArrivedInWaitingRoom(participant=FAY))
+    commits: list[int] = []
+    engine = factory.kw["bind"]
+
+    def count(_connection: object) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    committed_at_admit: list[int] = []
+    restarted = _runtime(factory, hooks, clock, meeting)
+    admit = meeting.admit
+
+    async def counting_admit(user_id: str) -> None:
+        committed_at_admit.append(len(commits))
+        await admit(user_id)
+
+    meeting.admit = counting_admit  # type: ignore[method-assign]
+    try:
+        asyncio.run(restarted.process_journal())
+    finally:
+        event.remove(engine, "commit", count)
+    # Ben's admission, planned before the crash, first; then Fay's, from the new entry
+    assert meeting.admits() == [BEN.user_id, FAY.user_id]
+    # the step that abandoned the leftovers is the visit's first transaction, then Ben's
+    # outcome: no transaction of its own for the leftovers (that made it [1, 3])
+    assert committed_at_admit == [1, 2], committed_at_admit
+    with session_scope(factory) as s:
+        statuses = [a.status for a in rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")]
+    assert statuses == ["interrupted", "done", "done"]
 
 
 def test_late_event_does_not_undo_newer_state_but_presence_is_recorded(
