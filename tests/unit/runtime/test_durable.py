@@ -95,20 +95,29 @@ def test_restart_during_meditation_admits_the_held_latecomer_once(
     assert hooks.started == [UUID]
 
 
+def _crash_after_planning(
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    meeting: RecordingMeeting,
+) -> None:
+    """Anna and Ben arrive and the process dies right after the step that planned both
+    admissions and claimed Anna's (to be carried out once it had committed)."""
+    runtime = _runtime(factory, hooks, clock, meeting)
+    _post(factory, hooks, clock, "start", MeetingStarted())
+    asyncio.run(runtime.process_journal())
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
+    assert runtime._step_batch().entry_ids
+
+
 def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeated(
     factory: sessionmaker[Session],
 ) -> None:
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
-    runtime = _runtime(factory, hooks, clock, meeting)
-    _post(factory, hooks, clock, "start", MeetingStarted())
-    asyncio.run(runtime.process_journal())
-    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
-    # the step only (as if the process died right after its commit): it planned both
-    # admissions and claimed the first, to be carried out once it had committed
-    assert runtime._step_batch().entry_ids
+    _crash_after_planning(factory, hooks, clock, meeting)
     with session_scope(factory) as s:
         admits = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
         assert [a.status for a in admits] == ["executing", "planned"]
@@ -127,12 +136,7 @@ def test_a_restart_with_news_abandons_leftovers_in_its_first_step_and_admits_in_
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
-    runtime = _runtime(factory, hooks, clock, meeting)
-    _post(factory, hooks, clock, "start", MeetingStarted())
-    asyncio.run(runtime.process_journal())
-    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
-    assert runtime._step_batch().entry_ids  # Anna's admission claimed, Ben's planned: died
+    _crash_after_planning(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "fay", ArrivedInWaitingRoom(participant=FAY))
     commits: list[int] = []
     engine = factory.kw["bind"]
@@ -266,13 +270,7 @@ def test_actions_planned_long_before_a_restart_expire_instead_of_running_late(
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
-    runtime = _runtime(factory, hooks, clock, meeting)
-    _post(factory, hooks, clock, "start", MeetingStarted())
-    asyncio.run(runtime.process_journal())
-    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
-    _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
-    # the step (Anna's admission claimed with it, Ben's planned), then the process died
-    assert runtime._step_batch().entry_ids
+    _crash_after_planning(factory, hooks, clock, meeting)
     clock.advance(minutes=11)  # the restart comes after the default 10-minute expiry
     asyncio.run(_runtime(factory, hooks, clock, meeting).process_journal())
     assert meeting.admits() == []
