@@ -39,6 +39,7 @@ __all__ = [
     "POSTGRES_STATEMENT_SECONDS",
     "SQLITE_BUSY_SECONDS",
     "TURNSTILE_SUFFIX",
+    "TURNS_SUFFIX",
     "Base",
     "bounded_waits",
     "insert_or_skip",
@@ -151,6 +152,9 @@ def _ping_when_idle(engine: Engine, *, after: float) -> None:
 
 #: The file beside a SQLite database that carries `storage.turnstile`'s advisory lock.
 TURNSTILE_SUFFIX = "-turnstile"
+#: The file beside a SQLite database whose lock the meeting workers take in turn
+#: (`storage.turnstile.Turns`).
+TURNS_SUFFIX = "-turns"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -169,7 +173,7 @@ def _private_file(path: Path) -> None:
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        for suffix in ("", "-wal", "-shm", TURNSTILE_SUFFIX):
+        for suffix in ("", "-wal", "-shm", TURNSTILE_SUFFIX, TURNS_SUFFIX):
             _drop_other_permissions(Path(f"{path}{suffix}"))
         return
     except OSError:

@@ -17,27 +17,48 @@ So a turnstile file beside the database carries an advisory lock (`flock`):
   shared, released at once). While the receiver holds it, no worker transaction starts, so
   the receiver waits for the one in progress at most.
 
-It is a courtesy, not a lock anything's correctness rests on: a worker waits at most
-`PATIENCE` seconds for it, a file that cannot be opened lets everyone through, and the
-kernel releases a killed process's hold. PostgreSQL has no single write lock and no
-turnstile.
+Several meeting workers on one file also take turns among themselves (`Turns`): a worker
+transaction holds a second file's lock exclusively from its beginning to its commit or
+rollback, and a worker that finds it taken waits for it in the kernel's queue, woken as
+soon as it is free. Without it, a worker that finds SQLite's write lock taken sleeps in
+SQLite's busy handler (1, 2, 5, 10 ms ...) however soon the lock is free (docs/benchmarks.md,
+"Issue 18, twelfth round").
+
+Both are a courtesy, not locks anything's correctness rests on: a worker waits at most
+`PATIENCE` seconds at the turnstile and `TURN_PATIENCE` for its turn before it goes ahead
+and leaves the rest to SQLite's busy timeout, a file that cannot be opened lets everyone
+through, and the kernel releases a killed process's hold. PostgreSQL has no single write
+lock, no turnstile and no turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import select
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
-from storage.db import TURNSTILE_SUFFIX, sqlite_path
+from storage.db import TURNS_SUFFIX, TURNSTILE_SUFFIX, sqlite_path
+from storage.threads import DaemonThreads
 
-__all__ = ["PATIENCE", "Holder", "Turnstile", "turnstile_of", "yield_to_receiver"]
+__all__ = [
+    "PATIENCE",
+    "TURN_PATIENCE",
+    "Holder",
+    "Turns",
+    "Turnstile",
+    "turns_of",
+    "turnstile_of",
+    "yield_to_receiver",
+]
 
 #: Longest a worker waits at the turnstile before it goes ahead anyway. The receiver holds
 #: it for one journal write, a millisecond or two, and under a flood from one write to the
@@ -45,6 +66,13 @@ __all__ = ["PATIENCE", "Holder", "Turnstile", "turnstile_of", "yield_to_receiver
 #: worker begins its transaction and takes its turn at the lock as SQLite decides.
 PATIENCE = 0.05
 _PAUSE = 0.0005
+#: Longest a worker transaction waits for its turn (`Turns`). Another worker's transaction
+#: takes a millisecond or a few; past this, something is wrong with it, and SQLite's busy
+#: timeout decides.
+TURN_PATIENCE = 1.0
+#: Most waits for a turn under way at once in one process (a worker makes one database call
+#: at a time, and one more may overrun).
+_MOST_WAITS = 4
 
 
 class Turnstile:
@@ -103,6 +131,97 @@ class Holder:
             self._descriptor = None
 
 
+class Turns:
+    """The meeting workers' turns at a SQLite file's write lock: the lock file at `path`,
+    held exclusively by one worker transaction at a time (see the module docstring).
+
+    A transaction that finds the turn taken waits for it in the kernel's queue (a blocking
+    `flock`, on a thread of `_waits`: it cannot be given a time limit itself) and is woken
+    as soon as the holder lets go. Polling would not do: a worker with a backlog lets go and
+    takes the turn back within a fraction of a millisecond, and a poller would find it
+    taken every time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._waits = DaemonThreads(_MOST_WAITS, name="balint-turns", idle=1.0)
+        self._free = threading.BoundedSemaphore(_MOST_WAITS)
+
+    def take(self, *, patience: float = TURN_PATIENCE) -> int | None:
+        """Wait for the turn (at most `patience` seconds) and return the descriptor that
+        holds it (closing it gives the turn back), or None: the file could not be opened,
+        the wait ran out, or `_MOST_WAITS` waits of this process are under way already (a
+        holder that hangs: nobody else queues behind it)."""
+        descriptor = _open(self.path)
+        if descriptor is None:
+            return None
+        if _lock(descriptor, fcntl.LOCK_EX):
+            return descriptor
+        if patience <= 0 or not self._free.acquire(blocking=False):
+            os.close(descriptor)
+            return None
+        wait = _Wait(descriptor)
+        try:
+            self._waits.submit(wait.in_queue, self._free.release)
+        except RuntimeError:  # no thread to wait on
+            self._free.release()
+            wait.abandon()
+            return None
+        return descriptor if wait.woken(patience) else None
+
+
+class _Wait:
+    """One wait for the turn, in the kernel's queue on a thread of its own (`in_queue`),
+    while the transaction waits at most its patience for word of it (`woken`). Whichever
+    of the two finishes last closes what is left: the descriptor of a turn given up on
+    (taken too late, the turn goes straight back), the pipe's ends."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._lock = threading.Lock()
+        self._state = "waiting"  # -> "taken" | "failed" (in_queue) | "abandoned" (woken)
+        self._heard, self._tell = os.pipe()
+
+    def in_queue(self, done: Callable[[], None]) -> None:
+        try:
+            fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+            outcome = "taken"
+        except OSError:
+            outcome = "failed"
+        finally:
+            done()
+        with self._lock:
+            abandoned = self._state == "abandoned"
+            if not abandoned:
+                self._state = outcome
+        if abandoned:
+            os.close(self._descriptor)
+        else:
+            with contextlib.suppress(BrokenPipeError):  # it saw the turn taken, unwoken
+                os.write(self._tell, b".")
+        os.close(self._tell)
+
+    def woken(self, patience: float) -> bool:
+        """Whether the turn was taken within `patience` seconds (else it is given up)."""
+        readable, _, _ = select.select([self._heard], [], [], patience)
+        with self._lock:
+            state = self._state
+            if state == "waiting":
+                self._state = "abandoned"
+        os.close(self._heard)
+        if state == "taken":
+            return True
+        if state == "failed":
+            os.close(self._descriptor)
+        return False
+
+    def abandon(self) -> None:
+        """Give up before the wait began: close everything."""
+        os.close(self._descriptor)
+        os.close(self._heard)
+        os.close(self._tell)
+
+
 def _open(path: Path) -> int | None:
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -126,15 +245,50 @@ def turnstile_of(engine: Engine) -> Turnstile | None:
     return None if path is None else Turnstile(path.with_name(f"{path.name}{TURNSTILE_SUFFIX}"))
 
 
-def yield_to_receiver(engine: Engine, *, patience: float = PATIENCE) -> None:
-    """Make every transaction on `engine` pass through its turnstile first, waiting at most
-    `patience` seconds (a meeting worker's engine; nothing on PostgreSQL or in-memory
-    SQLite)."""
-    turnstile = turnstile_of(engine)
-    if turnstile is None:
-        return
+def turns_of(engine: Engine) -> Turns | None:
+    """The workers' turns at `engine`'s SQLite file; None for PostgreSQL or in-memory SQLite."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    return None if path is None else Turns(path.with_name(f"{path.name}{TURNS_SUFFIX}"))
 
-    def before_begin(_connection: Any) -> None:
+
+def yield_to_receiver(
+    engine: Engine, *, patience: float = PATIENCE, turn_patience: float = TURN_PATIENCE
+) -> None:
+    """Make every transaction on `engine` wait for its turn among the workers (at most
+    `turn_patience` seconds; held until it commits or rolls back) and then pass through its
+    turnstile, waiting at most `patience` seconds: a meeting worker's engine. Nothing on
+    PostgreSQL or in-memory SQLite."""
+    turnstile = turnstile_of(engine)
+    turns = turns_of(engine)
+    if turnstile is None or turns is None:
+        return
+    held: dict[int, int] = {}  # id of the driver's connection -> descriptor holding the turn
+
+    def give_back(driver_connection: object) -> None:
+        descriptor = held.pop(id(driver_connection), None)
+        if descriptor is not None:
+            os.close(descriptor)
+
+    def before_begin(connection: Connection) -> None:
+        # The turn first: a worker waiting at the turnstile then holds the other workers back
+        # with it, and the receiver waits for one worker transaction at most.
+        driver_connection = connection.connection.dbapi_connection
+        give_back(driver_connection)  # one a failure left held, if any
+        descriptor = turns.take(patience=turn_patience)
+        if descriptor is not None:
+            held[id(driver_connection)] = descriptor
         turnstile.pass_through(patience=patience)
 
+    def after_end(connection: Connection) -> None:
+        give_back(connection.connection.dbapi_connection)
+
+    def returned(driver_connection: Any, *_args: Any) -> None:
+        give_back(driver_connection)
+
     event.listen(engine, "begin", before_begin)
+    event.listen(engine, "commit", after_end)
+    event.listen(engine, "rollback", after_end)
+    for pool_event in ("checkin", "invalidate", "close", "detach"):
+        event.listen(engine.pool, pool_event, returned)

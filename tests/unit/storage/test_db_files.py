@@ -41,14 +41,15 @@ def test_an_existing_database_loses_what_others_could_read(tmp_path: Path) -> No
     assert _mode(path) == 0o660  # the group's access is the operator's choice
 
 
-def test_an_existing_turnstile_loses_what_others_could_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["-turnstile", "-turns"])
+def test_an_existing_lock_file_loses_what_others_could_open(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / "old.db"
     path.touch(mode=0o600)
-    turnstile = tmp_path / "old.db-turnstile"
-    turnstile.touch()
-    turnstile.chmod(0o666)
+    lock_file = tmp_path / f"old.db{suffix}"
+    lock_file.touch()
+    lock_file.chmod(0o666)
     make_engine(f"sqlite:///{path}").dispose()
-    assert _mode(turnstile) == 0o660
+    assert _mode(lock_file) == 0o660
 
 
 def test_a_missing_folder_is_left_for_sqlite_to_report(tmp_path: Path) -> None:

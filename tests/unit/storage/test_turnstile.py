@@ -1,12 +1,16 @@
 """The receiver's right of way to SQLite's write lock: while the receiver holds the
 turnstile no worker transaction begins, a worker passing through keeps the receiver out
-for that instant only, and nothing waits on it for long or at all on PostgreSQL."""
+for that instant only, and nothing waits on it for long or at all on PostgreSQL. And the
+workers' turns: one worker transaction at a time, from its beginning to its end, the turn
+given back however it ends (commit, rollback, a killed process)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from storage.db import make_engine
-from storage.turnstile import Turnstile, turnstile_of, yield_to_receiver
+from storage.turnstile import Turns, Turnstile, turns_of, turnstile_of, yield_to_receiver
 
 
 def _passing(turnstile: Turnstile, *, patience: float) -> threading.Thread:
@@ -112,3 +116,148 @@ def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) ->
         assert _within(10, lambda: not worker.is_alive())
     finally:
         engine.dispose()
+
+
+def _open_transaction(engine: Engine, began: threading.Event, end: threading.Event) -> None:
+    """A transaction that begins, says so, and commits once `end` is set (or rolls back if
+    `end` is never set within 30 s)."""
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+        began.set()
+        if not _within(30, end.is_set):
+            raise TimeoutError("the test never ended the transaction")
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+
+
+def test_workers_transactions_take_turns_from_beginning_to_end(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'balint.db'}"
+    first, second = make_engine(url), make_engine(url)  # two workers' engines
+    for engine in (first, second):
+        yield_to_receiver(engine, patience=60, turn_patience=60)
+    began = [threading.Event(), threading.Event()]
+    end = [threading.Event(), threading.Event()]
+    threads = [
+        threading.Thread(target=_open_transaction, args=(engine, began[i], end[i]))
+        for i, engine in enumerate((first, second))
+    ]
+    try:
+        threads[0].start()
+        assert _within(10, began[0].is_set)
+        threads[1].start()
+        assert not _within(0.3, began[1].is_set)  # the first has not ended: no second begins
+        end[0].set()
+        assert _within(10, began[1].is_set)
+        end[1].set()
+        for thread in threads:
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+    finally:
+        for event in end:
+            event.set()
+        first.dispose()
+        second.dispose()
+
+
+def test_a_transaction_that_rolls_back_gives_its_turn_back(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'balint.db'}")
+    yield_to_receiver(engine, patience=60, turn_patience=60)
+    turns = turns_of(engine)
+    assert turns is not None
+    try:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("SELECT 1"))
+                assert turns.take(patience=0) is None  # held by the transaction
+                raise LookupError("the transaction fails")
+        except LookupError:
+            pass
+        descriptor = turns.take(patience=0)
+        assert descriptor is not None
+        os.close(descriptor)
+    finally:
+        engine.dispose()
+
+
+def test_a_turn_waited_for_too_long_goes_ahead_without_it(tmp_path: Path) -> None:
+    turns = Turns(tmp_path / "db-turns")
+    held = turns.take(patience=0)
+    assert held is not None
+    try:
+        started = time.monotonic()
+        assert turns.take(patience=0.05) is None
+        assert time.monotonic() - started < 10
+    finally:
+        os.close(held)
+    assert Turns(tmp_path / "missing-folder" / "db-turns").take(patience=60) is None
+
+
+def test_a_worker_waiting_for_its_turn_gets_it_from_one_that_keeps_taking_it(
+    tmp_path: Path,
+) -> None:
+    """The waiter is queued in the kernel: a holder that gives the turn back and takes it
+    again at once, over and over, does not keep it from the waiter."""
+    path = tmp_path / "db-turns"
+    busy, waiter = Turns(path), Turns(path)
+    stop = threading.Event()
+    turns_taken = []
+
+    def keep_taking() -> None:
+        descriptor = busy.take(patience=0)
+        while not stop.is_set() and len(turns_taken) < 2000:
+            time.sleep(0.002)  # a transaction
+            os.close(descriptor)
+            while (descriptor := busy.take(patience=0)) is None:
+                pass  # another holds it: look again at once
+            turns_taken.append(1)
+        os.close(descriptor)
+
+    holder = threading.Thread(target=keep_taking)
+    holder.start()
+    try:
+        assert _within(10, lambda: len(turns_taken) > 0)
+        descriptor = waiter.take(patience=60)
+        assert descriptor is not None
+        assert not stop.is_set() and len(turns_taken) < 2000  # it did not wait for the end
+        os.close(descriptor)
+    finally:
+        stop.set()
+        holder.join(timeout=30)
+
+
+def test_a_killed_process_holding_the_turn_lets_it_go(tmp_path: Path) -> None:
+    path = tmp_path / "db-turns"
+    take_and_wait = (
+        "import sys; from pathlib import Path; from storage.turnstile import Turns;"
+        f"held = Turns(Path({str(path)!r})).take(patience=0);"
+        "print(held is not None, flush=True); sys.stdin.read()"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", take_and_wait],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+            assert Turns(path).take(patience=0) is None
+        finally:
+            holder.kill()  # SIGKILL: the process lets nothing go itself
+            holder.wait(timeout=10)
+    descriptor = Turns(path).take(patience=10)
+    assert descriptor is not None
+    os.close(descriptor)
+
+
+def test_the_turns_sit_beside_a_sqlite_file_owner_only(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'balint.db'}")
+    try:
+        turns = turns_of(engine)
+        assert turns is not None and turns.path == tmp_path / "balint.db-turns"
+        descriptor = turns.take()
+        assert descriptor is not None
+        os.close(descriptor)
+        assert stat.S_IMODE(turns.path.stat().st_mode) == 0o600
+    finally:
+        engine.dispose()
+    assert turns_of(make_engine("sqlite://")) is None
+    assert turns_of(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")) is None
