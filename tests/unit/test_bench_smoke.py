@@ -106,6 +106,13 @@ def test_engine_benchmark_prints_events_per_second():
     _figure(out, r"^baseline no-op loop: +[0-9,]+ events/s")
 
 
+def test_turns_benchmark_prints_both_modes_and_their_ratios():
+    out = _run("bench.turns", "--transactions", "40", "--rounds", "1")
+    _figure(out, rf"^baseline \(SQLite's busy handler\): [0-9,]+ transactions/s, p50={_NUMBER}ms")
+    _figure(out, rf"^with the workers' turns: [0-9,]+ transactions/s, p50={_NUMBER}ms")
+    _figure(out, rf"^ratio turns/baseline: throughput {_NUMBER}, p99 {_NUMBER}$")
+
+
 def test_meetings_benchmark_pairs_webhooks_with_actions_and_admits_every_latecomer():
     out = _run(
         "bench.meetings",
