@@ -80,14 +80,21 @@ class ChannelMetrics:
 
     Made on the worker's event loop. The runtime reports from its database threads too (an
     entry's lag is observed when the step that fed it commits, on the thread that ran it),
-    but a stream writer belongs to its loop and is not thread-safe: a line from another
-    thread is handed to the loop to write, so lines never interleave.
+    but a stream writer belongs to its loop and is not thread-safe: lines from another
+    thread are handed to the loop to write, so lines never interleave. They are handed over
+    together: a batch of 50 entries reports 50 lags, and waking the loop for each (a write
+    to its wake-up pipe, a turn of the loop, the GIL handed back and forth) cost a meeting's
+    first visit more than the lines themselves.
     """
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._lock = threading.Lock()
+        #: lines from other threads for the loop to write, and whether it has been woken
+        self._handed: list[bytes] = []
+        self._woken = False
 
     def observe_lag(self, seconds: float) -> None:
         self._send(lag_line(seconds))
@@ -97,15 +104,30 @@ class ChannelMetrics:
 
     def _send(self, line: bytes) -> None:
         if threading.get_ident() == self._loop_thread:
+            self._write_handed()
             self._write(line)
             return
-        # The loop is closed only once the worker has stopped: a last line is not missed.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._write, line)
+        with self._lock:
+            self._handed.append(line)
+            if self._woken:
+                return  # the loop has been woken for the lines before this one
+            self._woken = True
+        try:
+            self._loop.call_soon_threadsafe(self._write_handed)
+        except RuntimeError:  # the loop is closed only once the worker has stopped
+            with self._lock:
+                self._handed.clear()
+                self._woken = False
 
-    def _write(self, line: bytes) -> None:
+    def _write_handed(self) -> None:
+        with self._lock:
+            lines, self._handed, self._woken = self._handed, [], False
+        if lines:
+            self._write(b"".join(lines))
+
+    def _write(self, data: bytes) -> None:
         if not self._writer.is_closing():
-            self._writer.write(line)
+            self._writer.write(data)
 
 
 def run_worker(

@@ -104,7 +104,26 @@ def test_metrics_reported_from_database_threads_are_written_by_the_event_loop() 
         return threading.get_ident()
 
     loop_thread = asyncio.run(report())
-    messages = [read_message(data) for _thread, data in writer.writes]
+    lines = [line for _thread, data in writer.writes for line in data.splitlines(keepends=True)]
+    messages = [read_message(line) for line in lines]
     assert {thread for thread, _data in writer.writes} == {loop_thread}
     assert [m["lag"] for m in messages[:20] if m] == [n / 10 for n in range(20)]
     assert messages[20] == {"action": ["admit", "done"]}
+
+
+def test_lines_a_database_thread_reports_in_a_burst_wake_the_loop_once() -> None:
+    writer = _ThreadNotingWriter()
+
+    def batch(metrics: ChannelMetrics) -> None:  # a batch's commit: one lag per entry
+        for seconds in range(50):
+            metrics.observe_lag(seconds / 10)
+
+    async def report() -> None:
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        await asyncio.to_thread(batch, metrics)
+        await asyncio.sleep(0)
+
+    asyncio.run(report())
+    assert len(writer.writes) == 1
+    lines = writer.writes[0][1].splitlines(keepends=True)
+    assert [read_message(line) for line in lines] == [{"lag": n / 10} for n in range(50)]
