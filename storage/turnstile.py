@@ -18,11 +18,11 @@ So a turnstile file beside the database carries an advisory lock (`flock`):
   the receiver waits for the one in progress at most.
 
 Several meeting workers on one file also take turns among themselves (`Turns`): a worker
-transaction holds a second file's lock exclusively from its beginning to its commit or
-rollback, and a worker that finds it taken waits for it in the kernel's queue, woken as
-soon as it is free. Without it, a worker that finds SQLite's write lock taken sleeps in
-SQLite's busy handler (1, 2, 5, 10 ms ...) however soon the lock is free (docs/benchmarks.md,
-"Issue 18, twelfth round").
+transaction holds a second file's lock exclusively from its first write to its commit or
+rollback (the span it holds SQLite's write lock), and a worker that finds it taken waits for
+it in the kernel's queue, woken as soon as it is free. Without it, a worker that finds
+SQLite's write lock taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms ...) however soon
+the lock is free (docs/benchmarks.md, "Issue 18, twelfth round").
 
 Both are a courtesy, not locks anything's correctness rests on: a worker waits at most
 `PATIENCE` seconds at the turnstile and `TURN_PATIENCE` for its turn before it goes ahead
@@ -256,30 +256,38 @@ def turns_of(engine: Engine) -> Turns | None:
 def yield_to_receiver(
     engine: Engine, *, patience: float = PATIENCE, turn_patience: float = TURN_PATIENCE
 ) -> None:
-    """Make every transaction on `engine` wait for its turn among the workers (at most
-    `turn_patience` seconds; held until it commits or rolls back) and then pass through its
-    turnstile, waiting at most `patience` seconds: a meeting worker's engine. Nothing on
-    PostgreSQL or in-memory SQLite."""
+    """Make every transaction on `engine` pass through its turnstile first, waiting at most
+    `patience` seconds, and take its turn among the workers before its first write (at
+    most `turn_patience` seconds; held until it commits or rolls back): a meeting worker's
+    engine. Nothing on PostgreSQL or in-memory SQLite.
+
+    The turn is taken where SQLite's write lock is: Python's sqlite3 begins the file's
+    transaction before the first INSERT, UPDATE, DELETE or REPLACE, and SQLite takes the
+    write lock there. What a transaction reads before it (WAL: readers never wait for the
+    writer) goes on beside another worker's writes, as it did without the turns.
+    """
     turnstile = turnstile_of(engine)
     turns = turns_of(engine)
     if turnstile is None or turns is None:
         return
-    held: dict[int, int] = {}  # id of the driver's connection -> descriptor holding the turn
+    #: id of the driver's connection -> the descriptor holding its transaction's turn (None:
+    #: asked for, and gone ahead without it)
+    asked: dict[int, int | None] = {}
 
     def give_back(driver_connection: object) -> None:
-        descriptor = held.pop(id(driver_connection), None)
+        descriptor = asked.pop(id(driver_connection), None)
         if descriptor is not None:
             os.close(descriptor)
 
     def before_begin(connection: Connection) -> None:
-        # The turn first: a worker waiting at the turnstile then holds the other workers back
-        # with it, and the receiver waits for one worker transaction at most.
-        driver_connection = connection.connection.dbapi_connection
-        give_back(driver_connection)  # one a failure left held, if any
-        descriptor = turns.take(patience=turn_patience)
-        if descriptor is not None:
-            held[id(driver_connection)] = descriptor
+        give_back(connection.connection.dbapi_connection)  # one a failure left held, if any
         turnstile.pass_through(patience=patience)
+
+    def before_statement(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        driver_connection = connection.connection.dbapi_connection
+        if id(driver_connection) in asked or not _writes(statement):
+            return
+        asked[id(driver_connection)] = turns.take(patience=turn_patience)
 
     def after_end(connection: Connection) -> None:
         give_back(connection.connection.dbapi_connection)
@@ -288,7 +296,17 @@ def yield_to_receiver(
         give_back(driver_connection)
 
     event.listen(engine, "begin", before_begin)
+    event.listen(engine, "before_cursor_execute", before_statement)
     event.listen(engine, "commit", after_end)
     event.listen(engine, "rollback", after_end)
     for pool_event in ("checkin", "invalidate", "close", "detach"):
         event.listen(engine.pool, pool_event, returned)
+
+
+#: The statements before which Python's sqlite3 begins a transaction (and SQLite takes the
+#: write lock): its own rule, on the statement's first word.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _writes(statement: str) -> bool:
+    return statement.lstrip()[:7].upper().startswith(_WRITES)

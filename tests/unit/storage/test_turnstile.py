@@ -1,8 +1,8 @@
 """The receiver's right of way to SQLite's write lock: while the receiver holds the
 turnstile no worker transaction begins, a worker passing through keeps the receiver out
 for that instant only, and nothing waits on it for long or at all on PostgreSQL. And the
-workers' turns: one worker transaction at a time, from its beginning to its end, the turn
-given back however it ends (commit, rollback, a killed process)."""
+workers' turns: one worker transaction at a time from its first write to its end, the
+turn given back however it ends (commit, rollback, a killed process)."""
 
 from __future__ import annotations
 
@@ -118,48 +118,64 @@ def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) ->
         engine.dispose()
 
 
-def _open_transaction(engine: Engine, began: threading.Event, end: threading.Event) -> None:
-    """A transaction that begins, says so, and commits once `end` is set (or rolls back if
+def _table(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    engine.dispose()
+
+
+def _writer(engine: Engine, wrote: threading.Event, end: threading.Event) -> None:
+    """A transaction that writes, says so, and commits once `end` is set (or rolls back if
     `end` is never set within 30 s)."""
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
-        began.set()
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        wrote.set()
         if not _within(30, end.is_set):
             raise TimeoutError("the test never ended the transaction")
-        connection.execute(text("INSERT INTO t VALUES (1)"))
 
 
-def test_workers_transactions_take_turns_from_beginning_to_end(tmp_path: Path) -> None:
+def _reader_then_writer(engine: Engine, read: threading.Event, wrote: threading.Event) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("SELECT count(*) FROM t")).scalar()
+        read.set()
+        connection.execute(text("INSERT INTO t VALUES (2)"))
+        wrote.set()
+
+
+def test_workers_writes_take_turns_until_the_transaction_ends(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'balint.db'}"
+    _table(url)
     first, second = make_engine(url), make_engine(url)  # two workers' engines
     for engine in (first, second):
         yield_to_receiver(engine, patience=60, turn_patience=60)
-    began = [threading.Event(), threading.Event()]
-    end = [threading.Event(), threading.Event()]
+    first_wrote, end = threading.Event(), threading.Event()
+    second_read, second_wrote = threading.Event(), threading.Event()
     threads = [
-        threading.Thread(target=_open_transaction, args=(engine, began[i], end[i]))
-        for i, engine in enumerate((first, second))
+        threading.Thread(target=_writer, args=(first, first_wrote, end)),
+        threading.Thread(target=_reader_then_writer, args=(second, second_read, second_wrote)),
     ]
     try:
         threads[0].start()
-        assert _within(10, began[0].is_set)
+        assert _within(10, first_wrote.is_set)
         threads[1].start()
-        assert not _within(0.3, began[1].is_set)  # the first has not ended: no second begins
-        end[0].set()
-        assert _within(10, began[1].is_set)
-        end[1].set()
+        assert _within(10, second_read.is_set)  # reading needs no turn (WAL)
+        assert not _within(0.3, second_wrote.is_set)  # writing waits for the first's end
+        end.set()
+        assert _within(10, second_wrote.is_set)
         for thread in threads:
             thread.join(timeout=10)
             assert not thread.is_alive()
     finally:
-        for event in end:
-            event.set()
+        end.set()
         first.dispose()
         second.dispose()
 
 
 def test_a_transaction_that_rolls_back_gives_its_turn_back(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'balint.db'}")
+    url = f"sqlite:///{tmp_path / 'balint.db'}"
+    _table(url)
+    engine = make_engine(url)
     yield_to_receiver(engine, patience=60, turn_patience=60)
     turns = turns_of(engine)
     assert turns is not None
@@ -167,6 +183,10 @@ def test_a_transaction_that_rolls_back_gives_its_turn_back(tmp_path: Path) -> No
         try:
             with engine.begin() as connection:
                 connection.execute(text("SELECT 1"))
+                descriptor = turns.take(patience=0)
+                assert descriptor is not None  # a read takes no turn
+                os.close(descriptor)
+                connection.execute(text("UPDATE t SET x = 3"))
                 assert turns.take(patience=0) is None  # held by the transaction
                 raise LookupError("the transaction fails")
         except LookupError:
