@@ -137,9 +137,8 @@ class Turns:
 
     A transaction that finds the turn taken waits for it in the kernel's queue (a blocking
     `flock`, on a thread of `_waits`: it cannot be given a time limit itself) and is woken
-    as soon as the holder lets go. Polling would not do: a worker with a backlog lets go and
-    takes the turn back within a fraction of a millisecond, and a poller would find it
-    taken every time.
+    as soon as the holder lets go. Not by polling: a worker with a backlog lets go and takes
+    the turn back within a fraction of a millisecond, and a poller can miss gap after gap.
     """
 
     def __init__(self, path: Path) -> None:
@@ -203,7 +202,7 @@ class _Wait:
 
     def woken(self, patience: float) -> bool:
         """Whether the turn was taken within `patience` seconds (else it is given up)."""
-        readable, _, _ = select.select([self._heard], [], [], patience)
+        select.select([self._heard], [], [], patience)
         with self._lock:
             state = self._state
             if state == "waiting":
