@@ -236,20 +236,25 @@ def _lock(descriptor: int, kind: int) -> bool:
     return True
 
 
-def turnstile_of(engine: Engine) -> Turnstile | None:
-    """The turnstile beside `engine`'s SQLite file; None for PostgreSQL or in-memory SQLite."""
+def _beside(engine: Engine, suffix: str) -> Path | None:
+    """The file named `suffix` beside `engine`'s SQLite file; None for PostgreSQL or
+    in-memory SQLite."""
     if engine.dialect.name != "sqlite":
         return None
     path = sqlite_path(engine.url.render_as_string(hide_password=False))
-    return None if path is None else Turnstile(path.with_name(f"{path.name}{TURNSTILE_SUFFIX}"))
+    return None if path is None else path.with_name(f"{path.name}{suffix}")
+
+
+def turnstile_of(engine: Engine) -> Turnstile | None:
+    """The turnstile beside `engine`'s SQLite file; None for PostgreSQL or in-memory SQLite."""
+    path = _beside(engine, TURNSTILE_SUFFIX)
+    return None if path is None else Turnstile(path)
 
 
 def turns_of(engine: Engine) -> Turns | None:
     """The workers' turns at `engine`'s SQLite file; None for PostgreSQL or in-memory SQLite."""
-    if engine.dialect.name != "sqlite":
-        return None
-    path = sqlite_path(engine.url.render_as_string(hide_password=False))
-    return None if path is None else Turns(path.with_name(f"{path.name}{TURNS_SUFFIX}"))
+    path = _beside(engine, TURNS_SUFFIX)
+    return None if path is None else Turns(path)
 
 
 def yield_to_receiver(
