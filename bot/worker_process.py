@@ -92,9 +92,8 @@ class ChannelMetrics:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._lock = threading.Lock()
-        #: lines from other threads for the loop to write, and whether it has been woken
+        #: lines from other threads for the loop to write (not empty: the loop has been woken)
         self._handed: list[bytes] = []
-        self._woken = False
 
     def observe_lag(self, seconds: float) -> None:
         self._send(lag_line(seconds))
@@ -108,20 +107,19 @@ class ChannelMetrics:
             self._write(line)
             return
         with self._lock:
+            woken = bool(self._handed)  # for the lines before this one
             self._handed.append(line)
-            if self._woken:
-                return  # the loop has been woken for the lines before this one
-            self._woken = True
+        if woken:
+            return
         try:
             self._loop.call_soon_threadsafe(self._write_handed)
         except RuntimeError:  # the loop is closed only once the worker has stopped
             with self._lock:
                 self._handed.clear()
-                self._woken = False
 
     def _write_handed(self) -> None:
         with self._lock:
-            lines, self._handed, self._woken = self._handed, [], False
+            lines, self._handed = self._handed, []
         if lines:
             self._write(b"".join(lines))
 
