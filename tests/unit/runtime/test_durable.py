@@ -97,27 +97,26 @@ def test_restart_during_meditation_admits_the_held_latecomer_once(
 
 def _crash_after_planning(
     factory: sessionmaker[Session],
-    hooks: ScriptedHooks,
-    clock: HandClock,
-    meeting: RecordingMeeting,
-) -> None:
+) -> tuple[ScriptedHooks, HandClock, RecordingMeeting]:
     """Anna and Ben arrive and the process dies right after the step that planned both
-    admissions and claimed Anna's (to be carried out once it had committed)."""
+    admissions and claimed Anna's (to be carried out once it had committed). Returns the
+    hooks, clock and meeting it ran with, for the restart."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
     runtime = _runtime(factory, hooks, clock, meeting)
     _post(factory, hooks, clock, "start", MeetingStarted())
     asyncio.run(runtime.process_journal())
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     _post(factory, hooks, clock, "ben", ArrivedInWaitingRoom(participant=BEN))
     assert runtime._step_batch().entry_ids
+    return hooks, clock, meeting
 
 
 def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeated(
     factory: sessionmaker[Session],
 ) -> None:
-    hooks = ScriptedHooks()
-    clock = HandClock(START - timedelta(minutes=10))
-    meeting = RecordingMeeting()
-    _crash_after_planning(factory, hooks, clock, meeting)
+    hooks, clock, meeting = _crash_after_planning(factory)
     with session_scope(factory) as s:
         admits = rs.actions_for_meeting(s, meeting_uuid=UUID, kind="admit")
         assert [a.status for a in admits] == ["executing", "planned"]
@@ -133,10 +132,7 @@ def test_crash_after_planning_executes_once_and_a_claimed_action_is_never_repeat
 def test_a_restart_with_news_abandons_leftovers_in_its_first_step_and_admits_in_order(
     factory: sessionmaker[Session],
 ) -> None:
-    hooks = ScriptedHooks()
-    clock = HandClock(START - timedelta(minutes=10))
-    meeting = RecordingMeeting()
-    _crash_after_planning(factory, hooks, clock, meeting)
+    hooks, clock, meeting = _crash_after_planning(factory)
     _post(factory, hooks, clock, "fay", ArrivedInWaitingRoom(participant=FAY))
     commits: list[int] = []
     engine = factory.kw["bind"]
@@ -267,10 +263,7 @@ def test_an_undecodable_entry_is_skipped_and_does_not_block_the_meeting(
 def test_actions_planned_long_before_a_restart_expire_instead_of_running_late(
     factory: sessionmaker[Session],
 ) -> None:
-    hooks = ScriptedHooks()
-    clock = HandClock(START - timedelta(minutes=10))
-    meeting = RecordingMeeting()
-    _crash_after_planning(factory, hooks, clock, meeting)
+    hooks, clock, meeting = _crash_after_planning(factory)
     clock.advance(minutes=11)  # the restart comes after the default 10-minute expiry
     asyncio.run(_runtime(factory, hooks, clock, meeting).process_journal())
     assert meeting.admits() == []
