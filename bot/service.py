@@ -1,8 +1,8 @@
 """`build_service`: the webhook receiver and the meetings' worker as one app in one process.
 
 `balint-bot serve` uses it in `sdk` mode; otherwise serve splits the two into a receiver
-process and worker processes (`bot.receiver`, `bot.worker_process`), which reuse
-`ServiceHooks`, `default_controls` and `replica_owner` from here. `simulate`, the demo,
+process and worker processes (`bot.receiver`, `bot.worker_process`); every process that runs
+meetings runs them with `bot.service_hooks`. `simulate`, the demo,
 `bench.meetings --mode in-process` and the tests run it whole.
 
 Wires the webhook receiver (`webhooks.http.create_app`) to the background worker
@@ -24,9 +24,10 @@ worker.
 A caller (tests, `simulate`, the demo) may pass its own `control_factory`.
 
 Several groups in one service (`[[groups]]`): the receiver routes each webhook by meeting
-number to the group that lists it; `ServiceHooks` opens each meeting's session with that
-group's calendar, agenda, time zone and roster (its facilitators), and finalises it with
-its attendance policy; in `sdk` mode each group has its own supervisor and join process.
+number to the group that lists it; `ServiceHooks` (`bot.service_hooks`) opens each meeting's
+session with that group's calendar, agenda, time zone and roster (its facilitators), and
+finalises it with its attendance policy; in `sdk` mode each group has its own supervisor and
+join process.
 
 Names: `database` is the SQLAlchemy `Engine`, `db` a database session (`Session`); the
 engine of this project is the phase engine, and a group's weekly *session* is what
@@ -45,12 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,231 +59,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import safety_plan
-from bot.agenda import agenda_from_settings, messages_from_settings
-from bot.calendar import calendar_from_settings, match_meeting
 from bot.config import Settings
-from bot.errors import BalintError, ConfigError
-from bot.groups import group_of_meeting
-from bot.meeting.observe import ObservingMeeting
+from bot.errors import ConfigError
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
-from bot.runtime import inbox
-from bot.runtime.durable import Decoded, MeetingHooks
-from bot.runtime.worker import Worker
-from phases.actions import Action, RecordLocation, SafetyAnswer, SendChat
-from phases.agenda import Agenda
-from phases.calendar import Calendar, Override, SkippedMeeting, UnplannedSession
-from phases.engine import new_session
-from phases.state import SessionState
-from storage import attendance, sessions
+from bot.runtime.durable import MeetingHooks
+from bot.runtime.worker import ControlFactory, Worker
+from bot.service_hooks import ServiceHooks, default_controls, replica_owner
+from phases.calendar import Override
 from storage.calendar import overrides as stored_overrides
 from storage.clock import system_clock
 from storage.db import make_engine, session_scope
-from storage.journal import JournalEntry
-from storage.roster import roster_entries
 from webhooks.http import create_app
 from webhooks.metrics import Metrics
-from webhooks.parse import parse_event
-from webhooks.translate import to_engine_events, to_presence
 
-__all__ = [
-    "ServiceHooks",
-    "build_service",
-    "default_controls",
-    "replica_owner",
-    "stored_changes",
-    "supervise_sessions",
-]
+__all__ = ["build_service", "stored_changes", "supervise_sessions"]
 
 _log = logging.getLogger(__name__)
-
-ControlFactory = Callable[[str], MeetingControl]
-
-
-def replica_owner(settings: Settings) -> str:
-    """This replica's lease owner id: `serve:` + `[server] instance_id` (default the host name).
-
-    Stable across restarts on purpose: a `serve` restarted after a crash holds the same id, so
-    it takes its dead predecessor's leases back at once instead of waiting for them to expire.
-    That is safe because each logged action is claimed (a compare-and-set) before it is carried
-    out and a restarted runtime marks actions left `executing` as interrupted: an action is
-    never carried out twice, whichever process of the same id gets to it. Two replicas must
-    have different ids (they then exclude each other by the lease).
-    """
-    return f"serve:{settings.server.instance_id or socket.gethostname()}"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _GroupRun:
-    """What one group's sessions are run with: its own settings, agenda, wording, calendar
-    and attendance policy (`Settings.for_group`)."""
-
-    settings: Settings
-    agenda: Agenda
-    messages: Mapping[str, str]
-    calendar: Calendar
-    policy: attendance.AttendancePolicy
-
-
-class ServiceHooks:
-    """The runtime's hooks onto the receiver's models and the storage engineer's tables.
-
-    With several groups (`[[groups]]`) each meeting is run as its group's: the group is the
-    one that lists the meeting's number (`bot.groups.group_of_meeting`, the receiver's
-    routing rule) when the session opens, and the session's stored group after that.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._keyring = safety_plan.keyring_of(settings)
-        self._runs = {
-            group.name: self._run_of(settings.for_group(group)) for group in settings.all_groups()
-        }
-
-    def _run_of(self, settings: Settings) -> _GroupRun:
-        agenda = agenda_from_settings(settings)
-        if agenda.ask_location and not self._keyring.has_current:
-            # an answer could not be kept sealed: better not to ask for it at all
-            agenda = dataclasses.replace(agenda, ask_location=False)
-        return _GroupRun(
-            settings=settings,
-            agenda=agenda,
-            # `[agenda.messages]`: the group's own wording of the engine's lines
-            messages=messages_from_settings(settings),
-            calendar=calendar_from_settings(settings.group, settings.agenda),
-            # the same policy as the CLI's rebuild: the bot's own name is not a person
-            policy=attendance.policy_for(
-                length_minutes=settings.agenda.length_minutes, bot_name=settings.zoom.bot_name
-            ),
-        )
-
-    def _run_of_meeting(self, meeting_id: str) -> _GroupRun | None:
-        if len(self._runs) == 1:  # one group: every meeting that reaches the runtime is its
-            return next(iter(self._runs.values()))
-        group = group_of_meeting(self._settings, meeting_id)
-        return self._runs[group.name] if group is not None else None
-
-    def _run_of_session(self, db: Session, meeting_uuid: str) -> _GroupRun:
-        """The group of the meeting's stored session (the only group if there is none)."""
-        record = sessions.session_by_meeting(db, meeting_uuid=meeting_uuid)
-        if record is not None:
-            name = sessions.group_name_of(db, record=record)
-            if name in self._runs:
-                return self._runs[name]
-        return next(iter(self._runs.values()))
-
-    def decode(self, entry: JournalEntry) -> Decoded:
-        if inbox.is_command(entry):
-            return inbox.decode_command(entry)
-        event = parse_event(entry.body)
-        at = (
-            datetime.fromtimestamp(entry.event_ts / 1000, UTC)
-            if entry.event_ts is not None
-            else None
-        )
-        zoom_object = getattr(getattr(event, "payload", None), "object", None)
-        meeting_id = str(getattr(zoom_object, "id", "") or "")
-        return Decoded(
-            meeting_id=meeting_id,
-            events=tuple(to_engine_events(event, bot_name=self._settings.zoom.bot_name)),
-            at=at,
-        )
-
-    def start_session(
-        self, db: Session, *, meeting_uuid: str, meeting_id: str, now: datetime
-    ) -> tuple[SessionState, Sequence[Action]]:
-        run = self._run_of_meeting(meeting_id)
-        if run is None:
-            # the receiver keeps other meetings out; a console command naming one is inert
-            _log.warning("meeting of no group: not run", extra={"meeting_id": meeting_uuid})
-            first = next(iter(self._runs.values()))
-            return new_session(
-                agenda=first.agenda,
-                roster=(),
-                scheduled_start=first.calendar.local(now),
-                skipped="no group's meeting",
-            )
-        group = run.settings.group
-        # the calendar's matching rule: a planned session's start, else the meeting's own;
-        # a cancelled evening or a break is no session: its engine state stays inert and the
-        # runtime stores nothing of it (`bot.runtime.durable`, "No session")
-        match = match_meeting(
-            db,
-            calendar=run.calendar,
-            group_name=group.name,
-            meeting_uuid=meeting_uuid,
-            started=now,
-        )
-        if isinstance(match, SkippedMeeting):
-            return new_session(
-                agenda=run.agenda,
-                roster=(),
-                scheduled_start=run.calendar.local(now),
-                messages=run.messages,
-                skipped=match.reason,
-            )
-        start = match.scheduled_start
-        sessions.ensure_session(
-            db,
-            group_name=group.name,
-            meeting_uuid=meeting_uuid,
-            meeting_id=meeting_id,
-            scheduled_start=start,
-            now=now,
-            timezone=group.timezone,
-            module=match.module,
-        )
-        # closed modules: only members enrolled in the module the calendar matched the
-        # session to are admitted (the same module `ensure_session` stored for it)
-        module = match.module.name if group.closed_modules and match.module else None
-        roster = roster_entries(db, group_name=group.name, module=module)
-        return new_session(
-            agenda=run.agenda,
-            roster=roster,
-            scheduled_start=start,
-            messages=run.messages,
-            unplanned=isinstance(match, UnplannedSession),
-        )
-
-    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
-        if inbox.is_command(entry):
-            return  # a console command carries no presence
-        presence = to_presence(parse_event(entry.body))
-        if presence is not None:
-            attendance.record_presence(
-                db, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
-            )
-
-    def seal(self, text: str) -> str | None:
-        return safety_plan.seal_reply(self._keyring, text)
-
-    def record_location(
-        self, db: Session, *, meeting_uuid: str, action: RecordLocation, at: datetime
-    ) -> None:
-        safety_plan.keep_location(db, meeting_uuid=meeting_uuid, action=action, at=at)
-
-    def safety_line(
-        self, db: Session, *, meeting_uuid: str, action: SafetyAnswer, now: datetime
-    ) -> SendChat:
-        return safety_plan.safety_line(
-            db,
-            settings=self._run_of_session(db, meeting_uuid).settings,
-            keyring=self._keyring,
-            meeting_uuid=meeting_uuid,
-            action=action,
-            now=now,
-        )
-
-    def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
-        try:
-            with db.begin_nested():
-                policy = self._run_of_session(db, meeting_uuid).policy
-                attendance.finalize(db, meeting_uuid=meeting_uuid, policy=policy, now=now)
-        except BalintError as failed:  # attendance can be recomputed from the journal later
-            _log.error(
-                "attendance not finalised",
-                extra={"meeting_id": meeting_uuid, "error_type": type(failed).__name__},
-            )
 
 
 ChangesReader = Callable[[], Awaitable[Sequence[Override]]]
@@ -369,26 +160,6 @@ def stored_changes(factory: sessionmaker[Session], *, group_name: str) -> Change
         return last
 
     return changes
-
-
-def default_controls(settings: Settings, registry: dict[str, MeetingControl]) -> ControlFactory:
-    """The `MeetingControl` of each meeting by `[bot] meeting_adapter` (not `sdk`): observe
-    only, or the simulated meeting registered in `registry` under its uuid."""
-    adapter = settings.bot.meeting_adapter
-    if adapter == "none":
-        return ObservingMeeting
-
-    def simulated(meeting_uuid: str) -> MeetingControl:
-        meeting = registry.get(meeting_uuid)
-        if meeting is None:
-            _log.warning(
-                "no simulated meeting registered; observing only",
-                extra={"meeting_id": meeting_uuid},
-            )
-            return ObservingMeeting(meeting_uuid)
-        return meeting
-
-    return simulated
 
 
 def build_service(

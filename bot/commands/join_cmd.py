@@ -154,7 +154,7 @@ async def run_join(
     _on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:
         if hooks is None:
-            from bot.service import ServiceHooks  # the receiver's models, only when serving
+            from bot.service_hooks import ServiceHooks  # the receiver's models, only when serving
 
             hooks = ServiceHooks(settings)
         with binding_output_discarded():
@@ -221,6 +221,7 @@ def join_owner(settings: Settings, meeting_id: str) -> str:
 
     The supervisor restarts a `join` that died; with the same id the new process takes the
     dead one's lease back at once instead of waiting for it to expire. That is safe for the
-    reason `bot.service.replica_owner` gives: every action is claimed before it is carried out.
+    reason `bot.service_hooks.replica_owner` gives: every action is claimed before it is
+    carried out.
     """
     return f"join:{settings.server.instance_id or socket.gethostname()}:{meeting_id}"

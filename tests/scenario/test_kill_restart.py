@@ -581,7 +581,7 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
         return {
             pid: command
             for pid, command in _children(serve.process.pid).items()
-            if "serve-worker" in command
+            if "bot.worker_process" in command
         }
 
     def stepping_worker() -> int:

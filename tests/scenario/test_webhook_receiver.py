@@ -28,7 +28,7 @@ from bot.meeting import zoom_wire as wire
 from bot.meeting.delivery import Faults, HttpTransport, WebhookDelivery
 from bot.meeting.observe import ObservingMeeting
 from bot.runtime.durable import MeetingRuntime
-from bot.service import ServiceHooks
+from bot.service_hooks import ServiceHooks
 from storage import journal
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade

@@ -103,7 +103,7 @@ class RecordingMeeting:
 
 class ScriptedHooks:
     """Hooks whose journal bodies name a scripted list of engine events; a console command
-    (`bot.runtime.inbox`) is decoded as `bot.service.ServiceHooks` decodes it; sessions
+    (`bot.runtime.inbox`) is decoded as `bot.service_hooks.ServiceHooks` decodes it; sessions
     start with `roster`."""
 
     def __init__(self, roster: Sequence[RosterEntry] = ROSTER) -> None:
