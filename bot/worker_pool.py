@@ -1,7 +1,7 @@
 """`WorkerPool`: `serve`'s meeting worker processes, seen from the receiver.
 
 The receiver (`bot.receiver`) only acknowledges webhooks; the meetings run in
-`[server] meeting_workers` child processes (`balint-bot serve-worker`, `bot.worker_process`),
+`[server] meeting_workers` child processes (`python -m bot.worker_process`),
 so the acknowledgements never wait on the engine, the database work of a step or the GIL of
 the process that runs them. The pool:
 
@@ -55,11 +55,10 @@ _STABLE_SECONDS = 60.0
 
 def worker_command(config_path: Path | None, *, index: int, count: int, fd: int) -> list[str]:
     """The command line of worker `index` of `count`, its socket on file descriptor `fd`."""
-    command = [sys.executable, "-m", "bot.cli"]
+    command = [sys.executable, "-m", "bot.worker_process"]
     if config_path is not None:
         command += ["--config", str(config_path)]
     return command + [
-        "serve-worker",
         "--index",
         str(index),
         "--count",

@@ -1,4 +1,5 @@
-"""One of `serve`'s meeting worker processes (`balint-bot serve-worker`, started by `serve`).
+"""One of `serve`'s meeting worker processes (`python -m bot.worker_process`, started by
+`serve`; not a command to run by hand).
 
 `serve` acknowledges webhooks in its own process and runs the meetings in
 `[server] meeting_workers` of these (`bot.worker_pool` starts, watches and restarts them).
@@ -6,7 +7,7 @@ Each runs the same `bot.runtime.worker.Worker` as before, with its doorbell, ove
 meetings of its shard (`bot.runtime.worker.shard_of`): a meeting is stepped by one worker
 process of a replica, and across replicas the database lease still decides.
 
-Lease owner: the replica's (`bot.service.replica_owner`) with one worker, and that id +
+Lease owner: the replica's (`bot.service_hooks.replica_owner`) with one worker, and that id +
 `:w<index>` with several. Stable across restarts on purpose: a worker restarted after a
 crash takes back its predecessor's leases at once (see `replica_owner` for why that is safe).
 
@@ -17,6 +18,11 @@ worker of every replica hears on a `LISTEN` connection (`bot.runtime.journal_lis
 replica's worker holding a meeting's lease hears of a webhook another replica received. The
 periodic sweep stays as the safety net either way.
 
+It is started as this module, not as a `balint-bot` command: the command line imports every
+command (the exports, the console, the demo), and a worker needs none of them. Nor does it
+import FastAPI (`bot.service_hooks`; an import-linter contract). A worker was 115 MiB
+resident, most of it imports (docs/benchmarks.md, "thirteenth round").
+
 The process ends when its socket reads end-of-file (the receiver is gone, even by
 `kill -9`: no worker outlives it) or on SIGTERM/SIGINT; it then finishes the step in
 progress and gives up its leases.
@@ -24,23 +30,27 @@ progress and gives up its leases.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
+from bot.errors import BalintError, ConfigError
 from bot.heap import freeze_start_up
-from bot.runtime.journal_listener import listen_for_journal
+from bot.logging_setup import configure_logging
 from bot.runtime.worker import Worker, shard_of
-from bot.service import ServiceHooks, default_controls, replica_owner
+from bot.service_hooks import ServiceHooks, default_controls, replica_owner
 from bot.worker_channel import (
     HEARTBEAT_SECONDS,
     MAX_LINE,
@@ -54,7 +64,7 @@ from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from storage.turnstile import yield_to_receiver
 
-__all__ = ["ChannelMetrics", "run_worker", "worker_owner"]
+__all__ = ["ChannelMetrics", "main", "run_worker", "worker_owner"]
 
 _log = logging.getLogger(__name__)
 
@@ -126,6 +136,33 @@ class ChannelMetrics:
     def _write(self, data: bytes) -> None:
         if not self._writer.is_closing():
             self._writer.write(data)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The worker process's command line (`bot.worker_pool.worker_command` writes it)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.worker_process",
+        description="(started by balint-bot serve) one of serve's meeting worker processes",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="serve's settings file")
+    parser.add_argument("--index", type=int, required=True, help="this worker's shard")
+    parser.add_argument("--count", type=int, required=True, help="how many workers serve runs")
+    parser.add_argument(
+        "--channel-fd", type=int, required=True, help="the socket to serve (a file descriptor)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if not 0 <= args.index < args.count:
+            raise ConfigError(f"meeting worker: no worker {args.index} among {args.count}")
+        settings = load_settings(args.config)
+        configure_logging(settings.log)
+        return run_worker(settings, index=args.index, count=args.count, channel_fd=args.channel_fd)
+    except ConfigError as bad:
+        sys.stderr.write(f"balint-bot: configuration error: {bad}\n")
+        return 2
+    except BalintError as failed:
+        sys.stderr.write(f"balint-bot: {failed}\n")
+        return 1
 
 
 def run_worker(
@@ -206,6 +243,9 @@ async def _serve(
         asyncio.create_task(_heartbeat(writer, worker), name="balint-worker-heartbeat"),
     ]
     if database.dialect.name == "postgresql":
+        # imported here: psycopg is several MiB that a worker on SQLite has no use for
+        from bot.runtime.journal_listener import listen_for_journal
+
         tasks.append(
             asyncio.create_task(
                 listen_for_journal(database, wake=wake, resweep=lambda: worker.notify(None)),
@@ -258,3 +298,7 @@ async def _heartbeat(writer: asyncio.StreamWriter, worker: Worker) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
         await asyncio.sleep(HEARTBEAT_SECONDS / 2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,18 +1,15 @@
 """`balint-bot serve`: the webhook receiver under uvicorn, and the meetings' worker processes.
 
 The receiver process acknowledges webhooks (`bot.receiver`); the meetings run in
-`[server] meeting_workers` child processes (`balint-bot serve-worker`, `bot.worker_process`,
-started, watched and restarted by `bot.worker_pool`), each with its own APScheduler
-doorbell and a shard of the meetings. One uvicorn process for the receiver. Scale out with
+`[server] meeting_workers` child processes (`python -m bot.worker_process`, started, watched
+and restarted by `bot.worker_pool`), each with its own APScheduler doorbell and a shard of
+the meetings. One uvicorn process for the receiver. Scale out with
 several `serve` replicas on one PostgreSQL; database leases give each live meeting exactly
 one owner. With `[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join`
 process instead of driving the meeting itself, in one process (see `bot.service`). Unless
 `[console] enabled = false`, the facilitator's console listens beside the receiver on its
 own address (`[console] host`, `port`; loopback by default), in the same process
 (`bot.console.server`).
-
-`serve-worker` is not a command to run by hand: it is how `serve` starts a worker (its
-socket to the receiver is an inherited file descriptor).
 
 Before it listens, serve runs the settings checks it needs (`bot.validation`, the same as
 `balint-bot config check`), checks the database's schema (creating or upgrading only the
@@ -40,25 +37,6 @@ def register(subparsers: Any) -> None:
         "--port", type=int, default=None, help="listen port (default [server] port)"
     )
     parser.set_defaults(handler=_serve)
-    worker = subparsers.add_parser(
-        "serve-worker", help="(started by serve) one of serve's meeting worker processes"
-    )
-    worker.add_argument("--index", type=int, required=True, help="this worker's shard")
-    worker.add_argument("--count", type=int, required=True, help="how many workers serve runs")
-    worker.add_argument(
-        "--channel-fd", type=int, required=True, help="the socket to serve (a file descriptor)"
-    )
-    worker.set_defaults(handler=_serve_worker)
-
-
-def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.errors import ConfigError
-    from bot.worker_process import run_worker
-
-    if not 0 <= args.index < args.count:
-        raise ConfigError(f"serve-worker: no worker {args.index} among {args.count}")
-    configure_logging(settings.log)
-    return run_worker(settings, index=args.index, count=args.count, channel_fd=args.channel_fd)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

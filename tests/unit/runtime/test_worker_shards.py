@@ -4,6 +4,8 @@ sends its receiver (status lines, metrics) arrives whole."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from typing import cast
@@ -14,7 +16,8 @@ from sqlalchemy import Engine
 from bot.errors import ConfigError
 from bot.runtime.worker import Worker, shard_of
 from bot.worker_channel import Status, read_message, status_line
-from bot.worker_process import ChannelMetrics
+from bot.worker_pool import worker_command
+from bot.worker_process import ChannelMetrics, main
 from phases.events import MeetingStarted
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -68,6 +71,42 @@ def test_a_shard_that_does_not_exist_is_refused(sqlite_engine: Engine) -> None:
             clock=HandClock(START),
             shard=(2, 2),
         )
+
+
+def test_a_worker_started_for_a_shard_that_does_not_exist_says_so_and_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--index", "2", "--count", "2", "--channel-fd", "99"]) == 2
+    assert "no worker 2 among 2" in capsys.readouterr().err
+
+
+#: What a worker has no use for: the web application and the other commands. They were most
+#: of its resident memory (docs/benchmarks.md, "thirteenth round").
+_NOT_IN_A_WORKER = ("fastapi", "starlette", "uvicorn", "bot.cli", "bot.commands", "bot.service")
+
+
+def test_a_worker_process_loads_no_web_framework_and_no_command() -> None:
+    """The module the pool starts, with the hooks and controls it runs meetings with, made as
+    it makes them (the import-linter contract sees only the imports written down)."""
+    command = worker_command(None, index=0, count=1, fd=99)
+    module = command[command.index("-m") + 1]
+    probe = (
+        f"import importlib, sys; importlib.import_module({module!r})\n"
+        "from bot.config import Settings\n"
+        "from bot.service_hooks import ServiceHooks, default_controls\n"
+        "settings = Settings()\n"
+        "ServiceHooks(settings); default_controls(settings, {})('uuid==')\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert module == "bot.worker_process" and "bot.service_hooks" in loaded
+    assert [
+        name
+        for name in loaded
+        if any(name == n or name.startswith(n + ".") for n in _NOT_IN_A_WORKER)
+    ] == []
 
 
 def test_the_channel_reads_what_it_writes_and_skips_what_is_not_a_message() -> None:
