@@ -132,6 +132,7 @@ class ServiceHooks:
             meeting_id=meeting_id,
             events=tuple(to_engine_events(event, bot_name=self._settings.zoom.bot_name)),
             at=at,
+            presence=to_presence(event),
         )
 
     def start_session(
@@ -190,13 +191,12 @@ class ServiceHooks:
             unplanned=isinstance(match, UnplannedSession),
         )
 
-    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
-        if inbox.is_command(entry):
-            return  # a console command carries no presence
-        presence = to_presence(parse_event(entry.body))
-        if presence is not None:
+    def record_presence(
+        self, db: Session, *, meeting_uuid: str, entry: JournalEntry, decoded: Decoded
+    ) -> None:
+        if decoded.presence is not None:  # a console command carries none
             attendance.record_presence(
-                db, meeting_uuid=meeting_uuid, journal_id=entry.id, event=presence
+                db, meeting_uuid=meeting_uuid, journal_id=entry.id, event=decoded.presence
             )
 
     def seal(self, text: str) -> str | None:

@@ -185,6 +185,7 @@ from phases.events import (
 from phases.state import Person, Phase, SessionState
 from storage import journal, person_keys
 from storage import runtime_state as rs
+from storage.attendance import PresenceEvent
 from storage.db import session_scope
 from storage.journal import JournalEntry
 from storage.person_keys import PersonId
@@ -224,11 +225,14 @@ class Decoded:
         meeting_id: Zoom's meeting number ("" if the body has none).
         events: the engine events it translates to (maybe none).
         at: the event's own time (from `event_ts`), if known.
+        presence: the attendance fact it carries (`storage.attendance`), if any: decoded
+            here with the events, so a body is parsed once.
     """
 
     meeting_id: str
     events: tuple[Event, ...]
     at: datetime | None
+    presence: PresenceEvent | None = None
 
 
 class MeetingHooks(Protocol):
@@ -244,8 +248,11 @@ class MeetingHooks(Protocol):
         """Open the group's session for a new meeting (stored) and its engine state."""
         ...
 
-    def record_presence(self, db: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
-        """Record the attendance presence an entry carries (every entry, late or not)."""
+    def record_presence(
+        self, db: Session, *, meeting_uuid: str, entry: JournalEntry, decoded: Decoded
+    ) -> None:
+        """Record the attendance presence an entry carries, as `decode` found it (every entry,
+        late or not)."""
         ...
 
     def finalize(self, db: Session, *, meeting_uuid: str, now: datetime) -> None:
@@ -841,7 +848,6 @@ class MeetingRuntime:
                 cause=told.cause,
                 events=(told.event,),
                 at=told.at,
-                entry=None,
                 fired_timer=None,
                 source=told.source,
             )
@@ -926,7 +932,9 @@ class MeetingRuntime:
                     if work is None:
                         work = self._open(db, meeting_id=decoded.meeting_id, at=at)
                     if not work.skipped:
-                        self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
+                        self._hooks.record_presence(
+                            db, meeting_uuid=self.meeting_uuid, entry=entry, decoded=decoded
+                        )
                     report = self._feed(
                         db,
                         work,
@@ -983,7 +991,7 @@ class MeetingRuntime:
                 cause=_entry_cause(entry, decoded),
                 events=decoded.events,
                 at=at,
-                entry=entry,
+                entry=(entry, decoded),
                 fired_timer=None,
                 meeting_id=decoded.meeting_id,
                 source="webhook",
@@ -1034,7 +1042,6 @@ class MeetingRuntime:
             cause=f"t:{timer}@{due_at.isoformat()}",
             events=(TimerDue(timer=timer),),
             at=max(due_at, self._clock()),
-            entry=None,
             fired_timer=(timer, due_at),
         )
 
@@ -1044,7 +1051,6 @@ class MeetingRuntime:
         cause: str,
         events: Sequence[Event],
         at: datetime,
-        entry: JournalEntry | None,
         fired_timer: tuple[str, datetime] | None,
         source: Source | None = None,
     ) -> StepReport:
@@ -1054,7 +1060,7 @@ class MeetingRuntime:
                 cause=cause,
                 events=events,
                 at=at,
-                entry=entry,
+                entry=None,
                 fired_timer=fired_timer,
                 meeting_id="",
                 source=source,
@@ -1067,22 +1073,26 @@ class MeetingRuntime:
         cause: str,
         events: Sequence[Event],
         at: datetime,
-        entry: JournalEntry | None,
+        entry: tuple[JournalEntry, Decoded] | None,
         fired_timer: tuple[str, datetime] | None,
         meeting_id: str,
         source: Source | None,
         lease_held: bool = False,
     ) -> StepReport:
         """One cause, inside the caller's transaction (see the module docstring), then the
-        claim of the first action to carry out; `source` says where its participants' ids
-        come from (None: no participants, e.g. a timer); `lease_held`: the caller has taken
-        the lease in this transaction already."""
+        claim of the first action to carry out; `entry`: the journal entry the cause is, with
+        its decoding (None for a timer or a live event); `source` says where its
+        participants' ids come from (None: no participants, e.g. a timer); `lease_held`: the
+        caller has taken the lease in this transaction already."""
         if not lease_held:
             self._hold_lease(db)
         self._resume_in(db)
         work = self._open(db, meeting_id=meeting_id, at=at)
         if entry is not None and not work.skipped:
-            self._hooks.record_presence(db, meeting_uuid=self.meeting_uuid, entry=entry)
+            journaled, decoded = entry
+            self._hooks.record_presence(
+                db, meeting_uuid=self.meeting_uuid, entry=journaled, decoded=decoded
+            )
         if fired_timer is not None:
             timer, due_at = fired_timer
             if work.wakeups.get(timer) != due_at:
@@ -1095,7 +1105,7 @@ class MeetingRuntime:
             cause=cause,
             events=events,
             at=at,
-            entry_id=None if entry is None else entry.id,
+            entry_id=None if entry is None else entry[0].id,
             source=source,
         )
         self._close(db, work)

@@ -150,7 +150,9 @@ class ScriptedHooks:
             agenda=agenda_from_settings(Settings()), roster=self.roster, scheduled_start=START
         )
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(
+        self, session: Session, *, meeting_uuid: str, entry: JournalEntry, decoded: Decoded
+    ) -> None:
         self.presence.append(entry.id)
 
     def finalize(self, session: Session, *, meeting_uuid: str, now: datetime) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agenda import agenda_from_settings
 from bot.config import Settings
-from bot.runtime.durable import BATCH, MeetingRuntime
+from bot.runtime.durable import BATCH, Decoded, MeetingRuntime
 from phases.actions import Action
 from phases.engine import new_session
 from phases.events import (
@@ -282,11 +282,13 @@ class _FlakyHooks(_Hooks):
         self.fail_on: int | None = None
         self.failures = 0
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(
+        self, session: Session, *, meeting_uuid: str, entry: JournalEntry, decoded: Decoded
+    ) -> None:
         if entry.id == self.fail_on and self.failures == 0:
             self.failures += 1
             raise OperationalError("INSERT INTO attendance", {}, Exception("database is locked"))
-        super().record_presence(session, meeting_uuid=meeting_uuid, entry=entry)
+        super().record_presence(session, meeting_uuid=meeting_uuid, entry=entry, decoded=decoded)
 
 
 def test_a_batch_that_fails_is_stepped_one_entry_per_transaction_and_loses_nothing(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.runtime.durable import LeaseLost, MeetingRuntime
+from bot.runtime.durable import Decoded, LeaseLost, MeetingRuntime
 from phases.events import (
     ArrivedInWaitingRoom,
     ChatMessage,
@@ -122,11 +122,13 @@ class _FlakyHooks(ScriptedHooks):
         self.fail_on: int | None = None
         self.failures = 0
 
-    def record_presence(self, session: Session, *, meeting_uuid: str, entry: JournalEntry) -> None:
+    def record_presence(
+        self, session: Session, *, meeting_uuid: str, entry: JournalEntry, decoded: Decoded
+    ) -> None:
         if entry.id == self.fail_on and self.failures == 0:
             self.failures += 1
             raise OperationalError("INSERT INTO attendance", {}, Exception("database is locked"))
-        super().record_presence(session, meeting_uuid=meeting_uuid, entry=entry)
+        super().record_presence(session, meeting_uuid=meeting_uuid, entry=entry, decoded=decoded)
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["batch", "batch-rolled-back"])
