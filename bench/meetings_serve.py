@@ -17,7 +17,9 @@ meditation into the waiting room and must be admitted when it ends. Figures: web
 action (an action naming a participant, from the POST of the latest webhook about them
 before it; target p99 < 250 ms) and the latecomers' admission after the meditation's end
 (target p99 < 1 s); per replica, the acks and the actions its workers carried out (by
-lease owner). Every wait is bounded in time.
+lease owner); and the CPU the receivers and the workers spent from the room's opening to the
+last entry processed, per acked webhook: steadier than the latencies from run to run on a
+shared machine, so the figure to compare two versions by. Every wait is bounded in time.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from bench._common import (
     BenchError,
     Connection,
     ServeProcess,
+    cpu_seconds,
     family,
+    family_cpu_seconds,
     free_port,
     percentile,
     unprocessed_rows,
@@ -262,6 +266,7 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         if not await _wait(lambda: all(_ready(port) for port in ports), time_limit=60):
             raise BenchError("serve did not become ready (its workers)")
         processes = [len(family(serve.pid)) for serve in serves]
+        cpu_before = _cpu(serves)
         senders = _Senders(ports)
         await senders.start()
         for post in posts:
@@ -294,12 +299,13 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         await senders.stop(time_limit=60)
         await _wait(lambda: unprocessed_rows(url) == 0, time_limit=args.time_limit, step=0.5)
         left = unprocessed_rows(url)
+        cpu = tuple(after - before for after, before in zip(_cpu(serves), cpu_before, strict=True))
         actions = _actions(url)
     finally:
         for serve in serves:
             serve.stop()
             serve.cleanup()
-    return _report(args, senders, actions, held, meditation_end, processes, all_in, left)
+    return _report(args, senders, actions, held, meditation_end, processes, all_in, left, cpu)
 
 
 def _report(
@@ -311,6 +317,7 @@ def _report(
     processes: list[int],
     all_in: bool,
     left: int,
+    cpu: tuple[float, ...],
 ) -> int:
     caused: list[float] = []
     admissions: list[float] = []
@@ -362,4 +369,18 @@ def _report(
         f"max={max(admissions, default=0.0):.1f}ms (target p99 < 1 s) "
         f"{'PASS' if admissions and held_p99 < 1000 else 'MISS'} all_in={all_in}"
     )
+    acked = sum(n for (_r, status), n in senders.statuses.items() if status == 200)
+    receivers, workers = cpu
+    print(
+        f"CPU over the evening: receiver(s) {receivers:.1f} s, meeting worker(s) {workers:.1f} s; "
+        f"per acked webhook: receiver {1000 * receivers / max(acked, 1):.2f} ms, "
+        f"workers {1000 * workers / max(acked, 1):.2f} ms"
+    )
     return 0 if all_in and len(admissions) == expected and left == 0 else 1
+
+
+def _cpu(serves: list[ServeProcess]) -> tuple[float, float]:
+    """CPU seconds so far of the replicas' receiver processes and of their meeting workers
+    (the live ones: a worker restarted meanwhile loses its predecessor's)."""
+    receivers = sum(cpu_seconds(serve.pid) for serve in serves)
+    return receivers, sum(family_cpu_seconds(serve.pid) for serve in serves) - receivers

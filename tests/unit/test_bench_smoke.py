@@ -139,6 +139,11 @@ def test_meetings_benchmark_through_the_serve_command_and_its_workers():
     _figure(out, r"^replica 0: webhooks posted=(\d+) acked=\1$")
     _figure(out, rf"^webhook -> action: pairs=[1-9][0-9]* p50={_NUMBER}ms p99={_NUMBER}ms")
     _figure(out, rf"^admission at the meditation's end: admitted=2/2 p50={_NUMBER}ms")
+    _figure(
+        out,
+        rf"^CPU over the evening: receiver\(s\) {_NUMBER} s, meeting worker\(s\) {_NUMBER} s; "
+        rf"per acked webhook: receiver {_NUMBER} ms, workers {_NUMBER} ms$",
+    )
 
 
 def test_memory_benchmark_prints_idle_and_loaded_rss():
