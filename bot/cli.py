@@ -1,11 +1,9 @@
 """The `balint-bot` command line.
 
 Every sub-command lives in its own module under `bot.commands` and registers itself with
-`register(subparsers)`, setting `handler(args, settings) -> int`. Errors of ours
-(`BalintError`) print one clear line and exit non-zero; configuration errors exit 2. So do
-the failures a user can expect from the world, never as a traceback: a database that cannot
-be reached or refuses (its driver's first line, which names no row values), a file that
-cannot be read or written, Ctrl-C (exit 130).
+`register(subparsers)`, setting `handler(args, settings) -> int`. A failure it can expect
+(ours, the configuration's, the database's, a file's, Ctrl-C) ends it with one clear line
+and an exit status, never a traceback (`bot.exit_status`).
 
 A command about one group registers `--group NAME` (`bot.groups.add_group_option`); `main`
 narrows the settings to that group before the handler runs, so with several groups
@@ -20,15 +18,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
 from bot.config import load_settings
-from bot.errors import BalintError, ConfigError
+from bot.exit_status import exit_status
 from bot.groups import settings_for
 from bot.heap import freeze_imports
 from storage.clock import Clock, system_clock
@@ -125,44 +120,16 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> i
     parser = build_parser()
     args = parser.parse_args(argv)
     args.clock = clock
-    try:
+
+    def run_command() -> int:
         settings = load_settings(args.config)
         if getattr(args, "group_scoped", False):
             # a command about one group sees that group's settings (`bot.groups`)
             settings = settings_for(settings, getattr(args, "group", None))
         status: int = args.handler(args, settings)
-    except ConfigError as bad:
-        print(f"balint-bot: configuration error: {bad}", file=sys.stderr)
-        return 2
-    except BalintError as failed:
-        print(f"balint-bot: {failed}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as failed:
-        print(f"balint-bot: database error: {database_problem(failed)}", file=sys.stderr)
-        return 1
-    except OSError as failed:
-        where = f": {failed.filename}" if failed.filename else ""
-        print(f"balint-bot: {failed.strerror or type(failed).__name__}{where}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("balint-bot: interrupted", file=sys.stderr)
-        return 130
-    return status
+        return status
 
-
-def database_problem(failure: SQLAlchemyError) -> str:
-    """One line about a database failure: the driver's first line for connection and schema
-    errors (they name hosts, files and tables, never row values), else the error's kind."""
-    original = failure.orig if isinstance(failure, DBAPIError) else None
-    kind = type(original if original is not None else failure).__name__
-    if original is None:
-        return kind
-    first = (str(original).strip().splitlines() or [""])[0][:300]
-    if "no such table" in first or ("relation" in first and "does not exist" in first):
-        return f"{first} (has the schema been created? run `balint-bot db upgrade`)"
-    if type(failure).__name__ in ("OperationalError", "InterfaceError", "ProgrammingError"):
-        return f"{first} ({kind})" if first else kind
-    return kind
+    return exit_status(run_command)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -46,7 +45,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings
-from bot.errors import BalintError, ConfigError
+from bot.errors import ConfigError
+from bot.exit_status import exit_status
 from bot.heap import freeze_start_up
 from bot.logging_setup import configure_logging
 from bot.runtime.worker import Worker, shard_of
@@ -151,18 +151,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--channel-fd", type=int, required=True, help="the socket to serve (a file descriptor)"
     )
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         if not 0 <= args.index < args.count:
             raise ConfigError(f"meeting worker: no worker {args.index} among {args.count}")
         settings = load_settings(args.config)
         configure_logging(settings.log)
         return run_worker(settings, index=args.index, count=args.count, channel_fd=args.channel_fd)
-    except ConfigError as bad:
-        sys.stderr.write(f"balint-bot: configuration error: {bad}\n")
-        return 2
-    except BalintError as failed:
-        sys.stderr.write(f"balint-bot: {failed}\n")
-        return 1
+
+    return exit_status(run)
 
 
 def run_worker(

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.cli import database_problem
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.exit_status import database_problem
 from bot.validation import problems, require
 
 GOOD: dict[str, Any] = {

@@ -4,10 +4,12 @@ sends its receiver (status lines, metrics) arrives whole."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -78,6 +80,20 @@ def test_a_worker_started_for_a_shard_that_does_not_exist_says_so_and_exits_2(
 ) -> None:
     assert main(["--index", "2", "--count", "2", "--channel-fd", "99"]) == 2
     assert "no worker 2 among 2" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_start_says_why_in_one_line_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Started by hand on a socket it was not given: the failure is the command line's
+    (`bot.exit_status`), not a traceback that could quote a statement's values."""
+    config = tmp_path / "worker.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n')
+    unused = 1000 + os.getpid() % 1000  # no descriptor this high is open in a fresh process
+    command = worker_command(config, index=0, count=1, fd=unused)
+    ended = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert ended.returncode == 1
+    assert ended.stderr.strip().splitlines() == ["balint-bot: Bad file descriptor"]
 
 
 #: What a worker has no use for: the web application and the other commands. They were most
