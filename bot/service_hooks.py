@@ -3,9 +3,10 @@ of the service.
 
 `bot.service` (the receiver and the runtime in one process), `serve`'s meeting workers
 (`bot.worker_process`) and `join` all run meetings with these. They are kept apart from
-`bot.service` so that a worker does not import the web application it never serves: FastAPI,
-Starlette and their dependencies were a fifth of a worker's resident memory
-(docs/benchmarks.md, "thirteenth round"). An import-linter contract keeps it so.
+`bot.service` so that a worker does not import the web application it never serves (FastAPI,
+Starlette and what they import); with its own start (`bot.worker_process`), that took an
+idle worker from 115 to 78 MiB resident (docs/benchmarks.md, "thirteenth round"). An
+import-linter contract keeps it so.
 """
 
 from __future__ import annotations

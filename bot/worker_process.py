@@ -20,8 +20,8 @@ periodic sweep stays as the safety net either way.
 
 It is started as this module, not as a `balint-bot` command: the command line imports every
 command (the exports, the console, the demo), and a worker needs none of them. Nor does it
-import FastAPI (`bot.service_hooks`; an import-linter contract). A worker was 115 MiB
-resident, most of it imports (docs/benchmarks.md, "thirteenth round").
+import FastAPI (`bot.service_hooks`; an import-linter contract). An idle worker went from
+115 to 78 MiB resident (docs/benchmarks.md, "thirteenth round").
 
 The process ends when its socket reads end-of-file (the receiver is gone, even by
 `kill -9`: no worker outlives it) or on SIGTERM/SIGINT; it then finishes the step in

@@ -3,10 +3,10 @@
 The receiver process acknowledges webhooks (`bot.receiver`); the meetings run in
 `[server] meeting_workers` child processes (`python -m bot.worker_process`, started, watched
 and restarted by `bot.worker_pool`), each with its own APScheduler doorbell and a shard of
-the meetings. One uvicorn process for the receiver. Scale out with
-several `serve` replicas on one PostgreSQL; database leases give each live meeting exactly
-one owner. With `[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join`
-process instead of driving the meeting itself, in one process (see `bot.service`). Unless
+the meetings. One uvicorn process for the receiver. Scale out with several `serve` replicas
+on one PostgreSQL; database leases give each live meeting exactly one owner. With
+`[bot] meeting_adapter = "sdk"` serve supervises the `balint-bot join` process instead of
+driving the meeting itself, in one process (see `bot.service`). Unless
 `[console] enabled = false`, the facilitator's console listens beside the receiver on its
 own address (`[console] host`, `port`; loopback by default), in the same process
 (`bot.console.server`).
