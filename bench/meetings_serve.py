@@ -299,7 +299,8 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         await senders.stop(time_limit=60)
         await _wait(lambda: unprocessed_rows(url) == 0, time_limit=args.time_limit, step=0.5)
         left = unprocessed_rows(url)
-        cpu = tuple(after - before for after, before in zip(_cpu(serves), cpu_before, strict=True))
+        receivers_cpu, workers_cpu = _cpu(serves)
+        cpu = (receivers_cpu - cpu_before[0], workers_cpu - cpu_before[1])
         actions = _actions(url)
     finally:
         for serve in serves:
@@ -317,7 +318,7 @@ def _report(
     processes: list[int],
     all_in: bool,
     left: int,
-    cpu: tuple[float, ...],
+    cpu: tuple[float, float],
 ) -> int:
     caused: list[float] = []
     admissions: list[float] = []
