@@ -91,10 +91,13 @@ class ChannelMetrics:
     Made on the worker's event loop. The runtime reports from its database threads too (an
     entry's lag is observed when the step that fed it commits, on the thread that ran it),
     but a stream writer belongs to its loop and is not thread-safe: lines from another
-    thread are handed to the loop to write, so lines never interleave. They are handed over
-    together: a batch of 50 entries reports 50 lags, and waking the loop for each (a write
-    to its wake-up pipe, a turn of the loop, the GIL handed back and forth) cost a meeting's
-    first visit more than the lines themselves.
+    thread are handed to the loop to write, so lines never interleave. Every line waits for
+    the loop's next turn and goes out with the others reported meanwhile, in one write: a
+    batch of 50 entries reports 50 lags from its thread, and a visit that carries out a
+    meeting's actions reports one line per action on the loop. Waking the loop for each
+    thread's line (a write to its wake-up pipe, a turn of the loop, the GIL handed back and
+    forth) cost a meeting's first visit more than the lines themselves, and a write per
+    line on the loop is a system call per line.
     """
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
@@ -102,8 +105,8 @@ class ChannelMetrics:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._lock = threading.Lock()
-        #: lines from other threads for the loop to write (not empty: the loop has been woken)
-        self._handed: list[bytes] = []
+        #: lines for the loop to write (not empty: the loop will write them)
+        self._pending: list[bytes] = []
 
     def observe_lag(self, seconds: float) -> None:
         self._send(lag_line(seconds))
@@ -112,30 +115,25 @@ class ChannelMetrics:
         self._send(action_line(kind, result))
 
     def _send(self, line: bytes) -> None:
-        if threading.get_ident() == self._loop_thread:
-            self._write_handed()
-            self._write(line)
-            return
         with self._lock:
-            woken = bool(self._handed)  # for the lines before this one
-            self._handed.append(line)
-        if woken:
+            scheduled = bool(self._pending)  # the lines before this one will be written
+            self._pending.append(line)
+        if scheduled:
             return
         try:
-            self._loop.call_soon_threadsafe(self._write_handed)
+            if threading.get_ident() == self._loop_thread:
+                self._loop.call_soon(self._write_pending)
+            else:
+                self._loop.call_soon_threadsafe(self._write_pending)
         except RuntimeError:  # the loop is closed only once the worker has stopped
             with self._lock:
-                self._handed.clear()
+                self._pending.clear()
 
-    def _write_handed(self) -> None:
+    def _write_pending(self) -> None:
         with self._lock:
-            lines, self._handed = self._handed, []
-        if lines:
-            self._write(b"".join(lines))
-
-    def _write(self, data: bytes) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(data)
+            lines, self._pending = self._pending, []
+        if lines and not self._writer.is_closing():
+            self._writer.write(b"".join(lines))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

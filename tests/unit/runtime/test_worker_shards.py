@@ -186,3 +186,28 @@ def test_lines_a_database_thread_reports_in_a_burst_wake_the_loop_once() -> None
     assert len(writer.writes) == 1
     lines = writer.writes[0][1].splitlines(keepends=True)
     assert [read_message(line) for line in lines] == [{"lag": n / 10} for n in range(50)]
+
+
+def test_lines_reported_on_the_loop_in_one_turn_go_out_in_one_write_in_order() -> None:
+    # A visit carries out a meeting's actions on the loop and reports one line each; a
+    # database thread may hand lines over meanwhile. One write for all, in report order.
+    writer = _ThreadNotingWriter()
+
+    async def report() -> None:
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        metrics.count_action(kind="admit", result="done")
+        helper = threading.Thread(target=metrics.observe_lag, args=(0.5,))
+        helper.start()
+        helper.join()
+        metrics.count_action(kind="send_chat", result="refused")
+        assert writer.writes == []  # nothing written before the loop's next turn
+        await asyncio.sleep(0)
+
+    asyncio.run(report())
+    assert len(writer.writes) == 1
+    lines = writer.writes[0][1].splitlines(keepends=True)
+    assert [read_message(line) for line in lines] == [
+        {"action": ["admit", "done"]},
+        {"lag": 0.5},
+        {"action": ["send_chat", "refused"]},
+    ]
