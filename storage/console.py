@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,9 +39,11 @@ __all__ = [
     "group_of_member",
     "group_of_session",
     "issue_link",
+    "offer_groups",
     "open_session",
     "purge_expired",
     "redeem_link",
+    "take_offer",
     "take_zoom_signin",
     "token_hash",
     "touch_session",
@@ -170,6 +173,7 @@ def redeem_link(session: Session, *, token: str, now: datetime) -> int | None:
             ConsoleLink.token_hash == hashed,
             ConsoleLink.used_at.is_(None),
             ConsoleLink.expires_at > now,
+            ConsoleLink.created_by.not_like(f"{_OFFER}%"),  # an offer's is `take_offer`'s
         )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
@@ -177,6 +181,54 @@ def redeem_link(session: Session, *, token: str, now: datetime) -> int | None:
     if getattr(result, "rowcount", 0) != 1:
         return None
     return session.scalar(select(ConsoleLink.member_id).where(ConsoleLink.token_hash == hashed))
+
+
+#: `created_by` of the tokens a Zoom sign-in offers, before the Zoom user's id (`offer_groups`);
+#: an operator's links carry their user name, which has no colon
+_OFFER = "zoom:"
+
+
+def offer_groups(
+    session: Session, *, member_ids: Sequence[int], zoom_user: str, now: datetime, ttl: timedelta
+) -> dict[int, str]:
+    """One single-use token per facilitator row of a Zoom user who leads several groups (a
+    console session is one group's, so they choose which): member id -> token. Using one
+    uses up the others (`take_offer`); a sign-in link cannot use them (`redeem_link`)."""
+    return {
+        member_id: issue_link(
+            session, member_id=member_id, now=now, ttl=ttl, created_by=f"{_OFFER}{zoom_user}"
+        )
+        for member_id in member_ids
+    }
+
+
+def take_offer(session: Session, *, token: str, now: datetime) -> tuple[int, str] | None:
+    """Use a token `offer_groups` made: its member id and the Zoom user it was offered to,
+    or None when it is unknown, expired or used, or not an offer's. The Zoom user's other
+    offered tokens are used up with it, so one offer opens one console session, also when
+    two requests race."""
+    row = session.scalar(select(ConsoleLink).where(ConsoleLink.token_hash == token_hash(token)))
+    if (
+        row is None
+        or row.used_at is not None
+        or now >= row.expires_at
+        or not row.created_by.startswith(_OFFER)
+    ):
+        return None
+    member_id, offered_by = row.member_id, row.created_by
+    taken = session.execute(
+        update(ConsoleLink)
+        .where(
+            ConsoleLink.created_by == offered_by,
+            ConsoleLink.used_at.is_(None),
+            ConsoleLink.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(taken, "rowcount", 0):  # a request with a sibling token was first
+        return None
+    return member_id, offered_by.removeprefix(_OFFER)
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -10,9 +10,10 @@ Signing in:
   (a link preview or a mail scanner fetching the address cannot use it up); pressing it
   uses the link once and signs in;
 - "Sign in with Zoom" (`bot.console.zoom_signin`): the Zoom user's e-mail must be a roster
-  facilitator's. The callback comes from zoom.us, and a SameSite=Strict cookie set there is
-  not sent on a redirect that began on another site, so the callback answers with a short
-  page that moves on to the console from the console's own origin.
+  facilitator's; one who leads several groups chooses one on a page of single-use
+  buttons (`_offer_groups`). The callback comes from zoom.us, and a SameSite=Strict
+  cookie set there is not sent on a redirect that began on another site, so the callback
+  answers with a short page that moves on to the console from the console's own origin.
 Every sign-in, refused sign-in and sign-out is written to the audit log.
 """
 
@@ -230,6 +231,7 @@ def create_console_app(
             )
         problem = ""
         facilitator = None
+        offers: list[tuple[str, records.Facilitator]] = []  # (group, its facilitator row)
         zoom_user = ""
         if params.get("error"):
             problem = "Zoom did not sign you in (you may have declined)."
@@ -243,17 +245,19 @@ def create_console_app(
             else:
                 zoom_user = identity.user_id
                 with session_scope(context.factory) as session:
-                    # the first group (in the settings' order) whose roster has them as a
-                    # facilitator: one console session is one group's (`console link
-                    # --group` signs in to another)
-                    found = (
-                        records.facilitator_by_email(
+                    # every group whose roster has them as a facilitator: one console
+                    # session is one group's, so a leader of several chooses (`choose`)
+                    for group in settings.all_groups():
+                        row = records.facilitator_by_email(
                             session, group_name=group.name, email=identity.email
                         )
-                        for group in settings.all_groups()
-                    )
-                    facilitator = next((f for f in found if f is not None), None)
-                if facilitator is None:
+                        if row is not None:
+                            offers.append((group.name, row))
+                if len(offers) == 1:
+                    facilitator = offers[0][1]
+                elif offers:
+                    return _offer_groups(context, request, offers, zoom_user=zoom_user)
+                else:
                     problem = (
                         "Your Zoom account's e-mail is not a facilitator's on this group's "
                         "roster. Ask whoever keeps the roster, or use a sign-in link."
@@ -296,6 +300,65 @@ def create_console_app(
         response.delete_cookie(_BINDING_COOKIE, path="/signin/zoom")
         return response
 
+    @app.post("/signin/zoom/choose", include_in_schema=False)
+    async def choose(request: Request) -> Response:
+        """The group a leader of several chose after Sign in with Zoom (`_offer_groups`)."""
+        form = await read_form(request)
+        if not same_origin(request, context.public_url):
+            raise HTTPException(403, "This request came from another site and was refused.")
+        token = form.get("token", "")[:200]
+        now = context.clock()
+        with session_scope(context.factory) as session:
+            taken = records.take_offer(session, token=token, now=now) if token else None
+            facilitator = None
+            if taken is not None:
+                own = context.group_settings(records.group_of_member(session, member_id=taken[0]))
+                if own is not None:
+                    facilitator = records.facilitator_by_id(
+                        session, group_name=own.group.name, member_id=taken[0]
+                    )
+            if facilitator is None or taken is None:
+                context.audit(
+                    session,
+                    command="console sign-in refused",
+                    records=[] if taken is None else [f"member:{taken[0]}"],
+                    actor="console:zoom",
+                    detail="group choice unknown, expired or used"
+                    if taken is None
+                    else "no longer a facilitator",
+                )
+                refused = True
+            else:
+                cookie = records.open_session(
+                    session,
+                    member_id=facilitator.member_id,
+                    via="zoom",
+                    now=now,
+                    lifetime=timedelta(hours=settings.console.session_hours),
+                )
+                context.audit(
+                    session,
+                    command="console sign-in",
+                    records=[f"member:{facilitator.member_id}"],
+                    actor=f"console:{facilitator.name}",
+                    detail=f"Sign in with Zoom (zoom user {taken[1]}), one of several groups",
+                )
+                refused = False
+        if refused:
+            return context.page(
+                request,
+                "message.html",
+                {
+                    "title": "This choice cannot sign you in",
+                    "message": "It has expired or was used already. Please sign in again.",
+                    "signin": True,
+                },
+                status=400,
+            )
+        response = RedirectResponse("/live", status_code=303)
+        context.set_session_cookie(response, cookie)
+        return response
+
     @app.post("/signout", include_in_schema=False)
     async def signout(request: Request) -> Response:
         who, _form = await context.check_change(request)
@@ -318,6 +381,38 @@ def create_console_app(
     app.include_router(safety_pages.router)
     app.include_router(absence_pages.router)
     return app
+
+
+def _offer_groups(
+    context: ConsoleContext,
+    request: Request,
+    offers: list[tuple[str, records.Facilitator]],
+    *,
+    zoom_user: str,
+) -> Response:
+    """The page a Zoom user who leads several groups chooses one on: a button per group,
+    each carrying a single-use token for that group's facilitator row. The tokens are
+    bearer secrets like a sign-in link's, shown only to the browser that completed the
+    sign-in, and the page is not stored."""
+    with session_scope(context.factory) as session:
+        tokens = records.offer_groups(
+            session,
+            member_ids=[row.member_id for _group, row in offers],
+            zoom_user=zoom_user,
+            now=context.clock(),
+            ttl=_ZOOM_SIGNIN_TTL,
+        )
+    response = context.page(
+        request,
+        "signin_choose.html",
+        {
+            "name": offers[0][1].name,
+            "offers": [(group, tokens[row.member_id]) for group, row in offers],
+        },
+    )
+    response.headers["cache-control"] = "no-store"
+    response.delete_cookie(_BINDING_COOKIE, path="/signin/zoom")
+    return response
 
 
 def _signin_values(context: ConsoleContext) -> dict[str, object]:

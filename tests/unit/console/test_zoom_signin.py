@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from bot.config import ConsoleSettings
+from bot.config import ConsoleSettings, GroupSettings
 from bot.console.app import create_console_app
 from storage import audit
+from storage import console as records
+from storage.crypto import Keyring, generate_key
 from storage.db import session_scope
+from storage.roster import import_roster, parse_roster
+from tests.clock import TEST_NOW
+from tests.unit.console.conftest import GROUP, ROSTER
 
 pytestmark = pytest.mark.anyio
 
@@ -84,6 +91,28 @@ class FakeZoom:
 def zoom_settings(settings):
     console = ConsoleSettings(oauth_client_id="client-id", oauth_client_secret="client-secret")
     return settings.model_copy(update={"console": console})
+
+
+SECOND = "Second group"
+
+
+@pytest.fixture
+def two_groups(factory, zoom_settings):
+    """Fay leads two groups: the fixture roster is the second's too (the same e-mail)."""
+    rows = parse_roster(ROSTER.read_text(encoding="utf-8"), today=TEST_NOW.date())
+    with session_scope(factory) as session:
+        import_roster(
+            session,
+            group_name=SECOND,
+            rows=rows,
+            keyring=Keyring.from_text(generate_key()),
+            now=TEST_NOW,
+        )
+    groups = [
+        GroupSettings(name=GROUP, meeting_id="85746065432"),
+        GroupSettings(name=SECOND, meeting_id="83312345678", weekday="thursday"),
+    ]
+    return zoom_settings.model_copy(update={"groups": groups})
 
 
 async def _sign_in(factory, settings, clock, zoom: FakeZoom, *, tamper: str = "") -> httpx.Response:
@@ -159,3 +188,117 @@ async def test_without_an_oauth_app_there_is_no_zoom_sign_in(factory, settings, 
     ) as browser:
         assert (await browser.get("/signin/zoom")).status_code == 404
         assert "Sign in with Zoom" not in (await browser.get("/signin")).text
+
+
+def _offered(page: str) -> dict[str, str]:
+    """The group choice page's buttons: group name -> the token its form carries."""
+    found = re.findall(
+        r'name="token" value="([^"]+)">\s*<button type="submit" class="primary">([^<]+)</button>',
+        page,
+    )
+    return {group: token for token, group in found}
+
+
+async def _offer(app, zoom: FakeZoom) -> tuple[httpx.Response, dict[str, str]]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=CONSOLE
+    ) as browser:
+        start = await browser.get("/signin/zoom")
+        answer = await browser.get(zoom.authorize(start.headers["location"]))
+        assert (await browser.get("/live")).status_code == 401  # not signed in yet
+    return answer, _offered(answer.text)
+
+
+async def test_a_leader_of_two_groups_chooses_one_and_the_choice_is_used_once(
+    factory, two_groups, clock
+):
+    zoom = FakeZoom()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(zoom.handler)) as http:
+        app = create_console_app(two_groups, session_factory=factory, clock=clock, http=http)
+        answer, offered = await _offer(app, zoom)
+        assert answer.status_code == 200 and "Which group?" in answer.text
+        assert answer.headers["cache-control"] == "no-store"
+        assert set(offered) == {GROUP, SECOND}
+        assert zoom.revoked == zoom.issued == ["token-0"]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=CONSOLE
+        ) as browser:
+            chosen = await browser.post(
+                "/signin/zoom/choose",
+                data={"token": offered[SECOND]},
+                headers={"origin": CONSOLE},
+            )
+            assert chosen.status_code == 303 and chosen.headers["location"] == "/live"
+            assert "SameSite=strict" in chosen.headers["set-cookie"]
+            live = await browser.get("/live", follow_redirects=True)
+            assert live.status_code == 200 and SECOND in live.text and GROUP not in live.text
+            with session_scope(factory) as session:
+                [signed_in] = audit.entries(session, command="console sign-in")
+                fay_second = records.facilitator_by_name(session, group_name=SECOND, name="Fay")
+                assert fay_second is not None
+                assert list(signed_in.records) == [f"member:{fay_second.member_id}"]
+                assert "zu-1" in signed_in.detail and "several groups" in signed_in.detail
+        # the other group's button was used up with it, and so was the chosen one
+        for group in (GROUP, SECOND):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=CONSOLE
+            ) as other:
+                again = await other.post(
+                    "/signin/zoom/choose",
+                    data={"token": offered[group]},
+                    headers={"origin": CONSOLE},
+                )
+                assert again.status_code == 400 and "balint_console" not in again.headers.get(
+                    "set-cookie", ""
+                )
+    with session_scope(factory) as session:
+        assert len(audit.entries(session, command="console sign-in refused")) == 2
+
+
+async def test_a_group_choice_is_not_a_sign_in_link_nor_usable_from_another_site(
+    factory, two_groups, clock
+):
+    zoom = FakeZoom()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(zoom.handler)) as http:
+        app = create_console_app(two_groups, session_factory=factory, clock=clock, http=http)
+        _answer, offered = await _offer(app, zoom)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=CONSOLE
+        ) as browser:
+            as_link = await browser.post(
+                "/signin/link", data={"token": offered[GROUP]}, headers={"origin": CONSOLE}
+            )
+            assert as_link.status_code == 400
+            foreign = await browser.post(
+                "/signin/zoom/choose",
+                data={"token": offered[GROUP]},
+                headers={"origin": "https://evil.example"},
+            )
+            assert foreign.status_code == 403
+            clock.advance(minutes=11)  # past the sign-in's ten minutes
+            late = await browser.post(
+                "/signin/zoom/choose", data={"token": offered[GROUP]}, headers={"origin": CONSOLE}
+            )
+            assert late.status_code == 400
+    with session_scope(factory) as session:
+        assert audit.entries(session, command="console sign-in") == ()
+
+
+async def test_an_operators_sign_in_link_is_not_a_group_choice(factory, two_groups, clock):
+    with session_scope(factory) as session:
+        fay = records.facilitator_by_name(session, group_name=GROUP, name="Fay")
+        assert fay is not None
+        token = records.issue_link(
+            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=10)
+        )
+    app = create_console_app(two_groups, session_factory=factory, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=CONSOLE
+    ) as browser:
+        chosen = await browser.post(
+            "/signin/zoom/choose", data={"token": token}, headers={"origin": CONSOLE}
+        )
+        assert chosen.status_code == 400
+        assert (
+            await browser.post("/signin/link", data={"token": token}, headers={"origin": CONSOLE})
+        ).status_code == 303
