@@ -49,7 +49,7 @@ from bot.errors import ConfigError
 from bot.exit_status import exit_status
 from bot.heap import freeze_start_up
 from bot.logging_setup import configure_logging
-from bot.runtime.worker import Worker, shard_of
+from bot.runtime.worker import Worker, journal_notices, shard_of
 from bot.service_hooks import ServiceHooks, default_controls, replica_owner
 from bot.worker_channel import (
     HEARTBEAT_SECONDS,
@@ -237,16 +237,9 @@ async def _serve(
         asyncio.create_task(_notices(reader, worker, stop), name="balint-worker-notices"),
         asyncio.create_task(_heartbeat(writer, worker), name="balint-worker-heartbeat"),
     ]
-    if database.dialect.name == "postgresql":
-        # imported here: psycopg is several MiB that a worker on SQLite has no use for
-        from bot.runtime.journal_listener import listen_for_journal
-
-        tasks.append(
-            asyncio.create_task(
-                listen_for_journal(database, wake=wake, resweep=lambda: worker.notify(None)),
-                name="balint-worker-listen",
-            )
-        )
+    listening = journal_notices(database, worker, wake=wake)
+    if listening is not None:
+        tasks.append(listening)
     try:
         await stop.wait()
     finally:

@@ -5,8 +5,9 @@ joins with `SdkMeeting`, and runs the same `Worker` and `MeetingRuntime` as ever
 for the instances of that one meeting number (`Worker(meeting_id=...)`), with the bot as the
 control, until the meeting ends or the process is asked to stop (SIGTERM/SIGINT; `serve`'s
 supervisor does that at the end). The webhooks keep arriving through `serve` into the
-shared database and this worker reads them from the journal; what the bot sees in the
-meeting reaches the same runtime through its listener (`Worker.attach`), and the engine's
+shared database and this worker reads them from the journal (woken by the journal's
+notices on PostgreSQL, as serve's workers are; by its sweep on SQLite); what the bot sees
+in the meeting reaches the same runtime through its listener (`Worker.attach`), and the engine's
 actions are carried out here. Exit status 0 when the meeting ended, the process was stopped
 or the host removed the bot; 1 when the bot dropped out of the running meeting; a failed
 join prints why (stuck connecting, host absent, a Zoom fail code) and exits 1. The
@@ -47,7 +48,7 @@ from bot.groups import (
 from bot.heap import freeze_start_up
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
-from bot.runtime.worker import Worker
+from bot.runtime.worker import Worker, journal_notices
 from bot.zoom_api.client import ZoomClient, open_http_client
 from storage.clock import Clock, system_clock
 from storage.db import make_engine, make_session_factory
@@ -140,7 +141,9 @@ async def run_join(
     """Join `meeting_id` and drive it until it ends or `stop` is set; returns the exit status.
 
     `interval`: seconds between the worker's sweeps of the journal (serve journals in
-    another process, so the sweep is how this one hears of new webhooks). `database`: the
+    another process: on SQLite the sweep is how this one hears of new webhooks, on
+    PostgreSQL the journal's notices wake it at once, as they wake serve's workers, and the
+    sweep is the safety net). `database`: the
     engine to use (default: one made from the settings); either way, on SQLite its
     transactions give serve's receiver the right of way (`storage.turnstile`).
 
@@ -174,6 +177,7 @@ async def run_join(
                 )
                 worker.attach(bot)
                 await worker.start()
+                listening = journal_notices(db, worker)
                 until = asyncio.Event()
                 watch = asyncio.create_task(_first_of(bot.closed, stop, then=until))
                 try:
@@ -184,9 +188,11 @@ async def run_join(
                     except DatabaseStalled:  # they stay journaled for the next worker
                         logger.warning("database hangs: the last sweep was skipped")
                 finally:
-                    watch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watch
+                    for task in (watch, listening):
+                        if task is not None:
+                            task.cancel()
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await task
                     await worker.stop(release=True)
                     await bot.leave()
         if bot.failure is not None and not bot.removed_by_host:

@@ -654,8 +654,9 @@ class MeetingRuntime:
 
         It stops once a batch took all that was pending: an entry journaled after that
         batch's read comes with a notice of its own (serve's: the receiver's
-        `on_journaled`, the journal listener) or with the next sweep (the join process,
-        which sweeps every 2 seconds and hears what the bot sees at once), so looking again
+        `on_journaled`, the journal listener, which the join process runs too) or with the
+        next sweep (the join process on SQLite, which sweeps every 2 seconds and hears what
+        the bot sees at once), so looking again
         only costs a transaction.
 
         Raises:

@@ -42,6 +42,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import ConfigError, DatabaseStalled
@@ -61,7 +62,7 @@ from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 
-__all__ = ["Worker", "shard_of"]
+__all__ = ["Worker", "journal_notices", "shard_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -72,6 +73,27 @@ def shard_of(meeting_uuid: str, count: int) -> int:
     """Which of `count` worker processes steps `meeting_uuid`: the same answer in every
     process and replica (CRC-32 of the uuid, not Python's salted `hash`)."""
     return zlib.crc32(meeting_uuid.encode("utf-8", "surrogatepass")) % count
+
+
+def journal_notices(
+    database: Engine, worker: Worker, *, wake: Callable[[str], None] | None = None
+) -> asyncio.Task[None] | None:
+    """On PostgreSQL, a task that wakes `worker` for each journal entry's notice (LISTEN /
+    NOTIFY, `bot.runtime.journal_listener`) and asks it for a full sweep after every
+    (re)connection; None on SQLite, whose processes hear of new entries otherwise (serve's
+    workers through their channel to the receiver, the join process by its sweep). `wake`:
+    called instead of `worker.notify` (serve's workers drop other shards' meetings)."""
+    if database.dialect.name != "postgresql":
+        return None
+    # imported here: psycopg is several MiB that a process on SQLite has no use for
+    from bot.runtime.journal_listener import listen_for_journal
+
+    return asyncio.create_task(
+        listen_for_journal(
+            database, wake=wake or worker.notify, resweep=lambda: worker.notify(None)
+        ),
+        name=f"balint-journal-notices-{worker.owner}",
+    )
 
 
 class Worker:
@@ -235,6 +257,8 @@ class Worker:
         """Queue a notice unless the same meeting's notice is already waiting (one call
         processes everything journaled before it starts; see `_run`)."""
         if meeting_uuid is not None:
+            if self._serves.get(meeting_uuid) is False:  # another meeting number's instance
+                return
             if journal and meeting_uuid in self._runtimes:
                 self._heard[meeting_uuid] = self._heard.get(meeting_uuid, 0) + 1
             if meeting_uuid in self._queued:

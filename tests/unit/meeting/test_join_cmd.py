@@ -15,6 +15,7 @@ from bot.cli import main
 from bot.commands.join_cmd import run_join
 from bot.config import Settings
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
+from storage import journal
 from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -118,3 +119,60 @@ def test_a_restarted_join_uses_the_same_lease_owner(tmp_path):
     assert join_owner(settings, "85746065432") == join_owner(settings, "85746065432")
     assert join_owner(settings, "85746065432") == "join:replica-a:85746065432"
     assert join_owner(settings, "85746065432") != join_owner(settings, "96231004587")
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_join_process_hears_a_webhook_at_once_not_at_its_sweep(
+    postgres_engine: Engine,
+) -> None:
+    # serve's receiver journals in another process; on PostgreSQL its NOTIFY wakes the join
+    # process as it wakes serve's workers. The sweep here is an hour away: only the notice
+    # can bring the webhooks in, and until they come what the bot saw waits for them.
+    factory = make_session_factory(postgres_engine)
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+
+    async def scenario() -> None:
+        meeting, world, _sdk = build()
+
+        async def connect(settings, rest, *, meeting_id):
+            await meeting.join(ticket(world))
+            return meeting
+
+        task = asyncio.create_task(
+            run_join(
+                Settings(),
+                "85746065432",
+                connect=connect,
+                database=postgres_engine,
+                hooks=hooks,
+                clock=clock,
+                interval=3600.0,
+            )
+        )
+        while not world.calls:  # wait for the join
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)  # its first sweep and the listener's are long done
+        uid = await meeting._thread.call(lambda: world.person_joins("Anna"))
+        anna = Participant(key="pid-Anna", user_id=str(uid), name="Anna")
+        with session_scope(factory) as session:
+            hooks.journal(
+                session, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()]
+            )
+            hooks.journal(
+                session,
+                meeting_uuid=UUID,
+                label="anna",
+                at=clock(),
+                events=[ArrivedInWaitingRoom(participant=anna)],
+            )
+            journal.announce(session, {UUID})  # as the receiver's journal writer does
+        for _ in range(1000):
+            if world.people["Anna"].where == "meeting":
+                break
+            await asyncio.sleep(0.01)
+        assert world.people["Anna"].where == "meeting"
+        await meeting._thread.call(world.end)
+        assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(scenario())

@@ -75,6 +75,18 @@ def test_serves_only_its_own_meeting_number(factory):
         assert sorted(rs.meetings_with_work(db, now=clock())) == sorted([OTHER, OURS])
 
 
+def test_a_notice_for_another_meeting_number_is_not_looked_into_twice(factory):
+    # On PostgreSQL the join process hears every meeting's journal notices; once it knows a
+    # meeting is another number's, further notices for it cost nothing.
+    hooks, clock = TwoMeetingHooks(), HandClock(START - timedelta(minutes=10))
+    post(factory, hooks, clock, OTHER, "other-start", MeetingStarted())
+    pump = worker(factory, hooks, clock, RecordingMeeting())
+    asyncio.run(pump.sweep())  # finds OTHER another number's
+    for uuid in (OTHER, OURS, OTHER):
+        pump._enqueue(uuid, True)  # what `notify` does on the worker's loop
+    assert [pump._queue.get_nowait() for _ in range(pump._queue.qsize())] == [OURS]
+
+
 def test_a_meeting_leased_elsewhere_is_left_alone(factory):
     hooks, clock = TwoMeetingHooks(), HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
