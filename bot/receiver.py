@@ -33,7 +33,7 @@ from fastapi import FastAPI
 
 from bot import safety_plan
 from bot.config import Settings
-from bot.service_hooks import replica_owner
+from bot.owners import replica_owner
 from bot.worker_pool import WorkerPool
 from storage.db import make_engine
 from webhooks.http import create_app

@@ -63,9 +63,10 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
+from bot.owners import replica_owner
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import ControlFactory, Worker
-from bot.service_hooks import ServiceHooks, default_controls, replica_owner
+from bot.service_hooks import ServiceHooks, default_controls
 from phases.calendar import Override
 from storage.calendar import overrides as stored_overrides
 from storage.clock import system_clock

@@ -1,5 +1,4 @@
-"""`ServiceHooks`, `default_controls`, `replica_owner`: what a process that runs meetings needs
-of the service.
+"""`ServiceHooks`, `default_controls`: what a process that runs meetings needs of the service.
 
 `bot.service` (the receiver and the runtime in one process), `serve`'s meeting workers
 (`bot.worker_process`) and `join` all run meetings with these. They are kept apart from
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -41,22 +39,9 @@ from storage.roster import roster_entries
 from webhooks.parse import parse_event
 from webhooks.translate import to_engine_events, to_presence
 
-__all__ = ["ServiceHooks", "default_controls", "replica_owner"]
+__all__ = ["ServiceHooks", "default_controls"]
 
 _log = logging.getLogger(__name__)
-
-
-def replica_owner(settings: Settings) -> str:
-    """This replica's lease owner id: `serve:` + `[server] instance_id` (default the host name).
-
-    Stable across restarts on purpose: a `serve` restarted after a crash holds the same id, so
-    it takes its dead predecessor's leases back at once instead of waiting for them to expire.
-    That is safe because each logged action is claimed (a compare-and-set) before it is carried
-    out and a restarted runtime marks actions left `executing` as interrupted: an action is
-    never carried out twice, whichever process of the same id gets to it. Two replicas must
-    have different ids (they then exclude each other by the lease).
-    """
-    return f"serve:{settings.server.instance_id or socket.gethostname()}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

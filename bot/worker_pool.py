@@ -7,7 +7,7 @@ the process that runs them. The pool:
 
 - starts each worker with one end of a local socket pair (`bot.worker_channel`), its shard
   index and the pool's size;
-- routes a meeting's notice to the worker of its shard (`bot.runtime.worker.shard_of`):
+- routes a meeting's notice to the worker of its shard (`bot.runtime.shards.shard_of`):
   `notify(uuid)` writes one line and returns, never waiting on a worker. A worker that does
   not read (hung) has its notices dropped past `_MAX_BUFFERED` bytes: its periodic sweep
   finds the work in the database anyway;
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.runtime.worker import shard_of
+from bot.runtime.shards import shard_of
 from bot.worker_channel import HEARTBEAT_SECONDS, MAX_LINE, Status, notice_line, read_message
 from webhooks.metrics import Metrics
 

@@ -4,12 +4,13 @@
 `serve` acknowledges webhooks in its own process and runs the meetings in
 `[server] meeting_workers` of these (`bot.worker_pool` starts, watches and restarts them).
 Each runs the same `bot.runtime.worker.Worker` as before, with its doorbell, over the
-meetings of its shard (`bot.runtime.worker.shard_of`): a meeting is stepped by one worker
+meetings of its shard (`bot.runtime.shards.shard_of`): a meeting is stepped by one worker
 process of a replica, and across replicas the database lease still decides.
 
-Lease owner: the replica's (`bot.service_hooks.replica_owner`) with one worker, and that id +
-`:w<index>` with several. Stable across restarts on purpose: a worker restarted after a
-crash takes back its predecessor's leases at once (see `replica_owner` for why that is safe).
+Lease owner: the replica's (`bot.owners.replica_owner`) with one worker, and that id +
+`:w<index>` with several (`bot.owners.worker_owner`). Stable across restarts on purpose:
+a worker restarted after a crash takes back its predecessor's leases at once (see
+`replica_owner` for why that is safe).
 
 Woken without polling delay: on SQLite the receiver writes the meeting's uuid on the
 worker's socket (`bot.worker_channel`) after the journal commit; on PostgreSQL the journal's
@@ -49,8 +50,10 @@ from bot.errors import ConfigError
 from bot.exit_status import exit_status
 from bot.heap import freeze_start_up
 from bot.logging_setup import configure_logging
-from bot.runtime.worker import Worker, journal_notices, shard_of
-from bot.service_hooks import ServiceHooks, default_controls, replica_owner
+from bot.owners import worker_owner
+from bot.runtime.shards import shard_of
+from bot.runtime.worker import Worker, journal_notices
+from bot.service_hooks import ServiceHooks, default_controls
 from bot.worker_channel import (
     HEARTBEAT_SECONDS,
     MAX_LINE,
@@ -64,7 +67,7 @@ from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from storage.turnstile import yield_to_receiver
 
-__all__ = ["ChannelMetrics", "main", "run_worker", "worker_owner"]
+__all__ = ["ChannelMetrics", "main", "run_worker"]
 
 _log = logging.getLogger(__name__)
 
@@ -77,12 +80,6 @@ GATHER_SECONDS = 0.01
 #: worker shares the file's one write lock with the receiver: descheduled while holding it,
 #: a lower-priority worker would hold up the acknowledgements instead.
 NICENESS = 5
-
-
-def worker_owner(settings: Settings, index: int, count: int) -> str:
-    """The lease owner id of worker `index` of `count` (see the module docstring)."""
-    replica = replica_owner(settings)
-    return replica if count == 1 else f"{replica}:w{index}"
 
 
 class ChannelMetrics:

@@ -227,7 +227,7 @@ def join_owner(settings: Settings, meeting_id: str) -> str:
 
     The supervisor restarts a `join` that died; with the same id the new process takes the
     dead one's lease back at once instead of waiting for it to expire. That is safe for the
-    reason `bot.service_hooks.replica_owner` gives: every action is claimed before it is
+    reason `bot.owners.replica_owner` gives: every action is claimed before it is
     carried out.
     """
     return f"join:{settings.server.instance_id or socket.gethostname()}:{meeting_id}"

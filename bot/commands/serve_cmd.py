@@ -48,17 +48,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import server as console_server
     from bot.heap import freeze_start_up
     from bot.listener import raise_open_file_limit, server_config
-    from bot.receiver import build_receiver
-    from bot.service import build_service
     from bot.validation import require
 
     require(settings, "serve")
     configure_logging(settings.log)
     check_schema(settings, migrate_embedded=True)
     open_files = raise_open_file_limit()
+    # Only the mode's own: the one-process service imports the runtime and the engine, which
+    # the receiver, with its meetings in worker processes, never runs.
     if settings.bot.meeting_adapter == "sdk":
+        from bot.service import build_service
+
         app = build_service(settings, config_path=args.config)
     else:
+        from bot.receiver import build_receiver
+
         app = build_receiver(settings, config_path=args.config)
     host = args.host if args.host is not None else settings.server.host
     port = args.port if args.port is not None else settings.server.port

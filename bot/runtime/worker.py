@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import zlib
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -56,23 +55,18 @@ from bot.runtime.durable import (
     RuntimeMetrics,
     StepReport,
 )
+from bot.runtime.shards import shard_of
 from bot.runtime.timers import Doorbell
 from phases.events import Event
 from storage import journal
 from storage import runtime_state as rs
 from storage.db import session_scope
 
-__all__ = ["Worker", "journal_notices", "shard_of"]
+__all__ = ["Worker", "journal_notices"]
 
 _log = logging.getLogger(__name__)
 
 ControlFactory = Callable[[str], MeetingControl]
-
-
-def shard_of(meeting_uuid: str, count: int) -> int:
-    """Which of `count` worker processes steps `meeting_uuid`: the same answer in every
-    process and replica (CRC-32 of the uuid, not Python's salted `hash`)."""
-    return zlib.crc32(meeting_uuid.encode("utf-8", "surrogatepass")) % count
 
 
 def journal_notices(

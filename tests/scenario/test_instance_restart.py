@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.meeting.simulated import MeetingOptions
+from bot.owners import replica_owner
 from bot.service import build_service
-from bot.service_hooks import replica_owner
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope

@@ -529,7 +529,7 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
     meditation's end, the presenter muted once, attendance finalised. The receiver killed
     with SIGKILL takes its workers with it; a new serve carries on. Nothing is lost or
     planned twice. On PostgreSQL the workers are woken by the journal's NOTIFY."""
-    from bot.runtime.worker import shard_of
+    from bot.runtime.shards import shard_of
 
     if store == "sqlite":
         url = str(request.getfixturevalue("sqlite_url"))

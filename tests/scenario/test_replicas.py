@@ -23,8 +23,9 @@ from sqlalchemy import Engine, select
 from bot.config import Settings
 from bot.meeting.delivery import WebhookDelivery
 from bot.meeting.simulated import MeetingOptions
+from bot.owners import replica_owner
 from bot.runtime.durable import Decoded
-from bot.service_hooks import ServiceHooks, replica_owner
+from bot.service_hooks import ServiceHooks
 from phases.state import Phase, SessionState
 from storage import runtime_state as rs
 from storage.db import make_engine, make_session_factory, session_scope

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from bot.runtime.shards import shard_of
 from sqlalchemy import Engine
 
 from bot.errors import ConfigError
-from bot.runtime.worker import Worker, shard_of
+from bot.runtime.worker import Worker
 from bot.worker_channel import Status, read_message, status_line
 from bot.worker_pool import worker_command
 from bot.worker_process import ChannelMetrics, main
