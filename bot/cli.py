@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -28,7 +29,7 @@ from bot.groups import settings_for
 from bot.heap import freeze_imports
 from storage.clock import Clock, system_clock
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main", "run", "start_up"]
+__all__ = ["COMMAND_MODULES", "build_parser", "command_modules", "main", "run", "start_up"]
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -54,7 +55,30 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command modules `argv` needs: the module of the command it names, alone, or every
+    one when it names none (no command, `--help` before it, a mistyped name: argparse then
+    lists them all). Each module registers the command its name says (`serve_cmd`: `serve`).
+
+    A process imports only its own command: `serve`'s receiver has no use for the demo's
+    simulator, the exports or the runtime the other commands bring (docs/benchmarks.md,
+    "fourteenth round").
+    """
+    by_name = {name.rpartition(".")[2].removesuffix("_cmd"): name for name in COMMAND_MODULES}
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--config":
+            next(tokens, None)  # its value
+        elif token in ("-h", "--help"):
+            return COMMAND_MODULES
+        elif not token.startswith("-"):
+            named = by_name.get(token)
+            return COMMAND_MODULES if named is None else (named,)
+    return COMMAND_MODULES
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The parser, with the commands of `modules` (default: all)."""
     parser = argparse.ArgumentParser(
         prog="balint-bot",
         description="Runs a Balint group's Zoom sessions, logs attendance, exports OHIP billing.",
@@ -66,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings file (default ./balint-bot.toml if present, else built-in defaults)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     _accept_config_after_command(parser)
     return parser
@@ -93,13 +117,14 @@ def _accept_config_after_command(parser: argparse.ArgumentParser) -> None:
             _accept_config_after_command(command)
 
 
-def start_up() -> None:
-    """Import every command, then freeze what the imports built (`bot.heap.freeze_imports`).
+def start_up(argv: Sequence[str] | None = None) -> None:
+    """Import the commands `argv` needs (default: the process's arguments; see
+    `command_modules`), then freeze what the imports built (`bot.heap.freeze_imports`).
 
     The console script does this before `main`; tests call `main` alone, so the test
     process is never frozen.
     """
-    for name in COMMAND_MODULES:
+    for name in command_modules(sys.argv[1:] if argv is None else argv):
         importlib.import_module(name)
     freeze_imports()
 
@@ -117,7 +142,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> i
         argv: the arguments (default: the process's).
         clock: where every command reads the current time; tests pass a fixed one.
     """
-    parser = build_parser()
+    parser = build_parser(command_modules(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     args.clock = clock
 
