@@ -68,7 +68,8 @@ def check_schema(settings: Settings, *, migrate_embedded: bool = False) -> None:
     """
     url = settings.storage.url
     if migrate_embedded and url == EMBEDDED_URL:
-        upgrade(url)
+        if current_revision(url) != head_revision():  # Alembic only when there is work
+            upgrade(url)
         return
     engine = make_engine(url)
     try:
