@@ -137,45 +137,16 @@ def create_console_app(
         with session_scope(context.factory) as session:
             records.purge_expired(session, now=now)
             member_id = records.redeem_link(session, token=token, now=now) if token else None
-            # the link's facilitator, in their own group (one of the configured groups)
-            own = (
-                context.group_settings(records.group_of_member(session, member_id=member_id))
-                if member_id is not None
-                else None
+            cookie = _open_session(
+                context,
+                session,
+                member_id,
+                via="link",
+                now=now,
+                unknown="link unknown, expired or used",
+                detail="one-time link",
             )
-            facilitator = (
-                records.facilitator_by_id(session, group_name=own.group.name, member_id=member_id)
-                if member_id is not None and own is not None
-                else None
-            )
-            if facilitator is None:
-                context.audit(
-                    session,
-                    command="console sign-in refused",
-                    records=[] if member_id is None else [f"member:{member_id}"],
-                    actor="console:link",
-                    detail="link unknown, expired or used"
-                    if member_id is None
-                    else "no longer a facilitator",
-                )
-                refused = True
-            else:
-                cookie = records.open_session(
-                    session,
-                    member_id=facilitator.member_id,
-                    via="link",
-                    now=now,
-                    lifetime=timedelta(hours=settings.console.session_hours),
-                )
-                context.audit(
-                    session,
-                    command="console sign-in",
-                    records=[f"member:{facilitator.member_id}"],
-                    actor=f"console:{facilitator.name}",
-                    detail="one-time link",
-                )
-                refused = False
-        if refused:
+        if cookie is None:
             return context.page(
                 request,
                 "message.html",
@@ -310,41 +281,17 @@ def create_console_app(
         now = context.clock()
         with session_scope(context.factory) as session:
             taken = records.take_offer(session, token=token, now=now) if token else None
-            facilitator = None
-            if taken is not None:
-                own = context.group_settings(records.group_of_member(session, member_id=taken[0]))
-                if own is not None:
-                    facilitator = records.facilitator_by_id(
-                        session, group_name=own.group.name, member_id=taken[0]
-                    )
-            if facilitator is None or taken is None:
-                context.audit(
-                    session,
-                    command="console sign-in refused",
-                    records=[] if taken is None else [f"member:{taken[0]}"],
-                    actor="console:zoom",
-                    detail="group choice unknown, expired or used"
-                    if taken is None
-                    else "no longer a facilitator",
-                )
-                refused = True
-            else:
-                cookie = records.open_session(
-                    session,
-                    member_id=facilitator.member_id,
-                    via="zoom",
-                    now=now,
-                    lifetime=timedelta(hours=settings.console.session_hours),
-                )
-                context.audit(
-                    session,
-                    command="console sign-in",
-                    records=[f"member:{facilitator.member_id}"],
-                    actor=f"console:{facilitator.name}",
-                    detail=f"Sign in with Zoom (zoom user {taken[1]}), one of several groups",
-                )
-                refused = False
-        if refused:
+            cookie = _open_session(
+                context,
+                session,
+                None if taken is None else taken[0],
+                via="zoom",
+                now=now,
+                unknown="group choice unknown, expired or used",
+                detail=f"Sign in with Zoom (zoom user {taken[1] if taken else '-'}), "
+                "one of several groups",
+            )
+        if cookie is None:
             return context.page(
                 request,
                 "message.html",
@@ -381,6 +328,56 @@ def create_console_app(
     app.include_router(safety_pages.router)
     app.include_router(absence_pages.router)
     return app
+
+
+def _open_session(
+    context: ConsoleContext,
+    session: Session,
+    member_id: int | None,
+    *,
+    via: str,
+    now: datetime,
+    unknown: str,
+    detail: str,
+) -> str | None:
+    """Sign in the member a single-use token was just used for (None: it was unknown,
+    expired or used), if they are still a facilitator of their own group; audit the sign-in
+    (`detail`) or its refusal (`unknown`, or "no longer a facilitator"). Returns the new
+    console session's cookie token, None when refused."""
+    own = (
+        context.group_settings(records.group_of_member(session, member_id=member_id))
+        if member_id is not None
+        else None
+    )
+    facilitator = (
+        records.facilitator_by_id(session, group_name=own.group.name, member_id=member_id)
+        if member_id is not None and own is not None
+        else None
+    )
+    if facilitator is None:
+        context.audit(
+            session,
+            command="console sign-in refused",
+            records=[] if member_id is None else [f"member:{member_id}"],
+            actor=f"console:{via}",
+            detail=unknown if member_id is None else "no longer a facilitator",
+        )
+        return None
+    cookie = records.open_session(
+        session,
+        member_id=facilitator.member_id,
+        via=via,
+        now=now,
+        lifetime=timedelta(hours=context.settings.console.session_hours),
+    )
+    context.audit(
+        session,
+        command="console sign-in",
+        records=[f"member:{facilitator.member_id}"],
+        actor=f"console:{facilitator.name}",
+        detail=detail,
+    )
+    return cookie
 
 
 def _offer_groups(
