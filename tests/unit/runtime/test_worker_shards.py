@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from bot.runtime.shards import shard_of
 from sqlalchemy import Engine
 
 from bot.errors import ConfigError
+from bot.runtime.shards import shard_of
 from bot.runtime.worker import Worker
 from bot.worker_channel import Status, read_message, status_line
 from bot.worker_pool import worker_command
