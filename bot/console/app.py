@@ -41,8 +41,8 @@ from bot.console import (
     notes_pages,
     safety_pages,
 )
-from bot.console.context import ConsoleContext, NotSignedIn, read_form
-from bot.console.security import SecurityHeaders, same_origin
+from bot.console.context import ConsoleContext, NotSignedIn
+from bot.console.security import SecurityHeaders
 from bot.console.zoom_signin import ZoomIdentity, ZoomSigninError
 from storage import console as records
 from storage.clock import system_clock
@@ -129,10 +129,7 @@ def create_console_app(
 
     @app.post("/signin/link", include_in_schema=False)
     async def link_signin(request: Request) -> Response:
-        form = await read_form(request)
-        if not same_origin(request, context.public_url):
-            raise HTTPException(403, "This request came from another site and was refused.")
-        token = form.get("token", "")[:200]
+        token = await context.posted_token(request)
         now = context.clock()
         with session_scope(context.factory) as session:
             records.purge_expired(session, now=now)
@@ -146,21 +143,14 @@ def create_console_app(
                 unknown="link unknown, expired or used",
                 detail="one-time link",
             )
-        if cookie is None:
-            return context.page(
-                request,
-                "message.html",
-                {
-                    "title": "This link cannot sign you in",
-                    "message": "It is unknown, has expired, or was used already. Ask for a "
-                    "new one: balint-bot console link --facilitator NAME",
-                    "signin": True,
-                },
-                status=400,
-            )
-        response = RedirectResponse("/live", status_code=303)
-        context.set_session_cookie(response, cookie)
-        return response
+        return _signed_in_or_refused(
+            context,
+            request,
+            cookie,
+            title="This link cannot sign you in",
+            message="It is unknown, has expired, or was used already. Ask for a new one: "
+            "balint-bot console link --facilitator NAME",
+        )
 
     @app.get("/signin/zoom", include_in_schema=False)
     def zoom_start() -> Response:
@@ -274,10 +264,7 @@ def create_console_app(
     @app.post("/signin/zoom/choose", include_in_schema=False)
     async def choose(request: Request) -> Response:
         """The group a leader of several chose after Sign in with Zoom (`_offer_groups`)."""
-        form = await read_form(request)
-        if not same_origin(request, context.public_url):
-            raise HTTPException(403, "This request came from another site and was refused.")
-        token = form.get("token", "")[:200]
+        token = await context.posted_token(request)
         now = context.clock()
         with session_scope(context.factory) as session:
             taken = records.take_offer(session, token=token, now=now) if token else None
@@ -291,20 +278,13 @@ def create_console_app(
                 detail=f"Sign in with Zoom (zoom user {taken[1] if taken else '-'}), "
                 "one of several groups",
             )
-        if cookie is None:
-            return context.page(
-                request,
-                "message.html",
-                {
-                    "title": "This choice cannot sign you in",
-                    "message": "It has expired or was used already. Please sign in again.",
-                    "signin": True,
-                },
-                status=400,
-            )
-        response = RedirectResponse("/live", status_code=303)
-        context.set_session_cookie(response, cookie)
-        return response
+        return _signed_in_or_refused(
+            context,
+            request,
+            cookie,
+            title="This choice cannot sign you in",
+            message="It has expired or was used already. Please sign in again.",
+        )
 
     @app.post("/signout", include_in_schema=False)
     async def signout(request: Request) -> Response:
@@ -378,6 +358,23 @@ def _open_session(
         detail=detail,
     )
     return cookie
+
+
+def _signed_in_or_refused(
+    context: ConsoleContext, request: Request, cookie: str | None, *, title: str, message: str
+) -> Response:
+    """After a single-use token: on to the console with the new session's cookie, or the
+    page saying why not (`title`, `message`; 400)."""
+    if cookie is None:
+        return context.page(
+            request,
+            "message.html",
+            {"title": title, "message": message, "signin": True},
+            status=400,
+        )
+    response = RedirectResponse("/live", status_code=303)
+    context.set_session_cookie(response, cookie)
+    return response
 
 
 def _offer_groups(

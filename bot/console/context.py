@@ -203,6 +203,19 @@ class ConsoleContext:
             raise HTTPException(403, "The form's security token is missing or wrong: reload.")
         return found, form
 
+    async def posted_token(self, request: Request) -> str:
+        """A POST that uses up a single-use token (a sign-in link, a group choice, a
+        member's link to their notes), before anyone is signed in: same origin. Returns the
+        form's `token` (at most 200 characters; "" when there is none).
+
+        Raises:
+            HTTPException: 403 from another site (413 or 400 for a form that cannot be read).
+        """
+        form = await read_form(request)
+        if not security.same_origin(request, self.public_url):
+            raise HTTPException(403, "This request came from another site and was refused.")
+        return form.get("token", "")[:200]
+
     # -- audit and pages ------------------------------------------------------------------
 
     def audit(

@@ -27,8 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.config import Settings
-from bot.console.context import ConsoleContext, read_form
-from bot.console.security import same_origin
+from bot.console.context import ConsoleContext
 from bot.safety_plan import keyring_of
 from storage import console, note_links, notes
 from storage.billing.pdf import Line, text_pdf
@@ -58,10 +57,7 @@ def open_page(request: Request, token: str) -> Response:
 @router.post(_PATH + "/open", include_in_schema=False)
 async def open_link(request: Request) -> Response:
     context = _context(request)
-    form = await read_form(request)
-    if not same_origin(request, context.public_url):
-        raise HTTPException(403, "This request came from another site and was refused.")
-    token = form.get("token", "")[:200]
+    token = await context.posted_token(request)
     now = context.clock()
     with session_scope(context.factory) as session:
         note_links.purge_expired(session, now=now)
