@@ -7,13 +7,16 @@ import functools
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bot.cli import main
 from bot.commands.join_cmd import run_join
 from bot.config import Settings
+from bot.meeting.sdk import SdkMeeting
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import journal
 from storage import runtime_state as rs
@@ -26,6 +29,55 @@ from tests.unit.runtime.fakes import START, ScriptedHooks
 UUID = "join-uuid=="
 
 
+async def _joined(
+    meeting: SdkMeeting,
+    world: Any,
+    database: Engine,
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    *,
+    interval: float,
+) -> asyncio.Task[int]:
+    """`run_join` over the bindings double, once the bot has joined."""
+
+    async def connect(settings, rest, *, meeting_id):
+        assert meeting_id == "85746065432"
+        await meeting.join(ticket(world))
+        return meeting
+
+    task = asyncio.create_task(
+        run_join(
+            Settings(),
+            "85746065432",
+            connect=connect,
+            database=database,
+            hooks=hooks,
+            clock=clock,
+            interval=interval,
+        )
+    )
+    while not world.calls:  # wait for the join
+        await asyncio.sleep(0.01)
+    return task
+
+
+async def _anna_waits(
+    meeting: SdkMeeting, world: Any, session: Session, hooks: ScriptedHooks, clock: HandClock
+) -> None:
+    """Anna enters the waiting room; the meeting's start and her arrival are journaled in
+    `session`, as serve's receiver journals the webhooks."""
+    uid = await meeting._thread.call(lambda: world.person_joins("Anna"))
+    anna = Participant(key="pid-Anna", user_id=str(uid), name="Anna")
+    hooks.journal(session, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
+    hooks.journal(
+        session,
+        meeting_uuid=UUID,
+        label="anna",
+        at=clock(),
+        events=[ArrivedInWaitingRoom(participant=anna)],
+    )
+
+
 def test_join_drives_the_meeting_until_it_ends(
     sqlite_engine: Engine, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -35,39 +87,10 @@ def test_join_drives_the_meeting_until_it_ends(
 
     async def scenario() -> None:
         meeting, world, sdk = build()
-
-        async def connect(settings, rest, *, meeting_id):
-            assert meeting_id == "85746065432"
-            await meeting.join(ticket(world))
-            return meeting
-
-        task = asyncio.create_task(
-            run_join(
-                Settings(),
-                "85746065432",
-                connect=connect,
-                database=sqlite_engine,
-                hooks=hooks,
-                clock=clock,
-                interval=0.01,
-            )
-        )
-        while not world.calls:  # wait for the join
-            await asyncio.sleep(0.01)
+        task = await _joined(meeting, world, sqlite_engine, hooks, clock, interval=0.01)
         await asyncio.sleep(0.05)
-        uid = await meeting._thread.call(lambda: world.person_joins("Anna"))
-        anna = Participant(key="pid-Anna", user_id=str(uid), name="Anna")
         with session_scope(factory) as session:
-            hooks.journal(
-                session, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()]
-            )
-            hooks.journal(
-                session,
-                meeting_uuid=UUID,
-                label="anna",
-                at=clock(),
-                events=[ArrivedInWaitingRoom(participant=anna)],
-            )
+            await _anna_waits(meeting, world, session, hooks, clock)
         for _ in range(300):
             if world.people["Anna"].where == "meeting":
                 break
@@ -134,38 +157,10 @@ def test_on_postgresql_the_join_process_hears_a_webhook_at_once_not_at_its_sweep
 
     async def scenario() -> None:
         meeting, world, _sdk = build()
-
-        async def connect(settings, rest, *, meeting_id):
-            await meeting.join(ticket(world))
-            return meeting
-
-        task = asyncio.create_task(
-            run_join(
-                Settings(),
-                "85746065432",
-                connect=connect,
-                database=postgres_engine,
-                hooks=hooks,
-                clock=clock,
-                interval=3600.0,
-            )
-        )
-        while not world.calls:  # wait for the join
-            await asyncio.sleep(0.01)
+        task = await _joined(meeting, world, postgres_engine, hooks, clock, interval=3600.0)
         await asyncio.sleep(1.0)  # its first sweep and the listener's are long done
-        uid = await meeting._thread.call(lambda: world.person_joins("Anna"))
-        anna = Participant(key="pid-Anna", user_id=str(uid), name="Anna")
         with session_scope(factory) as session:
-            hooks.journal(
-                session, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()]
-            )
-            hooks.journal(
-                session,
-                meeting_uuid=UUID,
-                label="anna",
-                at=clock(),
-                events=[ArrivedInWaitingRoom(participant=anna)],
-            )
+            await _anna_waits(meeting, world, session, hooks, clock)
             journal.announce(session, {UUID})  # as the receiver's journal writer does
         for _ in range(1000):
             if world.people["Anna"].where == "meeting":
