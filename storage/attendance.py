@@ -376,8 +376,11 @@ _bounds = attrgetter("start", "end")  # sorts as `order=True` does, without a ca
 
 
 def _merge(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
+    given = tuple(intervals)
+    if len(given) < 2:  # one join session, one window: the usual case, already merged
+        return given
     merged: list[Interval] = []
-    for interval in sorted(intervals, key=_bounds):
+    for interval in sorted(given, key=_bounds):
         if merged and interval.start <= merged[-1].end:
             if interval.end > merged[-1].end:
                 merged[-1] = Interval(merged[-1].start, interval.end)
@@ -1100,12 +1103,21 @@ def counts_for_group_size(
     """
     if rule not in GROUP_SIZE_RULES:
         raise BalintError(f"unknown group size rule {rule!r}")
-    if not intersect((s.interval for s in spans), window):
-        return False
     if rule == "everyone":
-        return True
-    if rule == "members_and_guests":
-        return role in ("member", "guest")
-    if rule == "billable_members":
-        return role == "member" and billable
-    return role == "member"
+        counted = True
+    elif rule == "members_and_guests":
+        counted = role in ("member", "guest")
+    elif rule == "billable_members":
+        counted = role == "member" and billable
+    else:
+        counted = role == "member"
+    return counted and _overlaps(spans, window)
+
+
+def _overlaps(spans: Iterable[Span], window: Iterable[Interval]) -> bool:
+    """Whether `spans` and `window` share some time: `intersect` is not empty (a union of
+    intervals meets another's in some time only if two of them do), without building it."""
+    parts = tuple(window)
+    return any(
+        max(span.start, part.start) < min(span.end, part.end) for span in spans for part in parts
+    )

@@ -11,25 +11,27 @@ import random
 
 __all__ = ["check_digit", "generate", "is_valid", "masked"]
 
+#: a doubled digit's contribution to the sum (its digits added: 7 -> 14 -> 5)
+_DOUBLED = {str(digit): 2 * digit - 9 if digit > 4 else 2 * digit for digit in range(10)}
+
 
 def check_digit(first_nine: str) -> int:
     """The Luhn check digit for the first nine digits of a health number."""
-    if len(first_nine) != 9 or not first_nine.isdigit():
+    if len(first_nine) != 9 or not (first_nine.isascii() and first_nine.isdigit()):
         raise ValueError("expected nine digits")
-    total = 0
-    for index, char in enumerate(first_nine):
-        digit = int(char)
-        if index % 2 == 0:  # 1st, 3rd, ... digits are doubled
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    # the 1st, 3rd, ... digits are doubled (less 9 when over 9), the others taken as they are
+    total = sum(_DOUBLED[char] for char in first_nine[0::2]) + sum(map(int, first_nine[1::2]))
     return (10 - total % 10) % 10
 
 
 def is_valid(number: str) -> bool:
     """True for a 10-digit number whose last digit is the check digit of the other nine."""
-    return len(number) == 10 and number.isdigit() and check_digit(number[:9]) == int(number[9])
+    return (
+        len(number) == 10
+        and number.isascii()
+        and number.isdigit()
+        and check_digit(number[:9]) == int(number[9])
+    )
 
 
 def generate(rng: random.Random) -> str:

@@ -206,7 +206,7 @@ class ImportResult:
 def _date(text: str, field: str, row: int, problems: list[RowProblem]) -> date | None:
     if not text:
         return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         problems.append(RowProblem(row, field, "expected a date YYYY-MM-DD"))
         return None
     try:
@@ -260,9 +260,9 @@ def _row(
     sex = value["sex"].upper()
     if sex and sex not in _SEXES:
         found.append(RowProblem(row, "sex", "1, 2, M or F"))
-    if value["referring_number"] and not re.fullmatch(r"\d{6}", value["referring_number"]):
+    if value["referring_number"] and not re.fullmatch(r"[0-9]{6}", value["referring_number"]):
         found.append(RowProblem(row, "referring_number", "must be exactly 6 digits"))
-    if value["diagnostic_code"] and not re.fullmatch(r"\d{3}", value["diagnostic_code"]):
+    if value["diagnostic_code"] and not re.fullmatch(r"[0-9]{3}", value["diagnostic_code"]):
         found.append(RowProblem(row, "diagnostic_code", "must be 3 digits"))
     basis = value["relationship_basis"].lower()
     if basis and basis not in RELATIONSHIP_BASES:

@@ -133,9 +133,13 @@ class BillingOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        if not (len(self.provider_number) == 6 and self.provider_number.isdigit()):
+        if not (len(self.provider_number) == 6 and _ascii_digits(self.provider_number)):
             problems.append("provider_number must be 6 digits")
-        if not (len(self.group_number) == 4 and self.group_number.isalnum()):
+        if not (
+            len(self.group_number) == 4
+            and self.group_number.isascii()
+            and self.group_number.isalnum()
+        ):
             problems.append("group_number must be 4 characters (0000 when billing solo)")
         if self.specialty not in FAMILY_SPECIALTY.values():
             problems.append("specialty must be 00 or 19")
@@ -349,6 +353,7 @@ def build_claims(
     options: BillingOptions,
     fee_table: FeeTable,
     today: date,
+    cards: dict[MemberBilling, tuple[Problem, ...]] | None = None,
 ) -> tuple[ProposedClaim, ...]:
     """One proposed claim per member row of `session`, each with all of its problems.
 
@@ -357,7 +362,12 @@ def build_claims(
         options: the billing physician's settings.
         fee_table: the reference and verified fees.
         today: the batch creation date (service dates may not be later, nor over 6 months old).
+        cards: the card checks already made, by member; an export over many sessions passes
+            one dict to all of them, so that each member's card is checked once (it is the
+            same card in every session). Kept by the caller, for one export only: the keys
+            carry PHI.
     """
+    cards = {} if cards is None else cards
     session_problems: list[Problem] = []
     if session.outdated:
         outdated = [
@@ -368,7 +378,15 @@ def build_claims(
             )
         ]
         return tuple(
-            _claim(session, row, options=options, band="", fee=None, session_problems=outdated)
+            _claim(
+                session,
+                row,
+                options=options,
+                band="",
+                fee=None,
+                session_problems=outdated,
+                cards=cards,
+            )
             for row in session.attendees
         )
     if session.physician_minutes <= 0:
@@ -416,6 +434,7 @@ def build_claims(
             band=band,
             fee=fee,
             session_problems=session_problems,
+            cards=cards,
         )
         for row in session.attendees
     )
@@ -429,6 +448,7 @@ def _claim(
     band: str,
     fee: FeeRow | None,
     session_problems: Sequence[Problem],
+    cards: dict[MemberBilling, tuple[Problem, ...]],
 ) -> ProposedClaim:
     member = row.member
     province = member.province.strip().upper() or "ON"
@@ -480,17 +500,20 @@ def _claim(
                 "Zoom did not say whether this member joined by video or telephone",
             )
         )
-    problems.extend(_card_problems(member, province))
+    card = cards.get(member)
+    if card is None:
+        card = cards[member] = tuple(_card_problems(member, province))
+    problems.extend(card)
     dx = row.diagnostic_code
     if not dx:
         problems.append(Problem("diagnostic_code", "no diagnostic code recorded"))
-    elif not (len(dx) == 3 and dx.isdigit()):
+    elif not (len(dx) == 3 and _ascii_digits(dx)):
         problems.append(Problem("diagnostic_code", "the diagnostic code is not 3 digits"))
     if member.birth_date is None:
         problems.append(Problem("birth_date", "no birth date recorded"))
     problems.extend(_relationship_problems(member, session.service_date))
     referrer = member.referring_number.strip()
-    if referrer and not (len(referrer) == 6 and referrer.isdigit()):
+    if referrer and not (len(referrer) == 6 and _ascii_digits(referrer)):
         problems.append(Problem("referring_number", "the referring number is not 6 digits"))
     if units > MAX_SERVICES or units * unit_fee > MAX_ITEM_FEE_CENTS:
         problems.append(Problem("fee_limit", "units or fee exceed one item line's limits"))
@@ -574,6 +597,12 @@ def _card_problems(member: MemberBilling, province: str) -> list[Problem]:
     if not ascii_upper(member.last_name) or not ascii_upper(member.first_name):
         problems.append(Problem("name", "out-of-province claims need first and last names"))
     return problems
+
+
+def _ascii_digits(text: str) -> bool:
+    """Digits the claims file can carry: `str.isdigit` alone also takes other scripts'
+    digits (Arabic-Indic, superscripts), which a claim's fixed-width ASCII record cannot."""
+    return text.isascii() and text.isdigit()
 
 
 def sex_code(sex: str) -> str:

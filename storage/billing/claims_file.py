@@ -314,7 +314,7 @@ def _text(
 
 
 def _digits(value: str, length: int, name: str) -> str:
-    if len(value) != length or not value.isdigit():
+    if len(value) != length or not (value.isascii() and value.isdigit()):
         raise BillingError(f"{name} must be {length} digits")
     return value
 

@@ -328,7 +328,7 @@ def correct_claim(
     """
     claim = _rejected(session, accounting_number)
     code = (diagnostic_code or "").strip()
-    if diagnostic_code is not None and not (len(code) == 3 and code.isdigit()):
+    if diagnostic_code is not None and not (len(code) == 3 and code.isascii() and code.isdigit()):
         raise BillingError("--diagnostic-code must be OHIP's 3-digit diagnostic code")
     record = session.get(SessionRecord, claim.session_id)
     assert record is not None  # billing_claims.session_id is a foreign key

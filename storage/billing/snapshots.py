@@ -41,6 +41,7 @@ from storage.billing.claims import (
     BillingOptions,
     BillingSettingsLike,
     MemberBilling,
+    Problem,
     ProposedClaim,
     SessionAttendance,
     build_claims,
@@ -343,6 +344,7 @@ def proposed_claims(
     billing = {
         member_id: _member(members[member_id], phi.get(member_id)) for member_id in billed_ids
     }
+    cards: dict[MemberBilling, tuple[Problem, ...]] = {}  # each card checked once
     for one in held:
         snapshot = _snapshot(
             one,
@@ -354,7 +356,9 @@ def proposed_claims(
             timezone=settings.group.timezone,
             overrides=overrides or {},
         )
-        proposed.extend(build_claims(snapshot, options=options, fee_table=fee_table, today=today))
+        proposed.extend(
+            build_claims(snapshot, options=options, fee_table=fee_table, today=today, cards=cards)
+        )
     return proposed
 
 

@@ -149,6 +149,9 @@ def test_the_unverified_reference_fee_holds_every_claim_back():
         ({"province": "QC"}, "quebec"),
         ({"province": "XX"}, "province"),
         ({"referring_number": "65432"}, "referring_number"),
+        ({"referring_number": "٦٥٤٣٢١"}, "referring_number"),  # not the file's digits
+        ({"diagnostic_code": "٣١١"}, "diagnostic_code"),
+        ({"health_number": "٩٨٧٦٥٤٣٢١٧"}, "health_number"),
         ({"province": "AB", "sex": ""}, "sex"),
         ({"province": "AB", "health_number": ""}, "registration_number"),
         ({"province": "AB", "last_name": "--"}, "name"),
@@ -159,6 +162,25 @@ def test_each_problem_is_named(changes, expected):
     claims = build(session(rows))
     assert codes(claims[0]) == {expected}
     assert claims[1].valid and claims[2].valid
+
+
+def test_a_card_checked_once_for_an_export_gives_every_session_its_problems():
+    bad = attendance(1, health_number="9876543218")
+    cards: dict = {}
+    first, second = (
+        build_claims(
+            session([bad, attendance(2), attendance(3)], session_id=number),
+            options=OPTIONS,
+            fee_table=FEES,
+            today=TODAY,
+            cards=cards,
+        )
+        for number in ("1", "2")
+    )
+    assert codes(first[0]) == codes(second[0]) == {"health_number"}
+    assert codes(first[1]) == codes(second[1]) == set()
+    assert len(cards) == 3  # one check per member, not per claim
+    assert first == build(session([bad, attendance(2), attendance(3)], session_id="1"))
 
 
 @pytest.mark.parametrize(
@@ -205,7 +227,9 @@ def test_months_before_clamps_to_month_end():
     ("changes", "message"),
     [
         ({"provider_number": "12345"}, "provider_number"),
+        ({"provider_number": "١٢٣٤٥٦"}, "provider_number"),
         ({"group_number": "12"}, "group_number"),
+        ({"group_number": "ÅB12"}, "group_number"),
         ({"specialty": "07"}, "specialty"),
         ({"moh_office": "NN"}, "moh_office"),
         ({"moh_office": "A"}, "moh_office"),

@@ -197,15 +197,16 @@ def test_a_corrected_diagnostic_code_goes_out_with_the_resubmission(db, sent, tm
             )
         ],
     )
-    with pytest.raises(BillingError, match="3-digit"):
-        correct_claim(
-            db,
-            settings=world.settings,
-            accounting_number="00000003",
-            note="",
-            diagnostic_code="30",
-            now=NOW,
-        )
+    for bad in ("30", "٣٠٩"):  # too short; digits, but not ones the claims file can carry
+        with pytest.raises(BillingError, match="3-digit"):
+            correct_claim(
+                db,
+                settings=world.settings,
+                accounting_number="00000003",
+                note="",
+                diagnostic_code=bad,
+                now=NOW,
+            )
     result = correct_claim(
         db,
         settings=world.settings,

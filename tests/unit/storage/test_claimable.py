@@ -178,6 +178,32 @@ def test_intersect_and_subtract_partition_the_time(a, b):
     assert not intersect(only, right)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(minutes, minutes), max_size=4),
+    st.lists(st.tuples(minutes, minutes), max_size=3),
+    st.sampled_from(("member", "guest", "facilitator")),
+    st.booleans(),
+    st.sampled_from(sorted(GROUP_SIZE_RULES)),
+)
+def test_the_group_size_counts_a_person_of_its_rule_who_shared_time_with_the_window(
+    own, window, role, billable, rule
+):
+    spans = [span(min(x, y), max(x, y)) for x, y in own]
+    parts = [Interval(at(min(x, y)), at(max(x, y))) for x, y in window]
+    shared = bool(intersect((s.interval for s in spans), parts))
+    of_the_rule = {
+        "everyone": True,
+        "members_and_guests": role in ("member", "guest"),
+        "billable_members": role == "member" and billable,
+        "members": role == "member",
+    }[rule]
+    counted = counts_for_group_size(
+        role=role, billable=billable, spans=spans, window=parts, rule=rule
+    )
+    assert counted is (of_the_rule and shared)
+
+
 def test_attendance_keeps_each_join_and_how_it_came_in():
     events = [
         PresenceEvent(kind="meeting_started", at=at(-15)),

@@ -68,6 +68,11 @@ def test_bad_file_is_refused_whole_naming_every_row_and_field():
         ("A,B,A,,member,,9876543217,,ON,1980-01-01,,,,,,,,2026-07", "modules"),
         ("A,B,A,,member,,9876543217,ABC,ON,1980-01-01,,,,,,,,", "version_code"),
         ("A,B,A,,member,,,,ON,1980-01-01,,,,,,,,", "health_number"),
+        # digits, but Arabic-Indic ones: the check digit passes, the claims file is ASCII
+        ("A,B,A,,member,,٩٨٧٦٥٤٣٢١٧,,ON,1980-01-01,,,,,,,,", "health_number"),
+        ("A,B,A,,member,,9876543217,,ON,1980-01-01,,,١٢٣٤٥٦,,,,,", "referring_number"),
+        ("A,B,A,,member,,9876543217,,ON,1980-01-01,,,,٣١١,,,,", "diagnostic_code"),
+        ("A,B,A,,member,,9876543217,,ON,١٩٨٠-٠١-٠١,,,,,,,,", "birth_date"),
         ("A,B,A,,member,,9876543217,,ON,,,,,,,,,", "birth_date"),
         ("A,B,A,,member,,9876543217,,ON,2030-01-01,,,,,,,,", "birth_date"),
         ("A,B,A,,member,,9876543217,,XX,1980-01-01,,,,,,,,", "province"),
