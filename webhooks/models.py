@@ -7,6 +7,9 @@ optional fields may be missing, `null` or empty, and fields we do not know are i
 body is journaled anyway). A required field that is missing (a participant event without its
 participant) is a validation error. Events we have no model for parse as `UnknownEvent`.
 
+Names, e-mails and the other text a person typed are `ShownText`: control characters
+become U+FFFD here, at the edge (`webhooks.text`), before anything keeps or prints them.
+
 Pure: no I/O. `webhooks.parse.parse_event` turns raw bytes into one of these.
 """
 
@@ -15,7 +18,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from webhooks.text import display_text
 
 __all__ = [
     "ChatMessage",
@@ -78,6 +83,8 @@ def _optional_int(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+#: what a person typed (a display name, an e-mail) and balint-bot may show: `webhooks.text`
+ShownText = Annotated[str, BeforeValidator(_text), AfterValidator(display_text)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
 OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]
 
@@ -120,8 +127,8 @@ class MeetingObject(_Model):
     id: Text = ""
     uuid: Text
     host_id: Text = ""
-    host_email: Text = ""
-    topic: Text = ""
+    host_email: ShownText = ""
+    topic: ShownText = ""
     type: OptionalInt = None
     start_time: OptionalTime = None
     timezone: Text = ""
@@ -172,17 +179,17 @@ class ParticipantInfo(_Model):
     """
 
     user_id: Text = ""
-    user_name: Text = ""
+    user_name: ShownText = ""
     id: Text = ""
     participant_uuid: Text = ""
     participant_user_id: Text = ""
-    email: Text = ""
+    email: ShownText = ""
     registrant_id: Text = ""
     customer_key: Text = ""
-    phone_number: Text = ""
+    phone_number: ShownText = ""
     join_time: OptionalTime = None
     leave_time: OptionalTime = None
-    leave_reason: Text = ""
+    leave_reason: ShownText = ""
     date_time: OptionalTime = None
 
     @property
@@ -281,12 +288,12 @@ class ChatMessage(_Model):
 
     date_time: OptionalTime = None
     sender_session_id: Text = ""
-    sender_name: Text = ""
-    sender_email: Text = ""
+    sender_name: ShownText = ""
+    sender_email: ShownText = ""
     sender_type: Text = ""
     recipient_session_id: Text = ""
-    recipient_name: Text = ""
-    recipient_email: Text = ""
+    recipient_name: ShownText = ""
+    recipient_email: ShownText = ""
     recipient_type: Text = ""
     message_id: Text = ""
     message_content: Text = ""

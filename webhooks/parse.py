@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from pydantic import ValidationError
 
 from webhooks.errors import NotJsonError, PayloadError
 from webhooks.models import EVENT_MODELS, MAX_EVENT_TS, UnknownEvent, ZoomEvent
+from webhooks.text import display_text
 
 __all__ = [
     "MAX_DEPTH",
@@ -54,8 +54,6 @@ __all__ = [
 
 #: Deepest nesting of arrays and objects accepted (Zoom's bodies are 4 to 5 levels deep).
 MAX_DEPTH = 32
-
-_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def decode_json(body: bytes) -> Any:
@@ -157,8 +155,8 @@ def raw_dedupe_key(body: bytes) -> str:
 
 def column_text(value: str, limit: int) -> str:
     """`value` cut to `limit` characters, with what no database column takes (NUL, lone
-    surrogates) and control characters replaced by U+FFFD."""
-    return _UNSTORABLE.sub("\ufffd", value[:limit])
+    surrogates) and control characters replaced by U+FFFD (`webhooks.text`)."""
+    return display_text(value[:limit])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,10 @@
   fill gaps in the stored attendance and record disagreements (`storage.reconcile`).
 
 Attendance of a therapy group is health information: every run is written to the audit log.
+
+Names come from Zoom without control characters (`webhooks.text`); rows stored by an
+earlier version may still hold some, so the tables print names through `display_text` too
+(`attendance rebuild` re-reads a session's names through the edge).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from storage.sessions import get_session, session_by_meeting
 from storage.tables.core import Member, SessionRecord
 from webhooks.errors import WebhookError
 from webhooks.parse import parse_event
+from webhooks.text import display_text
 from webhooks.translate import to_presence
 
 __all__ = ["ZoomReportSource", "attendance_policy", "register"]
@@ -188,7 +193,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     )
     for row in rows:
         print(
-            f"{row['name'][:20]:<20} {row['member_id'] or '-':>6} {row['role']:<11} "
+            f"{display_text(row['name'][:20]):<20} {row['member_id'] or '-':>6} {row['role']:<11} "
             f"{row['minutes']:>4}  {_time(row['first_join'], zone):<16}  "
             f"{_time(row['last_leave'], zone):<16}  {'yes' if row['late'] else 'no':<4}  "
             f"{'yes' if row['left_early'] else 'no':<5}  {'yes' if row['present'] else 'no'}"
@@ -205,7 +210,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         print("not present (enrolled in the module):")
     for gone in missed:
         told = f"notified ({gone.notice})" if gone.notice else "unexplained"
-        print(f"  {gone.name[:20]:<20} {gone.member_id:>6}  {told}")
+        print(f"  {display_text(gone.name[:20]):<20} {gone.member_id:>6}  {told}")
     return 0
 
 
@@ -315,7 +320,10 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(result.filled)} filled from the report, {len(result.disagreements)} disagreement(s)"
     )
     for name, field, ours, theirs in result.disagreements:
-        print(f"  {name}: {field}: ours {ours or '-'}, Zoom {theirs or '-'}")
+        print(
+            f"  {display_text(name)}: {field}: ours {display_text(ours) or '-'}, "
+            f"Zoom {display_text(theirs) or '-'}"
+        )
     return 0
 
 
@@ -375,5 +383,5 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         print("to contact (under one third):")
     for s in under:
         last = s.last_contact.isoformat() if s.last_contact else "never"
-        print(f"  {s.name[:20]:<20}  last contact: {last}")
+        print(f"  {display_text(s.name[:20]):<20}  last contact: {last}")
     return 0

@@ -67,6 +67,7 @@ from bot.zoom_api.errors import ZoomApiError, ZoomRequestError
 from phases.errors import BalintError
 from phases.events import Event, ZoomRole
 from storage.clock import Clock, system_clock
+from webhooks.text import display_text
 
 __all__ = [
     "JoinTicket",
@@ -632,7 +633,7 @@ class SdkMeeting:
         return sdk_seen.SdkUser(
             user_id=int(info.GetUserID()),
             persistent_id=str(info.GetPersistentId() or ""),
-            name=str(info.GetUserName()),
+            name=display_text(str(info.GetUserName())),
             role=_name_of(info.GetUserRole()),
             audio_muted=bool(info.IsAudioMuted()),
             video_on=bool(info.IsVideoOn()),
@@ -705,7 +706,7 @@ class SdkMeeting:
         self._observe(
             sdk_seen.ChatReceived(
                 sender_id=int(message.GetSenderUserId()),
-                sender_name=str(message.GetSenderDisplayName()),
+                sender_name=display_text(str(message.GetSenderDisplayName())),
                 receiver_id=int(message.GetReceiverUserId()),
                 to_all=bool(message.IsChatToAll()),
                 content=str(message.GetContent()),

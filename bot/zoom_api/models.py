@@ -8,8 +8,11 @@ Shapes follow Zoom's Meetings API reference (RIVET `meetings.d.ts`, see
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from webhooks.text import display_text
 
 __all__ = [
     "AccessToken",
@@ -23,6 +26,10 @@ __all__ = [
     "User",
     "UserToken",
 ]
+
+
+#: what a person typed (a registrant's or a participant's name and e-mail): `webhooks.text`
+ShownText = Annotated[str, AfterValidator(display_text)]
 
 
 class _Model(BaseModel):
@@ -79,9 +86,9 @@ class Registrant(_Model):
     schema: "" when absent)."""
 
     id: str = ""
-    email: str
-    first_name: str = ""
-    last_name: str = ""
+    email: ShownText
+    first_name: ShownText = ""
+    last_name: ShownText = ""
     status: str = "approved"
     join_url: str = ""
 
@@ -108,10 +115,10 @@ class PastParticipant(_Model):
     """
 
     id: str = ""
-    name: str = ""
+    name: ShownText = ""
     user_id: str = ""
     registrant_id: str = ""
-    user_email: str = ""
+    user_email: ShownText = ""
     join_time: datetime | None = None
     leave_time: datetime | None = None
     duration: int = 0

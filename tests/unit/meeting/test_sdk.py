@@ -223,6 +223,13 @@ class TestEvents:
         # the bindings have no e-mail, registrant id or signed-in flag: only webhooks do
         assert (who.email, who.registrant_id, who.signed_in) == ("", "", False)
 
+    async def test_a_name_with_control_characters_arrives_without_them(self, host):
+        await host._people(
+            lambda: host.world.person_joins("mallory", shown="\x1b]0;pwned\x07Ann\nBob")
+        )
+        [arrived] = host.events
+        assert arrived.participant.name == "\ufffd]0;pwned\ufffdAnn\ufffdBob"
+
     async def test_admission_seen_only_by_polling_still_joins_once(self, host):
         ann = await host.arrive("Ann")
         await host.meeting._thread.call(lambda: host.world.host_admits("Ann"))

@@ -318,6 +318,25 @@ def test_attendance_show_rebuild_equals_live_and_report(cli, capsys, db_url):
     } <= commands
 
 
+def test_a_strangers_display_name_cannot_write_to_the_facilitators_terminal(cli, db_url, capsys):
+    mallory = {"uid": "9", "name": "\x1b[2J\x1b]0;ok\x07Ann\nBen T  -  member", "pk": "pk-m"}
+    assert cli("db", "upgrade") == 0
+    _live(
+        db_url,
+        [
+            _body("meeting.started", -15),
+            _body("meeting.participant_joined", 0, mallory),
+            _body("meeting.participant_left", 30, mallory),
+        ],
+    )
+    capsys.readouterr()
+    assert cli("attendance", "--meeting", UUID) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    header, row = out.splitlines()  # one person, one row: the line feed made none
+    assert row.startswith("\ufffd[2J\ufffd]0;ok\ufffdAnn\ufffdB")
+
+
 def test_attendance_needs_a_target(cli, capsys):
     assert cli("attendance") == 2
     assert "--session" in capsys.readouterr().err

@@ -290,10 +290,26 @@ def test_json_in_utf16_and_with_a_byte_order_mark_is_read() -> None:
 
 
 def test_column_text_replaces_what_no_database_takes() -> None:
-    assert column_text("a\x00b\ud800c\nd", 100) == "a\ufffdb\ufffdc\ufffdd"
+    assert column_text("a\x00b\ud800c\nd\x9be", 100) == "a\ufffdb\ufffdc\ufffdd\ufffde"
     assert column_text("x" * 300, 128) == "x" * 128
     info = describe({"event": "x\x00y", "payload": {"object": {"uuid": "u\x00", "id": " 85 "}}})
     assert (info.event, info.meeting_uuid, info.meeting_id) == ("x\ufffdy", "u\ufffd", "85")
+
+
+def test_what_a_person_typed_reaches_us_without_control_characters() -> None:
+    # a display name that would clear the facilitator's terminal and start a made-up row
+    document = documents("meeting.participant_joined")[0]
+    participant = document["payload"]["object"]["participant"]
+    participant.update(
+        user_name="\x1b[2JMallory\nAnna    -  member\x9b31m\u202eannA",
+        email="mallory\x07@example.org",
+        phone_number="+1\t416",
+    )
+    event = parse_document(document)
+    who = event.participant  # type: ignore[union-attr]
+    assert who.user_name == "\ufffd[2JMallory\ufffdAnna    -  member\ufffd31m\u202eannA"
+    assert (who.email, who.phone_number) == ("mallory\ufffd@example.org", "+1\ufffd416")
+    assert who.user_id == participant["user_id"]  # ids are not text anyone shows
 
 
 def test_event_times_outside_the_calendar_are_no_times() -> None:

@@ -21,3 +21,18 @@ def test_alternative_hosts_are_read_semicolon_or_comma_separated():
         "b@example.org",
         "c@example.org",
     ]
+
+
+def test_names_and_emails_people_typed_come_without_control_characters():
+    row = PastParticipant.model_validate(
+        {"name": "\x1b[2JAna", "user_email": "ana\n@example.org", "user_id": "16778240"}
+    )
+    assert (row.name, row.user_email, row.user_id) == (
+        "\ufffd[2JAna",
+        "ana\ufffd@example.org",
+        "16778240",
+    )
+    registrant = Registrant.model_validate(
+        {"email": "ana@example.org", "first_name": "A\x9bna", "last_name": "S\x00"}
+    )
+    assert (registrant.first_name, registrant.last_name) == ("A\ufffdna", "S\ufffd")

@@ -1,0 +1,26 @@
+"""Text that came from Zoom, as balint-bot keeps and shows it.
+
+Whoever joins a meeting types their display name, and a client built on Zoom's SDK or API
+can put anything in it, control characters included. Printed as they came, `ESC [ 2 J` in
+a name would clear the facilitator's terminal when `balint-bot attendance` lists the
+evening, and a line feed would start a made-up row of the table. So the names, e-mails and
+other human text of Zoom's events (`webhooks.models`, and the Meeting SDK's callbacks in
+`bot.meeting.sdk`) are read through `display_text` at the edge, once, before anything keeps
+or shows them: every control character (C0, DEL and C1, tab and line feed included) and
+every lone surrogate (which no database stores) becomes U+FFFD, the replacement character,
+so that what was there stays visible. Letters of every script and the bidirectional marks
+that right-to-left names need are kept as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["display_text"]
+
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def display_text(value: str) -> str:
+    """`value` with control characters and lone surrogates replaced by U+FFFD."""
+    return _UNSHOWABLE.sub("\ufffd", value)
