@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from storage.billing.pdf import Line, text_pdf
+from storage.billing.spreadsheet import cell
 
 __all__ = [
     "CmeReport",
@@ -108,7 +109,7 @@ def render_cme(report: CmeReport) -> str:
         writer.writerow(
             [
                 report.member_id,
-                _safe(report.display_name),
+                cell(report.display_name),
                 report.year,
                 held.session_id,
                 held.service_date.isoformat(),
@@ -118,7 +119,7 @@ def render_cme(report: CmeReport) -> str:
     writer.writerow(
         [
             report.member_id,
-            _safe(report.display_name),
+            cell(report.display_name),
             report.year,
             "total",
             f"{report.hours:.2f} h ({report.quarter_hours:.2f} h in quarter hours)",
@@ -149,14 +150,14 @@ def render_cme_summary(reports: Sequence[CmeReport]) -> str:
         writer.writerow(
             [
                 report.member_id,
-                _safe(report.name),
-                _safe(report.group_name),
+                cell(report.name),
+                cell(report.group_name),
                 report.year,
                 len(report.sessions),
                 report.total_minutes,
                 f"{report.hours:.2f}",
                 f"{report.quarter_hours:.2f}",
-                _safe("; ".join(report.facilitators)),
+                cell("; ".join(report.facilitators)),
             ]
         )
     return buffer.getvalue()
@@ -244,8 +245,3 @@ def certificate_pdf(report: CmeReport, *, issued: date) -> bytes:
         Line(f"{_NOTE} Issued {issued.isoformat()}.", size=8),
     ]
     return text_pdf(lines, title=f"Certificate of attendance: {report.name}, {report.year}")
-
-
-def _safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

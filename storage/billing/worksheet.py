@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Final
 
 from storage.billing.claims import BillingOptions, ProposedClaim, sex_code
+from storage.billing.spreadsheet import cell
 
 __all__ = ["WORKSHEET_COLUMNS", "ClaimStatus", "render_worksheet", "worksheet_rows"]
 
@@ -178,13 +179,8 @@ def render_worksheet(rows: Sequence[Mapping[str, str]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=WORKSHEET_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({column: _safe(row[column]) for column in WORKSHEET_COLUMNS})
+        writer.writerow({column: cell(row[column]) for column in WORKSHEET_COLUMNS})
     return buffer.getvalue()
-
-
-def _safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _yes(flag: bool) -> str:
