@@ -34,6 +34,7 @@ from storage.crypto import Keyring
 from storage.health_number import is_valid, masked
 from storage.sessions import ensure_group, module_bounds
 from storage.tables.core import Group, Member, MemberModule
+from storage.text import has_controls
 
 __all__ = [
     "OPTIONAL_HEADERS",
@@ -235,6 +236,11 @@ def _row(
         text = display if name == "display_name" else value[name]
         if len(text) > longest:
             found.append(RowProblem(row, name, f"longer than {longest} characters"))
+    found.extend(
+        RowProblem(row, name, "holds a control character (a tab, a line break, an escape)")
+        for name, text in value.items()
+        if has_controls(text)
+    )
     province = value["province"].upper()
     if province and province not in PROVINCES:
         found.append(RowProblem(row, "province", "not a Canadian province or territory code"))

@@ -8,7 +8,7 @@ body is journaled anyway). A required field that is missing (a participant event
 participant) is a validation error. Events we have no model for parse as `UnknownEvent`.
 
 Names, e-mails and the other text a person typed are `ShownText`: control characters
-become U+FFFD here, at the edge (`webhooks.text`), before anything keeps or prints them.
+become U+FFFD here, at the edge (`storage.text`), before anything keeps or prints them.
 
 Pure: no I/O. `webhooks.parse.parse_event` turns raw bytes into one of these.
 """
@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from webhooks.text import display_text
+from storage.text import display_text
 
 __all__ = [
     "ChatMessage",
@@ -83,7 +83,7 @@ def _optional_int(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
-#: what a person typed (a display name, an e-mail) and balint-bot may show: `webhooks.text`
+#: what a person typed (a display name, an e-mail) and balint-bot may show: `storage.text`
 ShownText = Annotated[str, BeforeValidator(_text), AfterValidator(display_text)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
 OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]

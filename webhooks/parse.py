@@ -32,9 +32,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storage.text import display_text
 from webhooks.errors import NotJsonError, PayloadError
 from webhooks.models import EVENT_MODELS, MAX_EVENT_TS, UnknownEvent, ZoomEvent
-from webhooks.text import display_text
 
 __all__ = [
     "MAX_DEPTH",
@@ -155,7 +155,7 @@ def raw_dedupe_key(body: bytes) -> str:
 
 def column_text(value: str, limit: int) -> str:
     """`value` cut to `limit` characters, with what no database column takes (NUL, lone
-    surrogates) and control characters replaced by U+FFFD (`webhooks.text`)."""
+    surrogates) and control characters replaced by U+FFFD (`storage.text`)."""
     return display_text(value[:limit])
 
 

@@ -17,7 +17,7 @@
 
 Attendance of a therapy group is health information: every run is written to the audit log.
 
-Names come from Zoom without control characters (`webhooks.text`); rows stored by an
+Names come from Zoom without control characters (`storage.text`); rows stored by an
 earlier version may still hold some, so the tables print names through `display_text` too
 (`attendance rebuild` re-reads a session's names through the edge).
 """
@@ -55,9 +55,9 @@ from storage.billing.snapshots import held_sessions, member_times
 from storage.reconcile import ParticipantReportSource, ReportRow, reconcile
 from storage.sessions import get_session, session_by_meeting
 from storage.tables.core import Member, SessionRecord
+from storage.text import display_text
 from webhooks.errors import WebhookError
 from webhooks.parse import parse_event
-from webhooks.text import display_text
 from webhooks.translate import to_presence
 
 __all__ = ["ZoomReportSource", "attendance_policy", "register"]

@@ -67,7 +67,7 @@ from bot.zoom_api.errors import ZoomApiError, ZoomRequestError
 from phases.errors import BalintError
 from phases.events import Event, ZoomRole
 from storage.clock import Clock, system_clock
-from webhooks.text import display_text
+from storage.text import display_text
 
 __all__ = [
     "JoinTicket",

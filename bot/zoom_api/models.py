@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from webhooks.text import display_text
+from storage.text import display_text
 
 __all__ = [
     "AccessToken",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-#: what a person typed (a registrant's or a participant's name and e-mail): `webhooks.text`
+#: what a person typed (a registrant's or a participant's name and e-mail): `storage.text`
 ShownText = Annotated[str, AfterValidator(display_text)]
 
 
