@@ -1,6 +1,11 @@
 """The roster: CSV import with whole-file validation, PHI sealed at rest, and the engine's view.
 
-`parse_roster(text)` is pure: it checks the header names, then every row (health-number check
+`decode_roster(data)` reads the file's bytes as UTF-8 (a spreadsheet's byte order mark
+dropped), and refuses anything else with what to do: a roster in Windows-1252, which Excel
+writes for "CSV (Comma delimited)", would otherwise have to be guessed at, and names are
+what members are recognised by. `parse_roster(text)` is pure: it reads the file comma- or
+semicolon-separated (Excel writes semicolons where the decimal mark is a comma, as in
+French), checks the header names, then every row (health-number check
 digit, dates, 6-digit referrer, known roles, duplicates, lengths) and refuses the whole file
 with every bad row and field named, row numbers as in the file (the header is line 1).
 `import_roster` stores the rows of one group, matched to existing members by normalised
@@ -49,6 +54,7 @@ __all__ = [
     "MemberSummary",
     "RosterImportError",
     "RowProblem",
+    "decode_roster",
     "import_roster",
     "list_members",
     "parse_roster",
@@ -352,13 +358,43 @@ def _identities(raw: dict[str, str]) -> list[tuple[str, str]]:
     return keys
 
 
+def decode_roster(data: bytes) -> str:
+    """The roster file's text: UTF-8, with or without a byte order mark.
+
+    Raises:
+        RosterImportError: the file is not UTF-8; the message says where and how to save it.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as bad:
+        line = data[: bad.start].count(b"\n") + 1
+        raise RosterImportError(
+            [
+                RowProblem(
+                    line,
+                    "file",
+                    f'byte 0x{data[bad.start]:02X} is not UTF-8 (Excel\'s plain "CSV" is '
+                    'Windows-1252): save the file as "CSV UTF-8 (Comma delimited)" and '
+                    "import it again",
+                )
+            ],
+            "roster is not UTF-8 text",
+        ) from None
+
+
 def parse_roster(text: str, *, today: date) -> tuple[MemberRow, ...]:
     """Validate a roster CSV text; every row must pass or the file is refused.
+
+    The separator is the comma, or the semicolon when the header line has semicolons and no
+    comma (no header name holds either).
 
     Raises:
         RosterImportError: wrong header names, or any bad row (all problems listed).
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    separator = ";" if ";" in first_line and "," not in first_line else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=separator)
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [
         name for name in ROSTER_HEADERS if name not in header and name not in OPTIONAL_HEADERS

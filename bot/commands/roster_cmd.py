@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.groups import add_group_option
 from storage import audit
-from storage.roster import import_roster, list_members, parse_roster
+from storage.roster import decode_roster, import_roster, list_members, parse_roster
 
 __all__ = ["register"]
 
@@ -38,9 +38,10 @@ def register(subparsers: Any) -> None:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
+        data = args.file.read_bytes()
     except OSError as failed:
         raise ConfigError(f"{args.file}: cannot read ({failed.strerror})") from None
+    text = decode_roster(data)
     now: datetime = args.clock()
     rows = parse_roster(text, today=now.astimezone(ZoneInfo(settings.group.timezone)).date())
     with open_session(settings) as session:

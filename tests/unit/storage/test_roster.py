@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from storage.roster import (
     ROSTER_HEADERS,
     ImportResult,
     RosterImportError,
+    decode_roster,
     import_roster,
     list_members,
     parse_roster,
@@ -236,3 +239,24 @@ def test_a_file_without_the_column_imports_everyone_undecided(db_session):
                   keyring=Keyring.from_text(generate_key()), now=TEST_NOW)  # fmt: skip
     ann = db_session.scalar(select(Member).where(Member.display_name == "Ann"))
     assert ann is not None and ann.bill_ohip is False
+
+
+def test_a_roster_excel_saved_with_semicolons_reads_as_the_comma_one():
+    text = (FIXTURES / "good.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
+    assert parse_roster(out.getvalue(), today=TODAY) == parse_roster(text, today=TODAY)
+
+
+def test_a_roster_that_is_not_utf8_is_refused_with_where_and_what_to_do():
+    text = (FIXTURES / "good.csv").read_text()
+    assert decode_roster(("\ufeff" + text).encode()) == text  # Excel's "CSV UTF-8"
+    windows = (text + "Zoë,Müller,Zoë,,member,,9876543217,,ON,1980-01-01,,,,,,,,\n").encode(
+        "cp1252"
+    )
+    with pytest.raises(RosterImportError) as refused:
+        decode_roster(windows)
+    (problem,) = refused.value.problems
+    assert problem.row == text.count("\n") + 1 and problem.field == "file"
+    assert "0xEB" in problem.message and "CSV UTF-8" in problem.message
