@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from bot.errors import ConfigError
@@ -356,7 +356,8 @@ class Settings(BaseSettings):
     #: Older data keys, comma-separated (`BALINT_DATA_KEY_PREVIOUS`), for `keys rotate`.
     data_key_previous: SecretStr | None = None
 
-    _toml_path: ClassVar[Path | None] = None
+    #: the file's tables while `load_settings` builds the settings (None: no file)
+    _file_data: ClassVar[dict[str, Any] | None] = None
 
     @model_validator(mode="after")
     def _groups_apart(self) -> Settings:
@@ -419,8 +420,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (no secret dirs)
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls._toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        if cls._file_data is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=cls._file_data))
         return tuple(sources)
 
 
@@ -434,18 +435,14 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     explicit = path is not None
     toml_path = path if path is not None else DEFAULT_CONFIG_PATH
     source = str(toml_path)
+    data: dict[str, Any] | None = None
     if not toml_path.exists():
         if explicit:
             raise ConfigError(f"{source}: no such configuration file")
-        toml_path_or_none: Path | None = None
         source = "built-in defaults and environment"
     else:
-        toml_path_or_none = toml_path
-        try:
-            tomllib.loads(toml_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as bad:
-            raise ConfigError(f"{source}: not valid TOML: {bad}") from None
-    Settings._toml_path = toml_path_or_none
+        data = _read_toml(toml_path)
+    Settings._file_data = data
     try:
         return Settings(**overrides)
     except ValidationError as invalid:
@@ -460,7 +457,26 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         )
         raise ConfigError(f"{source}: {problems}") from None
     finally:
-        Settings._toml_path = None
+        Settings._file_data = None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables. A byte order mark, which Windows' Notepad writes before UTF-8, is
+    dropped (TOML itself does not allow one); anything else not UTF-8 is refused.
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 or is not valid TOML.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as failed:
+        raise ConfigError(f"{path}: cannot read ({failed.strerror})") from None
+    except UnicodeDecodeError as bad:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {bad.start}); save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as bad:
+        raise ConfigError(f"{path}: not valid TOML: {bad}") from None
 
 
 def _printable(err: Any) -> bool:

@@ -63,6 +63,19 @@ def test_broken_toml_is_refused(tmp_path):
         load_settings(path)
 
 
+def test_a_file_notepad_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "balint-bot.toml"
+    path.write_bytes(b"\xef\xbb\xbf[group]\nname = 'Zo\xc3\xab s group'\n")
+    assert load_settings(path).group.name == "Zoë s group"
+
+
+def test_a_file_not_in_utf8_is_refused_with_a_clear_error(tmp_path):
+    path = tmp_path / "balint-bot.toml"
+    path.write_bytes("[group]\nname = 'Zoë'\n".encode("cp1252"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings(path)
+
+
 def test_missing_explicit_file_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_settings(tmp_path / "absent.toml")
