@@ -15,8 +15,8 @@ each woken as soon as a delivery of one of its meetings is committed:
 restarts); `/readyz` reports the database, the journal and, as `worker` and `scheduler`,
 every worker process (alive, heard from within three heartbeats, not stalled on a database
 call, its doorbell running); `/metrics` shows the workers' processing lag and action counts next to
-the receiver's own figures. The facilitator's console nudges the pool the same way
-(`app.state.pool`).
+the receiver's own figures. The facilitator's console nudges the workers the same way
+(`app.state.wake`, the pool's `notify`).
 
 In `sdk` mode `serve` keeps `bot.service.build_service`: there the meeting runs in the
 `balint-bot join` process, and serve runs no worker of its own.
@@ -74,7 +74,7 @@ def build_receiver(settings: Settings, *, config_path: Path | None) -> FastAPI:
         sealer=safety_plan.reply_sealer(settings, safety_plan.keyring_of(settings)),
         announce=postgres,
     )
-    app.state.pool = pool
+    app.state.wake = pool.notify
     app.state.worker = None
     app.state.owner = replica_owner(settings)
     return app

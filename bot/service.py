@@ -55,12 +55,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import safety_plan
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.join_doorbell import JoinDoorbell
 from bot.meeting.port import MeetingControl
 from bot.meeting.supervisor import BotSupervisor, join_command, session_window, supervise_window
 from bot.owners import replica_owner
@@ -200,7 +202,8 @@ def build_service(
     Raises:
         ConfigError: sdk mode with a group without a meeting id.
 
-    `app.state` gains `worker` (None in sdk mode), `supervisors` by group and
+    `app.state` gains `worker` (None in sdk mode), `wake` (what a console command journaled
+    calls, as the receiver's `on_journaled` does), `supervisors` by group and
     `supervisor` (the first group's) in sdk mode,
     `simulated_meetings` (the simulator's registry) and `hooks`, next to the receiver's
     `settings`, `engine`, `session_factory`, `metrics`.
@@ -222,7 +225,9 @@ def build_service(
             )
         given = supervisor if len(groups) == 1 else (supervisors or {}).get(group.name)
         watched[group.name] = given or BotSupervisor(
-            join_command(numbers[0], config_path=config_path)
+            join_command(numbers[0], config_path=config_path),
+            # PostgreSQL's NOTIFY wakes the join process; on SQLite the receiver rings it
+            doorbell=None if _on_postgres(settings) else JoinDoorbell(),
         )
     controls = (
         control_factory if control_factory is not None else default_controls(settings, registry)
@@ -234,10 +239,18 @@ def build_service(
     replica = owner or replica_owner(settings)
     holder: dict[str, Worker] = {}
 
-    def on_journaled(_entry_id: int, meeting_uuid: str | None) -> None:
+    def wake(meeting_uuid: str | None) -> None:
+        """Tell whatever runs the meetings of a journaled entry: this process's worker, or
+        in sdk mode on SQLite each group's join process (`bot.join_doorbell`)."""
         worker = holder.get("worker")
         if worker is not None:
             worker.notify(meeting_uuid)
+        for watcher in watched.values():
+            if watcher.doorbell is not None:
+                watcher.doorbell.ring(meeting_uuid)
+
+    def on_journaled(_entry_id: int, meeting_uuid: str | None) -> None:
+        wake(meeting_uuid)
 
     sdk_task: list[asyncio.Task[None]] = []
 
@@ -316,8 +329,13 @@ def build_service(
         sealer=safety_plan.reply_sealer(settings, safety_plan.keyring_of(settings)),
     )
     app.state.simulated_meetings = registry
+    app.state.wake = wake
     app.state.supervisors = watched
     app.state.supervisor = next(iter(watched.values()), None)
     app.state.hooks = runtime_hooks
     app.state.owner = replica
     return app
+
+
+def _on_postgres(settings: Settings) -> bool:
+    return make_url(settings.storage.url).get_backend_name() == "postgresql"

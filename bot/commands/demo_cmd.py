@@ -261,7 +261,7 @@ class DemoConsole:
             session_factory=factory,
             clock=self.clock,
             meeting_clock=meeting_clock,
-            nudge=lambda uuid: app.state.worker.notify(uuid) if app.state.worker else None,
+            nudge=app.state.wake,
         )
         self._server = console_server.console_server(console_app)
         self._task = asyncio.create_task(self._server.serve(sockets=[listener]))

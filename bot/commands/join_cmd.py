@@ -6,7 +6,8 @@ for the instances of that one meeting number (`Worker(meeting_id=...)`), with th
 control, until the meeting ends or the process is asked to stop (SIGTERM/SIGINT; `serve`'s
 supervisor does that at the end). The webhooks keep arriving through `serve` into the
 shared database and this worker reads them from the journal (woken by the journal's
-notices on PostgreSQL, as serve's workers are; by its sweep on SQLite); what the bot sees
+notices on PostgreSQL, as serve's workers are; on SQLite by the doorbell serve's
+supervisor gives it, `bot.join_doorbell`, and by its sweep); what the bot sees
 in the meeting reaches the same runtime through its listener (`Worker.attach`), and the engine's
 actions are carried out here. Exit status 0 when the meeting ended, the process was stopped
 or the host removed the bot; 1 when the bot dropped out of the running meeting; a failed
@@ -46,6 +47,7 @@ from bot.groups import (
     settings_for_meeting,
 )
 from bot.heap import freeze_start_up
+from bot.join_doorbell import listen
 from bot.meeting.sdk import SdkMeeting, open_sdk_meeting
 from bot.runtime.durable import MeetingHooks
 from bot.runtime.worker import Worker, journal_notices
@@ -68,6 +70,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--meeting", default="", help="meeting number (default: the group's meeting_id)"
     )
+    parser.add_argument(
+        "--doorbell-fd",
+        type=int,
+        default=None,
+        help="set by serve's supervisor on SQLite: the descriptor serve rings for each "
+        "journaled webhook (bot.join_doorbell)",
+    )
     add_group_option(parser)
     # the group follows from --meeting (the group that lists it); --group only without it
     parser.set_defaults(handler=_handle, group_scoped=False)
@@ -81,7 +90,7 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
     check_schema(settings)
     freeze_start_up()
-    return asyncio.run(run_join(settings, meeting_id))
+    return asyncio.run(run_join(settings, meeting_id, doorbell_fd=args.doorbell_fd))
 
 
 def join_target(settings: Settings, *, meeting: str, group: str | None) -> tuple[Settings, str]:
@@ -137,13 +146,15 @@ async def run_join(
     stop: asyncio.Event | None = None,
     interval: float = 2.0,
     lease_ttl: timedelta = timedelta(seconds=30),
+    doorbell_fd: int | None = None,
 ) -> int:
     """Join `meeting_id` and drive it until it ends or `stop` is set; returns the exit status.
 
     `interval`: seconds between the worker's sweeps of the journal (serve journals in
-    another process: on SQLite the sweep is how this one hears of new webhooks, on
-    PostgreSQL the journal's notices wake it at once, as they wake serve's workers, and the
-    sweep is the safety net). `database`: the
+    another process: on PostgreSQL the journal's notices wake this one at once, as they wake
+    serve's workers; on SQLite serve's supervisor passes `doorbell_fd`, which its receiver
+    rings for each webhook (`bot.join_doorbell`); either way the sweep is the safety net,
+    and the only way for a `join` started by hand on SQLite). `database`: the
     engine to use (default: one made from the settings); either way, on SQLite its
     transactions give serve's receiver the right of way (`storage.turnstile`).
 
@@ -178,6 +189,7 @@ async def run_join(
                 worker.attach(bot)
                 await worker.start()
                 listening = journal_notices(db, worker)
+                ringing = None if doorbell_fd is None else listen(doorbell_fd, worker.notify)
                 until = asyncio.Event()
                 watch = asyncio.create_task(_first_of(bot.closed, stop, then=until))
                 try:
@@ -188,7 +200,7 @@ async def run_join(
                     except DatabaseStalled:  # they stay journaled for the next worker
                         logger.warning("database hangs: the last sweep was skipped")
                 finally:
-                    for task in (watch, listening):
+                    for task in (watch, listening, ringing):
                         if task is not None:
                             task.cancel()
                             with contextlib.suppress(asyncio.CancelledError):

@@ -85,15 +85,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _console_app(settings: Settings, service: Any) -> Any:
-    """The console app, nudging the meetings' workers (serve's worker processes, or this
-    process's worker) after a console command is journaled."""
+    """The console app, waking what runs the meetings (serve's worker processes, or in sdk
+    mode the join processes, `service.state.wake`) after a console command is journaled."""
     from bot.console.app import create_console_app
     from storage.db import make_engine, make_session_factory
 
-    def nudge(meeting_uuid: str) -> None:
-        worker = getattr(service.state, "pool", None) or getattr(service.state, "worker", None)
-        if worker is not None:
-            worker.notify(meeting_uuid)
-
     factory = make_session_factory(make_engine(settings.storage.url))
-    return create_console_app(settings, session_factory=factory, nudge=nudge)
+    return create_console_app(settings, session_factory=factory, nudge=service.state.wake)

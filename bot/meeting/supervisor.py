@@ -32,6 +32,7 @@ from typing import Protocol
 from bot.calendar import calendar_from_settings
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.join_doorbell import JoinDoorbell
 from phases.calendar import Override
 from storage.clock import Clock, system_clock
 
@@ -62,13 +63,20 @@ class Process(Protocol):
     def kill(self) -> None: ...
 
 
-Spawn = Callable[[Sequence[str]], Awaitable[Process]]
+class Spawn(Protocol):
+    """Starts the join process (`pass_fds`: descriptors it inherits, the doorbell's)."""
+
+    def __call__(
+        self, command: Sequence[str], *, pass_fds: Sequence[int] = ()
+    ) -> Awaitable[Process]: ...
 
 
-async def _spawn(command: Sequence[str]) -> Process:
+async def _spawn(command: Sequence[str], *, pass_fds: Sequence[int] = ()) -> Process:
     # The child's stdout is the Meeting SDK bindings' (they print the join parameters, the
     # ZAK and passcode included): never passed on. Its logs go to stderr, which is.
-    return await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
+    return await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, pass_fds=tuple(pass_fds)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +118,10 @@ class BotSupervisor:
     Args:
         command: the join process's command line (see `join_command`).
         policy: restart rules.
+        doorbell: on SQLite, the doorbell `serve`'s receiver rings for each journaled
+            webhook (`bot.join_doorbell`): each process started gets a new one, its end
+            passed as `--doorbell-fd N`. None: the join process hears of webhooks otherwise
+            (PostgreSQL's notices) or by its sweep.
         spawn, sleep, rng, clock: injected for tests.
     """
 
@@ -118,6 +130,7 @@ class BotSupervisor:
         command: Sequence[str],
         *,
         policy: SupervisorPolicy | None = None,
+        doorbell: JoinDoorbell | None = None,
         spawn: Spawn = _spawn,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -125,6 +138,7 @@ class BotSupervisor:
     ) -> None:
         self.command = list(command)
         self.policy = policy or SupervisorPolicy()
+        self.doorbell = doorbell
         self._spawn = spawn
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -179,12 +193,29 @@ class BotSupervisor:
                 await self._task
             self._task = None
 
+    async def _start(self) -> Process:
+        if self.doorbell is None:
+            return await self._spawn(self.command)
+        theirs = self.doorbell.open()
+        try:
+            fd = theirs.fileno()
+            return await self._spawn([*self.command, "--doorbell-fd", str(fd)], pass_fds=(fd,))
+        finally:
+            theirs.close()  # the child holds its own copy
+
     async def _watch(self) -> None:
+        try:
+            await self._keep_alive()
+        finally:
+            if self.doorbell is not None:
+                self.doorbell.close()  # no join process listens any more
+
+    async def _keep_alive(self) -> None:
         failures = 0
         while not self._stopping:
             started = self._clock()
             try:
-                self._process = await self._spawn(self.command)
+                self._process = await self._start()
             except OSError as cannot:
                 logger.error("cannot start the SDK bot process: %s", cannot)
                 code = -1

@@ -98,7 +98,7 @@ class Stack:
                 self.settings,
                 session_factory=self.factory,
                 clock=self.clock,
-                nudge=service.app.state.worker.notify,
+                nudge=service.app.state.wake,
             )
             server = console_server.console_server(app)
             task = asyncio.create_task(server.serve(sockets=[self.listener]))

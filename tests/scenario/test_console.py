@@ -63,7 +63,7 @@ async def world(sqlite_file: tuple[str, Engine]) -> AsyncIterator[World]:
     factory = make_session_factory(engine)
     async with running(settings, engine=engine, meeting=meeting, clock=clock) as service:
         console = create_console_app(
-            settings, session_factory=factory, clock=clock, nudge=service.app.state.worker.notify
+            settings, session_factory=factory, clock=clock, nudge=service.app.state.wake
         )
         transport = httpx.ASGITransport(app=console)
         async with httpx.AsyncClient(transport=transport, base_url=CONSOLE) as browser:

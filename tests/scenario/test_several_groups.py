@@ -221,7 +221,7 @@ async def test_two_groups_on_the_same_evening_each_run_as_their_own(
         )
 
         # the console: a leader of the monthly group sees her group's meeting, not the other's
-        await _console_is_per_group(settings, engine, clock, svc.app.state.worker.notify)
+        await _console_is_per_group(settings, engine, clock, svc.app.state.wake)
 
         # each group's own facilitator closes their group's meeting: the same /end works
         await monthly.person_says("hana", "/end")

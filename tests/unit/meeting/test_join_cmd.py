@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.cli import main
 from bot.commands.join_cmd import run_join
 from bot.config import Settings
+from bot.join_doorbell import JoinDoorbell
 from bot.meeting.sdk import SdkMeeting
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import journal
@@ -37,6 +38,7 @@ async def _joined(
     clock: HandClock,
     *,
     interval: float,
+    doorbell_fd: int | None = None,
 ) -> asyncio.Task[int]:
     """`run_join` over the bindings double, once the bot has joined."""
 
@@ -54,6 +56,7 @@ async def _joined(
             hooks=hooks,
             clock=clock,
             interval=interval,
+            doorbell_fd=doorbell_fd,
         )
     )
     while not world.calls:  # wait for the join
@@ -142,6 +145,46 @@ def test_a_restarted_join_uses_the_same_lease_owner(tmp_path):
     assert join_owner(settings, "85746065432") == join_owner(settings, "85746065432")
     assert join_owner(settings, "85746065432") == "join:replica-a:85746065432"
     assert join_owner(settings, "85746065432") != join_owner(settings, "96231004587")
+
+
+def test_on_sqlite_the_join_process_hears_a_webhook_by_serves_doorbell_not_at_its_sweep(
+    sqlite_engine: Engine,
+) -> None:
+    # serve's supervisor hands the join process one end of a doorbell, which its receiver
+    # rings after each journal commit. The sweep here is an hour away: only the ring can
+    # bring the webhooks in.
+    factory = make_session_factory(sqlite_engine)
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    doorbell = JoinDoorbell()
+
+    async def scenario() -> None:
+        meeting, world, _sdk = build()
+        theirs = doorbell.open()
+        task = await _joined(
+            meeting,
+            world,
+            sqlite_engine,
+            hooks,
+            clock,
+            interval=3600.0,
+            doorbell_fd=theirs.detach(),
+        )
+        await asyncio.sleep(0.5)  # its first sweep is long done
+        with session_scope(factory) as session:
+            await _anna_waits(meeting, world, session, hooks, clock)
+        doorbell.ring(UUID)  # as serve's receiver does after the commit
+        for _ in range(1000):
+            if world.people["Anna"].where == "meeting":
+                break
+            await asyncio.sleep(0.01)
+        assert world.people["Anna"].where == "meeting"
+        await meeting._thread.call(world.end)
+        assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(scenario())
+    doorbell.ring(UUID)  # the join process is gone: nothing raised, nothing blocked
+    doorbell.close()
 
 
 @pytest.mark.postgres

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AgendaSettings, GroupSettings, Settings
+from bot.join_doorbell import JoinDoorbell
 from bot.meeting.supervisor import (
     BotSupervisor,
     SupervisorPolicy,
@@ -206,3 +207,23 @@ async def test_the_join_processs_stdout_never_reaches_the_service(capfd):
     out, err = capfd.readouterr()
     assert "zak-secret" not in out + err
     assert "log" in err  # its logs (stderr) still reach the service's
+
+
+async def test_a_real_join_process_inherits_its_doorbell_and_hears_the_ring(tmp_path):
+    heard = tmp_path / "heard"
+    child = (
+        "import pathlib, socket, sys\n"
+        "assert sys.argv[-2] == '--doorbell-fd'\n"
+        "bell = socket.socket(fileno=int(sys.argv[-1]))\n"
+        f"pathlib.Path({str(heard)!r}).write_bytes(bell.recv(100))\n"
+    )
+    doorbell = JoinDoorbell()
+    supervisor = BotSupervisor([sys.executable, "-c", child], doorbell=doorbell, sleep=Sleeps())
+    await supervisor.start()
+    for _ in range(500):  # until the child is running with its end
+        if supervisor.pid is not None:
+            break
+        await asyncio.sleep(0.01)
+    doorbell.ring("4118UHIiRCAAAtBlDkcVyw==")
+    await asyncio.wait_for(supervisor.wait(), 30)
+    assert supervisor.exit_codes == [0] and heard.read_bytes() == b"4118UHIiRCAAAtBlDkcVyw=="

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -235,8 +237,13 @@ class JoinSpawner:
 
     commands: list[list[str]] = field(default_factory=list)
     processes: list[FakeJoinProcess] = field(default_factory=list)
+    #: each process's end of its doorbell (`pass_fds`), kept open as the child would
+    doorbells: list[socket.socket] = field(default_factory=list)
 
-    async def __call__(self, command: Sequence[str]) -> FakeJoinProcess:
+    async def __call__(
+        self, command: Sequence[str], *, pass_fds: Sequence[int] = ()
+    ) -> FakeJoinProcess:
         self.commands.append(list(command))
+        self.doorbells += [socket.socket(fileno=os.dup(fd)) for fd in pass_fds]
         self.processes.append(FakeJoinProcess())
         return self.processes[-1]

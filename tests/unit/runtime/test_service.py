@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from bot.config import BotSettings, GroupSettings, Settings
 from bot.errors import ConfigError
+from bot.join_doorbell import JoinDoorbell
 from bot.meeting.delivery import HttpTransport, WebhookDelivery
 from bot.meeting.simulated import MeetingOptions, SimulatedMeeting
 from bot.meeting.supervisor import BotSupervisor
@@ -75,6 +76,62 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
         assert app.state.worker is None
     assert spawn.commands == [["balint-bot", "join", "--meeting", "85746065432"]]
     assert spawn.processes[0].terminated  # stopped with the service
+
+
+async def test_sdk_mode_on_sqlite_rings_the_join_process_for_each_webhook_and_console_command(
+    sqlite_engine: Engine,
+) -> None:
+    spawn = JoinSpawner()
+    settings = _with(
+        settings_for("sqlite://"),
+        bot=BotSettings(meeting_adapter="sdk"),
+        group=GroupSettings(
+            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
+        ),
+    )
+    clock = HandClock(SCHEDULED_START)
+    zoom = SimulatedMeeting(MeetingOptions(), clock=clock)
+    supervisor = BotSupervisor(
+        ["balint-bot", "join", "--meeting", "85746065432"], spawn=spawn, doorbell=JoinDoorbell()
+    )
+    app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://serve"
+        ) as client:
+            await _wait_for(lambda: bool(spawn.commands))
+            (bell,) = spawn.doorbells
+            bell.settimeout(5)
+            zoom.set_webhook_sink(
+                WebhookDelivery(transport=HttpTransport(client, "/zoom/webhook")).sink(clock)
+            )
+            await zoom.start()  # its webhooks, each journaled and acked
+            app.state.wake("console-command-meeting")  # what the console calls
+            rung = [bell.recv(1024)]
+            while rung[-1] != b"console-command-meeting":
+                rung.append(bell.recv(1024))
+            assert set(rung[:-1]) == {zoom.options.identity.uuid.encode()}
+    command = spawn.commands[0]
+    assert command[-2] == "--doorbell-fd" and command[:-2] == supervisor.command
+    bell.settimeout(5)
+    assert bell.recv(1024) == b""  # serve stopped: its end closed, the child reads the end
+    bell.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "rings"),
+    [("sqlite://", True), ("postgresql+psycopg://balint@localhost/none", False)],
+)
+def test_the_join_process_gets_a_doorbell_on_sqlite_and_the_journals_notices_on_postgresql(
+    url: str, rings: bool
+) -> None:
+    settings = _with(
+        settings_for(url),
+        bot=BotSettings(meeting_adapter="sdk"),
+        group=GroupSettings(name="g", meeting_id="85746065432"),
+    )
+    app = build_service(settings)
+    assert isinstance(app.state.supervisor.doorbell, JoinDoorbell) is rings
 
 
 async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engine) -> None:
