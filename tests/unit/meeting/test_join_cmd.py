@@ -81,6 +81,17 @@ async def _anna_waits(
     )
 
 
+async def _admitted_then_ended(meeting: SdkMeeting, world: Any, task: asyncio.Task[int]) -> None:
+    """Anna gets in (within 10 s), then the meeting ends and `run_join` returns 0."""
+    for _ in range(1000):
+        if world.people["Anna"].where == "meeting":
+            break
+        await asyncio.sleep(0.01)
+    assert world.people["Anna"].where == "meeting"
+    await meeting._thread.call(world.end)
+    assert await asyncio.wait_for(task, 10) == 0
+
+
 def test_join_drives_the_meeting_until_it_ends(
     sqlite_engine: Engine, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -174,13 +185,7 @@ def test_on_sqlite_the_join_process_hears_a_webhook_by_serves_doorbell_not_at_it
         with session_scope(factory) as session:
             await _anna_waits(meeting, world, session, hooks, clock)
         doorbell.ring(UUID)  # as serve's receiver does after the commit
-        for _ in range(1000):
-            if world.people["Anna"].where == "meeting":
-                break
-            await asyncio.sleep(0.01)
-        assert world.people["Anna"].where == "meeting"
-        await meeting._thread.call(world.end)
-        assert await asyncio.wait_for(task, 10) == 0
+        await _admitted_then_ended(meeting, world, task)
 
     asyncio.run(scenario())
     doorbell.ring(UUID)  # the join process is gone: nothing raised, nothing blocked
@@ -205,12 +210,6 @@ def test_on_postgresql_the_join_process_hears_a_webhook_at_once_not_at_its_sweep
         with session_scope(factory) as session:
             await _anna_waits(meeting, world, session, hooks, clock)
             journal.announce(session, {UUID})  # as the receiver's journal writer does
-        for _ in range(1000):
-            if world.people["Anna"].where == "meeting":
-                break
-            await asyncio.sleep(0.01)
-        assert world.people["Anna"].where == "meeting"
-        await meeting._thread.call(world.end)
-        assert await asyncio.wait_for(task, 10) == 0
+        await _admitted_then_ended(meeting, world, task)
 
     asyncio.run(scenario())

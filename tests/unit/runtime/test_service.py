@@ -37,6 +37,17 @@ def _with(settings: Settings, **sections: object) -> Settings:
     return settings.model_copy(update=sections)
 
 
+def _sdk_settings() -> Settings:
+    """One group on Wednesdays at 19:00 whose meeting the SDK bot joins (`sdk` mode)."""
+    return _with(
+        settings_for("sqlite://"),
+        bot=BotSettings(meeting_adapter="sdk"),
+        group=GroupSettings(
+            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
+        ),
+    )
+
+
 def test_sdk_mode_needs_a_meeting_id() -> None:
     settings = Settings(bot=BotSettings(meeting_adapter="sdk"))
     with pytest.raises(ConfigError, match="meeting_id"):
@@ -47,13 +58,7 @@ async def test_sdk_mode_supervises_the_join_process_instead_of_running_the_meeti
     sqlite_engine: Engine,
 ) -> None:
     spawn = JoinSpawner()
-    settings = _with(
-        settings_for("sqlite://"),
-        bot=BotSettings(meeting_adapter="sdk"),
-        group=GroupSettings(
-            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
-        ),
-    )
+    settings = _sdk_settings()
     clock = HandClock(SCHEDULED_START)  # inside the window: the bot joins at once
     supervisor = BotSupervisor(["balint-bot", "join", "--meeting", "85746065432"], spawn=spawn)
     app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
@@ -82,13 +87,7 @@ async def test_sdk_mode_on_sqlite_rings_the_join_process_for_each_webhook_and_co
     sqlite_engine: Engine,
 ) -> None:
     spawn = JoinSpawner()
-    settings = _with(
-        settings_for("sqlite://"),
-        bot=BotSettings(meeting_adapter="sdk"),
-        group=GroupSettings(
-            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
-        ),
-    )
+    settings = _sdk_settings()
     clock = HandClock(SCHEDULED_START)
     zoom = SimulatedMeeting(MeetingOptions(), clock=clock)
     supervisor = BotSupervisor(
@@ -138,13 +137,7 @@ async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engin
     """Thursday evening, no regular session: Wednesday's, moved to tonight with `sessions
     move`, gets its bot at once (serve reads the stored changes)."""
     spawn = JoinSpawner()
-    settings = _with(
-        settings_for("sqlite://"),
-        bot=BotSettings(meeting_adapter="sdk"),
-        group=GroupSettings(
-            name="g", meeting_id="85746065432", weekday="wednesday", start_time=time(19)
-        ),
-    )
+    settings = _sdk_settings()
     wednesday = SCHEDULED_START.astimezone(TORONTO)
     thursday = wednesday + timedelta(days=1)
     moved = Override(kind="move", slot=wednesday, to=thursday)
