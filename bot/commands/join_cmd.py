@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
@@ -88,9 +89,21 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not meeting_id:
         raise ConfigError("group.meeting_id is empty and no --meeting was given")
+    if args.doorbell_fd is not None and not _is_socket(args.doorbell_fd):
+        raise ConfigError(
+            f"--doorbell-fd {args.doorbell_fd} is not an open socket "
+            "(serve's supervisor sets it; leave it out when starting join by hand)"
+        )
     check_schema(settings)
     freeze_start_up()
     return asyncio.run(run_join(settings, meeting_id, doorbell_fd=args.doorbell_fd))
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def join_target(settings: Settings, *, meeting: str, group: str | None) -> tuple[Settings, str]:

@@ -145,6 +145,18 @@ def test_join_without_a_meeting_number_is_a_config_error(
     assert "meeting_id" in capsys.readouterr().err
 
 
+def test_a_doorbell_that_is_no_socket_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "b.toml"
+    config.write_text("[group]\nmeeting_id = '85746065432'\n", encoding="utf-8")
+    with config.open("rb") as not_a_socket:
+        for fd in (str(not_a_socket.fileno()), "1000000"):  # a file; nothing open there
+            argv = ["--config", str(config), "join", "--doorbell-fd", fd]
+            assert main(argv, clock=HandClock()) == 2
+            assert f"--doorbell-fd {fd} is not an open socket" in capsys.readouterr().err
+
+
 def test_a_restarted_join_uses_the_same_lease_owner(tmp_path):
     """The supervisor's restart must not wait for the dead process's lease to expire."""
     from bot.commands.join_cmd import join_owner
