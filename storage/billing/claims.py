@@ -52,6 +52,7 @@ __all__ = [
     "Problem",
     "ProposedClaim",
     "SessionAttendance",
+    "ascii_digits",
     "ascii_upper",
     "build_claims",
     "months_before",
@@ -133,7 +134,7 @@ class BillingOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        if not (len(self.provider_number) == 6 and _ascii_digits(self.provider_number)):
+        if not (len(self.provider_number) == 6 and ascii_digits(self.provider_number)):
             problems.append("provider_number must be 6 digits")
         if not (
             len(self.group_number) == 4
@@ -507,13 +508,13 @@ def _claim(
     dx = row.diagnostic_code
     if not dx:
         problems.append(Problem("diagnostic_code", "no diagnostic code recorded"))
-    elif not (len(dx) == 3 and _ascii_digits(dx)):
+    elif not (len(dx) == 3 and ascii_digits(dx)):
         problems.append(Problem("diagnostic_code", "the diagnostic code is not 3 digits"))
     if member.birth_date is None:
         problems.append(Problem("birth_date", "no birth date recorded"))
     problems.extend(_relationship_problems(member, session.service_date))
     referrer = member.referring_number.strip()
-    if referrer and not (len(referrer) == 6 and _ascii_digits(referrer)):
+    if referrer and not (len(referrer) == 6 and ascii_digits(referrer)):
         problems.append(Problem("referring_number", "the referring number is not 6 digits"))
     if units > MAX_SERVICES or units * unit_fee > MAX_ITEM_FEE_CENTS:
         problems.append(Problem("fee_limit", "units or fee exceed one item line's limits"))
@@ -599,7 +600,7 @@ def _card_problems(member: MemberBilling, province: str) -> list[Problem]:
     return problems
 
 
-def _ascii_digits(text: str) -> bool:
+def ascii_digits(text: str) -> bool:
     """Digits the claims file can carry: `str.isdigit` alone also takes other scripts'
     digits (Arabic-Indic, superscripts), which a claim's fixed-width ASCII record cannot."""
     return text.isascii() and text.isdigit()

@@ -24,6 +24,7 @@ from storage.billing.claims import (
     ClaimLine,
     PaymentProgram,
     ProposedClaim,
+    ascii_digits,
     ascii_upper,
     sex_code,
 )
@@ -314,7 +315,7 @@ def _text(
 
 
 def _digits(value: str, length: int, name: str) -> str:
-    if len(value) != length or not (value.isascii() and value.isdigit()):
+    if len(value) != length or not ascii_digits(value):
         raise BillingError(f"{name} must be {length} digits")
     return value
 

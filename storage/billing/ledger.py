@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.billing.claims import BillingOptions, Problem, six_months_before
+from storage.billing.claims import BillingOptions, Problem, ascii_digits, six_months_before
 from storage.billing.claims_file import file_claim, fingerprint
 from storage.billing.error_report import ReportedClaim, parse_error_report
 from storage.billing.errors import BillingError
@@ -328,7 +328,7 @@ def correct_claim(
     """
     claim = _rejected(session, accounting_number)
     code = (diagnostic_code or "").strip()
-    if diagnostic_code is not None and not (len(code) == 3 and code.isascii() and code.isdigit()):
+    if diagnostic_code is not None and not (len(code) == 3 and ascii_digits(code)):
         raise BillingError("--diagnostic-code must be OHIP's 3-digit diagnostic code")
     record = session.get(SessionRecord, claim.session_id)
     assert record is not None  # billing_claims.session_id is a foreign key
