@@ -396,6 +396,11 @@ enabled = false
 """
 
 
+def _keys(table: dict[str, object] | None) -> str:
+    """TOML lines for a table's keys (values written as JSON, which TOML reads the same)."""
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in (table or {}).items())
+
+
 def flavour() -> str:
     """uvicorn's event loop and HTTP parser here (`auto` picks these, serve's listener too)."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -436,17 +441,22 @@ class ServeProcess:
         secret: str = SECRET,
         url: str | None = None,
         server: dict[str, object] | None = None,
+        agenda: dict[str, object] | None = None,
+        env: dict[str, str] | None = None,
     ) -> ServeProcess:
         """`balint-bot serve` on a fresh SQLite file, or on `url` (migrated here); `server`:
-        extra `[server]` keys (`meeting_workers`, `instance_id`)."""
+        extra `[server]` keys (`meeting_workers`, `instance_id`); `agenda`: `[agenda]` keys;
+        `env`: added to the process's environment (`BALINT_DATA_KEY`)."""
         holder = tempfile.TemporaryDirectory(prefix="balint-bench-")
         tmp = Path(holder.name)
         url = url if url is not None else f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
         config = tmp / "bench.toml"
-        extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in (server or {}).items())
         text = _CONFIG.format(secret=secret, url=url)
-        config.write_text(text.replace("[server]\n", "[server]\n" + extra, 1))
+        text = text.replace("[server]\n", "[server]\n" + _keys(server), 1)
+        if agenda:
+            text += "[agenda]\n" + _keys(agenda)
+        config.write_text(text)
         port = free_port()
         argv = [
             sys.executable,
@@ -460,7 +470,7 @@ class ServeProcess:
             "--port",
             str(port),
         ]
-        made = cls(argv, port=port, url=url, tmp=tmp)
+        made = cls(argv, port=port, url=url, tmp=tmp, env=env)
         made._holder = holder
         return made
 

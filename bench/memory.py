@@ -1,6 +1,7 @@
 """Benchmark: resident memory of `balint-bot serve`, idle and with 200 meetings under way.
 
-`python -m bench.memory [--meetings N] [--members M] [--concurrency C] [--workers W]`
+`python -m bench.memory [--meetings N] [--members M] [--concurrency C] [--workers W]
+[--location-answers]`
 
 Starts the real `balint-bot serve` process (fresh, migrated SQLite file; `meeting_adapter =
 "none"`, so the runtime keeps every meeting's state and plans its actions but drives no
@@ -13,6 +14,13 @@ resident memory every 50 ms until the background worker has processed every jour
 event (exit status 1 if some is left unprocessed). Prints idle, peak and settled RSS in
 MiB, all processes summed (the receiver's own beside it; and their PSS, shared pages
 counted once); target under 250 MiB.
+
+`--location-answers` runs the evening of a group with a safety plan: `[agenda]
+ask_location` on, a data key made for the run, and each member answering the bot's question
+privately once admitted, which the receiver seals before the journal sees it (so `serve`
+loads `cryptography`, which it otherwise never needs; `storage.crypto`). The people are not
+on a roster, and the engine keeps only a member's answer, so none is kept: what this adds to
+the evening is the receiver sealing every answer.
 Loopback only; the load is bounded in count and every wait in time.
 """
 
@@ -23,6 +31,8 @@ import asyncio
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from bench._common import (
     ServeProcess,
@@ -35,14 +45,23 @@ from bench._common import (
     unprocessed_rows,
 )
 from bot.meeting import zoom_wire as wire
+from storage.crypto import generate_key
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
+from webhooks.sealing import SEALED_FIELD
 
 __all__ = ["evening_bodies", "main"]
 
 _TARGET_MIB = 250.0
 
 
-def evening_bodies(meetings: int, members: int) -> list[bytes]:
-    """Webhook bodies for `meetings` meetings of `members` members, interleaved in time."""
+#: The bot's display name (`[zoom] bot_name`'s default): a private line to it is sealed.
+_BOT = wire.ChatParty(session_id="bot-session", name="Balint Companion", party_type="host")
+
+
+def evening_bodies(meetings: int, members: int, *, answers: bool = False) -> list[bytes]:
+    """Webhook bodies for `meetings` meetings of `members` members, interleaved in time;
+    with `answers`, each member tells the bot privately where they are joining from."""
     start = datetime.now(UTC) - timedelta(minutes=5)
     per_meeting: list[list[bytes]] = []
     for number in range(meetings):
@@ -67,6 +86,18 @@ def evening_bodies(meetings: int, members: int) -> list[bytes]:
             ):
                 bodies.append(
                     wire.participant_body(event, meeting=meeting, participant=person, at=at)
+                )
+            if answers:
+                sender = wire.ChatParty(session_id=person.participant_uuid, name=person.user_name)
+                bodies.append(
+                    wire.chat_body(
+                        meeting=meeting,
+                        sender=sender,
+                        recipient=_BOT,
+                        message_id=f"m-{number}-{index}",
+                        text=f"Sample Clinic, room {index}, 555-0100",
+                        at=at + timedelta(seconds=30),
+                    )
                 )
             if index % 2:
                 later = at + timedelta(seconds=60)
@@ -93,6 +124,17 @@ def evening_bodies(meetings: int, members: int) -> list[bytes]:
     for step in range(max(len(bodies) for bodies in per_meeting)):
         interleaved.extend(bodies[step] for bodies in per_meeting if step < len(bodies))
     return interleaved
+
+
+def sealed_answers(url: str) -> int:
+    """How many webhooks the journal at `url` holds with a line the receiver sealed."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            bodies = session.scalars(select(JournalEntry.body))
+            return sum(1 for body in bodies if SEALED_FIELD.encode() in body)
+    finally:
+        engine.dispose()
 
 
 class _Sampler:
@@ -129,9 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per stage")
     parser.add_argument("--workers", type=int, default=1, help="serve's meeting_workers")
+    parser.add_argument(
+        "--location-answers",
+        action="store_true",
+        help="a group with a safety plan: each member answers the bot privately",
+    )
     args = parser.parse_args(argv)
-    bodies = evening_bodies(args.meetings, args.members)
-    serve = ServeProcess.serve(server={"meeting_workers": args.workers})
+    bodies = evening_bodies(args.meetings, args.members, answers=args.location_answers)
+    serve = ServeProcess.serve(
+        server={"meeting_workers": args.workers},
+        agenda={"ask_location": True} if args.location_answers else None,
+        env={"BALINT_DATA_KEY": generate_key()} if args.location_answers else None,
+    )
     try:
         with serve:
             started = time.perf_counter()
@@ -169,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             settled_pss = family_pss_mib(serve.pid)
             peak = max(settled, sampler.peak)
             print(f"worker processed the backlog {drained:.1f}s after the last ack (left={left})")
+            if args.location_answers:
+                sealed, answers = sealed_answers(serve.url), args.meetings * args.members
+                print(f"location answers sealed by the receiver: {sealed} of {answers}")
             print(
                 f"serve under load (all processes): peak rss={peak:.1f} MiB, "
                 f"after processing={settled:.1f} MiB "

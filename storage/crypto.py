@@ -18,6 +18,12 @@ Sealed *text* (`seal_text` / `open_text`) is the same AES-GCM value written as o
 token, `<key id>.<urlsafe base64 of nonce and ciphertext>`, for a value that travels inside a
 JSON document (a member's private answer to the bot, sealed by the webhook receiver before
 the journal sees it) or sits in a text column beside no key-id column of its own.
+
+`cryptography` is imported when a value is first sealed or opened, not with this module. It
+takes 6.5 MiB of a process's resident memory, and most processes that import the keyring
+never use it: a meeting worker keeps the sealed location answer as it came, unopened, and
+the receiver seals only when a member answers the bot privately (`bot.safety_plan`).
+`bench.memory` sums every process of `serve` (docs/benchmarks.md, "sixteenth round").
 """
 
 from __future__ import annotations
@@ -28,9 +34,6 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from phases.errors import BalintError
 
@@ -122,6 +125,8 @@ class Keyring:
 
     def seal(self, plaintext: str, *, field_name: str) -> bytes:
         """Encrypt `plaintext` under the current key, bound to `field_name`."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # see the docstring
+
         nonce = os.urandom(_NONCE_BYTES)
         sealed = AESGCM(self._require_current()).encrypt(
             nonce, plaintext.encode("utf-8"), field_name.encode("ascii")
@@ -140,6 +145,9 @@ class Keyring:
                 f"a row was sealed with key {sealed_with}, which is neither BALINT_DATA_KEY "
                 "nor in BALINT_DATA_KEY_PREVIOUS"
             )
+        from cryptography.exceptions import InvalidTag  # see the module docstring
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             clear = AESGCM(raw).decrypt(
                 blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], field_name.encode("ascii")
