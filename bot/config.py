@@ -10,7 +10,9 @@ Nothing here is read at import time: callers build `Settings` explicitly.
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -182,6 +184,10 @@ class GroupSettings(_Section):
     # The group runs closed modules: only members enrolled in the current one are admitted.
     closed_modules: bool = True
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    #: the folder this group's exports are written to (`--out`), offered for download to its
+    #: own facilitators only; "" = `[console] exports_dir` if the service has one group, else
+    #: none (`bot.console.downloads.exports_folder`)
+    exports_dir: str = ""
     #: this group's own agenda and billing (None: the file's `[agenda]`, `[billing]`)
     agenda: AgendaSettings | None = None
     billing: BillingSettings | None = None
@@ -378,6 +384,7 @@ class Settings(BaseSettings):
                     f"groups.{names[key]}; each group needs its own name"
                 )
             names[key] = index
+            _folder_apart(self.groups, index)
             numbers = group.meeting_numbers()
             if not numbers and len(self.groups) > 1:
                 raise ValueError(
@@ -423,6 +430,24 @@ class Settings(BaseSettings):
         if cls._file_data is not None:
             sources.append(InitSettingsSource(settings_cls, init_kwargs=cls._file_data))
         return tuple(sources)
+
+
+def _folder_apart(groups: Sequence[GroupSettings], index: int) -> None:
+    """Refuse a group's `exports_dir` that an earlier group has too: each group's claims go
+    to its own facilitators only."""
+    folder = groups[index].exports_dir
+    if not folder:
+        return
+    mine = os.path.normpath(os.path.abspath(os.path.expanduser(folder)))
+    for earlier, other in enumerate(groups[:index]):
+        if other.exports_dir and mine == os.path.normpath(
+            os.path.abspath(os.path.expanduser(other.exports_dir))
+        ):
+            raise ValueError(
+                f"key groups.{index}.exports_dir: {folder!r} is already the exports folder of "
+                f"group {other.name!r} (groups.{earlier}); each group's exports need a folder "
+                "of their own, which only its facilitators are offered"
+            )
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

@@ -84,6 +84,11 @@ def create_console_app(
         nudge=nudge or (lambda _uuid: None),
         http=http,
     )
+    if settings.console.exports_dir and len(settings.all_groups()) > 1:
+        _log.warning(
+            "[console] exports_dir is offered to no group with several groups: set each "
+            "group's own exports_dir in its [[groups]] entry"
+        )
     app = FastAPI(title="balint-bot console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = context
     app.add_middleware(SecurityHeaders, secure=context.secure)

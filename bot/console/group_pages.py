@@ -7,7 +7,6 @@ download, is written to the audit log with the facilitator as the actor.
 
 from __future__ import annotations
 
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException
@@ -17,7 +16,7 @@ from starlette.responses import Response
 from bot.console import group
 from bot.console.chart import attendance_chart
 from bot.console.context import ConsoleContext
-from bot.console.downloads import DownloadError, list_exports, read_export
+from bot.console.downloads import DownloadError, exports_folder, list_exports, read_export
 from storage.db import session_scope
 from storage.roster import list_members
 from storage.sessions import module_name_for
@@ -116,27 +115,24 @@ def cme_page(request: Request, year: int | None = None) -> Response:
     return context.page(request, "cme.html", {"rows": rows, "year": chosen}, who=who)
 
 
-def _exports_dir(context: ConsoleContext) -> Path | None:
-    folder = context.settings.console.exports_dir
-    return Path(folder) if folder else None
-
-
 @router.get("/group/exports", include_in_schema=False)
 def exports_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = _exports_dir(context)
+    folder = exports_folder(context.settings, who.settings.group)
     files = list_exports(folder) if folder is not None else ()
-    return context.page(request, "exports.html", {"files": files, "folder": folder}, who=who)
+    several = len(context.settings.all_groups()) > 1
+    values = {"files": files, "folder": folder, "several": several}
+    return context.page(request, "exports.html", values, who=who)
 
 
 @router.get("/group/exports/{name}", include_in_schema=False)
 def export_download(request: Request, name: str) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = _exports_dir(context)
+    folder = exports_folder(context.settings, who.settings.group)
     if folder is None:
-        raise HTTPException(404, "No exports folder is set ([console] exports_dir).")
+        raise HTTPException(404, "No exports folder is this group's (exports_dir).")
     try:
         data = read_export(folder, name)
     except DownloadError as refused:

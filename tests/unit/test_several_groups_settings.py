@@ -112,6 +112,25 @@ def test_a_meeting_number_given_twice_is_refused_at_the_key_that_repeats_it(
         load_settings(path)
 
 
+def test_two_groups_may_not_share_an_exports_folder(tmp_path: Path) -> None:
+    """Each group's claims are offered to its own facilitators only (`exports_dir`), so one
+    folder, however it is written, cannot be two groups'."""
+    path = tmp_path / "shared.toml"
+    path.write_text(
+        f'[[groups]]\nname = "A"\nmeeting_id = "85746065432"\nexports_dir = "{tmp_path}/out"\n'
+        f'[[groups]]\nname = "B"\nmeeting_id = "83312345678"\n'
+        f'exports_dir = "{tmp_path}/x/../out/"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"key groups.1.exports_dir: .* group 'A' \(groups.0\)"):
+        load_settings(path)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("x/../out/", "out-b"), encoding="utf-8"
+    )
+    first, second = load_settings(path).all_groups()
+    assert (first.exports_dir, second.exports_dir) == (f"{tmp_path}/out", f"{tmp_path}/out-b")
+
+
 def test_serve_needs_each_groups_meeting_number(tmp_path: Path) -> None:
     path = tmp_path / "one.toml"
     path.write_text('[[groups]]\nname = "A"\nmeeting_ids = ["12"]\n', encoding="utf-8")
