@@ -104,7 +104,10 @@ class ConsoleContext:
         env.filters["day"] = pass_context(
             lambda values, at: at.astimezone(zone(values)).strftime("%a %d %b %Y") if at else ""
         )
-        env.globals["group_name"] = " · ".join(group.name for group in groups)
+        # Before sign-in a page names no group of several: who may see which groups the
+        # service runs is for each group to say, not the sign-in page (`page` names the
+        # signed-in facilitator's own).
+        env.globals["group_name"] = groups[0].name if len(groups) == 1 else "balint-bot console"
 
     # -- addresses and cookies -------------------------------------------------------------
 

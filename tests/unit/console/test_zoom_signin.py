@@ -302,3 +302,13 @@ async def test_an_operators_sign_in_link_is_not_a_group_choice(factory, two_grou
         assert (
             await browser.post("/signin/link", data={"token": token}, headers={"origin": CONSOLE})
         ).status_code == 303
+
+
+async def test_the_sign_in_page_names_no_group_of_several(factory, two_groups, clock):
+    """Which groups a service runs is not told to whoever opens the console."""
+    app = create_console_app(two_groups, session_factory=factory, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=CONSOLE) as web:
+        page = await web.get("/live")
+    assert page.status_code == 401 and "Sign in" in page.text
+    assert GROUP not in page.text and SECOND not in page.text
+    assert "balint-bot console" in page.text
