@@ -186,7 +186,7 @@ class GroupSettings(_Section):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     #: the folder this group's exports are written to (`--out`), offered for download to its
     #: own facilitators only; "" = `[console] exports_dir` if the service has one group, else
-    #: none (`bot.console.downloads.exports_folder`)
+    #: none (`Settings.for_group`)
     exports_dir: str = ""
     #: this group's own agenda and billing (None: the file's `[agenda]`, `[billing]`)
     agenda: AgendaSettings | None = None
@@ -407,13 +407,23 @@ class Settings(BaseSettings):
 
     def for_group(self, group: GroupSettings) -> Settings:
         """These settings as seen by one of their groups: `group` is it, `agenda` and
-        `billing` are its own (or the file's), and it is the only group."""
+        `billing` are its own (or the file's), it is the only group, and `[console]
+        exports_dir` is its own folder.
+
+        That folder is the group's `exports_dir`; else the console's when the service runs
+        this one group; else none: with several groups the console's folder would be every
+        group's, one group's claims offered to another's facilitators.
+        """
+        shared = self.console.exports_dir if len(self.all_groups()) == 1 else ""
         return self.model_copy(
             update={
                 "group": group,
                 "agenda": group.agenda if group.agenda is not None else self.agenda,
                 "billing": group.billing if group.billing is not None else self.billing,
                 "groups": [],
+                "console": self.console.model_copy(
+                    update={"exports_dir": group.exports_dir or shared}
+                ),
             }
         )
 

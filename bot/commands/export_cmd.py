@@ -49,7 +49,9 @@ def register(subparsers: Any) -> None:
     claims = kinds.add_parser("claims", help="the Ministry's claims file (MRI format)")
     claims.add_argument("--from", dest="date_from", type=parse_day, required=True)
     claims.add_argument("--to", dest="date_to", type=parse_day, required=True)
-    claims.add_argument("--out", type=Path, help="folder for the claims file")
+    claims.add_argument(
+        "--out", type=Path, help="folder for the claims file (default: the group's exports_dir)"
+    )
     claims.add_argument(
         "--dry-run", action="store_true", help="show what would be written; write nothing"
     )
@@ -103,8 +105,13 @@ def _billing(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _claims(args: argparse.Namespace, settings: Settings) -> int:
-    if args.out is None and not args.dry_run:
-        raise ConfigError("--out DIR is required (or use --dry-run)")
+    # the settings are the group's (`bot.cli`): their exports folder is the group's own
+    folder = settings.console.exports_dir
+    out: Path | None = args.out or (Path(folder).expanduser() if folder else None)
+    if out is None and not args.dry_run:
+        raise ConfigError(
+            "--out DIR is required (or use --dry-run, or set the group's exports_dir)"
+        )
     require(settings, "exports")
     with open_session(settings) as session:
         result = export_claims(
@@ -112,7 +119,7 @@ def _claims(args: argparse.Namespace, settings: Settings) -> int:
             settings=settings,
             date_from=args.date_from,
             date_to=args.date_to,
-            out_dir=args.out or Path("."),
+            out_dir=out or Path("."),
             dry_run=args.dry_run,
             now=args.clock(),
         )

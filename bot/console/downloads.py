@@ -1,9 +1,8 @@
 """The exports the CLI wrote, offered for download from the group's exports folder.
 
-A group's folder is its own `exports_dir` (a `[[groups]]` entry's, or `[group]`'s), else
-`[console] exports_dir` when the service runs that one group (`exports_folder`). With
-several groups the console's folder is offered to nobody: it would put one group's claims
-before every group's facilitators.
+A signed-in facilitator is offered their group's folder: `[console] exports_dir` of the
+settings narrowed to the group (`Settings.for_group`), which is the group's own
+`exports_dir`, else the console's in a service of that one group, else none.
 
 The export commands write owner-only files (mode 0600, `storage.billing.private_file`) to
 the folder given with `--out`. The console lists that one folder (no sub-folders, no
@@ -23,10 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import GroupSettings, Settings
 from bot.errors import BalintError
 
-__all__ = ["DownloadError", "ExportFile", "exports_folder", "list_exports", "read_export"]
+__all__ = ["DownloadError", "ExportFile", "list_exports", "read_export"]
 
 _CLAIMS = re.compile(r"^H[A-L]\d{6}\.\d{3}$")
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
@@ -47,17 +45,6 @@ class ExportFile:
     modified: datetime
     offered: bool
     why_not: str
-
-
-def exports_folder(service: Settings, group: GroupSettings) -> Path | None:
-    """The folder whose exports `group`'s facilitators are offered (see the module
-    docstring); `service`: the whole service's settings. None: no folder is theirs."""
-    if group.exports_dir:
-        return Path(group.exports_dir).expanduser()
-    folder = service.console.exports_dir
-    if folder and len(service.all_groups()) == 1:
-        return Path(folder).expanduser()
-    return None
 
 
 def _kind(name: str) -> str | None:

@@ -7,16 +7,18 @@ download, is written to the audit log with the facilitator as the actor.
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.config import Settings
 from bot.console import group
 from bot.console.chart import attendance_chart
 from bot.console.context import ConsoleContext
-from bot.console.downloads import DownloadError, exports_folder, list_exports, read_export
+from bot.console.downloads import DownloadError, list_exports, read_export
 from storage.db import session_scope
 from storage.roster import list_members
 from storage.sessions import module_name_for
@@ -115,11 +117,17 @@ def cme_page(request: Request, year: int | None = None) -> Response:
     return context.page(request, "cme.html", {"rows": rows, "year": chosen}, who=who)
 
 
+def _exports_folder(group_settings: Settings) -> Path | None:
+    """The signed-in facilitator's group's exports folder (see `Settings.for_group`)."""
+    folder = group_settings.console.exports_dir
+    return Path(folder).expanduser() if folder else None
+
+
 @router.get("/group/exports", include_in_schema=False)
 def exports_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = exports_folder(context.settings, who.settings.group)
+    folder = _exports_folder(who.settings)
     files = list_exports(folder) if folder is not None else ()
     several = len(context.settings.all_groups()) > 1
     values = {"files": files, "folder": folder, "several": several}
@@ -130,7 +138,7 @@ def exports_page(request: Request) -> Response:
 def export_download(request: Request, name: str) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = exports_folder(context.settings, who.settings.group)
+    folder = _exports_folder(who.settings)
     if folder is None:
         raise HTTPException(404, "No exports folder is this group's (exports_dir).")
     try:

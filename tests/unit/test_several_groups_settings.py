@@ -131,6 +131,28 @@ def test_two_groups_may_not_share_an_exports_folder(tmp_path: Path) -> None:
     assert (first.exports_dir, second.exports_dir) == (f"{tmp_path}/out", f"{tmp_path}/out-b")
 
 
+def test_a_group_sees_its_own_exports_folder_and_no_one_elses(tmp_path: Path) -> None:
+    """`Settings.for_group` narrows `[console] exports_dir` to the group's own folder; with
+    several groups the console's folder is no group's, with one group it is that group's."""
+    path = tmp_path / "folders.toml"
+    path.write_text(
+        f'[console]\nexports_dir = "{tmp_path}/service"\n'
+        f'[[groups]]\nname = "A"\nmeeting_id = "85746065432"\nexports_dir = "{tmp_path}/a"\n'
+        '[[groups]]\nname = "B"\nmeeting_id = "83312345678"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    a, b = settings_for(settings, "A"), settings_for(settings, "B")
+    assert (a.console.exports_dir, b.console.exports_dir) == (f"{tmp_path}/a", "")
+    assert settings_for(a, "A").console.exports_dir == f"{tmp_path}/a"  # narrowing again
+    one = tmp_path / "one.toml"
+    one.write_text(
+        f'[console]\nexports_dir = "{tmp_path}/service"\n[group]\nname = "A"\n',
+        encoding="utf-8",
+    )
+    assert settings_for(load_settings(one), None).console.exports_dir == f"{tmp_path}/service"
+
+
 def test_serve_needs_each_groups_meeting_number(tmp_path: Path) -> None:
     path = tmp_path / "one.toml"
     path.write_text('[[groups]]\nname = "A"\nmeeting_ids = ["12"]\n', encoding="utf-8")

@@ -124,6 +124,22 @@ def test_fees_claims_errors_correction_and_status(setup, capsys, tmp_path):
     assert code == 1 and "resubmitted, not rejected" in err
 
 
+def test_the_claims_file_goes_to_the_groups_exports_folder_by_default(setup, capsys, tmp_path):
+    base, out, _session_id, _world = setup
+    code, _, err = run([*base, "export", "claims", *WINDOW], capsys)
+    assert code == 2 and "--out DIR is required" in err and "exports_dir" in err
+    config = Path(base[1])
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[billing]", f'exports_dir = "{out}"\n[billing]'), encoding="utf-8"
+    )
+    assert run([*base, "billing", "fees", "import", str(SCHEDULE)], capsys)[0] == 0
+    code, text, _ = run([*base, "export", "claims", *WINDOW], capsys)
+    (written,) = list(out.iterdir())
+    assert code == 0 and written.name == "HK123456.001" and "2 claim(s)" in text
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
 def test_export_billing_and_cme(setup, capsys, tmp_path):
     base, _out, session_id, world = setup
     sheet = tmp_path / "sheet.csv"
