@@ -318,7 +318,8 @@ class ConsoleSettings(_Section):
     session_hours: int = Field(default=12, ge=1, le=72)
     #: poll interval of the live page's stream, seconds
     live_poll_seconds: float = Field(default=0.5, ge=0.1, le=5.0)
-    #: folder the export commands write to (`--out`), offered for download; "" = none
+    #: folder the export commands write to (`--out`), offered for download; "" = none; with
+    #: several groups, no group's (`Settings.for_group`)
     exports_dir: str = ""
     #: Zoom OAuth app (user-managed, authorization code) for "Sign in with Zoom"
     oauth_client_id: str = ""
@@ -326,6 +327,11 @@ class ConsoleSettings(_Section):
     oauth_authorize_url: str = "https://zoom.us/oauth/authorize"
     oauth_token_url: str = "https://zoom.us/oauth/token"
     oauth_revoke_url: str = "https://zoom.us/oauth/revoke"
+
+    def exports_folder(self) -> Path | None:
+        """`exports_dir` as a folder (None: none). In a group's settings it is the group's
+        own (`Settings.for_group`)."""
+        return Path(self.exports_dir).expanduser() if self.exports_dir else None
 
 
 class LogSettings(_Section):

@@ -106,8 +106,7 @@ def _billing(args: argparse.Namespace, settings: Settings) -> int:
 
 def _claims(args: argparse.Namespace, settings: Settings) -> int:
     # the settings are the group's (`bot.cli`): their exports folder is the group's own
-    folder = settings.console.exports_dir
-    out: Path | None = args.out or (Path(folder).expanduser() if folder else None)
+    out: Path | None = args.out or settings.console.exports_folder()
     if out is None and not args.dry_run:
         raise ConfigError(
             "--out DIR is required (or use --dry-run, or set the group's exports_dir)"

@@ -7,14 +7,12 @@ download, is written to the audit log with the facilitator as the actor.
 
 from __future__ import annotations
 
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.config import Settings
 from bot.console import group
 from bot.console.chart import attendance_chart
 from bot.console.context import ConsoleContext
@@ -117,17 +115,11 @@ def cme_page(request: Request, year: int | None = None) -> Response:
     return context.page(request, "cme.html", {"rows": rows, "year": chosen}, who=who)
 
 
-def _exports_folder(group_settings: Settings) -> Path | None:
-    """The signed-in facilitator's group's exports folder (see `Settings.for_group`)."""
-    folder = group_settings.console.exports_dir
-    return Path(folder).expanduser() if folder else None
-
-
 @router.get("/group/exports", include_in_schema=False)
 def exports_page(request: Request) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = _exports_folder(who.settings)
+    folder = who.settings.console.exports_folder()  # the group's own
     files = list_exports(folder) if folder is not None else ()
     several = len(context.settings.all_groups()) > 1
     values = {"files": files, "folder": folder, "several": several}
@@ -138,9 +130,9 @@ def exports_page(request: Request) -> Response:
 def export_download(request: Request, name: str) -> Response:
     context = _context(request)
     who = context.require(request)
-    folder = _exports_folder(who.settings)
+    folder = who.settings.console.exports_folder()  # the group's own
     if folder is None:
-        raise HTTPException(404, "No exports folder is this group's (exports_dir).")
+        raise HTTPException(404, "This group has no exports folder (exports_dir).")
     try:
         data = read_export(folder, name)
     except DownloadError as refused:
