@@ -14,13 +14,12 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.console.app import create_console_app
 from storage import absences, audit
-from storage import console as records
 from storage.crypto import Keyring, generate_key
 from storage.db import session_scope
 from storage.roster import list_members
 from storage.tables.clinical import Absence
 
-from .conftest import GROUP
+from .conftest import GROUP, sign_in_with_link
 
 pytestmark = pytest.mark.anyio
 
@@ -30,13 +29,7 @@ REASON = "Zq-reason: a night shift at the hospital"
 
 async def _signed_in(client: httpx.AsyncClient, factory, clock) -> str:
     """Fay signed in with a one-time link; the CSRF token of the Attendance page."""
-    with session_scope(factory) as session:
-        fay = records.facilitator_by_name(session, group_name=GROUP, name="Fay")
-        assert fay is not None
-        token = records.issue_link(
-            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=10)
-        )
-    assert (await client.post("/signin/link", data={"token": token})).status_code == 303
+    await sign_in_with_link(client, factory, clock)
     page = await client.get("/group/attendance")
     assert page.status_code == 200 and "Record a notice or a contact" in page.text
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)

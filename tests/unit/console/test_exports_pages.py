@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -11,32 +10,13 @@ import pytest
 from bot.config import GroupSettings, Settings
 from bot.console.app import create_console_app
 from storage import audit
-from storage import console as records
-from storage.crypto import Keyring, generate_key
 from storage.db import session_scope
-from storage.roster import import_roster, parse_roster
-from tests.clock import TEST_NOW
 
-from .conftest import GROUP, ROSTER
+from .conftest import GROUP, SECOND, sign_in_with_link
 
 pytestmark = pytest.mark.anyio
 
 BASE = "http://127.0.0.1:8001"
-SECOND = "Second group"
-
-
-@pytest.fixture
-def second_group(factory):
-    """Fay leads a second group too: the fixture roster is its roster as well."""
-    rows = parse_roster(ROSTER.read_text(encoding="utf-8"), today=TEST_NOW.date())
-    with session_scope(factory) as session:
-        import_roster(
-            session,
-            group_name=SECOND,
-            rows=rows,
-            keyring=Keyring.from_text(generate_key()),
-            now=TEST_NOW,
-        )
 
 
 def _two_groups(settings: Settings, tmp_path: Path, *, own_folders: bool) -> Settings:
@@ -64,17 +44,6 @@ def _export(folder: Path, name: str, text: str) -> None:
     (folder / name).chmod(0o600)
 
 
-async def _signed_in(client: httpx.AsyncClient, factory, clock, group: str) -> None:
-    """Fay signed in to `group` with a one-time link for her facilitator row there."""
-    with session_scope(factory) as session:
-        fay = records.facilitator_by_name(session, group_name=group, name="Fay")
-        assert fay is not None
-        token = records.issue_link(
-            session, member_id=fay.member_id, now=clock(), ttl=timedelta(minutes=10)
-        )
-    assert (await client.post("/signin/link", data={"token": token})).status_code == 303
-
-
 async def test_each_group_is_offered_its_own_exports_and_no_others(
     factory, settings, clock, tmp_path, second_group
 ):
@@ -90,7 +59,7 @@ async def test_each_group_is_offered_its_own_exports_and_no_others(
     ):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as web:
-            await _signed_in(web, factory, clock, group)
+            await sign_in_with_link(web, factory, clock, group)
             page = await web.get("/group/exports")
             assert page.status_code == 200 and mine in page.text, group
             assert theirs not in page.text and "cme-2026.csv" not in page.text, group
@@ -114,7 +83,7 @@ async def test_with_several_groups_the_consoles_folder_is_offered_to_no_group(
     app = create_console_app(two, session_factory=factory, clock=clock)
     assert "offered to no group" in caplog.text
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as web:
-        await _signed_in(web, factory, clock, SECOND)
+        await sign_in_with_link(web, factory, clock, SECOND)
         page = await web.get("/group/exports")
         assert page.status_code == 200 and "HA123456.001" not in page.text
         assert "This group has no exports folder" in page.text and "[[groups]]" in page.text
@@ -128,7 +97,7 @@ async def test_with_one_group_the_consoles_folder_is_the_groups(factory, setting
         settings.model_copy(update={"console": console}), session_factory=factory, clock=clock
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as web:
-        await _signed_in(web, factory, clock, GROUP)
+        await sign_in_with_link(web, factory, clock, GROUP)
         assert "HA123456.001" in (await web.get("/group/exports")).text
         download = await web.get("/group/exports/HA123456.001")
         assert download.status_code == 200 and download.text == "the group's claims\n"

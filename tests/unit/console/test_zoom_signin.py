@@ -16,11 +16,8 @@ from bot.config import ConsoleSettings, GroupSettings
 from bot.console.app import create_console_app
 from storage import audit
 from storage import console as records
-from storage.crypto import Keyring, generate_key
 from storage.db import session_scope
-from storage.roster import import_roster, parse_roster
-from tests.clock import TEST_NOW
-from tests.unit.console.conftest import GROUP, ROSTER
+from tests.unit.console.conftest import GROUP, SECOND
 
 pytestmark = pytest.mark.anyio
 
@@ -93,21 +90,9 @@ def zoom_settings(settings):
     return settings.model_copy(update={"console": console})
 
 
-SECOND = "Second group"
-
-
 @pytest.fixture
-def two_groups(factory, zoom_settings):
-    """Fay leads two groups: the fixture roster is the second's too (the same e-mail)."""
-    rows = parse_roster(ROSTER.read_text(encoding="utf-8"), today=TEST_NOW.date())
-    with session_scope(factory) as session:
-        import_roster(
-            session,
-            group_name=SECOND,
-            rows=rows,
-            keyring=Keyring.from_text(generate_key()),
-            now=TEST_NOW,
-        )
+def two_groups(second_group, zoom_settings):
+    """Fay leads two groups (`second_group`)."""
     groups = [
         GroupSettings(name=GROUP, meeting_id="85746065432"),
         GroupSettings(name=SECOND, meeting_id="83312345678", weekday="thursday"),
