@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -373,7 +372,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _groups_apart(self) -> Settings:
-        """`[group]` or `[[groups]]`; names and meeting numbers each belong to one group."""
+        """`[group]` or `[[groups]]`; names, meeting numbers and exports folders each belong
+        to one group (a group's exports are offered to its own facilitators only)."""
         if not self.groups:
             return self
         if "group" in self.model_fields_set:
@@ -382,6 +382,7 @@ class Settings(BaseSettings):
             )
         names: dict[str, int] = {}
         owners: dict[str, int] = {}
+        folders: dict[str, int] = {}
         for index, group in enumerate(self.groups):
             key = group.name.strip().casefold()
             if key in names:
@@ -390,7 +391,17 @@ class Settings(BaseSettings):
                     f"groups.{names[key]}; each group needs its own name"
                 )
             names[key] = index
-            _folder_apart(self.groups, index)
+            if group.exports_dir:
+                folder = _folder_key(group.exports_dir)
+                if folder in folders:
+                    other = folders[folder]
+                    raise ValueError(
+                        f"key groups.{index}.exports_dir: {group.exports_dir!r} is already the "
+                        f"exports folder of group {self.groups[other].name!r} (groups.{other}); "
+                        "each group's exports need a folder of their own, which only its "
+                        "facilitators are offered"
+                    )
+                folders[folder] = index
             numbers = group.meeting_numbers()
             if not numbers and len(self.groups) > 1:
                 raise ValueError(
@@ -448,22 +459,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _folder_apart(groups: Sequence[GroupSettings], index: int) -> None:
-    """Refuse a group's `exports_dir` that an earlier group has too: each group's claims go
-    to its own facilitators only."""
-    folder = groups[index].exports_dir
-    if not folder:
-        return
-    mine = os.path.normpath(os.path.abspath(os.path.expanduser(folder)))
-    for earlier, other in enumerate(groups[:index]):
-        if other.exports_dir and mine == os.path.normpath(
-            os.path.abspath(os.path.expanduser(other.exports_dir))
-        ):
-            raise ValueError(
-                f"key groups.{index}.exports_dir: {folder!r} is already the exports folder of "
-                f"group {other.name!r} (groups.{earlier}); each group's exports need a folder "
-                "of their own, which only its facilitators are offered"
-            )
+def _folder_key(folder: str) -> str:
+    """`folder` as one spelling: `~` expanded, made absolute, `..` and trailing `/` gone."""
+    return os.path.normpath(os.path.abspath(os.path.expanduser(folder)))
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
