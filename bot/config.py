@@ -460,8 +460,9 @@ class Settings(BaseSettings):
 
 
 def _folder_key(folder: str) -> str:
-    """`folder` as one spelling: `~` expanded, made absolute, `..` and trailing `/` gone."""
-    return os.path.normpath(os.path.abspath(os.path.expanduser(folder)))
+    """`folder` as one spelling: `~` expanded, made absolute, symbolic links followed (as far
+    as they exist), `..` and trailing `/` gone."""
+    return os.path.realpath(os.path.expanduser(folder))
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

@@ -124,9 +124,12 @@ def test_two_groups_may_not_share_an_exports_folder(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"key groups.1.exports_dir: .* group 'A' \(groups.0\)"):
         load_settings(path)
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("x/../out/", "out-b"), encoding="utf-8"
-    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "out")
+    path.write_text(path.read_text(encoding="utf-8").replace("x/../out/", "link"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key groups.1.exports_dir: .* group 'A' \(groups.0\)"):
+        load_settings(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("/link", "/out-b"), encoding="utf-8")
     first, second = load_settings(path).all_groups()
     assert (first.exports_dir, second.exports_dir) == (f"{tmp_path}/out", f"{tmp_path}/out-b")
 
