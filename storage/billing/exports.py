@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from storage import audit
@@ -305,32 +305,39 @@ def export_claims(
     )
     session.add(claim_file)
     session.flush()
-    for (claim, previous), entry, sent in zip(to_write, written, file_claims, strict=True):
-        number = claim.member.health_number.strip()
-        session.add(
-            ClaimRecord(
-                accounting_number=entry.accounting_number,
-                file_id=claim_file.id,
-                session_id=entry.session_id,
-                member_id=entry.member_id,
-                service_date=entry.service_date,
-                payment_program=claim.payment_program,
-                fee_code=claim.fee_code,
-                units=claim.units,
-                fee_cents=claim.fee_cents,
-                modality_item=claim.modality_item,
-                modality=claim.attendance.modality,
-                diagnostic_code=claim.attendance.diagnostic_code,
-                state="exported",
-                error_codes=[],
-                error_messages=[],
-                exported_at=moment,
-                replaces_id=previous.id if previous is not None else None,
-                health_number_enc=ring.seal(number.upper(), field_name="claim_health_number"),
-                key_id=ring.current_id,
-                content_sha256=fingerprint(sent),
-            )
-        )
+    # One statement for all the rows (the claims' ids are not needed here), not the ORM's
+    # unit of work, which took about a tenth of a ten-year export (`bench.export`).
+    session.connection().execute(
+        insert(ClaimRecord),
+        [
+            {
+                "accounting_number": entry.accounting_number,
+                "file_id": claim_file.id,
+                "session_id": entry.session_id,
+                "member_id": entry.member_id,
+                "service_date": entry.service_date,
+                "payment_program": claim.payment_program,
+                "fee_code": claim.fee_code,
+                "units": claim.units,
+                "fee_cents": claim.fee_cents,
+                "modality_item": claim.modality_item,
+                "modality": claim.attendance.modality,
+                "diagnostic_code": claim.attendance.diagnostic_code,
+                "state": "exported",
+                "error_codes": [],
+                "error_messages": [],
+                "exported_at": moment,
+                "replaces_id": previous.id if previous is not None else None,
+                "health_number_enc": ring.seal(
+                    claim.member.health_number.strip().upper(), field_name="claim_health_number"
+                ),
+                "key_id": ring.current_id,
+                "content_sha256": fingerprint(sent),
+            }
+            for (claim, previous), entry, sent in zip(to_write, written, file_claims, strict=True)
+        ],
+    )
+    for _, previous in to_write:
         if previous is not None:
             previous.state = "resubmitted"
     session.flush()
