@@ -347,30 +347,33 @@ def plan_actions(
     actions: Sequence[PlannedAction],
     owner: str,
     now: datetime,
-) -> list[int]:
-    """Log actions as `planned`; returns the ids of those not logged before (by key)."""
-    connection = session.connection()
+) -> None:
+    """Log actions as `planned`, in the order given (their ids ascend in it), each unless
+    its key was logged before: one statement for all of them (a step at the meditation's
+    end plans an admission per latecomer)."""
+    if not actions:
+        return
     statement = insert_or_skip(
-        _ACTIONS, session.get_bind().dialect.name, ("meeting_uuid", "action_key"), ("id",)
+        _ACTIONS, session.get_bind().dialect.name, ("meeting_uuid", "action_key")
     )
-    planned: list[int] = []
-    for action in actions:
-        row = {
-            "meeting_uuid": meeting_uuid,
-            "action_key": action.key,
-            "kind": action.kind,
-            "payload": action.payload,
-            "status": "planned",
-            "code": "",
-            "error": "",
-            "owner": owner,
-            "created_at": now,
-            "executed_at": None,
-        }
-        new_id = connection.execute(statement, row).scalar_one_or_none()
-        if new_id is not None:
-            planned.append(new_id)
-    return planned
+    session.connection().execute(
+        statement,
+        [
+            {
+                "meeting_uuid": meeting_uuid,
+                "action_key": action.key,
+                "kind": action.kind,
+                "payload": action.payload,
+                "status": "planned",
+                "code": "",
+                "error": "",
+                "owner": owner,
+                "created_at": now,
+                "executed_at": None,
+            }
+            for action in actions
+        ],
+    )
 
 
 def _action(row: RuntimeAction | Row[Any]) -> ActionRecord:

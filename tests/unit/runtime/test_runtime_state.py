@@ -110,12 +110,15 @@ def test_action_log_never_plans_a_key_twice_and_claims_once(
         rs.PlannedAction(key="j1:1", kind="send_chat", payload="{}"),
     ]
     with session_scope(factory) as s:
-        ids = rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="a", now=T0)
-        assert len(ids) == 2
+        rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="a", now=T0)
+        ids = [a.id for a in rs.pending_actions(s, meeting_uuid="m1")]
+        assert len(ids) == 2 and ids[0] < ids[1]  # in the order given
     with session_scope(factory) as s:
-        again = rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="b", now=T0)
-        assert again == []
-        assert [a.key for a in rs.pending_actions(s, meeting_uuid="m1")] == ["j1:0", "j1:1"]
+        rs.plan_actions(s, meeting_uuid="m1", actions=first, owner="b", now=T0)
+        rs.plan_actions(s, meeting_uuid="m1", actions=[], owner="b", now=T0)
+        pending = rs.pending_actions(s, meeting_uuid="m1")
+        assert [(a.id, a.key) for a in pending] == list(zip(ids, ["j1:0", "j1:1"], strict=True))
+        assert len(rs.actions_for_meeting(s, meeting_uuid="m1")) == 2  # nothing logged twice
         claimed = rs.claim_next_action(s, meeting_uuid="m1", owner="a")
         assert claimed is not None and (claimed.id, claimed.status) == (ids[0], "executing")
         rs.record_outcome(s, action_id=ids[0], status="done", code="", error="", now=T0)
