@@ -18,7 +18,8 @@ the call and its outcome recorded after it. The claims ride on transactions that
 the step claims the first action it planned, and the transaction that records an outcome
 claims the next, so a step costs one transaction and each action one more (a claim commits
 only with its transaction, and the call comes right after that commit, as it did when each
-claim had a transaction of its own).
+claim had a transaction of its own). While the runtime knows that no action is left
+planned (`_unclaimed`), a transaction that plans none does not look for one.
 
 The view. Between steps the runtime keeps what its last committed transaction saved of the
 meeting (`MeetingView`: its wake-ups, whether it ended), so that the worker need not read
@@ -551,11 +552,12 @@ class _Staged:
         "saved",
         "takes",
         "unbroken",
+        "unclaimed",
         "view",
         "whom",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, unclaimed: int | None) -> None:
         self.view: MeetingView | None = None
         self.ids: tuple[PersonId, ...] | None = None
         self.looked = False
@@ -568,6 +570,9 @@ class _Staged:
         self.record: rs.MeetingRecord | None = None
         #: it abandoned what a stopped process left (`_resume_in`): (interrupted, expired)
         self.resumed: tuple[int, int] | None = None
+        #: at least how many of the meeting's actions are planned and not yet claimed
+        #: (None: unknown; see `MeetingRuntime._unclaimed`)
+        self.unclaimed = unclaimed
 
 
 class MeetingRuntime:
@@ -646,6 +651,15 @@ class MeetingRuntime:
         #: lease's count of takes after this runtime's last committed take (see `_hold_lease`)
         self._record: rs.MeetingRecord | None = None
         self._takes: int | None = None
+        #: at least how many of the meeting's actions were planned and not yet claimed as
+        #: the last committed transaction left them (None: unknown). At 0 a transaction that
+        #: plans nothing need not look for an action to claim (`_claim_next`): a step that
+        #: plans none, and the outcome of the last action a step planned. Only this
+        #: runtime's transactions plan and claim while its lease is unbroken; anyone else's
+        #: take makes it unknown (`_hold_lease`). A transaction without a take of the lease
+        #: (an outcome's) trusts it too: nothing else of this owner but a runtime still in
+        #: flight after a restart could have planned meanwhile, and that one claims its own.
+        self._unclaimed: int | None = None
 
     # -- entry points --------------------------------------------------------------------
 
@@ -1384,6 +1398,8 @@ class MeetingRuntime:
             owner=self._owner,
             now=work.now_wall,
         )
+        if staged is not None and staged.unclaimed is not None:
+            staged.unclaimed += len(work.planned)  # more than are new, if some were logged
         self._save_state(db, work)
 
     def _save_ids(self, db: Session, work: _Work) -> None:
@@ -1512,7 +1528,10 @@ class MeetingRuntime:
             self._view = None
             self._whom = None
             self._record = None
+            self._unclaimed = None
         if staged is not None:
+            if not unbroken:
+                staged.unclaimed = None
             staged.unbroken = unbroken and (first or staged.unbroken)
             staged.takes = takes
             staged.lease_until = now + self._ttl
@@ -1523,11 +1542,12 @@ class MeetingRuntime:
         once it has committed, on the thread that ran it, even if the caller stopped waiting
         (see "A database that hangs" in the module docstring). After a failure the view is
         unknown, and read from the database again."""
-        staged = self._staged = _Staged()
+        staged = self._staged = _Staged(self._unclaimed)
         try:
             with session_scope(self._factory) as db:
                 yield db
         except BaseException:
+            self._unclaimed = None
             self._view = None
             self._whom = None
             self._ids = None
@@ -1554,6 +1574,7 @@ class MeetingRuntime:
         if staged.looked:
             self._looked = True
             self._claimed = staged.claimed
+        self._unclaimed = staged.unclaimed
         if staged.resumed is not None:
             self._resumed = True
             interrupted, expired = staged.resumed
@@ -1582,9 +1603,14 @@ class MeetingRuntime:
         if not lease_held:
             self._hold_lease(db, unless_held=self._resumed)
             self._resume_in(db)
+        if staged.unclaimed == 0:
+            return  # none planned and not claimed: nothing to look for
         record = rs.claim_next_action(db, meeting_uuid=self.meeting_uuid, owner=self._owner)
         if record is None:
+            staged.unclaimed = 0
             return
+        if staged.unclaimed is not None:
+            staged.unclaimed -= 1
         whom = self._whom
         if whom is None:
             if people is None:

@@ -15,8 +15,10 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.runtime.codec import encode_action
 from bot.runtime.durable import MeetingRuntime
 from bot.runtime.worker import Worker
+from phases.actions import Audience, SendChat
 from phases.events import ArrivedInWaitingRoom, Joined, MeetingStarted, Participant, ZoomRole
 from storage import runtime_state as rs
 from storage.db import session_scope
@@ -33,7 +35,8 @@ TTL = timedelta(seconds=30)
 class _Commits:
     """Transactions the database committed, and among their statements the lease writes, the
     reads of the meeting's person ids (whole, `id_reads`, or counted, `id_counts`) and the
-    reads of its row (`state_reads`) and wake-ups (`wakeup_reads`)."""
+    reads of its row (`state_reads`) and wake-ups (`wakeup_reads`), and the looks for an action
+    to claim (`claims`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.count = 0
@@ -43,6 +46,7 @@ class _Commits:
         self.state_reads = 0
         self.wakeup_reads = 0
         self.journal_looks = 0
+        self.claims = 0
         self._engine = engine
         event.listen(engine, "commit", self._seen)
         event.listen(engine, "before_cursor_execute", self._statement)
@@ -53,6 +57,8 @@ class _Commits:
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("UPDATE runtime_leases"):
             self.lease_writes += 1
+        elif statement.startswith("UPDATE runtime_actions SET status=") and "owner=" in statement:
+            self.claims += 1
         elif statement.startswith("SELECT") and "FROM runtime_person_keys" in statement:
             if statement.startswith("SELECT count("):
                 self.id_counts += 1
@@ -253,6 +259,84 @@ def test_what_another_runtime_of_the_owner_stepped_is_read_again(
     asyncio.run(first.process_journal())
     state = first.load_state()
     assert state is not None and len(state.people) == 3  # she is known, not a stranger
+
+
+def test_a_transaction_looks_for_an_action_to_claim_only_while_one_may_be_planned(
+    factory: sessionmaker[Session], commits: _Commits
+) -> None:
+    """Once a look has found nothing planned, a step that plans nothing looks for no action
+    to claim, and neither does the outcome of the last action a step planned."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = MeetingRuntime(
+        meeting_uuid=UUID,
+        control=meeting,
+        hooks=hooks,
+        session_factory=factory,
+        owner="a",
+        lease_ttl=timedelta(hours=1),
+        clock=clock,
+    )
+
+    def looks(label: str, *events: Any) -> int:
+        before = commits.claims
+        _post(factory, hooks, clock, label, *events)
+        asyncio.run(runtime.process_journal())
+        return commits.claims - before
+
+    # the first visit cannot know what an earlier process left planned: it looks
+    assert looks("fay", Joined(participant=FAY, role=ZoomRole.HOST)) > 0
+    # Anna's admission is claimed by its step; its outcome, the last action, looks no more
+    assert looks("anna", ArrivedInWaitingRoom(participant=ANNA)) == 1
+    assert looks("anna-in", Joined(participant=ANNA)) == 0  # plans nothing
+    assert looks("bob", ArrivedInWaitingRoom(participant=BOB)) == 1  # a stranger: a line
+    assert meeting.admits() == [ANNA.user_id]
+    assert {a.status for a in _actions(factory)} == {"done"}  # every action carried out
+
+
+def test_an_action_another_replica_left_planned_is_claimed_after_its_take(
+    factory: sessionmaker[Session],
+) -> None:
+    """A runtime that knew nothing was planned forgets it when anyone else takes the lease:
+    an action another replica planned and left unclaimed is claimed by the next step."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    first = MeetingRuntime(
+        meeting_uuid=UUID,
+        control=meeting,
+        hooks=hooks,
+        session_factory=factory,
+        owner="a",
+        lease_ttl=TTL,
+        clock=clock,
+    )
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
+    asyncio.run(first.process_journal())
+    assert meeting.admits() == [ANNA.user_id]  # and nothing is left planned
+
+    clock.advance(seconds=TTL.total_seconds())  # its lease expires; another replica plans
+    line = SendChat(to=Audience.EVERYONE, text="left planned by another replica")
+    with session_scope(factory) as db:
+        assert rs.acquire_lease(db, meeting_uuid=UUID, owner="b", ttl=TTL, now=clock())
+        rs.plan_actions(
+            db,
+            meeting_uuid=UUID,
+            actions=[rs.PlannedAction(key="b:0", kind="send_chat", payload=encode_action(line))],
+            owner="b",
+            now=clock(),
+        )
+    clock.advance(seconds=TTL.total_seconds())  # and stops before claiming it
+    _post(factory, hooks, clock, "anna-in", Joined(participant=ANNA))  # plans nothing
+    asyncio.run(first.process_journal())
+    assert [a.status for a in _actions(factory) if a.key == "b:0"] == ["done"]
+
+
+def _actions(factory: sessionmaker[Session]) -> list[rs.ActionRecord]:
+    with session_scope(factory) as db:
+        return rs.actions_for_meeting(db, meeting_uuid=UUID)
 
 
 def test_a_released_lease_keeps_counting_its_takes(factory: sessionmaker[Session]) -> None:
