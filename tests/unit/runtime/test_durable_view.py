@@ -98,10 +98,11 @@ def _runtime(
     clock: HandClock,
     owner: str,
     ttl: timedelta = TTL,
+    meeting: RecordingMeeting | None = None,
 ) -> MeetingRuntime:
     return MeetingRuntime(
         meeting_uuid=UUID,
-        control=RecordingMeeting(),
+        control=meeting if meeting is not None else RecordingMeeting(),
         hooks=hooks,
         session_factory=factory,
         owner=owner,
@@ -269,15 +270,7 @@ def test_a_transaction_looks_for_an_action_to_claim_only_while_one_may_be_planne
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
-    runtime = MeetingRuntime(
-        meeting_uuid=UUID,
-        control=meeting,
-        hooks=hooks,
-        session_factory=factory,
-        owner="a",
-        lease_ttl=timedelta(hours=1),
-        clock=clock,
-    )
+    runtime = _runtime(factory, hooks, clock, "a", ttl=timedelta(hours=1), meeting=meeting)
 
     def looks(label: str, *events: Any) -> int:
         before = commits.claims
@@ -303,15 +296,7 @@ def test_an_action_another_replica_left_planned_is_claimed_after_its_take(
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     meeting = RecordingMeeting()
-    first = MeetingRuntime(
-        meeting_uuid=UUID,
-        control=meeting,
-        hooks=hooks,
-        session_factory=factory,
-        owner="a",
-        lease_ttl=TTL,
-        clock=clock,
-    )
+    first = _runtime(factory, hooks, clock, "a", meeting=meeting)
     _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     asyncio.run(first.process_journal())
