@@ -9,6 +9,7 @@ Schema changes go through Alembic (`storage/migrations`), never `create_all` out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,28 +51,71 @@ __all__ = [
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as UTC; naive datetimes are refused on the way in.
 
-    SQLite has no time zone type, so the value is stored as naive UTC there and made aware
-    again on the way out; PostgreSQL stores `timestamptz` and we normalise to UTC.
+    SQLite has no time zone type, so the value is stored as naive UTC text there and made
+    aware again on the way out; PostgreSQL stores `timestamptz` and we normalise to UTC.
+
+    On SQLite each way is one function (`_utc_text`, `_utc_from_text`) instead of
+    `TypeDecorator`'s two, and neither calls `datetime.replace(tzinfo=...)`: at about 1 us a
+    call (keyword parsing) it cost more than reading the text itself, and an export reads
+    some 23,000 times (`docs/benchmarks.md`, "eighteenth round"). The text is the one
+    SQLAlchemy's SQLite `DATETIME` writes (`2026-01-02 03:04:05.000000`, microseconds
+    always), so stored rows, and comparisons of them as text in SQL, stay as they were.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if dialect.name == "sqlite":
+            return _utc_text
+        return super().bind_processor(dialect)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name == "sqlite":
+            return _utc_from_text
+        return super().result_processor(dialect, coltype)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+            raise ValueError(_NAIVE)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
         if value is None:
             return None
         assert isinstance(value, datetime)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+_NAIVE = "naive datetime given to a UTC column"
+#: What makes SQLite's naive UTC text an aware datetime in `datetime.fromisoformat`.
+_UTC_OFFSET = "+00:00"
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    """SQLite: an aware datetime as naive UTC text, as SQLAlchemy's `DATETIME` writes it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(_NAIVE)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _utc_from_text(value: str | None) -> datetime | None:
+    """SQLite: naive UTC text as an aware datetime in UTC."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value + _UTC_OFFSET)
+    except ValueError:  # text with an offset of its own (not written by this type)
+        return datetime.fromisoformat(value).astimezone(UTC)
 
 
 class Group(Base):
