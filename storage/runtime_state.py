@@ -5,8 +5,9 @@ but never commits: the caller owns the transaction, so a runtime step can save t
 state, its wake-ups, its planned actions and the journal's processed marks atomically.
 
 Leases are a compare-and-set in one statement (`UPDATE ... WHERE owner = me OR expired`),
-falling back to an `INSERT` inside a savepoint when no row exists; a concurrent insert loses
-on the primary key. That is atomic on SQLite (writers are serialised) and on PostgreSQL
+falling back to an `INSERT ... ON CONFLICT DO NOTHING` when no row exists; a concurrent
+insert loses on the primary key (it waits for the winner's commit, then inserts nothing).
+That is atomic on SQLite (writers are serialised) and on PostgreSQL
 (the `UPDATE` re-checks its `WHERE` against the committed row).
 """
 
@@ -30,7 +31,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import insert_or_skip
@@ -180,6 +180,9 @@ _TAKE_LEASE = (
     )
     .returning(_LEASES.c.takes)
 )
+_LEASE_OF = select(_LEASES.c.owner, _LEASES.c.expires_at).where(
+    _LEASES.c.meeting_uuid == bindparam("uuid")
+)
 #: A released lease's expiry: before anyone's clock, so the next take finds it free.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 _DROP_WAKEUP = delete(_WAKEUPS).where(
@@ -210,26 +213,39 @@ def load_meeting(session: Session, *, meeting_uuid: str) -> MeetingRecord | None
 
 def create_meeting(
     session: Session, *, meeting_uuid: str, meeting_id: str, state_json: str, now: datetime
-) -> bool:
-    """Store a new meeting's initial state; False if it already exists (nothing changed)."""
-    try:
-        with session.begin_nested():
-            session.add(
-                RuntimeMeeting(
-                    meeting_uuid=meeting_uuid,
-                    meeting_id=meeting_id,
-                    state_json=state_json,
-                    last_event_ts=0,
-                    cursors_json="{}",
-                    last_now=now,
-                    ended=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+) -> MeetingRecord | None:
+    """Store a new meeting's initial state: the record stored, or None if the meeting has
+    one already (nothing changed).
+
+    One `INSERT ... ON CONFLICT DO NOTHING`: no savepoint, and no ORM unit of work for a row
+    written once (a meeting's first visit, which all of an evening's meetings make at once).
+    """
+    at = now.astimezone(UTC)
+    row = {
+        "meeting_uuid": meeting_uuid,
+        "meeting_id": meeting_id,
+        "state_json": state_json,
+        "last_event_ts": 0,
+        "cursors_json": "{}",
+        "last_now": at,
+        "ended": False,
+        "created_at": at,
+        "updated_at": at,
+    }
+    statement = insert_or_skip(
+        _MEETINGS, session.get_bind().dialect.name, ("meeting_uuid",), ("meeting_uuid",)
+    )
+    if session.connection().execute(statement, row).first() is None:
+        return None
+    return MeetingRecord(
+        meeting_uuid=meeting_uuid,
+        meeting_id=meeting_id,
+        state_json=state_json,
+        last_event_ts=0,
+        last_now=at,
+        ended=False,
+        cursors={},
+    )
 
 
 def save_state(
@@ -464,25 +480,24 @@ def acquire_lease(
     """
     at = now
     values = {"uuid": meeting_uuid, "by": owner, "at": at, "until": at + ttl}
-    takes = session.connection().execute(_TAKE_LEASE, values).scalar_one_or_none()
+    connection = session.connection()
+    takes = connection.execute(_TAKE_LEASE, values).scalar_one_or_none()
     if takes is not None:
         return int(takes)
-    if session.get(RuntimeLease, meeting_uuid, populate_existing=True) is not None:
-        return None
-    try:
-        with session.begin_nested():
-            session.add(
-                RuntimeLease(
-                    meeting_uuid=meeting_uuid,
-                    owner=owner,
-                    expires_at=at + ttl,
-                    acquired_at=at,
-                    takes=1,
-                )
-            )
-    except IntegrityError:
-        return None
-    return 1
+    # Nobody's row to take: the first take, unless someone else holds the row (then the
+    # insert does nothing; a concurrent first take waits for the other's commit, and finds
+    # its row)
+    first = {
+        "meeting_uuid": meeting_uuid,
+        "owner": owner,
+        "expires_at": at + ttl,
+        "acquired_at": at,
+        "takes": 1,
+    }
+    statement = insert_or_skip(
+        _LEASES, session.get_bind().dialect.name, ("meeting_uuid",), ("takes",)
+    )
+    return 1 if connection.execute(statement, first).first() is not None else None
 
 
 def renew_lease(
@@ -524,10 +539,10 @@ def release_lease(session: Session, *, meeting_uuid: str, owner: str) -> bool:
 
 def lease_owner(session: Session, *, meeting_uuid: str, now: datetime) -> str | None:
     """Who holds an unexpired lease on the meeting, or None."""
-    row = session.get(RuntimeLease, meeting_uuid, populate_existing=True)
+    row = session.connection().execute(_LEASE_OF, {"uuid": meeting_uuid}).first()
     if row is None or row.expires_at <= now:
         return None
-    return row.owner
+    return str(row.owner)
 
 
 def _rowcount(result: object) -> int:

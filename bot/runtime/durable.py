@@ -1154,14 +1154,13 @@ class MeetingRuntime:
         state, first = self._hooks.start_session(
             db, meeting_uuid=self.meeting_uuid, meeting_id=meeting_id, now=at
         )
-        rs.create_meeting(
+        record = rs.create_meeting(
             db,
             meeting_uuid=self.meeting_uuid,
             meeting_id=meeting_id,
             state_json=state.to_json(),
             now=at,
-        )
-        record = rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
+        ) or rs.load_meeting(db, meeting_uuid=self.meeting_uuid)
         assert record is not None
         if state.setup.skipped:
             _log.info(

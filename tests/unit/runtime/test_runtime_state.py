@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -145,6 +145,21 @@ def test_action_log_never_plans_a_key_twice_and_claims_once(
             "j1:0"
         ]
         assert rs.pending_actions(s, meeting_uuid="m1") == []
+
+
+def test_a_new_meeting_record_is_the_one_stored(factory: sessionmaker[Session]) -> None:
+    toronto = T0.astimezone(timezone(timedelta(hours=-5)))
+    with session_scope(factory) as s:
+        created = rs.create_meeting(
+            s, meeting_uuid="m1", meeting_id="857", state_json='{"a": 1}', now=toronto
+        )
+        assert (
+            rs.create_meeting(s, meeting_uuid="m1", meeting_id="9", state_json="", now=T0) is None
+        )
+    with session_scope(factory) as s:
+        stored = rs.load_meeting(s, meeting_uuid="m1")
+    assert created is not None and created == stored
+    assert created.last_now.tzinfo is UTC
 
 
 def test_lease_compare_and_set(factory: sessionmaker[Session]) -> None:
