@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from phases.errors import BalintError
 from storage import audit
 from storage.crypto import Keyring
+from storage.sessions import group_id_of
 from storage.tables.clinical import Absence, MemberContact
 from storage.tables.core import Group, Member, MemberModule, Module, SessionRecord
 
@@ -132,7 +133,7 @@ def missed_session(
 
 
 def _member(session: Session, *, group_name: str, member_id: int) -> Member:
-    group_id = session.scalar(select(Group.id).where(Group.name == group_name))
+    group_id = group_id_of(session, name=group_name)
     member = session.get(Member, member_id)
     if member is None or group_id is None or member.group_id != group_id:
         raise AbsenceError(f"no member {member_id} of {group_name!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -25,14 +25,18 @@ from storage.tables.core import Group
 __all__ = ["apply_change", "overrides"]
 
 
+#: What `overrides` reads, built once: every meeting's session opens with it.
+_OVERRIDES = (
+    select(CalendarOverride)
+    .join(Group, Group.id == CalendarOverride.group_id)
+    .where(Group.name == bindparam("name"))
+    .order_by(CalendarOverride.id)
+)
+
+
 def overrides(session: Session, *, group_name: str) -> tuple[Override, ...]:
     """The group's current changes (none for a group never recorded), oldest first."""
-    rows = session.scalars(
-        select(CalendarOverride)
-        .join(Group, Group.id == CalendarOverride.group_id)
-        .where(Group.name == group_name)
-        .order_by(CalendarOverride.id)
-    )
+    rows = session.scalars(_OVERRIDES, {"name": group_name})
     found: list[Override] = []
     for row in rows:
         if row.kind == "cancel":

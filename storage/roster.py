@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from phases.errors import BalintError
@@ -37,8 +37,8 @@ from phases.roster import GroupRole, RosterEntry, Standing, normalise_name
 from storage import audit, safety
 from storage.crypto import Keyring
 from storage.health_number import is_valid, masked
-from storage.sessions import ensure_group, module_bounds
-from storage.tables.core import Group, Member, MemberModule
+from storage.sessions import ensure_group, group_id_of, module_bounds
+from storage.tables.core import Member, MemberModule
 from storage.text import has_controls
 
 __all__ = [
@@ -569,8 +569,29 @@ def _seal(member: Member, row: MemberRow, keyring: Keyring) -> None:
     member.health_number_last4 = row.health_number[-4:]
 
 
-def _group_id(session: Session, group_name: str) -> int | None:
-    return session.scalar(select(Group.id).where(Group.name == group_name))
+# What `roster_entries` reads, built once: every meeting's session opens with it. The
+# columns only, not `Member` objects.
+_ROSTER = (
+    select(
+        Member.id,
+        Member.display_name,
+        Member.role,
+        Member.email,
+        Member.registrant_id,
+        Member.first_name,
+        Member.last_name,
+        Member.status,
+    )
+    .where(Member.group_id == bindparam("group_id"))
+    .order_by(Member.id)
+)
+_ENROLLED = (
+    select(MemberModule.member_id)
+    .join(Member, Member.id == MemberModule.member_id)
+    .where(
+        Member.group_id == bindparam("group_id"), MemberModule.module_name == bindparam("module")
+    )
+)
 
 
 def roster_entries(
@@ -583,19 +604,13 @@ def roster_entries(
     not a facilitator, who is not enrolled in it is `not_enrolled` (unless nobody is enrolled
     in it at all: then the roster has no modules and nobody is restricted).
     """
-    group_id = _group_id(session, group_name)
+    group_id = group_id_of(session, name=group_name)
     if group_id is None:
         return ()
-    members = session.scalars(select(Member).where(Member.group_id == group_id).order_by(Member.id))
+    members = session.execute(_ROSTER, {"group_id": group_id}).all()
     enrolled: set[int] = set()
     if module is not None:
-        enrolled = set(
-            session.scalars(
-                select(MemberModule.member_id)
-                .join(Member, Member.id == MemberModule.member_id)
-                .where(Member.group_id == group_id, MemberModule.module_name == module)
-            )
-        )
+        enrolled = set(session.scalars(_ENROLLED, {"group_id": group_id, "module": module}))
         if not enrolled:
             # Nobody at all enrolled is a roster without its modules column, not an empty
             # group: holding every member would only stop the evening (`doctor` warns).
@@ -610,23 +625,31 @@ def roster_entries(
             member_id=str(member.id),
             first_name=member.first_name,
             last_name=member.last_name,
-            standing=_standing(member, module, enrolled),
+            standing=_standing(
+                member_id=member.id,
+                role=member.role,
+                status=member.status,
+                module=module,
+                enrolled=enrolled,
+            ),
         )
         for member in members
     )
 
 
-def _standing(member: Member, module: str | None, enrolled: set[int]) -> Standing:
-    if member.status == "inactive":
+def _standing(
+    *, member_id: int, role: str, status: str, module: str | None, enrolled: set[int]
+) -> Standing:
+    if status == "inactive":
         return "inactive"
-    if module is not None and member.role != "facilitator" and member.id not in enrolled:
+    if module is not None and role != "facilitator" and member_id not in enrolled:
         return "not_enrolled"
     return "active"
 
 
 def list_members(session: Session, *, group_name: str) -> tuple[MemberSummary, ...]:
     """The group's members for display; health numbers masked (`******3217`), never whole."""
-    group_id = _group_id(session, group_name)
+    group_id = group_id_of(session, name=group_name)
     if group_id is None:
         return ()
     modules: dict[int, list[str]] = {}

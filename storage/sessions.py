@@ -13,10 +13,10 @@ import calendar
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from phases.calendar import ModuleSpan
@@ -30,6 +30,7 @@ __all__ = [
     "ensure_group",
     "ensure_session",
     "get_session",
+    "group_id_of",
     "group_name_of",
     "list_sessions",
     "module_bounds",
@@ -44,6 +45,20 @@ logger = logging.getLogger(__name__)
 MODULE_SESSIONS = range(10, 14)
 #: First month of each module and the month it ends in.
 _MODULE_MONTHS = {9: 12, 1: 3, 4: 6}
+_SESSIONS = cast(Table, SessionRecord.__table__)
+# What a meeting's first visit runs to open its session, built once: building a statement
+# and its cache key costs more than SQLite takes to run one of these
+_NEW_SESSION = insert(_SESSIONS).returning(_SESSIONS.c.id)
+_SESSION_OF = select(SessionRecord.id).where(SessionRecord.meeting_uuid == bindparam("uuid"))
+_GROUP_ID = select(Group.id).where(Group.name == bindparam("name"))
+_MODULE_ID = select(Module.id).where(
+    Module.group_id == bindparam("group_id"), Module.name == bindparam("name")
+)
+_MODULE_SESSIONS = (
+    select(func.count())
+    .select_from(SessionRecord)
+    .where(SessionRecord.module_id == bindparam("module_id"))
+)
 
 
 class SessionNotFound(BalintError):
@@ -94,11 +109,16 @@ def module_bounds(name: str) -> tuple[date, date]:
     return date(year, month, 1), date(year, last, calendar.monthrange(year, last)[1])
 
 
+def group_id_of(session: Session, *, name: str) -> int | None:
+    """The id of the group called `name`, if there is one."""
+    return session.scalar(_GROUP_ID, {"name": name})
+
+
 def ensure_group(
     session: Session, *, name: str, now: datetime, timezone: str = "America/Toronto"
 ) -> int:
     """The id of the group called `name`, created (stamped `now`) if new."""
-    found = session.scalar(select(Group.id).where(Group.name == name))
+    found = group_id_of(session, name=name)
     if found is not None:
         return found
     group = Group(name=name, timezone=timezone, created_at=now)
@@ -110,9 +130,7 @@ def ensure_group(
 def _ensure_module(
     session: Session, *, group_id: int, name: str, span: ModuleSpan | None = None
 ) -> int:
-    found = session.scalar(
-        select(Module.id).where(Module.group_id == group_id, Module.name == name)
-    )
+    found = session.scalar(_MODULE_ID, {"group_id": group_id, "name": name})
     if found is not None:
         return found
     starts_on, ends_on = (span.starts_on, span.ends_on) if span else module_bounds(name)
@@ -147,9 +165,7 @@ def ensure_session(
     """
     if scheduled_start.tzinfo is None:
         raise BalintError("scheduled_start must be timezone-aware")
-    found = session.scalar(
-        select(SessionRecord.id).where(SessionRecord.meeting_uuid == meeting_uuid)
-    )
+    found = session.scalar(_SESSION_OF, {"uuid": meeting_uuid})
     if found is not None:
         return found
     group_id = ensure_group(session, name=group_name, now=now, timezone=timezone)
@@ -161,24 +177,26 @@ def ensure_session(
         name = module.name if module is not None else None
         span, most = module, module.sessions if module is not None else None
     module_id = _ensure_module(session, group_id=group_id, name=name, span=span) if name else None
-    record = SessionRecord(
-        group_id=group_id,
-        module_id=module_id,
-        meeting_uuid=meeting_uuid,
-        meeting_id=str(meeting_id),
-        scheduled_start=scheduled_start,
-    )
-    session.add(record)
-    session.flush()
-    if module_id is not None:
-        count = session.scalar(
-            select(func.count())
-            .select_from(SessionRecord)
-            .where(SessionRecord.module_id == module_id)
+    # a Core insert: a meeting's first visit writes it once, without the ORM's unit of work
+    session_id: int = (
+        session.connection()
+        .execute(
+            _NEW_SESSION,
+            {
+                "group_id": group_id,
+                "module_id": module_id,
+                "meeting_uuid": meeting_uuid,
+                "meeting_id": str(meeting_id),
+                "scheduled_start": scheduled_start,
+            },
         )
+        .scalar_one()
+    )
+    if module_id is not None:
+        count = session.scalar(_MODULE_SESSIONS, {"module_id": module_id})
         if count is not None and most is not None and count > most:
             logger.warning("module %s now has %d sessions (expected %d)", name, count, most)
-    return record.id
+    return session_id
 
 
 def get_session(session: Session, *, session_id: int) -> SessionRecord:
