@@ -266,14 +266,9 @@ def unprocessed(
         meeting_uuid: only this meeting instance's entries; None for all meetings.
         limit: at most this many.
     """
-    statement = select(JournalEntry).where(
-        JournalEntry.processed_at.is_(None),
-        JournalEntry.parsed_ok.is_(True),
-        JournalEntry.meeting_uuid.is_not(None),
-    )
-    if meeting_uuid is not None:
-        statement = statement.where(JournalEntry.meeting_uuid == meeting_uuid)
-    return list(session.scalars(_in_event_order(statement).limit(limit)))
+    if meeting_uuid is None:
+        return list(session.scalars(_UNPROCESSED, {"limit": limit}))
+    return list(session.scalars(_UNPROCESSED_OF, {"uuid": meeting_uuid, "limit": limit}))
 
 
 def has_unprocessed(session: Session, *, meeting_uuid: str) -> bool:
@@ -308,6 +303,17 @@ def mark_processed(session: Session, *, entry_id: int, processed_at: datetime) -
     """
     return _finish(session, _MARK_PROCESSED, entry_id=entry_id, done_at=processed_at)
 
+
+#: `unprocessed`: built once, not at every call (a meeting's every visit reads its entries:
+#: building the statement and its cache key cost more than running it)
+_UNPROCESSED = _in_event_order(
+    select(JournalEntry).where(
+        JournalEntry.processed_at.is_(None),
+        JournalEntry.parsed_ok.is_(True),
+        JournalEntry.meeting_uuid.is_not(None),
+    )
+).limit(bindparam("limit"))
+_UNPROCESSED_OF = _UNPROCESSED.where(JournalEntry.meeting_uuid == bindparam("uuid"))
 
 # The worker marks every entry it steps: these run on the Core table with bound parameters,
 # built once (compiled once, no ORM bookkeeping). An entry object already loaded in the
