@@ -1,10 +1,22 @@
 """The wake-up doorbell: APScheduler 3's `AsyncIOScheduler`, ringing the worker on time.
 
-The database is the truth for wake-ups (`runtime_wakeups`); the scheduler only holds one
-date job per pending timer so the worker looks at the right moment. A lost job costs
-nothing but latency, because the worker's periodic sweep also fires whatever is due, and on
-start-up (or lease takeover) the jobs are re-armed from the database. A job never feeds the
-engine itself: it rings `ring(meeting_uuid)`, and the worker checks the stored due time.
+The database is the truth for wake-ups (`runtime_wakeups`); the scheduler only holds date
+jobs so that the worker looks at the right moment, and as few as that takes:
+
+- a meeting is rung at the earliest of its pending wake-ups only. The ring makes the worker
+  visit the meeting, which fires every wake-up due by then and re-arms the doorbell with
+  those left, whose earliest it is rung at next. A meeting has several wake-ups pending
+  from its opening on (the meditation's end, the warnings, the end);
+- one job rings every meeting due at the same moment. Groups that meet at the same hour
+  with the same agenda have their meditations end at the same moment.
+
+So 200 meetings opening at once add one job to the scheduler, not 1,200, and their
+meditations' end is one job that rings all 200 (adding a job costs the scheduler more than
+ringing a meeting: it builds a `Job`, inspects the callable and wakes itself up). A lost
+job costs nothing but latency, because the worker's periodic sweep also fires whatever is
+due, and on start-up (or lease takeover) the jobs are re-armed from the database. A job
+never feeds the engine itself: it rings `ring(meeting_uuid)`, and the worker checks the
+stored due times.
 
 Due times are on the injected clock; the job runs after the same delay on APScheduler's own
 time line, which is the wall clock (`system_clock`: the scheduler compares its run dates with
@@ -31,7 +43,7 @@ Ring = Callable[[str], Awaitable[None]]
 
 
 class Doorbell:
-    """One scheduler job per pending wake-up (`<meeting_uuid>/<timer>`).
+    """Rings each meeting at its earliest pending wake-up; one scheduler job per moment.
 
     Args:
         ring: awaited with the meeting uuid when one of its wake-ups is due.
@@ -45,7 +57,12 @@ class Doorbell:
             timezone=UTC,
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
+        #: meeting uuid -> its pending wake-ups (timer -> due time), as last re-armed
         self._armed: dict[str, dict[str, datetime]] = {}
+        #: meeting uuid -> the moment it is to be rung at (absent: none, or it has rung)
+        self._rings: dict[str, datetime] = {}
+        #: moment -> the meetings its job rings, in the order they were armed
+        self._due: dict[datetime, dict[str, None]] = {}
         self._started = False
 
     @property
@@ -70,40 +87,80 @@ class Doorbell:
             self._scheduler.remove_all_jobs()
             self._scheduler.shutdown(wait=False)
         self._armed.clear()
+        self._rings.clear()
+        self._due.clear()
 
     def armed(self, meeting_uuid: str) -> dict[str, datetime]:
         """The wake-ups currently armed for a meeting (timer -> due time on the clock)."""
         return dict(self._armed.get(meeting_uuid, {}))
 
+    def rings_at(self, meeting_uuid: str) -> datetime | None:
+        """When the meeting is to be rung (on the clock), or None."""
+        return self._rings.get(meeting_uuid)
+
+    @property
+    def jobs(self) -> int:
+        """How many jobs the scheduler holds (one per moment a meeting is to be rung at)."""
+        return len(self._scheduler.get_jobs())
+
     def rearm(self, meeting_uuid: str, wakeups: Mapping[str, datetime]) -> None:
-        """Make the meeting's jobs match `wakeups` exactly (timer name -> due time)."""
-        current = self._armed.setdefault(meeting_uuid, {})
-        for timer in [t for t in current if t not in wakeups]:
-            self._remove(meeting_uuid, timer)
-            del current[timer]
-        for timer, due in wakeups.items():
-            if current.get(timer) == due:
-                continue
-            delay = due - self._clock()
-            run_date = system_clock() + max(delay, timedelta(0))
+        """Make `wakeups` (timer name -> due time) the meeting's pending wake-ups: it is rung
+        at the earliest of them (none: it is not rung)."""
+        if not wakeups:
+            self.disarm(meeting_uuid)
+            return
+        self._armed[meeting_uuid] = dict(wakeups)
+        earliest = min(wakeups.values())
+        current = self._rings.get(meeting_uuid)
+        if current == earliest:
+            return
+        if current is not None:
+            self._leave(meeting_uuid, current)
+        self._rings[meeting_uuid] = earliest
+        meetings = self._due.get(earliest)
+        if meetings is None:
+            meetings = self._due[earliest] = {}
+            delay = earliest - self._clock()
             self._scheduler.add_job(
-                self._ring,
-                DateTrigger(run_date=run_date, timezone=UTC),
-                args=[meeting_uuid],
-                id=f"{meeting_uuid}/{timer}",
-                replace_existing=True,
+                self._rang,
+                DateTrigger(run_date=system_clock() + max(delay, timedelta(0)), timezone=UTC),
+                args=[earliest],
+                id=_job_id(earliest),
             )
-            current[timer] = due
-        if not current:
-            del self._armed[meeting_uuid]
+        meetings[meeting_uuid] = None
 
     def disarm(self, meeting_uuid: str) -> None:
-        """Drop every job of a meeting (it ended, or another replica owns it now)."""
-        for timer in list(self._armed.pop(meeting_uuid, {})):
-            self._remove(meeting_uuid, timer)
+        """Ring the meeting no more (it ended, or another replica owns it now)."""
+        self._armed.pop(meeting_uuid, None)
+        due = self._rings.pop(meeting_uuid, None)
+        if due is not None:
+            self._leave(meeting_uuid, due)
 
-    def _remove(self, meeting_uuid: str, timer: str) -> None:
+    def _leave(self, meeting_uuid: str, due: datetime) -> None:
+        """Take the meeting off the job at `due`, and the job off the scheduler if it rang
+        no one else."""
+        meetings = self._due.get(due)
+        if meetings is None:
+            return  # it has rung
+        meetings.pop(meeting_uuid, None)
+        if meetings:
+            return
+        del self._due[due]
         try:
-            self._scheduler.remove_job(f"{meeting_uuid}/{timer}")
+            self._scheduler.remove_job(_job_id(due))
         except JobLookupError:
-            pass  # it already rang
+            pass  # it has run, and its ring is on its way
+
+    async def _rang(self, due: datetime) -> None:
+        """The job at `due`: ring its meetings. Its date job is done, so each meeting's next
+        `rearm` arms it again, even for the same moment (a visit may find the wake-up not
+        due yet: the scheduler's time line is the wall clock's)."""
+        for meeting_uuid in self._due.pop(due, {}):
+            if self._rings.get(meeting_uuid) == due:
+                del self._rings[meeting_uuid]
+            await self._ring(meeting_uuid)
+
+
+def _job_id(due: datetime) -> str:
+    """The scheduler's id of the job at `due` (one instant, one id, whatever its offset)."""
+    return due.astimezone(UTC).isoformat()

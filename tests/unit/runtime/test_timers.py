@@ -1,8 +1,10 @@
-"""The doorbell: one job per pending wake-up, rung on time, replaced and dropped on request."""
+"""The doorbell: each meeting rung at its earliest wake-up, one job per moment, rung on time,
+replaced and dropped on request."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,13 @@ from tests.clock import HandClock
 from tests.unit.runtime.fakes import START
 
 pytestmark = pytest.mark.anyio
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
 
 
 async def test_rings_when_due_and_follows_rearm_and_disarm() -> None:
@@ -48,3 +57,77 @@ async def test_rings_when_due_and_follows_rearm_and_disarm() -> None:
     finally:
         bell.shutdown()
     assert not bell.running
+
+
+async def test_a_meeting_is_rung_at_its_earliest_wake_up_then_at_the_next() -> None:
+    clock = HandClock(START)
+    rung: list[str] = []
+
+    async def ring(meeting_uuid: str) -> None:
+        rung.append(meeting_uuid)
+
+    bell = Doorbell(ring=ring, clock=clock)
+    bell.start()
+    try:
+        later = {
+            "end": START + timedelta(hours=2),
+            "warning": START + timedelta(hours=1),
+            "meditation_end": START + timedelta(minutes=10),
+        }
+        bell.rearm("m1", later)
+        assert bell.jobs == 1
+        assert bell.rings_at("m1") == START + timedelta(minutes=10)
+        assert bell.armed("m1") == later
+        # an earlier wake-up moves it; its old moment's job goes, as no one else is rung then
+        bell.rearm("m1", {**later, "soon": START + timedelta(milliseconds=20)})
+        assert bell.jobs == 1 and bell.rings_at("m1") == START + timedelta(milliseconds=20)
+        await _until(lambda: bool(rung))
+        assert rung == ["m1"] and bell.rings_at("m1") is None and bell.jobs == 0
+        # the visit fired "soon" and re-arms with the rest: the next earliest
+        bell.rearm("m1", later)
+        assert bell.rings_at("m1") == START + timedelta(minutes=10)
+        # a ring whose visit found nothing due yet re-arms the same moment, and it rings
+        # again (its job is gone once it has rung)
+        bell.rearm("m1", {"early": START - timedelta(seconds=1)})
+        await _until(lambda: len(rung) == 2)
+        bell.rearm("m1", {"early": START - timedelta(seconds=1)})
+        await _until(lambda: len(rung) == 3)
+        assert rung == ["m1", "m1", "m1"]
+        bell.disarm("m1")
+        assert bell.armed("m1") == {} and bell.rings_at("m1") is None and bell.jobs == 0
+    finally:
+        bell.shutdown()
+
+
+async def test_one_job_rings_every_meeting_due_at_its_moment_in_the_order_they_were_armed() -> None:
+    clock = HandClock(START)
+    rung: list[str] = []
+
+    async def ring(meeting_uuid: str) -> None:
+        rung.append(meeting_uuid)
+
+    bell = Doorbell(ring=ring, clock=clock)
+    bell.start()
+    try:
+        together = START + timedelta(milliseconds=50)
+        for uuid in ("m3", "m1", "m2", "gone"):
+            bell.rearm(uuid, {"meditation_end": together, "end": START + timedelta(hours=1)})
+        bell.rearm("apart", {"meditation_end": START + timedelta(hours=2)})
+        assert bell.jobs == 2
+        bell.disarm("gone")  # the job stays for the others
+        assert bell.jobs == 2
+        await _until(lambda: len(rung) == 3)
+        await asyncio.sleep(0.05)
+        assert rung == ["m3", "m1", "m2"]
+        assert bell.jobs == 1
+        # after their visits, all three are rung at their shared next moment by one new job
+        for uuid in ("m1", "m2", "m3"):
+            bell.rearm(uuid, {"end": START + timedelta(hours=1)})
+        assert bell.jobs == 2
+        bell.disarm("apart")
+        assert bell.jobs == 1
+        for uuid in ("m1", "m2", "m3"):
+            bell.disarm(uuid)
+        assert bell.jobs == 0
+    finally:
+        bell.shutdown()
