@@ -14,7 +14,7 @@ That is atomic on SQLite (writers are serialised) and on PostgreSQL
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -56,7 +56,7 @@ __all__ = [
     "plan_actions",
     "record_outcome",
     "release_lease",
-    "renew_lease",
+    "renew_leases",
     "replace_wakeups",
     "save_state",
 ]
@@ -180,6 +180,16 @@ _TAKE_LEASE = (
     )
     .returning(_LEASES.c.takes)
 )
+_RENEW_LEASES = (
+    update(_LEASES)
+    .where(
+        _LEASES.c.meeting_uuid.in_(bindparam("uuids", expanding=True)),
+        _LEASES.c.owner == bindparam("by"),
+        _LEASES.c.expires_at > bindparam("at"),
+    )
+    .values(expires_at=bindparam("until"))
+    .returning(_LEASES.c.meeting_uuid)
+)
 _LEASE_OF = select(_LEASES.c.owner, _LEASES.c.expires_at).where(
     _LEASES.c.meeting_uuid == bindparam("uuid")
 )
@@ -286,9 +296,18 @@ def live_meetings(session: Session) -> list[str]:
     return list(rows)
 
 
-def meetings_with_work(session: Session, *, now: datetime) -> list[str]:
+def meetings_with_work(
+    session: Session, *, now: datetime, running: Collection[str] = ()
+) -> list[str]:
     """Meeting uuids a worker must look at: unprocessed parsed journal entries, a runtime
-    that has not ended, or a wake-up due at `now`; each once, in that order."""
+    that has not ended, or a wake-up due at `now`; each once, in that order.
+
+    `running`: meetings the worker already runs, whose runtime not having ended is no
+    reason to look (they are listed for an entry or a due wake-up only). A worker looks at
+    the live meetings it does not run to take them up (after a restart, or a replica's
+    lease that ran out); looking at those it runs would find nothing to do, one transaction
+    each per sweep.
+    """
     journaled = session.scalars(
         select(JournalEntry.meeting_uuid)
         .where(
@@ -299,7 +318,7 @@ def meetings_with_work(session: Session, *, now: datetime) -> list[str]:
         .distinct()
     )
     uuids: list[str | None] = list(journaled)
-    uuids += live_meetings(session)
+    uuids += [uuid for uuid in live_meetings(session) if uuid not in running]
     uuids += [uuid for uuid, _timer, _due in due_wakeups(session, now=now)]
     return list(dict.fromkeys(uuid for uuid in uuids if uuid is not None))
 
@@ -500,26 +519,23 @@ def acquire_lease(
     return 1 if connection.execute(statement, first).first() is not None else None
 
 
-def renew_lease(
+def renew_leases(
     session: Session,
     *,
-    meeting_uuid: str,
+    meeting_uuids: Collection[str],
     owner: str,
     ttl: timedelta,
     now: datetime,
-) -> bool:
-    """Extend a lease `owner` still holds (unexpired); False if it was lost."""
-    at = now
-    result = session.execute(
-        update(RuntimeLease)
-        .where(
-            RuntimeLease.meeting_uuid == meeting_uuid,
-            RuntimeLease.owner == owner,
-            RuntimeLease.expires_at > at,
-        )
-        .values(expires_at=at + ttl)
+) -> set[str]:
+    """Extend the leases `owner` still holds (unexpired) on `meeting_uuids`, in one
+    statement; returns the meetings renewed (the others' leases were lost)."""
+    if not meeting_uuids:
+        return set()
+    rows = session.connection().execute(
+        _RENEW_LEASES,
+        {"uuids": list(meeting_uuids), "by": owner, "at": now, "until": now + ttl},
     )
-    return _rowcount(result) == 1
+    return {uuid for (uuid,) in rows}
 
 
 def release_lease(session: Session, *, meeting_uuid: str, owner: str) -> bool:

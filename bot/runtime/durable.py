@@ -735,6 +735,20 @@ class MeetingRuntime:
             report = await self._begin()
             return report + await self._resume()
 
+    @property
+    def idle(self) -> bool:
+        """Whether only the database can give this runtime work: no call of its overran
+        (`_settle` finishes it), no event handed to `feed_live` waits to be fed, and no
+        action its steps planned is left to claim or carry out (one whose call failed
+        leaves the rest planned). A sweep need not visit an idle runtime whose meeting has
+        no journal entry and no wake-up due (`Worker.sweep`)."""
+        return (
+            self._in_doubt is None
+            and not self._waiting
+            and self._claimed is None
+            and self._unclaimed == 0
+        )
+
     def lease_renewed(self, until: datetime) -> None:
         """The worker renewed this runtime's lease (an unexpired lease of the same owner,
         committed) until `until`: it has been held without a break, so the view holds."""
@@ -878,13 +892,16 @@ class MeetingRuntime:
         return report
 
     async def _resume(self) -> StepReport:
-        """The end of an entry point whose calls took the lease in no transaction (nothing
-        to step): abandon what a stopped process left in a transaction of its own, then
-        carry out what was planned but never claimed. Usually the entry point's first step
-        has done that already (`_resume_in`), and this costs nothing."""
-        if self._resumed:
+        """The end of every entry point. If its calls took the lease in no transaction
+        (nothing to step): abandon what a stopped process left in a transaction of its own,
+        then carry out what was planned but never claimed. Usually the entry point's first
+        step has done that already (`_resume_in`), and this costs nothing. Afterwards: carry
+        out what a failed call left planned (an action whose call raised stops the actions
+        after it; the next visit, a sweep's if nothing else comes, carries them out)."""
+        if not self._resumed:
+            await self._call(self._abandon_leftovers)
+        elif self.idle:
             return StepReport()
-        await self._call(self._abandon_leftovers)
         return await self._execute_planned()
 
     def _abandon_leftovers(self) -> None:

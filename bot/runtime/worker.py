@@ -12,8 +12,12 @@ by the doorbell (a wake-up is due); a meeting already waiting in the queue is no
 again (the call that handles it processes everything journaled before it starts), so a
 burst of webhooks for one meeting costs one call, not one each. It falls back to a periodic
 sweep of everything with work (`storage.runtime_state.meetings_with_work`): unprocessed
-journal entries, live meetings and due wake-ups. On start the first sweep processes
-whatever was journaled while no worker ran. A visit that answers a notice skips the
+journal entries, due wake-ups, and the live meetings it does not run yet or whose runtime
+is not `idle` (an overrun call to finish, an action left planned after a failure). A live
+meeting it runs with nothing to do costs the sweep nothing: its lease is renewed with the
+others' in one statement, and it is not visited (200 such meetings had cost each sweep 400
+statements and 201 commits). On start the first sweep processes whatever was journaled
+while no worker ran. A visit that answers a notice skips the
 meeting's journal when no notice but the doorbell's came since a visit found it caught up
 (see `process`); a sweep always looks.
 
@@ -328,7 +332,12 @@ class Worker:
     async def sweep(self) -> int:
         """Renew leases, then process every meeting with work to do; returns causes handled."""
         owned = list(self._runtimes)
-        lost, candidates, until = await self._calls.run(functools.partial(self._look, owned))
+        quiet = {
+            uuid
+            for uuid, runtime in self._runtimes.items()
+            if runtime.idle and not self._live.get(uuid)
+        }
+        lost, candidates, until = await self._calls.run(functools.partial(self._look, owned, quiet))
         for uuid in lost:
             self._drop(uuid, "lease lost")
         for uuid in set(owned).difference(lost):
@@ -396,19 +405,18 @@ class Worker:
 
     # -- database work (in a worker thread) ----------------------------------------------
 
-    def _look(self, owned: list[str]) -> tuple[list[str], list[str], datetime]:
+    def _look(self, owned: list[str], quiet: set[str]) -> tuple[list[str], list[str], datetime]:
         """Renew the leases of `owned`; returns those lost, the meetings with work and when
-        the renewed leases expire."""
+        the renewed leases expire. A meeting in `quiet` (its runtime `idle`, nothing from its
+        listener waiting) has work only if it has a journal entry or a wake-up due
+        (`storage.runtime_state.meetings_with_work`)."""
         now = self._clock()
         with session_scope(self._factory) as db:
-            lost = [
-                uuid
-                for uuid in owned
-                if not rs.renew_lease(
-                    db, meeting_uuid=uuid, owner=self.owner, ttl=self._ttl, now=now
-                )
-            ]
-            candidates = rs.meetings_with_work(db, now=now)
+            kept = rs.renew_leases(
+                db, meeting_uuids=owned, owner=self.owner, ttl=self._ttl, now=now
+            )
+            lost = [uuid for uuid in owned if uuid not in kept]
+            candidates = rs.meetings_with_work(db, now=now, running=quiet & kept)
             serving = [uuid for uuid in candidates if self._serves_in(db, uuid)]
         return lost, serving, now + self._ttl
 

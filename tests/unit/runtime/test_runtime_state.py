@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import runtime_state as rs
 from storage.db import session_scope
+from storage.journal import Delivery, record_many
 
 T0 = datetime(2026, 3, 4, 23, 45, tzinfo=UTC)
 TTL = timedelta(seconds=10)
@@ -168,19 +170,79 @@ def test_lease_compare_and_set(factory: sessionmaker[Session]) -> None:
     with session_scope(factory) as s:
         assert not rs.acquire_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=T0)
         assert rs.lease_owner(s, meeting_uuid="m1", now=T0) == "a"
-        assert rs.renew_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=T0 + TTL / 2)
-        assert not rs.renew_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=T0)
+        renew = functools.partial(rs.renew_leases, s, meeting_uuids=["m1"], ttl=TTL)
+        assert renew(owner="a", now=T0 + TTL / 2) == {"m1"}
+        assert renew(owner="b", now=T0) == set()
     later = T0 + TTL / 2 + TTL
     with session_scope(factory) as s:
         # a's renewed lease ran out: b takes over, and a can no longer renew
         assert rs.lease_owner(s, meeting_uuid="m1", now=later) is None
         assert rs.acquire_lease(s, meeting_uuid="m1", owner="b", ttl=TTL, now=later)
     with session_scope(factory) as s:
-        assert not rs.renew_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=later)
+        assert rs.renew_leases(s, meeting_uuids=["m1"], owner="a", ttl=TTL, now=later) == set()
         assert not rs.release_lease(s, meeting_uuid="m1", owner="a")
         assert rs.release_lease(s, meeting_uuid="m1", owner="b")
     with session_scope(factory) as s:
         assert rs.acquire_lease(s, meeting_uuid="m1", owner="a", ttl=TTL, now=later)
+
+
+def test_leases_are_renewed_in_one_statement_and_the_lost_ones_left_out(
+    factory: sessionmaker[Session],
+) -> None:
+    with session_scope(factory) as s:
+        for uuid in ("m1", "m2", "m4"):
+            assert rs.acquire_lease(s, meeting_uuid=uuid, owner="a", ttl=TTL, now=T0)
+        assert rs.acquire_lease(s, meeting_uuid="m3", owner="b", ttl=TTL, now=T0)
+        assert rs.release_lease(s, meeting_uuid="m4", owner="a")
+    statements: list[str] = []
+    engine = factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with session_scope(factory) as s:
+        # m3 is b's, m4 was given up, m5 never had a lease
+        kept = rs.renew_leases(
+            s, meeting_uuids=["m1", "m2", "m3", "m4", "m5"], owner="a", ttl=TTL, now=T0 + TTL / 2
+        )
+        assert kept == {"m1", "m2"}
+        assert rs.renew_leases(s, meeting_uuids=[], owner="a", ttl=TTL, now=T0) == set()
+    assert len(statements) == 1
+    after_first_ttl = T0 + TTL + timedelta(seconds=1)
+    with session_scope(factory) as s:
+        assert rs.lease_owner(s, meeting_uuid="m1", now=after_first_ttl) == "a"
+        assert rs.lease_owner(s, meeting_uuid="m2", now=after_first_ttl) == "a"
+        assert rs.lease_owner(s, meeting_uuid="m3", now=after_first_ttl) is None
+
+
+def test_a_worker_is_sent_to_the_live_meetings_it_runs_only_when_they_have_work(
+    factory: sessionmaker[Session],
+) -> None:
+    with session_scope(factory) as s:
+        for uuid in ("idle", "journaled", "due", "elsewhere"):
+            assert rs.create_meeting(
+                s, meeting_uuid=uuid, meeting_id="857", state_json="{}", now=T0
+            )
+        rs.replace_wakeups(s, meeting_uuid="due", wakeups={"end": T0}, stored={})
+        rs.replace_wakeups(
+            s, meeting_uuid="idle", wakeups={"end": T0 + timedelta(hours=1)}, stored={}
+        )
+        record_many(
+            s,
+            [
+                Delivery(
+                    received_at=T0,
+                    event="meeting.participant_joined",
+                    event_ts=1772667900000,
+                    meeting_uuid="journaled",
+                    dedupe_key="k1",
+                    body=b"{}",
+                    parsed_ok=True,
+                )
+            ],
+        )
+    with session_scope(factory) as s:
+        everything = rs.meetings_with_work(s, now=T0)
+        assert everything == ["journaled", "due", "elsewhere", "idle"]  # live: by age, then uuid
+        ours = rs.meetings_with_work(s, now=T0, running={"idle", "journaled", "due"})
+        assert ours == ["journaled", "elsewhere", "due"]
 
 
 def test_lease_race_has_exactly_one_winner(factory: sessionmaker[Session]) -> None:

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.runtime.durable import BATCH_SECONDS
@@ -97,6 +97,85 @@ async def test_startup_sweep_then_nudges_from_another_thread(
     await other.stop(release=True)
     with session_scope(factory) as s:
         assert rs.lease_owner(s, meeting_uuid=UUID, now=clock()) is None
+
+
+async def test_a_sweep_takes_one_transaction_for_the_meetings_it_runs_and_nothing_to_do(
+    factory: sessionmaker[Session],
+) -> None:
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    uuids = [f"M{number}WnxYNY9mQu6aSa/kYLu1l==" for number in range(5)]
+    with session_scope(factory) as s:
+        for uuid in uuids:
+            hooks.journal(s, meeting_uuid=uuid, label=uuid, at=clock(), events=[MeetingStarted()])
+    worker = _worker(factory, hooks, clock, meeting, "a")
+    assert await worker.sweep() == 5  # takes them up
+    commits: list[object] = []
+    event.listen(factory.kw["bind"], "commit", commits.append)
+    assert await worker.sweep() == 0
+    assert len(commits) == 1  # renewing the leases and finding the work: no visit
+    # an entry journaled for one (its notice lost) and a wake-up due for another bring the
+    # sweep to those two only
+    with session_scope(factory) as s:
+        hooks.journal(
+            s,
+            meeting_uuid=uuids[0],
+            label="anna",
+            at=clock(),
+            events=[ArrivedInWaitingRoom(participant=ANNA)],
+        )
+    assert await worker.sweep() == 1
+    assert meeting.admits() == [ANNA.user_id]
+    with session_scope(factory) as s:
+        rs.replace_wakeups(
+            s,
+            meeting_uuid=uuids[1],
+            wakeups={"nudge": clock()},
+            stored=rs.pending_wakeups(s, meeting_uuid=uuids[1]),
+        )
+    visited: list[str] = []
+    process = worker.process
+
+    async def recorded(meeting_uuid: str, *, woken: bool = False) -> int:
+        visited.append(meeting_uuid)
+        return await process(meeting_uuid, woken=woken)
+
+    worker.process = recorded  # type: ignore[method-assign]
+    await worker.sweep()
+    assert visited == [uuids[1]]
+    with session_scope(factory) as s:
+        for uuid in uuids:
+            assert rs.lease_owner(s, meeting_uuid=uuid, now=clock()) == "a"
+
+
+async def test_a_sweep_visits_a_meeting_whose_actions_a_failed_call_left_planned(
+    factory: sessionmaker[Session],
+) -> None:
+    class FailsOnce(RecordingMeeting):
+        async def admit(self, user_id: str) -> None:
+            if not self.calls and user_id == ANNA.user_id:
+                self.calls.append(("failed", user_id))
+                raise RuntimeError("the SDK broke")
+            await super().admit(user_id)
+
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = FailsOnce()
+    ben = Participant(key="kb", user_id="16779264", name="Ben")
+    with session_scope(factory) as s:
+        hooks.journal(s, meeting_uuid=UUID, label="start", at=clock(), events=[MeetingStarted()])
+        for who in (ANNA, ben):
+            events = [ArrivedInWaitingRoom(participant=who)]
+            hooks.journal(s, meeting_uuid=UUID, label=who.key, at=clock(), events=events)
+    worker = _worker(factory, hooks, clock, meeting, "a")
+    with pytest.raises(RuntimeError):
+        await worker.process(UUID)  # Anna's admission fails; Ben's is left planned
+    assert meeting.admits() == []
+    assert not worker.runtime(UUID).idle
+    await worker.sweep()  # nothing journaled, nothing due: the runtime's own work
+    assert meeting.admits() == [ben.user_id]  # Anna's call may have gone out: not repeated
+    assert worker.runtime(UUID).idle
 
 
 async def test_a_hanging_database_stalls_the_worker_which_catches_up_once_it_answers(
