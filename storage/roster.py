@@ -243,7 +243,11 @@ def _row(
         if len(text) > longest:
             found.append(RowProblem(row, name, f"longer than {longest} characters"))
     found.extend(
-        RowProblem(row, name, "holds a control character (a tab, a line break, an escape)")
+        RowProblem(
+            row,
+            name,
+            "holds a control character (a tab, a line break, an escape, a direction override)",
+        )
         for name, text in value.items()
         if has_controls(text)
     )

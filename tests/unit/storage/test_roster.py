@@ -75,6 +75,7 @@ def test_bad_file_is_refused_whole_naming_every_row_and_field():
         ("A,B,A,,member,,٩٨٧٦٥٤٣٢١٧,,ON,1980-01-01,,,,,,,,", "health_number"),
         ("A,B,A,,member,,9876543217,,ON,1980-01-01,,,١٢٣٤٥٦,,,,,", "referring_number"),
         ("A,B,A\x1b[2J,,member,,9876543217,,ON,1980-01-01,,,,,,,,", "display_name"),
+        ("A,B,\u202eA,,member,,9876543217,,ON,1980-01-01,,,,,,,,", "display_name"),
         ('A,B,A,,member,,9876543217,,ON,1980-01-01,,"Dr\nX",,,,,,', "referring_name"),
         ("A,B,A,,member,,9876543217,,ON,1980-01-01,,,,٣١١,,,,", "diagnostic_code"),
         ("A,B,A,,member,,9876543217,,ON,١٩٨٠-٠١-٠١,,,,,,,,", "birth_date"),

@@ -307,9 +307,33 @@ def test_what_a_person_typed_reaches_us_without_control_characters() -> None:
     )
     event = parse_document(document)
     who = event.participant  # type: ignore[union-attr]
-    assert who.user_name == "\ufffd[2JMallory\ufffdAnna    -  member\ufffd31m\u202eannA"
+    assert who.user_name == "\ufffd[2JMallory\ufffdAnna    -  member\ufffd31m\ufffdannA"
     assert (who.email, who.phone_number) == ("mallory\ufffd@example.org", "+1\ufffd416")
     assert who.user_id == participant["user_id"]  # ids are not text anyone shows
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"],
+)
+def test_a_name_cannot_reorder_what_is_shown_after_it(override: str) -> None:
+    # U+202E then "htimS .rD" shows as "Dr. Smith"; the embeddings, overrides and isolates
+    # are shown as what they are
+    document = documents("meeting.participant_joined")[0]
+    document["payload"]["object"]["participant"]["user_name"] = f"{override}htimS .rD"
+    who = parse_document(document).participant  # type: ignore[union-attr]
+    assert who.user_name == "\ufffdhtimS .rD"
+
+
+def test_right_to_left_names_and_their_marks_are_kept() -> None:
+    document = documents("meeting.participant_joined")[0]
+    for name in (
+        "\u05e9\u05e8\u05d4 \u05dc\u05d5\u05d9",
+        "\u0633\u0627\u0631\u0627\u200f (Sara)",
+        "Sara \u200e\u061c\u05e9",
+    ):
+        document["payload"]["object"]["participant"]["user_name"] = name
+        assert parse_document(document).participant.user_name == name  # type: ignore[union-attr]
 
 
 def test_event_times_outside_the_calendar_are_no_times() -> None:
