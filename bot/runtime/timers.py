@@ -63,6 +63,8 @@ class Doorbell:
         self._rings: dict[str, datetime] = {}
         #: moment -> the meetings its job rings, in the order they were armed
         self._due: dict[datetime, dict[str, None]] = {}
+        #: meeting uuid -> the moment it was last rung at
+        self._rung: dict[str, datetime] = {}
         self._started = False
 
     @property
@@ -89,6 +91,7 @@ class Doorbell:
         self._armed.clear()
         self._rings.clear()
         self._due.clear()
+        self._rung.clear()
 
     def armed(self, meeting_uuid: str) -> dict[str, datetime]:
         """The wake-ups currently armed for a meeting (timer -> due time on the clock)."""
@@ -116,11 +119,16 @@ class Doorbell:
             return
         if current is not None:
             self._leave(meeting_uuid, current)
+            del self._rings[meeting_uuid]
+        delay = earliest - self._clock()
+        if delay <= timedelta(0) and self._rung.get(meeting_uuid) == earliest:
+            # rung for it already, and the visit left it due: ringing again at once would
+            # only repeat that visit; the sweep fires what is due
+            return
         self._rings[meeting_uuid] = earliest
         meetings = self._due.get(earliest)
         if meetings is None:
             meetings = self._due[earliest] = {}
-            delay = earliest - self._clock()
             self._scheduler.add_job(
                 self._rang,
                 DateTrigger(run_date=system_clock() + max(delay, timedelta(0)), timezone=UTC),
@@ -132,6 +140,7 @@ class Doorbell:
     def disarm(self, meeting_uuid: str) -> None:
         """Ring the meeting no more (it ended, or another replica owns it now)."""
         self._armed.pop(meeting_uuid, None)
+        self._rung.pop(meeting_uuid, None)
         due = self._rings.pop(meeting_uuid, None)
         if due is not None:
             self._leave(meeting_uuid, due)
@@ -158,6 +167,7 @@ class Doorbell:
         for meeting_uuid in self._due.pop(due, {}):
             if self._rings.get(meeting_uuid) == due:
                 del self._rings[meeting_uuid]
+            self._rung[meeting_uuid] = due
             await self._ring(meeting_uuid)
 
 

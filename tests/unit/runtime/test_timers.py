@@ -86,13 +86,25 @@ async def test_a_meeting_is_rung_at_its_earliest_wake_up_then_at_the_next() -> N
         # the visit fired "soon" and re-arms with the rest: the next earliest
         bell.rearm("m1", later)
         assert bell.rings_at("m1") == START + timedelta(minutes=10)
-        # a ring whose visit found nothing due yet re-arms the same moment, and it rings
-        # again (its job is gone once it has rung)
-        bell.rearm("m1", {"early": START - timedelta(seconds=1)})
+        # a ring whose visit found nothing due yet (the scheduler's wall clock ran ahead of
+        # the meeting's clock) re-arms the same moment, and it rings again
+        soon = START + timedelta(milliseconds=20)
+        bell.rearm("m1", {"soon": soon})
         await _until(lambda: len(rung) == 2)
-        bell.rearm("m1", {"early": START - timedelta(seconds=1)})
+        bell.rearm("m1", {"soon": soon})
+        assert bell.rings_at("m1") == soon
         await _until(lambda: len(rung) == 3)
-        assert rung == ["m1", "m1", "m1"]
+        # one the visit left due after its ring is not rung again at once (that would only
+        # repeat the visit, over and over): the sweep fires what is due
+        past = START - timedelta(seconds=1)
+        bell.rearm("m1", {"past": past})
+        await _until(lambda: len(rung) == 4)
+        bell.rearm("m1", {"past": past})
+        assert bell.rings_at("m1") is None and bell.jobs == 0
+        await asyncio.sleep(0.05)
+        assert rung == ["m1", "m1", "m1", "m1"]
+        bell.rearm("m1", {"past": past, "next": START + timedelta(hours=1)})
+        assert bell.rings_at("m1") is None  # still its earliest
         bell.disarm("m1")
         assert bell.armed("m1") == {} and bell.rings_at("m1") is None and bell.jobs == 0
     finally:
