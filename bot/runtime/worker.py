@@ -507,6 +507,15 @@ class Worker:
                 except Exception:  # keep serving; the next sweep retries from the database
                     self.failures += 1
                     _log.exception("worker step failed", extra={"meeting_id": wanted or ""})
+                if not self._queue.empty() and not self._stopping.is_set():
+                    # a backlog (200 meetings' wake-ups at once): the next notice without a
+                    # task and a wait made for it, after one turn of the loop (its other
+                    # work, the receiver's notices and the heartbeat, goes on meanwhile)
+                    await asyncio.sleep(0)
+                    wanted = self._queue.get_nowait()
+                    if wanted is not None:
+                        self._queued.discard(wanted)
+                    continue
                 getting = asyncio.ensure_future(self._queue.get())
                 done, _pending = await asyncio.wait(
                     {getting, stopping}, timeout=self._interval, return_when=FIRST_COMPLETED
