@@ -157,17 +157,23 @@ class _ThreadNotingWriter:
         self.writes.append((threading.get_ident(), data))
 
 
+async def _turns(count: int = 3) -> None:
+    """Let the loop turn a few times: enough for a line handed over with no delay."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 def test_metrics_reported_from_database_threads_are_written_by_the_event_loop() -> None:
     # The runtime observes an entry's lag on the database thread that stepped it; a stream
     # writer is not thread-safe, so every line must be written on the worker's loop.
     writer = _ThreadNotingWriter()
 
     async def report() -> int:
-        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer), delay=0)
         for seconds in range(20):
             await asyncio.to_thread(metrics.observe_lag, seconds / 10)
         metrics.count_action(kind="admit", result="done")
-        await asyncio.sleep(0)  # the loop writes what the threads handed it
+        await _turns()  # the loop writes what the threads handed it
         return threading.get_ident()
 
     loop_thread = asyncio.run(report())
@@ -186,14 +192,14 @@ def test_lines_a_database_thread_reports_in_a_burst_wake_the_loop_once() -> None
             metrics.observe_lag(seconds / 10)
 
     async def report() -> None:
-        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer), delay=0)
         # The loop is busy (here: joining the thread) for the whole burst, as it is while it
         # runs a meeting's actions: otherwise it could write the first lines before the
         # thread has handed over the rest, and be woken again for those.
         burst = threading.Thread(target=batch, args=(metrics,))
         burst.start()
         burst.join()
-        await asyncio.sleep(0)
+        await _turns()
 
     asyncio.run(report())
     assert len(writer.writes) == 1
@@ -207,14 +213,14 @@ def test_lines_reported_on_the_loop_in_one_turn_go_out_in_one_write_in_order() -
     writer = _ThreadNotingWriter()
 
     async def report() -> None:
-        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer))
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer), delay=0)
         metrics.count_action(kind="admit", result="done")
         helper = threading.Thread(target=metrics.observe_lag, args=(0.5,))
         helper.start()
         helper.join()
         metrics.count_action(kind="send_chat", result="refused")
         assert writer.writes == []  # nothing written before the loop's next turn
-        await asyncio.sleep(0)
+        await _turns()
 
     asyncio.run(report())
     assert len(writer.writes) == 1
@@ -223,4 +229,29 @@ def test_lines_reported_on_the_loop_in_one_turn_go_out_in_one_write_in_order() -
         {"action": ["admit", "done"]},
         {"lag": 0.5},
         {"action": ["send_chat", "refused"]},
+    ]
+
+
+def test_lines_reported_over_several_turns_wait_for_one_write_until_flushed() -> None:
+    # Each action's record is a database call, so the loop turns between a meeting's
+    # actions: their lines wait (up to the delay, here longer than the test) for one write.
+    writer = _ThreadNotingWriter()
+
+    async def report() -> None:
+        metrics = ChannelMetrics(cast(asyncio.StreamWriter, writer), delay=3600)
+        for kind in ("send_chat", "admit", "admit"):
+            metrics.count_action(kind=kind, result="not_executed")
+            await asyncio.to_thread(metrics.observe_lag, 0.25)
+            await _turns()
+        assert writer.writes == []
+        metrics.flush()
+        metrics.flush()  # nothing left: nothing written
+
+    asyncio.run(report())
+    assert len(writer.writes) == 1
+    lines = writer.writes[0][1].splitlines(keepends=True)
+    assert [read_message(line) for line in lines] == [
+        message
+        for kind in ("send_chat", "admit", "admit")
+        for message in ({"action": [kind, "not_executed"]}, {"lag": 0.25})
     ]
