@@ -75,3 +75,60 @@ async def test_notices_for_a_meeting_already_queued_are_merged_and_none_is_lost(
         await until(lambda: len(meeting.admits()) == 3)
     finally:
         await worker.stop(release=True)
+
+
+async def test_a_backlog_of_notices_is_worked_through_with_the_loop_turning_between_visits(
+    factory: sessionmaker[Session],
+) -> None:
+    # A visit that finds nothing to do makes no database call, so it never waits: taking a
+    # backlog's notices one after another without a turn of the loop in between would keep
+    # everything else on it (the receiver's notices, the heartbeat) waiting for the lot.
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    worker = Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: RecordingMeeting(),
+        hooks=hooks,
+        owner="a",
+        clock=clock,
+        lease_ttl=timedelta(seconds=20),
+        sweep_interval=3600,
+    )
+    uuids = [f"Backlog{n}/kYLu1lA==" for n in range(4)]
+    for uuid in uuids:
+        with session_scope(factory) as s:
+            hooks.journal(s, meeting_uuid=uuid, label=uuid, at=clock(), events=[MeetingStarted()])
+    turns = 0
+    seen: list[tuple[str, int]] = []
+    visit = worker.process
+
+    async def noting(meeting_uuid: str, *, woken: bool = False) -> int:
+        seen.append((meeting_uuid, turns))
+        return await visit(meeting_uuid, woken=woken)
+
+    worker.process = noting  # type: ignore[method-assign]
+
+    async def turning() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    await worker.start()
+    counter = asyncio.create_task(turning())
+    try:
+        await until(
+            lambda: sorted(hooks.started) == sorted(uuids) and worker.last_sweep is not None
+        )
+        seen.clear()
+        async with worker._busy:  # the doorbell's notices pile up meanwhile
+            for uuid in uuids:
+                worker.notify(uuid, journal=False)
+            await asyncio.sleep(0.05)  # the worker takes the first and waits for _busy
+        await until(lambda: len(seen) == len(uuids))
+        assert [uuid for uuid, _turns in seen] == uuids
+        counts = [count for _uuid, count in seen]
+        assert counts == sorted(set(counts))  # the loop turned between any two visits
+    finally:
+        counter.cancel()
+        await worker.stop(release=True)
