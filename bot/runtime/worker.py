@@ -44,6 +44,7 @@ import logging
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -507,29 +508,33 @@ class Worker:
                 except Exception:  # keep serving; the next sweep retries from the database
                     self.failures += 1
                     _log.exception("worker step failed", extra={"meeting_id": wanted or ""})
-                if not self._queue.empty() and not self._stopping.is_set():
-                    # a backlog (200 meetings' wake-ups at once): the next notice without a
-                    # task and a wait made for it, after one turn of the loop (its other
-                    # work, the receiver's notices and the heartbeat, goes on meanwhile)
-                    await asyncio.sleep(0)
-                    wanted = self._queue.get_nowait()
-                    if wanted is not None:
-                        self._queued.discard(wanted)
-                    continue
-                getting = asyncio.ensure_future(self._queue.get())
-                done, _pending = await asyncio.wait(
-                    {getting, stopping}, timeout=self._interval, return_when=FIRST_COMPLETED
-                )
-                if getting in done:
-                    wanted = getting.result()
-                    if wanted is not None and self._gather and self._queue.empty():
-                        # the rest of a burst joins this step (its notices are not queued
-                        # again meanwhile): one step for many webhooks under load
-                        await asyncio.sleep(self._gather)
-                    if wanted is not None:  # from now on a new notice queues it again
-                        self._queued.discard(wanted)
-                else:
-                    getting.cancel()
-                    wanted = None
+                wanted = await self._next_notice(stopping)
         finally:
             stopping.cancel()
+
+    async def _next_notice(self, stopping: asyncio.Task[Literal[True]]) -> str | None:
+        """The meeting of the next notice, or None for a sweep (asked for, or no notice
+        within the sweep interval, or stopping). From then on a new notice queues that
+        meeting again."""
+        if not self._queue.empty() and not self._stopping.is_set():
+            # a backlog (200 meetings' wake-ups at once): the next notice without a task and
+            # a wait made for it, after one turn of the loop (its other work, the receiver's
+            # notices and the heartbeat, goes on meanwhile)
+            await asyncio.sleep(0)
+            wanted = self._queue.get_nowait()
+        else:
+            getting = asyncio.ensure_future(self._queue.get())
+            done, _pending = await asyncio.wait(
+                {getting, stopping}, timeout=self._interval, return_when=FIRST_COMPLETED
+            )
+            if getting not in done:
+                getting.cancel()
+                return None
+            wanted = getting.result()
+            if wanted is not None and self._gather and self._queue.empty():
+                # the rest of a burst joins this step (its notices are not queued again
+                # meanwhile): one step for many webhooks under load
+                await asyncio.sleep(self._gather)
+        if wanted is not None:
+            self._queued.discard(wanted)
+        return wanted
