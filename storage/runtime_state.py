@@ -22,7 +22,9 @@ from typing import Any, cast
 from sqlalchemy import (
     CursorResult,
     Row,
+    Select,
     Table,
+    Update,
     and_,
     bindparam,
     case,
@@ -125,25 +127,33 @@ _PENDING_ACTIONS = (
     .where(_ACTIONS.c.meeting_uuid == bindparam("uuid"), _ACTIONS.c.status == "planned")
     .order_by(_ACTIONS.c.id)
 )
-_CLAIM_NEXT = (
-    update(_ACTIONS)
-    .where(
-        _ACTIONS.c.id
-        == _PENDING_ACTIONS.with_only_columns(_ACTIONS.c.id).limit(1).scalar_subquery(),
-        _ACTIONS.c.status == "planned",
+
+
+def _claim_first_of(pending: Select[Any]) -> Update:
+    """Move the first action of `pending` to `executing`, if it is still planned, returning
+    what an `ActionRecord` holds."""
+    return (
+        update(_ACTIONS)
+        .where(
+            _ACTIONS.c.id == pending.with_only_columns(_ACTIONS.c.id).limit(1).scalar_subquery(),
+            _ACTIONS.c.status == "planned",
+        )
+        .values(status="executing", owner=bindparam("by"))
+        .returning(
+            _ACTIONS.c.id,
+            _ACTIONS.c.meeting_uuid,
+            _ACTIONS.c.action_key,
+            _ACTIONS.c.kind,
+            _ACTIONS.c.payload,
+            _ACTIONS.c.status,
+            _ACTIONS.c.code,
+            _ACTIONS.c.error,
+        )
     )
-    .values(status="executing", owner=bindparam("by"))
-    .returning(  # what an `ActionRecord` holds
-        _ACTIONS.c.id,
-        _ACTIONS.c.meeting_uuid,
-        _ACTIONS.c.action_key,
-        _ACTIONS.c.kind,
-        _ACTIONS.c.payload,
-        _ACTIONS.c.status,
-        _ACTIONS.c.code,
-        _ACTIONS.c.error,
-    )
-)
+
+
+_CLAIM_NEXT = _claim_first_of(_PENDING_ACTIONS)
+_CLAIM_NEXT_PASSING = _claim_first_of(_PENDING_ACTIONS.where(_ACTIONS.c.kind != bindparam("past")))
 _ABANDON = (
     update(_ACTIONS)
     .where(
@@ -440,13 +450,21 @@ def actions_for_meeting(
     return [_action(row) for row in session.scalars(query.order_by(RuntimeAction.id))]
 
 
-def claim_next_action(session: Session, *, meeting_uuid: str, owner: str) -> ActionRecord | None:
+def claim_next_action(
+    session: Session, *, meeting_uuid: str, owner: str, passing: str | None = None
+) -> ActionRecord | None:
     """Move the meeting's first planned action (in planning order) to `executing`, in one
     compare-and-set statement, and return it; None if none is planned, or if the one found
-    was claimed by someone else meanwhile (who then carries on from there)."""
-    values = {"uuid": meeting_uuid, "by": owner}
-    row = session.connection().execute(_CLAIM_NEXT, values).first()
-    return None if row is None else _action(row)
+    was claimed by someone else meanwhile (who then carries on from there). `passing`: a
+    kind passed over, left planned (the first planned action of any other kind is
+    claimed)."""
+    if passing is None:
+        row = session.connection().execute(_CLAIM_NEXT, {"uuid": meeting_uuid, "by": owner})
+    else:
+        values = {"uuid": meeting_uuid, "by": owner, "past": passing}
+        row = session.connection().execute(_CLAIM_NEXT_PASSING, values)
+    found = row.first()
+    return None if found is None else _action(found)
 
 
 def record_outcome(

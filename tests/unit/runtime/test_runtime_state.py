@@ -104,6 +104,35 @@ def test_wakeups_replaced_from_the_stored_set_change_only_what_moved(
     assert statements == ["DELETE", "INSERT"]
 
 
+def test_a_claim_passing_a_kind_takes_the_first_other_and_leaves_that_kind_planned(
+    factory: sessionmaker[Session],
+) -> None:
+    planned = [
+        rs.PlannedAction(key="t:0", kind="send_chat", payload="{}"),
+        rs.PlannedAction(key="t:1", kind="admit", payload="{}"),
+        rs.PlannedAction(key="t:2", kind="send_chat", payload="{}"),
+        rs.PlannedAction(key="t:3", kind="admit", payload="{}"),
+    ]
+    with session_scope(factory) as s:
+        rs.plan_actions(s, meeting_uuid="m1", actions=planned, owner="a", now=T0)
+        rs.plan_actions(s, meeting_uuid="m2", actions=planned[:1], owner="a", now=T0)
+    claimed = []
+    with session_scope(factory) as s:
+        while (
+            record := rs.claim_next_action(s, meeting_uuid="m1", owner="a", passing="send_chat")
+        ) is not None:
+            claimed.append((record.key, record.status))
+        # only lines are left (another meeting's are not this one's)
+        assert [a.key for a in rs.pending_actions(s, meeting_uuid="m1")] == ["t:0", "t:2"]
+        assert rs.claim_next_action(s, meeting_uuid="m2", owner="a", passing="admit")
+    assert claimed == [("t:1", "executing"), ("t:3", "executing")]
+    with session_scope(factory) as s:  # a claim passing nothing takes the lines, in order
+        first = rs.claim_next_action(s, meeting_uuid="m1", owner="a")
+        second = rs.claim_next_action(s, meeting_uuid="m1", owner="a")
+        assert (first and first.key, second and second.key) == ("t:0", "t:2")
+        assert rs.claim_next_action(s, meeting_uuid="m1", owner="a") is None
+
+
 def test_action_log_never_plans_a_key_twice_and_claims_once(
     factory: sessionmaker[Session],
 ) -> None:
