@@ -45,6 +45,7 @@ from phases.actions import (
 )
 
 __all__ = [
+    "LINE_KIND",
     "ActionOutcome",
     "Aliases",
     "MeetingAction",
@@ -66,6 +67,8 @@ MeetingAction = (
     | SendChat
 )
 
+#: The kind of a chat line (`SendChat`).
+LINE_KIND = "send_chat"
 _KINDS: dict[type, str] = {
     Admit: "admit",
     PutInWaitingRoom: "put_in_waiting_room",
@@ -76,7 +79,7 @@ _KINDS: dict[type, str] = {
     AskStartVideo: "ask_start_video",
     AllowSelfMedia: "allow_self_media",
     StopRecording: "stop_recording",
-    SendChat: "send_chat",
+    SendChat: LINE_KIND,
     SafetyAnswer: "safety_answer",
     RecordLocation: "record_location",
     ScheduleWakeup: "schedule_wakeup",

@@ -19,7 +19,11 @@ the step claims the first action it planned, and the transaction that records an
 claims the next, so a step costs one transaction and each action one more (a claim commits
 only with its transaction, and the call comes right after that commit, as it did when each
 claim had a transaction of its own). While the runtime knows that no action is left
-planned (`_unclaimed`), a transaction that plans none does not look for one.
+planned (`_unclaimed`), a transaction that plans none does not look for one. A wake-up may
+be fired with its chat lines waiting (`fire_due_timers(lines_wait=True)`, the worker's when
+other meetings wait for it): the claims then pass over the lines, which stay planned, in
+their order, for the next entry point called without it; every other action keeps its
+place in plan order.
 
 The view. Between steps the runtime keeps what its last committed transaction saved of the
 meeting (`MeetingView`: its wake-ups, whether it ended), so that the worker need not read
@@ -132,6 +136,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DatabaseStalled, MeetingControlError
 from bot.meeting.executor import (
+    LINE_KIND,
     ActionOutcome,
     Aliases,
     action_kind,
@@ -546,6 +551,7 @@ class _Staged:
         "claimed",
         "ids",
         "lease_until",
+        "lines_left",
         "looked",
         "record",
         "resumed",
@@ -562,6 +568,8 @@ class _Staged:
         self.ids: tuple[PersonId, ...] | None = None
         self.looked = False
         self.claimed: _Claimed | None = None
+        #: its look passed over chat lines and found nothing else to claim
+        self.lines_left = False
         self.whom: _Whom | None = None
         self.lease_until: datetime | None = None
         self.takes: int | None = None
@@ -642,6 +650,11 @@ class MeetingRuntime:
         #: (`claimed`, None if there was none); `_execute_planned` carries it out
         self._looked = False
         self._claimed: _Claimed | None = None
+        #: while set (`fire_due_timers(lines_wait=True)`), a look for the next action passes
+        #: over chat lines; `_lines_left`: the last committed look did so and found nothing
+        #: else, so only a look made without it can claim something (the lines)
+        self._lines_wait = False
+        self._lines_left = False
         #: how to find the people actions name, as of the last committed step (None: read it)
         self._whom: _Whom | None = None
         #: the person ids recorded for the meeting as the last committed transaction left
@@ -696,18 +709,30 @@ class MeetingRuntime:
                     break
             return report + await self._resume()
 
-    async def fire_due_timers(self) -> StepReport:
-        """Feed `TimerDue` for every wake-up of this meeting due by the clock."""
+    async def fire_due_timers(self, *, lines_wait: bool = False) -> StepReport:
+        """Feed `TimerDue` for every wake-up of this meeting due by the clock.
+
+        `lines_wait`: carry out the meeting's actions in plan order, but pass over its chat
+        lines, which stay planned (in their order) for a later call made without it
+        (`lines_waiting` says some may be left). The worker asks for it when other meetings
+        wait for it, so that a wake-up many meetings share (the meditation's end of every
+        group of an evening) lets every meeting's held members in before any meeting's
+        lines are posted.
+        """
         async with self._lock:
-            report = await self._begin()
-            due = self._due_by_view()
-            if due is None:
-                due = await self._call(self._due_wakeups)
-            for _uuid, timer, due_at in due:
-                step = functools.partial(self._step_timer, timer, due_at)
-                report = report + await self._call(step)
-                report = report + await self._execute_planned()
-            return report + await self._resume()
+            self._lines_wait = lines_wait
+            try:
+                report = await self._begin()
+                due = self._due_by_view()
+                if due is None:
+                    due = await self._call(self._due_wakeups)
+                for _uuid, timer, due_at in due:
+                    step = functools.partial(self._step_timer, timer, due_at)
+                    report = report + await self._call(step)
+                    report = report + await self._execute_planned()
+                return report + await self._resume()
+            finally:
+                self._lines_wait = False
 
     async def feed_live(self, event: Event, *, at: datetime | None = None) -> StepReport:
         """Feed an event the SDK bot in the meeting saw (its listener, `set_listener`).
@@ -748,6 +773,12 @@ class MeetingRuntime:
             and self._claimed is None
             and self._unclaimed == 0
         )
+
+    @property
+    def lines_waiting(self) -> bool:
+        """Whether chat lines may be left planned by `fire_due_timers(lines_wait=True)`: the
+        next call made without it carries them out."""
+        return self._lines_left
 
     def lease_renewed(self, until: datetime) -> None:
         """The worker renewed this runtime's lease (an unexpired lease of the same owner,
@@ -1590,6 +1621,7 @@ class MeetingRuntime:
         if staged.looked:
             self._looked = True
             self._claimed = staged.claimed
+            self._lines_left = staged.lines_left
         self._unclaimed = staged.unclaimed
         if staged.resumed is not None:
             self._resumed = True
@@ -1611,7 +1643,8 @@ class MeetingRuntime:
         """Claim the first action planned and not yet claimed, in the caller's transaction
         (`planned` -> `executing`, under the lease: taken here if the caller has not and
         it is not held for long yet, see `_hold_lease`), so that it is carried out once the
-        transaction has committed (`_execute_planned`). `people`: the engine's, as this
+        transaction has committed (`_execute_planned`); while `_lines_wait` is set, the
+        first planned one that is not a chat line. `people`: the engine's, as this
         transaction leaves them (None: read them)."""
         staged = self._staged
         assert staged is not None, "claims are made in a transaction of the runtime's"
@@ -1621,9 +1654,15 @@ class MeetingRuntime:
             self._resume_in(db)
         if staged.unclaimed == 0:
             return  # none planned and not claimed: nothing to look for
-        record = rs.claim_next_action(db, meeting_uuid=self.meeting_uuid, owner=self._owner)
+        passing = LINE_KIND if self._lines_wait else None
+        record = rs.claim_next_action(
+            db, meeting_uuid=self.meeting_uuid, owner=self._owner, passing=passing
+        )
         if record is None:
-            staged.unclaimed = 0
+            if passing is None:
+                staged.unclaimed = 0
+            else:  # what is left unclaimed (if anything: the count may be unknown) is lines
+                staged.lines_left = True
             return
         if staged.unclaimed is not None:
             staged.unclaimed -= 1
@@ -1649,6 +1688,8 @@ class MeetingRuntime:
         report = StepReport()
         while True:
             if not self._looked:
+                if self._lines_wait and self._lines_left:
+                    return report  # only chat lines are left, and they wait
                 await self._call(self._claim_first)
             claimed, self._claimed, self._looked = self._claimed, None, False
             if claimed is None:

@@ -173,6 +173,9 @@ class Worker:
         #: caught up (see `_process`)
         self._heard: dict[str, int] = {}
         self._caught_up: dict[str, int] = {}
+        #: meetings whose chat lines a visit passed over while other meetings waited (see
+        #: `_process`): their next visit carries them out
+        self._owed: set[str] = set()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -375,6 +378,12 @@ class Worker:
                 return 0
         runtime = self.runtime(meeting_uuid)
         heard = self._heard.get(meeting_uuid, 0)
+        # Other meetings' notices waiting (a wake-up they share: the meditation's end of
+        # every group of the evening): the wake-ups' actions that act in the meeting (the
+        # held members' admissions) come first, and this meeting's chat lines wait for its
+        # next visit, queued behind them. A visit owed its lines carries them out.
+        lines_wait = woken and meeting_uuid not in self._owed and not self._queue.empty()
+        self._owed.discard(meeting_uuid)
         try:
             report = StepReport()
             if not woken or self._caught_up.get(meeting_uuid) != heard:
@@ -389,7 +398,7 @@ class Worker:
             while self._live.get(meeting_uuid):
                 event, seen_at = self._live[meeting_uuid].pop(0)
                 report = report + await runtime.feed_live(event, at=seen_at)
-            report = report + await runtime.fire_due_timers()
+            report = report + await runtime.fire_due_timers(lines_wait=lines_wait)
         except LeaseLost:
             self._drop(meeting_uuid, "lease lost")
             return 0
@@ -400,8 +409,11 @@ class Worker:
             ended, wakeups = await self._calls.run(functools.partial(self._after, meeting_uuid))
         if ended:
             self._drop(meeting_uuid, "meeting ended")
-        else:
-            self.doorbell.rearm(meeting_uuid, wakeups)
+            return report.handled
+        self.doorbell.rearm(meeting_uuid, wakeups)
+        if runtime.lines_waiting:
+            self._owed.add(meeting_uuid)
+            self._enqueue(meeting_uuid, journal=False)
         return report.handled
 
     # -- database work (in a worker thread) ----------------------------------------------
@@ -479,6 +491,7 @@ class Worker:
         self._live.pop(meeting_uuid, None)
         self._heard.pop(meeting_uuid, None)
         self._caught_up.pop(meeting_uuid, None)
+        self._owed.discard(meeting_uuid)
         if self._attached_uuid == meeting_uuid:
             self._attached_uuid = None
         if self._runtimes.pop(meeting_uuid, None) is not None:

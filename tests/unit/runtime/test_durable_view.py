@@ -29,6 +29,7 @@ UUID = "ViewOfTheMeetingUUID=="
 FAY = Participant(key="kf", user_id="16777216", name="Fay")
 ANNA = Participant(key="ka", user_id="16778240", name="Anna")
 BOB = Participant(key="kb", user_id="16779264", name="Bob")
+BEN = Participant(key="kn", user_id="16780288", name="Ben")  # on the roster, as Anna
 TTL = timedelta(seconds=30)
 
 
@@ -373,3 +374,52 @@ def test_a_visit_a_wake_up_alone_woke_leaves_a_caught_up_journal_alone(
     no_notice, noticed, caught_up, swept = asyncio.run(scenario())
     assert no_notice == 0 and caught_up == 0
     assert noticed > 0 and swept > 0
+
+
+def test_wake_ups_that_let_lines_wait_carry_out_the_rest_and_leave_the_lines_in_order(
+    factory: sessionmaker[Session], commits: _Commits
+) -> None:
+    """`fire_due_timers(lines_wait=True)` (the worker's, while other meetings wait): the
+    meditation's end admits the held members and leaves its chat lines planned, costing no
+    transaction for them; the next call carries them out in plan order, for one transaction
+    more than they would have cost (its own look for the first)."""
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    meeting = RecordingMeeting()
+    runtime = _runtime(factory, hooks, clock, "a", ttl=timedelta(hours=1), meeting=meeting)
+    _post(factory, hooks, clock, "fay", Joined(participant=FAY, role=ZoomRole.HOST))
+    asyncio.run(runtime.process_journal())
+    clock.set(START + timedelta(minutes=2))  # the meditation has begun
+    asyncio.run(runtime.fire_due_timers())
+    for label, person in (("anna", ANNA), ("ben", BEN)):
+        _post(factory, hooks, clock, label, ArrivedInWaitingRoom(participant=person))
+    asyncio.run(runtime.process_journal())
+    meditation_end = runtime.pending_wakeups()["meditation_end"]
+    clock.set(meditation_end - timedelta(seconds=1))
+    asyncio.run(runtime.fire_due_timers())  # the line to the waiting room, say
+    assert meeting.admits() == []  # held for the meditation
+    meeting.calls.clear()
+
+    clock.set(meditation_end)
+    before = commits.count
+    asyncio.run(runtime.fire_due_timers(lines_wait=True))
+    assert meeting.calls == [("admit", ANNA.user_id), ("admit", BEN.user_id)]
+    assert commits.count - before == 3  # the step, and each admission's outcome
+    assert runtime.lines_waiting and not runtime.idle
+    with session_scope(factory) as s:
+        waiting = rs.pending_actions(s, meeting_uuid=UUID)
+    assert {action.kind for action in waiting} == {"send_chat"}
+    lines = [action.key for action in waiting]
+
+    before = commits.count
+    asyncio.run(runtime.fire_due_timers(lines_wait=True))  # still waiting: nothing is looked for
+    assert commits.count == before and runtime.lines_waiting
+
+    asyncio.run(runtime.fire_due_timers())
+    assert commits.count - before == len(lines) + 1  # a look for the first, then the outcomes
+    assert [what for what, _arg in meeting.calls[2:]] == ["chat"] * len(lines)
+    assert not runtime.lines_waiting and runtime.idle
+    with session_scope(factory) as s:
+        done = [a for a in rs.actions_for_meeting(s, meeting_uuid=UUID) if a.key in lines]
+    assert [a.key for a in sorted(done, key=lambda a: a.id)] == lines  # in plan order
+    assert {a.status for a in done} == {"done"}

@@ -136,3 +136,68 @@ async def test_a_backlog_of_notices_is_worked_through_with_the_loop_turning_betw
         if counter is not None:
             counter.cancel()
         await worker.stop(release=True)
+
+
+async def test_a_wake_up_many_meetings_share_admits_in_each_before_any_posts_its_lines(
+    factory: sessionmaker[Session],
+) -> None:
+    # The meditation's end of several groups at once: each meeting's held member is let in
+    # before any meeting's chat lines, which come with each meeting's next visit.
+    hooks = ScriptedHooks()
+    clock = HandClock(START - timedelta(minutes=10))
+    calls: list[tuple[str, str]] = []
+    meetings: dict[str, RecordingMeeting] = {}
+
+    def control(uuid: str) -> RecordingMeeting:
+        return meetings.setdefault(uuid, RecordingMeeting(calls=calls))
+
+    worker = Worker(
+        session_factory=factory,
+        control_factory=control,
+        hooks=hooks,
+        owner="a",
+        clock=clock,
+        lease_ttl=timedelta(hours=1),
+        sweep_interval=3600,
+    )
+    uuids = [f"Shared{n}/kYLu1lA==" for n in range(3)]
+    for uuid in uuids:
+        with session_scope(factory) as s:
+            hooks.journal(s, meeting_uuid=uuid, label=uuid, at=clock(), events=[MeetingStarted()])
+    for uuid in uuids:  # before the doorbell is started: it cannot ring meanwhile
+        await worker.process(uuid)
+    clock.set(START + timedelta(minutes=2))
+    for uuid in uuids:
+        with session_scope(factory) as s:
+            hooks.journal(
+                s,
+                meeting_uuid=uuid,
+                label=f"anna-{uuid}",
+                at=clock(),
+                events=[ArrivedInWaitingRoom(participant=ANNA)],
+            )
+        await worker.process(uuid)
+    ends = {worker.runtime(uuid).pending_wakeups()["meditation_end"] for uuid in uuids}
+    clock.set(max(ends) - timedelta(seconds=1))
+    for uuid in uuids:  # the lines due before the meditation's end
+        await worker.process(uuid)
+    assert not any(what == "admit" for what, _arg in calls)  # held for the meditation
+    calls.clear()
+    await worker.start()
+    try:
+        await until(lambda: worker.last_sweep is not None)
+        async with worker._busy:  # the doorbell's notices pile up meanwhile
+            clock.set(max(ends))
+            for uuid in uuids:
+                worker.notify(uuid, journal=False)
+            await asyncio.sleep(0.05)  # the worker takes the first and waits for _busy
+        await until(lambda: all(worker.runtime(uuid).idle for uuid in uuids))
+        await until(lambda: worker._queue.empty() and not worker._busy.locked())
+    finally:
+        await worker.stop(release=True)
+    kinds = [what for what, _arg in calls]
+    assert kinds[:3] == ["admit"] * 3 and set(kinds[3:]) == {"chat"}
+    for uuid in uuids:  # each meeting's lines all came, the welcome among them
+        lines = [arg for what, arg in meetings[uuid].calls if what == "chat"]
+        assert lines and any("Anna" in line for line in lines)
+    assert not worker._owed
