@@ -349,12 +349,12 @@ class Worker:
             if runtime is not None:
                 runtime.lease_renewed(until)
         handled = 0
-        for uuid in candidates:
-            handled += await self.process(uuid)
+        for index, uuid in enumerate(candidates, start=1):
+            handled += await self.process(uuid, behind=index < len(candidates))
         self.last_sweep = self._clock()
         return handled
 
-    async def process(self, meeting_uuid: str, *, woken: bool = False) -> int:
+    async def process(self, meeting_uuid: str, *, woken: bool = False, behind: bool = False) -> int:
         """Process one meeting's journal, callback events and due wake-ups if this replica
         may own it. Calls are serialised, so when it returns, no earlier call is still busy.
 
@@ -362,11 +362,14 @@ class Worker:
         notice that may mean a new entry (`notify`) came since a visit last found it caught
         up: a wake-up that falls due alone (the meditation's end of every meeting at once)
         costs no transaction for a journal with nothing in it. A sweep always looks.
+
+        `behind`: other meetings wait for this call (a sweep's next ones), as do those with a
+        notice queued (see `_process`).
         """
         async with self._busy:
-            return await self._process(meeting_uuid, woken=woken)
+            return await self._process(meeting_uuid, woken=woken, behind=behind)
 
-    async def _process(self, meeting_uuid: str, *, woken: bool) -> int:
+    async def _process(self, meeting_uuid: str, *, woken: bool, behind: bool) -> int:
         # A meeting this worker runs already is not looked up again: every step takes its
         # lease in its own transaction (the fence), and a lost lease drops it below.
         if meeting_uuid not in self._runtimes:
@@ -378,11 +381,12 @@ class Worker:
                 return 0
         runtime = self.runtime(meeting_uuid)
         heard = self._heard.get(meeting_uuid, 0)
-        # Other meetings' notices waiting (a wake-up they share: the meditation's end of
-        # every group of the evening): the wake-ups' actions that act in the meeting (the
-        # held members' admissions) come first, and this meeting's chat lines wait for its
-        # next visit, queued behind them. A visit owed its lines carries them out.
-        lines_wait = woken and meeting_uuid not in self._owed and not self._queue.empty()
+        # Other meetings waiting (a wake-up they share: the meditation's end of every group
+        # of the evening, rung or found by a sweep): the wake-ups' actions that act in the
+        # meeting (the held members' admissions) come first, and this meeting's chat lines
+        # wait for its next visit, queued behind them. A visit owed its lines posts them.
+        behind = behind or not self._queue.empty()
+        lines_wait = behind and meeting_uuid not in self._owed
         self._owed.discard(meeting_uuid)
         try:
             report = StepReport()

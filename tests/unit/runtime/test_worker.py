@@ -137,9 +137,9 @@ async def test_a_sweep_takes_one_transaction_for_the_meetings_it_runs_and_nothin
     visited: list[str] = []
     process = worker.process
 
-    async def recorded(meeting_uuid: str, *, woken: bool = False) -> int:
+    async def recorded(meeting_uuid: str, *, woken: bool = False, behind: bool = False) -> int:
         visited.append(meeting_uuid)
-        return await process(meeting_uuid, woken=woken)
+        return await process(meeting_uuid, woken=woken, behind=behind)
 
     worker.process = recorded  # type: ignore[method-assign]
     await worker.sweep()

@@ -102,9 +102,9 @@ async def test_a_backlog_of_notices_is_worked_through_with_the_loop_turning_betw
     seen: list[tuple[str, int]] = []
     visit = worker.process
 
-    async def noting(meeting_uuid: str, *, woken: bool = False) -> int:
+    async def noting(meeting_uuid: str, *, woken: bool = False, behind: bool = False) -> int:
         seen.append((meeting_uuid, turns))
-        return await visit(meeting_uuid, woken=woken)
+        return await visit(meeting_uuid, woken=woken, behind=behind)
 
     worker.process = noting  # type: ignore[method-assign]
 
@@ -138,11 +138,13 @@ async def test_a_backlog_of_notices_is_worked_through_with_the_loop_turning_betw
         await worker.stop(release=True)
 
 
+@pytest.mark.parametrize("found_by", ["doorbell", "sweep"])
 async def test_a_wake_up_many_meetings_share_admits_in_each_before_any_posts_its_lines(
-    factory: sessionmaker[Session],
+    factory: sessionmaker[Session], found_by: str
 ) -> None:
-    # The meditation's end of several groups at once: each meeting's held member is let in
-    # before any meeting's chat lines, which come with each meeting's next visit.
+    # The meditation's end of several groups at once, rung by the doorbell or found by a
+    # sweep: each meeting's held member is let in before any meeting's chat lines, which
+    # come with each meeting's next visit.
     hooks = ScriptedHooks()
     clock = HandClock(START - timedelta(minutes=10))
     calls: list[tuple[str, str]] = []
@@ -183,14 +185,17 @@ async def test_a_wake_up_many_meetings_share_admits_in_each_before_any_posts_its
         await worker.process(uuid)
     assert not any(what == "admit" for what, _arg in calls)  # held for the meditation
     calls.clear()
+    if found_by == "sweep":  # the worker's first sweep finds all three due
+        clock.set(max(ends))
     await worker.start()
     try:
         await until(lambda: worker.last_sweep is not None)
-        async with worker._busy:  # the doorbell's notices pile up meanwhile
-            clock.set(max(ends))
-            for uuid in uuids:
-                worker.notify(uuid, journal=False)
-            await asyncio.sleep(0.05)  # the worker takes the first and waits for _busy
+        if found_by == "doorbell":
+            async with worker._busy:  # the doorbell's notices pile up meanwhile
+                clock.set(max(ends))
+                for uuid in uuids:
+                    worker.notify(uuid, journal=False)
+                await asyncio.sleep(0.05)  # the worker takes the first and waits for _busy
         await until(lambda: all(worker.runtime(uuid).idle for uuid in uuids))
         await until(lambda: worker._queue.empty() and not worker._busy.locked())
     finally:
