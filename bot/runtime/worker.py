@@ -173,9 +173,6 @@ class Worker:
         #: caught up (see `_process`)
         self._heard: dict[str, int] = {}
         self._caught_up: dict[str, int] = {}
-        #: meetings whose chat lines a visit passed over while other meetings waited (see
-        #: `_process`): their next visit carries them out
-        self._owed: set[str] = set()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -384,10 +381,10 @@ class Worker:
         # Other meetings waiting (a wake-up they share: the meditation's end of every group
         # of the evening, rung or found by a sweep): the wake-ups' actions that act in the
         # meeting (the held members' admissions) come first, and this meeting's chat lines
-        # wait for its next visit, queued behind them. A visit owed its lines posts them.
-        behind = behind or not self._queue.empty()
-        lines_wait = behind and meeting_uuid not in self._owed
-        self._owed.discard(meeting_uuid)
+        # wait for its next visit, queued behind them. A visit that finds lines waiting
+        # (`lines_waiting`) posts them.
+        others = behind or not self._queue.empty()
+        lines_wait = others and not runtime.lines_waiting
         try:
             report = StepReport()
             if not woken or self._caught_up.get(meeting_uuid) != heard:
@@ -416,7 +413,6 @@ class Worker:
             return report.handled
         self.doorbell.rearm(meeting_uuid, wakeups)
         if runtime.lines_waiting:
-            self._owed.add(meeting_uuid)
             self._enqueue(meeting_uuid, journal=False)
         return report.handled
 
@@ -495,7 +491,6 @@ class Worker:
         self._live.pop(meeting_uuid, None)
         self._heard.pop(meeting_uuid, None)
         self._caught_up.pop(meeting_uuid, None)
-        self._owed.discard(meeting_uuid)
         if self._attached_uuid == meeting_uuid:
             self._attached_uuid = None
         if self._runtimes.pop(meeting_uuid, None) is not None:
