@@ -2,7 +2,9 @@
 
 SQLite (a file, WAL mode, foreign keys on) is the default; PostgreSQL is used by URL
 (`postgresql+psycopg://...`). Nothing is created at import time: callers build an engine
-with `make_engine(url)` and pass sessions explicitly to storage functions.
+with `make_engine(url)` and pass sessions explicitly to storage functions. The few that run
+Core statements only, on a meeting worker's every action, also take a Core connection in a
+transaction (`Connectable`, `connection_of`).
 
 No database wait is unbounded. SQLite waits `SQLITE_BUSY_SECONDS` for another writer;
 PostgreSQL gives up connecting after `POSTGRES_CONNECT_SECONDS` and cancels a statement
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Insert, MetaData, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Insert, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -41,7 +43,10 @@ __all__ = [
     "TURNSTILE_SUFFIX",
     "TURNS_SUFFIX",
     "Base",
+    "Connectable",
+    "bound_engine",
     "bounded_waits",
+    "connection_of",
     "insert_or_skip",
     "make_engine",
     "make_session_factory",
@@ -256,6 +261,27 @@ def insert_or_skip(
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+#: Where a storage function that runs Core statements only runs them: an ORM session, or a
+#: Core connection in a transaction (`engine.begin()`). A meeting worker records each
+#: action's outcome and claims the next in a transaction of their own, and an ORM
+#: session's bookkeeping (its creation, commit and close) cost about as much as the two
+#: statements (docs/benchmarks.md, "Issue 18, twenty-second round").
+Connectable = Session | Connection
+
+
+def bound_engine(factory: sessionmaker[Session]) -> Engine:
+    """The engine `factory`'s sessions are bound to (`make_session_factory`)."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory is not bound to an engine")
+    return bind
+
+
+def connection_of(db: Connectable) -> Connection:
+    """The Core connection `db` runs its statements on (a connection is its own)."""
+    return db if isinstance(db, Connection) else db.connection()
 
 
 @contextmanager

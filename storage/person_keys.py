@@ -2,7 +2,8 @@
 
 See `storage.tables.runtime.RuntimePersonKey` and `RuntimeCommandSeen` for why; the logic
 that links ids and matches commands is `bot.runtime.identity`. Every function takes the
-session explicitly and keyword-only arguments, and flushes but never commits.
+session explicitly and keyword-only arguments, and flushes but never commits; the two that
+read the ids also take a Core connection in a transaction (`storage.db.Connectable`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from storage.db import insert_or_skip
+from storage.db import Connectable, connection_of, insert_or_skip
 from storage.tables.runtime import RuntimeCommandSeen, RuntimePersonKey
 
 __all__ = [
@@ -50,18 +51,18 @@ class CommandSeen:
     matched: str
 
 
-def person_ids(session: Session, *, meeting_uuid: str) -> list[PersonId]:
+def person_ids(db: Connectable, *, meeting_uuid: str) -> list[PersonId]:
     """Every id recorded for the meeting's people, oldest first."""
-    rows = session.connection().execute(_PERSON_IDS, {"uuid": meeting_uuid})
+    rows = connection_of(db).execute(_PERSON_IDS, {"uuid": meeting_uuid})
     return [
         PersonId(kind=r.id_kind, value=r.id_value, person_key=r.person_key, linked_by=r.linked_by)
         for r in rows
     ]
 
 
-def id_count(session: Session, *, meeting_uuid: str) -> int:
+def id_count(db: Connectable, *, meeting_uuid: str) -> int:
     """How many ids are recorded for the meeting's people (ids are only ever added)."""
-    return int(session.connection().execute(_ID_COUNT, {"uuid": meeting_uuid}).scalar_one())
+    return int(connection_of(db).execute(_ID_COUNT, {"uuid": meeting_uuid}).scalar_one())
 
 
 def record_person_ids(

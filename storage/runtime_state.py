@@ -2,7 +2,10 @@
 
 Every function takes the SQLAlchemy session explicitly and keyword-only arguments, flushes
 but never commits: the caller owns the transaction, so a runtime step can save the engine
-state, its wake-ups, its planned actions and the journal's processed marks atomically.
+state, its wake-ups, its planned actions and the journal's processed marks atomically. The
+ones a worker runs on its every action (the lease, claims, outcomes, what a stopped process
+left, the meeting's row) take a Core connection in a transaction as well
+(`storage.db.Connectable`).
 
 Leases are a compare-and-set in one statement (`UPDATE ... WHERE owner = me OR expired`),
 falling back to an `INSERT ... ON CONFLICT DO NOTHING` when no row exists; a concurrent
@@ -35,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.db import insert_or_skip
+from storage.db import Connectable, connection_of, insert_or_skip
 from storage.tables.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction, RuntimeLease, RuntimeMeeting, RuntimeWakeup
 
@@ -225,9 +228,9 @@ def _record(row: RuntimeMeeting | Row[Any]) -> MeetingRecord:
     )
 
 
-def load_meeting(session: Session, *, meeting_uuid: str) -> MeetingRecord | None:
+def load_meeting(db: Connectable, *, meeting_uuid: str) -> MeetingRecord | None:
     """The stored runtime state of `meeting_uuid`, or None if it has none yet."""
-    row = session.connection().execute(_LOAD_MEETING, {"uuid": meeting_uuid}).first()
+    row = connection_of(db).execute(_LOAD_MEETING, {"uuid": meeting_uuid}).first()
     return None if row is None else _record(row)
 
 
@@ -451,7 +454,7 @@ def actions_for_meeting(
 
 
 def claim_next_action(
-    session: Session, *, meeting_uuid: str, owner: str, passing: str | None = None
+    db: Connectable, *, meeting_uuid: str, owner: str, passing: str | None = None
 ) -> ActionRecord | None:
     """Move the meeting's first planned action (in planning order) to `executing`, in one
     compare-and-set statement, and return it; None if none is planned, or if the one found
@@ -459,16 +462,16 @@ def claim_next_action(
     kind passed over, left planned (the first planned action of any other kind is
     claimed)."""
     if passing is None:
-        row = session.connection().execute(_CLAIM_NEXT, {"uuid": meeting_uuid, "by": owner})
+        row = connection_of(db).execute(_CLAIM_NEXT, {"uuid": meeting_uuid, "by": owner})
     else:
         values = {"uuid": meeting_uuid, "by": owner, "past": passing}
-        row = session.connection().execute(_CLAIM_NEXT_PASSING, values)
+        row = connection_of(db).execute(_CLAIM_NEXT_PASSING, values)
     found = row.first()
     return None if found is None else _action(found)
 
 
 def record_outcome(
-    session: Session, *, action_id: int, status: str, code: str, error: str, now: datetime
+    db: Connectable, *, action_id: int, status: str, code: str, error: str, now: datetime
 ) -> None:
     """Record what became of a claimed action (`done`, `refused` or `not_executed`)."""
     values = {
@@ -478,24 +481,24 @@ def record_outcome(
         "message": error[:2000],
         "at": now,
     }
-    session.connection().execute(_OUTCOME, values)
+    connection_of(db).execute(_OUTCOME, values)
 
 
 def abandon_leftovers(
-    session: Session, *, meeting_uuid: str, planned_before: datetime
+    db: Connectable, *, meeting_uuid: str, planned_before: datetime
 ) -> tuple[int, int]:
     """What a stopped process left of a meeting's actions, in one statement: those left
     `executing` become `interrupted` (never retried: at most once), and those still
     `planned` since before `planned_before` become `expired` (too late to carry out after a
     long outage: a welcome line an hour late helps no one). Returns (interrupted, expired)."""
     values = {"uuid": meeting_uuid, "before": planned_before}
-    statuses = session.connection().execute(_ABANDON, values).scalars().all()
+    statuses = connection_of(db).execute(_ABANDON, values).scalars().all()
     interrupted = statuses.count("interrupted")
     return interrupted, len(statuses) - interrupted
 
 
 def acquire_lease(
-    session: Session,
+    db: Connectable,
     *,
     meeting_uuid: str,
     owner: str,
@@ -517,7 +520,7 @@ def acquire_lease(
     """
     at = now
     values = {"uuid": meeting_uuid, "by": owner, "at": at, "until": at + ttl}
-    connection = session.connection()
+    connection = connection_of(db)
     takes = connection.execute(_TAKE_LEASE, values).scalar_one_or_none()
     if takes is not None:
         return int(takes)
@@ -531,9 +534,7 @@ def acquire_lease(
         "acquired_at": at,
         "takes": 1,
     }
-    statement = insert_or_skip(
-        _LEASES, session.get_bind().dialect.name, ("meeting_uuid",), ("takes",)
-    )
+    statement = insert_or_skip(_LEASES, connection.dialect.name, ("meeting_uuid",), ("takes",))
     return 1 if connection.execute(statement, first).first() is not None else None
 
 
