@@ -132,6 +132,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DatabaseStalled, MeetingControlError
@@ -192,7 +193,7 @@ from phases.state import Person, Phase, SessionState
 from storage import journal, person_keys
 from storage import runtime_state as rs
 from storage.attendance import PresenceEvent
-from storage.db import session_scope
+from storage.db import Connectable, bound_engine, session_scope
 from storage.journal import JournalEntry
 from storage.person_keys import PersonId
 from storage.phase_log import record_phase_change
@@ -627,6 +628,7 @@ class MeetingRuntime:
         self.control = control
         self._hooks = hooks
         self._factory = session_factory
+        self._engine = bound_engine(session_factory)
         self._owner = owner
         self._ttl = lease_ttl
         self._clock = clock
@@ -640,7 +642,7 @@ class MeetingRuntime:
         self._in_doubt: _InDoubt | None = None
         #: the engine state this runtime last decoded or saved, with its stored text
         self._known: tuple[str, SessionState] | None = None
-        #: the transaction in progress (`_transaction`), and what it changes
+        #: the transaction in progress (`_staging`), and what it changes
         self._staged: _Staged | None = None
         #: the meeting as the last committed step saved it (None: unknown, read it)
         self._view: MeetingView | None = None
@@ -938,12 +940,12 @@ class MeetingRuntime:
     def _abandon_leftovers(self) -> None:
         """`_resume_in` in a transaction of its own; claim the first action left to carry
         out."""
-        with self._transaction() as db:
-            self._hold_lease(db)
-            self._resume_in(db)
-            self._claim_next(db, lease_held=True)
+        with self._claims_transaction() as connection:
+            self._hold_lease(connection)
+            self._resume_in(connection)
+            self._claim_next(connection, lease_held=True)
 
-    def _resume_in(self, db: Session) -> None:
+    def _resume_in(self, db: Connectable) -> None:
         """Once per runtime (and again after a lost lease), in the first transaction that
         takes the lease, before it claims anything: mark what a stopped process left
         `executing` interrupted and what waited too long planned expired (see
@@ -1462,7 +1464,7 @@ class MeetingRuntime:
                 staged.ids += tuple(work.identities.new)
             work.identities.new = []
 
-    def _person_ids(self, db: Session) -> tuple[PersonId, ...]:
+    def _person_ids(self, db: Connectable) -> tuple[PersonId, ...]:
         """The ids recorded for the meeting's people (`storage.person_keys.person_ids`):
         as this transaction has them, or as the last committed one left them if the table
         still holds as many, else read. Ids are only ever added, by the step that holds the
@@ -1532,7 +1534,7 @@ class MeetingRuntime:
             cursors=work.cursors,
         )
 
-    def _hold_lease(self, db: Session, *, unless_held: bool = False) -> None:
+    def _hold_lease(self, db: Connectable, *, unless_held: bool = False) -> None:
         """Take or renew this replica's lease in `db`'s transaction (the fence).
 
         `unless_held`: not written while the lease this runtime holds has more than half its
@@ -1585,14 +1587,29 @@ class MeetingRuntime:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Session]:
-        """A transaction of this runtime's: what it stages (`_Staged`) becomes the runtime's
-        once it has committed, on the thread that ran it, even if the caller stopped waiting
-        (see "A database that hangs" in the module docstring). After a failure the view is
-        unknown, and read from the database again."""
+        """A transaction of this runtime's, in an ORM session: one that steps the engine
+        (its hooks record attendance and sessions through the ORM)."""
+        with self._staging(), session_scope(self._factory) as db:
+            yield db
+
+    @contextlib.contextmanager
+    def _claims_transaction(self) -> Iterator[Connection]:
+        """A transaction of this runtime's on a Core connection, without an ORM session: one
+        that only takes the lease, records an outcome, abandons leftovers and claims. It is
+        the one a worker runs after every action, and a session's bookkeeping would cost
+        about as much as its statements (`storage.db.Connectable`)."""
+        with self._staging(), self._engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[None]:
+        """Around one transaction of this runtime's: what it stages (`_Staged`) becomes the
+        runtime's once it has committed, on the thread that ran it, even if the caller
+        stopped waiting (see "A database that hangs" in the module docstring). After a
+        failure the view is unknown, and read from the database again."""
         staged = self._staged = _Staged(self._unclaimed)
         try:
-            with session_scope(self._factory) as db:
-                yield db
+            yield
         except BaseException:
             self._unclaimed = None
             self._view = None
@@ -1638,7 +1655,7 @@ class MeetingRuntime:
                 )
 
     def _claim_next(
-        self, db: Session, *, people: Mapping[str, Person] | None = None, lease_held: bool
+        self, db: Connectable, *, people: Mapping[str, Person] | None = None, lease_held: bool
     ) -> None:
         """Claim the first action planned and not yet claimed, in the caller's transaction
         (`planned` -> `executing`, under the lease: taken here if the caller has not and
@@ -1678,8 +1695,8 @@ class MeetingRuntime:
     def _claim_first(self) -> None:
         """Look for the first action to carry out in a transaction of its own (when no
         committed transaction has: after a failed or overrun one)."""
-        with self._transaction() as db:
-            self._claim_next(db, lease_held=False)
+        with self._claims_transaction() as connection:
+            self._claim_next(connection, lease_held=False)
 
     async def _execute_planned(self) -> StepReport:
         """Carry out the planned actions in plan order (those their refusals and
@@ -1758,7 +1775,7 @@ class MeetingRuntime:
         event) as a cause of its own, and claim the next action. If the lease is lost, the
         outcome is still recorded and nothing is fed or claimed."""
 
-        def record_it(db: Session) -> None:
+        def record_it(db: Connectable) -> None:
             rs.record_outcome(
                 db,
                 action_id=record.id,
@@ -1768,19 +1785,22 @@ class MeetingRuntime:
                 now=self._clock(),
             )
 
+        # The lease before the action's row, the order every other transaction takes them
+        # in (the steps, `_abandon_leftovers`): the other order deadlocks on PostgreSQL
+        # against a restarted runtime of the same owner abandoning leftovers.
         try:
+            if feedback is None:
+                with self._claims_transaction() as connection:
+                    # Without a step to take, the lease is written only when due
+                    # (`_hold_lease`): the transaction then touches the actions' rows alone.
+                    self._hold_lease(connection, unless_held=True)
+                    record_it(connection)
+                    self._claim_next(connection, lease_held=True)
+                return StepReport()
+            prefix, event = feedback
             with self._transaction() as db:
-                # The lease before the action's row, the order every other transaction takes
-                # them in (the steps, `_abandon_leftovers`): the other order deadlocks on
-                # PostgreSQL against a restarted runtime of the same owner abandoning leftovers.
-                # Without a step to take, it is written only when due (`_hold_lease`): the
-                # transaction then touches the actions' rows alone.
-                self._hold_lease(db, unless_held=feedback is None)
+                self._hold_lease(db)
                 record_it(db)
-                if feedback is None:
-                    self._claim_next(db, lease_held=True)
-                    return StepReport()
-                prefix, event = feedback
                 return self._step_in(
                     db,
                     cause=f"{prefix}{record.key}",
@@ -1794,6 +1814,6 @@ class MeetingRuntime:
                 )
         except LeaseLost:
             # That transaction rolled back; the outcome must still be kept, on its own.
-            with session_scope(self._factory) as db:
-                record_it(db)
+            with self._engine.begin() as connection:
+                record_it(connection)
             raise

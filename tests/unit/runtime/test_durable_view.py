@@ -145,21 +145,26 @@ def test_a_webhook_costs_its_step_and_one_transaction_per_action(
         Joined(participant=FAY, role=ZoomRole.HOST),
     )
 
-    async def visit() -> tuple[int, int]:
+    sessions: list[Session] = []  # those of the factory's that committed
+    event.listen(factory, "after_commit", sessions.append)
+
+    async def visit() -> tuple[int, int, int]:
         before = len(meeting.calls)
-        start, leases = commits.count, commits.lease_writes
+        start, leases, in_sessions = commits.count, commits.lease_writes, len(sessions)
         await worker.process(UUID)
         carried_out = len(meeting.calls) - before
         assert carried_out > 0
-        return commits.count - start - carried_out, commits.lease_writes - leases
+        steps = commits.count - start - carried_out
+        return steps, commits.lease_writes - leases, len(sessions) - in_sessions
 
     asyncio.run(worker.process(UUID))  # the first visit reads what it has no view of yet
     _post(factory, hooks, clock, "anna", ArrivedInWaitingRoom(participant=ANNA))
     # the step (which claims Anna's admission), then one per action carried out, each also
     # claiming the next: no transaction to look for actions, wake-ups or the meeting's end;
-    # and the lease is written by the step alone (the outcome's, with no step to take, leaves
-    # a lease that has most of its time left as it is)
-    assert asyncio.run(visit()) == (1, 1)
+    # the lease is written by the step alone (the outcome's, with no step to take, leaves a
+    # lease that has most of its time left as it is); and only the step's transaction is an
+    # ORM session's (each outcome's runs on a Core connection, `storage.db.Connectable`)
+    assert asyncio.run(visit()) == (1, 1, 1)
     assert meeting.admits() == [ANNA.user_id]
 
 
