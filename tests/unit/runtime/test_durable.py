@@ -23,7 +23,7 @@ from phases.events import (
 from phases.state import Phase
 from storage import journal
 from storage import runtime_state as rs
-from storage.db import session_scope
+from storage.db import bound_engine, session_scope
 from tests.clock import HandClock
 from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
 
@@ -135,7 +135,7 @@ def test_a_restart_with_news_abandons_leftovers_in_its_first_step_and_admits_in_
     hooks, clock, meeting = _crash_after_planning(factory)
     _post(factory, hooks, clock, "fay", ArrivedInWaitingRoom(participant=FAY))
     commits: list[int] = []
-    engine = factory.kw["bind"]
+    engine = bound_engine(factory)
 
     def count(_connection: object) -> None:
         commits.append(1)

@@ -32,7 +32,7 @@ from phases.roster import RosterEntry
 from phases.state import SessionState
 from storage import journal
 from storage import runtime_state as rs
-from storage.db import session_scope
+from storage.db import bound_engine, session_scope
 from storage.journal import JournalEntry
 from tests.clock import HandClock
 from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
@@ -100,7 +100,7 @@ class _Statements:
 
 @pytest.fixture
 def statements(factory: sessionmaker[Session]) -> Iterator[_Statements]:
-    engine = factory.kw["bind"]
+    engine = bound_engine(factory)
     assert isinstance(engine, Engine)
     spy = _Statements(engine)
     yield spy

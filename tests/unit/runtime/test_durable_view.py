@@ -21,7 +21,7 @@ from bot.runtime.worker import Worker
 from phases.actions import Audience, SendChat
 from phases.events import ArrivedInWaitingRoom, Joined, MeetingStarted, Participant, ZoomRole
 from storage import runtime_state as rs
-from storage.db import session_scope
+from storage.db import bound_engine, session_scope
 from tests.clock import HandClock
 from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks, until
 
@@ -79,7 +79,7 @@ class _Commits:
 
 @pytest.fixture
 def commits(factory: sessionmaker[Session]) -> Iterator[_Commits]:
-    engine = factory.kw["bind"]
+    engine = bound_engine(factory)
     assert isinstance(engine, Engine)
     spy = _Commits(engine)
     yield spy

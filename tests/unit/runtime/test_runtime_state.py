@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import runtime_state as rs
-from storage.db import session_scope
+from storage.db import bound_engine, session_scope
 from storage.journal import Delivery, record_many
 
 T0 = datetime(2026, 3, 4, 23, 45, tzinfo=UTC)
@@ -80,7 +80,7 @@ def test_wakeups_replaced_from_the_stored_set_change_only_what_moved(
     factory: sessionmaker[Session],
 ) -> None:
     statements: list[str] = []
-    engine = factory.kw["bind"]
+    engine = bound_engine(factory)
     stored = {"a": T0, "b": T0 + timedelta(minutes=5), "c": T0 + timedelta(minutes=7)}
     wanted = {"b": T0 + timedelta(minutes=6), "c": stored["c"], "d": T0 + timedelta(minutes=8)}
 
@@ -224,7 +224,7 @@ def test_leases_are_renewed_in_one_statement_and_the_lost_ones_left_out(
         assert rs.acquire_lease(s, meeting_uuid="m3", owner="b", ttl=TTL, now=T0)
         assert rs.release_lease(s, meeting_uuid="m4", owner="a")
     statements: list[str] = []
-    engine = factory.kw["bind"]
+    engine = bound_engine(factory)
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     with session_scope(factory) as s:
         # m3 is b's, m4 was given up, m5 never had a lease

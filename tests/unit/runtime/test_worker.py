@@ -15,7 +15,7 @@ from bot.runtime.worker import Worker
 from phases.events import ArrivedInWaitingRoom, MeetingStarted, Participant
 from storage import journal
 from storage import runtime_state as rs
-from storage.db import make_session_factory, session_scope
+from storage.db import bound_engine, make_session_factory, session_scope
 from tests.clock import HandClock
 from tests.unit.runtime.fakes import (
     START,
@@ -53,7 +53,7 @@ def _worker(
 def test_batches_are_limited_in_time_on_sqlite_alone(factory: sessionmaker[Session]) -> None:
     """On SQLite a batch's transaction holds the write lock the acknowledgements need."""
     worker = _worker(factory, ScriptedHooks(), HandClock(START), RecordingMeeting(), "a")
-    sqlite = factory.kw["bind"].dialect.name == "sqlite"
+    sqlite = bound_engine(factory).dialect.name == "sqlite"
     assert worker.runtime(UUID).batch_seconds == (BATCH_SECONDS if sqlite else None)
 
 
@@ -112,7 +112,7 @@ async def test_a_sweep_takes_one_transaction_for_the_meetings_it_runs_and_nothin
     worker = _worker(factory, hooks, clock, meeting, "a")
     assert await worker.sweep() == 5  # takes them up
     commits: list[object] = []
-    event.listen(factory.kw["bind"], "commit", commits.append)
+    event.listen(bound_engine(factory), "commit", commits.append)
     assert await worker.sweep() == 0
     assert len(commits) == 1  # renewing the leases and finding the work: no visit
     # an entry journaled for one (its notice lost) and a wake-up due for another bring the
