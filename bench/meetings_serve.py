@@ -56,6 +56,7 @@ from bot.meeting import zoom_wire as wire
 from bot.runtime.codec import decode_action
 from storage.crypto import generate_key
 from storage.db import make_engine, make_session_factory, session_scope
+from storage.tables.journal import JournalEntry
 from storage.tables.runtime import RuntimeAction
 
 __all__ = ["run_serve_mode"]
@@ -189,9 +190,25 @@ class _Senders:
         await asyncio.wait_for(asyncio.gather(*self.tasks), timeout=time_limit)
 
 
-def _actions(url: str) -> list[tuple[str, str, str, str, float]]:
-    """(meeting uuid, kind, target user id, owner, carried out at epoch seconds) of each
-    action."""
+@dataclass(frozen=True, slots=True)
+class _Landed:
+    """An action in the action log, as the benchmark reads it back."""
+
+    uuid: str
+    kind: str
+    #: the Zoom user id the action names ("" for none)
+    target: str
+    owner: str
+    #: the journal entry whose step planned it (None: a timer's or a sweep's)
+    entry: int | None
+    #: when its step planned it, epoch seconds (the step's one clock reading)
+    planned: float
+    #: when it was carried out, epoch seconds
+    landed: float
+
+
+def _actions(url: str) -> list[_Landed]:
+    """Every action in the log."""
     engine = make_engine(url)
     found = []
     try:
@@ -200,10 +217,33 @@ def _actions(url: str) -> list[tuple[str, str, str, str, float]]:
                 action = decode_action(row.payload)
                 target = getattr(getattr(action, "target", None), "user_id", "") or ""
                 moment = row.executed_at or row.created_at
-                found.append((row.meeting_uuid, row.kind, target, row.owner, moment.timestamp()))
+                cause = row.action_key.partition(":")[0]
+                entry = int(cause[1:]) if cause[:1] == "j" and cause[1:].isdigit() else None
+                found.append(
+                    _Landed(
+                        uuid=row.meeting_uuid,
+                        kind=row.kind,
+                        target=target,
+                        owner=row.owner,
+                        entry=entry,
+                        planned=row.created_at.timestamp(),
+                        landed=moment.timestamp(),
+                    )
+                )
     finally:
         engine.dispose()
     return found
+
+
+def _arrivals(url: str) -> dict[int, float]:
+    """Journal entry id -> when its request reached the receiver (epoch seconds)."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            rows = session.execute(select(JournalEntry.id, JournalEntry.received_at))
+            return {entry: received.timestamp() for entry, received in rows}
+    finally:
+        engine.dispose()
 
 
 def _ready(port: int) -> bool:
@@ -286,9 +326,7 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         meditation_end = (start + MEDITATION).timestamp()
 
         def admitted() -> bool:
-            done = {
-                (uuid, target) for uuid, kind, target, _o, _t in _actions(url) if kind == "admit"
-            }
+            done = {(a.uuid, a.target) for a in _actions(url) if a.kind == "admit"}
             return held <= done
 
         await asyncio.sleep(max(0.0, meditation_end - time.time()))
@@ -302,17 +340,21 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         receivers_cpu, workers_cpu = _cpu(serves)
         cpu = (receivers_cpu - cpu_before[0], workers_cpu - cpu_before[1])
         actions = _actions(url)
+        arrivals = _arrivals(url)
     finally:
         for serve in serves:
             serve.stop()
             serve.cleanup()
-    return _report(args, senders, actions, held, meditation_end, processes, all_in, left, cpu)
+    return _report(
+        args, senders, actions, arrivals, held, meditation_end, processes, all_in, left, cpu
+    )
 
 
 def _report(
     args: argparse.Namespace,
     senders: _Senders,
-    actions: list[tuple[str, str, str, str, float]],
+    actions: list[_Landed],
+    arrivals: dict[int, float],
     held: set[tuple[str, str]],
     meditation_end: float,
     processes: list[int],
@@ -324,17 +366,36 @@ def _report(
     admissions: list[float] = []
     by_kind: dict[str, int] = defaultdict(int)
     by_owner: dict[str, int] = defaultdict(int)
-    for uuid, kind, target, owner, landed in actions:
-        by_kind[kind] += 1
-        by_owner[owner] += 1
-        if kind == "admit" and (uuid, target) in held:
-            admissions.append((landed - meditation_end) * 1000)
+    #: of each webhook -> action pair whose action a journal entry's step planned: (the
+    #: pair's time, POST -> the receiver, the receiver -> the step, the step -> carried out)
+    spans: list[tuple[float, float, float, float]] = []
+    slowest_at = 0.0  # when the slowest pair's webhook was posted, epoch seconds
+    for action in actions:
+        by_kind[action.kind] += 1
+        by_owner[action.owner] += 1
+        if action.kind == "admit" and (action.uuid, action.target) in held:
+            admissions.append((action.landed - meditation_end) * 1000)
             continue
-        if not target:
+        if not action.target:
             continue
-        causes = [t for t, name in senders.posted[uuid] if name == target and t <= landed]
-        if causes:
-            caused.append((landed - max(causes)) * 1000)
+        posts = senders.posted[action.uuid]
+        causes = [t for t, name in posts if name == action.target and t <= action.landed]
+        if not causes:
+            continue
+        posted = max(causes)
+        caused.append((action.landed - posted) * 1000)
+        if caused[-1] == max(caused):
+            slowest_at = posted
+        received = arrivals.get(action.entry) if action.entry is not None else None
+        if received is not None and posted <= received:
+            spans.append(
+                (
+                    caused[-1],
+                    (received - posted) * 1000,
+                    (action.planned - received) * 1000,
+                    (action.landed - action.planned) * 1000,
+                )
+            )
     replicas = len(processes)
     store = "PostgreSQL" if args.postgres else "SQLite"
     print(
@@ -359,9 +420,12 @@ def _report(
     p99 = percentile(caused, 99)
     print(
         f"webhook -> action: pairs={len(caused)} p50={percentile(caused, 50):.1f}ms "
-        f"p99={p99:.1f}ms max={max(caused, default=0.0):.1f}ms (target p99 < 250 ms) "
+        f"p99={p99:.1f}ms max={max(caused, default=0.0):.1f}ms "
+        f"(posted {datetime.fromtimestamp(slowest_at, UTC):%H:%M:%S.%f} UTC) "
+        "(target p99 < 250 ms) "
         f"{'PASS' if caused and p99 < 250 else 'MISS'}"
     )
+    _print_spans(spans)
     expected = len(held)
     held_p99 = percentile(admissions, 99)
     print(
@@ -378,6 +442,34 @@ def _report(
         f"workers {1000 * workers / max(acked, 1):.2f} ms"
     )
     return 0 if all_in and len(admissions) == expected and left == 0 else 1
+
+
+def _print_spans(spans: list[tuple[float, float, float, float]]) -> None:
+    """Where webhook -> action's time went: its median pair and the mean of its slowest 1 %,
+    each cut into POST -> the receiver (the request's arrival, `received_at`), the receiver
+    -> the step that planned the action (its clock reading: the journal's commit, the
+    worker's wake-up and the steps before it) and the step -> carried out (the step itself,
+    its commit and the claim)."""
+    if not spans:
+        return
+    ordered = sorted(spans)
+    slowest = ordered[-max(1, len(ordered) // 100) :]
+    median = ordered[(len(ordered) - 1) // 2]
+
+    def cut(label: str, parts: tuple[float, float, float, float]) -> str:
+        total, posted, waited, carried = parts
+        return (
+            f"{label} {total:.1f}ms = POST -> receiver {posted:.1f} + receiver -> step "
+            f"{waited:.1f} + step -> carried out {carried:.1f}"
+        )
+
+    columns = zip(*slowest, strict=True)
+    total, posted, waited, carried = (sum(column) / len(slowest) for column in columns)
+    print(
+        f"webhook -> action by stage ({len(spans)} pairs whose action a webhook's step "
+        f"planned): {cut('median pair', median)}; slowest 1 % ({len(slowest)} pairs): "
+        + cut("mean", (total, posted, waited, carried))
+    )
 
 
 def _cpu(serves: list[ServeProcess]) -> tuple[float, float]:

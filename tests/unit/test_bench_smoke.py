@@ -138,6 +138,11 @@ def test_meetings_benchmark_through_the_serve_command_and_its_workers():
     _figure(out, r"^serve mode on SQLite: 1 replica\(s\) x 2 meeting worker\(s\) \(processes per")
     _figure(out, r"^replica 0: webhooks posted=(\d+) acked=\1$")
     _figure(out, rf"^webhook -> action: pairs=[1-9][0-9]* p50={_NUMBER}ms p99={_NUMBER}ms")
+    _figure(
+        out,
+        rf"^webhook -> action by stage \([1-9][0-9]* pairs .*\): median pair {_NUMBER}ms = "
+        rf"POST -> receiver {_NUMBER} \+ receiver -> step {_NUMBER} \+ step -> carried out",
+    )
     _figure(out, rf"^admission at the meditation's end: admitted=2/2 p50={_NUMBER}ms")
     _figure(
         out,
