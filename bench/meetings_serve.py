@@ -16,17 +16,22 @@ M - L members arrive over the social time, L latecomers arrive during the (1-min
 meditation into the waiting room and must be admitted when it ends. Figures: webhook ->
 action (an action naming a participant, from the POST of the latest webhook about them
 before it; target p99 < 250 ms) and the latecomers' admission after the meditation's end
-(target p99 < 1 s); per replica, the acks and the actions its workers carried out (by
-lease owner); and the CPU the receivers and the workers spent from the room's opening to the
-last entry processed, per acked webhook: steadier than the latencies from run to run on a
-shared machine, so the figure to compare two versions by. Every wait is bounded in time.
+(target p99 < 1 s); where the pairs' time went (POST -> the receiver -> the step -> carried
+out) and when the slowest 1 % were posted, beside how busy the evening's posts were then
+(queueing behind a burst of its own schedule, or a stall); per replica, the acks and the
+actions its workers carried out (by lease owner); and the CPU the receivers and the workers
+spent from the room's opening to the last entry processed, per acked webhook: steadier than
+the latencies from run to run on a shared machine, so the figure to compare two versions
+by. Every wait is bounded in time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -65,6 +70,8 @@ ZONE = "America/Toronto"
 MEETING_ID = "85746065432"
 MEDITATION = timedelta(minutes=1)
 _SENDERS = 32
+#: The span in which the report counts the webhooks posted around its slowest pairs.
+BUSY_WINDOW = 0.15
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -346,7 +353,16 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
             serve.stop()
             serve.cleanup()
     return _report(
-        args, senders, actions, arrivals, held, meditation_end, processes, all_in, left, cpu
+        args,
+        senders,
+        actions,
+        arrivals,
+        held,
+        (opens.timestamp(), start.timestamp(), meditation_end),
+        processes,
+        all_in,
+        left,
+        cpu,
     )
 
 
@@ -356,12 +372,13 @@ def _report(
     actions: list[_Landed],
     arrivals: dict[int, float],
     held: set[tuple[str, str]],
-    meditation_end: float,
+    moments: tuple[float, float, float],
     processes: list[int],
     all_in: bool,
     left: int,
     cpu: tuple[float, float],
 ) -> int:
+    opens, start, meditation_end = moments  # epoch seconds
     caused: list[float] = []
     admissions: list[float] = []
     by_kind: dict[str, int] = defaultdict(int)
@@ -369,8 +386,8 @@ def _report(
     #: of each webhook -> action pair whose action a journal entry's step planned: (the
     #: pair's time, POST -> the receiver, the receiver -> the step, the step -> carried out)
     spans: list[tuple[float, float, float, float]] = []
-    #: the slowest pair: (its time in ms, when its webhook was posted, epoch seconds)
-    slowest = (0.0, 0.0)
+    #: each pair: (its time in ms, when its webhook was posted, epoch seconds)
+    pairs: list[tuple[float, float]] = []
     for action in actions:
         by_kind[action.kind] += 1
         by_owner[action.owner] += 1
@@ -385,7 +402,7 @@ def _report(
             continue
         posted = max(causes)
         caused.append((action.landed - posted) * 1000)
-        slowest = max(slowest, (caused[-1], posted))
+        pairs.append((caused[-1], posted))
         received = arrivals.get(action.entry) if action.entry is not None else None
         if received is not None and posted <= received:
             spans.append(
@@ -418,6 +435,7 @@ def _report(
     print("actions by lease owner: " + ", ".join(f"{o}={n}" for o, n in sorted(by_owner.items())))
     print("actions: " + ", ".join(f"{kind}={count}" for kind, count in sorted(by_kind.items())))
     p99 = percentile(caused, 99)
+    slowest = max(pairs, default=(0.0, 0.0))
     print(
         f"webhook -> action: pairs={len(caused)} p50={percentile(caused, 50):.1f}ms "
         f"p99={p99:.1f}ms max={slowest[0]:.1f}ms "
@@ -426,6 +444,7 @@ def _report(
         f"{'PASS' if caused and p99 < 250 else 'MISS'}"
     )
     _print_spans(spans)
+    _print_tail_moments(pairs, senders.posted, opens=opens, start=start)
     expected = len(held)
     held_p99 = percentile(admissions, 99)
     print(
@@ -469,6 +488,56 @@ def _print_spans(spans: list[tuple[float, float, float, float]]) -> None:
         f"webhook -> action by stage ({len(spans)} pairs whose action a webhook's step "
         f"planned): {cut('median pair', median)}; slowest 1 % ({len(slowest)} pairs): "
         + cut("mean", (total, posted, waited, carried))
+    )
+
+
+def _print_tail_moments(
+    pairs: list[tuple[float, float]],
+    posted: dict[str, list[tuple[float, str]]],
+    *,
+    opens: float,
+    start: float,
+) -> None:
+    """When the slowest 1 % of webhook -> action pairs were posted (seconds after the room
+    opened; pairs posted within half a second of each other make one moment), and how busy
+    the evening's posts were then: the most webhooks posted in any `BUSY_WINDOW` seconds from
+    half a second before the moment to its end, beside the median of the same count taken
+    every quarter second of the social time. Queueing behind a burst of the evening's own
+    schedule shows as a moment busier than that median; a stall of the service, as one that
+    is not.
+    """
+    if not pairs:
+        return
+    ordered = sorted(pairs)
+    tail = sorted(when for _ms, when in ordered[-max(1, len(ordered) // 100) :])
+    moments: list[list[float]] = []
+    for when in tail:
+        if moments and when - moments[-1][-1] <= 0.5:
+            moments[-1].append(when)
+        else:
+            moments.append([when])
+    times = sorted(when for items in posted.values() for when, _name in items)
+
+    def busiest(first: float, last: float) -> int:
+        low, high = bisect.bisect_left(times, first), bisect.bisect_right(times, last)
+        return max(
+            (bisect.bisect_left(times, times[i] + BUSY_WINDOW) - i for i in range(low, high)),
+            default=0,
+        )
+
+    # the social time after the meetings' own start (every meeting's `meeting.started` at once)
+    quarters = int((start - opens - 1.5) / 0.25)
+    typical = statistics.median(
+        [busiest(opens + 1.0 + 0.25 * n, opens + 1.5 + 0.25 * n) for n in range(quarters)] or [0]
+    )
+    print(
+        f"slowest 1 % of pairs by when posted (s after the room opened: pairs, most webhooks "
+        f"posted in {BUSY_WINDOW * 1000:.0f} ms from 0.5 s before; the social time's median: "
+        f"{typical:g}): "
+        + "; ".join(
+            f"+{moment[0] - opens:.1f}: {len(moment)}, {busiest(moment[0] - 0.5, moment[-1])}"
+            for moment in moments
+        )
     )
 
 

@@ -143,6 +143,11 @@ def test_meetings_benchmark_through_the_serve_command_and_its_workers():
         rf"^webhook -> action by stage \([1-9][0-9]* pairs .*\): median pair {_NUMBER}ms = "
         rf"POST -> receiver {_NUMBER} \+ receiver -> step {_NUMBER} \+ step -> carried out",
     )
+    _figure(
+        out,
+        rf"^slowest 1 % of pairs by when posted \(.*median: {_NUMBER}\): "
+        rf"\+{_NUMBER}: [1-9][0-9]*, [1-9][0-9]*(; |$)",
+    )
     _figure(out, rf"^admission at the meditation's end: admitted=2/2 p50={_NUMBER}ms")
     _figure(
         out,
