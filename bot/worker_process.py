@@ -63,6 +63,7 @@ from bot.worker_channel import (
     read_message,
     status_line,
 )
+from storage.checkpoints import checkpoint_beside
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from storage.turnstile import yield_to_receiver
@@ -212,6 +213,7 @@ async def _serve(
     reader, writer = await asyncio.open_unix_connection(sock=channel, limit=MAX_LINE)
     database = make_engine(settings.storage.url, application_name=f"balint-bot-worker-{index}")
     yield_to_receiver(database)
+    checkpoint_beside(database)
     metrics = ChannelMetrics(writer)
     worker = Worker(
         session_factory=make_session_factory(database),

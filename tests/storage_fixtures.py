@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,12 @@ def db_url(db_engine: Engine) -> str:
 def db_session(db_engine: Engine) -> Iterator[Session]:
     with Session(db_engine, expire_on_commit=False) as session:
         yield session
+
+
+def wal_frames(database: Path) -> tuple[int, int]:
+    """(frames in the SQLite file's write-ahead log, frames of them copied into the database),
+    read from the WAL index's header (the `-shm` file: `mxFrame` at byte 16, `nBackfill` at
+    byte 96, in the machine's byte order; SQLite's file format documents it). Reading it
+    looks without checkpointing, as running a checkpoint to look would."""
+    header = database.with_name(database.name + "-shm").read_bytes()[:100]
+    return struct.unpack("=I", header[16:20])[0], struct.unpack("=I", header[96:100])[0]

@@ -59,6 +59,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from storage.checkpoints import checkpoint_beside
 from storage.clock import system_clock
 from storage.db import make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
@@ -101,8 +102,6 @@ ReadinessCheck = Callable[[], Mapping[str, bool] | Awaitable[Mapping[str, bool]]
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
-#: SQLite: journal records between two passive WAL checkpoints (see `JournalWriter`).
-CHECKPOINT_EVERY = 256
 #: What the journal's `parse_error` says of an event of another meeting.
 FOREIGN_MEETING = "not the group's meeting: stored redacted"
 
@@ -150,6 +149,7 @@ def create_app(
     """
     owns_engine = engine is None
     db = engine if engine is not None else make_engine(settings.storage.url)
+    checkpoint_beside(db)
     factory = make_session_factory(db)
     counters = metrics if metrics is not None else Metrics()
     now = clock if clock is not None else system_clock
@@ -179,7 +179,6 @@ def create_app(
         deadline=server.journal_timeout_seconds,
         max_waiting=max(1, server.max_concurrent_requests),
         on_committed=committed,
-        checkpoint_every=CHECKPOINT_EVERY if db.dialect.name == "sqlite" else 0,
         announce=announce,
     )
 

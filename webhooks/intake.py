@@ -57,7 +57,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,10 +120,6 @@ class JournalWriter:
         on_committed: called on the event loop with (record, entry id, is new) once a
             record's transaction has committed, whether or not its caller is still waiting.
             Its exceptions are logged and otherwise ignored.
-        checkpoint_every: SQLite only: after this many records, run a PASSIVE WAL checkpoint
-            on another thread (0 = never). SQLite otherwise checkpoints inside a commit once
-            the WAL reaches 1000 pages, and that fsync stalls every request queued behind
-            it; a passive checkpoint beside the writer keeps the WAL short instead.
         announce: PostgreSQL only: in each batch's transaction, `NOTIFY` the meeting uuid of
             every new, parsed entry (`storage.journal.announce`), so the meeting workers of
             every replica are woken when it commits.
@@ -143,7 +138,6 @@ class JournalWriter:
         max_waiting: int = 1000,
         threads: int = 4,
         on_committed: Callable[[JournalRecord, int, bool], None] | None = None,
-        checkpoint_every: int = 0,
         announce: bool = False,
         flood_rate: float = FLOOD_RATE,
         flood_window: float = FLOOD_WINDOW,
@@ -168,9 +162,6 @@ class JournalWriter:
         self._max_waiting = max_waiting
         self._threads = threads
         self._on_committed = on_committed
-        self._checkpoint_every = checkpoint_every
-        self._since_checkpoint = 0
-        self._checkpointer: asyncio.Task[None] | None = None
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._executor = DaemonThreads(threads, name="balint-journal")
@@ -279,7 +270,6 @@ class JournalWriter:
                     _settle(future, failure=failure)
                 continue
             self._deliver(batch, results)
-            self._maybe_checkpoint(len(batch))
 
     def _flood(self, records: int) -> bool:
         """Count a batch's `records` into the flood's window; whether the last window that
@@ -428,33 +418,6 @@ class JournalWriter:
         with session_scope(self._factory) as session:
             with bounded_waits(session, seconds=self._deadline / 2):
                 journal.probe(session, now=now)
-
-    # -- SQLite checkpoints ---------------------------------------------------------------
-
-    def _maybe_checkpoint(self, written: int) -> None:
-        if self._checkpoint_every <= 0:
-            return
-        self._since_checkpoint += written
-        if self._since_checkpoint < self._checkpoint_every or self._checkpointer is not None:
-            return
-        self._since_checkpoint = 0
-        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint())
-
-    async def _checkpoint(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.wait_for(
-                loop.run_in_executor(self._probe_executor, self._run_checkpoint),
-                timeout=10 * self._deadline,
-            )
-        except Exception as failure:  # SQLite retries at its own next checkpoint
-            logger.warning("WAL checkpoint failed", extra={"error_type": _error_type(failure)})
-        finally:
-            self._checkpointer = None
-
-    def _run_checkpoint(self) -> None:
-        with self._factory() as session:
-            session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
 
 def _error_type(failure: BaseException) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -30,7 +32,8 @@ from bot.meeting.observe import ObservingMeeting
 from bot.runtime.durable import MeetingRuntime
 from bot.service_hooks import ServiceHooks
 from storage import journal
-from storage.db import make_engine, make_session_factory, session_scope
+from storage.checkpoints import BACKSTOP_PAGES
+from storage.db import make_engine, make_session_factory, session_scope, sqlite_path
 from storage.migrate import upgrade
 from storage.tables.journal import JournalEntry
 from tests.storage_fixtures import (  # noqa: F401
@@ -39,6 +42,7 @@ from tests.storage_fixtures import (  # noqa: F401
     sqlite_engine,
     sqlite_template,
     sqlite_url,
+    wal_frames,
 )
 from tests.zoom_fixtures import all_bodies, body, documents
 from tests.zoom_signing import encrypted_token, sign, signed_headers
@@ -358,6 +362,29 @@ async def test_duplicate_is_acknowledged_but_journaled_and_announced_once(
     assert receiver.journaled == [(row.id, MEETING)]
     assert receiver.count("meeting.participant_joined", "journaled") == 1
     assert receiver.count("meeting.participant_joined", "duplicate") == 2
+
+
+async def test_sqlite_journal_is_checkpointed_beside_its_commits(
+    sqlite_engine: Engine,  # noqa: F811
+) -> None:
+    """No journal write pays for a WAL checkpoint (`storage.checkpoints`), yet the log is
+    copied into the database soon after, with no further delivery to prompt it."""
+    receiver = _receiver(sqlite_engine)
+    assert (await receiver.post(PARTICIPANT)).status_code == 200
+    database = sqlite_path(sqlite_engine.url.render_as_string(hide_password=False))
+    assert database is not None
+
+    def copied() -> bool:
+        frames, backfilled = wal_frames(database)
+        return 0 < frames == backfilled
+
+    deadline = time.monotonic() + 10
+    while not copied() and time.monotonic() < deadline:
+        await anyio.sleep(0.01)
+    assert copied()
+    with sqlite_engine.connect() as connection:
+        mark = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert mark == BACKSTOP_PAGES
 
 
 async def test_out_of_order_deliveries_are_all_kept_and_listed_in_event_order(

@@ -99,26 +99,6 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_write(
     assert "never retrieved" not in caplog.text
 
 
-async def test_sqlite_checkpoints_beside_the_writer(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
-) -> None:
-    engine: Engine = request.getfixturevalue("sqlite_engine")
-    writer = JournalWriter(make_session_factory(engine), checkpoint_every=2)
-    for n in range(6):
-        await writer.write(_record(f"c{n}", ts=n))
-    for _ in range(100):  # let the background checkpoint finish
-        await asyncio.sleep(0.01)
-        if not any("_checkpoint" in repr(task) for task in asyncio.all_tasks()):
-            break
-    assert _keys(engine) == [f"c{n}" for n in range(6)]
-    with engine.connect() as connection:
-        busy, log_frames, checkpointed = connection.exec_driver_sql(
-            "PRAGMA wal_checkpoint(PASSIVE)"
-        ).one()
-    assert busy == 0 and log_frames == checkpointed
-    assert "checkpoint failed" not in caplog.text
-
-
 async def test_a_write_refused_for_the_lock_holds_the_turnstile_until_it_commits(
     request: pytest.FixtureRequest,
 ) -> None:

@@ -1,0 +1,141 @@
+"""SQLite's WAL checkpoints on a thread of their own, never inside a commit
+(`checkpoint_beside`).
+
+SQLite checkpoints the write-ahead log inside the commit that takes it past
+`wal_autocheckpoint` pages (1,000 by default): the committing thread copies the log into
+the database file and `fsync`s it before its COMMIT returns. In `serve` that thread is a
+meeting worker's step or the receiver's journal write. With 200 meetings at once the log
+passed 1,000 pages about five times a second, and one such checkpoint held a worker's step
+for 200 ms while the webhooks behind it waited (docs/benchmarks.md, "twenty-fourth round").
+
+An engine given to `checkpoint_beside` instead raises its connections' mark to
+`BACKSTOP_PAGES`, reached only if checkpoints here fall behind, and after a commit on it
+runs a PASSIVE checkpoint on a thread and connection of its own: one at a time, at most one
+every `CHECKPOINT_SECONDS`, and one after the last commit of a burst. A passive checkpoint
+waits for no reader or writer (it copies what no reader still needs), so nothing else waits
+for it either. The receiver and every meeting worker process each do it for their own
+commits. Not for PostgreSQL, which has no such log to keep short. A checkpoint that fails is
+logged (its error's type, never its message) and the next commit's tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from storage.db import sqlite_path
+from storage.threads import DaemonThreads
+
+__all__ = ["BACKSTOP_PAGES", "CHECKPOINT_SECONDS", "Checkpoints", "checkpoint_beside"]
+
+_log = logging.getLogger(__name__)
+
+#: Shortest time between two checkpoints of one process: a checkpoint copies what the commits
+#: of that time wrote (a few hundred pages under a 200-meeting load) and `fsync`s once.
+CHECKPOINT_SECONDS = 0.1
+#: The connections' `wal_autocheckpoint` once checkpoints run beside them: a commit checkpoints
+#: only if the log has grown past 40 MiB, which these checkpoints keep it far from.
+BACKSTOP_PAGES = 10_000
+
+_attached: weakref.WeakKeyDictionary[Engine, Checkpoints] = weakref.WeakKeyDictionary()
+_attaching = threading.Lock()
+
+
+class Checkpoints:
+    """Passive checkpoints of one SQLite engine, asked for by `after_commit` (any thread).
+
+    A commit while a checkpoint runs, or sooner than `interval` after the last one began, is
+    not forgotten: a checkpoint follows it once the interval is up, so the last commits of a
+    burst are copied too.
+
+    Args:
+        engine: the engine whose database file to checkpoint (on a connection of its own).
+        interval: shortest time between the starts of two checkpoints, in seconds.
+    """
+
+    def __init__(self, engine: Engine, *, interval: float = CHECKPOINT_SECONDS) -> None:
+        # weakly: `checkpoint_beside` keeps this object for as long as the engine lives
+        self._engine = weakref.ref(engine)
+        self._interval = interval
+        self._lock = threading.Lock()
+        #: a commit came since the last checkpoint began
+        self._wanted = False
+        #: the thread is at work (checkpointing, or waiting out the interval)
+        self._running = False
+        self._last = float("-inf")
+        # idle: a process whose commits stop keeps no thread for it
+        self._thread = DaemonThreads(1, name="balint-checkpoint", idle=10.0)
+
+    def after_commit(self) -> None:
+        """A commit happened: a checkpoint follows, within `interval`."""
+        with self._lock:
+            self._wanted = True
+            if self._running:
+                return
+            self._running = True
+        self._thread.submit(self._run)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._running = False
+                    return
+                self._wanted = False
+            time.sleep(max(0.0, self._last + self._interval - time.monotonic()))
+            self._last = time.monotonic()
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            # the driver's connection: no transaction, so none of the engine's events (the
+            # commit this answers, a worker's turnstile) apply to it
+            connection = engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cursor.fetchall()
+                cursor.close()
+            finally:
+                connection.close()
+        except Exception as failure:  # the next commit's checkpoint tries again
+            cause = getattr(failure, "orig", None)
+            kind = type(failure).__name__ + (f"({type(cause).__name__})" if cause else "")
+            _log.warning("WAL checkpoint failed", extra={"error_type": kind})
+
+
+def checkpoint_beside(engine: Engine) -> Checkpoints | None:
+    """Checkpoint `engine`'s SQLite file beside its commits from now on (see the module
+    docstring); the same object on a second call; None for PostgreSQL or in-memory SQLite.
+
+    The raised mark applies to connections opened from then on: call it before the engine's
+    first use.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    if sqlite_path(engine.url.render_as_string(hide_password=False)) is None:
+        return None
+    with _attaching:
+        checkpoints = _attached.get(engine)
+        if checkpoints is not None:
+            return checkpoints
+        checkpoints = Checkpoints(engine)
+        _attached[engine] = checkpoints
+
+    def backstop(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+
+    def committed(_connection: Any) -> None:
+        checkpoints.after_commit()
+
+    event.listen(engine, "connect", backstop)
+    event.listen(engine, "commit", committed)
+    return checkpoints
