@@ -26,7 +26,7 @@ import time
 import weakref
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 from storage.db import sqlite_path
 from storage.threads import DaemonThreads
@@ -41,6 +41,9 @@ CHECKPOINT_SECONDS = 0.1
 #: The connections' `wal_autocheckpoint` once checkpoints run beside them: a commit checkpoints
 #: only if the log has grown past 40 MiB, which these checkpoints keep it far from.
 BACKSTOP_PAGES = 10_000
+
+#: Where a pooled connection's record notes that its transaction is committing.
+_COMMITTED = "balint_committed"
 
 _attached: weakref.WeakKeyDictionary[Engine, Checkpoints] = weakref.WeakKeyDictionary()
 _attaching = threading.Lock()
@@ -133,9 +136,23 @@ def checkpoint_beside(engine: Engine) -> Checkpoints | None:
     def backstop(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
 
-    def committed(_connection: Any) -> None:
-        checkpoints.after_commit()
+    # The engine's "commit" event comes before the driver's commit: a checkpoint started
+    # there could run before the commit's pages are in the log. So it only marks the
+    # connection, and the checkpoint is asked for once the commit is done: when the
+    # connection goes back to the pool, or begins its next transaction.
+    def committing(connection: Connection) -> None:
+        connection.info[_COMMITTED] = True
+
+    def begun(connection: Connection) -> None:
+        if connection.info.pop(_COMMITTED, False):
+            checkpoints.after_commit()
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_COMMITTED, False):
+            checkpoints.after_commit()
 
     event.listen(engine, "connect", backstop)
-    event.listen(engine, "commit", committed)
+    event.listen(engine, "commit", committing)
+    event.listen(engine, "begin", begun)
+    event.listen(engine.pool, "checkin", checked_in)
     return checkpoints
