@@ -9,25 +9,13 @@ running a checkpoint in the test to look would do the work it is looking for.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from storage.checkpoints import BACKSTOP_PAGES, checkpoint_beside
 from storage.db import make_engine
-from tests.storage_fixtures import wal_frames
-
-
-def _within(seconds: float, done: Callable[[], bool]) -> bool:
-    """Whether `done()` holds within `seconds`, looking every 10 ms (not a timed wait on a
-    lock: under faketime, scripts/test-clocks, those do not time out)."""
-    deadline = time.monotonic() + seconds
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from tests.storage_fixtures import wal_frames, within
 
 
 def _write(engine: Engine, rows: int) -> None:
@@ -51,7 +39,7 @@ def test_a_commit_leaves_the_checkpoint_to_a_thread_of_its_own(tmp_path: Path) -
             frames, backfilled = wal_frames(database)
             return backfilled == frames
 
-        assert _within(10, copied)  # the burst's last commit too, with no commit after it
+        assert within(10, copied)  # the burst's last commit too, with no commit after it
     finally:
         engine.dispose()
 

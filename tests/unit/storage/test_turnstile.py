@@ -13,13 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from storage.db import make_engine
 from storage.turnstile import Turns, Turnstile, turns_of, turnstile_of, yield_to_receiver
+from tests.storage_fixtures import within
 
 
 def _passing(turnstile: Turnstile, *, patience: float) -> threading.Thread:
@@ -28,24 +28,13 @@ def _passing(turnstile: Turnstile, *, patience: float) -> threading.Thread:
     return thread
 
 
-def _within(seconds: float, done: Callable[[], bool]) -> bool:
-    """Whether `done()` holds within `seconds`, by looking every 10 ms. Not a timed wait on a
-    lock or an event: under faketime (scripts/test-clocks) those do not time out."""
-    deadline = time.monotonic() + seconds
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_a_worker_waits_at_the_turnstile_while_the_receiver_holds_it(tmp_path: Path) -> None:
     turnstile = Turnstile(tmp_path / "db-turnstile")
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=60)
-        assert not _within(0.3, lambda: not worker.is_alive())  # held at the turnstile
-    assert _within(10, lambda: not worker.is_alive())  # through once the receiver let go
+        assert not within(0.3, lambda: not worker.is_alive())  # held at the turnstile
+    assert within(10, lambda: not worker.is_alive())  # through once the receiver let go
 
 
 def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
@@ -53,7 +42,7 @@ def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=0.05)
-        assert _within(10, lambda: not worker.is_alive())
+        assert within(10, lambda: not worker.is_alive())
 
 
 def test_the_receiver_takes_it_only_between_workers(tmp_path: Path) -> None:
@@ -111,9 +100,9 @@ def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) ->
             assert way.taken()
             worker = threading.Thread(target=transaction)
             worker.start()
-            assert not _within(0.3, began.is_set)
-        assert _within(10, began.is_set)
-        assert _within(10, lambda: not worker.is_alive())
+            assert not within(0.3, began.is_set)
+        assert within(10, began.is_set)
+        assert within(10, lambda: not worker.is_alive())
     finally:
         engine.dispose()
 
@@ -131,7 +120,7 @@ def _writer(engine: Engine, wrote: threading.Event, end: threading.Event) -> Non
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO t VALUES (1)"))
         wrote.set()
-        if not _within(30, end.is_set):
+        if not within(30, end.is_set):
             raise TimeoutError("the test never ended the transaction")
 
 
@@ -157,12 +146,12 @@ def test_workers_writes_take_turns_until_the_transaction_ends(tmp_path: Path) ->
     ]
     try:
         threads[0].start()
-        assert _within(10, first_wrote.is_set)
+        assert within(10, first_wrote.is_set)
         threads[1].start()
-        assert _within(10, second_read.is_set)  # reading needs no turn (WAL)
-        assert not _within(0.3, second_wrote.is_set)  # writing waits for the first's end
+        assert within(10, second_read.is_set)  # reading needs no turn (WAL)
+        assert not within(0.3, second_wrote.is_set)  # writing waits for the first's end
         end.set()
-        assert _within(10, second_wrote.is_set)
+        assert within(10, second_wrote.is_set)
         for thread in threads:
             thread.join(timeout=10)
             assert not thread.is_alive()
@@ -234,7 +223,7 @@ def test_a_worker_waiting_for_its_turn_gets_it_from_one_that_keeps_taking_it(
     holder = threading.Thread(target=keep_taking)
     holder.start()
     try:
-        assert _within(10, lambda: len(turns_taken) > 0)
+        assert within(10, lambda: len(turns_taken) > 0)
         descriptor = waiter.take(patience=60)
         assert descriptor is not None
         assert not stop.is_set() and len(turns_taken) < 2000  # it did not wait for the end
