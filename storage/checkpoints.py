@@ -15,7 +15,9 @@ every `CHECKPOINT_SECONDS`, and one after the last commit of a burst. A passive 
 waits for no reader or writer (it copies what no reader still needs), so nothing else waits
 for it either. The receiver and every meeting worker process each do it for their own
 commits. Not for PostgreSQL, which has no such log to keep short. A checkpoint that fails is
-logged (its error's type, never its message) and the next commit's tries again.
+logged (its error's type, never its message) and the next commit's tries again. Disposing
+the engine drops a checkpoint not yet begun and waits for one under way, so that nothing
+reopens the database file afterwards.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from sqlalchemy import Connection, Engine, event
 from storage.db import sqlite_path
 from storage.threads import DaemonThreads
 
-__all__ = ["BACKSTOP_PAGES", "CHECKPOINT_SECONDS", "Checkpoints", "checkpoint_beside"]
+__all__ = [
+    "BACKSTOP_PAGES",
+    "CHECKPOINT_SECONDS",
+    "DISPOSAL_WAIT",
+    "Checkpoints",
+    "checkpoint_beside",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +50,9 @@ CHECKPOINT_SECONDS = 0.1
 #: only if the log has grown past 40 MiB, which these checkpoints keep it far from.
 BACKSTOP_PAGES = 10_000
 
+#: Longest `Engine.dispose` waits for a checkpoint under way (a passive one takes
+#: milliseconds; a hung one is left to finish on its thread).
+DISPOSAL_WAIT = 2.0
 #: Where a pooled connection's record notes that its transaction is committing.
 _COMMITTED = "balint_committed"
 
@@ -70,6 +81,10 @@ class Checkpoints:
         self._wanted = False
         #: the thread is at work (checkpointing, or waiting out the interval)
         self._running = False
+        #: a checkpoint is under way on its connection
+        self._checkpointing = False
+        #: counts the engine's disposals: a checkpoint asked for before one is dropped
+        self._disposals = 0
         self._last = float("-inf")
         # idle: a process whose commits stop keeps no thread for it
         self._thread = DaemonThreads(1, name="balint-checkpoint", idle=10.0)
@@ -83,6 +98,20 @@ class Checkpoints:
             self._running = True
         self._thread.submit(self._run)
 
+    def disposed(self, *, wait: float = DISPOSAL_WAIT) -> None:
+        """The engine was disposed: drop the checkpoint not yet begun, and wait up to `wait`
+        seconds for one under way. Afterwards nothing here opens the database file again
+        (a test's temporary folder can go) until a commit asks for a checkpoint anew."""
+        with self._lock:
+            self._wanted = False
+            self._disposals += 1
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._checkpointing:
+                    return
+            time.sleep(0.005)
+
     def _run(self) -> None:
         while True:
             with self._lock:
@@ -90,9 +119,18 @@ class Checkpoints:
                     self._running = False
                     return
                 self._wanted = False
+                disposals = self._disposals
             time.sleep(max(0.0, self._last + self._interval - time.monotonic()))
-            self._last = time.monotonic()
-            self._checkpoint()
+            with self._lock:
+                if self._disposals != disposals:  # disposed meanwhile: not for that engine
+                    continue
+                self._checkpointing = True
+            try:
+                self._last = time.monotonic()
+                self._checkpoint()
+            finally:
+                with self._lock:
+                    self._checkpointing = False
 
     def _checkpoint(self) -> None:
         engine = self._engine()
@@ -155,4 +193,5 @@ def checkpoint_beside(engine: Engine) -> Checkpoints | None:
     event.listen(engine, "commit", committing)
     event.listen(engine, "begin", begun)
     event.listen(engine.pool, "checkin", checked_in)
+    event.listen(engine, "engine_disposed", lambda _engine: checkpoints.disposed())
     return checkpoints

@@ -78,3 +78,19 @@ def test_one_checkpointer_an_engine_and_none_in_memory(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         memory.dispose()
+
+
+def test_a_disposed_engine_does_not_reopen_its_file(tmp_path: Path) -> None:
+    """A checkpoint asked for just before `dispose` is dropped, so the folder can go (a
+    test's temporary folder, whose removal failed on a file the checkpoint made anew)."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    engine = make_engine(f"sqlite:///{folder / 'disposed.db'}")
+    checkpoint_beside(engine)
+    for _ in range(20):  # a checkpoint now under way or waiting out its interval
+        _write(engine, 3)
+        engine.dispose()
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        time.sleep(0.15)  # past the interval
+        assert list(folder.iterdir()) == []
