@@ -331,14 +331,23 @@ class Worker:
     # -- work ----------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Renew leases, then process every meeting with work to do; returns causes handled."""
-        owned = list(self._runtimes)
-        quiet = {
-            uuid
-            for uuid, runtime in self._runtimes.items()
-            if runtime.idle and not self._live.get(uuid)
-        }
-        lost, candidates, until = await self._calls.run(functools.partial(self._look, owned, quiet))
+        """Renew leases, then process every meeting with work to do; returns causes handled.
+
+        The look happens between two visits, never beside one: a meeting found `quiet` (idle)
+        before a visit began, and looked up after that visit had marked its journal entry
+        processed, would be passed over while the visit still carries out its actions (a
+        caller that sweeps until a sweep finds nothing, as the tests' `settle` does, would
+        then return too early)."""
+        async with self._busy:
+            owned = list(self._runtimes)
+            quiet = {
+                uuid
+                for uuid, runtime in self._runtimes.items()
+                if runtime.idle and not self._live.get(uuid)
+            }
+            lost, candidates, until = await self._calls.run(
+                functools.partial(self._look, owned, quiet)
+            )
         for uuid in lost:
             self._drop(uuid, "lease lost")
         for uuid in set(owned).difference(lost):
