@@ -426,6 +426,7 @@ class _Draft:
     arrivals: int
     was_in: frozenset[str]
     waiting_told_at: datetime | None
+    admitting: frozenset[str]
     awaiting: frozenset[str]
     location_asked: Mapping[str, datetime]
     video_off_since: Mapping[str, datetime]
@@ -458,6 +459,7 @@ class _Draft:
         self.arrivals = state.arrivals
         self.was_in = state.was_in
         self.waiting_told_at = state.waiting_told_at
+        self.admitting = state.admitting
         self.awaiting = state.awaiting
         self.location_asked = state.location_asked
         self.video_off_since = state.video_off_since
@@ -712,7 +714,7 @@ def _admit_held(d: _Draft) -> None:
             continue
         if _doubt(d, person, present):
             continue
-        d.out.append(Admit(target=_target(person), confirm=True))
+        _let_in(d, person, confirm=True)
         d.awaiting = d.awaiting | {_WELCOME + person.key}
 
 
@@ -1016,17 +1018,29 @@ def _arrived(d: _Draft, participant: Participant) -> None:
     doubted = old is not None and already and bool(_doubt(d, old))
     trusted = old is not None and old.is_facilitator
     person = _upsert(d, participant, where="waiting", role=ZoomRole.ATTENDEE, came_through=True)
-    # The same arrival told again (webhook and SDK) is decided once, unless it now says
-    # better who they are (the SDK's poll gives a name; the webhook a registrant id).
-    better = (person.is_facilitator and not trusted) or (doubted and not _doubt(d, person))
-    if not already or better:
+    if not already:
+        if person.key in d.admitting:
+            d.admitting = d.admitting - {person.key}
         _decide_waiting(d, person)
+        return
+    # The same arrival told again (webhook and SDK) is decided once, unless it now says
+    # better who they are (the SDK's poll gives a name; the webhook a registrant id) and
+    # they are not being let in already.
+    better = (person.is_facilitator and not trusted) or (doubted and not _doubt(d, person))
+    if better and person.key not in d.admitting:
+        _decide_waiting(d, person)
+
+
+def _let_in(d: _Draft, person: Person, *, confirm: bool = False) -> None:
+    """Ask Zoom to let someone in from the waiting room (once per arrival, see `_arrived`)."""
+    d.out.append(Admit(target=_target(person), confirm=confirm))
+    d.admitting = d.admitting | {person.key}
 
 
 def _decide_waiting(d: _Draft, person: Person) -> None:
     """Admit, hold or announce someone who is in the waiting room."""
     if person.is_facilitator:
-        d.out.append(Admit(target=_target(person)))
+        _let_in(d, person)
         return
     rule = RULES[d.phase]
     if rule.arrivals == "none" or person.key in d.held:
@@ -1045,7 +1059,7 @@ def _decide_waiting(d: _Draft, person: Person) -> None:
     if hold and person.key not in d.was_in:  # who was in and dropped comes straight back
         _tell_waiting(d)
         return
-    d.out.append(Admit(target=_target(person)))
+    _let_in(d, person)
 
 
 def _tell_waiting(d: _Draft) -> None:
@@ -1628,7 +1642,7 @@ def _admit(d: _Draft, sender: Person, name: str, *, everyone: bool, target: str 
         if _doubt(d, person, present):
             d.approved = d.approved | {person.key}
         d.held = d.held - {person.key}
-        d.out.append(Admit(target=_target(person)))
+        _let_in(d, person)
 
 
 def _admit_as(d: _Draft, sender: Person, name: str, as_name: str, *, target: str = "") -> None:
@@ -1674,7 +1688,7 @@ def _admit_as(d: _Draft, sender: Person, name: str, as_name: str, *, target: str
     if person.where == "waiting":
         d.approved = d.approved | {person.key}
         d.held = d.held - {person.key}
-        d.out.append(Admit(target=_target(person)))
+        _let_in(d, person)
         line = "admitted_as"
     if person.roster_name == entry.display_name:
         d.tell(sender, line, name=_shown(d, person.name), roster=person.roster_name)

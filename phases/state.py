@@ -180,6 +180,9 @@ class SessionState:
             again by the meditation's hold): one who drops and comes back is let in at once.
         waiting_told_at: when the waiting room was last told when the meditation ends (one
             line per `phases.engine.WAITING_LINE_SECONDS` at most).
+        admitting: people the bot has asked Zoom to admit since they last arrived in the
+            waiting room: the same arrival told again (the webhook after the SDK's poll) with
+            better evidence of who they are is not admitted a second time.
         awaiting: what the bot will announce once Zoom confirms the action it is about
             (`phases.events.ActionDone`): "welcome:KEY" / "welcomed:KEY" for the admissions
             at the meditation's end, "recording:NAME" for a stopped recording,
@@ -211,6 +214,7 @@ class SessionState:
     arrivals: int = 0
     was_in: frozenset[str] = frozenset()
     waiting_told_at: datetime | None = None
+    admitting: frozenset[str] = frozenset()
     awaiting: frozenset[str] = frozenset()
     location_asked: Mapping[str, datetime] = field(default_factory=dict)
     video_off_since: Mapping[str, datetime] = field(default_factory=dict)
@@ -340,6 +344,7 @@ def _encode(state: SessionState) -> dict[str, Any]:
             if state.waiting_told_at is not None
             else {}
         ),
+        **({"admitting": sorted(state.admitting)} if state.admitting else {}),
         **({"awaiting": sorted(state.awaiting)} if state.awaiting else {}),
         "location_asked": _moments(state.location_asked),
         "video_off_since": _moments(state.video_off_since),
@@ -429,6 +434,7 @@ def _decode(data: dict[str, Any]) -> SessionState:
         arrivals=int(data["arrivals"]),
         was_in=frozenset(str(k) for k in data.get("was_in", ())),
         waiting_told_at=_moment(data.get("waiting_told_at")),
+        admitting=frozenset(str(k) for k in data.get("admitting", ())),
         awaiting=frozenset(str(k) for k in data.get("awaiting", ())),
         location_asked=_read_moments(data.get("location_asked")),
         video_off_since=_read_moments(data.get("video_off_since")),

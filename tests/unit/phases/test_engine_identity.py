@@ -243,6 +243,30 @@ def test_a_leader_the_sdk_names_is_let_in_during_the_meditation_once_her_link_is
     assert admitted(arrive(s, "Helen", 2, **HELEN)) == []
 
 
+def test_a_leader_the_sdk_named_and_let_in_is_not_let_in_again_once_her_link_is_known():
+    # Before the meditation a name is enough: the SDK's poll names Helen and she is let in
+    # as anyone would be. The webhook about the same arrival, fed before Zoom reports her
+    # joining, brings her registration link: she has her rights, and one admission.
+    s = sim(helen=False)
+    assert admitted(arrive(s, "Helen", -15)) == ["Helen"]
+    assert admitted(arrive(s, "Helen", -15, **HELEN)) == []
+    assert s.state.people["k-helen"].is_facilitator
+    # Admitted, she is let in again when she comes back to the waiting room later.
+    s.enter("Helen", -14, **HELEN)
+    s.feed(Left(participant=person("Helen", **HELEN)), -13)
+    assert admitted(arrive(s, "Helen", -12, **HELEN)) == ["Helen"]
+
+
+def test_a_leader_a_host_let_in_by_hand_is_not_let_in_again_once_her_link_is_known():
+    s = sim(helen=False)
+    s.enter("Maya", -12, role=ZoomRole.HOST)
+    s.feed(TimerDue(timer="meditation_start"), 0)
+    assert admitted(arrive(s, "Helen", 2)) == []  # a name only: she waits for the end
+    assert admitted(s.say("Maya", "/admit Helen", 3)) == ["Helen"]
+    assert admitted(arrive(s, "Helen", 2, **HELEN)) == []
+    assert s.state.people["k-helen"].is_facilitator
+
+
 def test_an_arrival_told_again_by_name_only_changes_nothing():
     s = sim()
     actions = arrive(s, "Helen Visitor", -5, key="k-x")
