@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
-from storage.db import sqlite_path
+from storage.db import failure_type, sqlite_path
 from storage.threads import DaemonThreads
 
 __all__ = [
@@ -148,9 +148,7 @@ class Checkpoints:
             finally:
                 connection.close()
         except Exception as failure:  # the next commit's checkpoint tries again
-            cause = getattr(failure, "orig", None)
-            kind = type(failure).__name__ + (f"({type(cause).__name__})" if cause else "")
-            _log.warning("WAL checkpoint failed", extra={"error_type": kind})
+            _log.warning("WAL checkpoint failed", extra={"error_type": failure_type(failure)})
 
 
 def checkpoint_beside(engine: Engine) -> Checkpoints | None:

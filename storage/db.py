@@ -47,6 +47,7 @@ __all__ = [
     "bound_engine",
     "bounded_waits",
     "connection_of",
+    "failure_type",
     "insert_or_skip",
     "make_engine",
     "make_session_factory",
@@ -257,6 +258,14 @@ def insert_or_skip(
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = upsert(table).on_conflict_do_nothing(index_elements=list(conflict))
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement
+
+
+def failure_type(failure: BaseException) -> str:
+    """A database failure's class (and its cause's: the driver's error), for a log line.
+    Never its message: SQL errors echo the values they were given."""
+    cause = failure.__cause__ or getattr(failure, "orig", None)
+    name = type(failure).__name__
+    return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -61,7 +61,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage.checkpoints import checkpoint_beside
 from storage.clock import system_clock
-from storage.db import make_engine, make_session_factory
+from storage.db import failure_type, make_engine, make_session_factory
 from webhooks.errors import NotJsonError, PayloadError, SignatureError
 from webhooks.intake import JournalRecord, JournalWriter
 from webhooks.meetings import group_for, routes
@@ -341,7 +341,7 @@ def create_app(
                 extra={
                     "event_type": info.event,
                     "meeting_uuid": info.meeting_uuid,
-                    "error_type": _error_type(failure),
+                    "error_type": failure_type(failure),
                 },
             )
             return _error(503, "journal unavailable, retry later", retry=True)
@@ -385,7 +385,9 @@ def create_app(
                 extra_checks = await result if inspect.isawaitable(result) else result
                 checks.update({str(name): bool(ok) for name, ok in extra_checks.items()})
             except Exception as failure:
-                logger.warning("readiness check failed", extra={"error_type": _error_type(failure)})
+                logger.warning(
+                    "readiness check failed", extra={"error_type": failure_type(failure)}
+                )
                 checks["checks"] = False
         ready = all(checks.values())
         if not ready:
@@ -501,13 +503,6 @@ def _chat_text(document: Any) -> Any:
     payload_object = obj if isinstance(obj, dict) else {}
     message = payload_object.get("chat_message")
     return message.get("message_content") if isinstance(message, dict) else None
-
-
-def _error_type(failure: BaseException) -> str:
-    """The exception's class (and its cause's), never its message: SQL errors echo values."""
-    cause = failure.__cause__ or getattr(failure, "orig", None)
-    name = type(failure).__name__
-    return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
 def _peer(scope: Scope) -> dict[str, str]:

@@ -61,7 +61,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import journal
-from storage.db import bounded_waits, session_scope
+from storage.db import bounded_waits, failure_type, session_scope
 from storage.threads import DaemonThreads
 from storage.turnstile import Holder, turnstile_of
 from webhooks.errors import JournalBusy
@@ -223,7 +223,7 @@ class JournalWriter:
         try:
             await asyncio.wait_for(asyncio.shield(self._probe), timeout=self._deadline)
         except Exception as failure:
-            logger.warning("journal probe failed", extra={"error_type": _error_type(failure)})
+            logger.warning("journal probe failed", extra={"error_type": failure_type(failure)})
             return False
         return True
 
@@ -261,7 +261,7 @@ class JournalWriter:
                     continue
                 logger.warning(
                     "journal batch failed; writing its records one by one",
-                    extra={"batch_size": len(batch), "error_type": _error_type(failure)},
+                    extra={"batch_size": len(batch), "error_type": failure_type(failure)},
                 )
                 await self._one_by_one(batch)
                 continue
@@ -418,13 +418,6 @@ class JournalWriter:
         with session_scope(self._factory) as session:
             with bounded_waits(session, seconds=self._deadline / 2):
                 journal.probe(session, now=now)
-
-
-def _error_type(failure: BaseException) -> str:
-    """The exception's class (and its cause's), never its message: SQL errors echo values."""
-    cause = failure.__cause__ or getattr(failure, "orig", None)
-    name = type(failure).__name__
-    return f"{name}({type(cause).__name__})" if cause is not None else name
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

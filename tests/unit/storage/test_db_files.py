@@ -1,5 +1,6 @@
 """SQLite database files are private to the service's user; PostgreSQL waits are bounded, and
-a pooled PostgreSQL connection that sat idle is pinged before it is used."""
+a pooled PostgreSQL connection that sat idle is pinged before it is used; a failure is logged
+by its type only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from storage.db import make_engine, sqlite_path
+from storage.db import failure_type, make_engine, sqlite_path
 
 
 def _mode(path: Path) -> int:
@@ -50,6 +51,19 @@ def test_an_existing_lock_file_loses_what_others_could_open(tmp_path: Path, suff
     lock_file.chmod(0o666)
     make_engine(f"sqlite:///{path}").dispose()
     assert _mode(lock_file) == 0o660
+
+
+def test_a_failure_is_named_by_its_type_and_its_drivers_never_by_its_message(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with pytest.raises(OperationalError) as raised, engine.begin() as connection:
+            connection.execute(text("SELECT * FROM no_table_named_9876543217"))
+    finally:
+        engine.dispose()
+    assert failure_type(raised.value) == "OperationalError(OperationalError)"
+    assert failure_type(ValueError("9876543217")) == "ValueError"
 
 
 def test_a_missing_folder_is_left_for_sqlite_to_report(tmp_path: Path) -> None:
