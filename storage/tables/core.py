@@ -218,10 +218,11 @@ class PresenceRow(Base):
     """A presence fact derived from one journaled webhook; unique per (meeting, journal id)."""
 
     __tablename__ = "presence"
+    # a meeting's facts are found through this constraint's index (meeting_uuid first)
     __table_args__ = (UniqueConstraint("meeting_uuid", "journal_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128))
     journal_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UtcDateTime())

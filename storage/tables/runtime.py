@@ -94,10 +94,11 @@ class RuntimeAction(Base):
     """One meeting action the engine asked for, and what became of it."""
 
     __tablename__ = "runtime_actions"
+    # a meeting's actions are found through this constraint's index (meeting_uuid first)
     __table_args__ = (UniqueConstraint("meeting_uuid", "action_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    meeting_uuid: Mapped[str] = mapped_column(String(128), index=True)
+    meeting_uuid: Mapped[str] = mapped_column(String(128))
     action_key: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40))
     #: The action as JSON (see `bot.runtime.codec`); names and bot lines only, never PHI.

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from storage import journal
+from storage import runtime_state as rs
 from storage.db import make_session_factory, session_scope
 from storage.tables.journal import JournalEntry
 from tests.storage_fixtures import (  # noqa: F401
@@ -255,11 +256,12 @@ def test_has_unprocessed_sees_only_parsed_entries_still_to_feed(engine: Engine) 
         assert not journal.has_unprocessed(session, meeting_uuid="m1")
 
 
-def test_a_workers_looks_at_its_meeting_skip_the_entries_already_fed(
+def test_every_look_for_pending_entries_skips_the_entries_already_fed(
     sqlite_engine: Engine,  # noqa: F811
 ) -> None:
-    """Both looks a worker makes at every visit use the partial index of pending entries, so
-    their cost does not grow with the meeting's history (migration 0013)."""
+    """The looks a worker makes at every visit (its meeting's), and those for every meeting
+    with work (a sweep's, `unprocessed` of all meetings), use the partial index of pending
+    entries, so their cost does not grow with the journal's history (migrations 0013, 0015)."""
     factory = make_session_factory(sqlite_engine)
     with session_scope(factory) as session:
         for n in range(20):
@@ -269,7 +271,7 @@ def test_a_workers_looks_at_its_meeting_skip_the_entries_already_fed(
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if "webhook_journal" in statement and statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, parameters))
 
     event.listen(sqlite_engine, "before_cursor_execute", keep)
@@ -279,9 +281,11 @@ def test_a_workers_looks_at_its_meeting_skip_the_entries_already_fed(
             assert [e.dedupe_key for e in journal.unprocessed(session, meeting_uuid="m1")] == [
                 "new"
             ]
+            assert [e.dedupe_key for e in journal.unprocessed(session)] == ["new"]
+            assert rs.meetings_with_work(session, now=T0, running={"m1"}) == ["m1"]
     finally:
         event.remove(sqlite_engine, "before_cursor_execute", keep)
-    assert len(seen) == 2
+    assert len(seen) == 4
     with sqlite_engine.connect() as connection:
         for statement, parameters in seen:
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
