@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,14 +152,3 @@ def wal_frames(database: Path) -> tuple[int, int]:
     looks without checkpointing, as running a checkpoint to look would."""
     header = database.with_name(database.name + "-shm").read_bytes()[:100]
     return struct.unpack("=I", header[16:20])[0], struct.unpack("=I", header[96:100])[0]
-
-
-def within(seconds: float, done: Callable[[], bool]) -> bool:
-    """Whether `done()` holds within `seconds`, by looking every 10 ms. Not a timed wait on a
-    lock or an event: under faketime (scripts/test-clocks) those do not time out."""
-    deadline = time.monotonic() + seconds
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True

@@ -379,15 +379,6 @@ def session_uuids(url: str) -> set[str]:
         engine.dispose()
 
 
-def wait_until(condition: Any, timeout: float = 10.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())
-
-
 def open_sockets(port: int, count: int, first: bytes = b"") -> Iterator[socket.socket]:
     """`count` connections to `port`, each having sent `first`."""
     for _ in range(count):

@@ -30,8 +30,8 @@ from tests.hostile.harness import (
     rows,
     session_uuids,
     unique_ts,
-    wait_until,
 )
+from tests.waiting import wait_until
 from tests.zoom_signing import sign, signed_headers
 
 pytestmark = pytest.mark.slow

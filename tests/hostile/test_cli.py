@@ -21,7 +21,8 @@ from bot.cli import main
 from storage.crypto import generate_key
 from tests.clock import HandClock
 from tests.hostile.conftest import migrated_copy
-from tests.hostile.harness import MEETING_ID, ROOT, SECRET, Serve, record, toml, wait_until
+from tests.hostile.harness import MEETING_ID, ROOT, SECRET, Serve, record, toml
+from tests.waiting import wait_until
 
 
 def _sections(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:

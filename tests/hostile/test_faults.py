@@ -45,9 +45,9 @@ from tests.hostile.harness import (
     record,
     rows,
     unfinished_actions,
-    wait_until,
 )
 from tests.storage_fixtures import POSTGRES_ENV, reset_postgres
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,8 @@ from sqlalchemy import Engine, text
 
 from storage.checkpoints import BACKSTOP_PAGES, checkpoint_beside
 from storage.db import make_engine
-from tests.storage_fixtures import wal_frames, within
+from tests.storage_fixtures import wal_frames
+from tests.waiting import wait_until
 
 
 def _write(engine: Engine, rows: int) -> None:
@@ -39,7 +40,8 @@ def test_a_commit_leaves_the_checkpoint_to_a_thread_of_its_own(tmp_path: Path) -
             frames, backfilled = wal_frames(database)
             return backfilled == frames
 
-        assert within(10, copied)  # the burst's last commit too, with no commit after it
+        # the burst's last commit too, with no commit after it
+        assert wait_until(copied, 10, step=0.01)
     finally:
         engine.dispose()
 

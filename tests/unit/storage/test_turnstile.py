@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 
 from storage.db import make_engine
 from storage.turnstile import Turns, Turnstile, turns_of, turnstile_of, yield_to_receiver
-from tests.storage_fixtures import within
+from tests.waiting import wait_until
 
 
 def _passing(turnstile: Turnstile, *, patience: float) -> threading.Thread:
@@ -33,8 +33,10 @@ def test_a_worker_waits_at_the_turnstile_while_the_receiver_holds_it(tmp_path: P
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=60)
-        assert not within(0.3, lambda: not worker.is_alive())  # held at the turnstile
-    assert within(10, lambda: not worker.is_alive())  # through once the receiver let go
+        # held at the turnstile
+        assert not wait_until(lambda: not worker.is_alive(), 0.3, step=0.01)
+    # through once the receiver let go
+    assert wait_until(lambda: not worker.is_alive(), 10, step=0.01)
 
 
 def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
@@ -42,7 +44,7 @@ def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
     with turnstile.right_of_way() as way:
         assert way.taken()
         worker = _passing(turnstile, patience=0.05)
-        assert within(10, lambda: not worker.is_alive())
+        assert wait_until(lambda: not worker.is_alive(), 10, step=0.01)
 
 
 def test_the_receiver_takes_it_only_between_workers(tmp_path: Path) -> None:
@@ -100,9 +102,9 @@ def test_a_workers_transactions_begin_only_past_the_turnstile(tmp_path: Path) ->
             assert way.taken()
             worker = threading.Thread(target=transaction)
             worker.start()
-            assert not within(0.3, began.is_set)
-        assert within(10, began.is_set)
-        assert within(10, lambda: not worker.is_alive())
+            assert not wait_until(began.is_set, 0.3, step=0.01)
+        assert wait_until(began.is_set, 10, step=0.01)
+        assert wait_until(lambda: not worker.is_alive(), 10, step=0.01)
     finally:
         engine.dispose()
 
@@ -120,7 +122,7 @@ def _writer(engine: Engine, wrote: threading.Event, end: threading.Event) -> Non
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO t VALUES (1)"))
         wrote.set()
-        if not within(30, end.is_set):
+        if not wait_until(end.is_set, 30, step=0.01):
             raise TimeoutError("the test never ended the transaction")
 
 
@@ -146,12 +148,13 @@ def test_workers_writes_take_turns_until_the_transaction_ends(tmp_path: Path) ->
     ]
     try:
         threads[0].start()
-        assert within(10, first_wrote.is_set)
+        assert wait_until(first_wrote.is_set, 10, step=0.01)
         threads[1].start()
-        assert within(10, second_read.is_set)  # reading needs no turn (WAL)
-        assert not within(0.3, second_wrote.is_set)  # writing waits for the first's end
+        assert wait_until(second_read.is_set, 10, step=0.01)  # reading needs no turn (WAL)
+        # writing waits for the first's end
+        assert not wait_until(second_wrote.is_set, 0.3, step=0.01)
         end.set()
-        assert within(10, second_wrote.is_set)
+        assert wait_until(second_wrote.is_set, 10, step=0.01)
         for thread in threads:
             thread.join(timeout=10)
             assert not thread.is_alive()
@@ -223,7 +226,7 @@ def test_a_worker_waiting_for_its_turn_gets_it_from_one_that_keeps_taking_it(
     holder = threading.Thread(target=keep_taking)
     holder.start()
     try:
-        assert within(10, lambda: len(turns_taken) > 0)
+        assert wait_until(lambda: len(turns_taken) > 0, 10, step=0.01)
         descriptor = waiter.take(patience=60)
         assert descriptor is not None
         assert not stop.is_set() and len(turns_taken) < 2000  # it did not wait for the end
