@@ -1253,6 +1253,10 @@ def _refused(d: _Draft, event: ActionRefused) -> None:
     """Tell the facilitators, once, what Zoom would not let the bot do (see the docstring)."""
     if event.code in _QUIET_CODES or event.kind == "send_chat":
         return  # a refused chat line reported by a chat line could loop
+    if event.kind == "admit" and event.code != "not_in_waiting_room":
+        # Zoom did not let them in: they are not being let in any more, and the same
+        # arrival told again with better evidence is decided again (see `_arrived`).
+        d.admitting = d.admitting - {event.target_key}
     _confirmed(d, event.kind, event.target_key, ok=False)
     if event.code == "not_privileged":
         reason = d.line("reason_not_privileged")

@@ -182,7 +182,8 @@ class SessionState:
             line per `phases.engine.WAITING_LINE_SECONDS` at most).
         admitting: people the bot has asked Zoom to admit since they last arrived in the
             waiting room: the same arrival told again (the webhook after the SDK's poll) with
-            better evidence of who they are is not admitted a second time.
+            better evidence of who they are is not admitted a second time. An admission
+            Zoom refused (for another reason than their not waiting) takes them out of it.
         awaiting: what the bot will announce once Zoom confirms the action it is about
             (`phases.events.ActionDone`): "welcome:KEY" / "welcomed:KEY" for the admissions
             at the meditation's end, "recording:NAME" for a stopped recording,

@@ -9,7 +9,15 @@ import pytest
 from phases.actions import Admit, Audience, PutInWaitingRoom, SendChat, Target
 from phases.agenda import Agenda
 from phases.engine import handle
-from phases.events import ArrivedInWaitingRoom, ChatMessage, Joined, Left, TimerDue, ZoomRole
+from phases.events import (
+    ActionRefused,
+    ArrivedInWaitingRoom,
+    ChatMessage,
+    Joined,
+    Left,
+    TimerDue,
+    ZoomRole,
+)
 from phases.roster import RosterEntry
 from phases.state import Phase, SessionState
 
@@ -255,6 +263,25 @@ def test_a_leader_the_sdk_named_and_let_in_is_not_let_in_again_once_her_link_is_
     s.enter("Helen", -14, **HELEN)
     s.feed(Left(participant=person("Helen", **HELEN)), -13)
     assert admitted(arrive(s, "Helen", -12, **HELEN)) == ["Helen"]
+
+
+def test_an_admission_zoom_refused_is_asked_again_once_the_link_is_known():
+    # The SDK's poll names Helen before the session and she is let in; Zoom refuses that
+    # admission (an SDK error). The webhook about the same arrival then brings her
+    # registration link: she is still waiting, and the bot asks again.
+    s = sim(helen=False)
+    assert admitted(arrive(s, "Helen", -15)) == ["Helen"]
+    s.feed(ActionRefused(kind="admit", target_key="k-helen", code="sdk_error"), -15)
+    assert "k-helen" not in s.state.admitting
+    assert admitted(arrive(s, "Helen", -15, **HELEN)) == ["Helen"]
+
+
+def test_an_admission_refused_as_not_waiting_is_not_asked_again():
+    # "Not waiting": the first admission (or a host) let her in before Zoom said so.
+    s = sim(helen=False)
+    assert admitted(arrive(s, "Helen", -15)) == ["Helen"]
+    s.feed(ActionRefused(kind="admit", target_key="k-helen", code="not_in_waiting_room"), -15)
+    assert admitted(arrive(s, "Helen", -15, **HELEN)) == []
 
 
 def test_a_leader_a_host_let_in_by_hand_is_not_let_in_again_once_her_link_is_known():
