@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from storage.checkpoints import BACKSTOP_PAGES, checkpoint_beside
-from storage.db import make_engine
+from storage.db import WAL_SIZE_LIMIT, make_engine
 from tests.storage_fixtures import wal_frames
 from tests.waiting import wait_until
 
@@ -96,3 +96,33 @@ def test_a_disposed_engine_does_not_reopen_its_file(tmp_path: Path) -> None:
             leftover.unlink()
         time.sleep(0.15)  # past the interval
         assert list(folder.iterdir()) == []
+
+
+def test_the_log_is_cut_back_after_a_burst_once_copied(tmp_path: Path) -> None:
+    """A log grown past `WAL_SIZE_LIMIT` by one burst does not keep that size on disk: a
+    commit after it was copied starts the log over and cuts the file back."""
+    database = tmp_path / "burst.db"
+    wal = database.with_name(database.name + "-wal")
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        assert checkpoint_beside(engine) is not None
+        burst = WAL_SIZE_LIMIT + 4 * 1024 * 1024
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER, pad BLOB)"))
+            connection.execute(text("INSERT INTO t VALUES (0, randomblob(:size))"), {"size": burst})
+        assert wal.stat().st_size > burst
+
+        def copied() -> bool:
+            frames, backfilled = wal_frames(database)
+            return backfilled == frames
+
+        assert wait_until(copied, 10, step=0.01)
+
+        def cut_back() -> bool:
+            # a commit starts the log over unless the checkpoint still holds its lock
+            _write(engine, 1)
+            return wal.stat().st_size <= WAL_SIZE_LIMIT
+
+        assert wait_until(cut_back, 10, step=0.01)
+    finally:
+        engine.dispose()
