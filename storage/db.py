@@ -217,7 +217,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 @contextmanager
-def bounded_waits(session: Session, *, seconds: float) -> Iterator[None]:
+def bounded_waits(db: Connectable, *, seconds: float) -> Iterator[None]:
     """Make the statements run inside this block give up waiting after `seconds`.
 
     Use it inside a transaction, before its first statement; commit after the block.
@@ -227,7 +227,7 @@ def bounded_waits(session: Session, *, seconds: float) -> Iterator[None]:
     caller keeps its own deadline for that (`webhooks.intake`).
     """
     milliseconds = max(1, int(seconds * 1000))
-    connection = session.connection()
+    connection = connection_of(db)
     dialect = connection.dialect.name
     if dialect == "sqlite":
         # On the driver's connection: these pragmas run on every journal batch, and through

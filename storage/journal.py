@@ -23,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.db import insert_or_skip
+from storage.db import Connectable, connection_of, insert_or_skip
 from storage.tables.journal import DEDUPE_KEY_LENGTH, JournalEntry
 
 __all__ = [
@@ -152,7 +152,7 @@ class Delivery:
     redacted: bool = False
 
 
-def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int, bool]]:
+def record_many(db: Connectable, deliveries: list[Delivery]) -> list[tuple[int, bool]]:
     """`record` for several deliveries in one insert: (entry id, is new) for each, in order.
 
     A key seen twice in the batch is new only the first time (the second is its duplicate).
@@ -185,17 +185,18 @@ def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int,
     # One statement with the rows as parameters: SQLAlchemy sends it as one multi-row
     # INSERT ("insertmanyvalues") from a cached compilation, on the Core table (no ORM
     # bookkeeping per row); a `.values(rows)` statement would be compiled anew each time.
+    connection = connection_of(db)
     statement = insert_or_skip(
-        _TABLE, session.get_bind().dialect.name, ("dedupe_key",), ("id", "dedupe_key")
+        _TABLE, connection.dialect.name, ("dedupe_key",), ("id", "dedupe_key")
     )
-    inserted = {key: entry_id for entry_id, key in session.connection().execute(statement, rows)}
+    inserted = {key: entry_id for entry_id, key in connection.execute(statement, rows)}
     missing = {row["dedupe_key"] for row in rows} - inserted.keys()
     earlier: dict[str, int] = {}
     if missing:
         found = select(JournalEntry.id, JournalEntry.dedupe_key).where(
             JournalEntry.dedupe_key.in_(missing)
         )
-        earlier = {key: entry_id for entry_id, key in session.execute(found)}
+        earlier = {key: entry_id for entry_id, key in connection.execute(found)}
     results: list[tuple[int, bool]] = []
     for row in rows:
         key = row["dedupe_key"]
@@ -207,18 +208,19 @@ def record_many(session: Session, deliveries: list[Delivery]) -> list[tuple[int,
     return results
 
 
-def announce(session: Session, meeting_uuids: set[str]) -> None:
+def announce(db: Connectable, meeting_uuids: set[str]) -> None:
     """PostgreSQL: `NOTIFY` each meeting uuid on `JOURNAL_CHANNEL` when this transaction
     commits (nothing if it rolls back); other databases: nothing."""
-    if not meeting_uuids or session.get_bind().dialect.name != "postgresql":
+    connection = connection_of(db)
+    if not meeting_uuids or connection.dialect.name != "postgresql":
         return
-    session.execute(
+    connection.execute(
         text("SELECT pg_notify(:channel, uuid) FROM unnest(CAST(:uuids AS text[])) AS uuid"),
         {"channel": JOURNAL_CHANNEL, "uuids": sorted(meeting_uuids)},
     )
 
 
-def probe(session: Session, *, now: datetime) -> None:
+def probe(db: Connectable, *, now: datetime) -> None:
     """Write a row into the journal and delete it again, in the caller's transaction.
 
     Committed, this is a real write (the database must take the lock and write its log),
@@ -229,8 +231,9 @@ def probe(session: Session, *, now: datetime) -> None:
         sqlalchemy.exc.SQLAlchemyError: the database refused the write.
     """
     key = f"probe:{secrets.token_hex(16)}"
-    session.execute(
-        insert(JournalEntry).values(
+    connection = connection_of(db)
+    connection.execute(
+        insert(_TABLE).values(
             received_at=now,
             event="",
             event_ts=None,
@@ -242,7 +245,7 @@ def probe(session: Session, *, now: datetime) -> None:
             redacted=False,
         )
     )
-    session.execute(delete(JournalEntry).where(JournalEntry.dedupe_key == key))
+    connection.execute(delete(_TABLE).where(_TABLE.c.dedupe_key == key))
 
 
 def entry(session: Session, *, entry_id: int) -> JournalEntry | None:

@@ -61,7 +61,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import journal
-from storage.db import bounded_waits, failure_type, session_scope
+from storage.db import bound_engine, bounded_waits, failure_type
 from storage.threads import DaemonThreads
 from storage.turnstile import Holder, turnstile_of
 from webhooks.errors import JournalBusy
@@ -143,7 +143,9 @@ class JournalWriter:
         flood_window: float = FLOOD_WINDOW,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._factory = factory
+        # Core connections, not ORM sessions: a batch is one insert, and a session's
+        # bookkeeping (its creation, commit and close) cost about as much again
+        self._engine = bound_engine(factory)
         self._flood_rate = flood_rate
         self._flood_window = flood_window
         self._clock = clock
@@ -154,9 +156,8 @@ class JournalWriter:
         #: the turnstile is kept between batches (see "A flood" in the module docstring)
         self.holding_back_workers = False
         self._announce = announce
-        bind = factory.kw.get("bind")
-        self._poll_locks = bind is not None and bind.dialect.name == "sqlite"
-        self._turnstile = turnstile_of(bind) if bind is not None else None
+        self._poll_locks = self._engine.dialect.name == "sqlite"
+        self._turnstile = turnstile_of(self._engine)
         self._deadline = deadline
         self._max_batch = max_batch
         self._max_waiting = max_waiting
@@ -400,12 +401,12 @@ class JournalWriter:
     def _write_once(
         self, records: list[JournalRecord], deliveries: list[journal.Delivery], *, wait: float
     ) -> list[_Result]:
-        with session_scope(self._factory) as session:
-            with bounded_waits(session, seconds=wait):
-                results = journal.record_many(session, deliveries)
+        with self._engine.begin() as connection:
+            with bounded_waits(connection, seconds=wait):
+                results = journal.record_many(connection, deliveries)
                 if self._announce:
                     journal.announce(
-                        session,
+                        connection,
                         {
                             record.info.meeting_uuid
                             for record, (_id, is_new) in zip(records, results, strict=True)
@@ -415,9 +416,9 @@ class JournalWriter:
                 return results
 
     def _run_probe(self, now: datetime) -> None:
-        with session_scope(self._factory) as session:
-            with bounded_waits(session, seconds=self._deadline / 2):
-                journal.probe(session, now=now)
+        with self._engine.begin() as connection:
+            with bounded_waits(connection, seconds=self._deadline / 2):
+                journal.probe(connection, now=now)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
