@@ -8,9 +8,12 @@ the process that runs them. The pool:
 - starts each worker with one end of a local socket pair (`bot.worker_channel`), its shard
   index and the pool's size;
 - routes a meeting's notice to the worker of its shard (`bot.runtime.shards.shard_of`):
-  `notify(uuid)` writes one line and returns, never waiting on a worker. A worker that does
-  not read (hung) has its notices dropped past `_MAX_BUFFERED` bytes: its periodic sweep
-  finds the work in the database anyway;
+  `notify(uuid)` returns at once, never waiting on a worker; the notices of one turn of the
+  event loop go out together at its end, one write a worker, each meeting named once (a
+  journal batch of 50 deliveries, acknowledged in one turn, would otherwise cost 50 writes
+  and wake the worker 50 times). A worker that does not read (hung) has its notices
+  dropped past `_MAX_BUFFERED` bytes: its periodic sweep finds the work in the database
+  anyway;
 - restarts a worker that exits or dies (after 0.5 s, doubling up to 30 s while it keeps
   dying within a minute of starting); the restarted worker keeps its lease owner id, so it
   takes its meetings back at once, and the receiver acks throughout;
@@ -82,6 +85,9 @@ class _Slot:
     restarts: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     reader: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: the meetings to name in its next write (`WorkerPool.notify`; None: sweep everything),
+    #: in the order they were first named
+    notices: dict[str | None, None] = field(default_factory=dict, repr=False)
 
 
 class WorkerPool:
@@ -108,6 +114,8 @@ class WorkerPool:
         self._grace = grace
         self._slots = [_Slot(index) for index in range(count)]
         self._stopping = False
+        #: notices are waiting for the end of this turn of the event loop (`notify`)
+        self._sending = False
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -250,20 +258,32 @@ class WorkerPool:
     # -- the receiver's side ---------------------------------------------------------------
 
     def notify(self, meeting_uuid: str | None) -> None:
-        """Wake the worker of `meeting_uuid`'s shard (None: every worker sweeps). Never waits."""
+        """Wake the worker of `meeting_uuid`'s shard (None: every worker sweeps). Never
+        waits. Called on the event loop; the notice goes out with the others of this turn
+        of the loop, once it has run what is ready (`_send_notices`)."""
         if meeting_uuid is None:
             for slot in self._slots:
-                self._send(slot, None)
+                slot.notices[None] = None
         else:
-            self._send(self._slots[shard_of(meeting_uuid, self.count)], meeting_uuid)
+            self._slots[shard_of(meeting_uuid, self.count)].notices[meeting_uuid] = None
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().call_soon(self._send_notices)
 
-    def _send(self, slot: _Slot, meeting_uuid: str | None) -> None:
+    def _send_notices(self) -> None:
+        self._sending = False
+        for slot in self._slots:
+            notices, slot.notices = slot.notices, {}
+            if notices:
+                self._send(slot, b"".join(notice_line(uuid) for uuid in notices))
+
+    def _send(self, slot: _Slot, lines: bytes) -> None:
         writer = slot.writer
         if writer is None or writer.is_closing():
             return  # the worker is being restarted: its first sweep finds the work
         if writer.transport.get_write_buffer_size() > _MAX_BUFFERED:
             return  # the worker does not read: its periodic sweep finds the work
-        writer.write(notice_line(meeting_uuid))
+        writer.write(lines)
 
     def checks(self) -> dict[str, bool]:
         """`/readyz`'s `worker` and `scheduler` checks: true only if they hold for every worker."""

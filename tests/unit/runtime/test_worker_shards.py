@@ -19,7 +19,7 @@ from bot.errors import ConfigError
 from bot.runtime.shards import shard_of
 from bot.runtime.worker import Worker
 from bot.worker_channel import Status, read_message, status_line
-from bot.worker_pool import worker_command
+from bot.worker_pool import WorkerPool, worker_command
 from bot.worker_process import ChannelMetrics, main
 from phases.events import MeetingStarted
 from storage.crypto import generate_key
@@ -27,6 +27,7 @@ from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
 from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from webhooks.metrics import Metrics
 
 
 def test_a_meeting_has_one_shard_the_same_in_every_process() -> None:
@@ -255,3 +256,47 @@ def test_lines_reported_over_several_turns_wait_for_one_write_until_flushed() ->
         for kind in ("send_chat", "admit", "admit")
         for message in ({"action": [kind, "not_executed"]}, {"lag": 0.25})
     ]
+
+
+class _NoticeWriter:
+    """The stream writer's part `WorkerPool` writes notices with; keeps each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.transport = self
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
+def test_the_pool_names_each_meeting_once_a_turn_in_one_write_a_worker() -> None:
+    # A journal batch is acknowledged in one turn of the receiver's loop: its notices go
+    # out together after it, each meeting once, one write per worker of their shards.
+    first = [f"m-{n}" for n in range(40) if shard_of(f"m-{n}", 2) == 0][:2]
+    second = next(f"m-{n}" for n in range(40) if shard_of(f"m-{n}", 2) == 1)
+    pool = WorkerPool(2, config_path=None, metrics=Metrics())
+    writers = [_NoticeWriter(), _NoticeWriter()]
+    for slot, writer in zip(pool._slots, writers, strict=True):
+        slot.writer = cast(asyncio.StreamWriter, writer)
+
+    def named(data: bytes) -> list[str | None]:
+        return [read_message(line + b"\n")["meeting"] for line in data.splitlines()]
+
+    async def turn() -> None:
+        for uuid in (first[0], first[1], first[0], second, first[1]):
+            pool.notify(uuid)
+        assert writers[0].writes == [] and writers[1].writes == []  # not before the turn ends
+        await _turns()
+        pool.notify(None)  # a sweep: every worker
+        pool.notify(first[0])
+        await _turns()
+
+    asyncio.run(turn())
+    assert [named(data) for data in writers[0].writes] == [first, [None, first[0]]]
+    assert [named(data) for data in writers[1].writes] == [[second], [None]]
