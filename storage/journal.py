@@ -3,8 +3,9 @@
 The receiver calls `append` and commits before it acknowledges Zoom; the worker reads
 `unprocessed` in `event_ts` order and calls `mark_processed`. Every function takes the session
 (or, for the receiver's `record_many`, `announce` and `probe`, a Core connection) explicitly
-and keyword-only arguments, and flushes but never commits: the caller owns the transaction. `append` is safe against concurrent duplicates (two replicas receiving the same
-retry at once): the insert is `ON CONFLICT (dedupe_key) DO NOTHING` on SQLite and PostgreSQL.
+and keyword-only arguments, and flushes but never commits: the caller owns the transaction.
+`append` is safe against concurrent duplicates (two replicas receiving the same retry at
+once): the insert is `ON CONFLICT (dedupe_key) DO NOTHING` on SQLite and PostgreSQL.
 `probe` tells whether the journal takes a write right now, without leaving anything behind.
 
 `record_many` is the receiver's group commit: a batch of deliveries in ONE multi-row insert
