@@ -53,6 +53,7 @@ __all__ = [
     "create_meeting",
     "due_wakeups",
     "lease_owner",
+    "live_leases",
     "live_meetings",
     "load_meeting",
     "meetings_with_work",
@@ -205,6 +206,9 @@ _RENEW_LEASES = (
 )
 _LEASE_OF = select(_LEASES.c.owner, _LEASES.c.expires_at).where(
     _LEASES.c.meeting_uuid == bindparam("uuid")
+)
+_LIVE_LEASES = select(_LEASES.c.meeting_uuid, _LEASES.c.owner).where(
+    _LEASES.c.expires_at > bindparam("now")
 )
 #: A released lease's expiry: before anyone's clock, so the next take finds it free.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -578,6 +582,12 @@ def lease_owner(session: Session, *, meeting_uuid: str, now: datetime) -> str | 
     if row is None or row.expires_at <= now:
         return None
     return str(row.owner)
+
+
+def live_leases(db: Connectable, *, now: datetime) -> list[tuple[str, str]]:
+    """(meeting uuid, owner) of every lease unexpired at `now`."""
+    rows = connection_of(db).execute(_LIVE_LEASES, {"now": now})
+    return [(str(uuid), str(owner)) for uuid, owner in rows]
 
 
 def _rowcount(result: object) -> int:

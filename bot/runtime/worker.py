@@ -33,6 +33,18 @@ process; across replicas the database lease decides (see `bot.runtime.durable`):
 whose lease another replica holds is left alone, and taken over once that lease expires
 unrenewed. Leases are renewed on every sweep, so the sweep interval must be well below the
 lease TTL.
+
+Spreading meetings over replicas: on PostgreSQL every replica's worker of a shard hears of
+every meeting, and a meeting no one runs yet goes to whichever takes its lease first. That
+is most often the busiest one (already awake when the notice comes), and two replicas had
+split an evening's meetings anywhere from 59/41 to 86/14, the busier one's backlog setting
+when the last latecomers got in (docs/benchmarks.md, "twenty-sixth round"). So a serve
+worker (one with a `shard`) that runs more of its shard's meetings than another owner
+does leaves such a meeting for `LEAVE_SECONDS` to the others, and takes it then if it is
+still free: nothing waits on a replica that is not there, and a meeting is still taken
+at once by the worker with the fewest. Owners are seen through their unexpired leases, so a
+replica that runs none yet is not seen, and the split starts from how the first meetings
+fall. Join processes (no shard) take what they serve at once, as before.
 """
 
 from __future__ import annotations
@@ -72,6 +84,10 @@ __all__ = ["Worker", "journal_notices"]
 _log = logging.getLogger(__name__)
 
 ControlFactory = Callable[[str], MeetingControl]
+
+#: How long a serve worker running more of its shard's meetings than another lease owner
+#: leaves a meeting no one runs yet to the others (see "Spreading meetings over replicas").
+LEAVE_SECONDS = 0.1
 
 
 def journal_notices(
@@ -173,6 +189,9 @@ class Worker:
         #: caught up (see `_process`)
         self._heard: dict[str, int] = {}
         self._caught_up: dict[str, int] = {}
+        #: meetings no one runs that this worker left to another replica's for a moment;
+        #: its next visit takes them if they are still free (see `_leaves_it`)
+        self._left: set[str] = set()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -379,11 +398,18 @@ class Worker:
         # A meeting this worker runs already is not looked up again: every step takes its
         # lease in its own transaction (the fence), and a lost lease drops it below.
         if meeting_uuid not in self._runtimes:
-            holder, serves = await self._calls.run(functools.partial(self._holder, meeting_uuid))
+            may_leave = meeting_uuid not in self._left
+            self._left.discard(meeting_uuid)
+            look = functools.partial(self._holder, meeting_uuid, may_leave=may_leave)
+            holder, serves, leave = await self._calls.run(look)
             if not serves:
                 return 0
             if holder is not None and holder != self.owner:
                 self._drop(meeting_uuid, "owned elsewhere")
+                return 0
+            if leave:
+                self._left.add(meeting_uuid)
+                asyncio.get_running_loop().call_later(LEAVE_SECONDS, self.notify, meeting_uuid)
                 return 0
         runtime = self.runtime(meeting_uuid)
         heard = self._heard.get(meeting_uuid, 0)
@@ -442,11 +468,28 @@ class Worker:
             serving = [uuid for uuid in candidates if self._serves_in(db, uuid)]
         return lost, serving, now + self._ttl
 
-    def _holder(self, meeting_uuid: str) -> tuple[str | None, bool]:
-        """The meeting's lease holder, and whether this worker serves the meeting."""
+    def _holder(self, meeting_uuid: str, *, may_leave: bool) -> tuple[str | None, bool, bool]:
+        """The meeting's lease holder, whether this worker serves the meeting, and (if
+        `may_leave` and no one holds it) whether to leave it to another replica for now."""
         with session_scope(self._factory) as db:
+            now = self._clock()
             serves = self._serves_in(db, meeting_uuid)
-            return rs.lease_owner(db, meeting_uuid=meeting_uuid, now=self._clock()), serves
+            holder = rs.lease_owner(db, meeting_uuid=meeting_uuid, now=now)
+            leave = may_leave and serves and holder is None and self._leaves_it(db, now)
+            return holder, serves, leave
+
+    def _leaves_it(self, db: Session, now: datetime) -> bool:
+        """Whether this serve worker runs more of its shard's meetings than another lease
+        owner does (see "Spreading meetings over replicas" in the module docstring)."""
+        if self._shard is None:
+            return False
+        index, count = self._shard
+        held: dict[str, int] = {}
+        for uuid, owner in rs.live_leases(db, now=now):
+            if shard_of(uuid, count) == index:
+                held[owner] = held.get(owner, 0) + 1
+        mine = held.pop(self.owner, 0)
+        return bool(held) and mine > min(held.values())
 
     def _serves_in(self, db: Session, meeting_uuid: str) -> bool:
         """Whether `meeting_uuid` is an instance of `meeting_id` (always, without one): by

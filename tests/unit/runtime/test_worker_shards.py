@@ -14,6 +14,7 @@ from typing import cast
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import ConfigError
 from bot.runtime.shards import shard_of
@@ -22,6 +23,7 @@ from bot.worker_channel import Status, read_message, status_line
 from bot.worker_pool import WorkerPool, worker_command
 from bot.worker_process import ChannelMetrics, main
 from phases.events import MeetingStarted
+from storage import runtime_state as rs
 from storage.crypto import generate_key
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
@@ -300,3 +302,86 @@ def test_the_pool_names_each_meeting_once_a_turn_in_one_write_a_worker() -> None
     asyncio.run(turn())
     assert [named(data) for data in writers[0].writes] == [first, [None, first[0]]]
     assert [named(data) for data in writers[1].writes] == [[second], [None]]
+
+
+def _serve_worker(
+    factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, owner: str
+) -> Worker:
+    return Worker(
+        session_factory=factory,
+        control_factory=lambda _uuid: RecordingMeeting(),
+        hooks=hooks,
+        owner=owner,
+        clock=clock,
+        sweep_interval=3600,
+        shard=(0, 1),
+    )
+
+
+def test_a_busier_replica_leaves_a_new_meeting_to_a_less_busy_one_first(
+    sqlite_engine: Engine,
+) -> None:
+    # Replica a runs two meetings, b one: a meeting no one runs yet is b's to take first;
+    # a takes it only if it is still free at a's next look.
+    factory = make_session_factory(sqlite_engine)
+    hooks, clock = ScriptedHooks(), HandClock(START - timedelta(minutes=10))
+    with session_scope(factory) as db:
+        for uuid, owner in (("run-1==", "serve:a"), ("run-2==", "serve:a"), ("run-3==", "serve:b")):
+            assert rs.acquire_lease(
+                db, meeting_uuid=uuid, owner=owner, ttl=timedelta(minutes=5), now=clock()
+            )
+        for uuid in ("new-1==", "new-2=="):
+            hooks.journal(db, meeting_uuid=uuid, label=uuid, at=clock(), events=(MeetingStarted(),))
+    a = _serve_worker(factory, hooks, clock, "serve:a")
+    b = _serve_worker(factory, hooks, clock, "serve:b")
+
+    def owner(uuid: str) -> str | None:
+        with session_scope(factory) as db:
+            return rs.lease_owner(db, meeting_uuid=uuid, now=clock())
+
+    async def evening() -> None:
+        assert await a.process("new-1==", woken=True) == 0  # left to b for now
+        assert owner("new-1==") is None and "new-1==" not in hooks.started
+        await b.process("new-1==", woken=True)  # the least busy takes it at once
+        assert owner("new-1==") == "serve:b"
+        await a.process("new-1==", woken=True)  # a's look again: b runs it
+        assert owner("new-1==") == "serve:b"
+        # b now runs as many as a: nobody leaves the next one
+        await a.process("new-2==", woken=True)
+        assert owner("new-2==") == "serve:a"
+
+    asyncio.run(evening())
+    assert hooks.started.count("new-1==") == 1 and hooks.started.count("new-2==") == 1
+
+
+def test_a_meeting_left_to_another_replica_is_taken_when_no_one_else_does(
+    sqlite_engine: Engine,
+) -> None:
+    factory = make_session_factory(sqlite_engine)
+    hooks, clock = ScriptedHooks(), HandClock(START - timedelta(minutes=10))
+    with session_scope(factory) as db:
+        for uuid, owner in (("run-1==", "serve:a"), ("run-2==", "serve:b")):
+            assert rs.acquire_lease(
+                db, meeting_uuid=uuid, owner=owner, ttl=timedelta(minutes=5), now=clock()
+            )
+        assert rs.acquire_lease(
+            db, meeting_uuid="run-3==", owner="serve:a", ttl=timedelta(minutes=5), now=clock()
+        )
+        hooks.journal(
+            db, meeting_uuid="new==", label="new==", at=clock(), events=(MeetingStarted(),)
+        )
+    a = _serve_worker(factory, hooks, clock, "serve:a")  # b is not running
+
+    async def evening() -> None:
+        await a.start()  # its first sweep finds the new meeting, and leaves it for a moment
+        try:
+            for _ in range(100):  # at most 5 s
+                if "new==" in hooks.started:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await a.stop(release=False)  # keep its lease, to look at it
+
+    asyncio.run(evening())
+    with session_scope(factory) as db:
+        assert rs.lease_owner(db, meeting_uuid="new==", now=clock()) == "serve:a"
