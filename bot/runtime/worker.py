@@ -37,7 +37,7 @@ lease TTL.
 Spreading meetings over replicas: on PostgreSQL every replica's worker of a shard hears of
 every meeting, and a meeting no one runs yet goes to whichever takes its lease first. That
 is most often the busiest one (already awake when the notice comes), and two replicas had
-split an evening's meetings anywhere from 59/41 to 86/14, the busier one's backlog setting
+split an evening's meetings anywhere from 54/46 to 98/2, the busier one's backlog setting
 when the last latecomers got in (docs/benchmarks.md, "twenty-sixth round"). So a serve
 worker (one with a `shard`) that runs more of its shard's meetings than another owner
 does leaves such a meeting for `LEAVE_SECONDS` to the others, and takes it then if it is
