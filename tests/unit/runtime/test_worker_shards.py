@@ -318,6 +318,24 @@ def _serve_worker(
     )
 
 
+def _leases_and_new_meetings(
+    factory: sessionmaker[Session],
+    hooks: ScriptedHooks,
+    clock: HandClock,
+    held: tuple[tuple[str, str], ...],
+    new: tuple[str, ...],
+) -> None:
+    """Leases held (meeting, owner) for five minutes, and a journaled start of each meeting
+    in `new`, which no one runs yet."""
+    with session_scope(factory) as db:
+        for uuid, owner in held:
+            assert rs.acquire_lease(
+                db, meeting_uuid=uuid, owner=owner, ttl=timedelta(minutes=5), now=clock()
+            )
+        for uuid in new:
+            hooks.journal(db, meeting_uuid=uuid, label=uuid, at=clock(), events=(MeetingStarted(),))
+
+
 def test_a_busier_replica_leaves_a_new_meeting_to_a_less_busy_one_first(
     sqlite_engine: Engine,
 ) -> None:
@@ -325,13 +343,8 @@ def test_a_busier_replica_leaves_a_new_meeting_to_a_less_busy_one_first(
     # a takes it only if it is still free at a's next look.
     factory = make_session_factory(sqlite_engine)
     hooks, clock = ScriptedHooks(), HandClock(START - timedelta(minutes=10))
-    with session_scope(factory) as db:
-        for uuid, owner in (("run-1==", "serve:a"), ("run-2==", "serve:a"), ("run-3==", "serve:b")):
-            assert rs.acquire_lease(
-                db, meeting_uuid=uuid, owner=owner, ttl=timedelta(minutes=5), now=clock()
-            )
-        for uuid in ("new-1==", "new-2=="):
-            hooks.journal(db, meeting_uuid=uuid, label=uuid, at=clock(), events=(MeetingStarted(),))
+    held = (("run-1==", "serve:a"), ("run-2==", "serve:a"), ("run-3==", "serve:b"))
+    _leases_and_new_meetings(factory, hooks, clock, held, ("new-1==", "new-2=="))
     a = _serve_worker(factory, hooks, clock, "serve:a")
     b = _serve_worker(factory, hooks, clock, "serve:b")
 
@@ -359,17 +372,8 @@ def test_a_meeting_left_to_another_replica_is_taken_when_no_one_else_does(
 ) -> None:
     factory = make_session_factory(sqlite_engine)
     hooks, clock = ScriptedHooks(), HandClock(START - timedelta(minutes=10))
-    with session_scope(factory) as db:
-        for uuid, owner in (("run-1==", "serve:a"), ("run-2==", "serve:b")):
-            assert rs.acquire_lease(
-                db, meeting_uuid=uuid, owner=owner, ttl=timedelta(minutes=5), now=clock()
-            )
-        assert rs.acquire_lease(
-            db, meeting_uuid="run-3==", owner="serve:a", ttl=timedelta(minutes=5), now=clock()
-        )
-        hooks.journal(
-            db, meeting_uuid="new==", label="new==", at=clock(), events=(MeetingStarted(),)
-        )
+    held = (("run-1==", "serve:a"), ("run-2==", "serve:b"), ("run-3==", "serve:a"))
+    _leases_and_new_meetings(factory, hooks, clock, held, ("new==",))
     a = _serve_worker(factory, hooks, clock, "serve:a")  # b is not running
 
     async def evening() -> None:
