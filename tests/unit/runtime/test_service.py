@@ -26,7 +26,7 @@ from storage.calendar import apply_change
 from storage.db import make_session_factory, session_scope
 from tests.clock import TEST_NOW, HandClock
 from tests.scenario.serve_harness import SCHEDULED_START, seed_roster, settings_for
-from tests.unit.runtime.fakes import JoinSpawner
+from tests.unit.runtime.fakes import JoinSpawner, until
 
 pytestmark = pytest.mark.anyio
 
@@ -98,7 +98,7 @@ async def test_sdk_mode_on_sqlite_rings_the_join_process_for_each_webhook_and_co
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://serve"
         ) as client:
-            await _wait_for(lambda: bool(spawn.commands))
+            await until(lambda: bool(spawn.commands))
             (bell,) = spawn.doorbells
             bell.settimeout(5)
             zoom.set_webhook_sink(
@@ -150,7 +150,7 @@ async def test_sdk_mode_follows_the_stored_calendar_changes(sqlite_engine: Engin
     supervisor = BotSupervisor(["balint-bot", "join"], spawn=spawn)
     app = build_service(settings, database=sqlite_engine, clock=clock, supervisor=supervisor)
     async with app.router.lifespan_context(app):
-        await _wait_for(lambda: bool(spawn.processes))
+        await until(lambda: bool(spawn.processes))
     assert spawn.processes[0].terminated  # stopped with the service
 
 
@@ -172,15 +172,6 @@ async def test_serve_reads_the_stored_changes_and_keeps_the_last_on_a_database_e
     caplog.set_level(logging.WARNING)
     assert await changes() == (moved,)
     assert "calendar changes not read" in caplog.text
-
-
-async def _wait_for(condition: object, seconds: float = 5.0) -> None:
-    assert callable(condition)
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def test_observe_only_logs_actions_as_not_executed_through_the_background_path(
@@ -208,7 +199,7 @@ async def test_observe_only_logs_actions_as_not_executed_through_the_background_
             zoom.set_webhook_sink(delivery.sink(clock))
             await zoom.start()
             await zoom.person_joins("anna", name="Anna")
-            await _wait_for(admit_logged)
+            await until(admit_logged)
             assert zoom.where_is("anna") == "waiting"  # nothing was done in the meeting
             ready = await client.get("/readyz")
             metrics = (await client.get("/metrics")).text
@@ -244,7 +235,7 @@ async def test_simulator_adapter_drives_registered_meetings_only(sqlite_engine: 
             )
             await zoom.start()
             await zoom.person_joins("anna", name="Anna")
-            await _wait_for(lambda: zoom.where_is("anna") == "meeting")
+            await until(lambda: zoom.where_is("anna") == "meeting")
 
 
 async def test_serve_speaks_the_groups_own_wording_of_agenda_messages(
@@ -272,6 +263,6 @@ async def test_serve_speaks_the_groups_own_wording_of_agenda_messages(
             await zoom.start()
             await zoom.person_joins("anna", name="Anna")
             to_waiting = lambda: [c.text for c in zoom.chat_log if c.to == "waiting_room"]  # noqa: E731
-            await _wait_for(lambda: bool(to_waiting()))
+            await until(lambda: bool(to_waiting()))
     assert to_waiting() == ["We are meditating until 19:10; the door opens then."]
     assert zoom.where_is("anna") == "waiting"

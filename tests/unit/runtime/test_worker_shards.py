@@ -28,7 +28,7 @@ from storage.crypto import generate_key
 from storage.db import make_session_factory, session_scope
 from tests.clock import HandClock
 from tests.storage_fixtures import *  # noqa: F403
-from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks
+from tests.unit.runtime.fakes import START, RecordingMeeting, ScriptedHooks, until
 from webhooks.metrics import Metrics
 
 
@@ -148,13 +148,18 @@ def test_the_channel_reads_what_it_writes_and_skips_what_is_not_a_message() -> N
 
 
 class _ThreadNotingWriter:
-    """A stream writer's two methods ChannelMetrics uses; notes the thread of each write."""
+    """The part of a stream writer that ChannelMetrics and WorkerPool write with (its
+    transport only tells how much is buffered: nothing); notes the thread of each write."""
 
     def __init__(self) -> None:
         self.writes: list[tuple[int, bytes]] = []
+        self.transport = self
 
     def is_closing(self) -> bool:
         return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
 
     def write(self, data: bytes) -> None:
         self.writes.append((threading.get_ident(), data))
@@ -260,30 +265,13 @@ def test_lines_reported_over_several_turns_wait_for_one_write_until_flushed() ->
     ]
 
 
-class _NoticeWriter:
-    """The stream writer's part `WorkerPool` writes notices with; keeps each write."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.transport = self
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-
 def test_the_pool_names_each_meeting_once_a_turn_in_one_write_a_worker() -> None:
     # A journal batch is acknowledged in one turn of the receiver's loop: its notices go
     # out together after it, each meeting once, one write per worker of their shards.
     first = [f"m-{n}" for n in range(40) if shard_of(f"m-{n}", 2) == 0][:2]
     second = next(f"m-{n}" for n in range(40) if shard_of(f"m-{n}", 2) == 1)
     pool = WorkerPool(2, config_path=None, metrics=Metrics())
-    writers = [_NoticeWriter(), _NoticeWriter()]
+    writers = [_ThreadNotingWriter(), _ThreadNotingWriter()]
     for slot, writer in zip(pool._slots, writers, strict=True):
         slot.writer = cast(asyncio.StreamWriter, writer)
 
@@ -300,8 +288,8 @@ def test_the_pool_names_each_meeting_once_a_turn_in_one_write_a_worker() -> None
         await _turns()
 
     asyncio.run(turn())
-    assert [named(data) for data in writers[0].writes] == [first, [None, first[0]]]
-    assert [named(data) for data in writers[1].writes] == [[second], [None]]
+    assert [named(data) for _thread, data in writers[0].writes] == [first, [None, first[0]]]
+    assert [named(data) for _thread, data in writers[1].writes] == [[second], [None]]
 
 
 def _serve_worker(
@@ -379,10 +367,7 @@ def test_a_meeting_left_to_another_replica_is_taken_when_no_one_else_does(
     async def evening() -> None:
         await a.start()  # its first sweep finds the new meeting, and leaves it for a moment
         try:
-            for _ in range(100):  # at most 5 s
-                if "new==" in hooks.started:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: "new==" in hooks.started)
         finally:
             await a.stop(release=False)  # keep its lease, to look at it
 
