@@ -16,6 +16,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +59,7 @@ __all__ = [
     "rss_mib",
     "unprocessed_rows",
     "signed_headers",
+    "stop_on_sigterm",
     "summary",
 ]
 
@@ -77,6 +79,19 @@ uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_config=None, proxy_
 
 class BenchError(RuntimeError):
     """A benchmark could not run (server did not start, nothing answered)."""
+
+
+def stop_on_sigterm() -> None:
+    """Let SIGTERM (what `timeout` and `kill` send) end a benchmark as an exception would, so
+    that its `with` and `finally` blocks stop the servers it started. Python's default is
+    to die at once, and then `balint-bot serve` and its meeting workers outlive the
+    benchmark, stepping its backlog at a core's full speed and skewing every run after it.
+    Call it first in a benchmark's `main`, on the main thread."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def free_port() -> int:
@@ -498,7 +513,11 @@ class ServeProcess:
         self.process = subprocess.Popen(
             self.argv, env=env, stdout=subprocess.DEVNULL, stderr=self._log
         )
-        self._wait_ready(time_limit=30.0)
+        try:
+            self._wait_ready(time_limit=30.0)
+        except BaseException:  # `__exit__` is not called then: stopped here, even by SIGTERM
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self, *, time_limit: float) -> None:

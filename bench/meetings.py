@@ -58,7 +58,14 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bench._common import SECRET, BenchError, Connection, percentile, unprocessed_rows
+from bench._common import (
+    SECRET,
+    BenchError,
+    Connection,
+    percentile,
+    stop_on_sigterm,
+    unprocessed_rows,
+)
 from bench.export import roster_csv
 from bot.config import (
     AgendaSettings,
@@ -486,6 +493,7 @@ def _report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--mode", choices=("serve", "in-process"), default="serve")
     parser.add_argument("--workers", type=int, default=1, help="serve mode: meeting_workers")

@@ -41,6 +41,7 @@ from bench._common import (
     family_pss_mib,
     family_rss_mib,
     rss_mib,
+    stop_on_sigterm,
     summary,
     unprocessed_rows,
 )
@@ -165,6 +166,7 @@ class _Sampler:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--meetings", type=int, default=200)
     parser.add_argument("--members", type=int, default=12)

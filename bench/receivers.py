@@ -55,6 +55,7 @@ from bench._common import (
     flavour,
     free_port,
     journal_rows,
+    stop_on_sigterm,
     summary,
 )
 from bench.webhooks import join_bodies
@@ -107,6 +108,7 @@ class _Figures:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--receivers", default="1,2,3", help="receiver counts, comma-separated")
     parser.add_argument("--requests", type=int, default=8000, help="requests per run")

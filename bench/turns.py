@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench._common import percentile
+from bench._common import percentile, stop_on_sigterm
 from storage.db import make_engine
 from storage.turnstile import yield_to_receiver
 
@@ -103,14 +103,23 @@ def measure(
             for _ in range(workers)
         ]
         started = time.perf_counter()
-        for process in processes:
-            process.start()
         times: list[float] = []
-        for _ in processes:
-            times.extend(out.get(timeout=600))
-        elapsed = time.perf_counter() - started
-        for process in processes:
-            process.join(timeout=60)
+        finished = False
+        try:
+            for process in processes:
+                process.start()
+            for _ in processes:
+                times.extend(out.get(timeout=600))
+            elapsed = time.perf_counter() - started
+            finished = True
+        finally:  # done, or stopped (`stop_on_sigterm`): none outlives the benchmark
+            for process in processes:
+                if process.pid is None:
+                    continue
+                process.join(timeout=60 if finished else 0)
+                if process.is_alive():
+                    process.terminate()
+                    process.join(timeout=60)
     milliseconds = [t * 1000 for t in times]
     return Figures(
         per_second=len(times) / elapsed,
@@ -130,6 +139,7 @@ def _line(name: str, figures: list[Figures]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.turns", description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--transactions", type=int, default=1500, help="per worker")

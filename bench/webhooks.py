@@ -52,6 +52,7 @@ from bench._common import (
     open_loop,
     participant_body,
     percentile,
+    stop_on_sigterm,
     summary,
     unprocessed_rows,
 )
@@ -120,6 +121,7 @@ def _verdict(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--requests", type=int, default=5000, help="requests per closed run")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (closed runs)")

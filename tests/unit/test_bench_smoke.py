@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bench._common import BenchError
+from bench._common import BenchError, family
 from bench.meetings import prepare_database
 from storage import journal
 from storage.crypto import generate_key
@@ -65,6 +67,46 @@ def test_webhooks_benchmark_prints_both_runs_the_ratio_and_the_journal_count():
     _figure(out, ceiling)
     _figure(out, rf"^p99 ack at 50 req/s = {_NUMBER} ms")
     _figure(out, r"^journal rows = 110, 200 answers = 110, lost = 0, stored after a 503 = 0 PASS")
+
+
+def test_a_benchmark_stopped_by_sigterm_stops_the_servers_it_started():
+    # `timeout` and `kill` send SIGTERM. Python's default is to die at once, and the server
+    # the benchmark started (here the bare baseline's; serve and its workers alike) went on
+    # running after it.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BALINT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "bench.webhooks", "--requests", "100000"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not started and time.monotonic() < deadline and driver.poll() is None:
+            started = family(driver.pid)[1:]
+            time.sleep(0.05)
+        assert started, "the benchmark started no server"
+        driver.send_signal(signal.SIGTERM)
+        code = driver.wait(timeout=60)
+        assert [pid for pid in started if _running(pid)] == []
+        assert code == 128 + signal.SIGTERM
+    finally:
+        for pid in [driver.pid, *started]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        driver.wait(timeout=10)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_receivers_benchmark_runs_one_and_two_receivers_on_one_port():
