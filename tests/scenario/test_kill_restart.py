@@ -61,6 +61,7 @@ from storage.roster import ROSTER_HEADERS, import_roster, parse_roster
 from storage.tables.core import AttendanceRecord, SessionRecord
 from storage.tables.runtime import RuntimeAction
 from tests.clock import TEST_NOW
+from tests.processes import alive
 from tests.storage_fixtures import (  # noqa: F401 (fixtures, fetched by name below)
     postgres_engine,
     postgres_ready,
@@ -510,14 +511,6 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_of_each_process_of_serve_with_two_workers(
     request: pytest.FixtureRequest, tmp_path: Path, store: str
@@ -646,7 +639,7 @@ def test_kill_9_of_each_process_of_serve_with_two_workers(
         orphans = list(workers())
         post(say("/next"))
         serve.kill9()
-        world.wait("no orphan worker", lambda: not any(_alive(pid) for pid in orphans), serve)
+        world.wait("no orphan worker", lambda: not any(alive(pid) for pid in orphans), serve)
         serve.start()
         world.wait("the return", lambda: world.phase(uuid) == "return", serve)
         world.wait("the return's actions", settled, serve)

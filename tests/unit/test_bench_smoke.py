@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,9 @@ from storage import journal
 from storage.crypto import generate_key
 from storage.db import make_engine, make_session_factory, session_scope
 from tests.clock import TEST_NOW
+from tests.processes import alive
 from tests.storage_fixtures import POSTGRES_ENV, reset_postgres
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -37,13 +38,19 @@ def _run(module: str, *args: str, time_limit: float = 120.0) -> str:
     return done.stdout
 
 
-def _process(module: str, *args: str, time_limit: float) -> subprocess.CompletedProcess[str]:
+def _environment() -> dict[str, str]:
+    """A benchmark's environment: this one without the test settings, the repository on
+    the import path."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("BALINT_")}
     env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _process(module: str, *args: str, time_limit: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
-        env=env,
+        env=_environment(),
         capture_output=True,
         text=True,
         timeout=time_limit,
@@ -73,40 +80,27 @@ def test_a_benchmark_stopped_by_sigterm_stops_the_servers_it_started():
     # `timeout` and `kill` send SIGTERM. Python's default is to die at once, and the server
     # the benchmark started (here the bare baseline's; serve and its workers alike) went on
     # running after it.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("BALINT_")}
-    env["PYTHONPATH"] = str(ROOT)
     driver = subprocess.Popen(
         [sys.executable, "-m", "bench.webhooks", "--requests", "100000"],
         cwd=ROOT,
-        env=env,
+        env=_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     started: list[int] = []
     try:
-        deadline = time.monotonic() + 60
-        while not started and time.monotonic() < deadline and driver.poll() is None:
-            started = family(driver.pid)[1:]
-            time.sleep(0.05)
+        wait_until(lambda: len(family(driver.pid)) > 1 or driver.poll() is not None, 60)
+        started = family(driver.pid)[1:]
         assert started, "the benchmark started no server"
         driver.send_signal(signal.SIGTERM)
         code = driver.wait(timeout=60)
-        assert [pid for pid in started if _running(pid)] == []
+        assert [pid for pid in started if alive(pid)] == []
         assert code == 128 + signal.SIGTERM
     finally:
         for pid in [driver.pid, *started]:
-            if _running(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         driver.wait(timeout=10)
-
-
-def _running(pid: int) -> bool:
-    """Whether `pid` is a process that has not exited (a zombie has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_receivers_benchmark_runs_one_and_two_receivers_on_one_port():
