@@ -16,15 +16,28 @@ listeners (serve's meeting workers, every replica's) when the transaction commit
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Dialect,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from storage.db import Connectable, connection_of, insert_or_skip
+from storage.db import Connectable, connection_of
 from storage.tables.journal import DEDUPE_KEY_LENGTH, JournalEntry
 
 __all__ = [
@@ -115,27 +128,20 @@ def record(
     parse_error: str | None = None,
     redacted: bool = False,
 ) -> tuple[int, bool]:
-    """`append` without loading the entry: (entry id, is new). The receiver's fast path."""
-    if not dedupe_key or len(dedupe_key) > DEDUPE_KEY_LENGTH:
-        raise ValueError("dedupe_key must be 1 to 200 characters")
-    values = {
-        "received_at": received_at,
-        "event": event[:128],
-        "event_ts": event_ts,
-        "meeting_uuid": meeting_uuid[:128] if meeting_uuid is not None else None,
-        "dedupe_key": dedupe_key,
-        "body": body,
-        "parsed_ok": parsed_ok,
-        "parse_error": parse_error,
-        "redacted": redacted,
-    }
-    statement = insert_or_skip(_TABLE, session.get_bind().dialect.name, ("dedupe_key",), ("id",))
-    new_id = session.connection().execute(statement, values).scalar_one_or_none()
-    if new_id is not None:
-        return new_id, True
-    existing = session.scalar(select(JournalEntry.id).where(JournalEntry.dedupe_key == dedupe_key))
-    assert existing is not None
-    return existing, False
+    """`append` without loading the entry: (entry id, is new); `record_many` of one."""
+    delivery = Delivery(
+        received_at=received_at,
+        event=event,
+        event_ts=event_ts,
+        meeting_uuid=meeting_uuid,
+        dedupe_key=dedupe_key,
+        body=body,
+        parsed_ok=parsed_ok,
+        parse_error=parse_error,
+        redacted=redacted,
+    )
+    [result] = record_many(session, [delivery])
+    return result
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,40 +164,47 @@ def record_many(db: Connectable, deliveries: list[Delivery]) -> list[tuple[int, 
 
     A key seen twice in the batch is new only the first time (the second is its duplicate).
 
+    The receiver runs this on a writer thread for every batch while its event loop answers
+    the next requests, and the Python it runs holds the loop's GIL: it is the driver's SQL,
+    written once per dialect and batch size (`_insert_text`), with the values converted by
+    the columns' own bind processors, not a SQLAlchemy statement compiled from the table
+    (whose execution built a parameter dictionary per row and ran every column through
+    its type: docs/benchmarks.md, "twenty-eighth round"). It still runs through the
+    connection, so its events fire and the driver's errors arrive as SQLAlchemy's.
+
     Raises:
         ValueError: a `dedupe_key` is empty or too long (nothing is written).
         sqlalchemy.exc.SQLAlchemyError: the database refused the write.
     """
     if not deliveries:
         return []
-    rows: list[dict[str, Any]] = []
     for delivery in deliveries:
         key = delivery.dedupe_key
         if not key or len(key) > DEDUPE_KEY_LENGTH:
             raise ValueError("dedupe_key must be 1 to 200 characters")
-        uuid = delivery.meeting_uuid
-        rows.append(
-            {
-                "received_at": delivery.received_at,
-                "event": delivery.event[:128],
-                "event_ts": delivery.event_ts,
-                "meeting_uuid": uuid[:128] if uuid is not None else None,
-                "dedupe_key": key,
-                "body": delivery.body,
-                "parsed_ok": delivery.parsed_ok,
-                "parse_error": delivery.parse_error,
-                "redacted": delivery.redacted,
-            }
-        )
-    # One statement with the rows as parameters: SQLAlchemy sends it as one multi-row
-    # INSERT ("insertmanyvalues") from a cached compilation, on the Core table (no ORM
-    # bookkeeping per row); a `.values(rows)` statement would be compiled anew each time.
     connection = connection_of(db)
-    statement = insert_or_skip(
-        _TABLE, connection.dialect.name, ("dedupe_key",), ("id", "dedupe_key")
-    )
-    inserted = {key: entry_id for entry_id, key in connection.execute(statement, rows)}
-    missing = {row["dedupe_key"] for row in rows} - inserted.keys()
+    dialect = connection.dialect
+    convert = _converters(dialect)
+    inserted: dict[str, int] = {}
+    for start in range(0, len(deliveries), _ROWS_PER_INSERT):
+        chunk = deliveries[start : start + _ROWS_PER_INSERT]
+        values: list[Any] = []
+        for delivery in chunk:
+            uuid = delivery.meeting_uuid
+            values += (
+                convert.received_at(delivery.received_at),
+                delivery.event[:128],
+                delivery.event_ts,
+                uuid[:128] if uuid is not None else None,
+                delivery.dedupe_key,
+                convert.body(delivery.body),
+                convert.parsed_ok(delivery.parsed_ok),
+                delivery.parse_error,
+                convert.redacted(delivery.redacted),
+            )
+        returned = connection.exec_driver_sql(_insert_text(dialect, len(chunk)), tuple(values))
+        inserted.update((key, entry_id) for entry_id, key in returned)
+    missing = {delivery.dedupe_key for delivery in deliveries} - inserted.keys()
     earlier: dict[str, int] = {}
     if missing:
         found = select(JournalEntry.id, JournalEntry.dedupe_key).where(
@@ -199,14 +212,75 @@ def record_many(db: Connectable, deliveries: list[Delivery]) -> list[tuple[int, 
         )
         earlier = {key: entry_id for entry_id, key in connection.execute(found)}
     results: list[tuple[int, bool]] = []
-    for row in rows:
-        key = row["dedupe_key"]
+    for delivery in deliveries:
+        key = delivery.dedupe_key
         if key in inserted:
             results.append((inserted.pop(key), True))
             earlier[key] = results[-1][0]
         else:
             results.append((earlier[key], False))
     return results
+
+
+#: The columns `record_many` writes, in the order of its values.
+_RECORDED = (
+    "received_at",
+    "event",
+    "event_ts",
+    "meeting_uuid",
+    "dedupe_key",
+    "body",
+    "parsed_ok",
+    "parse_error",
+    "redacted",
+)
+#: Most rows in one of `record_many`'s statements: 1,800 values, far below SQLite's and
+#: PostgreSQL's limits (32,766 and 65,535); the receiver's batches are at most 200.
+_ROWS_PER_INSERT = 200
+
+
+@functools.cache
+def _insert_text(dialect: Dialect, rows: int) -> str:
+    """The driver's `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id,
+    dedupe_key` of `rows` rows of `_RECORDED`, in the driver's parameter style."""
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    row = "(" + ", ".join(marker for _ in _RECORDED) + ")"
+    return (
+        f"INSERT INTO {quote(_TABLE.name)} ({', '.join(quote(name) for name in _RECORDED)})"
+        f" VALUES {', '.join(row for _ in range(rows))}"
+        f" ON CONFLICT ({quote('dedupe_key')}) DO NOTHING"
+        f" RETURNING {quote('id')}, {quote('dedupe_key')}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Converters:
+    """What the journal's column types make of a value for `dialect`'s driver (their bind
+    processors; the value itself where a type has none)."""
+
+    received_at: Callable[[Any], Any]
+    body: Callable[[Any], Any]
+    parsed_ok: Callable[[Any], Any]
+    redacted: Callable[[Any], Any]
+
+
+@functools.cache
+def _converters(dialect: Dialect) -> _Converters:
+    def of(name: str) -> Callable[[Any], Any]:
+        processor = _TABLE.c[name].type.bind_processor(dialect)
+        return processor if processor is not None else _unchanged
+
+    return _Converters(
+        received_at=of("received_at"),
+        body=of("body"),
+        parsed_ok=of("parsed_ok"),
+        redacted=of("redacted"),
+    )
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def announce(db: Connectable, meeting_uuids: set[str]) -> None:

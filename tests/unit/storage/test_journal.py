@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -188,6 +188,43 @@ def test_record_many_is_one_batch_with_duplicates_inside_and_before_it(engine: E
         assert (stored["a"].id, stored["a"].body, stored["b"].meeting_uuid) == (a, b"body-a", None)
     with session_scope(factory) as session:
         assert journal.record_many(session, []) == []
+
+
+def test_record_many_stores_each_column_as_its_type_does(engine: Engine) -> None:
+    """The batch's driver SQL converts and cuts each value as the table's types and
+    `append` do; a batch longer than one statement holds is split, its duplicates kept."""
+    toronto = timezone(timedelta(hours=-5))
+    unusual = journal.Delivery(
+        received_at=datetime(2026, 3, 4, 11, 59, 59, 1, tzinfo=toronto),
+        event="e" * 130,
+        event_ts=None,
+        meeting_uuid="u" * 130,
+        dedupe_key="unusual",
+        body=b"\x00raw\xffbytes",
+        parsed_ok=False,
+        parse_error="body is not JSON (ValueError)",
+        redacted=True,
+    )
+    many = [_delivery(f"k{n}", ts=n) for n in range(450)] + [_delivery("k7", ts=7)]
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        [(unusual_id, _)] = journal.record_many(session, [unusual])
+        results = journal.record_many(session, many)
+    assert [new for _, new in results] == [True] * 450 + [False]
+    assert results[-1] == (results[7][0], False)
+    with session_scope(factory) as session:
+        stored = journal.entry(session, entry_id=unusual_id)
+        assert stored is not None
+        assert stored.received_at == datetime(2026, 3, 4, 16, 59, 59, 1, tzinfo=UTC)
+        assert (stored.event, stored.meeting_uuid) == ("e" * 128, "u" * 128)
+        assert (stored.event_ts, stored.body) == (None, b"\x00raw\xffbytes")
+        assert (stored.parsed_ok, stored.redacted, stored.processed_at) == (False, True, None)
+        assert stored.parse_error == "body is not JSON (ValueError)"
+        rows = session.execute(select(JournalEntry.id, JournalEntry.dedupe_key)).all()
+        assert len(rows) == 451
+        assert {key: entry_id for entry_id, key in rows}["k449"] == results[449][0]
+        before = session.scalars(select(JournalEntry).where(JournalEntry.received_at < T0))
+        assert [entry.dedupe_key for entry in before] == ["unusual"]
 
 
 def test_record_many_refuses_a_bad_key_and_writes_nothing(engine: Engine) -> None:
