@@ -43,11 +43,11 @@ class JournalEntry(Base):
 
     __tablename__ = "webhook_journal"
     __table_args__ = (
-        Index("ix_webhook_journal_meeting_order", "meeting_uuid", "event_ts", "id"),
         # A meeting's entries still to feed, in feeding order: what a worker looks for at
         # every visit, found without walking the meeting's processed entries (migration
         # 0013); and, through it, every meeting with entries to feed (migration 0015
-        # dropped the index of all entries by `processed_at`).
+        # dropped the index of all entries by `processed_at`, 0016 that of all entries by
+        # meeting: no query of a running service reads a meeting's processed entries).
         Index(
             "ix_webhook_journal_meeting_pending",
             "meeting_uuid",
