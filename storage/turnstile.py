@@ -14,8 +14,9 @@ So a turnstile file beside the database carries an advisory lock (`flock`):
   hold to the receiver's next look at the lock); and in a flood of deliveries, it keeps it
   from one write to the next (`webhooks.intake`, "A flood");
 - a meeting worker passes through it before each transaction begins (`pass_through`:
-  shared, released at once). While the receiver holds it, no worker transaction starts, so
-  the receiver waits for the one in progress at most.
+  shared, released at once; held back, it waits in the kernel's queue, not by polling).
+  While the receiver holds it, no worker transaction starts, so the receiver waits for the
+  one in progress at most.
 
 Several meeting workers on one file also take turns among themselves (`Turns`): a worker
 transaction holds a second file's lock exclusively from its first write to its commit or
@@ -38,7 +39,6 @@ import fcntl
 import os
 import select
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,7 +65,6 @@ __all__ = [
 #: next; the worker's meetings would then wait behind every acknowledgement: past this, the
 #: worker begins its transaction and takes its turn at the lock as SQLite decides.
 PATIENCE = 0.05
-_PAUSE = 0.0005
 #: Longest a worker transaction waits for its turn (`Turns`). Another worker's transaction
 #: takes a millisecond or a few; past this, something is wrong with it, and SQLite's busy
 #: timeout decides.
@@ -80,6 +79,11 @@ class Turnstile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._released = threading.Condition()
+        #: how often a watch got through (a waiter goes once it changes)
+        self._openings = 0
+        self._watching = False
+        self._watch_thread = DaemonThreads(1, name="balint-turnstile", idle=1.0)
 
     @contextmanager
     def right_of_way(self) -> Iterator[Holder]:
@@ -93,16 +97,42 @@ class Turnstile:
             holder.release()
 
     def pass_through(self, *, patience: float = PATIENCE) -> None:
-        """Wait until no receiver holds the turnstile (at most `patience` seconds)."""
+        """Wait until no receiver holds the turnstile (at most `patience` seconds).
+
+        Not by polling: in a flood the receiver keeps the turnstile for seconds, and a
+        worker that looked every half millisecond woke 2,000 times a second on the cores
+        the acknowledgements need (docs/benchmarks.md, "twenty-eighth round"). One thread
+        of the process waits in the kernel's queue (a blocking shared `flock`), woken when
+        the receiver lets go, and tells every transaction waiting meanwhile.
+        """
         descriptor = _open(self.path)
         if descriptor is None:
             return
         try:
-            give_up = time.monotonic() + patience
-            while not _lock(descriptor, fcntl.LOCK_SH) and time.monotonic() < give_up:
-                time.sleep(_PAUSE)
+            if _lock(descriptor, fcntl.LOCK_SH):
+                return
         finally:
             os.close(descriptor)  # releases the shared hold
+        with self._released:
+            seen = self._openings
+            if not self._watching:
+                self._watching = True
+                self._watch_thread.submit(self._watch)
+            self._released.wait_for(lambda: self._openings != seen, timeout=patience)
+
+    def _watch(self) -> None:
+        """Pass through in the kernel's queue, however long it takes, then say so."""
+        descriptor = _open(self.path)
+        try:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_SH)
+        finally:
+            if descriptor is not None:
+                os.close(descriptor)
+            with self._released:
+                self._watching = False
+                self._openings += 1
+                self._released.notify_all()
 
 
 class Holder:

@@ -39,6 +39,23 @@ def test_a_worker_waits_at_the_turnstile_while_the_receiver_holds_it(tmp_path: P
     assert wait_until(lambda: not worker.is_alive(), 10, step=0.01)
 
 
+def test_workers_held_back_wait_in_the_kernels_queue_together(tmp_path: Path) -> None:
+    """No polling: one thread of the process waits for the turnstile in the kernel's queue,
+    however many transactions wait for it, and lets them all through when it opens."""
+    turnstile = Turnstile(tmp_path / "db-turnstile")
+
+    def watching() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("balint-turnstile")]
+
+    with turnstile.right_of_way() as way:
+        assert way.taken()
+        workers = [_passing(turnstile, patience=60) for _ in range(3)]
+        assert wait_until(lambda: len(watching()) == 1, 10, step=0.01)
+        assert not wait_until(lambda: not any(w.is_alive() for w in workers), 0.3, step=0.01)
+        assert len(watching()) == 1
+    assert wait_until(lambda: not any(w.is_alive() for w in workers), 10, step=0.01)
+
+
 def test_a_worker_goes_ahead_after_its_patience(tmp_path: Path) -> None:
     turnstile = Turnstile(tmp_path / "db-turnstile")
     with turnstile.right_of_way() as way:
