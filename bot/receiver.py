@@ -47,7 +47,14 @@ def build_receiver(settings: Settings, *, config_path: Path | None) -> FastAPI:
     load their settings from `config_path` (None: the same default as serve's)."""
     database = make_engine(settings.storage.url)
     counters = Metrics()
-    pool = WorkerPool(settings.server.meeting_workers, config_path=config_path, metrics=counters)
+    pool = WorkerPool(
+        settings.server.meeting_workers,
+        config_path=config_path,
+        metrics=counters,
+        # in a flood the journal holds the workers back; their notices then wait too
+        # (`app` is the app built below: notices come only once it answers)
+        held=lambda: bool(app.state.journal_writer.holding_back_workers),
+    )
     postgres = database.dialect.name == "postgresql"
 
     def on_journaled(_entry_id: int, meeting_uuid: str | None) -> None:

@@ -11,9 +11,13 @@ the process that runs them. The pool:
   `notify(uuid)` returns at once, never waiting on a worker; the notices of one turn of the
   event loop go out together at its end, one write a worker, each meeting named once (a
   journal batch of 50 deliveries, acknowledged in one turn, would otherwise cost 50 writes
-  and wake the worker 50 times). A worker that does not read (hung) has its notices
-  dropped past `_MAX_BUFFERED` bytes: its periodic sweep finds the work in the database
-  anyway;
+  and wake the worker 50 times). While the journal holds the workers back in a flood
+  (`held`, `webhooks.intake`), the notices wait up to the workers' patience at the
+  turnstile (`storage.turnstile.PATIENCE`) and go out together: a worker could begin
+  nothing sooner, and woken at every batch it took the cores the acknowledgements need
+  (docs/benchmarks.md, "twenty-eighth round"). A worker that does not read (hung) has its
+  notices dropped past `_MAX_BUFFERED` bytes: its periodic sweep finds the work in the
+  database anyway;
 - restarts a worker that exits or dies (after 0.5 s, doubling up to 30 s while it keeps
   dying within a minute of starting); the restarted worker keeps its lease owner id, so it
   takes its meetings back at once, and the receiver acks throughout;
@@ -36,12 +40,14 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.runtime.shards import shard_of
 from bot.worker_channel import HEARTBEAT_SECONDS, MAX_LINE, Status, notice_line, read_message
+from storage.turnstile import PATIENCE
 from webhooks.metrics import Metrics
 
 __all__ = ["WorkerPool", "worker_command"]
@@ -98,6 +104,8 @@ class WorkerPool:
         config_path: the settings file the workers load (None: the same default as serve).
         metrics: the receiver's registry, which the workers' figures go to.
         grace: seconds a stopping worker gets before it is killed.
+        held: whether the journal holds the workers back (a flood) this instant.
+        patience: how long notices wait while `held` (the workers' at the turnstile).
     """
 
     def __init__(
@@ -107,15 +115,21 @@ class WorkerPool:
         config_path: Path | None,
         metrics: Metrics,
         grace: float = 15.0,
+        held: Callable[[], bool] = lambda: False,
+        patience: float = PATIENCE,
     ) -> None:
         self.count = count
         self._config_path = config_path
         self._metrics = metrics
         self._grace = grace
+        self._held = held
+        self._patience = patience
         self._slots = [_Slot(index) for index in range(count)]
         self._stopping = False
         #: notices are waiting for the end of this turn of the event loop (`notify`)
         self._sending = False
+        #: notices are waiting for the workers' patience to run out (`notify`, in a flood)
+        self._deferred: asyncio.TimerHandle | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -260,18 +274,27 @@ class WorkerPool:
     def notify(self, meeting_uuid: str | None) -> None:
         """Wake the worker of `meeting_uuid`'s shard (None: every worker sweeps). Never
         waits. Called on the event loop; the notice goes out with the others of this turn
-        of the loop, once it has run what is ready (`_send_notices`)."""
+        of the loop, once it has run what is ready (`_send_notices`), or, while the journal
+        holds the workers back, with those of the workers' patience."""
         if meeting_uuid is None:
             for slot in self._slots:
                 slot.notices[None] = None
         else:
             self._slots[shard_of(meeting_uuid, self.count)].notices[meeting_uuid] = None
-        if not self._sending:
+        if self._sending:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._held():
             self._sending = True
-            asyncio.get_running_loop().call_soon(self._send_notices)
+            loop.call_soon(self._send_notices)
+        elif self._deferred is None:
+            self._deferred = loop.call_later(self._patience, self._send_notices)
 
     def _send_notices(self) -> None:
         self._sending = False
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
         for slot in self._slots:
             notices, slot.notices = slot.notices, {}
             if notices:

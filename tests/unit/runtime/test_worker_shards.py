@@ -292,6 +292,50 @@ def test_the_pool_names_each_meeting_once_a_turn_in_one_write_a_worker() -> None
     assert [named(data) for _thread, data in writers[1].writes] == [[second], [None]]
 
 
+def test_while_the_journal_holds_the_workers_back_their_notices_wait_their_patience() -> None:
+    # In a flood a worker can begin nothing before its patience at the turnstile runs out:
+    # the notices of every turn meanwhile go out together then, or as soon as the hold ends.
+    flood = [True]
+
+    def pool_writing(patience: float) -> tuple[WorkerPool, _ThreadNotingWriter]:
+        pool = WorkerPool(
+            1, config_path=None, metrics=Metrics(), held=lambda: flood[0], patience=patience
+        )
+        writer = _ThreadNotingWriter()
+        pool._slots[0].writer = cast(asyncio.StreamWriter, writer)
+        return pool, writer
+
+    def named(writer: _ThreadNotingWriter) -> list[list[str | None]]:
+        return [
+            [read_message(line + b"\n")["meeting"] for line in data.splitlines()]
+            for _thread, data in writer.writes
+        ]
+
+    async def until_the_flood_passes() -> list[list[str | None]]:
+        pool, writer = pool_writing(patience=3600)
+        pool.notify("m-1")
+        await _turns()
+        pool.notify("m-2")
+        await _turns()
+        assert named(writer) == []  # held back
+        flood[0] = False  # the flood passes: the next notice takes everything at once
+        pool.notify("m-3")
+        await _turns()
+        return named(writer)
+
+    async def until_their_patience_ran_out() -> list[list[str | None]]:
+        pool, writer = pool_writing(patience=0.01)
+        pool.notify("m-1")
+        await _turns()
+        pool.notify("m-2")
+        await asyncio.sleep(0.05)  # a timer due later than the notices' own
+        return named(writer)
+
+    assert asyncio.run(until_the_flood_passes()) == [["m-1", "m-2", "m-3"]]
+    flood[0] = True
+    assert asyncio.run(until_their_patience_ran_out()) == [["m-1", "m-2"]]
+
+
 def _serve_worker(
     factory: sessionmaker[Session], hooks: ScriptedHooks, clock: HandClock, owner: str
 ) -> Worker:
