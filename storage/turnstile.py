@@ -79,11 +79,10 @@ class Turnstile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._released = threading.Condition()
-        #: how often a watch got through (a waiter goes once it changes)
-        self._openings = 0
-        self._watching = False
-        self._watch_thread = DaemonThreads(1, name="balint-turnstile", idle=1.0)
+        self._lock = threading.Lock()
+        #: the wait in the kernel's queue under way, if any (`pass_through`)
+        self._opening: _Opening | None = None
+        self._watch_thread = DaemonThreads(1, name=f"balint-turnstile {path.name}", idle=1.0)
 
     @contextmanager
     def right_of_way(self) -> Iterator[Holder]:
@@ -102,8 +101,9 @@ class Turnstile:
         Not by polling: in a flood the receiver keeps the turnstile for seconds, and a
         worker that looked every half millisecond woke 2,000 times a second on the cores
         the acknowledgements need (docs/benchmarks.md, "twenty-eighth round"). One thread
-        of the process waits in the kernel's queue (a blocking shared `flock`), woken when
-        the receiver lets go, and tells every transaction waiting meanwhile.
+        of the process waits in the kernel's queue (a blocking shared `flock`, `_watch`),
+        woken when the receiver lets go, and every transaction waiting meanwhile waits for
+        its word (`_Opening`).
         """
         descriptor = _open(self.path)
         if descriptor is None:
@@ -113,14 +113,20 @@ class Turnstile:
                 return
         finally:
             os.close(descriptor)  # releases the shared hold
-        with self._released:
-            seen = self._openings
-            if not self._watching:
-                self._watching = True
-                self._watch_thread.submit(self._watch)
-            self._released.wait_for(lambda: self._openings != seen, timeout=patience)
+        with self._lock:
+            opening = self._opening
+            if opening is None:
+                opening = self._opening = _Opening()
+                self._watch_thread.submit(self._watch, opening)
+            opening.waiting += 1
+        try:
+            select.select([opening.heard], [], [], patience)
+        finally:
+            with self._lock:
+                opening.waiting -= 1
+                opening.close_if_done()
 
-    def _watch(self) -> None:
+    def _watch(self, opening: _Opening) -> None:
         """Pass through in the kernel's queue, however long it takes, then say so."""
         descriptor = _open(self.path)
         try:
@@ -129,10 +135,33 @@ class Turnstile:
         finally:
             if descriptor is not None:
                 os.close(descriptor)
-            with self._released:
-                self._watching = False
-                self._openings += 1
-                self._released.notify_all()
+            with self._lock:
+                self._opening = None  # a transaction from now on starts a new watch
+                opening.open()
+                opening.close_if_done()
+
+
+class _Opening:
+    """One watch of the turnstile, which any number of transactions wait on: the reading
+    end of its pipe turns readable (end of file) once the watch got through. Waited on with
+    `select`, whose time limit is relative: a timed wait on a lock measures its deadline
+    by a clock, and never ends where the clock is moved (the tests under `faketime`).
+    Guarded by its turnstile's lock."""
+
+    def __init__(self) -> None:
+        self.heard, self._tell = os.pipe()
+        self.waiting = 0
+        self._open = False
+
+    def open(self) -> None:
+        """Wake every transaction waiting on it."""
+        self._open = True
+        os.close(self._tell)
+
+    def close_if_done(self) -> None:
+        """Close the reading end once it is open and nobody waits on it any more."""
+        if self._open and self.waiting == 0:
+            os.close(self.heard)
 
 
 class Holder:

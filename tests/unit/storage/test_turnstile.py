@@ -42,10 +42,11 @@ def test_a_worker_waits_at_the_turnstile_while_the_receiver_holds_it(tmp_path: P
 def test_workers_held_back_wait_in_the_kernels_queue_together(tmp_path: Path) -> None:
     """No polling: one thread of the process waits for the turnstile in the kernel's queue,
     however many transactions wait for it, and lets them all through when it opens."""
-    turnstile = Turnstile(tmp_path / "db-turnstile")
+    turnstile = Turnstile(tmp_path / "together-turnstile")
 
     def watching() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name.startswith("balint-turnstile")]
+        named = "balint-turnstile together-turnstile"
+        return [t for t in threading.enumerate() if t.name.startswith(named)]
 
     with turnstile.right_of_way() as way:
         assert way.taken()
