@@ -30,13 +30,19 @@ A flood (SQLite). While more than `flood_rate` deliveries a second came to the j
 the last `flood_window` seconds, the writer keeps the turnstile from one batch to the next.
 Meanwhile a meeting worker begins a transaction only when its patience runs out
 (`storage.turnstile.PATIENCE`, 50 ms), instead of in every gap between two batches. Without
-this, under a flood the workers' transactions took the file's lock in those gaps (each batch
-then waited for one) and their processing took the CPU the acknowledgements needed
-(docs/benchmarks.md, "eighth round"). Zoom's deadline is the acknowledgement's; what the
-workers defer is journaled and processed when the flood passes, at most a window after. A
-burst is not a flood: at the end of a meditation every meeting admits its latecomers at
-once, and the workers that do it must not wait. An evening of 200 meetings at once
-(`bench.meetings`) peaks below 1,000 deliveries a second over a quarter of a second.
+this, under a flood the workers' transactions took the file's lock in those gaps (each
+batch then waited for one) and their processing took the CPU the acknowledgements needed
+(docs/benchmarks.md, "eighth round"). The deliveries are counted in windows of
+`flood_window` seconds, one after another: a window is a flood from the batch that takes it
+past `flood_rate * flood_window` deliveries (its rate can then only be more), and the next
+window starts as one if the last was. It was decided only when a window ended, so a flood
+was noticed a quarter to half a second late, and the workers ran free in that time: most of
+a short flood (docs/benchmarks.md, "twenty-ninth round"). Zoom's deadline is the
+acknowledgement's; what the workers defer is journaled and processed when the flood passes,
+at most a window after. A burst is not a flood: at the end of a meditation every meeting
+admits its latecomers at once, and the workers that do it must not wait. An evening of 200
+meetings at once (`bench.meetings`) peaks below 1,000 deliveries a second over a quarter of
+a second.
 
 If a batch fails on one record (a value the database refuses), its records are retried one
 by one, so one bad record cannot refuse the others; a failure of the database itself fails
@@ -273,14 +279,16 @@ class JournalWriter:
             self._deliver(batch, results)
 
     def _flood(self, records: int) -> bool:
-        """Count a batch's `records` into the flood's window; whether the last window that
-        ended was a flood (see "A flood" in the module docstring)."""
+        """Count a batch's `records` into the flood's window; whether this window is a flood
+        already, or the last one that ended was (see "A flood" in the module docstring)."""
         now = self._clock()
         elapsed = now - self._window_start
         if elapsed >= self._flood_window:
             self._flooded = self._window_count > self._flood_rate * elapsed
             self._window_start, self._window_count = now, 0
         self._window_count += records
+        if self._window_count > self._flood_rate * self._flood_window:
+            self._flooded = True
         return self._flooded
 
     def _right_of_way(self) -> contextlib.AbstractContextManager[Holder | None]:

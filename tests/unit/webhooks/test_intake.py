@@ -142,7 +142,8 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
 ) -> None:
     """While more than `flood_rate` records a second came over the last `flood_window`, the
     writer keeps the turnstile from one batch to the next (no meeting worker starts a
-    transaction in between); a window with fewer ends it."""
+    transaction in between), from the batch that takes a window past `flood_rate *
+    flood_window` records on; a window with fewer ends it."""
     engine: Engine = request.getfixturevalue("sqlite_engine")
     turnstile = turnstile_of(engine)
     assert turnstile is not None
@@ -175,9 +176,10 @@ async def test_a_flood_keeps_the_turnstile_from_one_batch_to_the_next(
     await asyncio.sleep(0)
     flood_queued.set()
     await asyncio.gather(first, *flood)
-    # batches f00 | f01 f02 | f03 f04 | f05 f06 begin at 0, 0.25, 0.5 and 0.75 s: 7 records
-    # in the first second, a flood; f07 f08 | f09 begin in the next window
-    assert kept == [False, False, False, False, True, True]
+    # batches f00 | f01 f02 | f03 f04 | f05 f06 begin at 0, 0.25, 0.5 and 0.75 s: f03 f04
+    # take the first second past 4 records, a flood from then on; f07 f08 | f09 begin in the
+    # next window, which follows a flood (7 records in the first second)
+    assert kept == [False, False, True, True, True, True]
     assert not writer.holding_back_workers
     with turnstile.right_of_way() as way:
         assert way.taken()  # let go when the flood was written
