@@ -42,6 +42,8 @@ def routes(groups: Sequence[MeetingGroup]) -> tuple[dict[str, str], str | None]:
 def meeting_number(text: str) -> str:
     """A meeting number as Zoom's bodies carry it: digits only ("857 4606 5432" becomes
     "85746065432")."""
+    if text.isascii() and text.isdigit():  # as Zoom sends it: every delivery comes this way
+        return text
     return "".join(character for character in text if character.isascii() and character.isdigit())
 
 

@@ -35,3 +35,6 @@ def test_without_a_configured_meeting_every_meeting_is_the_unfiltered_group() ->
 def test_meeting_numbers_are_their_ascii_digits() -> None:
     assert meeting_number(" 857 4606-5432 ") == "85746065432"
     assert meeting_number("٣٤٥") == ""  # other scripts' digits are not Zoom's
+    assert meeting_number("85746065432") == "85746065432"
+    assert meeting_number("857²") == "857"
+    assert meeting_number("") == ""
