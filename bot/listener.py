@@ -154,14 +154,25 @@ def limited_protocol(
     too_big = _Throttled("closed connections whose request head was too large")
 
     class LimitedProtocol(base):  # type: ignore[valid-type,misc]
-        """One connection, with a deadline and a size limit for each request head."""
+        """One connection, with a deadline and a size limit for each request head.
+
+        The deadline counts from the connection's opening, and after a response from the
+        first bytes of the next head (until then the connection is idle, and uvicorn's
+        keep-alive timeout applies). Its timer is not set again for every request: it stays
+        armed from one request to the next and, when it fires before the deadline of the
+        head under way, is armed again for the rest; a connection that is idle or in a
+        request when it fires has none until its next head begins. Arming and cancelling a
+        timer for each request cost the acknowledgement about 1.5 % of the receiver's CPU
+        (docs/benchmarks.md, "twenty-ninth round")."""
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             self._head_timer: asyncio.TimerHandle | None = None
             self._head_bytes = 0
             self._opened = time.monotonic()
-            self._arm_head_timer()
+            #: when the deadline of the head under way began (None: idle after a response)
+            self._head_since: float | None = self._opened
+            self._arm_head_timer(head_timeout)
             if len(self.connections) > max_connections:
                 self._make_room()
 
@@ -176,25 +187,24 @@ def limited_protocol(
                     too_big.hit()
                     self.transport.close()
                     return
+                if self._head_since is None:
+                    self._head_since = time.monotonic()
                 if self._head_timer is None:
-                    self._arm_head_timer()
+                    self._arm_head_timer(head_timeout)
             super().data_received(data)
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             self._head_bytes = 0
             self._opened = time.monotonic()
-            self._cancel_head_timer()  # idle from now on: uvicorn's keep-alive timeout applies
+            self._head_since = None  # idle from now on: uvicorn's keep-alive timeout applies
 
         def _waiting_for_head(self) -> bool:
             cycle = self.cycle
             return cycle is None or bool(cycle.response_complete)
 
-        def _arm_head_timer(self) -> None:
-            self._cancel_head_timer()
-            self._head_timer = asyncio.get_running_loop().call_later(
-                head_timeout, self._head_expired
-            )
+        def _arm_head_timer(self, seconds: float) -> None:
+            self._head_timer = asyncio.get_running_loop().call_later(seconds, self._head_check)
 
         def _cancel_head_timer(self) -> None:
             timer = getattr(self, "_head_timer", None)
@@ -202,11 +212,17 @@ def limited_protocol(
                 timer.cancel()
                 self._head_timer = None
 
-        def _head_expired(self) -> None:
+        def _head_check(self) -> None:
             self._head_timer = None
-            if self._waiting_for_head() and not self.transport.is_closing():
-                too_slow.hit()
-                self.transport.close()
+            since = self._head_since
+            if since is None or not self._waiting_for_head() or self.transport.is_closing():
+                return  # idle or in a request: the next head's first bytes arm it again
+            left = since + head_timeout - time.monotonic()
+            if left >= 0.001:  # a timer is no finer than a millisecond (uvloop's)
+                self._arm_head_timer(left)
+                return
+            too_slow.hit()
+            self.transport.close()
 
         def _make_room(self) -> None:
             waiting = [

@@ -105,6 +105,35 @@ async def test_a_kept_alive_connection_gets_a_new_head_deadline(
 
 
 @pytest.mark.parametrize("base", BASES)
+async def test_a_head_begun_late_keeps_its_own_deadline(base: type[asyncio.Protocol]) -> None:
+    """The deadline's timer stays armed from the opening: when it fires during a later head,
+    that head still has the rest of its own deadline."""
+    async with _serving(_config(base, head=1.0)) as port:
+        connection = socket.create_connection(("127.0.0.1", port))
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.6)
+        assert connection.recv(1000).startswith(b"HTTP/1.1 200")
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # due 1.6 s after the opening
+        await asyncio.sleep(0.6)  # past the opening's deadline
+        connection.setblocking(False)
+        with pytest.raises(BlockingIOError):  # open, nothing to read
+            connection.recv(100)
+        assert await _closed_within(connection, 2)
+
+
+@pytest.mark.parametrize("base", BASES)
+async def test_prompt_requests_on_one_connection_outlast_the_head_deadline(
+    base: type[asyncio.Protocol],
+) -> None:
+    async with _serving(_config(base, head=0.3)) as port:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(8):  # one connection, kept alive, for 0.8 s
+                assert (await client.get("/")).status_code == 200
+                await asyncio.sleep(0.1)
+            assert (await client.get("/")).status_code == 200
+
+
+@pytest.mark.parametrize("base", BASES)
 async def test_too_much_head_is_closed(base: type[asyncio.Protocol]) -> None:
     async with _serving(_config(base, head=5)) as port:
         connection = socket.create_connection(("127.0.0.1", port))
