@@ -6,8 +6,9 @@ webhook fails and asyncio logs each failed accept. `server_config` therefore bui
 with:
 
 - a head deadline (`[server] header_timeout_seconds`): a connection that has not sent a
-  complete request head that long after it opened, or after its previous response, is
-  closed; so is one that sends more than a body's worth of bytes without finishing its head;
+  complete request head that long after it opened, or kept alive, after the first bytes of
+  its next head, is closed; so is one that sends more than a body's worth of bytes
+  without finishing its head;
 - a cap on open connections (`[server] max_connections`, by default the open-file limit less
   `FILE_RESERVE` for the database, logs and the SDK process): at the cap, the connection
   that has waited longest for its request head is closed to make room, and if none is

@@ -1,6 +1,7 @@
 """`bot.heap`: what exists when start-up is done is left out of every later collection;
-`freeze_start_up` collects start-up's garbage first, `freeze_imports` (a command's process)
-does not; the console script freezes after importing every command."""
+`freeze_start_up` collects start-up's garbage first (and makes young collections rarer),
+`freeze_imports` (a command's process) does not; the console script freezes after
+importing every command."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import weakref
 
-from bot.heap import freeze_imports, freeze_start_up
+from bot.heap import YOUNG_THRESHOLD, freeze_imports, freeze_start_up
 
 
 class _Cycle:
@@ -21,12 +22,15 @@ def test_start_up_is_frozen_and_its_garbage_collected_first() -> None:
     garbage = _Cycle()
     gone = weakref.ref(garbage)
     del garbage  # a cycle: only a collection frees it
+    thresholds = gc.get_threshold()
     try:
         freeze_start_up()
         assert gone() is None
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_imports_are_frozen_without_a_collection() -> None:
